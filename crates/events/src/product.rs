@@ -1,0 +1,212 @@
+//! Catalog products and the catalog's request/result events.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::common::{BrandId, ConversationId, Money, ProductId};
+
+/// A product as the catalog returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    /// The catalog id, e.g. `fsh-001`.
+    pub id: ProductId,
+    /// The brand that sells it.
+    pub brand: BrandId,
+    /// The product name.
+    pub name: String,
+    /// A description a seller can quote or summarize.
+    pub description: String,
+    /// The category within the brand, e.g. `shoes`.
+    pub category: String,
+    /// Free-form search tags, e.g. `summer`, `vegan`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Free-form attributes, e.g. `color` → `navy`; sorted for stable output.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// The list price.
+    pub price: Money,
+    /// The price after `promotion`, when one is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_price: Option<Money>,
+    /// The promotion that produced `sale_price`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<AppliedPromotion>,
+    /// Units available now. A snapshot: the order processor checks again.
+    pub stock: u32,
+    /// `https` URL of the main picture.
+    pub image_url: String,
+}
+
+impl Product {
+    /// What the customer pays for one unit now: the sale price if there is
+    /// one, else the list price.
+    pub fn effective_price(&self) -> &Money {
+        self.sale_price.as_ref().unwrap_or(&self.price)
+    }
+
+    /// Whether at least one unit is available.
+    pub fn in_stock(&self) -> bool {
+        self.stock > 0
+    }
+}
+
+/// A promotion applied to a product's price.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AppliedPromotion {
+    /// The promotion id.
+    pub id: String,
+    /// What the customer is told, e.g. `Summer sale`.
+    pub label: String,
+    /// The discount in percent, 1 to 100 (see [`Money::percent_off`]).
+    pub percent_off: u8,
+}
+
+/// `store.product.query`: a product search.
+///
+/// Every filter is optional; an empty query lists everything (up to `limit`).
+/// Price bounds are in minor units of the brand's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProductQuery {
+    /// Chosen by the requester and echoed in the result, as is the
+    /// `correlation` extension attribute.
+    pub request_id: String,
+    /// Only this brand's products; all brands when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<BrandId>,
+    /// Free text matched against names, descriptions, tags and attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Only this category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Effective price at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price_minor: Option<i64>,
+    /// Effective price at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price_minor: Option<i64>,
+    /// Leave out products with no stock.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub in_stock_only: bool,
+    /// At most this many products; the catalog's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The conversation the search is for, echoed in the result so that the
+    /// seller can pick the conversation back up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// `store.product.query.result`: the catalog's answer to a [`ProductQuery`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProductQueryResult {
+    /// The query's `request_id`.
+    pub request_id: String,
+    /// The query's `brand`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<BrandId>,
+    /// The query's `conversation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+    /// The best matches first, at most `limit`.
+    pub products: Vec<Product>,
+    /// How many products matched before `limit` was applied, so that a seller
+    /// can say "I have 14 more".
+    pub total: u32,
+}
+
+/// A kind of recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecommendationKind {
+    /// Alternatives to the product (same category, similar tags).
+    Related,
+    /// Goes with the product or the cart (a belt for the trousers).
+    Complementary,
+    /// Sells well in the brand.
+    Popular,
+}
+
+/// `store.product.recommend`: asks the catalog what to suggest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRecommend {
+    /// Chosen by the requester and echoed in the result.
+    pub request_id: String,
+    /// The brand to recommend from.
+    pub brand: BrandId,
+    /// The conversation the recommendations are for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+    /// Recommend around this product (the one being discussed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<ProductId>,
+    /// What is already in the cart: used for complementary picks and never
+    /// recommended again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cart: Vec<ProductId>,
+    /// Which kinds to include; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<RecommendationKind>,
+    /// At most this many; the catalog's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One recommended product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The product.
+    pub product: Product,
+    /// Why it is recommended.
+    pub kind: RecommendationKind,
+    /// Relevance from 0 to 1; results are sorted by it, highest first.
+    pub score: f32,
+}
+
+/// `store.product.recommend.result`: the catalog's answer to a
+/// [`ProductRecommend`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRecommendResult {
+    /// The request's `request_id`.
+    pub request_id: String,
+    /// The request's `brand`.
+    pub brand: BrandId,
+    /// The request's `conversation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+    /// Best first; may be empty.
+    pub recommendations: Vec<Recommendation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_price_prefers_the_sale_price() {
+        let mut product = Product {
+            id: "fsh-001".into(),
+            brand: "fashion".into(),
+            name: "Linen shirt".into(),
+            description: String::new(),
+            category: "shirts".into(),
+            tags: vec![],
+            attributes: BTreeMap::new(),
+            price: Money::new(4990, "USD"),
+            sale_price: None,
+            promotion: None,
+            stock: 0,
+            image_url: String::new(),
+        };
+        assert_eq!(product.effective_price(), &Money::new(4990, "USD"));
+        assert!(!product.in_stock());
+        product.sale_price = Money::new(4990, "USD").percent_off(20);
+        assert_eq!(product.effective_price(), &Money::new(3992, "USD"));
+    }
+}
