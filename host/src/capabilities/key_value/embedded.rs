@@ -1,0 +1,214 @@
+//! The default store: one redb file in the host's data directory, crash-safe
+//! and with nothing to install. Each store label is a table.
+//!
+//! Values carry their expiry in front (8 bytes, milliseconds since the Unix
+//! epoch, 0 for none) so that a store with a TTL forgets on its own.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+
+use super::{Store, parse_counter};
+
+pub struct EmbeddedBackend {
+    db: Arc<Database>,
+}
+
+impl EmbeddedBackend {
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let db = Database::create(path)
+            .with_context(|| format!("opening the key-value database {}", path.display()))?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    pub fn store(&self, label: &str, ttl: Option<Duration>) -> EmbeddedStore {
+        EmbeddedStore { db: self.db.clone(), table: format!("kv:{label}"), ttl }
+    }
+}
+
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    table: String,
+    ttl: Option<Duration>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn encode(value: &[u8], ttl: Option<Duration>) -> Vec<u8> {
+    let expires = ttl.map(|t| now_ms() + t.as_millis() as u64).unwrap_or(0);
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&expires.to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// The value if it has not expired.
+fn decode(raw: &[u8]) -> Option<Vec<u8>> {
+    let (head, value) = raw.split_at_checked(8)?;
+    let expires = u64::from_be_bytes(head.try_into().ok()?);
+    (expires == 0 || expires > now_ms()).then(|| value.to_vec())
+}
+
+impl EmbeddedStore {
+    /// redb blocks on disk; keep it off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Database, TableDefinition<'_, &str, &[u8]>, Option<Duration>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let db = self.db.clone();
+        let table = self.table.clone();
+        let ttl = self.ttl;
+        tokio::task::spawn_blocking(move || f(&db, TableDefinition::new(&table), ttl)).await?
+    }
+}
+
+fn read(db: &Database, def: TableDefinition<'_, &str, &[u8]>, key: &str) -> Result<Option<Vec<u8>>> {
+    let txn = db.begin_read()?;
+    let table = match txn.open_table(def) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(table.get(key)?.and_then(|v| decode(v.value())))
+}
+
+/// Runs `f` on the current live value inside one write transaction, so that
+/// read-modify-write is atomic; `f` returns the value to write, if any.
+fn update<T>(
+    db: &Database,
+    def: TableDefinition<'_, &str, &[u8]>,
+    key: &str,
+    ttl: Option<Duration>,
+    f: impl FnOnce(Option<Vec<u8>>) -> Result<(Option<Vec<u8>>, T)>,
+) -> Result<T> {
+    let txn = db.begin_write()?;
+    let out = {
+        let mut table = txn.open_table(def)?;
+        let current = table.get(key)?.and_then(|v| decode(v.value()));
+        let (next, out) = f(current)?;
+        if let Some(next) = next {
+            table.insert(key, encode(&next, ttl).as_slice())?;
+        }
+        out
+    };
+    txn.commit()?;
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = key.to_string();
+        self.blocking(move |db, def, _| read(db, def, &key)).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+        let (key, value) = (key.to_string(), value.to_vec());
+        self.blocking(move |db, def, ttl| update(db, def, &key, ttl, |_| Ok((Some(value), ()))))
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.blocking(move |db, def, _| {
+            let txn = db.begin_write()?;
+            txn.open_table(def)?.remove(key.as_str())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keys(&self) -> Result<Vec<String>> {
+        self.blocking(|db, def, _| {
+            let txn = db.begin_read()?;
+            let table = match txn.open_table(def) {
+                Ok(table) => table,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut keys = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                if decode(v.value()).is_some() {
+                    keys.push(k.value().to_string());
+                }
+            }
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+        let key = key.to_string();
+        self.blocking(move |db, def, ttl| {
+            update(db, def, &key, ttl, |current| {
+                let next = parse_counter(current.as_deref())?
+                    .checked_add(delta)
+                    .context("the counter overflows")?;
+                Ok((Some(next.to_string().into_bytes()), next))
+            })
+        })
+        .await
+    }
+
+    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+        let (key, expected, new) = (key.to_string(), expected.map(<[u8]>::to_vec), new.to_vec());
+        self.blocking(move |db, def, ttl| {
+            update(db, def, &key, ttl, |current| {
+                if current == expected { Ok((Some(new), true)) } else { Ok((None, false)) }
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn embedded_store_keeps_the_contract() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let backend = EmbeddedBackend::open(&dir.path().join("kv.redb"))?;
+        super::super::tests::store_contract(&backend.store("t", None)).await
+    }
+
+    #[tokio::test]
+    async fn values_survive_reopening_the_file() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("kv.redb");
+        EmbeddedBackend::open(&path)?.store("orders", None).set("o1", b"created").await?;
+        let reopened = EmbeddedBackend::open(&path)?;
+        assert_eq!(reopened.store("orders", None).get("o1").await?, Some(b"created".to_vec()));
+        assert_eq!(reopened.store("carts", None).get("o1").await?, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn concurrent_increments_are_not_lost() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let backend = EmbeddedBackend::open(&dir.path().join("kv.redb"))?;
+        let store = Arc::new(backend.store("stock", None));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.increment("sku", 1).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await??;
+        }
+        assert_eq!(store.get("sku").await?, Some(b"20".to_vec()));
+        Ok(())
+    }
+}

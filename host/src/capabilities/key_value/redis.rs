@@ -1,0 +1,181 @@
+//! Stores in Redis, shared by every replica of the host: what several
+//! `agent-store` processes (or Knative pods) need to see the same carts,
+//! orders and stock. Keys are `<prefix>:<label>:<key>`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use super::Store;
+
+/// Namespace for our keys, so the store can share a Redis with others.
+const DEFAULT_PREFIX: &str = "agent-store:kv";
+
+/// Atomic compare-and-swap: compare in the server, not in the host, so two
+/// replicas cannot both win. An empty `ARGV[1]` flag means "expect absent".
+const CAS_SCRIPT: &str = r"
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if current then return 0 end
+else
+  if current ~= ARGV[2] then return 0 end
+end
+if ARGV[4] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1
+";
+
+pub struct RedisBackend {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisBackend {
+    /// `url` is `redis://host:port[/db]`; a `#prefix` fragment sets the key
+    /// namespace (tests use it to keep runs apart).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let (url, prefix) = match url.split_once('#') {
+            Some((url, prefix)) => (url, prefix.to_string()),
+            None => (url, DEFAULT_PREFIX.to_string()),
+        };
+        let client = redis::Client::open(url).with_context(|| format!("invalid Redis URL {url}"))?;
+        let conn = tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
+            .await
+            .with_context(|| format!("connecting to Redis at {url}: timed out"))?
+            .with_context(|| format!("connecting to Redis at {url}"))?;
+        Ok(Self { conn, prefix })
+    }
+
+    pub fn store(&self, label: &str, ttl: Option<Duration>) -> RedisStore {
+        RedisStore { conn: self.conn.clone(), prefix: format!("{}:{label}:", self.prefix), ttl }
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+}
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    ttl: Option<Duration>,
+}
+
+impl RedisStore {
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        self.ttl.map(|t| t.as_millis().max(1) as u64).unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.conn.clone().get(self.key(key)).await?)
+    }
+
+    async fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+        let mut conn = self.conn.clone();
+        match self.ttl_ms() {
+            0 => conn.set::<_, _, ()>(self.key(key), value).await?,
+            ms => conn.pset_ex::<_, _, ()>(self.key(key), value, ms).await?,
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.conn.clone().del::<_, ()>(self.key(key)).await?;
+        Ok(())
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.conn.clone().exists(self.key(key)).await?)
+    }
+
+    async fn keys(&self) -> Result<Vec<String>> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}*", escape_glob(&self.prefix));
+        let mut iter: redis::AsyncIter<String> = conn.scan_match(pattern).await?;
+        let mut keys = Vec::new();
+        while let Some(key) = iter.next_item().await {
+            let key = key?;
+            keys.push(key[self.prefix.len()..].to_string());
+        }
+        Ok(keys)
+    }
+
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+        let mut conn = self.conn.clone();
+        let value: i64 = conn
+            .incr(self.key(key), delta)
+            .await
+            .with_context(|| format!("incrementing {key}: the value is not a decimal integer"))?;
+        if let Some(ttl) = self.ttl {
+            conn.pexpire::<_, ()>(self.key(key), ttl.as_millis() as i64).await?;
+        }
+        Ok(value)
+    }
+
+    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let swapped: i32 = redis::Script::new(CAS_SCRIPT)
+            .key(self.key(key))
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(new)
+            .arg(self.ttl_ms())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(swapped == 1)
+    }
+}
+
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Redis on the machine, in a namespace of this test's own.
+    async fn backend() -> Result<RedisBackend> {
+        let url = std::env::var("AGENT_STORE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        RedisBackend::connect(&format!("{url}#test-{}", uuid::Uuid::new_v4())).await
+    }
+
+    #[tokio::test]
+    async fn redis_store_keeps_the_contract() -> Result<()> {
+        let backend = backend().await?;
+        super::super::tests::store_contract(&backend.store("t", None)).await
+    }
+
+    #[tokio::test]
+    async fn redis_entries_expire_after_the_store_ttl() -> Result<()> {
+        let backend = backend().await?;
+        let store = backend.store("conversations", Some(Duration::from_millis(50)));
+        store.set("c1", b"hi").await?;
+        assert!(store.exists("c1").await?);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(!store.exists("c1").await?);
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! The host side of every capability in the platform world, one module each.
+
+pub mod key_value;

@@ -1,0 +1,2 @@
+mod bindings;
+pub mod capabilities;

@@ -1,0 +1,574 @@
+//! The application manifest: a standard Spin manifest (version 2), read the
+//! way Spin reads it, plus the `[component.<id>.tool.agent-store]` table that
+//! Spin ignores and that holds each component's event subscriptions.
+//!
+//! Parsing only reads the file; [`Manifest::validate`] checks everything that
+//! can be checked before a component is compiled, so a bad manifest fails at
+//! start with a message that says what and where.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The tool table's name under `[component.<id>.tool]`.
+pub const TOOL_TABLE: &str = "agent-store";
+
+/// Without a `concurrency` of its own, a component handles this many events
+/// at once: the seed's target concurrency for the catalog and the gateway.
+pub const DEFAULT_CONCURRENCY: usize = 50;
+
+/// How long one event may run before the host stops it. Generous for an LLM
+/// round trip, short enough that a stuck component does not hold its queue.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Linear memory one instance may grow to. Catalog search and JSON handling
+/// stay well under this; a runaway allocation fails that event only.
+pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 128;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    pub spin_manifest_version: u32,
+    pub application: Application,
+    #[serde(default)]
+    pub variables: BTreeMap<String, Variable>,
+    #[serde(default)]
+    pub trigger: Triggers,
+    #[serde(default)]
+    pub component: BTreeMap<String, ComponentEntry>,
+    /// The directory the manifest lives in: relative paths start here.
+    #[serde(skip)]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Application {
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An application variable, as Spin declares it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    /// Secret values are never written to a log.
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Triggers {
+    #[serde(default)]
+    pub http: Vec<HttpTrigger>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpTrigger {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub route: Route,
+    pub component: String,
+}
+
+/// A trigger route: a path pattern, or `{ private = true }` for a component
+/// that only other components reach (Spin's local service chaining).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Route {
+    Path(String),
+    Private { private: bool },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ComponentEntry {
+    pub source: Source,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub files: Vec<FileMount>,
+    #[serde(default)]
+    pub exclude_files: Vec<String>,
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    pub key_value_stores: Vec<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ai_models: Vec<String>,
+    #[serde(default)]
+    pub build: Option<toml::Value>,
+    #[serde(default)]
+    pub tool: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Source {
+    Path(String),
+    Remote { url: String, digest: String },
+}
+
+/// Spin's `files` entry: a glob relative to the application, mounted at the
+/// same relative path in the guest, or a directory mounted at a destination.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FileMount {
+    Pattern(String),
+    Placement { source: String, destination: String },
+}
+
+/// `[component.<id>.tool.agent-store]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentStoreTool {
+    /// The events this component receives.
+    #[serde(default)]
+    pub subscribe: Vec<SubscriptionSpec>,
+    /// Events in flight at once (also the broker's prefetch).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// Per-event time limit, e.g. `"10s"` or `"500ms"`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Linear memory limit of one instance, in MiB.
+    #[serde(default)]
+    pub memory_limit_mb: Option<u64>,
+}
+
+/// One subscription: an event type (`store.order.*` ends in a wildcard for
+/// any one more segment, `store.#` for any number) and exact-match filters on
+/// other attributes, such as `brand = "fashion"`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct SubscriptionSpec {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(flatten)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// Reads and parses `path`; relative paths in it are resolved against
+    /// its directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading manifest {}", path.display()))?;
+        let mut manifest = Self::parse(&text)
+            .with_context(|| format!("parsing manifest {}", path.display()))?;
+        manifest.root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(manifest)
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let manifest: Manifest = toml::from_str(text)?;
+        if manifest.spin_manifest_version != 2 {
+            bail!(
+                "spin_manifest_version = {} is not supported: Agent Store reads Spin manifest version 2",
+                manifest.spin_manifest_version
+            );
+        }
+        Ok(manifest)
+    }
+
+    /// Checks what can be checked without compiling anything.
+    pub fn validate(&self) -> Result<()> {
+        for name in self.variables.keys() {
+            check_variable_name(name).with_context(|| format!("[variables] {name}"))?;
+        }
+        let mut routes = HashSet::new();
+        for trigger in &self.trigger.http {
+            if !self.component.contains_key(&trigger.component) {
+                bail!(
+                    "[[trigger.http]] route {:?} names component `{}`, which has no [component.{}] table",
+                    trigger.route,
+                    trigger.component,
+                    trigger.component
+                );
+            }
+            if let Route::Path(path) = &trigger.route {
+                RoutePattern::parse(path)
+                    .with_context(|| format!("[[trigger.http]] for `{}`", trigger.component))?;
+                if !routes.insert(path.clone()) {
+                    bail!("[[trigger.http]] route `{path}` is declared twice");
+                }
+            }
+        }
+        for (id, entry) in &self.component {
+            self.validate_component(id, entry)
+                .with_context(|| format!("[component.{id}]"))?;
+        }
+        Ok(())
+    }
+
+    fn validate_component(&self, id: &str, entry: &ComponentEntry) -> Result<()> {
+        check_component_id(id)?;
+        if let Source::Remote { url, .. } = &entry.source {
+            bail!("source = {{ url = {url:?} }}: remote sources are not supported, use a local path");
+        }
+        for name in entry.variables.keys() {
+            check_variable_name(name).with_context(|| format!("variables.{name}"))?;
+        }
+        for (name, template) in &entry.variables {
+            for reference in template_references(template)? {
+                if !self.variables.contains_key(&reference) {
+                    bail!(
+                        "variables.{name} refers to {{{{ {reference} }}}}, which is not declared in [variables]"
+                    );
+                }
+            }
+        }
+        for label in &entry.key_value_stores {
+            if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                bail!("key_value_stores: `{label}` is not a valid store label");
+            }
+        }
+        let tool = self.tool(id)?;
+        if tool.concurrency == Some(0) {
+            bail!("tool.{TOOL_TABLE}.concurrency must be at least 1");
+        }
+        if let Some(timeout) = &tool.timeout {
+            parse_duration(timeout).with_context(|| format!("tool.{TOOL_TABLE}.timeout"))?;
+        }
+        for sub in &tool.subscribe {
+            validate_subscription(sub).with_context(|| format!("tool.{TOOL_TABLE}.subscribe"))?;
+        }
+        Ok(())
+    }
+
+    /// The component's `[component.<id>.tool.agent-store]` table.
+    pub fn tool(&self, id: &str) -> Result<AgentStoreTool> {
+        let Some(entry) = self.component.get(id) else {
+            bail!("no component `{id}`");
+        };
+        match entry.tool.get(TOOL_TABLE) {
+            None => Ok(AgentStoreTool::default()),
+            Some(value) => value
+                .clone()
+                .try_into()
+                .with_context(|| format!("[component.{id}.tool.{TOOL_TABLE}]")),
+        }
+    }
+
+    /// The path of the component's Wasm file.
+    pub fn source_path(&self, id: &str) -> Result<PathBuf> {
+        match &self.component.get(id).context("no such component")?.source {
+            Source::Path(path) => Ok(self.root.join(path)),
+            Source::Remote { url, .. } => bail!("remote source {url} is not supported"),
+        }
+    }
+
+    /// Components that some trigger or subscription needs; Spin loads only
+    /// components a trigger names, and so do we, plus event subscribers.
+    pub fn active_components(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = Vec::new();
+        for trigger in &self.trigger.http {
+            if !ids.contains(&trigger.component) {
+                ids.push(trigger.component.clone());
+            }
+        }
+        for id in self.component.keys() {
+            if !ids.contains(id) && !self.tool(id)?.subscribe.is_empty() {
+                ids.push(id.clone());
+            }
+        }
+        Ok(ids)
+    }
+}
+
+impl AgentStoreTool {
+    pub fn concurrency(&self) -> usize {
+        self.concurrency.unwrap_or(DEFAULT_CONCURRENCY)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .as_deref()
+            .and_then(|t| parse_duration(t).ok())
+            .unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    pub fn memory_limit_bytes(&self) -> u64 {
+        self.memory_limit_mb.unwrap_or(DEFAULT_MEMORY_LIMIT_MB) * 1024 * 1024
+    }
+}
+
+fn validate_subscription(sub: &SubscriptionSpec) -> Result<()> {
+    if sub.event_type.is_empty() {
+        bail!("a subscription needs a `type`");
+    }
+    let segments: Vec<&str> = sub.event_type.split('.').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let wildcard = *segment == "*" || *segment == "#";
+        if segment.is_empty() || (segment.contains(['*', '#']) && !wildcard) {
+            bail!("type `{}`: `*` and `#` must be whole segments", sub.event_type);
+        }
+        if *segment == "#" && i != segments.len() - 1 {
+            bail!("type `{}`: `#` may only end a pattern", sub.event_type);
+        }
+    }
+    for name in sub.attributes.keys() {
+        if matches!(name.as_str(), "id" | "time" | "data" | "specversion") {
+            bail!("attribute `{name}` cannot be used as a subscription filter");
+        }
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            bail!("`{name}` is not a CloudEvents attribute name (lowercase letters and digits)");
+        }
+    }
+    Ok(())
+}
+
+fn check_component_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    if !ok {
+        bail!("`{id}` is not a valid component id (kebab-case: lowercase letters, digits and single dashes)");
+    }
+    Ok(())
+}
+
+fn check_variable_name(name: &str) -> Result<()> {
+    let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        bail!("`{name}` is not a valid variable name (lowercase letters, digits and `_`, starting with a letter)");
+    }
+    Ok(())
+}
+
+/// The application variables a template such as `"https://{{ host }}"` uses.
+pub fn template_references(template: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            bail!("unterminated `{{{{` in {template:?}");
+        };
+        out.push(after[..end].trim().to_string());
+        rest = &after[end + 2..];
+    }
+    Ok(out)
+}
+
+/// Expands `{{ name }}` references with `lookup`.
+pub fn expand_template(template: &str, mut lookup: impl FnMut(&str) -> Result<String>) -> Result<String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").context("unterminated `{{`")?;
+        out.push_str(&lookup(after[..end].trim())?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `"250ms"`, `"10s"`, `"2m"`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| text.split_at(i))
+        .unwrap_or((text, "s"));
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a duration like \"500ms\", \"10s\" or \"2m\""))?;
+    Ok(match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => bail!("`{text}`: unknown unit `{unit}` (use ms, s or m)"),
+    })
+}
+
+/// A Spin route: literal segments, `:name` captures, and a trailing `/...`
+/// wildcard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePattern {
+    segments: Vec<Segment>,
+    trailing_wildcard: bool,
+    text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Capture(String),
+}
+
+/// What a route matched: named captures and the path after the matched part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteMatch {
+    pub captures: Vec<(String, String)>,
+    pub path_info: String,
+}
+
+impl RoutePattern {
+    pub fn parse(route: &str) -> Result<Self> {
+        if !route.starts_with('/') {
+            bail!("route `{route}` must start with `/`");
+        }
+        let (body, trailing_wildcard) = match route.strip_suffix("/...") {
+            Some(body) => (body, true),
+            None if route == "/..." => ("", true),
+            None => (route, false),
+        };
+        let mut segments = Vec::new();
+        for part in body.split('/').filter(|p| !p.is_empty()) {
+            if part == "..." {
+                bail!("route `{route}`: `...` may only end a route");
+            }
+            segments.push(match part.strip_prefix(':') {
+                Some(name) if !name.is_empty() => Segment::Capture(name.to_string()),
+                Some(_) => bail!("route `{route}`: `:` must be followed by a name"),
+                None => Segment::Literal(part.to_string()),
+            });
+        }
+        Ok(Self { segments, trailing_wildcard, text: route.to_string() })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// More literal segments win over fewer; an exact route beats a wildcard.
+    pub fn specificity(&self) -> (usize, usize, bool) {
+        let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+        (self.segments.len(), literals, !self.trailing_wildcard)
+    }
+
+    pub fn matches(&self, path: &str) -> Option<RouteMatch> {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        if parts.len() < self.segments.len() || (!self.trailing_wildcard && parts.len() != self.segments.len()) {
+            return None;
+        }
+        let mut captures = Vec::new();
+        for (segment, part) in self.segments.iter().zip(&parts) {
+            match segment {
+                Segment::Literal(lit) if lit == part => {}
+                Segment::Literal(_) => return None,
+                Segment::Capture(name) => captures.push((name.clone(), (*part).to_string())),
+            }
+        }
+        let rest = &parts[self.segments.len()..];
+        let path_info = if rest.is_empty() { String::new() } else { format!("/{}", rest.join("/")) };
+        Some(RouteMatch { captures, path_info })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+spin_manifest_version = 2
+
+[application]
+name = "demo"
+
+[variables]
+api_host = { default = "api.example.com" }
+token = { required = true, secret = true }
+
+[[trigger.http]]
+route = "/hello/..."
+component = "hello"
+
+[[trigger.http]]
+route = { private = true }
+component = "worker"
+
+[component.hello]
+source = "hello.wasm"
+allowed_outbound_hosts = ["https://{{ api_host }}"]
+
+[component.hello.variables]
+auth = "Bearer {{ token }}"
+
+[component.worker]
+source = "worker.wasm"
+key_value_stores = ["work"]
+
+[component.worker.tool.agent-store]
+subscribe = [{ type = "store.product.query" }, { type = "store.order.*", brand = "tech" }]
+concurrency = 5
+timeout = "2s"
+"#;
+
+    #[test]
+    fn parses_and_validates_a_spin_manifest() -> Result<()> {
+        let m = Manifest::parse(MANIFEST)?;
+        m.validate()?;
+        let tool = m.tool("worker")?;
+        assert_eq!(tool.concurrency(), 5);
+        assert_eq!(tool.timeout(), Duration::from_secs(2));
+        assert_eq!(tool.subscribe[1].attributes.get("brand").map(String::as_str), Some("tech"));
+        assert_eq!(m.tool("hello")?.concurrency(), DEFAULT_CONCURRENCY);
+        assert_eq!(m.active_components()?, vec!["hello".to_string(), "worker".to_string()]);
+        assert_eq!(m.trigger.http[1].route, Route::Private { private: true });
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_unknown_tool_keys_and_undeclared_variables() {
+        let bad = MANIFEST.replace("concurrency = 5", "concurency = 5");
+        let err = format!("{:#}", Manifest::parse(&bad).unwrap().validate().unwrap_err());
+        assert!(err.contains("concurency"), "{err}");
+
+        let bad = MANIFEST.replace("Bearer {{ token }}", "Bearer {{ tokne }}");
+        let err = format!("{:#}", Manifest::parse(&bad).unwrap().validate().unwrap_err());
+        assert!(err.contains("tokne") && err.contains("[component.hello]"), "{err}");
+
+        let bad = MANIFEST.replace("component = \"worker\"", "component = \"wroker\"");
+        let err = format!("{:#}", Manifest::parse(&bad).unwrap().validate().unwrap_err());
+        assert!(err.contains("wroker"), "{err}");
+    }
+
+    #[test]
+    fn routes_match_like_spin() -> Result<()> {
+        let wild = RoutePattern::parse("/hello/...")?;
+        assert_eq!(wild.matches("/hello").unwrap().path_info, "");
+        assert_eq!(wild.matches("/hello/a/b").unwrap().path_info, "/a/b");
+        assert!(wild.matches("/other").is_none());
+
+        let exact = RoutePattern::parse("/orders/:id")?;
+        let m = exact.matches("/orders/42").unwrap();
+        assert_eq!(m.captures, vec![("id".to_string(), "42".to_string())]);
+        assert!(exact.matches("/orders/42/x").is_none());
+        assert!(exact.specificity() > RoutePattern::parse("/orders/...")?.specificity());
+        assert!(RoutePattern::parse("/.../x").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn templates_and_durations() -> Result<()> {
+        let out = expand_template("https://{{ host }}:{{port}}", |name| Ok(name.to_uppercase()))?;
+        assert_eq!(out, "https://HOST:PORT");
+        assert_eq!(parse_duration("250ms")?, Duration::from_millis(250));
+        assert_eq!(parse_duration("2m")?, Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        Ok(())
+    }
+}
