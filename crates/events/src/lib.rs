@@ -70,6 +70,8 @@
 //! assert!(reply.validate().is_ok());
 //! ```
 
+#[cfg(feature = "http-binding")]
+pub mod binding;
 mod cart;
 mod chat;
 mod common;

@@ -1,1 +1,389 @@
+//! Write an Agent Store component as a function from one event to the
+//! events it causes.
+//!
+//! A component is a WASI 0.2 HTTP component (it exports
+//! `wasi:http/incoming-handler`), so it runs under `spin up`, in the
+//! `agent-store` host and behind any wasi:http runtime. Events reach it
+//! through the CloudEvents HTTP binding (binary or structured mode, or a
+//! batch); what the handler returns goes back in the response: nothing, one
+//! event, or a batch. A component that also serves HTTP routes (a webhook,
+//! an API) gets every request that carries no CloudEvent.
+//!
+//! ```no_run
+//! use agent_store_sdk::{Error, Event, Incoming, Result};
+//! use agent_store_sdk::events::{ProductQuery, ProductQueryResult};
+//!
+//! async fn handle(event: Incoming) -> Result<Vec<Event>> {
+//!     let query: ProductQuery = event.data()?; // a bad payload is a 400: not retried
+//!     let result = ProductQueryResult {
+//!         request_id: query.request_id,
+//!         brand: query.brand,
+//!         conversation: query.conversation,
+//!         products: Vec::new(),
+//!         total: 0,
+//!     };
+//!     Ok(vec![event.reply(&result)?])
+//! }
+//!
+//! agent_store_sdk::export!(id: "product-catalog", events: handle);
+//! # fn main() {}
+//! ```
+//!
+//! The crate that calls [`export!`] must also depend on `spin-sdk`, whose
+//! `http_component` macro produces the export.
+//!
+//! Errors decide retries: [`Error::BadEvent`] answers 400 (the event itself
+//! is wrong; the host dead-letters it at once), anything else answers 500
+//! (the host retries with backoff).
 
+pub use agent_store_events as events;
+pub use agent_store_events::binding;
+pub use cloudevents::event::ExtensionValue;
+pub use cloudevents::{AttributesReader, Data, Event, EventBuilder, EventBuilderV10};
+#[doc(hidden)]
+pub use spin_sdk;
+
+use agent_store_events::{EventData, ext};
+use serde::de::DeserializeOwned;
+use spin_sdk::http::{Request, Response};
+
+/// Where an HTTP route sends the events it wants published: the event
+/// router, reached by Spin's local service chaining. The host publishes them
+/// to its broker; under `spin up` the `event-router` component fans them out.
+/// The component needs `allowed_outbound_hosts = ["http://event-router.spin.internal"]`.
+pub const PUBLISH_URL: &str = "http://event-router.spin.internal/publish";
+
+/// What a handler can fail with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The event is wrong and always will be: answered 400, never retried.
+    BadEvent(String),
+    /// Something failed that may work later: answered 500, retried.
+    Failed(String),
+}
+
+impl Error {
+    pub fn bad_event(reason: impl std::fmt::Display) -> Self {
+        Self::BadEvent(reason.to_string())
+    }
+
+    pub fn failed(reason: impl std::fmt::Display) -> Self {
+        Self::Failed(reason.to_string())
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            Self::BadEvent(_) => 400,
+            Self::Failed(_) => 500,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Self::BadEvent(m) | Self::Failed(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// Any other error is a failure worth retrying.
+impl<E: std::error::Error> From<E> for Error {
+    fn from(e: E) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One delivered event, with the component's identity for the replies.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    event: Event,
+    component: &'static str,
+}
+
+impl Incoming {
+    pub fn new(event: Event, component: &'static str) -> Self {
+        Self { event, component }
+    }
+
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    pub fn into_event(self) -> Event {
+        self.event
+    }
+
+    pub fn ty(&self) -> &str {
+        self.event.ty()
+    }
+
+    pub fn id(&self) -> &str {
+        self.event.id()
+    }
+
+    /// The event's `data` as `T`; a payload that does not fit is a bad event.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T> {
+        data_of(&self.event)
+    }
+
+    /// A string extension attribute such as [`ext::BRAND`].
+    pub fn extension(&self, name: &str) -> Option<String> {
+        self.event.extension(name).map(|v| v.to_string())
+    }
+
+    pub fn brand(&self) -> Option<String> {
+        self.extension(ext::BRAND)
+    }
+
+    pub fn conversation(&self) -> Option<String> {
+        self.extension(ext::CONVERSATION)
+    }
+
+    /// A new event from this component that carries on this one's
+    /// conversation: brand, conversation, correlation and trace context are
+    /// copied over.
+    pub fn reply<T: EventData>(&self, data: &T) -> Result<Event> {
+        let mut out = Emit::new(self.component, data)?;
+        for name in [ext::BRAND, ext::CONVERSATION, ext::CORRELATION, ext::TRACEPARENT, ext::TRACESTATE] {
+            if let Some(value) = self.event.extension(name) {
+                out = out.extension(name, value.to_string());
+            }
+        }
+        out.build()
+    }
+
+    /// Like [`Incoming::reply`] but for a new request that expects an answer:
+    /// the `correlation` is set to `request_id` instead of copied.
+    pub fn request<T: EventData>(&self, data: &T, request_id: &str) -> Result<Event> {
+        let mut event = self.reply(data)?;
+        event.set_extension(ext::CORRELATION, request_id.to_string());
+        Ok(event)
+    }
+}
+
+/// The data of any event as `T`.
+pub fn data_of<T: DeserializeOwned>(event: &Event) -> Result<T> {
+    let parsed = match event.data() {
+        Some(Data::Json(value)) => serde_json::from_value(value.clone()),
+        Some(Data::Binary(bytes)) => serde_json::from_slice(bytes),
+        Some(Data::String(text)) => serde_json::from_str(text),
+        None => serde_json::from_value(serde_json::Value::Null),
+    };
+    parsed.map_err(|e| Error::BadEvent(format!("{} event {}: data does not fit: {e}", event.ty(), event.id())))
+}
+
+/// Builds an event from a component: type from the payload, a fresh id,
+/// `source = /agent-store/<component>`, the current time, JSON data.
+pub struct Emit {
+    builder: EventBuilderV10,
+}
+
+impl Emit {
+    pub fn new<T: EventData>(component: &str, data: &T) -> Result<Self> {
+        let value = serde_json::to_value(data).map_err(Error::failed)?;
+        Ok(Self {
+            builder: EventBuilderV10::new()
+                .id(uuid::Uuid::new_v4().to_string())
+                .source(agent_store_events::source(component))
+                .ty(T::TYPE)
+                .time(chrono::Utc::now())
+                .data("application/json", value),
+        })
+    }
+
+    pub fn extension(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.builder = self.builder.extension(name, value.into());
+        self
+    }
+
+    pub fn brand(self, brand: impl Into<String>) -> Self {
+        self.extension(ext::BRAND, brand)
+    }
+
+    pub fn conversation(self, conversation: impl Into<String>) -> Self {
+        self.extension(ext::CONVERSATION, conversation)
+    }
+
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.builder = self.builder.subject(subject.into());
+        self
+    }
+
+    pub fn build(self) -> Result<Event> {
+        self.builder.build().map_err(Error::failed)
+    }
+}
+
+/// Publishes events from an HTTP route (a webhook, an API call) through the
+/// event router; they are durable when this returns.
+pub async fn publish(events: &[Event]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (headers, body) = binding::encode_batch(events).map_err(Error::failed)?;
+    let mut request = Request::post(PUBLISH_URL, body);
+    for (name, value) in &headers {
+        request.header(name.as_str(), value.to_str().unwrap_or_default());
+    }
+    let response: Response = spin_sdk::http::send(request.build())
+        .await
+        .map_err(|e| Error::failed(format!("publishing {} events: {e}", events.len())))?;
+    match *response.status() {
+        200..=299 => Ok(()),
+        status => Err(Error::failed(format!(
+            "publishing {} events: the router answered {status}: {}",
+            events.len(),
+            String::from_utf8_lossy(response.body())
+        ))),
+    }
+}
+
+fn error_response(error: &Error) -> Response {
+    let body = serde_json::json!({ "error": error.message() }).to_string();
+    Response::builder()
+        .status(error.status())
+        .header("content-type", "application/json")
+        .body(body)
+        .build()
+}
+
+fn header_map(request: &Request) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in request.headers() {
+        if let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+/// Whether a request carries CloudEvents (and is not a plain HTTP call).
+pub fn is_event_request(request: &Request) -> bool {
+    binding::mode(&header_map(request)).is_some()
+}
+
+/// The entry point [`export!`] wires up: events to `on_event`, anything
+/// else to `on_http`.
+#[doc(hidden)]
+pub async fn dispatch<E, EF, H, HF>(component: &'static str, request: Request, on_event: E, on_http: H) -> Response
+where
+    E: Fn(Incoming) -> EF,
+    EF: Future<Output = Result<Vec<Event>>>,
+    H: FnOnce(Request) -> HF,
+    HF: Future<Output = Response>,
+{
+    let headers = header_map(&request);
+    if binding::mode(&headers).is_none() {
+        return on_http(request).await;
+    }
+    let events = match binding::decode(&headers, request.into_body()) {
+        Ok(events) => events,
+        Err(e) => return error_response(&Error::BadEvent(e.0)),
+    };
+    let mut out = Vec::new();
+    for event in events {
+        let id = event.id().to_string();
+        match on_event(Incoming::new(event, component)).await {
+            Ok(emitted) => out.extend(emitted),
+            Err(e) => {
+                eprintln!("{component}: event {id} failed: {e}");
+                return error_response(&e);
+            }
+        }
+    }
+    match binding::encode_reply(&out) {
+        Ok((status, headers, body)) => {
+            let mut response = Response::builder();
+            response.status(status.as_u16());
+            for (name, value) in &headers {
+                response.header(name.as_str(), value.to_str().unwrap_or_default());
+            }
+            response.body(body).build()
+        }
+        Err(e) => error_response(&Error::Failed(e.0)),
+    }
+}
+
+/// The answer to a plain HTTP request for a component with no routes.
+#[doc(hidden)]
+pub async fn no_routes(_request: Request) -> Response {
+    Response::builder()
+        .status(404)
+        .header("content-type", "application/json")
+        .body(r#"{"error":"this component only handles CloudEvents"}"#)
+        .build()
+}
+
+/// Exports the component: `export!(id: "...", events: handler)`, optionally
+/// with `http: route_handler` for requests that carry no CloudEvent. Both
+/// handlers are `async fn`s.
+#[macro_export]
+macro_rules! export {
+    (id: $id:literal, events: $events:path $(,)?) => {
+        $crate::export!(id: $id, events: $events, http: $crate::no_routes);
+    };
+    (id: $id:literal, events: $events:path, http: $http:path $(,)?) => {
+        #[$crate::spin_sdk::http_component]
+        async fn __agent_store_entry(request: $crate::spin_sdk::http::Request) -> $crate::spin_sdk::http::Response {
+            $crate::dispatch($id, request, $events, $http).await
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_store_events::{BrandId, ProductQuery, types};
+
+    fn incoming() -> Incoming {
+        let event = EventBuilderV10::new()
+            .id("in-1")
+            .source("/agent-store/seller-tech")
+            .ty(types::PRODUCT_QUERY)
+            .extension(ext::BRAND, "tech")
+            .extension(ext::CONVERSATION, "c-1")
+            .extension(ext::TRACEPARENT, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            .data("application/json", serde_json::json!({ "request_id": "r-1", "text": "usb" }))
+            .build()
+            .unwrap();
+        Incoming::new(event, "product-catalog")
+    }
+
+    #[test]
+    fn typed_data_and_bad_payloads() {
+        let q: ProductQuery = incoming().data().unwrap();
+        assert_eq!(q.text.as_deref(), Some("usb"));
+        let err = incoming().data::<Vec<u32>>().unwrap_err();
+        assert!(matches!(err, Error::BadEvent(ref m) if m.contains("in-1")), "{err:?}");
+    }
+
+    #[test]
+    fn replies_carry_the_conversation_and_trace_context() {
+        let q = ProductQuery { request_id: "r-2".into(), brand: Some(BrandId::new("tech")), ..Default::default() };
+        let out = incoming().request(&q, "r-2").unwrap();
+        assert_eq!(out.ty(), types::PRODUCT_QUERY);
+        assert_eq!(out.source().as_str(), "/agent-store/product-catalog");
+        assert_ne!(out.id(), "in-1");
+        assert_eq!(out.extension(ext::BRAND).unwrap().to_string(), "tech");
+        assert_eq!(out.extension(ext::CONVERSATION).unwrap().to_string(), "c-1");
+        assert_eq!(out.extension(ext::CORRELATION).unwrap().to_string(), "r-2");
+        assert!(out.extension(ext::TRACEPARENT).is_some());
+        assert!(out.time().is_some());
+    }
+
+    #[test]
+    fn errors_map_to_statuses() {
+        assert_eq!(Error::bad_event("x").status(), 400);
+        assert_eq!(Error::from(std::fmt::Error).status(), 500);
+    }
+}

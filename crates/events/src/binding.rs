@@ -1,0 +1,273 @@
+//! The CloudEvents HTTP protocol binding as Agent Store speaks it, shared by
+//! the host and the guest SDK so both sides agree on what a valid event and
+//! a valid reply are (feature `http-binding`).
+//!
+//! * In: binary mode (`ce-*` headers, data in the body), structured mode
+//!   (`application/cloudevents+json`) or a batch
+//!   (`application/cloudevents-batch+json`).
+//! * Out: no event is `204 No Content`; one event is binary mode; several
+//!   are a batch. This is how Knative delivers events to a service and reads
+//!   its reply, with batches added for components that emit more than one.
+//!
+//! ```
+//! use agent_store_events::binding;
+//! use cloudevents::{EventBuilder, EventBuilderV10};
+//!
+//! let event = EventBuilderV10::new()
+//!     .id("1")
+//!     .source("/agent-store/test")
+//!     .ty("store.product.query")
+//!     .data("application/json", serde_json::json!({ "request_id": "r1" }))
+//!     .build()
+//!     .unwrap();
+//! let (headers, body) = binding::encode_binary(&event).unwrap();
+//! assert_eq!(headers["ce-type"], "store.product.query");
+//! let back = binding::decode(&headers, body).unwrap();
+//! assert_eq!(back, vec![event]);
+//! ```
+
+use cloudevents::binding::http::{Builder, Serializer};
+use cloudevents::message::BinaryDeserializer;
+use cloudevents::{AttributesReader, Data, Event};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use http::StatusCode;
+
+/// `Content-Type` of one event in structured mode.
+pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
+/// `Content-Type` of a batch: a JSON array of structured events.
+pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
+/// The header whose presence marks a binary-mode event.
+pub const SPEC_VERSION_HEADER: &str = "ce-specversion";
+
+/// How a request or response carries its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Binary,
+    Structured,
+    Batch,
+}
+
+/// Why a message is not a valid event; the text is what a client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+/// The mode of a message, or `None` when it carries no CloudEvent at all.
+pub fn mode(headers: &HeaderMap) -> Option<Mode> {
+    match media_type(headers).as_deref() {
+        Some(STRUCTURED_CONTENT_TYPE) => Some(Mode::Structured),
+        Some(BATCH_CONTENT_TYPE) => Some(Mode::Batch),
+        _ if headers.contains_key(SPEC_VERSION_HEADER) => Some(Mode::Binary),
+        _ => None,
+    }
+}
+
+/// Reads every event a request or response carries.
+pub fn decode(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeError> {
+    let events = match mode(headers) {
+        None => {
+            return Err(DecodeError(format!(
+                "not a CloudEvent: send binary mode (ce-specversion, ce-id, ce-source, ce-type headers), \
+                 or Content-Type {STRUCTURED_CONTENT_TYPE} or {BATCH_CONTENT_TYPE}"
+            )));
+        }
+        Some(Mode::Binary) => vec![
+            cloudevents::binding::http::to_event(headers, body)
+                .map_err(|e| DecodeError(format!("invalid binary-mode CloudEvent: {e}")))?,
+        ],
+        Some(Mode::Structured) => vec![
+            serde_json::from_slice::<Event>(&body)
+                .map_err(|e| DecodeError(format!("invalid structured CloudEvent: {e}")))?,
+        ],
+        Some(Mode::Batch) => {
+            let items: Vec<serde_json::Value> = serde_json::from_slice(&body)
+                .map_err(|e| DecodeError(format!("invalid CloudEvents batch: {e}")))?;
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    serde_json::from_value::<Event>(item)
+                        .map_err(|e| DecodeError(format!("invalid CloudEvent at index {i} of the batch: {e}")))
+                })
+                .collect::<Result<_, _>>()?
+        }
+    };
+    events.into_iter().map(normalize).collect()
+}
+
+/// Checks what the SDK leaves to us: a JSON content type must hold JSON, and
+/// JSON data is kept as a value so that readers need not care which mode it
+/// came in.
+fn normalize(mut event: Event) -> Result<Event, DecodeError> {
+    if event.id().is_empty() {
+        return Err(DecodeError("invalid CloudEvent: `id` is empty".into()));
+    }
+    if event.ty().is_empty() {
+        return Err(DecodeError("invalid CloudEvent: `type` is empty".into()));
+    }
+    let json = event.datacontenttype().is_none_or(is_json_content_type);
+    if json {
+        let parsed = match event.data() {
+            Some(Data::Binary(bytes)) => Some(serde_json::from_slice::<serde_json::Value>(bytes)),
+            Some(Data::String(text)) if event.datacontenttype().is_some() => Some(serde_json::from_str(text)),
+            _ => None,
+        };
+        match parsed {
+            Some(Ok(value)) => {
+                event.set_data_unchecked(value);
+            }
+            Some(Err(e)) if event.datacontenttype().is_some() => {
+                return Err(DecodeError(format!(
+                    "event {}: data is declared as {} but is not valid JSON: {e}",
+                    event.id(),
+                    event.datacontenttype().unwrap_or_default()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(event)
+}
+
+fn is_json_content_type(ct: &str) -> bool {
+    let ct = ct.split(';').next().unwrap_or("").trim();
+    ct == "application/json" || ct == "text/json" || ct.ends_with("+json")
+}
+
+struct HeaderBuilder {
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Builder<(HeaderMap, Vec<u8>)> for HeaderBuilder {
+    fn header(&mut self, key: &str, value: HeaderValue) {
+        if let Ok(name) = http::header::HeaderName::from_bytes(key.as_bytes()) {
+            self.headers.insert(name, value);
+        }
+    }
+
+    fn body(&mut self, bytes: Vec<u8>) -> cloudevents::message::Result<(HeaderMap, Vec<u8>)> {
+        self.body = bytes;
+        self.finish()
+    }
+
+    fn finish(&mut self) -> cloudevents::message::Result<(HeaderMap, Vec<u8>)> {
+        Ok((std::mem::take(&mut self.headers), std::mem::take(&mut self.body)))
+    }
+}
+
+/// One event in binary mode: `ce-*` headers and the data as the body.
+pub fn encode_binary(event: &Event) -> Result<(HeaderMap, Vec<u8>), DecodeError> {
+    BinaryDeserializer::deserialize_binary(
+        event.clone(),
+        Serializer::new(HeaderBuilder { headers: HeaderMap::new(), body: Vec::new() }),
+    )
+    .map_err(|e| DecodeError(format!("cannot encode event {}: {e}", event.id())))
+}
+
+/// Several events as one batch body.
+pub fn encode_batch(events: &[Event]) -> Result<(HeaderMap, Vec<u8>), DecodeError> {
+    let body = serde_json::to_vec(events).map_err(|e| DecodeError(format!("cannot encode batch: {e}")))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(BATCH_CONTENT_TYPE));
+    Ok((headers, body))
+}
+
+/// The reply to an event delivery: none, one (binary mode) or a batch.
+pub fn encode_reply(events: &[Event]) -> Result<(StatusCode, HeaderMap, Vec<u8>), DecodeError> {
+    match events {
+        [] => Ok((StatusCode::NO_CONTENT, HeaderMap::new(), Vec::new())),
+        [one] => encode_binary(one).map(|(h, b)| (StatusCode::OK, h, b)),
+        many => encode_batch(many).map(|(h, b)| (StatusCode::OK, h, b)),
+    }
+}
+
+/// Reads a reply: a 2xx without events means none.
+pub fn decode_reply(status: StatusCode, headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeError> {
+    if !status.is_success() {
+        return Err(DecodeError(format!("the reply has status {status}")));
+    }
+    if mode(headers).is_none() {
+        return Ok(Vec::new());
+    }
+    decode(headers, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudevents::{EventBuilder, EventBuilderV10};
+
+    fn event(id: &str) -> Event {
+        EventBuilderV10::new()
+            .id(id)
+            .source("/agent-store/test")
+            .ty("store.product.query")
+            .extension("brand", "tech")
+            .data("application/json", serde_json::json!({ "request_id": id }))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn binary_structured_and_batch_all_decode_to_the_same_events() {
+        let e = event("1");
+        let (h, b) = encode_binary(&e).unwrap();
+        assert_eq!(decode(&h, b).unwrap(), vec![e.clone()]);
+
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/cloudevents+json; charset=utf-8"));
+        assert_eq!(decode(&h, serde_json::to_vec(&e).unwrap()).unwrap(), vec![e.clone()]);
+
+        let batch = vec![event("1"), event("2")];
+        let (h, b) = encode_batch(&batch).unwrap();
+        assert_eq!(decode(&h, b).unwrap(), batch);
+    }
+
+    #[test]
+    fn malformed_events_are_refused_with_the_reason() {
+        let err = decode(&HeaderMap::new(), b"{}".to_vec()).unwrap_err();
+        assert!(err.0.starts_with("not a CloudEvent"), "{err}");
+
+        let (mut h, b) = encode_binary(&event("1")).unwrap();
+        h.remove("ce-source");
+        let err = decode(&h, b).unwrap_err();
+        assert!(err.0.contains("source"), "{err}");
+
+        let (h, _) = encode_binary(&event("1")).unwrap();
+        let err = decode(&h, b"{not json".to_vec()).unwrap_err();
+        assert!(err.0.contains("not valid JSON"), "{err}");
+
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(BATCH_CONTENT_TYPE));
+        let mut second = serde_json::to_value(event("2")).unwrap();
+        second.as_object_mut().unwrap().remove("type");
+        let body = serde_json::to_vec(&serde_json::json!([event("1"), second])).unwrap();
+        let err = decode(&h, body).unwrap_err();
+        assert!(err.0.contains("index 1"), "{err}");
+    }
+
+    #[test]
+    fn replies_are_empty_single_or_batch() {
+        let (status, _, _) = encode_reply(&[]).unwrap();
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, h, b) = encode_reply(&[event("1")]).unwrap();
+        assert_eq!(decode_reply(status, &h, b).unwrap().len(), 1);
+        let (status, h, b) = encode_reply(&[event("1"), event("2")]).unwrap();
+        assert_eq!(mode(&h), Some(Mode::Batch));
+        assert_eq!(decode_reply(status, &h, b).unwrap().len(), 2);
+        assert!(decode_reply(StatusCode::NO_CONTENT, &HeaderMap::new(), Vec::new()).unwrap().is_empty());
+    }
+}
