@@ -15,22 +15,7 @@ pub const DEFAULT_LIMIT: usize = 10;
 /// The most results one query can return, whatever it asks for.
 pub const MAX_LIMIT: usize = 50;
 
-/// An amount of money in integer minor units (cents for USD), never a float.
-/// Same JSON shape as `agent_store_events::Money`, so one can replace the other.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Money {
-    pub amount_minor: i64,
-    pub currency: String,
-}
-
-impl Money {
-    pub fn new(amount_minor: i64, currency: impl Into<String>) -> Self {
-        Self {
-            amount_minor,
-            currency: currency.into(),
-        }
-    }
-}
+pub use agent_store_events::Money;
 
 /// One `brands/<brand>/catalog.json` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -437,10 +422,11 @@ impl Catalog {
         match best {
             None => (product.price.clone(), None),
             Some(promo) => (
-                Money::new(
-                    discounted(product.price.amount_minor, promo.percent_off),
-                    product.price.currency.clone(),
-                ),
+                // The one rounding rule every component shares.
+                product
+                    .price
+                    .percent_off(promo.percent_off)
+                    .unwrap_or_else(|| product.price.clone()),
                 Some(AppliedPromotion {
                     id: promo.id.clone(),
                     label: promo.label.clone(),
@@ -631,12 +617,6 @@ fn validate_file(
 
 /// `amount` less `percent_off`%, rounded half-up. Computed in i128 so that no catalog
 /// price can overflow.
-fn discounted(amount: i64, percent_off: u8) -> i64 {
-    let keep = 100 - i128::from(percent_off.min(100));
-    let cents = (i128::from(amount) * keep + 50).div_euclid(100);
-    i64::try_from(cents).unwrap_or(amount)
-}
-
 fn non_blank(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -1204,11 +1184,12 @@ mod tests {
 
     #[test]
     fn discounts_round_half_up() {
-        assert_eq!(discounted(1010, 15), 859); // 858.5
-        assert_eq!(discounted(5999, 20), 4799); // 4799.2
-        assert_eq!(discounted(1, 50), 1); // 0.5
-        assert_eq!(discounted(8900, 100), 0);
-        assert_eq!(discounted(i64::MAX, 0), i64::MAX);
+        let off = |amount, percent| Money::new(amount, "USD").percent_off(percent).unwrap().amount_minor;
+        assert_eq!(off(1010, 15), 858); // discount 151.5 rounds up to 152
+        assert_eq!(off(5999, 20), 4799); // discount 1199.8
+        assert_eq!(off(1, 50), 0); // discount 0.5 rounds up to 1
+        assert_eq!(off(8900, 100), 0);
+        assert_eq!(off(i64::MAX, 0), i64::MAX);
     }
 
     #[test]
@@ -1270,7 +1251,7 @@ mod tests {
         );
         let c = load(&json).unwrap();
         let (price, _) = c.effective_price(c.get("m-1").unwrap(), now());
-        assert_eq!(price.amount_minor, 859);
+        assert_eq!(price.amount_minor, 858);
     }
 
     #[test]
