@@ -1,2 +1,3 @@
 mod bindings;
 pub mod capabilities;
+pub mod manifest;

@@ -1,0 +1,277 @@
+//! Inference: `fermyon:spin/llm`, with model names mapped to backends.
+//!
+//! No model is configured by default: the sellers' offline brain needs none,
+//! and a component that asks anyway gets a clear `runtime-error` it can fall
+//! back from. A component may use only the models its manifest entry lists
+//! under `ai_models`, as in Spin.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use async_trait::async_trait;
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::fermyon::spin::llm as wit;
+
+/// Sampling settings, with Spin's defaults when the guest passes none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferParams {
+    pub max_tokens: u32,
+    pub repeat_penalty: f32,
+    pub repeat_penalty_last_n_token_count: u32,
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+}
+
+impl Default for InferParams {
+    fn default() -> Self {
+        Self {
+            max_tokens: 100,
+            repeat_penalty: 1.1,
+            repeat_penalty_last_n_token_count: 64,
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.9,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inference {
+    pub text: String,
+    pub prompt_tokens: u32,
+    pub generated_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub embeddings: Vec<Vec<f32>>,
+    pub prompt_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    #[error("model not supported")]
+    ModelNotSupported,
+    #[error("{0}")]
+    Runtime(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// A source of inference: a model server, or nothing at all.
+#[async_trait]
+pub trait LlmBackend: Send + Sync {
+    async fn infer(&self, model: &str, prompt: &str, params: &InferParams) -> Result<Inference, LlmError>;
+    async fn embed(&self, model: &str, texts: &[String]) -> Result<Embeddings, LlmError>;
+}
+
+/// The default backend: answers every request with an error that says how
+/// to configure a model.
+pub struct NoModel;
+
+#[async_trait]
+impl LlmBackend for NoModel {
+    async fn infer(&self, model: &str, _: &str, _: &InferParams) -> Result<Inference, LlmError> {
+        Err(LlmError::Runtime(format!(
+            "no model configured for `{model}`: start the host with --llm {model}=<backend> to use one"
+        )))
+    }
+
+    async fn embed(&self, model: &str, _: &[String]) -> Result<Embeddings, LlmError> {
+        self.infer(model, "", &InferParams::default()).await.map(|_| unreachable!())
+    }
+}
+
+/// Token counts by (component, brand).
+#[derive(Default)]
+pub struct TokenUsage {
+    counts: Mutex<HashMap<(String, String), (Arc<AtomicU64>, Arc<AtomicU64>)>>,
+}
+
+impl TokenUsage {
+    pub fn record(&self, component: &str, brand: &str, prompt: u32, generated: u32) {
+        let (p, g) = self
+            .counts
+            .lock()
+            .unwrap()
+            .entry((component.to_string(), brand.to_string()))
+            .or_default()
+            .clone();
+        p.fetch_add(u64::from(prompt), Ordering::Relaxed);
+        g.fetch_add(u64::from(generated), Ordering::Relaxed);
+    }
+
+    /// `(component, brand, prompt tokens, generated tokens)` rows.
+    pub fn snapshot(&self) -> Vec<(String, String, u64, u64)> {
+        let mut rows: Vec<_> = self
+            .counts
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|((c, b), (p, g))| (c.clone(), b.clone(), p.load(Ordering::Relaxed), g.load(Ordering::Relaxed)))
+            .collect();
+        rows.sort();
+        rows
+    }
+}
+
+/// The models the host knows, by name.
+pub struct Models {
+    backends: HashMap<String, Arc<dyn LlmBackend>>,
+    fallback: Arc<dyn LlmBackend>,
+    pub usage: TokenUsage,
+}
+
+impl Default for Models {
+    fn default() -> Self {
+        Self { backends: HashMap::new(), fallback: Arc::new(NoModel), usage: TokenUsage::default() }
+    }
+}
+
+impl Models {
+    pub fn with(mut self, model: impl Into<String>, backend: Arc<dyn LlmBackend>) -> Self {
+        self.backends.insert(model.into(), backend);
+        self
+    }
+
+    fn backend(&self, model: &str) -> &Arc<dyn LlmBackend> {
+        self.backends.get(model).unwrap_or(&self.fallback)
+    }
+}
+
+/// What one invocation may use.
+#[derive(Clone)]
+pub struct LlmCtx {
+    pub models: Arc<Models>,
+    pub allowed: Arc<[String]>,
+    pub component: Arc<str>,
+    /// The brand of the event being handled, for token accounting.
+    pub brand: Option<String>,
+}
+
+pub struct Llm;
+
+impl HasData for Llm {
+    type Data<'a> = &'a mut LlmCtx;
+}
+
+pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut LlmCtx) -> Result<()> {
+    wit::add_to_linker::<T, Llm>(linker, get)?;
+    Ok(())
+}
+
+impl LlmCtx {
+    fn check_allowed(&self, model: &str) -> Result<(), LlmError> {
+        if self.allowed.iter().any(|m| m == model) {
+            return Ok(());
+        }
+        tracing::warn!(component = %self.component, model, "model not listed in the component's ai_models");
+        Err(LlmError::InvalidInput(format!(
+            "component `{}` may not use model `{model}`: add it to ai_models in its manifest entry",
+            self.component
+        )))
+    }
+}
+
+fn to_wit(e: LlmError) -> wit::Error {
+    match e {
+        LlmError::ModelNotSupported => wit::Error::ModelNotSupported,
+        LlmError::Runtime(m) => wit::Error::RuntimeError(m),
+        LlmError::InvalidInput(m) => wit::Error::InvalidInput(m),
+    }
+}
+
+impl wit::Host for &mut LlmCtx {
+    async fn infer(
+        &mut self,
+        model: String,
+        prompt: String,
+        params: Option<wit::InferencingParams>,
+    ) -> Result<Result<wit::InferencingResult, wit::Error>> {
+        if let Err(e) = self.check_allowed(&model) {
+            return Ok(Err(to_wit(e)));
+        }
+        let params = params
+            .map(|p| InferParams {
+                max_tokens: p.max_tokens,
+                repeat_penalty: p.repeat_penalty,
+                repeat_penalty_last_n_token_count: p.repeat_penalty_last_n_token_count,
+                temperature: p.temperature,
+                top_k: p.top_k,
+                top_p: p.top_p,
+            })
+            .unwrap_or_default();
+        let result = self.models.backend(&model).infer(&model, &prompt, &params).await;
+        Ok(match result {
+            Ok(inference) => {
+                self.models.usage.record(
+                    &self.component,
+                    self.brand.as_deref().unwrap_or("-"),
+                    inference.prompt_tokens,
+                    inference.generated_tokens,
+                );
+                Ok(wit::InferencingResult {
+                    text: inference.text,
+                    usage: wit::InferencingUsage {
+                        prompt_token_count: inference.prompt_tokens,
+                        generated_token_count: inference.generated_tokens,
+                    },
+                })
+            }
+            Err(e) => {
+                tracing::info!(component = %self.component, model, error = %e, "inference failed");
+                Err(to_wit(e))
+            }
+        })
+    }
+
+    async fn generate_embeddings(
+        &mut self,
+        model: String,
+        text: Vec<String>,
+    ) -> Result<Result<wit::EmbeddingsResult, wit::Error>> {
+        if let Err(e) = self.check_allowed(&model) {
+            return Ok(Err(to_wit(e)));
+        }
+        Ok(match self.models.backend(&model).embed(&model, &text).await {
+            Ok(e) => {
+                self.models.usage.record(&self.component, self.brand.as_deref().unwrap_or("-"), e.prompt_tokens, 0);
+                Ok(wit::EmbeddingsResult {
+                    embeddings: e.embeddings,
+                    usage: wit::EmbeddingsUsage { prompt_token_count: e.prompt_tokens },
+                })
+            }
+            Err(e) => Err(to_wit(e)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_a_model_inference_says_how_to_configure_one() {
+        let err = NoModel.infer("llama", "hi", &InferParams::default()).await.unwrap_err();
+        assert!(matches!(&err, LlmError::Runtime(m) if m.contains("no model configured for `llama`")), "{err}");
+    }
+
+    #[test]
+    fn usage_is_counted_per_component_and_brand() {
+        let usage = TokenUsage::default();
+        usage.record("seller-fashion", "fashion", 10, 5);
+        usage.record("seller-fashion", "fashion", 1, 1);
+        usage.record("seller-tech", "tech", 3, 0);
+        assert_eq!(
+            usage.snapshot(),
+            vec![
+                ("seller-fashion".into(), "fashion".into(), 11, 6),
+                ("seller-tech".into(), "tech".into(), 3, 0)
+            ]
+        );
+    }
+}
