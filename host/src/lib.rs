@@ -1,3 +1,4 @@
 mod bindings;
 pub mod capabilities;
 pub mod manifest;
+pub mod runtime;

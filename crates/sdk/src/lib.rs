@@ -333,9 +333,24 @@ macro_rules! export {
         $crate::export!(id: $id, events: $events, http: $crate::no_routes);
     };
     (id: $id:literal, events: $events:path, http: $http:path $(,)?) => {
-        #[$crate::spin_sdk::http_component]
-        async fn __agent_store_entry(request: $crate::spin_sdk::http::Request) -> $crate::spin_sdk::http::Response {
-            $crate::dispatch($id, request, $events, $http).await
+        // Only the WebAssembly build exports anything: a native build of the
+        // crate (its unit tests) has no wasi:http host to export to.
+        #[cfg(target_arch = "wasm32")]
+        mod __agent_store_export {
+            #[allow(unused_imports, reason = "the handler paths are written at the call site")]
+            use super::*;
+
+            #[$crate::spin_sdk::http_component]
+            async fn entry(request: $crate::spin_sdk::http::Request) -> $crate::spin_sdk::http::Response {
+                $crate::dispatch($id, request, $events, $http).await
+            }
+        }
+
+        // Natively the handlers are still reached, by the unit tests.
+        #[cfg(not(target_arch = "wasm32"))]
+        #[expect(dead_code, reason = "marks the handlers as used in native builds")]
+        fn __agent_store_handlers() {
+            let _ = ($events, $http);
         }
     };
 }

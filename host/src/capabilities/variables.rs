@@ -93,6 +93,13 @@ pub struct ComponentVariables {
 }
 
 impl ComponentVariables {
+    /// Variables given directly, as tests and the harness do.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let values: BTreeMap<String, String> = pairs.into_iter().collect();
+        let declared = values.keys().cloned().collect();
+        Self { values: Arc::new(values), declared }
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }

@@ -1,0 +1,115 @@
+//! The platform world check: a component may import only what
+//! `wit/world.wit` lists and must export `wasi:http/incoming-handler`.
+//!
+//! The lists come from the world file itself (see `build.rs`). Versions
+//! match the way WASI evolves: any `0.2.x` of a `0.2.y` interface, the exact
+//! version for pre-releases such as `0.2.0-draft2`.
+
+use anyhow::{Result, bail};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+include!(concat!(env!("OUT_DIR"), "/platform_world.rs"));
+
+/// `wasi:cli/environment@0.2.6` → (`wasi:cli/environment`, `0.2.6`).
+fn split(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((interface, version)) => (interface, Some(version)),
+        None => (name, None),
+    }
+}
+
+/// The part of a version that must agree for two versions to be compatible.
+fn compatible_part(version: &str) -> String {
+    if version.contains('-') {
+        return version.to_string();
+    }
+    let mut parts = version.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}"),
+        (Some(major), _) => major.to_string(),
+        _ => version.to_string(),
+    }
+}
+
+fn offered(name: &str, list: &[&str]) -> bool {
+    let (interface, version) = split(name);
+    list.iter().any(|allowed| {
+        let (a_interface, a_version) = split(allowed);
+        a_interface == interface
+            && match (version, a_version) {
+                (Some(v), Some(a)) => compatible_part(v) == compatible_part(a),
+                (None, None) => true,
+                _ => false,
+            }
+    })
+}
+
+/// Refuses a component that steps outside the platform world, naming every
+/// offending import.
+pub fn check(engine: &Engine, component: &Component) -> Result<()> {
+    let ty = component.component_type();
+    let forbidden: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .filter(|name| !offered(name, PLATFORM_IMPORTS))
+        .map(str::to_string)
+        .collect();
+    if !forbidden.is_empty() {
+        bail!(
+            "imports {} which the platform world agent-store:platform does not offer \
+             (see wit/world.wit for what a component may import)",
+            forbidden.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    for required in PLATFORM_EXPORTS {
+        if !exports.iter().any(|e| offered(e, &[required])) {
+            bail!(
+                "does not export `{required}`: an Agent Store component is a wasi:http component \
+                 (with spin-sdk, use agent_store_sdk::export! or #[http_component])"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A clear word on bytes that are not a component at all.
+pub fn check_bytes(bytes: &[u8]) -> Result<()> {
+    if !bytes.starts_with(b"\0asm") {
+        bail!("is not a WebAssembly file");
+    }
+    if !wasmparser::Parser::is_component(bytes) {
+        bail!(
+            "is a core WebAssembly module, not a component: build it for the wasm32-wasip2 target \
+             (cargo build --target wasm32-wasip2 --release)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_match_within_wasi_0_2_and_exactly_for_drafts() {
+        assert!(offered("wasi:cli/environment@0.2.0", PLATFORM_IMPORTS));
+        assert!(offered("wasi:http/types@0.2.12", PLATFORM_IMPORTS));
+        assert!(!offered("wasi:cli/environment@0.3.0", PLATFORM_IMPORTS));
+        assert!(!offered("wasi:sockets/tcp@0.2.6", PLATFORM_IMPORTS));
+        assert!(offered("wasi:keyvalue/store@0.2.0-draft2", PLATFORM_IMPORTS));
+        assert!(!offered("wasi:keyvalue/store@0.2.0-draft", PLATFORM_IMPORTS));
+        assert!(offered("fermyon:spin/llm@2.0.0", PLATFORM_IMPORTS));
+        assert!(offered("fermyon:spin/llm@2.1.0", PLATFORM_IMPORTS));
+        assert!(!offered("fermyon:spin/redis@2.0.0", PLATFORM_IMPORTS));
+        assert!(!offered("wasi:cli/environment", PLATFORM_IMPORTS));
+    }
+
+    #[test]
+    fn non_components_are_named_for_what_they_are() {
+        assert!(check_bytes(b"hello").unwrap_err().to_string().contains("not a WebAssembly file"));
+        let module = b"\0asm\x01\0\0\0";
+        assert!(check_bytes(module).unwrap_err().to_string().contains("core WebAssembly module"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Every end-to-end test of Agent Store, one module per area.
+
+mod runtime;

@@ -1,0 +1,164 @@
+//! The runtime's sandbox, through the probe test component: each behaviour
+//! fails one event and leaves the component serving the next.
+
+use std::time::Duration;
+
+use agent_store::runtime::DeliveryError;
+use agent_store_testing::{Harness, data, event};
+use anyhow::Result;
+use serde_json::json;
+
+fn probe() -> agent_store_testing::HarnessBuilder {
+    Harness::builder("test_probe").id("probe")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn echo_replies_and_batches_come_back() -> Result<()> {
+    let h = probe().build()?;
+    let reply = h.send(event("test.echo", json!({ "hello": "world" }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "hello": "world" }));
+    let replies = h.send(event("test.fanout", json!({ "n": 3 }))).await.events()?;
+    assert_eq!(replies.len(), 3);
+    assert!(h.send(event("test.print", json!({ "text": "x" }))).await.events()?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_event_is_rejected_and_a_failure_is_retryable() -> Result<()> {
+    let h = probe().build()?;
+    let bad = h.send(event("test.bad", json!({}))).await;
+    assert!(
+        matches!(bad.error(), Some(DeliveryError::Rejected { status: 400, reason }) if reason.contains("bad on purpose")),
+        "{:?}",
+        bad.error()
+    );
+    let failed = h.send(event("test.fail", json!({}))).await;
+    assert!(failed.error().is_some_and(DeliveryError::is_retryable), "{:?}", failed.error());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_fails_that_event_only() -> Result<()> {
+    let h = probe().build()?;
+    let trapped = h.send(event("test.trap", json!({}))).await;
+    let error = trapped.error().expect("the trap must fail the event").to_string();
+    assert!(error.contains("trapped"), "{error}");
+    assert!(trapped.output().contains("trapping on purpose"), "guest output: {}", trapped.output());
+    h.send(event("test.echo", json!({ "after": "trap" }))).await.one("test.reply")?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_loop_times_out_and_the_component_keeps_serving() -> Result<()> {
+    let h = probe().timeout(Duration::from_millis(300)).build()?;
+    let looped = h.send(event("test.loop", json!({}))).await;
+    assert_eq!(looped.error(), Some(&DeliveryError::Failed("timed out after 300ms".into())));
+    h.send(event("test.echo", json!({}))).await.one("test.reply")?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_blow_up_fails_that_event_only() -> Result<()> {
+    let h = probe().memory_limit_mb(64).build()?;
+    let hog = h.send(event("test.memory", json!({}))).await;
+    assert_eq!(hog.error(), Some(&DeliveryError::Failed("exceeded its memory limit of 64 MiB".into())));
+    h.send(event("test.echo", json!({}))).await.one("test.reply")?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forbidden_import_is_refused_by_name() {
+    let err = Harness::builder("test_forbidden_import").build().err().expect("must be refused");
+    let message = format!("{err:#}");
+    assert!(message.contains("wasi:sockets/"), "{message}");
+    assert!(message.contains("does not offer"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_http_is_limited_to_allowed_hosts() -> Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/hello");
+
+    let allowed = probe().allowed_outbound_hosts(&[&format!("http://127.0.0.1:{port}")]).build()?;
+    let reply = allowed.send(event("test.outbound", json!({ "url": url }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "status": 200, "body": "ok" }));
+
+    let denied = probe().allowed_outbound_hosts(&["https://graph.facebook.com"]).build()?;
+    let reply = denied.send(event("test.outbound", json!({ "url": url }))).await.one("test.reply")?;
+    let error = data(&reply)["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("HttpRequestDenied"), "{error}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_value_stores_are_limited_to_the_listed_labels() -> Result<()> {
+    let h = probe().key_value_stores(&["mine"]).build()?;
+    let reply = h.send(event("test.kv", json!({ "store": "mine", "key": "k", "value": "v" }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "value": "v" }));
+    assert_eq!(h.stored("mine").await?, vec![("k".to_string(), b"v".to_vec())]);
+
+    let reply = h.send(event("test.kv", json!({ "store": "theirs", "key": "k" }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "error": "Error::AccessDenied" }));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn variables_environment_and_mounted_files_are_visible() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("note.txt"), "mounted")?;
+    let h = probe()
+        .variable("greeting", "hola")
+        .env("MODE", "test")
+        .mount_host_dir(dir.path(), "/data")
+        .build()?;
+    let reply = h.send(event("test.variable", json!({ "name": "greeting" }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "value": "hola" }));
+    let reply = h.send(event("test.variable", json!({ "name": "secret" }))).await.one("test.reply")?;
+    assert!(data(&reply)["error"].as_str().unwrap_or_default().contains("Undefined"));
+    let reply = h.send(event("test.env", json!({ "name": "MODE" }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "value": "test" }));
+    let reply = h.send(event("test.file", json!({ "path": "/data/note.txt" }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "text": "mounted" }));
+    let reply = h.send(event("test.file", json!({ "path": "/etc/passwd" }))).await.one("test.reply")?;
+    assert!(data(&reply)["error"].is_string(), "nothing outside the mounts is visible");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_model_inference_fails_with_a_clear_error() -> Result<()> {
+    let h = probe().ai_models(&["llama"]).build()?;
+    let reply = h.send(event("test.llm", json!({ "model": "llama", "prompt": "hi" }))).await.one("test.reply")?;
+    let error = data(&reply)["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("no model configured"), "{error}");
+    let reply = h.send(event("test.llm", json!({ "model": "gpt", "prompt": "hi" }))).await.one("test.reply")?;
+    let error = data(&reply)["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("ai_models"), "{error}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pooling_and_on_demand_allocation_behave_the_same() -> Result<()> {
+    let h = probe().pooling(false).build()?;
+    h.send(event("test.echo", json!({}))).await.one("test.reply")?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_reaches_the_route_handler() -> Result<()> {
+    let h = probe().build()?;
+    let mut request = http::Request::new(bytes::Bytes::new());
+    *request.uri_mut() = "http://localhost/hello/there".parse()?;
+    let response = h.http(request).await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(std::str::from_utf8(response.body())?, "hello from probe at /hello/there");
+    Ok(())
+}
