@@ -1,4 +1,8 @@
 mod bindings;
+pub mod app;
+pub mod broker;
 pub mod capabilities;
+pub mod cli;
 pub mod manifest;
 pub mod runtime;
+pub mod server;

@@ -147,6 +147,10 @@ pub struct AgentStoreTool {
     /// Linear memory limit of one instance, in MiB.
     #[serde(default)]
     pub memory_limit_mb: Option<u64>,
+    /// This component routes events under `spin up`; the host's broker does
+    /// its work instead, so the host does not load it.
+    #[serde(default)]
+    pub router: bool,
 }
 
 /// One subscription: an event type (`store.order.*` ends in a wildcard for

@@ -1,0 +1,88 @@
+//! Trace context and hop count on events, so that a flow can be followed
+//! across components (W3C `traceparent` as the CloudEvents distributed
+//! tracing extension) and a loop between components is caught.
+
+use agent_store_events::ext;
+use cloudevents::Event;
+use cloudevents::event::ExtensionValue;
+use rand::Rng;
+
+fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+}
+
+/// `00-<trace id>-<span id>-01`.
+pub fn new_traceparent() -> String {
+    format!("00-{}-{}-01", random_hex(16), random_hex(8))
+}
+
+/// The trace id of a well-formed `traceparent`.
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
+    (trace.len() == 32 && span.len() == 16 && trace.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace)
+}
+
+/// A new span in the same trace as `parent`.
+pub fn child_of(parent: &str) -> String {
+    match trace_id(parent) {
+        Some(trace) => format!("00-{trace}-{}-01", random_hex(8)),
+        None => new_traceparent(),
+    }
+}
+
+pub fn depth(event: &Event) -> u32 {
+    match event.extension(ext::DEPTH) {
+        Some(ExtensionValue::Integer(n)) => u32::try_from(*n).unwrap_or(u32::MAX),
+        Some(ExtensionValue::String(s)) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn traceparent(event: &Event) -> Option<String> {
+    event.extension(ext::TRACEPARENT).map(|v| v.to_string())
+}
+
+/// An event entering from outside starts a chain: hop 0, and a trace unless
+/// the sender brought one.
+pub fn stamp_external(event: &mut Event) {
+    if event.extension(ext::DEPTH).is_none() {
+        event.set_extension(ext::DEPTH, ExtensionValue::Integer(0));
+    }
+    if traceparent(event).as_deref().and_then(trace_id).is_none() {
+        event.set_extension(ext::TRACEPARENT, new_traceparent());
+    }
+}
+
+/// An event a component returned while handling `cause`: one hop further,
+/// in the cause's trace.
+pub fn stamp_caused(event: &mut Event, cause: &Event) {
+    event.set_extension(ext::DEPTH, ExtensionValue::Integer(i64::from(depth(cause)) + 1));
+    let parent = traceparent(cause).unwrap_or_else(new_traceparent);
+    event.set_extension(ext::TRACEPARENT, child_of(&parent));
+    if let Some(state) = cause.extension(ext::TRACESTATE).cloned()
+        && event.extension(ext::TRACESTATE).is_none()
+    {
+        event.set_extension(ext::TRACESTATE, state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudevents::{EventBuilder, EventBuilderV10};
+
+    #[test]
+    fn caused_events_stay_in_the_trace_one_hop_further() {
+        let mut cause = EventBuilderV10::new().id("1").source("/t").ty("a").build().unwrap();
+        stamp_external(&mut cause);
+        assert_eq!(depth(&cause), 0);
+        let mut out = EventBuilderV10::new().id("2").source("/t").ty("b").build().unwrap();
+        stamp_caused(&mut out, &cause);
+        assert_eq!(depth(&out), 1);
+        let (a, b) = (traceparent(&cause).unwrap(), traceparent(&out).unwrap());
+        assert_eq!(trace_id(&a), trace_id(&b));
+        assert_ne!(a, b);
+    }
+}

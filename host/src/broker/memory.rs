@@ -1,0 +1,305 @@
+//! The embedded broker: queues in the host's memory, for a laptop and for
+//! tests. It keeps the broker contract (order per conversation, retries with
+//! backoff, dead letters) but not durability: what is queued when the
+//! process stops is gone. Use RabbitMQ for anything that must survive.
+//!
+//! Each subscription has one lane per unit of concurrency; an event goes to
+//! the lane its conversation hashes to, and a lane handles one event at a
+//! time, so a conversation is in order and conversations run in parallel.
+
+use std::collections::VecDeque;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use async_trait::async_trait;
+use cloudevents::{AttributesReader, Event};
+use tokio::sync::{Notify, mpsc};
+
+use super::{Broker, DeadLetter, Handler, Outcome, RetryPolicy, Subscription, ordering_key};
+
+/// Dead letters kept in memory; the oldest go first.
+const MAX_DEAD_LETTERS: usize = 10_000;
+
+struct Envelope {
+    event: Event,
+    attempt: u32,
+}
+
+struct Lanes {
+    subscription: Subscription,
+    senders: Vec<mpsc::UnboundedSender<Envelope>>,
+}
+
+struct Inner {
+    subscriptions: RwLock<Vec<Lanes>>,
+    policy: RetryPolicy,
+    dead: Mutex<VecDeque<DeadLetter>>,
+    closing: AtomicBool,
+    pending: AtomicUsize,
+    idle: Notify,
+}
+
+#[derive(Clone)]
+pub struct MemoryBroker {
+    inner: Arc<Inner>,
+}
+
+impl Default for MemoryBroker {
+    fn default() -> Self {
+        Self::new(RetryPolicy::default())
+    }
+}
+
+impl MemoryBroker {
+    pub fn new(policy: RetryPolicy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                subscriptions: RwLock::new(Vec::new()),
+                policy,
+                dead: Mutex::new(VecDeque::new()),
+                closing: AtomicBool::new(false),
+                pending: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+}
+
+fn lane_of(key: &str, lanes: usize) -> usize {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
+impl Inner {
+    fn route(&self, events: &[Event]) {
+        let subscriptions = self.subscriptions.read().unwrap();
+        for event in events {
+            let key = ordering_key(event);
+            for lanes in subscriptions.iter().filter(|l| l.subscription.matches(event)) {
+                let lane = lane_of(&key, lanes.senders.len());
+                self.pending.fetch_add(1, Ordering::SeqCst);
+                if lanes.senders[lane].send(Envelope { event: event.clone(), attempt: 1 }).is_err() {
+                    self.done();
+                }
+            }
+        }
+    }
+
+    fn done(&self) {
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    fn dead_letter(&self, event: Event, component: &str, reason: String, attempts: u32) {
+        tracing::warn!(
+            component,
+            event_id = event.id(),
+            event_type = event.ty(),
+            attempts,
+            reason = %reason,
+            "event dead-lettered"
+        );
+        let mut dead = self.dead.lock().unwrap();
+        if dead.len() == MAX_DEAD_LETTERS {
+            dead.pop_front();
+        }
+        dead.push_back(DeadLetter { event, component: component.to_string(), reason, attempts, at: chrono::Utc::now() });
+    }
+}
+
+async fn run_lane(
+    inner: Arc<Inner>,
+    component: String,
+    handler: Arc<dyn Handler>,
+    sender: mpsc::UnboundedSender<Envelope>,
+    mut receiver: mpsc::UnboundedReceiver<Envelope>,
+) {
+    while let Some(Envelope { event, attempt }) = receiver.recv().await {
+        // A panicking handler must not take the lane down with it.
+        let handled = tokio::spawn({
+            let (handler, event) = (handler.clone(), event.clone());
+            async move { handler.handle(event, attempt).await }
+        })
+        .await
+        .unwrap_or_else(|panic| Outcome::Retry(format!("the handler panicked: {panic}")));
+        match handled {
+            Outcome::Done(out) => inner.route(&out),
+            Outcome::Reject(reason) => inner.dead_letter(event, &component, reason, attempt),
+            Outcome::Retry(reason) if attempt >= inner.policy.max_attempts => {
+                inner.dead_letter(event, &component, format!("gave up after {attempt} attempts: {reason}"), attempt)
+            }
+            Outcome::Retry(reason) => {
+                let delay = inner.policy.delay_after(attempt);
+                tracing::info!(component, event_id = event.id(), attempt, ?delay, reason = %reason, "retrying event");
+                inner.pending.fetch_add(1, Ordering::SeqCst);
+                let (inner, sender) = (inner.clone(), sender.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if sender.send(Envelope { event, attempt: attempt + 1 }).is_err() {
+                        inner.done();
+                    }
+                });
+            }
+        }
+        inner.done();
+    }
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn publish(&self, events: &[Event]) -> Result<()> {
+        if self.inner.closing.load(Ordering::SeqCst) {
+            bail!("the host is shutting down and takes no new events");
+        }
+        self.inner.route(events);
+        Ok(())
+    }
+
+    async fn subscribe(&self, subscription: Subscription, handler: Arc<dyn Handler>) -> Result<()> {
+        let mut senders = Vec::new();
+        for _ in 0..subscription.concurrency.max(1) {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(run_lane(
+                self.inner.clone(),
+                subscription.component.clone(),
+                handler.clone(),
+                sender.clone(),
+                receiver,
+            ));
+            senders.push(sender);
+        }
+        self.inner.subscriptions.write().unwrap().push(Lanes { subscription, senders });
+        Ok(())
+    }
+
+    async fn ready(&self) -> bool {
+        !self.inner.closing.load(Ordering::SeqCst)
+    }
+
+    async fn shutdown(&self, grace: Duration) {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        let drained = async {
+            loop {
+                let idle = self.inner.idle.notified();
+                if self.inner.pending.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        if tokio::time::timeout(grace, drained).await.is_err() {
+            tracing::warn!(
+                pending = self.inner.pending.load(Ordering::SeqCst),
+                "shutdown grace period over: dropping events still queued in memory"
+            );
+        }
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        Ok(self.inner.dead.lock().unwrap().iter().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::Filter;
+    use cloudevents::{EventBuilder, EventBuilderV10};
+
+    fn event(ty: &str, conversation: &str, n: u32) -> Event {
+        EventBuilderV10::new()
+            .id(format!("{conversation}-{n}"))
+            .source("/test")
+            .ty(ty)
+            .extension("conversation", conversation.to_string())
+            .build()
+            .unwrap()
+    }
+
+    struct Recorder {
+        seen: Mutex<Vec<(String, u32)>>,
+        fail_first: bool,
+        reply: Option<String>,
+    }
+
+    #[async_trait]
+    impl Handler for Recorder {
+        async fn handle(&self, event: Event, attempt: u32) -> Outcome {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            self.seen.lock().unwrap().push((event.id().to_string(), attempt));
+            if event.ty() == "bad" {
+                return Outcome::Reject("bad".into());
+            }
+            if self.fail_first && attempt == 1 {
+                return Outcome::Retry("first try fails".into());
+            }
+            match &self.reply {
+                Some(ty) => Outcome::Done(vec![event_with_type(&event, ty)]),
+                None => Outcome::Done(Vec::new()),
+            }
+        }
+    }
+
+    fn event_with_type(event: &Event, ty: &str) -> Event {
+        EventBuilderV10::new().id(format!("{}-reply", event.id())).source("/test").ty(ty).build().unwrap()
+    }
+
+    fn recorder(fail_first: bool, reply: Option<&str>) -> Arc<Recorder> {
+        Arc::new(Recorder { seen: Mutex::new(Vec::new()), fail_first, reply: reply.map(str::to_string) })
+    }
+
+    fn sub(component: &str, ty: &str, concurrency: usize) -> Subscription {
+        Subscription { component: component.into(), filters: vec![Filter::new(ty)], concurrency }
+    }
+
+    #[tokio::test]
+    async fn fans_out_routes_replies_and_keeps_conversation_order() -> Result<()> {
+        let broker = MemoryBroker::new(RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(5) });
+        let a = recorder(false, Some("reply"));
+        let b = recorder(false, None);
+        let replies = recorder(false, None);
+        broker.subscribe(sub("a", "ask", 4), a.clone()).await?;
+        broker.subscribe(sub("b", "ask", 1), b.clone()).await?;
+        broker.subscribe(sub("r", "reply", 2), replies.clone()).await?;
+        let events: Vec<Event> = (0..20).map(|n| event("ask", if n % 2 == 0 { "even" } else { "odd" }, n)).collect();
+        broker.publish(&events).await?;
+        broker.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(a.seen.lock().unwrap().len(), 20);
+        assert_eq!(b.seen.lock().unwrap().len(), 20);
+        assert_eq!(replies.seen.lock().unwrap().len(), 20);
+        let seen = a.seen.lock().unwrap();
+        let evens: Vec<&String> = seen.iter().map(|(id, _)| id).filter(|id| id.starts_with("even")).collect();
+        let mut sorted = evens.clone();
+        sorted.sort_by_key(|id| id.trim_start_matches("even-").parse::<u32>().unwrap());
+        assert_eq!(evens, sorted, "one conversation's events arrive in order");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn retries_then_dead_letters_and_rejects_at_once() -> Result<()> {
+        let broker = MemoryBroker::new(RetryPolicy { max_attempts: 2, backoff: Duration::from_millis(5) });
+        let flaky = recorder(true, None);
+        broker.subscribe(sub("flaky", "#", 1), flaky.clone()).await?;
+        broker.publish(&[event("ok", "c", 1), event("bad", "c", 2)]).await?;
+        broker.shutdown(Duration::from_secs(5)).await;
+        let seen = flaky.seen.lock().unwrap().clone();
+        assert!(seen.contains(&("c-1".to_string(), 2)), "retried: {seen:?}");
+        let dead = broker.dead_letters().await?;
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].event.id(), "c-2");
+        assert_eq!(dead[0].reason, "bad");
+        assert_eq!(dead[0].attempts, 1);
+        assert!(broker.publish(&[event("ok", "c", 3)]).await.is_err(), "closed after shutdown");
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! The broker: where events are published and from where subscribers get
+//! them. [`memory`] is the embedded default; the RabbitMQ backend implements
+//! the same [`Broker`] trait.
+//!
+//! The contract every backend keeps:
+//! * `publish` returns once the broker holds the events (durably, for a
+//!   durable backend);
+//! * a subscriber's [`Handler`] gets each matching event at least once; what
+//!   it returns is published *before* the input is acknowledged;
+//! * [`Outcome::Retry`] redelivers with backoff up to the attempt limit,
+//!   then dead-letters; [`Outcome::Reject`] dead-letters at once;
+//! * events of one conversation reach a subscriber in the order they were
+//!   published, while different conversations are handled in parallel.
+
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use cloudevents::{AttributesReader, Event};
+use serde::Serialize;
+
+use crate::manifest::SubscriptionSpec;
+
+/// Attempts before a failing event is dead-lettered, by default.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// The first retry waits this long; each next one twice as long.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Retry policy shared by the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: DEFAULT_MAX_ATTEMPTS, backoff: DEFAULT_RETRY_BACKOFF }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1`, after `attempt` failed.
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        self.backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)).min(1 << 10))
+    }
+}
+
+/// What a subscriber receives: an event type pattern plus exact-match
+/// filters on other attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    /// `store.order.created`, `store.order.*` (one more segment) or
+    /// `store.#` (any number of segments).
+    pub event_type: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Filter {
+    pub fn new(event_type: impl Into<String>) -> Self {
+        Self { event_type: event_type.into(), attributes: BTreeMap::new() }
+    }
+
+    pub fn with(mut self, attribute: &str, value: &str) -> Self {
+        self.attributes.insert(attribute.into(), value.into());
+        self
+    }
+
+    pub fn matches(&self, event: &Event) -> bool {
+        type_matches(&self.event_type, event.ty())
+            && self.attributes.iter().all(|(name, want)| attribute(event, name).as_deref() == Some(want.as_str()))
+    }
+}
+
+impl From<&SubscriptionSpec> for Filter {
+    fn from(spec: &SubscriptionSpec) -> Self {
+        Self { event_type: spec.event_type.clone(), attributes: spec.attributes.clone() }
+    }
+}
+
+/// Topic-style matching, as RabbitMQ's topic exchange does it: `*` is one
+/// segment, `#` any number (including none).
+pub fn type_matches(pattern: &str, ty: &str) -> bool {
+    fn go(p: &[&str], t: &[&str]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(&"*"), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let t: Vec<&str> = ty.split('.').collect();
+    go(&p, &t)
+}
+
+/// Any attribute of an event as a string: the context attributes by name,
+/// extensions otherwise.
+pub fn attribute(event: &Event, name: &str) -> Option<String> {
+    match name {
+        "type" => Some(event.ty().to_string()),
+        "source" => Some(event.source().to_string()),
+        "subject" => event.subject().map(str::to_string),
+        "datacontenttype" => event.datacontenttype().map(str::to_string),
+        "dataschema" => event.dataschema().map(|u| u.to_string()),
+        _ => event.extension(name).map(|v| v.to_string()),
+    }
+}
+
+/// One component's subscription to the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    /// The component the events go to; also names its queue.
+    pub component: String,
+    pub filters: Vec<Filter>,
+    /// Events handled at once (different conversations).
+    pub concurrency: usize,
+}
+
+impl Subscription {
+    pub fn matches(&self, event: &Event) -> bool {
+        self.filters.iter().any(|f| f.matches(event))
+    }
+}
+
+/// What a handler made of one delivery.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Handled: publish these, then acknowledge.
+    Done(Vec<Event>),
+    /// The event can never be handled: dead-letter it now.
+    Reject(String),
+    /// Failed this time: redeliver later, dead-letter when attempts run out.
+    Retry(String),
+}
+
+/// Receives a subscription's events.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    /// `attempt` counts from 1.
+    async fn handle(&self, event: Event, attempt: u32) -> Outcome;
+}
+
+/// An event that could not be handled, kept with why.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub event: Event,
+    pub component: String,
+    pub reason: String,
+    pub attempts: u32,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A place events are published to and delivered from.
+#[async_trait]
+pub trait Broker: Send + Sync {
+    /// A short name for logs: `memory`, `rabbitmq`.
+    fn kind(&self) -> &'static str;
+
+    /// Returns when the broker holds every event.
+    async fn publish(&self, events: &[Event]) -> Result<()>;
+
+    /// Starts delivering `subscription`'s events to `handler`.
+    async fn subscribe(&self, subscription: Subscription, handler: Arc<dyn Handler>) -> Result<()>;
+
+    /// Whether the broker can take events right now.
+    async fn ready(&self) -> bool;
+
+    /// Stops taking deliveries and waits (up to `grace`) for in-flight ones
+    /// to finish and be acknowledged.
+    async fn shutdown(&self, grace: Duration);
+
+    /// Dead letters this broker keeps, newest last (for the ones it can list).
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        Ok(Vec::new())
+    }
+}
+
+/// The key that keeps one conversation's events in order: the
+/// `conversation` extension, else the event's own id (no ordering needed).
+pub fn ordering_key(event: &Event) -> String {
+    event
+        .extension(agent_store_events::ext::CONVERSATION)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| event.id().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudevents::{EventBuilder, EventBuilderV10};
+
+    #[test]
+    fn types_match_like_a_topic_exchange() {
+        assert!(type_matches("store.order.created", "store.order.created"));
+        assert!(type_matches("store.order.*", "store.order.created"));
+        assert!(!type_matches("store.order.*", "store.order.created.late"));
+        assert!(type_matches("store.#", "store.order.created"));
+        assert!(type_matches("store.order.#", "store.order"));
+        assert!(type_matches("#", "anything.at.all"));
+        assert!(!type_matches("store.product.query", "store.product.query.result"));
+    }
+
+    #[test]
+    fn filters_check_attributes_and_extensions() {
+        let event = EventBuilderV10::new()
+            .id("1")
+            .source("/agent-store/whatsapp-gateway")
+            .ty("store.chat.message.new")
+            .extension("brand", "fashion")
+            .build()
+            .unwrap();
+        assert!(Filter::new("store.chat.message.new").with("brand", "fashion").matches(&event));
+        assert!(!Filter::new("store.chat.message.new").with("brand", "tech").matches(&event));
+        assert!(Filter::new("store.chat.#").with("source", "/agent-store/whatsapp-gateway").matches(&event));
+    }
+
+    #[test]
+    fn backoff_doubles() {
+        let p = RetryPolicy { max_attempts: 5, backoff: Duration::from_millis(100) };
+        assert_eq!(p.delay_after(1), Duration::from_millis(100));
+        assert_eq!(p.delay_after(3), Duration::from_millis(400));
+    }
+}

@@ -1,0 +1,116 @@
+//! The `agent-store` command line. Every option can also be set from the
+//! environment (`AGENT_STORE_…`), which is how Knative pods configure it.
+
+mod tail;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "agent-store", version, about = "Runs Agent Store: every agent a WASI component, CloudEvents between them.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Log format: `text` for people, `json` for log pipelines (the default
+    /// when stderr is not a terminal).
+    #[arg(long, global = true, env = "AGENT_STORE_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Loads the manifest, starts every component and serves.
+    Up(up::UpArgs),
+    /// Loads the manifest and every component, then exits: a dry run of `up`.
+    Check(up::UpArgs),
+    /// Prints every event a running host routes, as it happens.
+    Tail(tail::TailArgs),
+}
+
+/// Options shared by commands that talk to a running host.
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    /// The host's base URL.
+    #[arg(long, env = "AGENT_STORE_URL", default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+
+    /// The admin token; by default the one the host wrote to its data directory.
+    #[arg(long, env = "AGENT_STORE_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// The host's data directory, where it keeps a generated admin token.
+    #[arg(long, env = "AGENT_STORE_DATA_DIR", default_value = ".agent-store")]
+    pub data_dir: PathBuf,
+}
+
+impl HostArgs {
+    pub fn token(&self) -> anyhow::Result<String> {
+        if let Some(token) = &self.token {
+            return Ok(token.clone());
+        }
+        let path = crate::server::auth_token_path(&self.data_dir);
+        std::fs::read_to_string(&path).map(|t| t.trim().to_string()).map_err(|_| {
+            anyhow::anyhow!(
+                "no admin token: pass --token (or AGENT_STORE_ADMIN_TOKEN), or run where the host's data directory is ({} not found)",
+                path.display()
+            )
+        })
+    }
+}
+
+fn init_logging(format: Option<LogFormat>) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+
+    let filter = EnvFilter::try_from_env("AGENT_STORE_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift_codegen=warn,lapin=warn"));
+    let json = match format {
+        Some(LogFormat::Json) => true,
+        Some(LogFormat::Text) => false,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).with_current_span(false).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The entry point of the binary.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Up(args) => up::up(args).await,
+            Command::Check(args) => up::check(args).await,
+            Command::Tail(args) => tail::tail(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `agent-store up`: load, validate everything, then listen and subscribe.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::app::{App, AppOptions, DEFAULT_MAX_DEPTH};
+use crate::broker::Broker;
+use crate::broker::memory::MemoryBroker;
+use crate::capabilities::key_value::{BackendKind, KeyValueStores};
+use crate::capabilities::llm::Models;
+use crate::manifest::Manifest;
+use crate::runtime::{Runtime, RuntimeConfig, Services};
+use crate::server::{self, AdminToken, ServerState};
+
+/// How long in-flight events and requests get to finish on SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Args)]
+pub struct UpArgs {
+    /// The application manifest (a Spin manifest, version 2).
+    #[arg(long, short = 'f', env = "AGENT_STORE_MANIFEST", default_value = "spin.toml")]
+    manifest: PathBuf,
+
+    /// Address to serve the routes, `/events` and health on.
+    #[arg(long, env = "AGENT_STORE_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+
+    /// Where the host keeps its state: the embedded key-value file, the
+    /// compiled-component cache, staged files, the admin token.
+    #[arg(long, env = "AGENT_STORE_DATA_DIR", default_value = ".agent-store")]
+    data_dir: PathBuf,
+
+    /// The broker: `memory` (embedded, the default) or an `amqp://` URL.
+    #[arg(long, env = "AGENT_STORE_BROKER", default_value = "memory")]
+    broker: String,
+
+    /// Key-value backend: `embedded` (a file in the data directory),
+    /// `memory`, or a `redis://` URL (for several replicas).
+    #[arg(long = "kv", env = "AGENT_STORE_KV", default_value = "embedded")]
+    key_value: String,
+
+    /// The token the admin API and the live tail ask for; generated into the
+    /// data directory when not given.
+    #[arg(long, env = "AGENT_STORE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+
+    /// Where built components are when a manifest `source` path is missing.
+    #[arg(long, env = "AGENT_STORE_WASM_DIR")]
+    wasm_dir: Option<PathBuf>,
+
+    /// Use the on-demand instance allocator instead of the pooling one.
+    #[arg(long, env = "AGENT_STORE_NO_POOLING")]
+    no_pooling: bool,
+
+    /// Hops an event chain may take before it is treated as a loop.
+    #[arg(long, env = "AGENT_STORE_MAX_DEPTH", default_value_t = DEFAULT_MAX_DEPTH)]
+    max_depth: u32,
+}
+
+impl UpArgs {
+    fn key_value_backend(&self) -> Result<BackendKind> {
+        Ok(match self.key_value.as_str() {
+            "embedded" => BackendKind::Embedded(self.data_dir.join("kv.redb")),
+            "memory" => BackendKind::Memory,
+            url if url.starts_with("redis://") || url.starts_with("rediss://") => BackendKind::Redis(url.to_string()),
+            other => bail!("--kv {other}: use `embedded`, `memory` or a redis:// URL"),
+        })
+    }
+
+    async fn broker(&self) -> Result<Arc<dyn Broker>> {
+        match self.broker.as_str() {
+            "memory" => Ok(Arc::new(MemoryBroker::default())),
+            url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
+                bail!("--broker {url}: the RabbitMQ broker is not available in this build")
+            }
+            other => bail!("--broker {other}: use `memory` or an amqp:// URL"),
+        }
+    }
+}
+
+/// Everything up to, not including, serving: what `check` runs too.
+async fn load(args: &UpArgs) -> Result<Arc<App>> {
+    let manifest = Manifest::load(&args.manifest)?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let key_value = KeyValueStores::new(&args.key_value_backend()?, HashMap::new())
+        .await
+        .context("opening the key-value stores")?;
+    let services = Services::new(Arc::new(key_value), Arc::new(Models::default()));
+    let config = RuntimeConfig { pooling: !args.no_pooling, cache_dir: Some(args.data_dir.join("cache")) };
+    let runtime = Arc::new(Runtime::new(&config, services)?);
+    let broker = args.broker().await?;
+    let options = AppOptions { data_dir: args.data_dir.clone(), wasm_dir: args.wasm_dir.clone(), max_depth: args.max_depth };
+    let app = App::load(manifest, runtime, broker, options).await?;
+    Ok(Arc::new(app))
+}
+
+pub async fn check(args: UpArgs) -> Result<()> {
+    let app = load(&args).await?;
+    for template in app.components() {
+        println!("{:<24} {}  ({:?})", template.id, &template.digest[..12], template.origin);
+    }
+    println!("manifest {} is valid; {} components load", args.manifest.display(), app.components().len());
+    Ok(())
+}
+
+pub async fn up(args: UpArgs) -> Result<()> {
+    // Everything is validated before listening: a bad manifest or component
+    // fails here, not at the first request.
+    let app = load(&args).await?;
+    let admin_token = AdminToken::load_or_create(args.admin_token.clone(), &args.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    app.start().await?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        %address,
+        broker = app.broker().kind(),
+        key_value = %args.key_value,
+        components = app.components().len(),
+        "Agent Store is up: POST CloudEvents to http://{address}/events"
+    );
+    for route in app.routes() {
+        tracing::info!(route = route.pattern.as_str(), component = %route.component, "route");
+    }
+    let (state, stopping) = ServerState::new(app.clone(), admin_token);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    });
+    server::serve(listener, state).await?;
+    tracing::info!("stopping: finishing in-flight events");
+    app.shutdown(SHUTDOWN_GRACE).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,70 @@
+//! `POST /events`: CloudEvents in (binary, structured or batch), published
+//! to the broker before the answer: 202 means the broker has them.
+//! `GET /events/tail`: the live tap as Server-Sent Events.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Json, Response};
+use cloudevents::AttributesReader;
+use futures::StreamExt;
+use serde_json::json;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::ServerState;
+use crate::app::tap::TailFilter;
+
+pub(super) async fn ingest(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
+    let events = match agent_store_events::binding::decode(&headers, body.to_vec()) {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::info!(reason = %e, "malformed event refused at /events");
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.0 }))).into_response();
+        }
+    };
+    let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
+    match state.app.publish_external(events).await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len(), "ids": ids }))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "could not publish events from /events");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("the broker did not take the events: {e:#}") })))
+                .into_response()
+        }
+    }
+}
+
+pub(super) async fn tail(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(refusal) = state.admin_token.check(&headers, query.get("token").map(String::as_str)) {
+        return refusal.into_response();
+    }
+    let filter = TailFilter::from_query(query);
+    let mut stopping = state.stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let stream = BroadcastStream::new(state.app.tap().subscribe()).filter_map(move |item| {
+        let out = match item {
+            Ok(record) if filter.matches(&record) => {
+                let kind = serde_json::to_value(record.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+                SseEvent::default().event(kind.unwrap_or_default()).json_data(&record).ok()
+            }
+            Ok(_) => None,
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                Some(SseEvent::default().event("lagged").data(format!("{{\"missed\":{missed}}}")))
+            }
+        };
+        std::future::ready(out.map(Ok::<_, Infallible>))
+    })
+    .take_until(stopped);
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}

@@ -1,0 +1,87 @@
+//! The host's HTTP side, one module per ingress: event ingress and the live
+//! tail ([`events`]), the manifest's routes ([`routes`]), health.
+//!
+//! Paths under `/events`, `/healthz`, `/readyz`, `/admin` and `/metrics`
+//! belong to the host; everything else goes to the component whose
+//! `[[trigger.http]]` route matches, as under Spin.
+
+mod auth;
+mod events;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub use self::auth::{AdminToken, token_path as auth_token_path};
+use crate::app::App;
+
+/// Paths the host keeps for itself.
+pub const RESERVED_PREFIXES: &[&str] = &["/events", "/healthz", "/readyz", "/admin", "/metrics"];
+
+/// Request bodies up to this size reach components and the event ingress.
+const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: Arc<App>,
+    pub admin_token: AdminToken,
+    /// Turns `true` when the host starts stopping: long-lived responses
+    /// (the live tail) end so that shutdown does not wait on them.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl ServerState {
+    pub fn new(app: Arc<App>, admin_token: AdminToken) -> (Self, tokio::sync::watch::Sender<bool>) {
+        let (sender, stopping) = tokio::sync::watch::channel(false);
+        (Self { app, admin_token, stopping }, sender)
+    }
+}
+
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/events", post(events::ingest))
+        .route("/events/tail", get(events::tail))
+        .fallback(routes::handle)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        .with_state(state)
+}
+
+/// Serves until the state's `stopping` turns true, then lets in-flight
+/// requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: ServerState) -> anyhow::Result<()> {
+    let mut stopping = state.stopping.clone();
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// Alive: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready: components loaded and the broker and state reachable.
+async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
+    let broker = state.app.broker().ready().await;
+    let key_value = state.app.runtime().services().key_value.ping().await;
+    let body = json!({
+        "ready": broker && key_value.is_ok(),
+        "broker": { "kind": state.app.broker().kind(), "ready": broker },
+        "key_value": match &key_value { Ok(()) => json!({ "ready": true }), Err(e) => json!({ "ready": false, "error": e.to_string() }) },
+        "components": state.app.components().len(),
+    });
+    let status = if broker && key_value.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}

@@ -1,0 +1,76 @@
+//! The manifest's `[[trigger.http]]` routes, served the way Spin serves
+//! them: the most specific route wins, and the component sees Spin's
+//! `spin-*` request headers.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::json;
+
+use super::{MAX_REQUEST_BODY, ServerState};
+use crate::app::log_output;
+use crate::runtime::{CallContext, CallError};
+
+pub(super) async fn handle(State(state): State<ServerState>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let Some((route, matched)) = state.app.route_for(&path) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no route for {path}") }))).into_response();
+    };
+    let Some(template) = state.app.component(&route.component) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "the route's component is not loaded" })))
+            .into_response();
+    };
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let (mut parts, body) = request.into_parts();
+    let body = match to_bytes(body, MAX_REQUEST_BODY).await {
+        Ok(body) => body,
+        Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "error": e.to_string() }))).into_response(),
+    };
+
+    let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
+    let full_url = format!("http://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let raw_route = route.pattern.as_str();
+    let mut spin = vec![
+        ("spin-full-url", full_url.clone()),
+        ("spin-path-info", matched.path_info.clone()),
+        ("spin-matched-route", raw_route.to_string()),
+        ("spin-raw-component-route", raw_route.to_string()),
+        ("spin-component-route", raw_route.trim_end_matches("/...").to_string()),
+        ("spin-base-path", "/".to_string()),
+    ];
+    if let Some(client) = client {
+        spin.push(("spin-client-addr", client.to_string()));
+    }
+    for (name, value) in spin {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            parts.headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    for (name, value) in &matched.captures {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(format!("spin-path-match-{name}").as_bytes()), HeaderValue::from_str(value))
+        {
+            parts.headers.insert(name, value);
+        }
+    }
+    if let Ok(uri) = full_url.parse() {
+        parts.uri = uri;
+    }
+
+    let outcome = template.call(http::Request::from_parts(parts, body), &CallContext::default()).await;
+    log_output(&route.component, &outcome.output);
+    match outcome.result {
+        Ok(response) => response.map(Body::from),
+        Err(error) => {
+            tracing::warn!(component = %route.component, path, error = %error, "route handler failed");
+            let status = match error {
+                CallError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, Json(json!({ "error": format!("component `{}` {error}", route.component) }))).into_response()
+        }
+    }
+}
