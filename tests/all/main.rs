@@ -1,3 +1,4 @@
 //! Every end-to-end test of Agent Store, one module per area.
 
+mod host;
 mod runtime;

@@ -1,1 +1,286 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: a real `agent-store` process on
+//! a free port, a reader of its live tail, and manifests for test apps.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub use agent_store_testing::{data, event, wasm_dir, wasm_path, workspace_root};
+
+/// The admin token test hosts use.
+pub const TEST_TOKEN: &str = "test-admin-token";
+
+/// How long a test waits for the host to come up (it may compile components
+/// the first time).
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running host, killed when dropped. Its log lines (JSON) are kept.
+pub struct HostProcess {
+    pub url: String,
+    pub data_dir: PathBuf,
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// How to start a host.
+pub struct HostBuilder {
+    manifest: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    data_dir: Option<PathBuf>,
+}
+
+impl HostBuilder {
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        Self { manifest: manifest.into(), args: Vec::new(), env: Vec::new(), data_dir: None }
+    }
+
+    /// The repository's own `spin.toml`.
+    pub fn repo_manifest() -> Self {
+        Self::new(workspace_root().join("spin.toml"))
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Reuse a data directory (to see what survives a restart).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    fn command(&self, data_dir: &Path) -> Command {
+        let mut command = Command::new(host_binary_path());
+        command
+            .arg("--log-format")
+            .arg("json")
+            .arg("up")
+            .arg("--manifest")
+            .arg(&self.manifest)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--admin-token")
+            .arg(TEST_TOKEN)
+            .arg("--wasm-dir")
+            .arg(wasm_dir())
+            .args(&self.args)
+            .env("AGENT_STORE_LOG", "info,agent_store=debug")
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Starts the host and waits until it listens.
+    pub async fn start(self) -> Result<HostProcess> {
+        let (temp, data_dir) = match &self.data_dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let temp = tempfile::tempdir()?;
+                let dir = temp.path().to_path_buf();
+                (Some(temp), dir)
+            }
+        };
+        let mut child = self.command(&data_dir).spawn().context("starting agent-store")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, mut address_rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(json) = serde_json::from_str::<Value>(&line)
+                    && let Some(address) = json.get("address").and_then(Value::as_str)
+                {
+                    let _ = address_tx.send(address.to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let address = tokio::select! {
+            address = address_rx.recv() => address,
+            status = child.wait() => {
+                let logs = logs.lock().unwrap().join("\n");
+                bail!("agent-store exited before listening ({:?}):\n{logs}", status?);
+            }
+            _ = tokio::time::sleep(START_TIMEOUT) => None,
+        };
+        let Some(address) = address else {
+            bail!("agent-store did not start listening:\n{}", logs.lock().unwrap().join("\n"));
+        };
+        Ok(HostProcess { url: format!("http://{address}"), data_dir, child, logs, _temp: temp })
+    }
+
+    /// Runs `up` expecting it to fail; returns everything it printed.
+    pub async fn expect_failure(self) -> Result<String> {
+        let temp = tempfile::tempdir()?;
+        let output = tokio::time::timeout(START_TIMEOUT, self.command(temp.path()).output()).await??;
+        if output.status.success() {
+            bail!("agent-store up succeeded but was expected to fail");
+        }
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// The `agent-store` binary of this build, next to the test executable
+/// (`cargo xtask test` builds it before the tests), or `AGENT_STORE_BIN`.
+pub fn host_binary_path() -> PathBuf {
+    if let Ok(path) = std::env::var("AGENT_STORE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let path = dir.join("agent-store");
+    assert!(
+        path.exists(),
+        "{} not found: run the tests with `cargo xtask test`, or `cargo build -p agent-store` first",
+        path.display()
+    );
+    path
+}
+
+impl HostProcess {
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Log lines (as JSON) whose message contains `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<Value> {
+        self.logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("message").and_then(Value::as_str).is_some_and(|m| m.contains(needle)))
+            .collect()
+    }
+
+    /// Waits until a log line containing `needle` appears.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log_lines(needle).into_iter().next() {
+                return Ok(line);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("no log line with {needle:?} within {timeout:?}:\n{}", self.logs().join("\n"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `POST /events` with one structured event; returns status and body.
+    pub async fn post_event(&self, event: &cloudevents::Event) -> Result<(u16, Value)> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/events", self.url))
+            .header("content-type", "application/cloudevents+json")
+            .body(serde_json::to_vec(event)?)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Opens the live tail (with the test token) with query filters.
+    pub async fn tail(&self, query: &[(&str, &str)]) -> Result<Tail> {
+        let response = reqwest::Client::new()
+            .get(format!("{}/events/tail", self.url))
+            .query(query)
+            .bearer_auth(TEST_TOKEN)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("tail answered {}", response.status());
+        }
+        Ok(Tail { stream: Box::pin(response.bytes_stream()), buffer: String::new(), pending: VecDeque::new() })
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub async fn stop(mut self) -> Result<std::process::ExitStatus> {
+        if let Some(pid) = self.child.id() {
+            unsafe_kill_term(pid);
+        }
+        Ok(tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await??)
+    }
+}
+
+fn unsafe_kill_term(pid: u32) {
+    // `kill -TERM` rather than a libc binding: the tests need nothing else.
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+/// A reader of `/events/tail`: one JSON record per server-sent event.
+pub struct Tail {
+    stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+    pending: VecDeque<Value>,
+}
+
+impl Tail {
+    /// The next record, or `None` when `timeout` passes first.
+    pub async fn next(&mut self, timeout: Duration) -> Result<Option<Value>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(record) = self.pending.pop_front() {
+                return Ok(Some(record));
+            }
+            let chunk = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Ok(None),
+                Ok(None) => bail!("the tail ended"),
+                Ok(Some(chunk)) => chunk?,
+            };
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let data: String = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
+                if let Ok(record) = serde_json::from_str::<Value>(&data) {
+                    self.pending.push_back(record);
+                }
+            }
+        }
+    }
+
+    /// The first record matching `predicate`, skipping others.
+    pub async fn find(&mut self, timeout: Duration, predicate: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await? {
+                Some(record) if predicate(&record) => return Ok(record),
+                Some(_) => continue,
+                None => bail!("no matching tail record within {timeout:?}"),
+            }
+        }
+    }
+}
+
+/// A record's event type and kind, for predicates.
+pub fn is(record: &Value, kind: &str, ty: &str) -> bool {
+    record["kind"] == kind && record["event"]["type"] == ty
+}
+
+/// Writes a manifest for a test app into a new directory; component
+/// sources are absolute paths to the built test components.
+pub fn test_app(manifest: &str) -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let text = manifest.replace("{{wasm}}", &wasm_dir().to_string_lossy());
+    std::fs::write(dir.path().join("spin.toml"), text)?;
+    Ok(dir)
+}

@@ -39,7 +39,7 @@
 pub use agent_store_events as events;
 pub use agent_store_events::binding;
 pub use cloudevents::event::ExtensionValue;
-pub use cloudevents::{AttributesReader, Data, Event, EventBuilder, EventBuilderV10};
+pub use cloudevents::{AttributesReader, AttributesWriter, Data, Event, EventBuilder, EventBuilderV10};
 #[doc(hidden)]
 pub use spin_sdk;
 

@@ -41,6 +41,13 @@ impl Handler for Dispatcher {
                 event.id(),
                 event.ty()
             );
+            app.tap.record(TapRecord {
+                kind: TapKind::Rejected,
+                event,
+                component: Some(component.to_string()),
+                detail: Some(reason.clone()),
+                elapsed_ms: None,
+            });
             return Outcome::Reject(reason);
         }
         let Some(template) = app.components.load().get(component).cloned() else {

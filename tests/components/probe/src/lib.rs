@@ -3,7 +3,7 @@
 //! `test.reply`) reports what happened.
 
 use agent_store_sdk::spin_sdk::{http, key_value, llm, variables};
-use agent_store_sdk::{Error, Event, EventBuilder, EventBuilderV10, Incoming, Result};
+use agent_store_sdk::{AttributesWriter, Error, Event, EventBuilder, EventBuilderV10, Incoming, Result};
 use serde_json::{Value, json};
 
 fn reply(event: &Incoming, data: Value) -> Result<Event> {
@@ -29,6 +29,14 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
         "test.fanout" => {
             let n = data.get("n").and_then(Value::as_u64).unwrap_or(2);
             (0..n).map(|i| reply(&event, json!({ "i": i }))).collect()
+        }
+        // Answers with another event of its own type: an endless chain, which
+        // the host must cut at its hop limit.
+        "test.bounce" => {
+            let mut next = reply(&event, data)?;
+            next.set_type("test.bounce");
+            next.set_id(format!("{}-b", event.id()));
+            Ok(vec![next])
         }
         "test.bad" => Err(Error::bad_event("this event is bad on purpose")),
         "test.fail" => Err(Error::failed("this event fails on purpose")),
