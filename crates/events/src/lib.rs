@@ -97,8 +97,8 @@ pub use product::{
     ProductRecommendResult, Recommendation, RecommendationKind,
 };
 pub use sales::{
-    ESCALATION_SENTIMENT_THRESHOLD, EscalationReason, InsightKind, SalesEscalate, SalesInsight,
-    Speaker, TranscriptEntry,
+    ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased,
+    InsightKind, Resolution, SalesEscalate, SalesInsight, Speaker, TranscriptEntry,
 };
 pub use whatsapp::{
     DeliveryStatus, ListRow, ListSection, Media, MessageContent, OrderedItem, OutboundMessage,
@@ -153,6 +153,10 @@ pub mod types {
     pub const SALES_ESCALATE: &str = "store.sales.escalate";
     /// An insight for the sales team (objection, buying signal, performance…).
     pub const SALES_INSIGHT: &str = "store.sales.insight";
+    /// A human seller took an escalated conversation over.
+    pub const SALES_ESCALATION_ACCEPTED: &str = "store.sales.escalation.accepted";
+    /// A human seller handed an escalated conversation back to the AI seller.
+    pub const SALES_ESCALATION_RELEASED: &str = "store.sales.escalation.released";
 
     /// Every event type, in the order `docs/events.md` documents them.
     pub const ALL: &[&str] = &[
@@ -176,6 +180,8 @@ pub mod types {
         ORDER_REJECTED,
         SALES_ESCALATE,
         SALES_INSIGHT,
+        SALES_ESCALATION_ACCEPTED,
+        SALES_ESCALATION_RELEASED,
     ];
 }
 
@@ -290,6 +296,8 @@ event_data! {
     OrderRejected => types::ORDER_REJECTED,
     SalesEscalate => types::SALES_ESCALATE,
     SalesInsight => types::SALES_INSIGHT,
+    EscalationAccepted => types::SALES_ESCALATION_ACCEPTED,
+    EscalationReleased => types::SALES_ESCALATION_RELEASED,
 }
 
 #[cfg(test)]
@@ -301,7 +309,7 @@ mod tests {
     fn type_names_are_unique_and_namespaced() {
         let unique: BTreeSet<_> = types::ALL.iter().collect();
         assert_eq!(unique.len(), types::ALL.len());
-        assert_eq!(types::ALL.len(), 20);
+        assert_eq!(types::ALL.len(), 22);
         for name in types::ALL {
             assert!(name.starts_with("store."), "{name}");
         }

@@ -85,6 +85,60 @@ pub struct SalesEscalate {
     pub escalated_at: DateTime<Utc>,
 }
 
+/// `store.sales.escalation.accepted`: a human seller took the conversation
+/// over; the AI seller stays silent in it until it is released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationAccepted {
+    /// The escalation accepted.
+    pub escalation_id: String,
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// The brand.
+    pub brand: BrandId,
+    /// The human seller who has it now.
+    pub seller_id: String,
+    /// When.
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// How an escalation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The customer bought (or the order went through) with the human's help.
+    Sold,
+    /// The problem was solved without a sale.
+    Resolved,
+    /// Handed back to the AI seller to carry on.
+    ReturnedToAi,
+    /// The customer left or the problem stayed unsolved.
+    Unresolved,
+    /// Anything else; also what a newer resolution reads as in an older reader.
+    #[serde(other)]
+    Other,
+}
+
+/// `store.sales.escalation.released`: the human seller gave the conversation
+/// back; the AI seller answers it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationReleased {
+    /// The escalation released.
+    pub escalation_id: String,
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// The brand.
+    pub brand: BrandId,
+    /// The human seller who had it.
+    pub seller_id: String,
+    /// How it ended.
+    pub resolution: Resolution,
+    /// A note for the AI seller picking the conversation back up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// When.
+    pub released_at: DateTime<Utc>,
+}
+
 /// What an insight is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -140,6 +140,8 @@ fn check_event(name: &str, json: &str) -> Result<(), String> {
             escalation.cart.as_ref().map_or(Ok(()), check_cart)
         }
         types::SALES_INSIGHT => event::<SalesInsight>(name, json).map(drop),
+        types::SALES_ESCALATION_ACCEPTED => event::<EscalationAccepted>(name, json).map(drop),
+        types::SALES_ESCALATION_RELEASED => event::<EscalationReleased>(name, json).map(drop),
         _ => Err("not an event type of `types::ALL`".into()),
     }
 }
