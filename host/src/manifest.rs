@@ -50,6 +50,25 @@ pub struct Application {
     pub version: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub tool: BTreeMap<String, toml::Value>,
+}
+
+/// `[application.tool.agent-store]`: settings of the whole application.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppTool {
+    /// Per-store settings, e.g. `seller-fashion = { ttl = "24h" }`.
+    #[serde(default)]
+    pub key_value: BTreeMap<String, StoreSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    /// Entries written to the store expire after this long.
+    #[serde(default)]
+    pub ttl: Option<String>,
 }
 
 /// An application variable, as Spin declares it.
@@ -191,8 +210,21 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// `[application.tool.agent-store]`.
+    pub fn app_tool(&self) -> Result<AppTool> {
+        match self.application.tool.get(TOOL_TABLE) {
+            None => Ok(AppTool::default()),
+            Some(value) => value.clone().try_into().with_context(|| format!("[application.tool.{TOOL_TABLE}]")),
+        }
+    }
+
     /// Checks what can be checked without compiling anything.
     pub fn validate(&self) -> Result<()> {
+        for (label, spec) in &self.app_tool()?.key_value {
+            if let Some(ttl) = &spec.ttl {
+                parse_duration(ttl).with_context(|| format!("[application.tool.{TOOL_TABLE}.key_value] {label}.ttl"))?;
+            }
+        }
         for name in self.variables.keys() {
             check_variable_name(name).with_context(|| format!("[variables] {name}"))?;
         }
@@ -389,7 +421,7 @@ pub fn expand_template(template: &str, mut lookup: impl FnMut(&str) -> Result<St
     Ok(out)
 }
 
-/// `"250ms"`, `"10s"`, `"2m"`.
+/// `"250ms"`, `"10s"`, `"2m"`, `"24h"`, `"7d"`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let text = text.trim();
     let (number, unit) = text
@@ -403,7 +435,9 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n * 60),
-        _ => bail!("`{text}`: unknown unit `{unit}` (use ms, s or m)"),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => bail!("`{text}`: unknown unit `{unit}` (use ms, s, m, h or d)"),
     })
 }
 

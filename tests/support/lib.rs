@@ -22,6 +22,17 @@ pub const TEST_TOKEN: &str = "test-admin-token";
 /// the first time).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The `KEY=value` lines of the repository's `demo.env`.
+pub fn demo_env() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(workspace_root().join("demo.env")).expect("demo.env");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// A running host, killed when dropped. Its log lines (JSON) are kept.
 pub struct HostProcess {
     pub url: String,
@@ -37,16 +48,25 @@ pub struct HostBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     data_dir: Option<PathBuf>,
+    own_cache: bool,
+}
+
+/// Compiled components shared by every test host of this run, so that each
+/// component compiles once, not once per test.
+fn shared_cache_dir() -> PathBuf {
+    std::env::temp_dir().join("agent-store-test-hosts-cache")
 }
 
 impl HostBuilder {
     pub fn new(manifest: impl Into<PathBuf>) -> Self {
-        Self { manifest: manifest.into(), args: Vec::new(), env: Vec::new(), data_dir: None }
+        Self { manifest: manifest.into(), args: Vec::new(), env: Vec::new(), data_dir: None, own_cache: false }
     }
 
-    /// The repository's own `spin.toml`.
+    /// The repository's own `spin.toml`, with the demo secrets of `demo.env`.
     pub fn repo_manifest() -> Self {
-        Self::new(workspace_root().join("spin.toml"))
+        let mut builder = Self::new(workspace_root().join("spin.toml"));
+        builder.env = demo_env();
+        builder
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
@@ -59,9 +79,11 @@ impl HostBuilder {
         self
     }
 
-    /// Reuse a data directory (to see what survives a restart).
+    /// Reuse a data directory (to see what survives a restart); the host
+    /// then also keeps its compiled components there.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self.own_cache = true;
         self
     }
 
@@ -82,6 +104,7 @@ impl HostBuilder {
             .arg("--wasm-dir")
             .arg(wasm_dir())
             .args(&self.args)
+            .args(if self.own_cache { vec![] } else { vec!["--cache-dir".into(), shared_cache_dir()] })
             .env("AGENT_STORE_LOG", "info,agent_store=debug")
             .envs(self.env.iter().cloned())
             .stdout(Stdio::null())

@@ -12,7 +12,7 @@ use clap::Args;
 use crate::app::{App, AppOptions, DEFAULT_MAX_DEPTH};
 use crate::broker::Broker;
 use crate::broker::memory::MemoryBroker;
-use crate::capabilities::key_value::{BackendKind, KeyValueStores};
+use crate::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
 use crate::capabilities::llm::Models;
 use crate::manifest::Manifest;
 use crate::runtime::{Runtime, RuntimeConfig, Services};
@@ -49,6 +49,11 @@ pub struct UpArgs {
     /// data directory when not given.
     #[arg(long, env = "AGENT_STORE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+
+    /// Where compiled components are cached between starts (default: `cache/`
+    /// in the data directory).
+    #[arg(long, env = "AGENT_STORE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
 
     /// Where built components are when a manifest `source` path is missing.
     #[arg(long, env = "AGENT_STORE_WASM_DIR")]
@@ -88,11 +93,20 @@ impl UpArgs {
 async fn load(args: &UpArgs) -> Result<Arc<App>> {
     let manifest = Manifest::load(&args.manifest)?;
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let key_value = KeyValueStores::new(&args.key_value_backend()?, HashMap::new())
+    let store_options: HashMap<String, StoreOptions> = manifest
+        .app_tool()?
+        .key_value
+        .into_iter()
+        .map(|(label, spec)| {
+            let ttl = spec.ttl.as_deref().map(crate::manifest::parse_duration).transpose()?;
+            Ok((label, StoreOptions { ttl }))
+        })
+        .collect::<Result<_>>()?;
+    let key_value = KeyValueStores::new(&args.key_value_backend()?, store_options)
         .await
         .context("opening the key-value stores")?;
     let services = Services::new(Arc::new(key_value), Arc::new(Models::default()));
-    let config = RuntimeConfig { pooling: !args.no_pooling, cache_dir: Some(args.data_dir.join("cache")) };
+    let config = RuntimeConfig { pooling: !args.no_pooling, cache_dir: Some(args.cache_dir.clone().unwrap_or_else(|| args.data_dir.join("cache"))) };
     let runtime = Arc::new(Runtime::new(&config, services)?);
     let broker = args.broker().await?;
     let options = AppOptions { data_dir: args.data_dir.clone(), wasm_dir: args.wasm_dir.clone(), max_depth: args.max_depth };
@@ -114,6 +128,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
     // fails here, not at the first request.
     let app = load(&args).await?;
     let admin_token = AdminToken::load_or_create(args.admin_token.clone(), &args.data_dir)?;
+    // Signal handlers go in before the host says it is up, so that a SIGTERM
+    // right after that line already means "drain and stop".
+    let signals = Signals::install()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -131,7 +148,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
     }
     let (state, stopping) = ServerState::new(app.clone(), admin_token);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.recv().await;
         let _ = stopping.send(true);
     });
     server::serve(listener, state).await?;
@@ -141,21 +158,35 @@ pub async fn up(args: UpArgs) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, registered when created.
+struct Signals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -1,0 +1,9 @@
+//! The beauty brand's AI seller.
+
+use agent_store_sdk::{Event, Incoming, Result};
+
+async fn handle(event: Incoming) -> Result<Vec<Event>> {
+    agent_store_seller::handle("beauty", event).await
+}
+
+agent_store_sdk::export!(id: "seller-beauty", events: handle);

@@ -1,0 +1,9 @@
+//! The fashion brand's AI seller.
+
+use agent_store_sdk::{Event, Incoming, Result};
+
+async fn handle(event: Incoming) -> Result<Vec<Event>> {
+    agent_store_seller::handle("fashion", event).await
+}
+
+agent_store_sdk::export!(id: "seller-fashion", events: handle);

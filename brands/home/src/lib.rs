@@ -1,0 +1,9 @@
+//! The home brand's AI seller.
+
+use agent_store_sdk::{Event, Incoming, Result};
+
+async fn handle(event: Incoming) -> Result<Vec<Event>> {
+    agent_store_seller::handle("home", event).await
+}
+
+agent_store_sdk::export!(id: "seller-home", events: handle);
