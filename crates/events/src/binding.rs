@@ -205,6 +205,37 @@ pub fn decode_reply(status: StatusCode, headers: &HeaderMap, body: Vec<u8>) -> R
     decode(headers, body)
 }
 
+/// Topic-style matching of an event type against a subscription pattern, as
+/// RabbitMQ's topic exchange matches routing keys: `*` is one dot-separated
+/// segment, `#` any number of them (including none).
+pub fn type_matches(pattern: &str, ty: &str) -> bool {
+    fn go(p: &[&str], t: &[&str]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(&"*"), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let t: Vec<&str> = ty.split('.').collect();
+    go(&p, &t)
+}
+
+/// Any attribute of an event as a string, as subscription filters compare
+/// them: the context attributes by name, extensions otherwise.
+pub fn attribute(event: &Event, name: &str) -> Option<String> {
+    match name {
+        "type" => Some(event.ty().to_string()),
+        "source" => Some(event.source().to_string()),
+        "subject" => event.subject().map(str::to_string),
+        "datacontenttype" => event.datacontenttype().map(str::to_string),
+        "dataschema" => event.dataschema().map(|u| u.to_string()),
+        _ => event.extension(name).map(|v| v.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,16 +23,18 @@
 //! Components are found in `AGENT_STORE_WASM_DIR`, or else in
 //! `<target>/wasm32-wasip2/release/`, where `cargo xtask build` puts them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use agent_store::capabilities::key_value::KeyValueStores;
 use agent_store::capabilities::llm::Models;
-use agent_store::capabilities::outbound_http::AllowedHosts;
+use agent_store::capabilities::outbound_http::{AllowedHosts, InternalRequests};
 use agent_store::capabilities::variables::ComponentVariables;
 use agent_store::runtime::{CallContext, Delivery, DeliveryError, Runtime, RuntimeConfig, Sandbox, Services, Template};
 use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
 use bytes::Bytes;
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 
@@ -184,10 +186,13 @@ impl HarnessBuilder {
         let key_value = Arc::new(KeyValueStores::memory());
         let models = Arc::new(self.models.unwrap_or_default());
         let services = Services::new(key_value.clone(), models.clone());
+        let router = Arc::new(Router::default());
+        let internal: Arc<dyn InternalRequests> = router.clone();
+        let _ = services.internal.set(Arc::downgrade(&internal));
         let base = shared_runtime(self.pooling)?;
         let runtime = Arc::new(Runtime::new_sharing(base, services)?);
         let template = runtime.load(&self.id, &bytes, self.sandbox).context("loading the component")?;
-        Ok(Harness { runtime, template, key_value, models })
+        Ok(Harness { runtime, template, key_value, models, router, _internal: internal })
     }
 }
 
@@ -197,6 +202,46 @@ pub struct Harness {
     template: Arc<Template>,
     key_value: Arc<KeyValueStores>,
     models: Arc<Models>,
+    router: Arc<Router>,
+    _internal: Arc<dyn InternalRequests>,
+}
+
+/// What a component under test reaches at `*.spin.internal`: the event
+/// router (publications are recorded) and the peers chained to it.
+#[derive(Default)]
+struct Router {
+    published: Mutex<Vec<Event>>,
+    peers: Mutex<HashMap<String, Arc<Template>>>,
+}
+
+#[async_trait]
+impl InternalRequests for Router {
+    async fn handle(&self, _caller: &str, target: &str, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+        let respond = |status: u16, body: serde_json::Value| {
+            let mut response = http::Response::new(Bytes::from(body.to_string()));
+            *response.status_mut() = http::StatusCode::from_u16(status).expect("a valid status");
+            response
+        };
+        if target == "event-router" {
+            let (parts, body) = request.into_parts();
+            return Ok(match agent_store_events::binding::decode(&parts.headers, body.to_vec()) {
+                Ok(events) => {
+                    let count = events.len();
+                    self.published.lock().unwrap().extend(events);
+                    respond(202, serde_json::json!({ "accepted": count }))
+                }
+                Err(e) => respond(400, serde_json::json!({ "error": e.0 })),
+            });
+        }
+        let peer = self.peers.lock().unwrap().get(target).cloned();
+        match peer {
+            Some(peer) => {
+                let outcome = peer.call(request, &CallContext::default()).await;
+                outcome.result.map_err(|e| anyhow::anyhow!("{target}: {e}\n{}", outcome.output))
+            }
+            None => Ok(respond(404, serde_json::json!({ "error": format!("no component `{target}` chained to this harness") }))),
+        }
+    }
 }
 
 /// What one delivery produced.
@@ -273,6 +318,23 @@ impl Harness {
     pub async fn http(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
         let outcome = self.template.call(request, &CallContext::default()).await;
         outcome.result.map_err(|e| anyhow::anyhow!("{e}\n--- component output ---\n{}", outcome.output))
+    }
+
+    /// The events the component published through the event router (from
+    /// its HTTP routes), oldest first.
+    pub fn published(&self) -> Vec<Event> {
+        self.router.published.lock().unwrap().clone()
+    }
+
+    /// Takes the published events, leaving none.
+    pub fn take_published(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.router.published.lock().unwrap())
+    }
+
+    /// Makes `peer` reachable from this component at
+    /// `http://<peer id>.spin.internal` (Spin's local service chaining).
+    pub fn chain(&self, peer: &Harness) {
+        self.router.peers.lock().unwrap().insert(peer.template.id.to_string(), peer.template.clone());
     }
 
     /// Everything in a key-value store, sorted by key.

@@ -83,35 +83,7 @@ impl From<&SubscriptionSpec> for Filter {
     }
 }
 
-/// Topic-style matching, as RabbitMQ's topic exchange does it: `*` is one
-/// segment, `#` any number (including none).
-pub fn type_matches(pattern: &str, ty: &str) -> bool {
-    fn go(p: &[&str], t: &[&str]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(&"#"), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some(&"*"), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<&str> = pattern.split('.').collect();
-    let t: Vec<&str> = ty.split('.').collect();
-    go(&p, &t)
-}
-
-/// Any attribute of an event as a string: the context attributes by name,
-/// extensions otherwise.
-pub fn attribute(event: &Event, name: &str) -> Option<String> {
-    match name {
-        "type" => Some(event.ty().to_string()),
-        "source" => Some(event.source().to_string()),
-        "subject" => event.subject().map(str::to_string),
-        "datacontenttype" => event.datacontenttype().map(str::to_string),
-        "dataschema" => event.dataschema().map(|u| u.to_string()),
-        _ => event.extension(name).map(|v| v.to_string()),
-    }
-}
+pub use agent_store_events::binding::{attribute, type_matches};
 
 /// One component's subscription to the broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
