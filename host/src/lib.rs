@@ -1,5 +1,5 @@
-mod bindings;
 pub mod app;
+mod bindings;
 pub mod broker;
 pub mod capabilities;
 pub mod cli;

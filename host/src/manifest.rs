@@ -187,10 +187,8 @@ impl Manifest {
     /// Reads and parses `path`; relative paths in it are resolved against
     /// its directory.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading manifest {}", path.display()))?;
-        let mut manifest = Self::parse(&text)
-            .with_context(|| format!("parsing manifest {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading manifest {}", path.display()))?;
+        let mut manifest = Self::parse(&text).with_context(|| format!("parsing manifest {}", path.display()))?;
         manifest.root = path
             .parent()
             .map(Path::to_path_buf)
@@ -222,7 +220,8 @@ impl Manifest {
     pub fn validate(&self) -> Result<()> {
         for (label, spec) in &self.app_tool()?.key_value {
             if let Some(ttl) = &spec.ttl {
-                parse_duration(ttl).with_context(|| format!("[application.tool.{TOOL_TABLE}.key_value] {label}.ttl"))?;
+                parse_duration(ttl)
+                    .with_context(|| format!("[application.tool.{TOOL_TABLE}.key_value] {label}.ttl"))?;
             }
         }
         for name in self.variables.keys() {
@@ -239,16 +238,14 @@ impl Manifest {
                 );
             }
             if let Route::Path(path) = &trigger.route {
-                RoutePattern::parse(path)
-                    .with_context(|| format!("[[trigger.http]] for `{}`", trigger.component))?;
+                RoutePattern::parse(path).with_context(|| format!("[[trigger.http]] for `{}`", trigger.component))?;
                 if !routes.insert(path.clone()) {
                     bail!("[[trigger.http]] route `{path}` is declared twice");
                 }
             }
         }
         for (id, entry) in &self.component {
-            self.validate_component(id, entry)
-                .with_context(|| format!("[component.{id}]"))?;
+            self.validate_component(id, entry).with_context(|| format!("[component.{id}]"))?;
         }
         Ok(())
     }
@@ -264,9 +261,7 @@ impl Manifest {
         for (name, template) in &entry.variables {
             for reference in template_references(template)? {
                 if !self.variables.contains_key(&reference) {
-                    bail!(
-                        "variables.{name} refers to {{{{ {reference} }}}}, which is not declared in [variables]"
-                    );
+                    bail!("variables.{name} refers to {{{{ {reference} }}}}, which is not declared in [variables]");
                 }
             }
         }
@@ -295,10 +290,7 @@ impl Manifest {
         };
         match entry.tool.get(TOOL_TABLE) {
             None => Ok(AgentStoreTool::default()),
-            Some(value) => value
-                .clone()
-                .try_into()
-                .with_context(|| format!("[component.{id}.tool.{TOOL_TABLE}]")),
+            Some(value) => value.clone().try_into().with_context(|| format!("[component.{id}.tool.{TOOL_TABLE}]")),
         }
     }
 
@@ -334,10 +326,7 @@ impl AgentStoreTool {
     }
 
     pub fn timeout(&self) -> Duration {
-        self.timeout
-            .as_deref()
-            .and_then(|t| parse_duration(t).ok())
-            .unwrap_or(DEFAULT_TIMEOUT)
+        self.timeout.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(DEFAULT_TIMEOUT)
     }
 
     pub fn memory_limit_bytes(&self) -> u64 {
@@ -372,10 +361,9 @@ fn validate_subscription(sub: &SubscriptionSpec) -> Result<()> {
 
 fn check_component_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
-        && id.split('-').all(|part| {
-            !part.is_empty()
-                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
+        && id
+            .split('-')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     if !ok {
         bail!("`{id}` is not a valid component id (kebab-case: lowercase letters, digits and single dashes)");
     }
@@ -424,13 +412,9 @@ pub fn expand_template(template: &str, mut lookup: impl FnMut(&str) -> Result<St
 /// `"250ms"`, `"10s"`, `"2m"`, `"24h"`, `"7d"`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|i| text.split_at(i))
-        .unwrap_or((text, "s"));
-    let n: u64 = number
-        .parse()
-        .with_context(|| format!("`{text}` is not a duration like \"500ms\", \"10s\" or \"2m\""))?;
+    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map(|i| text.split_at(i)).unwrap_or((text, "s"));
+    let n: u64 =
+        number.parse().with_context(|| format!("`{text}` is not a duration like \"500ms\", \"10s\" or \"2m\""))?;
     Ok(match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),

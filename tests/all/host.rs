@@ -85,7 +85,10 @@ async fn malformed_events_get_400_with_the_reason() -> Result<()> {
             "not valid JSON",
         ),
         (
-            client.post(&url).header("content-type", "application/cloudevents+json").body(r#"{"specversion":"1.0","id":"1"}"#),
+            client
+                .post(&url)
+                .header("content-type", "application/cloudevents+json")
+                .body(r#"{"specversion":"1.0","id":"1"}"#),
             "invalid structured CloudEvent",
         ),
         (

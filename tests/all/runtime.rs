@@ -102,7 +102,8 @@ async fn outbound_http_is_limited_to_allowed_hosts() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn key_value_stores_are_limited_to_the_listed_labels() -> Result<()> {
     let h = probe().key_value_stores(&["mine"]).build()?;
-    let reply = h.send(event("test.kv", json!({ "store": "mine", "key": "k", "value": "v" }))).await.one("test.reply")?;
+    let reply =
+        h.send(event("test.kv", json!({ "store": "mine", "key": "k", "value": "v" }))).await.one("test.reply")?;
     assert_eq!(data(&reply), json!({ "value": "v" }));
     assert_eq!(h.stored("mine").await?, vec![("k".to_string(), b"v".to_vec())]);
 
@@ -115,11 +116,7 @@ async fn key_value_stores_are_limited_to_the_listed_labels() -> Result<()> {
 async fn variables_environment_and_mounted_files_are_visible() -> Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("note.txt"), "mounted")?;
-    let h = probe()
-        .variable("greeting", "hola")
-        .env("MODE", "test")
-        .mount_host_dir(dir.path(), "/data")
-        .build()?;
+    let h = probe().variable("greeting", "hola").env("MODE", "test").mount_host_dir(dir.path(), "/data").build()?;
     let reply = h.send(event("test.variable", json!({ "name": "greeting" }))).await.one("test.reply")?;
     assert_eq!(data(&reply), json!({ "value": "hola" }));
     let reply = h.send(event("test.variable", json!({ "name": "secret" }))).await.one("test.reply")?;

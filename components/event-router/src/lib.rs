@@ -54,7 +54,9 @@ async fn deliver(component: &str, event: &Event) -> Result<Vec<Event>, String> {
     }
     let mut reply_headers = http::HeaderMap::new();
     for (name, value) in response.headers() {
-        if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(value.as_bytes())) {
+        if let (Ok(n), Ok(v)) =
+            (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(value.as_bytes()))
+        {
             reply_headers.append(n, v);
         }
     }
@@ -92,7 +94,9 @@ async fn route(mut queue: Vec<Event>) -> usize {
 async fn handle_http(request: Request) -> Response {
     let mut headers = http::HeaderMap::new();
     for (name, value) in request.headers() {
-        if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(value.as_bytes())) {
+        if let (Ok(n), Ok(v)) =
+            (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(value.as_bytes()))
+        {
             headers.append(n, v);
         }
     }

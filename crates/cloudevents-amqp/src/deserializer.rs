@@ -3,8 +3,8 @@
 use chrono::DateTime;
 use cloudevents::event::SpecVersion;
 use cloudevents::message::{
-    self, BinaryDeserializer, BinarySerializer, Encoding, MessageAttributeValue,
-    MessageDeserializer, StructuredDeserializer, StructuredSerializer,
+    self, BinaryDeserializer, BinarySerializer, Encoding, MessageAttributeValue, MessageDeserializer,
+    StructuredDeserializer, StructuredSerializer,
 };
 use lapin::BasicProperties;
 use lapin::message::Delivery;
@@ -42,10 +42,7 @@ impl<'a> AmqpDeserializer<'a> {
 }
 
 impl BinaryDeserializer for AmqpDeserializer<'_> {
-    fn deserialize_binary<R: Sized, V: BinarySerializer<R>>(
-        self,
-        mut visitor: V,
-    ) -> message::Result<R> {
+    fn deserialize_binary<R: Sized, V: BinarySerializer<R>>(self, mut visitor: V) -> message::Result<R> {
         if self.encoding() != Encoding::BINARY {
             return Err(message::Error::WrongEncoding {});
         }
@@ -62,10 +59,8 @@ impl BinaryDeserializer for AmqpDeserializer<'_> {
             visitor = visitor.set_attribute("id", MessageAttributeValue::String(id.to_string()))?;
         }
         if let Some(content_type) = self.properties.content_type() {
-            visitor = visitor.set_attribute(
-                "datacontenttype",
-                MessageAttributeValue::String(content_type.to_string()),
-            )?;
+            visitor =
+                visitor.set_attribute("datacontenttype", MessageAttributeValue::String(content_type.to_string()))?;
         }
         // The header has the exact time; whole seconds only when it is missing.
         if let Some(seconds) = self.properties.timestamp()
@@ -90,19 +85,12 @@ impl BinaryDeserializer for AmqpDeserializer<'_> {
             };
         }
 
-        if self.body.is_empty() {
-            visitor.end()
-        } else {
-            visitor.end_with_data(self.body.to_vec())
-        }
+        if self.body.is_empty() { visitor.end() } else { visitor.end_with_data(self.body.to_vec()) }
     }
 }
 
 impl StructuredDeserializer for AmqpDeserializer<'_> {
-    fn deserialize_structured<R: Sized, V: StructuredSerializer<R>>(
-        self,
-        visitor: V,
-    ) -> message::Result<R> {
+    fn deserialize_structured<R: Sized, V: StructuredSerializer<R>>(self, visitor: V) -> message::Result<R> {
         if self.encoding() != Encoding::STRUCTURED {
             return Err(message::Error::WrongEncoding {});
         }
@@ -151,10 +139,7 @@ fn attribute_value(header: &str, value: &AMQPValue) -> message::Result<MessageAt
         AMQPValue::LongLongInt(i) => MessageAttributeValue::Integer(*i),
         AMQPValue::Timestamp(seconds) => timestamp(header, *seconds)?,
         other => {
-            return Err(invalid(
-                header,
-                format!("unsupported AMQP type {:?}", other.get_type()),
-            ));
+            return Err(invalid(header, format!("unsupported AMQP type {:?}", other.get_type())));
         }
     })
 }
@@ -168,8 +153,5 @@ fn timestamp(header: &str, seconds: u64) -> message::Result<MessageAttributeValu
 }
 
 fn invalid(header: &str, reason: String) -> message::Error {
-    sdk_error(Error::InvalidHeader {
-        name: header.to_owned(),
-        reason,
-    })
+    sdk_error(Error::InvalidHeader { name: header.to_owned(), reason })
 }

@@ -169,9 +169,7 @@ pub enum Error {
         reason: String,
     },
     /// An extra header would use the `cloudEvents:` prefix.
-    #[error(
-        "header `{name}` uses the `{HEADER_PREFIX}` prefix, which is reserved for CloudEvents attributes"
-    )]
+    #[error("header `{name}` uses the `{HEADER_PREFIX}` prefix, which is reserved for CloudEvents attributes")]
     ReservedHeader {
         /// The header name.
         name: String,
@@ -216,9 +214,7 @@ pub fn properties_for(event: &Event) -> Result<BasicProperties> {
         serializer = serializer.set_extension(name, value.clone().into())?;
     }
     let message = serializer.end()?;
-    Ok(message
-        .properties
-        .with_delivery_mode(DELIVERY_MODE_PERSISTENT))
+    Ok(message.properties.with_delivery_mode(DELIVERY_MODE_PERSISTENT))
 }
 
 /// The body to publish `event` with in binary mode: its data as bytes (JSON
@@ -241,9 +237,9 @@ pub fn to_event(properties: &BasicProperties, body: &[u8]) -> Result<Event> {
     match message.encoding() {
         Encoding::BINARY => Ok(typed_data(BinaryDeserializer::into_event(message)?)),
         Encoding::STRUCTURED => Ok(MessageDeserializer::into_event(message)?),
-        Encoding::UNKNOWN => Err(Error::NotACloudEvent {
-            content_type: properties.content_type().as_ref().map(|ct| ct.to_string()),
-        }),
+        Encoding::UNKNOWN => {
+            Err(Error::NotACloudEvent { content_type: properties.content_type().as_ref().map(|ct| ct.to_string()) })
+        }
     }
 }
 
@@ -251,16 +247,11 @@ pub fn to_event(properties: &BasicProperties, body: &[u8]) -> Result<Event> {
 /// there (an extra header replaces one of the same name). Names are
 /// compared case-sensitively; one starting with [`HEADER_PREFIX`] is
 /// refused, so an extra header can never be read back as an attribute.
-pub fn with_extra_headers(
-    properties: BasicProperties,
-    extra: &FieldTable,
-) -> Result<BasicProperties> {
+pub fn with_extra_headers(properties: BasicProperties, extra: &FieldTable) -> Result<BasicProperties> {
     let mut headers = properties.headers().clone().unwrap_or_default();
     for (name, value) in extra {
         if name.as_str().starts_with(HEADER_PREFIX) {
-            return Err(Error::ReservedHeader {
-                name: name.to_string(),
-            });
+            return Err(Error::ReservedHeader { name: name.to_string() });
         }
         headers.insert(name.clone(), value.clone());
     }
@@ -315,15 +306,11 @@ fn typed_data(mut event: Event) -> Event {
     let Some(Data::Binary(bytes)) = event.data() else {
         return event;
     };
-    let typed = if content_type == "application/json"
-        || content_type == "text/json"
-        || content_type.ends_with("+json")
+    let typed = if content_type == "application/json" || content_type == "text/json" || content_type.ends_with("+json")
     {
         serde_json::from_slice(bytes).ok().map(Data::Json)
     } else if content_type.starts_with("text/") {
-        std::str::from_utf8(bytes)
-            .ok()
-            .map(|text| Data::String(text.to_owned()))
+        std::str::from_utf8(bytes).ok().map(|text| Data::String(text.to_owned()))
     } else {
         None
     };

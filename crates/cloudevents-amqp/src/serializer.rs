@@ -4,8 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use cloudevents::Event;
 use cloudevents::event::SpecVersion;
 use cloudevents::message::{
-    self, BinaryDeserializer, BinarySerializer, MessageAttributeValue, StructuredDeserializer,
-    StructuredSerializer,
+    self, BinaryDeserializer, BinarySerializer, MessageAttributeValue, StructuredDeserializer, StructuredSerializer,
 };
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -31,19 +30,13 @@ impl AmqpMessage {
     /// Encodes `event` in binary content mode. Delivery mode is left unset:
     /// see [`properties_for`](crate::properties_for) for the persistent variant.
     pub fn from_event(event: Event) -> Result<Self> {
-        Ok(BinaryDeserializer::deserialize_binary(
-            event,
-            AmqpSerializer::new(),
-        )?)
+        Ok(BinaryDeserializer::deserialize_binary(event, AmqpSerializer::new())?)
     }
 
     /// Encodes `event` in structured content mode: the body is the JSON event
     /// format and `content-type` is `application/cloudevents+json`.
     pub fn from_event_structured(event: Event) -> Result<Self> {
-        Ok(StructuredDeserializer::deserialize_structured(
-            event,
-            AmqpSerializer::new(),
-        )?)
+        Ok(StructuredDeserializer::deserialize_structured(event, AmqpSerializer::new())?)
     }
 }
 
@@ -64,31 +57,22 @@ impl AmqpSerializer {
 
     fn header(&mut self, name: &str, value: AMQPValue) -> message::Result<()> {
         let key = ShortString::try_new(format!("{HEADER_PREFIX}{name}")).map_err(|e| {
-            sdk_error(Error::InvalidHeader {
-                name: format!("{HEADER_PREFIX}{name}"),
-                reason: e.to_string(),
-            })
+            sdk_error(Error::InvalidHeader { name: format!("{HEADER_PREFIX}{name}"), reason: e.to_string() })
         })?;
         self.headers.insert(key, value);
         Ok(())
     }
 
     fn finish(self, body: Vec<u8>) -> AmqpMessage {
-        let properties = if self.headers.inner().is_empty() {
-            self.properties
-        } else {
-            self.properties.with_headers(self.headers)
-        };
+        let properties =
+            if self.headers.inner().is_empty() { self.properties } else { self.properties.with_headers(self.headers) };
         AmqpMessage { properties, body }
     }
 }
 
 impl BinarySerializer<AmqpMessage> for AmqpSerializer {
     fn set_spec_version(mut self, spec_version: SpecVersion) -> message::Result<Self> {
-        self.headers.insert(
-            SPEC_VERSION_HEADER.into(),
-            long_string(spec_version.as_str()),
-        );
+        self.headers.insert(SPEC_VERSION_HEADER.into(), long_string(spec_version.as_str()));
         Ok(self)
     }
 
@@ -140,9 +124,7 @@ impl BinarySerializer<AmqpMessage> for AmqpSerializer {
 
 impl StructuredSerializer<AmqpMessage> for AmqpSerializer {
     fn set_structured_event(mut self, bytes: Vec<u8>) -> message::Result<AmqpMessage> {
-        self.properties = self
-            .properties
-            .with_content_type(CLOUDEVENTS_JSON_CONTENT_TYPE.into());
+        self.properties = self.properties.with_content_type(CLOUDEVENTS_JSON_CONTENT_TYPE.into());
         Ok(self.finish(bytes))
     }
 }
@@ -154,7 +136,5 @@ fn long_string(s: impl Into<String>) -> AMQPValue {
 /// Carries one of our errors through the SDK's error type; [`Error`]'s
 /// `From<message::Error>` unwraps it again.
 pub(crate) fn sdk_error(error: Error) -> message::Error {
-    message::Error::Other {
-        source: Box::new(error),
-    }
+    message::Error::Other { source: Box::new(error) }
 }

@@ -29,8 +29,8 @@
 use cloudevents::binding::http::{Builder, Serializer};
 use cloudevents::message::BinaryDeserializer;
 use cloudevents::{AttributesReader, Data, Event};
-use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::StatusCode;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 /// `Content-Type` of one event in structured mode.
 pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
@@ -92,8 +92,8 @@ pub fn decode(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeEr
                 .map_err(|e| DecodeError(format!("invalid structured CloudEvent: {e}")))?,
         ],
         Some(Mode::Batch) => {
-            let items: Vec<serde_json::Value> = serde_json::from_slice(&body)
-                .map_err(|e| DecodeError(format!("invalid CloudEvents batch: {e}")))?;
+            let items: Vec<serde_json::Value> =
+                serde_json::from_slice(&body).map_err(|e| DecodeError(format!("invalid CloudEvents batch: {e}")))?;
             items
                 .into_iter()
                 .enumerate()

@@ -105,26 +105,11 @@ pub struct DemoBrand {
 /// The demo brands and their AI sellers. Not a limit: any other brand id is
 /// just as valid once its seller component is deployed.
 pub const DEMO_BRANDS: &[DemoBrand] = &[
-    DemoBrand {
-        id: "fashion",
-        agent: "Luna",
-    },
-    DemoBrand {
-        id: "tech",
-        agent: "Max",
-    },
-    DemoBrand {
-        id: "home",
-        agent: "Sofia",
-    },
-    DemoBrand {
-        id: "beauty",
-        agent: "Bella",
-    },
-    DemoBrand {
-        id: "gaming",
-        agent: "Pixel",
-    },
+    DemoBrand { id: "fashion", agent: "Luna" },
+    DemoBrand { id: "tech", agent: "Max" },
+    DemoBrand { id: "home", agent: "Sofia" },
+    DemoBrand { id: "beauty", agent: "Bella" },
+    DemoBrand { id: "gaming", agent: "Pixel" },
 ];
 
 /// Who a customer is, as far as the agents need to know.
@@ -157,10 +142,7 @@ pub struct Money {
 impl Money {
     /// `amount_minor` minor units of `currency`.
     pub fn new(amount_minor: i64, currency: impl Into<String>) -> Self {
-        Self {
-            amount_minor,
-            currency: currency.into(),
-        }
+        Self { amount_minor, currency: currency.into() }
     }
 
     /// Nothing, in `currency`; the start of a sum.
@@ -191,9 +173,7 @@ impl Money {
 
     /// The price of `quantity` units, or `None` on overflow.
     pub fn checked_mul(&self, quantity: u32) -> Option<Money> {
-        self.amount_minor
-            .checked_mul(i64::from(quantity))
-            .map(|amount| Money::new(amount, self.currency.clone()))
+        self.amount_minor.checked_mul(i64::from(quantity)).map(|amount| Money::new(amount, self.currency.clone()))
     }
 
     /// The amount after taking `percent` off, or `None` if `percent > 100`.
@@ -207,9 +187,7 @@ impl Money {
         }
         let amount = i128::from(self.amount_minor);
         let discount = (amount * i128::from(percent) + 50).div_euclid(100);
-        i64::try_from(amount - discount)
-            .ok()
-            .map(|amount| Money::new(amount, self.currency.clone()))
+        i64::try_from(amount - discount).ok().map(|amount| Money::new(amount, self.currency.clone()))
     }
 }
 
@@ -281,10 +259,7 @@ mod tests {
     #[test]
     fn money_serializes_as_minor_units() {
         let json = serde_json::to_value(usd(4990)).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"amount_minor": 4990, "currency": "USD"})
-        );
+        assert_eq!(json, serde_json::json!({"amount_minor": 4990, "currency": "USD"}));
     }
 
     #[test]
@@ -301,13 +276,7 @@ mod tests {
         let agents: Vec<_> = DEMO_BRANDS.iter().map(|b| (b.id, b.agent)).collect();
         assert_eq!(
             agents,
-            [
-                ("fashion", "Luna"),
-                ("tech", "Max"),
-                ("home", "Sofia"),
-                ("beauty", "Bella"),
-                ("gaming", "Pixel")
-            ]
+            [("fashion", "Luna"), ("tech", "Max"), ("home", "Sofia"), ("beauty", "Bella"), ("gaming", "Pixel")]
         );
     }
 }

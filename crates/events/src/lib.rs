@@ -81,29 +81,24 @@ mod sales;
 mod whatsapp;
 
 pub use cart::{Cart, CartItem, CartItemAdded};
-pub use chat::{
-    ChatIntentDetected, ChatMessageNew, ChatResponse, Intent, IntentEntities, Responder,
-};
-pub use common::{
-    BrandId, ConversationId, CustomerRef, DEMO_BRANDS, DemoBrand, Money, OrderId, ProductId,
-};
+pub use chat::{ChatIntentDetected, ChatMessageNew, ChatResponse, Intent, IntentEntities, Responder};
+pub use common::{BrandId, ConversationId, CustomerRef, DEMO_BRANDS, DemoBrand, Money, OrderId, ProductId};
 pub use order::{
-    Order, OrderCancelled, OrderConfirmed, OrderCreate, OrderCreated, OrderDelivered, OrderLine,
-    OrderRejected, OrderRequestLine, OrderShipped, OrderStatus, PaymentInfo, RejectionReason,
-    ShippingAddress,
+    Order, OrderCancelled, OrderConfirmed, OrderCreate, OrderCreated, OrderDelivered, OrderLine, OrderRejected,
+    OrderRequestLine, OrderShipped, OrderStatus, PaymentInfo, RejectionReason, ShippingAddress,
 };
 pub use product::{
-    AppliedPromotion, Product, ProductQuery, ProductQueryResult, ProductRecommend,
-    ProductRecommendResult, Recommendation, RecommendationKind,
+    AppliedPromotion, Product, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult,
+    Recommendation, RecommendationKind,
 };
 pub use sales::{
-    ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased,
-    InsightKind, Resolution, SalesEscalate, SalesInsight, Speaker, TranscriptEntry,
+    ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased, InsightKind, Resolution,
+    SalesEscalate, SalesInsight, Speaker, TranscriptEntry,
 };
 pub use whatsapp::{
-    DeliveryStatus, ListRow, ListSection, Media, MessageContent, OrderedItem, OutboundMessage,
-    ProductSummary, ReplyButton, SharedContact, StatusError, WhatsAppMessageReceived,
-    WhatsAppMessageSend, WhatsAppMessageStatus, limits,
+    DeliveryStatus, ListRow, ListSection, Media, MessageContent, OrderedItem, OutboundMessage, ProductSummary,
+    ReplyButton, SharedContact, StatusError, WhatsAppMessageReceived, WhatsAppMessageSend, WhatsAppMessageStatus,
+    limits,
 };
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -222,23 +217,12 @@ pub mod ext {
     pub const CORRELATION: &str = "correlation";
 
     /// Every extension attribute above.
-    pub const ALL: &[&str] = &[
-        BRAND,
-        CONVERSATION,
-        TRACEPARENT,
-        TRACESTATE,
-        DEPTH,
-        CORRELATION,
-    ];
+    pub const ALL: &[&str] = &[BRAND, CONVERSATION, TRACEPARENT, TRACESTATE, DEPTH, CORRELATION];
 
     /// Whether `name` is a valid CloudEvents attribute name: non-empty, `a-z`
     /// and `0-9` only, and no longer than the 20 characters the spec recommends.
     pub fn is_valid_name(name: &str) -> bool {
-        !name.is_empty()
-            && name.len() <= 20
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        !name.is_empty() && name.len() <= 20 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     }
 }
 

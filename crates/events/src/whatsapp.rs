@@ -141,9 +141,7 @@ impl MessageContent {
             | MessageContent::Video(media)
             | MessageContent::Sticker(media) => media.caption.as_deref(),
             MessageContent::Document { caption, .. } => caption.as_deref(),
-            MessageContent::ButtonReply { title, .. } | MessageContent::ListReply { title, .. } => {
-                Some(title.as_str())
-            }
+            MessageContent::ButtonReply { title, .. } | MessageContent::ListReply { title, .. } => Some(title.as_str()),
             MessageContent::Button { text, .. } => Some(text.as_str()),
             MessageContent::Order { text, .. } => text.as_deref(),
             MessageContent::Location { .. }
@@ -260,10 +258,7 @@ impl<'de> Deserialize<'de> for MessageContent {
             // feature: report it instead of hiding it under `Unsupported`.
             MessageContentRepr::deserialize(raw).map_err(D::Error::custom)
         } else {
-            Ok(MessageContent::Unsupported {
-                raw_type: kind,
-                raw,
-            })
+            Ok(MessageContent::Unsupported { raw_type: kind, raw })
         }
     }
 }
@@ -411,20 +406,12 @@ fn is_false(value: &bool) -> bool {
 impl OutboundMessage {
     /// A plain text message without link preview.
     pub fn text(body: impl Into<String>) -> Self {
-        OutboundMessage::Text {
-            body: body.into(),
-            preview_url: false,
-        }
+        OutboundMessage::Text { body: body.into(), preview_url: false }
     }
 
     /// A text with reply buttons and no header or footer.
     pub fn buttons(body: impl Into<String>, buttons: Vec<ReplyButton>) -> Self {
-        OutboundMessage::Buttons {
-            header: None,
-            body: body.into(),
-            footer: None,
-            buttons,
-        }
+        OutboundMessage::Buttons { header: None, body: body.into(), footer: None, buttons }
     }
 
     /// Checks the message against the limits of the WhatsApp Cloud API (see
@@ -434,12 +421,7 @@ impl OutboundMessage {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             OutboundMessage::Text { body, .. } => check_text("text body", body, limits::TEXT_BODY),
-            OutboundMessage::Buttons {
-                header,
-                body,
-                footer,
-                buttons,
-            } => {
+            OutboundMessage::Buttons { header, body, footer, buttons } => {
                 check_header_footer(header.as_deref(), footer.as_deref())?;
                 check_text("body", body, limits::INTERACTIVE_BODY)?;
                 if buttons.is_empty() {
@@ -447,13 +429,7 @@ impl OutboundMessage {
                 }
                 check_buttons(buttons)
             }
-            OutboundMessage::List {
-                header,
-                body,
-                footer,
-                button_label,
-                sections,
-            } => {
+            OutboundMessage::List { header, body, footer, button_label, sections } => {
                 check_header_footer(header.as_deref(), footer.as_deref())?;
                 check_text("body", body, limits::INTERACTIVE_BODY)?;
                 check_text("list button label", button_label, limits::LIST_BUTTON_LABEL)?;
@@ -485,10 +461,7 @@ impl OutboundMessage {
 fn check_len(what: &str, text: &str, max: usize) -> Result<(), String> {
     let chars = text.chars().count();
     if chars > max {
-        Err(format!(
-            "{what} is {chars} characters, WhatsApp allows at most {max}: {:?}",
-            ellipsis(text)
-        ))
+        Err(format!("{what} is {chars} characters, WhatsApp allows at most {max}: {:?}", ellipsis(text)))
     } else {
         Ok(())
     }
@@ -503,11 +476,7 @@ fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
 
 fn ellipsis(text: &str) -> String {
     const SHOWN: usize = 40;
-    if text.chars().count() <= SHOWN {
-        text.to_owned()
-    } else {
-        text.chars().take(SHOWN).chain(['…']).collect()
-    }
+    if text.chars().count() <= SHOWN { text.to_owned() } else { text.chars().take(SHOWN).chain(['…']).collect() }
 }
 
 fn check_header_footer(header: Option<&str>, footer: Option<&str>) -> Result<(), String> {
@@ -522,11 +491,7 @@ fn check_header_footer(header: Option<&str>, footer: Option<&str>) -> Result<(),
 
 fn check_buttons(buttons: &[ReplyButton]) -> Result<(), String> {
     if buttons.len() > limits::BUTTONS {
-        return Err(format!(
-            "{} buttons, WhatsApp allows at most {}",
-            buttons.len(),
-            limits::BUTTONS
-        ));
+        return Err(format!("{} buttons, WhatsApp allows at most {}", buttons.len(), limits::BUTTONS));
     }
     let mut ids = BTreeSet::new();
     let mut titles = BTreeSet::new();
@@ -548,18 +513,11 @@ fn check_sections(sections: &[ListSection]) -> Result<(), String> {
         return Err("a list needs at least one section".into());
     }
     if sections.len() > limits::LIST_SECTIONS {
-        return Err(format!(
-            "{} list sections, WhatsApp allows at most {}",
-            sections.len(),
-            limits::LIST_SECTIONS
-        ));
+        return Err(format!("{} list sections, WhatsApp allows at most {}", sections.len(), limits::LIST_SECTIONS));
     }
     let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
     if rows > limits::LIST_ROWS {
-        return Err(format!(
-            "{rows} list rows, WhatsApp allows at most {} across all sections",
-            limits::LIST_ROWS
-        ));
+        return Err(format!("{rows} list rows, WhatsApp allows at most {} across all sections", limits::LIST_ROWS));
     }
     let mut ids = BTreeSet::new();
     for section in sections {
@@ -598,10 +556,7 @@ pub struct ReplyButton {
 impl ReplyButton {
     /// A button with this id and title.
     pub fn new(id: impl Into<String>, title: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            title: title.into(),
-        }
+        Self { id: id.into(), title: title.into() }
     }
 }
 
@@ -777,41 +732,14 @@ mod tests {
                 filename: Some("invoice.pdf".into()),
                 caption: None,
             },
-            MessageContent::Location {
-                latitude: 40.4,
-                longitude: -3.7,
-                name: None,
-                address: None,
-            },
-            MessageContent::Contacts {
-                contacts: vec![SharedContact { name: "Ana".into() }],
-            },
-            MessageContent::ButtonReply {
-                id: "add:fsh-001".into(),
-                title: "Add to cart".into(),
-            },
-            MessageContent::ListReply {
-                id: "fsh-002".into(),
-                title: "Linen shirt".into(),
-                description: None,
-            },
-            MessageContent::Button {
-                payload: "reorder".into(),
-                text: "Order again".into(),
-            },
-            MessageContent::Reaction {
-                message_id: "wamid.1".into(),
-                emoji: Some("👍".into()),
-            },
-            MessageContent::Order {
-                catalog_id: "cat-1".into(),
-                text: None,
-                items: vec![],
-            },
-            MessageContent::Unsupported {
-                raw_type: "poll".into(),
-                raw: json!({}),
-            },
+            MessageContent::Location { latitude: 40.4, longitude: -3.7, name: None, address: None },
+            MessageContent::Contacts { contacts: vec![SharedContact { name: "Ana".into() }] },
+            MessageContent::ButtonReply { id: "add:fsh-001".into(), title: "Add to cart".into() },
+            MessageContent::ListReply { id: "fsh-002".into(), title: "Linen shirt".into(), description: None },
+            MessageContent::Button { payload: "reorder".into(), text: "Order again".into() },
+            MessageContent::Reaction { message_id: "wamid.1".into(), emoji: Some("👍".into()) },
+            MessageContent::Order { catalog_id: "cat-1".into(), text: None, items: vec![] },
+            MessageContent::Unsupported { raw_type: "poll".into(), raw: json!({}) },
         ]
     }
 
@@ -832,13 +760,7 @@ mod tests {
     fn unknown_kinds_are_kept_as_unsupported() {
         let raw = json!({"kind": "poll", "question": "Red or blue?"});
         let content: MessageContent = serde_json::from_value(raw.clone()).unwrap();
-        assert_eq!(
-            content,
-            MessageContent::Unsupported {
-                raw_type: "poll".into(),
-                raw
-            }
-        );
+        assert_eq!(content, MessageContent::Unsupported { raw_type: "poll".into(), raw });
     }
 
     #[test]
@@ -850,10 +772,7 @@ mod tests {
 
     #[test]
     fn text_is_the_customers_words() {
-        let words: Vec<_> = every_kind()
-            .iter()
-            .map(|c| c.text().map(str::to_owned))
-            .collect();
+        let words: Vec<_> = every_kind().iter().map(|c| c.text().map(str::to_owned)).collect();
         let expected = [
             Some("hi"),
             Some("this one?"),
@@ -887,11 +806,7 @@ mod tests {
     }
 
     fn row(id: &str, title: &str) -> ListRow {
-        ListRow {
-            id: id.into(),
-            title: title.into(),
-            description: None,
-        }
+        ListRow { id: id.into(), title: title.into(), description: None }
     }
 
     fn list(sections: Vec<ListSection>) -> OutboundMessage {
@@ -920,31 +835,21 @@ mod tests {
 
     #[test]
     fn buttons_follow_whatsapp_rules() {
-        let ok =
-            OutboundMessage::buttons("Want it?", vec![button("yes", "Yes"), button("no", "No")]);
+        let ok = OutboundMessage::buttons("Want it?", vec![button("yes", "Yes"), button("no", "No")]);
         assert!(ok.validate().is_ok());
 
         let four = (0..4).map(|i| button(&i.to_string(), &format!("B{i}")));
         let err = error(OutboundMessage::buttons("x", four.collect()));
         assert!(err.contains("4 buttons") && err.contains('3'), "{err}");
 
-        let err = error(OutboundMessage::buttons(
-            "x",
-            vec![button("a", "Add this to my cart now")],
-        ));
+        let err = error(OutboundMessage::buttons("x", vec![button("a", "Add this to my cart now")]));
         assert!(err.contains("button title") && err.contains("20"), "{err}");
 
         assert!(error(OutboundMessage::buttons("x", vec![])).contains("at least one"));
-        let err = error(OutboundMessage::buttons(
-            "x",
-            vec![button("a", "One"), button("a", "Two")],
-        ));
+        let err = error(OutboundMessage::buttons("x", vec![button("a", "One"), button("a", "Two")]));
         assert!(err.contains("twice"), "{err}");
 
-        let err = error(OutboundMessage::buttons(
-            "a".repeat(1025),
-            vec![button("a", "A")],
-        ));
+        let err = error(OutboundMessage::buttons("a".repeat(1025), vec![button("a", "A")]));
         assert!(err.contains("1024"), "{err}");
 
         let long_header = OutboundMessage::Buttons {
@@ -958,17 +863,11 @@ mod tests {
 
     #[test]
     fn lists_follow_whatsapp_rules() {
-        let ok = list(vec![ListSection {
-            title: String::new(),
-            rows: vec![row("1", "One"), row("2", "Two")],
-        }]);
+        let ok = list(vec![ListSection { title: String::new(), rows: vec![row("1", "One"), row("2", "Two")] }]);
         assert!(ok.validate().is_ok());
 
         let eleven = (0..11).map(|i| row(&i.to_string(), "Row")).collect();
-        let err = error(list(vec![ListSection {
-            title: "All".into(),
-            rows: eleven,
-        }]));
+        let err = error(list(vec![ListSection { title: "All".into(), rows: eleven }]));
         assert!(err.contains("11 list rows") && err.contains("10"), "{err}");
 
         let err = error(list(vec![ListSection {
@@ -977,10 +876,7 @@ mod tests {
         }]));
         assert!(err.contains("row title") && err.contains("24"), "{err}");
 
-        let untitled = |id: &str| ListSection {
-            title: String::new(),
-            rows: vec![row(id, "x")],
-        };
+        let untitled = |id: &str| ListSection { title: String::new(), rows: vec![row(id, "x")] };
         let err = error(list(vec![untitled("1"), untitled("2")]));
         assert!(err.contains("section title is empty"), "{err}");
 
@@ -1016,11 +912,7 @@ mod tests {
             buttons,
         };
         assert!(card(vec![]).validate().is_ok());
-        assert!(
-            card(vec![button("add:fsh-001", "Add to cart")])
-                .validate()
-                .is_ok()
-        );
+        assert!(card(vec![button("add:fsh-001", "Add to cart")]).validate().is_ok());
         let four = (0..4).map(|i| button(&i.to_string(), "x")).collect();
         assert!(error(card(four)).contains("4 buttons"));
     }

@@ -45,11 +45,7 @@ fn sections() -> Vec<Section> {
             });
         } else if line.starts_with("## ") {
             // A level-2 heading ends the section before it.
-            sections.push(Section {
-                name: line.to_owned(),
-                body: String::new(),
-                json: Vec::new(),
-            });
+            sections.push(Section { name: line.to_owned(), body: String::new(), json: Vec::new() });
         } else if line.trim_start() == "```json" {
             block = Some(String::new());
         } else if let Some(section) = sections.last_mut() {
@@ -57,10 +53,7 @@ fn sections() -> Vec<Section> {
             section.body.push('\n');
         }
     }
-    assert!(
-        block.is_none(),
-        "docs/events.md has an unterminated ```json block"
-    );
+    assert!(block.is_none(), "docs/events.md has an unterminated ```json block");
     sections
 }
 
@@ -68,10 +61,8 @@ fn sections() -> Vec<Section> {
 /// JSON values, so that a field the type does not know (dropped on read), a
 /// field the example lacks (added on write) or a misspelt value all fail.
 fn round_trip<T: Serialize + DeserializeOwned + Debug>(json: &str) -> Result<T, String> {
-    let documented: Value =
-        serde_json::from_str(json).map_err(|err| format!("the example is not JSON: {err}"))?;
-    let typed: T = serde_json::from_value(documented.clone())
-        .map_err(|err| format!("does not deserialize: {err}"))?;
+    let documented: Value = serde_json::from_str(json).map_err(|err| format!("the example is not JSON: {err}"))?;
+    let typed: T = serde_json::from_value(documented.clone()).map_err(|err| format!("does not deserialize: {err}"))?;
     // Through a string, not `to_value`: `f32` fields must compare as the
     // shortest decimal they print as, not as their widened `f64` value.
     let written = serde_json::to_string(&typed).map_err(|err| err.to_string())?;
@@ -88,11 +79,7 @@ fn round_trip<T: Serialize + DeserializeOwned + Debug>(json: &str) -> Result<T, 
 }
 
 fn event<T: EventData + Debug>(name: &str, json: &str) -> Result<T, String> {
-    assert_eq!(
-        T::TYPE,
-        name,
-        "the match below pairs a type with the wrong payload"
-    );
+    assert_eq!(T::TYPE, name, "the match below pairs a type with the wrong payload");
     round_trip::<T>(json)
 }
 
@@ -163,21 +150,14 @@ fn check_shared(name: &str, json: &str) -> Option<Result<(), String>> {
             if kinds.len() == all.len() && kinds.len() == 14 {
                 Ok(())
             } else {
-                Err(format!(
-                    "expected one example of each of the 14 kinds, got {kinds:?}"
-                ))
+                Err(format!("expected one example of each of the 14 kinds, got {kinds:?}"))
             }
         }),
         "OutboundMessage" => round_trip::<Vec<OutboundMessage>>(json).and_then(|all| {
-            all.iter()
-                .try_for_each(OutboundMessage::validate)
-                .map(|()| all.len())
-                .and_then(|n| match n {
-                    5 => Ok(()),
-                    n => Err(format!(
-                        "expected one example of each of the 5 kinds, got {n}"
-                    )),
-                })
+            all.iter().try_for_each(OutboundMessage::validate).map(|()| all.len()).and_then(|n| match n {
+                5 => Ok(()),
+                n => Err(format!("expected one example of each of the 5 kinds, got {n}")),
+            })
         }),
         _ => return None,
     };
@@ -190,11 +170,7 @@ fn every_documented_example_round_trips() {
     for section in sections() {
         let is_event = section.name.starts_with("store.");
         let check = |json: &str| {
-            if is_event {
-                Some(check_event(&section.name, json))
-            } else {
-                check_shared(&section.name, json)
-            }
+            if is_event { Some(check_event(&section.name, json)) } else { check_shared(&section.name, json) }
         };
         match section.json.as_slice() {
             [json] => {
@@ -217,20 +193,13 @@ fn every_documented_example_round_trips() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "docs/events.md is out of step with the code:\n\n{}",
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "docs/events.md is out of step with the code:\n\n{}", failures.join("\n\n"));
 }
 
 #[test]
 fn every_event_type_is_documented_once_in_order() {
-    let documented: Vec<String> = sections()
-        .into_iter()
-        .filter(|s| s.name.starts_with("store."))
-        .map(|s| s.name)
-        .collect();
+    let documented: Vec<String> =
+        sections().into_iter().filter(|s| s.name.starts_with("store.")).map(|s| s.name).collect();
     assert_eq!(
         documented,
         types::ALL,
@@ -263,9 +232,7 @@ fn the_page_names_no_phone_field() {
                             let key = key.as_str();
                             assert!(
                                 key == "phone_number_id"
-                                    || !(key.contains("phone")
-                                        || key == "wa_id"
-                                        || key == "msisdn"),
+                                    || !(key.contains("phone") || key == "wa_id" || key == "msisdn"),
                                 "### {}: field `{key}` looks like a phone number",
                                 section.name
                             );

@@ -247,20 +247,15 @@ pub async fn publish(events: &[Event]) -> Result<()> {
 
 fn error_response(error: &Error) -> Response {
     let body = serde_json::json!({ "error": error.message() }).to_string();
-    Response::builder()
-        .status(error.status())
-        .header("content-type", "application/json")
-        .body(body)
-        .build()
+    Response::builder().status(error.status()).header("content-type", "application/json").body(body).build()
 }
 
 fn header_map(request: &Request) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     for (name, value) in request.headers() {
-        if let (Ok(name), Ok(value)) = (
-            http::header::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
+        if let (Ok(name), Ok(value)) =
+            (http::header::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(value.as_bytes()))
+        {
             headers.append(name, value);
         }
     }

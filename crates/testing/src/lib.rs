@@ -50,9 +50,8 @@ pub fn wasm_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("AGENT_STORE_WASM_DIR") {
         return PathBuf::from(dir);
     }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace_root().join("target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
     target.join("wasm32-wasip2/release")
 }
 
@@ -216,7 +215,12 @@ struct Router {
 
 #[async_trait]
 impl InternalRequests for Router {
-    async fn handle(&self, _caller: &str, target: &str, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+    async fn handle(
+        &self,
+        _caller: &str,
+        target: &str,
+        request: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>> {
         let respond = |status: u16, body: serde_json::Value| {
             let mut response = http::Response::new(Bytes::from(body.to_string()));
             *response.status_mut() = http::StatusCode::from_u16(status).expect("a valid status");
@@ -239,7 +243,10 @@ impl InternalRequests for Router {
                 let outcome = peer.call(request, &CallContext::default()).await;
                 outcome.result.map_err(|e| anyhow::anyhow!("{target}: {e}\n{}", outcome.output))
             }
-            None => Ok(respond(404, serde_json::json!({ "error": format!("no component `{target}` chained to this harness") }))),
+            None => Ok(respond(
+                404,
+                serde_json::json!({ "error": format!("no component `{target}` chained to this harness") }),
+            )),
         }
     }
 }

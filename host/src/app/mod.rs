@@ -79,7 +79,12 @@ pub(crate) struct AppInner {
 impl App {
     /// Loads every component the manifest needs, refusing the whole
     /// application if any of them is wrong.
-    pub async fn load(manifest: Manifest, runtime: Arc<Runtime>, broker: Arc<dyn Broker>, options: AppOptions) -> Result<Self> {
+    pub async fn load(
+        manifest: Manifest,
+        runtime: Arc<Runtime>,
+        broker: Arc<dyn Broker>,
+        options: AppOptions,
+    ) -> Result<Self> {
         manifest.validate()?;
         let variables = AppVariables::resolve(&manifest, |name| std::env::var(name).ok())?;
         let staging = options.data_dir.join("files");
@@ -93,7 +98,8 @@ impl App {
             }
             let entry = &manifest.component[&id];
             let path = locate_source(&manifest, &id, options.wasm_dir.as_deref())?;
-            let bytes = std::fs::read(&path).with_context(|| format!("component `{id}`: reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("component `{id}`: reading {}", path.display()))?;
             let component_vars = variables.for_component(&manifest, &id)?;
             let hosts = entry
                 .allowed_outbound_hosts
@@ -107,7 +113,8 @@ impl App {
                 variables: component_vars,
                 ai_models: entry.ai_models.clone().into(),
                 environment: entry.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                mounts: mounts::resolve(&manifest.root, &id, entry, &staging).with_context(|| format!("component `{id}`"))?,
+                mounts: mounts::resolve(&manifest.root, &id, entry, &staging)
+                    .with_context(|| format!("component `{id}`"))?,
                 timeout: tool.timeout(),
                 memory_limit: tool.memory_limit_bytes(),
                 concurrency: tool.concurrency(),
@@ -231,7 +238,13 @@ impl AppInner {
         self.broker.publish(events).await?;
         for event in events {
             tracing::debug!(event_id = event.id(), event_type = event.ty(), "published");
-            self.tap.record(TapRecord { kind: TapKind::Published, event: event.clone(), component: None, detail: None, elapsed_ms: None });
+            self.tap.record(TapRecord {
+                kind: TapKind::Published,
+                event: event.clone(),
+                component: None,
+                detail: None,
+                elapsed_ms: None,
+            });
         }
         Ok(())
     }
@@ -250,10 +263,7 @@ fn locate_source(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Resu
             return Ok(alternative);
         }
     }
-    bail!(
-        "component `{id}`: {} does not exist; build the components first (`cargo xtask build`)",
-        path.display()
-    )
+    bail!("component `{id}`: {} does not exist; build the components first (`cargo xtask build`)", path.display())
 }
 
 /// Requests components make to `<id>.spin.internal`: the event router
@@ -277,7 +287,10 @@ impl InternalRequests for AppInner {
             };
         }
         let Some(template) = self.components.load().get(target).cloned() else {
-            return Ok(json_response(404, &serde_json::json!({ "error": format!("no component `{target}{INTERNAL_SUFFIX}`") })));
+            return Ok(json_response(
+                404,
+                &serde_json::json!({ "error": format!("no component `{target}{INTERNAL_SUFFIX}`") }),
+            ));
         };
         let CallOutcome { result, output, .. } = template.call(request, &CallContext::default()).await;
         log_output(target, &output);
@@ -294,8 +307,6 @@ pub(crate) fn log_output(component: &str, output: &str) {
 pub(crate) fn json_response(status: u16, body: &serde_json::Value) -> http::Response<Bytes> {
     let mut response = http::Response::new(Bytes::from(body.to_string()));
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
 }

@@ -55,7 +55,8 @@ pub fn resolve(root: &Path, id: &str, entry: &ComponentEntry, staging_root: &Pat
                 bail!("files: pattern {pattern:?} must stay inside the application directory");
             }
             let full = root.join(pattern);
-            let matches = glob::glob(&full.to_string_lossy()).with_context(|| format!("files: bad pattern {pattern:?}"))?;
+            let matches =
+                glob::glob(&full.to_string_lossy()).with_context(|| format!("files: bad pattern {pattern:?}"))?;
             for path in matches {
                 let path = path?;
                 if !path.is_file() {

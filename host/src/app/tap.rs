@@ -80,7 +80,10 @@ impl TailFilter {
     }
 
     pub fn matches(&self, record: &TapRecord) -> bool {
-        let typed = self.event_type.as_deref().is_none_or(|t| type_matches(t, cloudevents::AttributesReader::ty(&record.event)));
+        let typed = self
+            .event_type
+            .as_deref()
+            .is_none_or(|t| type_matches(t, cloudevents::AttributesReader::ty(&record.event)));
         typed
             && self.attributes.iter().all(|(name, want)| {
                 if name == "component" {

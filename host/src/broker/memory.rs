@@ -109,7 +109,13 @@ impl Inner {
         if dead.len() == MAX_DEAD_LETTERS {
             dead.pop_front();
         }
-        dead.push_back(DeadLetter { event, component: component.to_string(), reason, attempts, at: chrono::Utc::now() });
+        dead.push_back(DeadLetter {
+            event,
+            component: component.to_string(),
+            reason,
+            attempts,
+            at: chrono::Utc::now(),
+        });
     }
 }
 

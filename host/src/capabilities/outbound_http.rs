@@ -64,7 +64,9 @@ impl AllowedHosts {
     pub fn parse(entries: &[String]) -> Result<Self> {
         let mut rules = Vec::new();
         for entry in entries {
-            rules.push(Self::parse_entry(entry).map_err(|e| anyhow::anyhow!("allowed_outbound_hosts entry {entry:?}: {e}"))?);
+            rules.push(
+                Self::parse_entry(entry).map_err(|e| anyhow::anyhow!("allowed_outbound_hosts entry {entry:?}: {e}"))?,
+            );
         }
         Ok(Self { rules })
     }
@@ -75,7 +77,10 @@ impl AllowedHosts {
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') {
-            bail!("must not contain a path: allow the host, e.g. \"{scheme}://{}\"", rest.split('/').next().unwrap_or(""));
+            bail!(
+                "must not contain a path: allow the host, e.g. \"{scheme}://{}\"",
+                rest.split('/').next().unwrap_or("")
+            );
         }
         let scheme = match scheme {
             "*" => None,
@@ -165,10 +170,7 @@ impl WasiHttpHooks for OutboundHooks {
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        let internal_target = uri
-            .host()
-            .and_then(|h| h.strip_suffix(INTERNAL_SUFFIX))
-            .map(str::to_string);
+        let internal_target = uri.host().and_then(|h| h.strip_suffix(INTERNAL_SUFFIX)).map(str::to_string);
         match (internal_target, self.internal.clone()) {
             (Some(target), Some(internal)) => {
                 let caller = self.component.clone();
@@ -196,10 +198,7 @@ impl WasiHttpHooks for OutboundHooks {
             }
             (None, _) => Box::new(async move {
                 let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-                Ok((
-                    response.map(BodyExt::boxed_unsync),
-                    Box::new(io) as Box<dyn Future<Output = _> + Send>,
-                ))
+                Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
             }),
         }
     }

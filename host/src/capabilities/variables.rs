@@ -121,10 +121,7 @@ impl HasData for Variables {
     type Data<'a> = &'a ComponentVariables;
 }
 
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &ComponentVariables,
-) -> Result<()> {
+pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &ComponentVariables) -> Result<()> {
     spin_vars::add_to_linker::<T, Variables>(linker, get)?;
     wasi_config::add_to_linker::<T, Variables>(linker, get)?;
     Ok(())
@@ -141,9 +138,7 @@ impl spin_vars::Host for &ComponentVariables {
             return Ok(Err(spin_vars::Error::InvalidName(name)));
         }
         if !self.declared.contains(&name) {
-            return Ok(Err(spin_vars::Error::Undefined(format!(
-                "the component declares no variable `{name}`"
-            ))));
+            return Ok(Err(spin_vars::Error::Undefined(format!("the component declares no variable `{name}`"))));
         }
         Ok(match ComponentVariables::get(self, &name) {
             Some(value) => Ok(value.to_string()),

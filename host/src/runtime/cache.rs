@@ -49,10 +49,16 @@ impl CompileCache {
             // the engine key in its name rules out another engine's code.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, Origin::Cached)),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable compiled-component cache entry"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable compiled-component cache entry")
+                }
             }
         }
-        tracing::info!(component = name, size_kib = bytes.len() / 1024, "compiling component (cached for the next start)");
+        tracing::info!(
+            component = name,
+            size_kib = bytes.len() / 1024,
+            "compiling component (cached for the next start)"
+        );
         let started = Instant::now();
         let component = Component::new(engine, bytes).map_err(anyhow::Error::from)?;
         tracing::info!(component = name, elapsed_ms = started.elapsed().as_millis() as u64, "compiled");

@@ -50,7 +50,8 @@ impl Template {
             Ok((headers, body)) => {
                 let mut request = http::Request::new(Bytes::from(body));
                 *request.method_mut() = http::Method::POST;
-                *request.uri_mut() = format!("http://{}.spin.internal/", self.id).parse().expect("a component id is a valid host");
+                *request.uri_mut() =
+                    format!("http://{}.spin.internal/", self.id).parse().expect("a component id is a valid host");
                 *request.headers_mut() = headers;
                 request
             }
@@ -64,7 +65,9 @@ impl Template {
         };
         let outcome = self.call(request, ctx).await;
         let result = match outcome.result {
-            Err(CallError::Setup(reason)) => Err(DeliveryError::Failed(format!("could not start the component: {reason}"))),
+            Err(CallError::Setup(reason)) => {
+                Err(DeliveryError::Failed(format!("could not start the component: {reason}")))
+            }
             Err(e) => Err(DeliveryError::Failed(e.to_string())),
             Ok(response) => {
                 let status = response.status();
@@ -74,9 +77,8 @@ impl Template {
                 } else if !status.is_success() {
                     Err(DeliveryError::Failed(format!("answered {status}: {}", reason(&body))))
                 } else {
-                    binding::decode_reply(status, &parts.headers, body.to_vec()).map_err(|e| {
-                        DeliveryError::Failed(format!("answered with events that are not valid: {e}"))
-                    })
+                    binding::decode_reply(status, &parts.headers, body.to_vec())
+                        .map_err(|e| DeliveryError::Failed(format!("answered with events that are not valid: {e}")))
                 }
             }
         };

@@ -63,7 +63,9 @@ impl AdminToken {
         match bearer.or(query_token) {
             Some(token) if self.matches(token) => Ok(()),
             Some(_) => Err((StatusCode::UNAUTHORIZED, "the admin token is wrong")),
-            None => Err((StatusCode::UNAUTHORIZED, "this endpoint needs the admin token: Authorization: Bearer <token>")),
+            None => {
+                Err((StatusCode::UNAUTHORIZED, "this endpoint needs the admin token: Authorization: Bearer <token>"))
+            }
         }
     }
 

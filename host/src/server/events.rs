@@ -33,7 +33,10 @@ pub(super) async fn ingest(State(state): State<ServerState>, headers: HeaderMap,
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len(), "ids": ids }))).into_response(),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "could not publish events from /events");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("the broker did not take the events: {e:#}") })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": format!("the broker did not take the events: {e:#}") })),
+            )
                 .into_response()
         }
     }
@@ -52,19 +55,20 @@ pub(super) async fn tail(
     let stopped = async move {
         let _ = stopping.wait_for(|s| *s).await;
     };
-    let stream = BroadcastStream::new(state.app.tap().subscribe()).filter_map(move |item| {
-        let out = match item {
-            Ok(record) if filter.matches(&record) => {
-                let kind = serde_json::to_value(record.kind).ok().and_then(|v| v.as_str().map(str::to_string));
-                SseEvent::default().event(kind.unwrap_or_default()).json_data(&record).ok()
-            }
-            Ok(_) => None,
-            Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                Some(SseEvent::default().event("lagged").data(format!("{{\"missed\":{missed}}}")))
-            }
-        };
-        std::future::ready(out.map(Ok::<_, Infallible>))
-    })
-    .take_until(stopped);
+    let stream = BroadcastStream::new(state.app.tap().subscribe())
+        .filter_map(move |item| {
+            let out = match item {
+                Ok(record) if filter.matches(&record) => {
+                    let kind = serde_json::to_value(record.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+                    SseEvent::default().event(kind.unwrap_or_default()).json_data(&record).ok()
+                }
+                Ok(_) => None,
+                Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                    Some(SseEvent::default().event("lagged").data(format!("{{\"missed\":{missed}}}")))
+                }
+            };
+            std::future::ready(out.map(Ok::<_, Infallible>))
+        })
+        .take_until(stopped);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }

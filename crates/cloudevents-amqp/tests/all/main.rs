@@ -12,10 +12,7 @@ type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// A v1.0 event with the required attributes only.
 fn minimal() -> EventBuilderV10 {
-    EventBuilderV10::new()
-        .id("0001")
-        .ty("com.example.order.placed")
-        .source("/agent-store/order-processor")
+    EventBuilderV10::new().id("0001").ty("com.example.order.placed").source("/agent-store/order-processor")
 }
 
 /// A v1.0 event with every attribute, extensions of each type, and JSON data.

@@ -5,8 +5,7 @@ use cloudevents::event::ExtensionValue;
 use cloudevents::message::{Encoding, MessageDeserializer};
 use cloudevents::{AttributesReader, Data, EventBuilder};
 use cloudevents_amqp::{
-    AmqpDeserializer, AmqpMessage, Error, body_for, extra_headers, properties_for, to_event,
-    with_extra_headers,
+    AmqpDeserializer, AmqpMessage, Error, body_for, extra_headers, properties_for, to_event, with_extra_headers,
 };
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, ByteArray, FieldTable, LongString, ShortString};
@@ -29,19 +28,13 @@ fn long_string(s: &str) -> AMQPValue {
 fn structured_mode() -> TestResult {
     let event = full();
     let message = AmqpMessage::from_event_structured(event.clone())?;
-    assert_eq!(
-        message.properties.content_type().as_ref().unwrap().as_str(),
-        "application/cloudevents+json"
-    );
+    assert_eq!(message.properties.content_type().as_ref().unwrap().as_str(), "application/cloudevents+json");
     assert_eq!(message.properties.headers(), &None);
     let json: serde_json::Value = serde_json::from_slice(&message.body)?;
     assert_eq!(json["id"], "0001");
     assert_eq!(json["specversion"], "1.0");
 
-    assert_eq!(
-        AmqpDeserializer::new(&message.properties, &message.body).encoding(),
-        Encoding::STRUCTURED
-    );
+    assert_eq!(AmqpDeserializer::new(&message.properties, &message.body).encoding(), Encoding::STRUCTURED);
     assert_eq!(to_event(&message.properties, &message.body)?, event);
     Ok(())
 }
@@ -69,17 +62,13 @@ fn structured_mode_with_charset_from_another_producer() -> TestResult {
     assert_eq!(event.id(), "ext-1");
     assert_eq!(event.time().unwrap().timestamp_subsec_nanos(), 1);
     assert_eq!(event.extension("depth"), Some(&ExtensionValue::Integer(7)));
-    assert_eq!(
-        event.data(),
-        Some(&Data::Json(serde_json::json!({ "ping": true })))
-    );
+    assert_eq!(event.data(), Some(&Data::Json(serde_json::json!({ "ping": true }))));
     Ok(())
 }
 
 #[test]
 fn malformed_structured_body_is_invalid() {
-    let properties =
-        BasicProperties::default().with_content_type("application/cloudevents+json".into());
+    let properties = BasicProperties::default().with_content_type("application/cloudevents+json".into());
     let error = to_event(&properties, b"{ not json").unwrap_err();
     assert!(matches!(error, Error::Invalid(_)), "{error}");
 }
@@ -90,16 +79,10 @@ fn plain_message_is_not_a_cloud_event() {
         .with_content_type("text/plain".into())
         .with_message_id("m-1".into())
         .with_headers(table(&[("x-retry-count", AMQPValue::LongLongInt(2))]));
-    assert_eq!(
-        AmqpDeserializer::new(&properties, b"hello").encoding(),
-        Encoding::UNKNOWN
-    );
+    assert_eq!(AmqpDeserializer::new(&properties, b"hello").encoding(), Encoding::UNKNOWN);
 
     let error = to_event(&properties, b"hello").unwrap_err();
-    assert!(
-        matches!(&error, Error::NotACloudEvent { content_type: Some(ct) } if ct == "text/plain"),
-        "{error:?}"
-    );
+    assert!(matches!(&error, Error::NotACloudEvent { content_type: Some(ct) } if ct == "text/plain"), "{error:?}");
     assert_eq!(
         error.to_string(),
         "message is not a CloudEvent: it has no `cloudEvents:specversion` header \
@@ -114,28 +97,24 @@ fn plain_message_is_not_a_cloud_event() {
 #[test]
 fn header_names_are_case_sensitive() {
     // `CloudEvents:specversion` is not `cloudEvents:specversion`.
-    let properties = BasicProperties::default()
-        .with_message_id("0001".into())
-        .with_headers(table(&[
-            ("CloudEvents:specversion", long_string("1.0")),
-            ("cloudEvents:type", long_string("t")),
-            ("cloudEvents:source", long_string("/s")),
-        ]));
+    let properties = BasicProperties::default().with_message_id("0001".into()).with_headers(table(&[
+        ("CloudEvents:specversion", long_string("1.0")),
+        ("cloudEvents:type", long_string("t")),
+        ("cloudEvents:source", long_string("/s")),
+    ]));
     let error = to_event(&properties, b"").unwrap_err();
     assert!(matches!(error, Error::NotACloudEvent { .. }), "{error}");
 }
 
 #[test]
 fn other_case_prefixes_are_not_extensions() -> TestResult {
-    let properties = BasicProperties::default()
-        .with_message_id("0001".into())
-        .with_headers(table(&[
-            ("cloudEvents:specversion", long_string("1.0")),
-            ("cloudEvents:type", long_string("t")),
-            ("cloudEvents:source", long_string("/s")),
-            ("cloudevents:brand", long_string("fashion")),
-            ("ce_brand", long_string("fashion")),
-        ]));
+    let properties = BasicProperties::default().with_message_id("0001".into()).with_headers(table(&[
+        ("cloudEvents:specversion", long_string("1.0")),
+        ("cloudEvents:type", long_string("t")),
+        ("cloudEvents:source", long_string("/s")),
+        ("cloudevents:brand", long_string("fashion")),
+        ("ce_brand", long_string("fashion")),
+    ]));
     let event = to_event(&properties, b"")?;
     assert_eq!(event.iter_extensions().count(), 0);
     Ok(())
@@ -147,35 +126,14 @@ fn values_as_short_strings_long_strings_and_byte_arrays() -> TestResult {
         .with_message_id("0001".into())
         .with_content_type("text/plain".into())
         .with_headers(table(&[
-            (
-                "cloudEvents:specversion",
-                AMQPValue::ShortString(ShortString::from("1.0")),
-            ),
-            (
-                "cloudEvents:type",
-                AMQPValue::ByteArray(ByteArray::from(&b"com.example.t"[..])),
-            ),
+            ("cloudEvents:specversion", AMQPValue::ShortString(ShortString::from("1.0"))),
+            ("cloudEvents:type", AMQPValue::ByteArray(ByteArray::from(&b"com.example.t"[..]))),
             ("cloudEvents:source", long_string("/s")),
-            (
-                "cloudEvents:subject",
-                AMQPValue::ShortString(ShortString::from("subj")),
-            ),
-            (
-                "cloudEvents:time",
-                AMQPValue::ByteArray(ByteArray::from(&b"2026-05-01T01:02:03.45Z"[..])),
-            ),
-            (
-                "cloudEvents:dataschema",
-                AMQPValue::ByteArray(ByteArray::from(&b"https://s.example.com/x"[..])),
-            ),
-            (
-                "cloudEvents:brand",
-                AMQPValue::ShortString(ShortString::from("shoes")),
-            ),
-            (
-                "cloudEvents:tag",
-                AMQPValue::ByteArray(ByteArray::from(&b"b"[..])),
-            ),
+            ("cloudEvents:subject", AMQPValue::ShortString(ShortString::from("subj"))),
+            ("cloudEvents:time", AMQPValue::ByteArray(ByteArray::from(&b"2026-05-01T01:02:03.45Z"[..]))),
+            ("cloudEvents:dataschema", AMQPValue::ByteArray(ByteArray::from(&b"https://s.example.com/x"[..]))),
+            ("cloudEvents:brand", AMQPValue::ShortString(ShortString::from("shoes"))),
+            ("cloudEvents:tag", AMQPValue::ByteArray(ByteArray::from(&b"b"[..]))),
             ("cloudEvents:small", AMQPValue::ShortShortInt(-5)),
             ("cloudEvents:medium", AMQPValue::LongUInt(4_000_000_000)),
         ]));
@@ -184,37 +142,20 @@ fn values_as_short_strings_long_strings_and_byte_arrays() -> TestResult {
     assert_eq!(event.ty(), "com.example.t");
     assert_eq!(event.source(), "/s");
     assert_eq!(event.subject(), Some("subj"));
-    assert_eq!(
-        event.time().unwrap().to_rfc3339(),
-        "2026-05-01T01:02:03.450+00:00"
-    );
-    assert_eq!(
-        event.dataschema().unwrap().as_str(),
-        "https://s.example.com/x"
-    );
-    assert_eq!(
-        event.extension("brand"),
-        Some(&ExtensionValue::String("shoes".into()))
-    );
-    assert_eq!(
-        event.extension("tag"),
-        Some(&ExtensionValue::String("b".into()))
-    );
+    assert_eq!(event.time().unwrap().to_rfc3339(), "2026-05-01T01:02:03.450+00:00");
+    assert_eq!(event.dataschema().unwrap().as_str(), "https://s.example.com/x");
+    assert_eq!(event.extension("brand"), Some(&ExtensionValue::String("shoes".into())));
+    assert_eq!(event.extension("tag"), Some(&ExtensionValue::String("b".into())));
     assert_eq!(event.extension("small"), Some(&ExtensionValue::Integer(-5)));
-    assert_eq!(
-        event.extension("medium"),
-        Some(&ExtensionValue::Integer(4_000_000_000))
-    );
+    assert_eq!(event.extension("medium"), Some(&ExtensionValue::Integer(4_000_000_000)));
     assert_eq!(event.data(), Some(&Data::String("hi".into())));
     Ok(())
 }
 
 #[test]
 fn timestamp_property_alone_gives_the_time() -> TestResult {
-    let properties = BasicProperties::default()
-        .with_message_id("0001".into())
-        .with_timestamp(1_777_777_777)
-        .with_headers(table(&[
+    let properties =
+        BasicProperties::default().with_message_id("0001".into()).with_timestamp(1_777_777_777).with_headers(table(&[
             ("cloudEvents:specversion", long_string("1.0")),
             ("cloudEvents:type", long_string("t")),
             ("cloudEvents:source", long_string("/s")),
@@ -226,39 +167,26 @@ fn timestamp_property_alone_gives_the_time() -> TestResult {
 
 #[test]
 fn unsupported_header_type_is_an_error() {
-    let properties = BasicProperties::default()
-        .with_message_id("0001".into())
-        .with_headers(table(&[
-            ("cloudEvents:specversion", long_string("1.0")),
-            ("cloudEvents:type", long_string("t")),
-            ("cloudEvents:source", long_string("/s")),
-            ("cloudEvents:ratio", AMQPValue::Double(0.5)),
-        ]));
+    let properties = BasicProperties::default().with_message_id("0001".into()).with_headers(table(&[
+        ("cloudEvents:specversion", long_string("1.0")),
+        ("cloudEvents:type", long_string("t")),
+        ("cloudEvents:source", long_string("/s")),
+        ("cloudEvents:ratio", AMQPValue::Double(0.5)),
+    ]));
     let error = to_event(&properties, b"").unwrap_err();
-    assert!(
-        matches!(&error, Error::InvalidHeader { name, .. } if name == "cloudEvents:ratio"),
-        "{error}"
-    );
+    assert!(matches!(&error, Error::InvalidHeader { name, .. } if name == "cloudEvents:ratio"), "{error}");
     assert!(error.to_string().contains("Double"), "{error}");
 }
 
 #[test]
 fn invalid_utf8_header_is_an_error() {
-    let properties = BasicProperties::default()
-        .with_message_id("0001".into())
-        .with_headers(table(&[
-            ("cloudEvents:specversion", long_string("1.0")),
-            (
-                "cloudEvents:type",
-                AMQPValue::LongString(vec![0xff, 0xfe].into()),
-            ),
-            ("cloudEvents:source", long_string("/s")),
-        ]));
+    let properties = BasicProperties::default().with_message_id("0001".into()).with_headers(table(&[
+        ("cloudEvents:specversion", long_string("1.0")),
+        ("cloudEvents:type", AMQPValue::LongString(vec![0xff, 0xfe].into())),
+        ("cloudEvents:source", long_string("/s")),
+    ]));
     let error = to_event(&properties, b"").unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "header `cloudEvents:type`: value is not UTF-8"
-    );
+    assert_eq!(error.to_string(), "header `cloudEvents:type`: value is not UTF-8");
 }
 
 #[test]
@@ -270,9 +198,7 @@ fn unknown_spec_version_and_missing_id_are_invalid() {
             ("cloudEvents:source", long_string("/s")),
         ])
     };
-    let properties = BasicProperties::default()
-        .with_message_id("0001".into())
-        .with_headers(headers("2.0"));
+    let properties = BasicProperties::default().with_message_id("0001".into()).with_headers(headers("2.0"));
     let error = to_event(&properties, b"").unwrap_err();
     assert!(matches!(error, Error::Invalid(_)), "{error}");
     assert!(error.to_string().contains("2.0"), "{error}");
@@ -297,19 +223,13 @@ fn extra_headers_ride_along_and_stay_out_of_the_event() -> TestResult {
 
     assert_eq!(to_event(&properties, &body)?, event);
     assert_eq!(extra_headers(&properties), extra);
-    assert_eq!(
-        extra_headers(&properties_for(&event)?),
-        FieldTable::default()
-    );
+    assert_eq!(extra_headers(&properties_for(&event)?), FieldTable::default());
 
     // A later retry replaces the count and keeps the reason.
     let bumped = table(&[("x-retry-count", AMQPValue::LongLongInt(3))]);
     let properties = with_extra_headers(properties, &bumped)?;
     let extra_now = extra_headers(&properties);
-    assert_eq!(
-        extra_now.inner().get("x-retry-count"),
-        Some(&AMQPValue::LongLongInt(3))
-    );
+    assert_eq!(extra_now.inner().get("x-retry-count"), Some(&AMQPValue::LongLongInt(3)));
     assert!(extra_now.contains_key("x-dead-letter-reason"));
     assert_eq!(to_event(&properties, &body)?, event);
     Ok(())
@@ -320,9 +240,6 @@ fn extra_headers_cannot_use_the_prefix() -> TestResult {
     let event = minimal().build()?;
     let extra = table(&[("cloudEvents:retry", AMQPValue::LongLongInt(1))]);
     let error = with_extra_headers(properties_for(&event)?, &extra).unwrap_err();
-    assert!(
-        matches!(&error, Error::ReservedHeader { name } if name == "cloudEvents:retry"),
-        "{error}"
-    );
+    assert!(matches!(&error, Error::ReservedHeader { name } if name == "cloudEvents:retry"), "{error}");
     Ok(())
 }

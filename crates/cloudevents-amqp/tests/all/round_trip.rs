@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 use cloudevents::event::ExtensionValue;
 use cloudevents::message::{BinaryDeserializer, MessageDeserializer};
 use cloudevents::{AttributesReader, Data, Event, EventBuilder, EventBuilderV03};
-use cloudevents_amqp::{
-    AmqpDeserializer, AmqpMessage, AmqpSerializer, body_for, properties_for, to_event,
-};
+use cloudevents_amqp::{AmqpDeserializer, AmqpMessage, AmqpSerializer, body_for, properties_for, to_event};
 use lapin::types::{AMQPValue, LongString};
 
 use crate::{TestResult, full, header, minimal};
@@ -19,11 +17,7 @@ fn round_trip(event: &Event) -> TestResult<Event> {
 
     let message = AmqpMessage::from_event(event.clone())?;
     assert_eq!(message.body, body, "body_for and the binding agree");
-    assert_eq!(
-        message.properties.with_delivery_mode(2),
-        properties,
-        "properties_for and the binding agree"
-    );
+    assert_eq!(message.properties.with_delivery_mode(2), properties, "properties_for and the binding agree");
 
     Ok(to_event(&properties, &body)?)
 }
@@ -41,18 +35,9 @@ fn required_attributes_only() -> TestResult {
     assert_eq!(properties.delivery_mode(), &Some(2));
     assert_eq!(properties.content_type(), &None);
     assert_eq!(properties.timestamp(), &None);
-    assert_eq!(
-        header(&properties, "cloudEvents:specversion"),
-        Some(&long_string("1.0"))
-    );
-    assert_eq!(
-        header(&properties, "cloudEvents:type"),
-        Some(&long_string("com.example.order.placed"))
-    );
-    assert_eq!(
-        header(&properties, "cloudEvents:source"),
-        Some(&long_string("/agent-store/order-processor"))
-    );
+    assert_eq!(header(&properties, "cloudEvents:specversion"), Some(&long_string("1.0")));
+    assert_eq!(header(&properties, "cloudEvents:type"), Some(&long_string("com.example.order.placed")));
+    assert_eq!(header(&properties, "cloudEvents:source"), Some(&long_string("/agent-store/order-processor")));
     // `id` travels as `message-id` only.
     assert_eq!(header(&properties, "cloudEvents:id"), None);
     assert!(body_for(&event).is_empty());
@@ -65,10 +50,7 @@ fn required_attributes_only() -> TestResult {
 fn subject() -> TestResult {
     let event = minimal().subject("order/42").build()?;
     let properties = properties_for(&event)?;
-    assert_eq!(
-        header(&properties, "cloudEvents:subject"),
-        Some(&long_string("order/42"))
-    );
+    assert_eq!(header(&properties, "cloudEvents:subject"), Some(&long_string("order/42")));
     assert_eq!(round_trip(&event)?, event);
     Ok(())
 }
@@ -88,10 +70,7 @@ fn dataschema() -> TestResult {
         Some(&long_string("https://schemas.example.com/order.json"))
     );
     let back = round_trip(&event)?;
-    assert_eq!(
-        back.dataschema().map(|u| u.as_str()),
-        Some("https://schemas.example.com/order.json")
-    );
+    assert_eq!(back.dataschema().map(|u| u.as_str()), Some("https://schemas.example.com/order.json"));
     assert_eq!(back, event);
     Ok(())
 }
@@ -103,14 +82,8 @@ fn time_with_nanoseconds() -> TestResult {
     let properties = properties_for(&event)?;
 
     let expected: DateTime<Utc> = time.parse()?;
-    assert_eq!(
-        properties.timestamp(),
-        &Some(u64::try_from(expected.timestamp())?)
-    );
-    assert_eq!(
-        header(&properties, "cloudEvents:time"),
-        Some(&long_string(time))
-    );
+    assert_eq!(properties.timestamp(), &Some(u64::try_from(expected.timestamp())?));
+    assert_eq!(header(&properties, "cloudEvents:time"), Some(&long_string(time)));
 
     let back = round_trip(&event)?;
     assert_eq!(back.time(), Some(&expected));
@@ -133,14 +106,8 @@ fn json_data() -> TestResult {
     let data = serde_json::json!({ "order": 42, "items": ["shoe", "sock"], "note": null });
     let event = minimal().data("application/json", data.clone()).build()?;
     let properties = properties_for(&event)?;
-    assert_eq!(
-        properties.content_type().as_ref().unwrap().as_str(),
-        "application/json"
-    );
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&body_for(&event))?,
-        data
-    );
+    assert_eq!(properties.content_type().as_ref().unwrap().as_str(), "application/json");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body_for(&event))?, data);
 
     let back = round_trip(&event)?;
     assert_eq!(back.data(), Some(&Data::Json(data)));
@@ -151,9 +118,7 @@ fn json_data() -> TestResult {
 #[test]
 fn json_suffix_and_charset_are_json() -> TestResult {
     let data = serde_json::json!({ "a": 1 });
-    let event = minimal()
-        .data("application/vnd.example+json; charset=utf-8", data.clone())
-        .build()?;
+    let event = minimal().data("application/vnd.example+json; charset=utf-8", data.clone()).build()?;
     let back = round_trip(&event)?;
     assert_eq!(back.data(), Some(&Data::Json(data)));
     assert_eq!(back, event);
@@ -162,9 +127,7 @@ fn json_suffix_and_charset_are_json() -> TestResult {
 
 #[test]
 fn text_data() -> TestResult {
-    let event = minimal()
-        .data("text/plain; charset=utf-8", "¡hola, mundo!")
-        .build()?;
+    let event = minimal().data("text/plain; charset=utf-8", "¡hola, mundo!").build()?;
     assert_eq!(body_for(&event), "¡hola, mundo!".as_bytes());
     let back = round_trip(&event)?;
     assert_eq!(back.data(), Some(&Data::String("¡hola, mundo!".into())));
@@ -175,9 +138,7 @@ fn text_data() -> TestResult {
 #[test]
 fn binary_data() -> TestResult {
     let bytes = vec![0x00, 0xff, 0xfe, 0x80, b'{', 0x01];
-    let event = minimal()
-        .data("application/octet-stream", bytes.clone())
-        .build()?;
+    let event = minimal().data("application/octet-stream", bytes.clone()).build()?;
     assert_eq!(body_for(&event), bytes);
     let back = round_trip(&event)?;
     assert_eq!(back.data(), Some(&Data::Binary(bytes)));
@@ -195,33 +156,15 @@ fn extensions_keep_their_type() -> TestResult {
         .extension("dry", false)
         .build()?;
     let properties = properties_for(&event)?;
-    assert_eq!(
-        header(&properties, "cloudEvents:brand"),
-        Some(&long_string("fashion"))
-    );
-    assert_eq!(
-        header(&properties, "cloudEvents:depth"),
-        Some(&AMQPValue::LongLongInt(3))
-    );
-    assert_eq!(
-        header(&properties, "cloudEvents:negative"),
-        Some(&AMQPValue::LongLongInt(i64::MIN))
-    );
-    assert_eq!(
-        header(&properties, "cloudEvents:replay"),
-        Some(&AMQPValue::Boolean(true))
-    );
+    assert_eq!(header(&properties, "cloudEvents:brand"), Some(&long_string("fashion")));
+    assert_eq!(header(&properties, "cloudEvents:depth"), Some(&AMQPValue::LongLongInt(3)));
+    assert_eq!(header(&properties, "cloudEvents:negative"), Some(&AMQPValue::LongLongInt(i64::MIN)));
+    assert_eq!(header(&properties, "cloudEvents:replay"), Some(&AMQPValue::Boolean(true)));
 
     let back = round_trip(&event)?;
-    assert_eq!(
-        back.extension("brand"),
-        Some(&ExtensionValue::String("fashion".into()))
-    );
+    assert_eq!(back.extension("brand"), Some(&ExtensionValue::String("fashion".into())));
     assert_eq!(back.extension("depth"), Some(&ExtensionValue::Integer(3)));
-    assert_eq!(
-        back.extension("replay"),
-        Some(&ExtensionValue::Boolean(true))
-    );
+    assert_eq!(back.extension("replay"), Some(&ExtensionValue::Boolean(true)));
     assert_eq!(back.extension("dry"), Some(&ExtensionValue::Boolean(false)));
     assert_eq!(back, event);
     Ok(())
@@ -253,17 +196,10 @@ fn spec_version_0_3() -> TestResult {
         .subject("old")
         .time("2019-04-01T10:00:00.5Z")
         .extension("brand", "books")
-        .data_with_schema(
-            "application/json",
-            "https://schemas.example.com/legacy.json",
-            serde_json::json!({ "v": 3 }),
-        )
+        .data_with_schema("application/json", "https://schemas.example.com/legacy.json", serde_json::json!({ "v": 3 }))
         .build()?;
     let properties = properties_for(&event)?;
-    assert_eq!(
-        header(&properties, "cloudEvents:specversion"),
-        Some(&long_string("0.3"))
-    );
+    assert_eq!(header(&properties, "cloudEvents:specversion"), Some(&long_string("0.3")));
     assert_eq!(
         header(&properties, "cloudEvents:schemaurl"),
         Some(&long_string("https://schemas.example.com/legacy.json"))
@@ -276,21 +212,12 @@ fn spec_version_0_3() -> TestResult {
 fn long_id_and_content_type_move_to_headers() -> TestResult {
     let id = "i".repeat(300);
     let content_type = format!("application/json; profile={}", "p".repeat(300));
-    let event = minimal()
-        .id(id.clone())
-        .data(content_type.clone(), serde_json::json!([1, 2]))
-        .build()?;
+    let event = minimal().id(id.clone()).data(content_type.clone(), serde_json::json!([1, 2])).build()?;
     let properties = properties_for(&event)?;
     assert_eq!(properties.message_id(), &None);
     assert_eq!(properties.content_type(), &None);
-    assert_eq!(
-        header(&properties, "cloudEvents:id"),
-        Some(&long_string(&id))
-    );
-    assert_eq!(
-        header(&properties, "cloudEvents:datacontenttype"),
-        Some(&long_string(&content_type))
-    );
+    assert_eq!(header(&properties, "cloudEvents:id"), Some(&long_string(&id)));
+    assert_eq!(header(&properties, "cloudEvents:datacontenttype"), Some(&long_string(&content_type)));
     assert_eq!(round_trip(&event)?, event);
     Ok(())
 }
@@ -299,10 +226,7 @@ fn long_id_and_content_type_move_to_headers() -> TestResult {
 fn extension_name_too_long_for_a_header_is_an_error() -> TestResult {
     let event = minimal().extension(&"x".repeat(250), 1).build()?;
     let error = properties_for(&event).unwrap_err();
-    assert!(
-        matches!(error, cloudevents_amqp::Error::InvalidHeader { .. }),
-        "{error}"
-    );
+    assert!(matches!(error, cloudevents_amqp::Error::InvalidHeader { .. }), "{error}");
     Ok(())
 }
 
@@ -312,15 +236,11 @@ fn sdk_trait_path_keeps_binary_data() -> TestResult {
     // binary-mode data as bytes; `to_event` types it.
     let event = full();
     let message = AmqpMessage::from_event(event.clone())?;
-    let read =
-        MessageDeserializer::into_event(AmqpDeserializer::new(&message.properties, &message.body))?;
+    let read = MessageDeserializer::into_event(AmqpDeserializer::new(&message.properties, &message.body))?;
     assert_eq!(read.data(), Some(&Data::Binary(body_for(&event))));
     assert_eq!(read.id(), event.id());
     assert_eq!(read.time(), event.time());
-    assert_eq!(
-        read.iter_extensions().count(),
-        event.iter_extensions().count()
-    );
+    assert_eq!(read.iter_extensions().count(), event.iter_extensions().count());
     Ok(())
 }
 
@@ -330,17 +250,9 @@ fn transcode_binary_to_structured() -> TestResult {
     // through the caller's hands: the SDK's `deserialize_to_structured`.
     let event = full();
     let binary = AmqpMessage::from_event(event.clone())?;
-    let structured = AmqpDeserializer::new(&binary.properties, &binary.body)
-        .deserialize_to_structured(AmqpSerializer::new())?;
-    assert_eq!(
-        structured
-            .properties
-            .content_type()
-            .as_ref()
-            .unwrap()
-            .as_str(),
-        "application/cloudevents+json"
-    );
+    let structured =
+        AmqpDeserializer::new(&binary.properties, &binary.body).deserialize_to_structured(AmqpSerializer::new())?;
+    assert_eq!(structured.properties.content_type().as_ref().unwrap().as_str(), "application/cloudevents+json");
     // The bytes travel as `data_base64`; the JSON event format types them
     // back by `datacontenttype`, so the event is whole again.
     assert_eq!(to_event(&structured.properties, &structured.body)?, event);

@@ -23,8 +23,8 @@ impl EmbeddedBackend {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let db = Database::create(path)
-            .with_context(|| format!("opening the key-value database {}", path.display()))?;
+        let db =
+            Database::create(path).with_context(|| format!("opening the key-value database {}", path.display()))?;
         Ok(Self { db: Arc::new(db) })
     }
 
@@ -113,8 +113,7 @@ impl Store for EmbeddedStore {
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<()> {
         let (key, value) = (key.to_string(), value.to_vec());
-        self.blocking(move |db, def, ttl| update(db, def, &key, ttl, |_| Ok((Some(value), ()))))
-            .await
+        self.blocking(move |db, def, ttl| update(db, def, &key, ttl, |_| Ok((Some(value), ())))).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -152,9 +151,7 @@ impl Store for EmbeddedStore {
         let key = key.to_string();
         self.blocking(move |db, def, ttl| {
             update(db, def, &key, ttl, |current| {
-                let next = parse_counter(current.as_deref())?
-                    .checked_add(delta)
-                    .context("the counter overflows")?;
+                let next = parse_counter(current.as_deref())?.checked_add(delta).context("the counter overflows")?;
                 Ok((Some(next.to_string().into_bytes()), next))
             })
         })
@@ -164,9 +161,15 @@ impl Store for EmbeddedStore {
     async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
         let (key, expected, new) = (key.to_string(), expected.map(<[u8]>::to_vec), new.to_vec());
         self.blocking(move |db, def, ttl| {
-            update(db, def, &key, ttl, |current| {
-                if current == expected { Ok((Some(new), true)) } else { Ok((None, false)) }
-            })
+            update(
+                db,
+                def,
+                &key,
+                ttl,
+                |current| {
+                    if current == expected { Ok((Some(new), true)) } else { Ok((None, false)) }
+                },
+            )
         })
         .await
     }

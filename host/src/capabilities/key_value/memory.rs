@@ -73,9 +73,8 @@ impl Store for MemoryStore {
     async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
         let mut entries = self.entries.lock().unwrap();
         let current = parse_counter(Self::live(&mut entries, key).as_deref())?;
-        let next = current
-            .checked_add(delta)
-            .ok_or_else(|| anyhow::anyhow!("incrementing {key} by {delta} overflows"))?;
+        let next =
+            current.checked_add(delta).ok_or_else(|| anyhow::anyhow!("incrementing {key} by {delta} overflows"))?;
         let expiry = self.expiry();
         entries.insert(key.to_string(), (next.to_string().into_bytes(), expiry));
         Ok(next)

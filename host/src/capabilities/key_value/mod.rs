@@ -200,10 +200,7 @@ impl HasData for KeyValue {
     type Data<'a> = KeyValueView<'a>;
 }
 
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> KeyValueView<'_>,
-) -> Result<()> {
+pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> KeyValueView<'_>) -> Result<()> {
     spin_kv::add_to_linker::<T, KeyValue>(linker, get)?;
     wasi_kv::store::add_to_linker::<T, KeyValue>(linker, get)?;
     wasi_kv::atomics::add_to_linker::<T, KeyValue>(linker, get)?;
@@ -237,7 +234,12 @@ impl spin_kv::HostStore for KeyValueView<'_> {
         Ok(store.get(&key).await.map_err(spin_error))
     }
 
-    async fn set(&mut self, this: Resource<SpinStore>, key: String, value: Vec<u8>) -> Result<Result<(), spin_kv::Error>> {
+    async fn set(
+        &mut self,
+        this: Resource<SpinStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<Result<(), spin_kv::Error>> {
         let store = self.table.get(&this)?.store.clone();
         Ok(store.set(&key, &value).await.map_err(spin_error))
     }
@@ -275,12 +277,21 @@ impl wasi_kv::store::Host for KeyValueView<'_> {
 }
 
 impl wasi_kv::store::HostBucket for KeyValueView<'_> {
-    async fn get(&mut self, this: Resource<Bucket>, key: String) -> Result<Result<Option<Vec<u8>>, wasi_kv::store::Error>> {
+    async fn get(
+        &mut self,
+        this: Resource<Bucket>,
+        key: String,
+    ) -> Result<Result<Option<Vec<u8>>, wasi_kv::store::Error>> {
         let store = self.table.get(&this)?.store.clone();
         Ok(store.get(&key).await.map_err(wasi_error))
     }
 
-    async fn set(&mut self, this: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<Result<(), wasi_kv::store::Error>> {
+    async fn set(
+        &mut self,
+        this: Resource<Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<Result<(), wasi_kv::store::Error>> {
         let store = self.table.get(&this)?.store.clone();
         Ok(store.set(&key, &value).await.map_err(wasi_error))
     }
@@ -303,11 +314,7 @@ impl wasi_kv::store::HostBucket for KeyValueView<'_> {
         // One page holds every key: our stores are small enough, and a
         // cursor that is always `none` is a valid answer.
         let store = self.table.get(&this)?.store.clone();
-        Ok(store
-            .keys()
-            .await
-            .map(|keys| wasi_kv::store::KeyResponse { keys, cursor: None })
-            .map_err(wasi_error))
+        Ok(store.keys().await.map(|keys| wasi_kv::store::KeyResponse { keys, cursor: None }).map_err(wasi_error))
     }
 
     async fn drop(&mut self, this: Resource<Bucket>) -> Result<()> {
@@ -318,7 +325,12 @@ impl wasi_kv::store::HostBucket for KeyValueView<'_> {
 }
 
 impl wasi_kv::atomics::Host for KeyValueView<'_> {
-    async fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: i64) -> Result<Result<i64, wasi_kv::store::Error>> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        delta: i64,
+    ) -> Result<Result<i64, wasi_kv::store::Error>> {
         let store = self.table.get(&bucket)?.store.clone();
         Ok(store.increment(&key, delta).await.map_err(wasi_error))
     }
@@ -343,7 +355,11 @@ impl wasi_kv::atomics::Host for KeyValueView<'_> {
 }
 
 impl wasi_kv::atomics::HostCas for KeyValueView<'_> {
-    async fn new(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Result<Resource<Cas>, wasi_kv::store::Error>> {
+    async fn new(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> Result<Result<Resource<Cas>, wasi_kv::store::Error>> {
         let store = self.table.get(&bucket)?.store.clone();
         let current = match store.get(&key).await {
             Ok(current) => current,
@@ -379,7 +395,11 @@ impl wasi_kv::batch::Host for KeyValueView<'_> {
         Ok(Ok(out))
     }
 
-    async fn set_many(&mut self, bucket: Resource<Bucket>, key_values: Vec<(String, Vec<u8>)>) -> Result<Result<(), wasi_kv::store::Error>> {
+    async fn set_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> Result<Result<(), wasi_kv::store::Error>> {
         let store = self.table.get(&bucket)?.store.clone();
         for (key, value) in key_values {
             if let Err(e) = store.set(&key, &value).await {
@@ -389,7 +409,11 @@ impl wasi_kv::batch::Host for KeyValueView<'_> {
         Ok(Ok(()))
     }
 
-    async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<Result<(), wasi_kv::store::Error>> {
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> Result<Result<(), wasi_kv::store::Error>> {
         let store = self.table.get(&bucket)?.store.clone();
         for key in keys {
             if let Err(e) = store.delete(&key).await {
@@ -406,9 +430,7 @@ pub(crate) fn parse_counter(value: Option<&[u8]>) -> Result<i64> {
         None => Ok(0),
         Some(bytes) => {
             let text = std::str::from_utf8(bytes).map_err(|_| anyhow::anyhow!("the value is not a decimal integer"))?;
-            text.trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("the value {text:?} is not a decimal integer"))
+            text.trim().parse().map_err(|_| anyhow::anyhow!("the value {text:?} is not a decimal integer"))
         }
     }
 }
