@@ -1,1 +1,604 @@
-fn main() {}
+//! `cargo xtask`: the project's two commands and the steps behind them.
+//!
+//! - `cargo xtask up` builds every component and the host, then runs the
+//!   store locally with the embedded defaults.
+//! - `cargo xtask test` starts the services the tests use when they are not
+//!   running, builds every component once, then runs every test.
+//!
+//! Both install what they need themselves (the `wasm32-wasip2` target).
+//! Guest components are found dynamically: every workspace member whose
+//! manifest lives under `components/`, `brands/` or `tests/components/`.
+//! Nothing here sets `CARGO_TARGET_DIR`: where things are built is the
+//! caller's choice, and `cargo metadata` tells us where that is.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+/// Where guest components live, relative to the workspace root.
+const GUEST_DIRS: &[&str] = &["components", "brands", "tests/components"];
+/// The host package and binary.
+const HOST: &str = "agent-store";
+/// Tells the host and the test harness where the built components are.
+const WASM_DIR_ENV: &str = "AGENT_STORE_WASM_DIR";
+
+const HELP: &str = "\
+cargo xtask <command> [options]
+
+Commands:
+  build [--debug]       Build every guest component (crates under components/, brands/
+                        and tests/components/) for wasm32-wasip2 in one cargo invocation,
+                        adding the wasm32-wasip2 target with rustup first if it is missing.
+                        Release by default; the .wasm files land in
+                        <target dir>/wasm32-wasip2/release/ (debug/ with --debug).
+  up [-- <args>]        build, then build the host (release) and run
+                        `agent-store up --manifest spin.toml <args>` from the workspace root,
+                        with AGENT_STORE_WASM_DIR pointing at the built components.
+  test [<cargo test args>]
+                        Make sure RabbitMQ (127.0.0.1:5672) and Redis (127.0.0.1:6379) are
+                        reachable, starting them if they are not; build; then
+                        `cargo test --workspace --all-targets` and the doctests, with
+                        AGENT_STORE_WASM_DIR set. Arguments go to `cargo test` verbatim:
+                        `cargo xtask test -p product-catalog -- --nocapture`.
+  bench [<cargo bench args>]
+                        build, then `cargo bench -p agent-store <args>` with AGENT_STORE_WASM_DIR.
+  help                  This text.
+
+CARGO_TARGET_DIR is respected everywhere.";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("\nerror: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    let Some(command) = args.next() else {
+        eprintln!("{HELP}");
+        return Ok(ExitCode::from(2));
+    };
+    let rest: Vec<OsString> = args.collect();
+    match command.to_str().unwrap_or_default() {
+        "build" => {
+            let profile = match rest.iter().map(|a| a.to_str()).collect::<Vec<_>>().as_slice() {
+                [] => Profile::Release,
+                [Some("--debug")] => Profile::Debug,
+                _ => bail!("`cargo xtask build` takes only `--debug`, got {rest:?}"),
+            };
+            let ws = Workspace::load()?;
+            let started = Instant::now();
+            build(&ws, profile)?;
+            println!("build took {}", elapsed(started));
+            Ok(ExitCode::SUCCESS)
+        }
+        "up" => up(rest),
+        "test" => test(rest),
+        "bench" => bench(rest),
+        "help" | "-h" | "--help" => {
+            println!("{HELP}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            eprintln!("{HELP}");
+            bail!("unknown command `{other}`")
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    fn dir(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Debug => "debug",
+        }
+    }
+}
+
+/// A guest component crate.
+struct Guest {
+    package: String,
+    /// The `.wasm` file name, from its `cdylib` target (`None` if it has none).
+    wasm: Option<String>,
+}
+
+/// What `cargo metadata` says about the workspace.
+struct Workspace {
+    root: PathBuf,
+    target_dir: PathBuf,
+    guests: Vec<Guest>,
+}
+
+impl Workspace {
+    fn load() -> Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let output = cargo(&root)
+            .args(["metadata", "--no-deps", "--format-version", "1"])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("running `cargo metadata`")?;
+        if !output.status.success() {
+            bail!("`cargo metadata` failed ({})", output.status);
+        }
+        let meta: Value = serde_json::from_slice(&output.stdout).context("parsing `cargo metadata` output")?;
+        let root = PathBuf::from(str_field(&meta, "workspace_root")?);
+        let target_dir = PathBuf::from(str_field(&meta, "target_directory")?);
+        let members: Vec<&str> = array_field(&meta, "workspace_members")?.iter().filter_map(Value::as_str).collect();
+
+        let mut guests = Vec::new();
+        let mut manifests = Vec::new();
+        for package in array_field(&meta, "packages")? {
+            let manifest = PathBuf::from(str_field(package, "manifest_path")?);
+            manifests.push(manifest.clone());
+            if !members.contains(&str_field(package, "id")?) {
+                continue;
+            }
+            let dir = manifest.parent().unwrap_or(&manifest);
+            let Ok(relative) = dir.strip_prefix(&root) else {
+                continue;
+            };
+            if !GUEST_DIRS.iter().any(|guest_dir| relative.starts_with(guest_dir)) {
+                continue;
+            }
+            let wasm = array_field(package, "targets")?
+                .iter()
+                .find(|target| {
+                    target["crate_types"].as_array().is_some_and(|types| types.iter().any(|t| t == "cdylib"))
+                })
+                .and_then(|target| target["name"].as_str())
+                .map(|name| format!("{}.wasm", name.replace('-', "_")));
+            guests.push(Guest { package: str_field(package, "name")?.to_string(), wasm });
+        }
+        guests.sort_by(|a, b| a.package.cmp(&b.package));
+
+        // A crate dropped into a guest folder but not listed in the workspace
+        // would silently not be built: say so.
+        for guest_dir in GUEST_DIRS {
+            let Ok(entries) = std::fs::read_dir(root.join(guest_dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let manifest = entry.path().join("Cargo.toml");
+                if manifest.is_file() && !manifests.iter().any(|m| same_file(m, &manifest)) {
+                    eprintln!(
+                        "warning: {} is not a workspace member, so it is not built: add it to `members` in Cargo.toml",
+                        manifest.strip_prefix(&root).unwrap_or(&manifest).display()
+                    );
+                }
+            }
+        }
+        for guest in guests.iter().filter(|g| g.wasm.is_none()) {
+            eprintln!("warning: guest crate `{}` has no cdylib target, so it builds no component", guest.package);
+        }
+        if guests.is_empty() {
+            bail!("no guest components found: no workspace member under {}", GUEST_DIRS.join("/, ") + "/");
+        }
+        Ok(Workspace { root, target_dir, guests })
+    }
+
+    fn wasm_dir(&self, profile: Profile) -> PathBuf {
+        self.target_dir.join(WASM_TARGET).join(profile.dir())
+    }
+}
+
+fn str_field<'a>(value: &'a Value, name: &str) -> Result<&'a str> {
+    value[name].as_str().ok_or_else(|| anyhow!("`cargo metadata` output has no string `{name}`"))
+}
+
+fn array_field<'a>(value: &'a Value, name: &str) -> Result<&'a Vec<Value>> {
+    value[name].as_array().ok_or_else(|| anyhow!("`cargo metadata` output has no array `{name}`"))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The cargo that runs us (`CARGO`), in the workspace root.
+fn cargo(root: &Path) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root);
+    command
+}
+
+/// Runs a command to completion; fails with `what` when it does not succeed.
+fn run_step(command: &mut Command, what: &str) -> Result<()> {
+    println!("$ {}", display_command(command));
+    let status = command.status().with_context(|| format!("starting {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn display_command(command: &Command) -> String {
+    let mut line = String::new();
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            let _ = write!(line, "{}={} ", key.to_string_lossy(), value.to_string_lossy());
+        }
+    }
+    let program = Path::new(command.get_program());
+    // `CARGO` is a full path: show the familiar name.
+    line.push_str(&program.file_name().unwrap_or(program.as_os_str()).to_string_lossy());
+    for arg in command.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
+}
+
+fn elapsed(since: Instant) -> String {
+    let secs = since.elapsed().as_secs_f64();
+    if secs < 60.0 { format!("{secs:.1}s") } else { format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64) }
+}
+
+/// Adds the `wasm32-wasip2` target with rustup when its standard library is
+/// not installed for the active toolchain.
+fn ensure_wasm_target(root: &Path) -> Result<()> {
+    let installed = || -> Result<(bool, String)> {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let output = Command::new(rustc)
+            .args(["--print", "target-libdir", "--target", WASM_TARGET])
+            .current_dir(root)
+            .output()
+            .context("running `rustc --print target-libdir`")?;
+        let libdir = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        Ok((output.status.success() && !libdir.is_empty() && Path::new(&libdir).is_dir(), libdir))
+    };
+    let (ok, libdir) = installed()?;
+    if ok {
+        return Ok(());
+    }
+    println!("the {WASM_TARGET} target is not installed for this toolchain (no {libdir})");
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", WASM_TARGET]).current_dir(root);
+    println!("$ {}", display_command(&rustup));
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => bail!("`rustup target add {WASM_TARGET}` failed ({status})"),
+        Err(err) if err.kind() == ErrorKind::NotFound => bail!(
+            "the {WASM_TARGET} target is not installed and rustup is not available to add it: \
+             install Rust with rustup (https://rustup.rs), or install the {WASM_TARGET} standard \
+             library for your Rust distribution"
+        ),
+        Err(err) => return Err(err).context("running rustup"),
+    }
+    if !installed()?.0 {
+        bail!("`rustup target add {WASM_TARGET}` succeeded but rustc still has no {WASM_TARGET} standard library");
+    }
+    Ok(())
+}
+
+/// Builds every guest component in one cargo invocation; returns where the
+/// `.wasm` files are.
+fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf> {
+    ensure_wasm_target(&ws.root)?;
+    let mut command = cargo(&ws.root);
+    command.args(["build", "--target", WASM_TARGET]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    for guest in &ws.guests {
+        command.args(["-p", &guest.package]);
+    }
+    run_step(&mut command, "building the components")?;
+
+    let dir = ws.wasm_dir(profile);
+    println!("components ({WASM_TARGET}, {}) in {}:", profile.dir(), dir.display());
+    for guest in &ws.guests {
+        let Some(file) = &guest.wasm else { continue };
+        match std::fs::metadata(dir.join(file)) {
+            Ok(meta) => println!("  {file:<32} {:>8} KiB  ({})", meta.len() / 1024, guest.package),
+            Err(_) => eprintln!("warning: {file} of `{}` was not produced", guest.package),
+        }
+    }
+    Ok(dir)
+}
+
+fn up(args: Vec<OsString>) -> Result<ExitCode> {
+    // `cargo xtask up -- --flag` and `cargo xtask up --flag` both pass `--flag`.
+    let args = match args.first() {
+        Some(first) if first == "--" => args[1..].to_vec(),
+        _ => args,
+    };
+    let ws = Workspace::load()?;
+    let wasm_dir = build(&ws, Profile::Release)?;
+    run_step(cargo(&ws.root).args(["build", "--release", "-p", HOST]), "building the host")?;
+
+    let binary = ws.target_dir.join("release").join(format!("{HOST}{}", std::env::consts::EXE_SUFFIX));
+    let mut command = Command::new(&binary);
+    command.args(["up", "--manifest", "spin.toml"]).args(&args).env(WASM_DIR_ENV, &wasm_dir).current_dir(&ws.root);
+    println!("$ {}", display_command(&command));
+    exec(command, &binary)
+}
+
+/// Becomes the store: on Unix the process is replaced, so Ctrl-C, other
+/// signals and the exit code are the store's own.
+#[cfg(unix)]
+fn exec(mut command: Command, binary: &Path) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let err = command.exec();
+    Err(err).with_context(|| format!("running {}", binary.display()))
+}
+
+#[cfg(not(unix))]
+fn exec(mut command: Command, binary: &Path) -> Result<ExitCode> {
+    // Ctrl-C reaches every process of the console: the store handles it and
+    // we report how it ended.
+    let status = command.status().with_context(|| format!("running {}", binary.display()))?;
+    Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+}
+
+/// Elapsed time of each phase, printed at the end whether it succeeded or not.
+struct Phases {
+    started: Instant,
+    done: Vec<(&'static str, String)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Phases { started: Instant::now(), done: Vec::new() }
+    }
+
+    fn run<T>(&mut self, name: &'static str, phase: impl FnOnce() -> Result<T>) -> Result<T> {
+        let started = Instant::now();
+        let result = phase();
+        let outcome = if result.is_ok() { "" } else { " (failed)" };
+        self.done.push((name, format!("{}{outcome}", elapsed(started))));
+        result
+    }
+
+    fn summary(&self) -> String {
+        let mut line = String::from("xtask:");
+        for (name, time) in &self.done {
+            let _ = write!(line, " {name} {time},");
+        }
+        let _ = write!(line, " total {}", elapsed(self.started));
+        line
+    }
+}
+
+fn test(args: Vec<OsString>) -> Result<ExitCode> {
+    let mut phases = Phases::new();
+    let result = test_phases(&mut phases, &args);
+    println!("\n{}", phases.summary());
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn test_phases(phases: &mut Phases, args: &[OsString]) -> Result<()> {
+    let ws = Workspace::load()?;
+    phases.run("services", ensure_services)?;
+    let wasm_dir = phases.run("build", || build(&ws, Profile::Release))?;
+    // The end-to-end tests run the host as a process; cargo builds a
+    // binary for the integration tests of its own package only.
+    phases.run("host", || run_step(cargo(&ws.root).args(["build", "-p", HOST]), "building the host"))?;
+
+    // Arguments before `--` are cargo's; after it, the test binaries'.
+    let cargo_args: Vec<&str> =
+        args.iter().map(|a| a.to_str().unwrap_or_default()).take_while(|a| *a != "--").collect();
+    let has = |flags: &[&str]| {
+        cargo_args.iter().any(|arg| flags.iter().any(|flag| arg == flag || arg.starts_with(&format!("{flag}="))))
+    };
+    let picks_packages = has(&["--package", "--workspace", "--all"]) || cargo_args.iter().any(|a| a.starts_with("-p"));
+    let picks_targets = has(&[
+        "--lib",
+        "--bin",
+        "--bins",
+        "--example",
+        "--examples",
+        "--test",
+        "--tests",
+        "--bench",
+        "--benches",
+        "--all-targets",
+        "--doc",
+    ]);
+
+    // Every package natively (the guest crates' own unit tests too) and every
+    // target: unit and integration tests, and benches run once in test mode
+    // so they cannot rot. `--all-targets` leaves out doctests: they come next.
+    let mut command = cargo(&ws.root);
+    command.arg("test");
+    if !picks_packages {
+        command.arg("--workspace");
+    }
+    if !picks_targets {
+        command.arg("--all-targets");
+    }
+    command.args(args).env(WASM_DIR_ENV, &wasm_dir);
+    phases.run("test", || run_step(&mut command, "the tests"))?;
+
+    if !picks_targets {
+        let mut command = cargo(&ws.root);
+        command.args(["test", "--doc"]);
+        if !picks_packages {
+            command.arg("--workspace");
+        }
+        command.args(args).env(WASM_DIR_ENV, &wasm_dir);
+        phases.run("doctests", || run_step(&mut command, "the doctests"))?;
+    }
+    Ok(())
+}
+
+fn bench(args: Vec<OsString>) -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let wasm_dir = build(&ws, Profile::Release)?;
+    let mut command = cargo(&ws.root);
+    command.args(["bench", "-p", HOST]).args(&args).env(WASM_DIR_ENV, &wasm_dir);
+    run_step(&mut command, "the benchmarks")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A service the tests use for real, and how to start it when it is down.
+struct Service {
+    name: &'static str,
+    addr: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+    /// How long it may take to accept connections once started.
+    timeout: Duration,
+}
+
+const SERVICES: &[Service] = &[
+    Service {
+        name: "RabbitMQ",
+        addr: "127.0.0.1:5672",
+        program: "rabbitmq-server",
+        args: &["-detached"],
+        timeout: Duration::from_secs(90),
+    },
+    Service {
+        name: "Redis",
+        addr: "127.0.0.1:6379",
+        program: "redis-server",
+        args: &[
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/var/lib/redis",
+            "--logfile",
+            "/var/log/redis/ci.log",
+        ],
+        timeout: Duration::from_secs(20),
+    },
+];
+
+fn reachable(addr: &str) -> bool {
+    addr.parse::<SocketAddr>().is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok())
+}
+
+fn ensure_services() -> Result<()> {
+    for service in SERVICES {
+        if reachable(service.addr) {
+            println!("{} is up on {}", service.name, service.addr);
+            continue;
+        }
+        start(service)?;
+    }
+    Ok(())
+}
+
+fn start(service: &Service) -> Result<()> {
+    let Service { name, addr, program, .. } = service;
+    let mut command = Command::new(program);
+    command.args(service.args);
+    let shown = display_command(&command).replace("--save  ", "--save \"\" ");
+    println!("{name} is not reachable on {addr}: starting it");
+    if *program == "redis-server" {
+        // Present wherever the Debian package is installed; harmless otherwise.
+        let _ = std::fs::create_dir_all("/var/lib/redis");
+        let _ = std::fs::create_dir_all("/var/log/redis");
+    }
+    println!("$ {shown}");
+    match command.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => bail!("`{shown}` failed ({status}); the tests need {name} on {addr}"),
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            bail!("{name} is not running on {addr} and `{program}` is not installed; the tests need {name} there")
+        }
+        Err(err) => return Err(err).with_context(|| format!("running `{shown}`")),
+    }
+
+    let started = Instant::now();
+    while !reachable(addr) {
+        if started.elapsed() > service.timeout {
+            bail!(
+                "{name} was started (`{shown}`) but did not accept connections on {addr} within {}s; see its logs",
+                service.timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    if *program == "rabbitmq-server" {
+        // The AMQP listener opens late in the boot; make sure the node has
+        // finished starting every plugin too.
+        let mut await_startup = Command::new("rabbitmqctl");
+        await_startup.args(["await_startup", "--timeout", "60"]);
+        match await_startup.status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                bail!("`rabbitmqctl await_startup` failed ({status}) after starting RabbitMQ")
+            }
+            Err(err) if err.kind() == ErrorKind::NotFound => {}
+            Err(err) => return Err(err).context("running `rabbitmqctl await_startup`"),
+        }
+    }
+    println!("{name} is up on {addr} after {}", elapsed(started));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_mentions_every_command() {
+        for command in ["build", "up", "test", "bench"] {
+            assert!(HELP.contains(&format!("\n  {command} ")), "{command}");
+        }
+    }
+
+    #[test]
+    fn summary_lists_phases_in_order() {
+        let mut phases = Phases::new();
+        phases.run("one", || Ok(())).unwrap();
+        assert!(phases.run("two", || -> Result<()> { bail!("no") }).is_err());
+        let summary = phases.summary();
+        assert!(summary.starts_with("xtask: one "), "{summary}");
+        assert!(summary.contains(" two ") && summary.contains("(failed)"), "{summary}");
+        assert!(summary.contains("total"), "{summary}");
+    }
+
+    #[test]
+    fn commands_display_like_a_shell_line() {
+        let mut command = Command::new("/usr/bin/cargo");
+        command.args(["test", "--workspace"]).env(WASM_DIR_ENV, "/t/w");
+        assert_eq!(display_command(&command), "AGENT_STORE_WASM_DIR=/t/w cargo test --workspace");
+    }
+
+    #[test]
+    fn services_are_started_with_the_documented_commands() {
+        let redis = SERVICES.iter().find(|s| s.name == "Redis").unwrap();
+        let line = std::iter::once(redis.program)
+            .chain(redis.args.iter().map(|a| if a.is_empty() { "\"\"" } else { a }))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            line,
+            "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
+        );
+    }
+}
