@@ -1,4 +1,5 @@
 //! Every end-to-end test of Agent Store, one module per area.
 
+mod broker;
 mod host;
 mod runtime;

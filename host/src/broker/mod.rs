@@ -13,6 +13,7 @@
 //!   published, while different conversations are handled in parallel.
 
 pub mod memory;
+pub mod rabbitmq;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! The `agent-store` command line. Every option can also be set from the
 //! environment (`AGENT_STORE_…`), which is how Knative pods configure it.
 
+mod dlq;
 mod tail;
 mod up;
 
@@ -9,7 +10,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "agent-store", version, about = "Runs Agent Store: every agent a WASI component, CloudEvents between them.")]
+#[command(
+    name = "agent-store",
+    version,
+    about = "Runs Agent Store: every agent a WASI component, CloudEvents between them."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +39,8 @@ enum Command {
     Check(up::UpArgs),
     /// Prints every event a running host routes, as it happens.
     Tail(tail::TailArgs),
+    /// Lists, shows, replays or purges the dead letters on RabbitMQ.
+    Dlq(dlq::DlqArgs),
 }
 
 /// Options shared by commands that talk to a running host.
@@ -103,6 +110,7 @@ pub fn main() -> std::process::ExitCode {
             Command::Up(args) => up::up(args).await,
             Command::Check(args) => up::check(args).await,
             Command::Tail(args) => tail::tail(args).await,
+            Command::Dlq(args) => dlq::dlq(args).await,
         }
     });
     match result {

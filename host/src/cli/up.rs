@@ -12,6 +12,7 @@ use clap::Args;
 use crate::app::{App, AppOptions, DEFAULT_MAX_DEPTH};
 use crate::broker::Broker;
 use crate::broker::memory::MemoryBroker;
+use crate::broker::rabbitmq::{self, RabbitBroker, RabbitOptions};
 use crate::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
 use crate::capabilities::llm::Models;
 use crate::manifest::Manifest;
@@ -40,6 +41,9 @@ pub struct UpArgs {
     #[arg(long, env = "AGENT_STORE_BROKER", default_value = "memory")]
     broker: String,
 
+    #[command(flatten)]
+    rabbit: RabbitOptions,
+
     /// Key-value backend: `embedded` (a file in the data directory),
     /// `memory`, or a `redis://` URL (for several replicas).
     #[arg(long = "kv", env = "AGENT_STORE_KV", default_value = "embedded")]
@@ -66,6 +70,7 @@ pub struct UpArgs {
     /// Hops an event chain may take before it is treated as a loop.
     #[arg(long, env = "AGENT_STORE_MAX_DEPTH", default_value_t = DEFAULT_MAX_DEPTH)]
     max_depth: u32,
+
 }
 
 impl UpArgs {
@@ -78,11 +83,12 @@ impl UpArgs {
         })
     }
 
-    async fn broker(&self) -> Result<Arc<dyn Broker>> {
+    async fn broker(&self, key_value: &KeyValueStores) -> Result<Arc<dyn Broker>> {
         match self.broker.as_str() {
-            "memory" => Ok(Arc::new(MemoryBroker::default())),
+            "memory" => Ok(Arc::new(MemoryBroker::new(self.rabbit.policy()))),
             url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
-                bail!("--broker {url}: the RabbitMQ broker is not available in this build")
+                let records = key_value.open(rabbitmq::handled::LABEL);
+                Ok(Arc::new(RabbitBroker::connect(url, &self.rabbit, Some(records)).await?))
             }
             other => bail!("--broker {other}: use `memory` or an amqp:// URL"),
         }
@@ -93,7 +99,7 @@ impl UpArgs {
 async fn load(args: &UpArgs) -> Result<Arc<App>> {
     let manifest = Manifest::load(&args.manifest)?;
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store_options: HashMap<String, StoreOptions> = manifest
+    let mut store_options: HashMap<String, StoreOptions> = manifest
         .app_tool()?
         .key_value
         .into_iter()
@@ -102,14 +108,20 @@ async fn load(args: &UpArgs) -> Result<Arc<App>> {
             Ok((label, StoreOptions { ttl }))
         })
         .collect::<Result<_>>()?;
-    let key_value = KeyValueStores::new(&args.key_value_backend()?, store_options)
-        .await
-        .context("opening the key-value stores")?;
+    // The broker's idempotency records expire after the dedup window.
+    let window = Some(args.rabbit.dedup_window).filter(|w| !w.is_zero());
+    store_options.insert(rabbitmq::handled::LABEL.to_string(), StoreOptions { ttl: window });
+    let key_value =
+        KeyValueStores::new(&args.key_value_backend()?, store_options).await.context("opening the key-value stores")?;
+    let broker = args.broker(&key_value).await?;
     let services = Services::new(Arc::new(key_value), Arc::new(Models::default()));
-    let config = RuntimeConfig { pooling: !args.no_pooling, cache_dir: Some(args.cache_dir.clone().unwrap_or_else(|| args.data_dir.join("cache"))) };
+    let config = RuntimeConfig {
+        pooling: !args.no_pooling,
+        cache_dir: Some(args.cache_dir.clone().unwrap_or_else(|| args.data_dir.join("cache"))),
+    };
     let runtime = Arc::new(Runtime::new(&config, services)?);
-    let broker = args.broker().await?;
-    let options = AppOptions { data_dir: args.data_dir.clone(), wasm_dir: args.wasm_dir.clone(), max_depth: args.max_depth };
+    let options =
+        AppOptions { data_dir: args.data_dir.clone(), wasm_dir: args.wasm_dir.clone(), max_depth: args.max_depth };
     let app = App::load(manifest, runtime, broker, options).await?;
     Ok(Arc::new(app))
 }
@@ -131,9 +143,8 @@ pub async fn up(args: UpArgs) -> Result<()> {
     // Signal handlers go in before the host says it is up, so that a SIGTERM
     // right after that line already means "drain and stop".
     let signals = Signals::install()?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     app.start().await?;
     let address = listener.local_addr()?;
     tracing::info!(

@@ -2,6 +2,7 @@
 //! each `test.*` event type asks for one behaviour, and the reply (type
 //! `test.reply`) reports what happened.
 
+use agent_store_sdk::spin_sdk::wit::wasi::keyvalue as kv;
 use agent_store_sdk::spin_sdk::{http, key_value, llm, variables};
 use agent_store_sdk::{AttributesWriter, Error, Event, EventBuilder, EventBuilderV10, Incoming, Result};
 use serde_json::{Value, json};
@@ -23,6 +24,10 @@ fn field<'a>(data: &'a Value, name: &str) -> &'a str {
 }
 
 async fn handle(event: Incoming) -> Result<Vec<Event>> {
+    // A pure subscriber, for routing tests: takes every event, answers none.
+    if std::env::var("PROBE_SINK").is_ok() {
+        return Ok(Vec::new());
+    }
     let data: Value = event.data().unwrap_or(Value::Null);
     match event.ty() {
         "test.echo" => Ok(vec![reply(&event, data)?]),
@@ -109,18 +114,89 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
             };
             Ok(vec![reply(&event, outcome)?])
         }
+        // A side effect to count: adds one to `key` (the event id by
+        // default) in `store`, atomically, so that a test sees how many
+        // times the host really ran the component for one event.
+        "test.count" => {
+            let store = data.get("store").and_then(Value::as_str).unwrap_or("counts");
+            let key =
+                data.get("key").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| event.id().to_string());
+            let bucket = kv::store::open(store).map_err(|e| Error::failed(format!("{e:?}")))?;
+            kv::atomics::increment(&bucket, &key, 1).map_err(|e| Error::failed(format!("{e:?}")))?;
+            if data.get("reply").and_then(Value::as_bool).unwrap_or(false) {
+                return Ok(vec![reply(&event, json!({ "counted": key }))?]);
+            }
+            Ok(Vec::new())
+        }
+        // Appends the event's `seq` to the list kept for its conversation:
+        // the order the component saw a conversation's events in.
+        "test.sequence" => {
+            let store = key_value::Store::open(data.get("store").and_then(Value::as_str).unwrap_or("counts"))
+                .map_err(Error::failed)?;
+            let key = format!("seq:{}", event.conversation().unwrap_or_default());
+            let seq = data.get("seq").and_then(Value::as_u64).unwrap_or_default();
+            let mut seen = store.get(&key).map_err(Error::failed)?.unwrap_or_default();
+            if !seen.is_empty() {
+                seen.push(b',');
+            }
+            seen.extend_from_slice(seq.to_string().as_bytes());
+            store.set(&key, &seen).map_err(Error::failed)?;
+            if let Some(ms) = data.get("sleep_ms").and_then(Value::as_u64) {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            Ok(Vec::new())
+        }
+        // Fails (retryably) until `key` exists in `store`: a poison event
+        // that a fix, then a replay from the dead-letter queue, gets through.
+        "test.fail-unless" => {
+            let store = key_value::Store::open(field(&data, "store")).map_err(Error::failed)?;
+            if !store.exists(field(&data, "key")).map_err(Error::failed)? {
+                return Err(Error::failed(format!("`{}` is not set yet", field(&data, "key"))));
+            }
+            Ok(vec![reply(&event, json!({ "fixed": true }))?])
+        }
+        // A stand-in seller for the WhatsApp tests: answers every customer
+        // message with a product card that quotes what the customer said.
+        "store.chat.message.new" => stand_in_seller(&event),
         other => Err(Error::bad_event(format!("probe does not know {other}"))),
     }
+}
+
+/// The product card the stand-in seller answers with; its description
+/// repeats the customer's words, so a test sees which message it answers.
+fn stand_in_seller(event: &Incoming) -> Result<Vec<Event>> {
+    use agent_store_sdk::events::{
+        ChatMessageNew, ChatResponse, Money, OutboundMessage, ProductSummary, ReplyButton, Responder,
+    };
+    let message: ChatMessageNew = event.data()?;
+    let said: String = message.text.chars().take(200).collect();
+    let card = OutboundMessage::ProductCard {
+        product: ProductSummary {
+            id: "fsh-001".into(),
+            name: "Linen Summer Shirt".into(),
+            price: Money::new(4990, "USD"),
+            sale_price: Some(Money::new(3992, "USD")),
+            image_url: "https://cdn.agent-store.example/fashion/fsh-001.jpg".into(),
+            description: Some(format!("You said: {said}")),
+        },
+        buttons: vec![ReplyButton::new("add:fsh-001", "Add to cart"), ReplyButton::new("more:shirts", "Show me more")],
+    };
+    let response = ChatResponse {
+        conversation: message.conversation,
+        brand: message.brand,
+        in_reply_to: Some(message.message_id),
+        from: Responder::Ai { agent: "Probe".into() },
+        messages: vec![card],
+    };
+    Ok(vec![event.reply(&response)?])
 }
 
 /// Plain HTTP: `POST /publish` publishes the body's events through the
 /// router, anything else says hello.
 async fn route(request: http::Request) -> http::Response {
     if request.path().ends_with("/publish") {
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string()))
-            .collect();
+        let headers: Vec<(String, String)> =
+            request.headers().map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string())).collect();
         let events: Vec<Event> = match serde_json::from_slice(request.body()) {
             Ok(events) => events,
             Err(e) => return http::Response::new(400, format!("bad events: {e}")),

@@ -1,0 +1,526 @@
+//! What the host adds to what RabbitMQ itself costs, in one run on one
+//! machine, with the same persistence and confirm settings everywhere
+//! (durable queues, persistent messages, publisher confirms):
+//!
+//! - **baseline**: a plain lapin consumer (another process) that takes a
+//!   message, publishes one reply with a confirm, and acks; prefetch and
+//!   in-flight work = the component concurrency the host gets;
+//! - **echo**: `agent-store up` with the probe answering `test.echo` with one
+//!   event — exactly the baseline's traffic — through the whole host path
+//!   (partition queues, lanes, idempotency records, wasm, pipelined confirms);
+//! - **noop**: `agent-store up` with `test_noop.wasm`, which returns nothing.
+//!
+//! A driver keeps `--window` events in flight (closed loop): it publishes
+//! with confirms, consumes the replies, and measures each event's round trip
+//! (p50/p99) and the rate. A no-op component sends nothing back, so the noop
+//! rows are open loop: publish every event, time until the partition queues
+//! are drained (rate only). Each variant runs `--runs` times after a warm-up
+//! run; the table gives the median and the spread (min–max).
+//!
+//! ```text
+//! cargo build --target wasm32-wasip2 --release -p test-probe -p test-noop
+//! cargo bench -p agent-store --bench broker -- [--events 10000] [--runs 5] [--window 64] [--concurrency 32] [--kv redis://127.0.0.1:6379]
+//! ```
+//!
+//! Needs RabbitMQ (`AMQP_ADDR`, default `amqp://guest:guest@127.0.0.1:5672/%2f`)
+//! and, for the idempotency records, Redis (`--kv memory` does without).
+//! Without `--bench` (as `cargo test --all-targets` runs it) it only checks
+//! that the baseline path works, with a few events.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use agent_store::broker::rabbitmq::handled::LABEL;
+use agent_store::broker::rabbitmq::headers::event_properties;
+use agent_store::broker::rabbitmq::topology::{self, Names};
+use agent_store::broker::{Filter, RetryPolicy, Subscription};
+use agent_store::capabilities::key_value::Store;
+use agent_store::capabilities::key_value::redis::RedisBackend;
+use anyhow::{Context, Result, bail};
+use cloudevents::{EventBuilder, EventBuilderV10};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+
+const PARTITIONS: u16 = 8;
+
+#[derive(Debug, Clone)]
+struct Args {
+    bench: bool,
+    events: usize,
+    runs: usize,
+    window: usize,
+    concurrency: usize,
+    kv: String,
+    /// Set when this process is the baseline consumer: `in,out,concurrency`.
+    baseline_consumer: Option<String>,
+}
+
+fn args() -> Result<Args> {
+    let mut args = Args {
+        bench: false,
+        events: 10_000,
+        runs: 5,
+        window: 64,
+        concurrency: 32,
+        kv: "redis://127.0.0.1:6379".into(),
+        baseline_consumer: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--bench" => args.bench = true,
+            "--events" => args.events = value()?.parse()?,
+            "--runs" => args.runs = value()?.parse()?,
+            "--window" => args.window = value()?.parse()?,
+            "--concurrency" => args.concurrency = value()?.parse()?,
+            "--kv" => args.kv = value()?,
+            "--baseline-consumer" => args.baseline_consumer = Some(value()?),
+            _ => {} // cargo's own (`--test`, filters)
+        }
+    }
+    Ok(args)
+}
+
+fn amqp_url() -> String {
+    std::env::var("AMQP_ADDR").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn wasm_dir() -> PathBuf {
+    std::env::var_os("AGENT_STORE_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release"))
+}
+
+fn durable() -> QueueDeclareOptions {
+    QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() }
+}
+
+fn persistent() -> BasicProperties {
+    BasicProperties::default().with_delivery_mode(2).with_content_type("application/json".into())
+}
+
+/// Nanoseconds since the driver started, carried in every message.
+fn stamp(origin: Instant) -> Vec<u8> {
+    json!({ "t": origin.elapsed().as_nanos() as u64 }).to_string().into_bytes()
+}
+
+fn stamp_of(body: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(body).ok()?.get("t")?.as_u64()
+}
+
+/// The baseline consumer, as a process of its own (like the host): take,
+/// reply with a confirm, ack; `concurrency` deliveries in flight.
+async fn baseline_consumer(spec: &str) -> Result<()> {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [input, output, concurrency] = parts[..] else { bail!("--baseline-consumer in,out,concurrency") };
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await?;
+    let consume = connection.create_channel().await?;
+    let publish = connection.create_channel().await?;
+    publish.confirm_select(ConfirmSelectOptions::default()).await?;
+    consume.basic_qos(concurrency.parse()?, BasicQosOptions::default()).await?;
+    let mut deliveries = consume
+        .basic_consume(input.into(), "baseline".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await?;
+    println!("ready");
+    while let Some(delivery) = deliveries.next().await {
+        let delivery = delivery?;
+        let (publish, output) = (publish.clone(), output.to_string());
+        tokio::spawn(async move {
+            let confirm = publish
+                .basic_publish(
+                    "".into(),
+                    output.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &delivery.data,
+                    persistent(),
+                )
+                .await?
+                .await?;
+            if confirm.is_ack() {
+                delivery.ack(BasicAckOptions::default()).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// A child process, killed when dropped.
+struct Child(tokio::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.start_kill();
+    }
+}
+
+async fn start_baseline(input: &str, output: &str, concurrency: usize) -> Result<Child> {
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--baseline-consumer")
+        .arg(format!("{input},{output},{concurrency}"))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().context("stdout")?).lines();
+    match lines.next_line().await? {
+        Some(line) if line == "ready" => Ok(Child(child)),
+        other => bail!("the baseline consumer did not start: {other:?}"),
+    }
+}
+
+/// `agent-store up` on the broker with the echo and noop components.
+async fn start_host(prefix: &str, kv: &str, dedup: bool, concurrency: usize, dir: &std::path::Path) -> Result<Child> {
+    let wasm = wasm_dir();
+    for name in ["test_probe", "test_noop"] {
+        if !wasm.join(format!("{name}.wasm")).exists() {
+            bail!("{name}.wasm is not in {}: build it (see the module docs)", wasm.display());
+        }
+    }
+    let manifest = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "broker-bench"
+[component.echo]
+source = "{wasm}/test_probe.wasm"
+[component.echo.tool.agent-store]
+subscribe = [{{ type = "test.echo" }}]
+concurrency = {concurrency}
+[component.noop]
+source = "{wasm}/test_noop.wasm"
+[component.noop.tool.agent-store]
+subscribe = [{{ type = "test.noop" }}]
+concurrency = {concurrency}
+"#,
+        wasm = wasm.display()
+    );
+    std::fs::write(dir.join("spin.toml"), manifest)?;
+    let kv = if kv.starts_with("redis") { format!("{kv}#{prefix}") } else { kv.to_string() };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-store"))
+        .args(["--log-format", "json", "up", "--listen", "127.0.0.1:0"])
+        .arg("--manifest")
+        .arg(dir.join("spin.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--broker", &amqp_url(), "--broker-prefix", prefix, "--kv", &kv])
+        .args(["--broker-dedup-window", if dedup { "24h" } else { "0s" }])
+        .env("AGENT_STORE_LOG", "warn,agent_store::cli=info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().context("stderr")?).lines();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await?? {
+        if line.contains("Agent Store is up") {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok(Child(child));
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    bail!("agent-store did not come up")
+}
+
+/// One closed-loop run: `window` in flight, `events` in all.
+async fn closed_loop(
+    publish: &Channel,
+    replies: &Channel,
+    reply_queue: &str,
+    events: usize,
+    window: usize,
+    send: impl Fn(&Channel, Vec<u8>) -> futures::future::BoxFuture<'static, Result<lapin::PublisherConfirm>>,
+) -> Result<Sample> {
+    let origin = Instant::now();
+    let tag = format!("driver-{}", uuid::Uuid::new_v4().simple());
+    let options = BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() };
+    let mut incoming =
+        replies.basic_consume(reply_queue.into(), tag.as_str().into(), options, FieldTable::default()).await?;
+    let mut confirms = FuturesUnordered::new();
+    let mut sent = 0;
+    while sent < window.min(events) {
+        confirms.push(send(publish, stamp(origin)).await?);
+        sent += 1;
+    }
+    let mut latencies = Vec::with_capacity(events);
+    while latencies.len() < events {
+        tokio::select! {
+            Some(confirm) = confirms.next() => {
+                if !confirm?.is_ack() {
+                    bail!("the broker refused a publish");
+                }
+            }
+            delivery = tokio::time::timeout(Duration::from_secs(30), incoming.next()) => {
+                let delivery = delivery.context("no reply for 30 s")?.context("the reply consumer ended")??;
+                let started = stamp_of(&delivery.data).context("a reply without its stamp")?;
+                latencies.push(Duration::from_nanos(origin.elapsed().as_nanos() as u64 - started));
+                if sent < events {
+                    confirms.push(send(publish, stamp(origin)).await?);
+                    sent += 1;
+                }
+            }
+        }
+    }
+    let elapsed = origin.elapsed();
+    replies.basic_cancel(tag.as_str().into(), Default::default()).await?;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    Ok(Sample { rate: events as f64 / elapsed.as_secs_f64(), p50: Some(at(0.5)), p99: Some(at(0.99)) })
+}
+
+/// One open-loop run: publish everything, time until the queues are empty.
+async fn drain(
+    publish: &Channel,
+    queues: &[String],
+    events: usize,
+    send: impl Fn(&Channel, Vec<u8>) -> futures::future::BoxFuture<'static, Result<lapin::PublisherConfirm>>,
+) -> Result<Sample> {
+    let origin = Instant::now();
+    let mut confirms = Vec::with_capacity(events);
+    for _ in 0..events {
+        confirms.push(send(publish, stamp(origin)).await?);
+    }
+    for confirm in futures::future::join_all(confirms).await {
+        if !confirm?.is_ack() {
+            bail!("the broker refused a publish");
+        }
+    }
+    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+    loop {
+        let mut ready = 0;
+        for queue in queues {
+            ready +=
+                publish.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await?.message_count();
+        }
+        if ready == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(Sample { rate: events as f64 / origin.elapsed().as_secs_f64(), p50: None, p99: None })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    rate: f64,
+    p50: Option<Duration>,
+    p99: Option<Duration>,
+}
+
+/// Median and spread of a variant's runs.
+fn summary(name: &str, samples: &[Sample]) -> (String, f64) {
+    let median = |mut values: Vec<f64>| -> (f64, f64, f64) {
+        values.sort_by(f64::total_cmp);
+        (values[values.len() / 2], values[0], values[values.len() - 1])
+    };
+    let (rate, low, high) = median(samples.iter().map(|s| s.rate).collect());
+    let ms = |pick: fn(&Sample) -> Option<Duration>| {
+        let values: Vec<f64> = samples.iter().filter_map(pick).map(|d| d.as_secs_f64() * 1000.0).collect();
+        if values.is_empty() {
+            return "—".to_string();
+        }
+        let (m, lo, hi) = median(values);
+        format!("{m:.2} ({lo:.2}–{hi:.2})")
+    };
+    (format!("| {name} | {rate:.0} ({low:.0}–{high:.0}) | {} | {} |", ms(|s| s.p50), ms(|s| s.p99)), rate)
+}
+
+fn event_sender(
+    prefix: &str,
+    ty: &'static str,
+) -> impl Fn(&Channel, Vec<u8>) -> futures::future::BoxFuture<'static, Result<lapin::PublisherConfirm>> {
+    let exchange = Names::new(prefix).events();
+    move |channel, body| {
+        let (channel, exchange) = (channel.clone(), exchange.clone());
+        Box::pin(async move {
+            let data: serde_json::Value = serde_json::from_slice(&body)?;
+            let event = EventBuilderV10::new()
+                .id(uuid::Uuid::new_v4().to_string())
+                .source("/agent-store/bench")
+                .ty(ty)
+                .data("application/json", data)
+                .build()?;
+            let properties = event_properties(&event, PARTITIONS)?;
+            let body = cloudevents_amqp::body_for(&event);
+            Ok(channel
+                .basic_publish(exchange.as_str().into(), ty.into(), BasicPublishOptions::default(), &body, properties)
+                .await?)
+        })
+    }
+}
+
+fn queue_sender(
+    queue: String,
+) -> impl Fn(&Channel, Vec<u8>) -> futures::future::BoxFuture<'static, Result<lapin::PublisherConfirm>> {
+    move |channel, body| {
+        let (channel, queue) = (channel.clone(), queue.clone());
+        Box::pin(async move {
+            Ok(channel
+                .basic_publish("".into(), queue.as_str().into(), BasicPublishOptions::default(), &body, persistent())
+                .await?)
+        })
+    }
+}
+
+fn subscription(component: &str, ty: &str, concurrency: usize) -> Subscription {
+    Subscription { component: component.into(), filters: vec![Filter::new(ty)], concurrency }
+}
+
+async fn cleanup(channel: &Channel, prefix: &str, concurrency: usize, kv: &str) -> Result<()> {
+    let names = Names::new(prefix);
+    for sub in [subscription("echo", "test.echo", concurrency), subscription("noop", "test.noop", concurrency)] {
+        topology::delete(channel, &names, &sub, PARTITIONS, &RetryPolicy::default()).await?;
+    }
+    topology::delete_events(channel, &names).await?;
+    for queue in ["baseline.in", "baseline.out", "bench.replies"] {
+        channel.queue_delete(format!("{prefix}.{queue}").into(), Default::default()).await?;
+    }
+    if kv.starts_with("redis") {
+        let store = RedisBackend::connect(&format!("{kv}#{prefix}")).await?.store(LABEL, None);
+        for key in store.keys().await? {
+            store.delete(&key).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn bench(args: &Args) -> Result<()> {
+    let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .with_context(|| format!("RabbitMQ at {}", amqp_url()))?;
+    let publish = connection.create_channel().await?;
+    publish.confirm_select(ConfirmSelectOptions::default()).await?;
+    let replies = connection.create_channel().await?;
+    let (events, runs, window, concurrency) =
+        if args.bench { (args.events, args.runs, args.window, args.concurrency) } else { (200, 1, 16, 8) };
+    let baseline_in = format!("{prefix}.baseline.in");
+    let baseline_out = format!("{prefix}.baseline.out");
+    let host_out = format!("{prefix}.bench.replies");
+    for queue in [&baseline_in, &baseline_out, &host_out] {
+        publish.queue_declare(queue.as_str().into(), durable(), FieldTable::default()).await?;
+    }
+
+    let mut rows: HashMap<&str, Vec<Sample>> = HashMap::new();
+    let outcome = async {
+        let _consumer = start_baseline(&baseline_in, &baseline_out, concurrency).await?;
+        for run in 0..=runs {
+            let sample =
+                closed_loop(&publish, &replies, &baseline_out, events, window, queue_sender(baseline_in.clone()))
+                    .await?;
+            if run > 0 {
+                rows.entry("baseline (closed loop)").or_default().push(sample);
+            }
+        }
+        for run in 0..=runs {
+            let sample =
+                drain(&publish, std::slice::from_ref(&baseline_in), events, queue_sender(baseline_in.clone())).await?;
+            if run > 0 {
+                rows.entry("baseline (open loop)").or_default().push(sample);
+            }
+        }
+        drop(_consumer);
+        if !args.bench {
+            return anyhow::Ok(());
+        }
+        for dedup in [true, false] {
+            let dir = tempfile::tempdir()?;
+            let _host = start_host(&prefix, &args.kv, dedup, concurrency, dir.path()).await?;
+            publish
+                .queue_bind(
+                    host_out.as_str().into(),
+                    Names::new(&prefix).events().into(),
+                    "test.reply".into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            for run in 0..=runs {
+                let sample =
+                    closed_loop(&publish, &replies, &host_out, events, window, event_sender(&prefix, "test.echo"))
+                        .await?;
+                if run > 0 {
+                    rows.entry(if dedup {
+                        "agent-store echo, idempotency on"
+                    } else {
+                        "agent-store echo, idempotency off"
+                    })
+                    .or_default()
+                    .push(sample);
+                }
+            }
+            let noop_queues: Vec<String> = (0..PARTITIONS).map(|p| Names::new(&prefix).partition("noop", p)).collect();
+            for run in 0..=runs {
+                let sample = drain(&publish, &noop_queues, events, event_sender(&prefix, "test.noop")).await?;
+                if run > 0 {
+                    rows.entry(if dedup {
+                        "agent-store noop, idempotency on"
+                    } else {
+                        "agent-store noop, idempotency off"
+                    })
+                    .or_default()
+                    .push(sample);
+                }
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let cleaned = cleanup(&publish, &prefix, concurrency, &args.kv).await;
+    let _ = connection.close(200, "done".into()).await;
+    outcome?;
+    cleaned?;
+
+    println!(
+        "\n{events} events × {runs} runs (after a warm-up run), window {window}, concurrency/prefetch {concurrency}\n"
+    );
+    println!("| variant | events/s median (min–max) | p50 ms | p99 ms |\n|---|---|---|---|");
+    let mut rates = HashMap::new();
+    for name in [
+        "baseline (closed loop)",
+        "agent-store echo, idempotency on",
+        "agent-store echo, idempotency off",
+        "baseline (open loop)",
+        "agent-store noop, idempotency on",
+        "agent-store noop, idempotency off",
+    ] {
+        if let Some(samples) = rows.get(name) {
+            let (line, rate) = summary(name, samples);
+            println!("{line}");
+            rates.insert(name, rate);
+        }
+    }
+    let ratio = |a: &str, b: &str| rates.get(a).zip(rates.get(b)).map(|(a, b)| a / b);
+    for (host, base) in [
+        ("agent-store echo, idempotency on", "baseline (closed loop)"),
+        ("agent-store echo, idempotency off", "baseline (closed loop)"),
+        ("agent-store noop, idempotency on", "baseline (open loop)"),
+        ("agent-store noop, idempotency off", "baseline (open loop)"),
+    ] {
+        if let Some(r) = ratio(host, base) {
+            println!("ratio {host} / {base}: {r:.2}");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        if let Some(spec) = &args.baseline_consumer {
+            return baseline_consumer(spec).await;
+        }
+        bench(&args).await
+    })
+}

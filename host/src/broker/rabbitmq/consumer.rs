@@ -1,0 +1,495 @@
+//! One subscription's deliveries: consumed from its partition queues,
+//! spread over lanes by conversation, handed to the component, then
+//! settled — outputs published and confirmed before the input is acked,
+//! failures sent to a retry queue or the dead-letter queue.
+//!
+//! A lane handles one delivery at a time, and every delivery of one
+//! conversation goes to the same lane (its partition queue delivers them in
+//! order), so a conversation stays in order while the lanes run in
+//! parallel. The lanes outlive connections: a delivery whose channel died
+//! while it waited is skipped, since RabbitMQ hands it out again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cloudevents::{AttributesReader, Event};
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Acker, BasicProperties, Channel};
+use tokio::sync::{Notify, mpsc};
+use tracing::Instrument;
+
+use super::Settings;
+use super::handled::{CLAIM_RENEWAL, Claim, Handled, Token};
+use super::headers::{self, DeathNote};
+use super::link::{Link, Outgoing};
+use crate::broker::{Handler, Outcome, Subscription};
+
+/// How long a delivery that could not be settled (the store or the broker
+/// refused something) waits before it is put back, so that a persistent
+/// fault does not spin.
+const REQUEUE_DELAY: Duration = Duration::from_secs(1);
+
+/// How often recording a handled event is tried before giving up on it.
+const FINISH_TRIES: u32 = 3;
+
+/// Deliveries received and not yet settled, across subscriptions: what
+/// shutdown waits for.
+#[derive(Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    fn add(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    pub async fn idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.count() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// A delivery's acker, usable once: settling takes it. Dropped unsettled
+/// (a bug, or a panic on the way), it puts the delivery back.
+struct Ticket {
+    acker: Option<Acker>,
+}
+
+impl Ticket {
+    fn usable(&self) -> bool {
+        self.acker.as_ref().is_some_and(Acker::usable)
+    }
+
+    async fn ack(&mut self) {
+        if let Some(acker) = self.acker.take()
+            && let Err(e) = acker.ack(BasicAckOptions::default()).await
+        {
+            // Its channel is gone: RabbitMQ redelivers it, and the record
+            // makes that redelivery cheap.
+            tracing::debug!(error = %e, "could not ack: the delivery comes back");
+        }
+    }
+
+    async fn requeue(&mut self, why: &str) {
+        tracing::warn!(reason = why, "putting the delivery back");
+        tokio::time::sleep(REQUEUE_DELAY).await;
+        if let Some(acker) = self.acker.take() {
+            let _ = acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await;
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(acker) = self.acker.take().filter(Acker::usable) {
+            tracing::error!("a delivery was left unsettled: requeueing it");
+            tokio::spawn(async move {
+                let _ = acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await;
+            });
+        }
+    }
+}
+
+/// A delivery on its way to a lane, with what it needs to be settled: the
+/// link to publish on and its own channel, kept open until it is acked.
+struct Job {
+    delivery: Delivery,
+    link: Arc<Link>,
+    _channel: Channel,
+}
+
+/// The message as received, for republishing untouched.
+struct Message {
+    properties: BasicProperties,
+    body: Vec<u8>,
+    routing_key: String,
+}
+
+/// What one subscription's lanes share.
+struct Core {
+    subscription: Subscription,
+    handler: Arc<dyn Handler>,
+    settings: Arc<Settings>,
+    handled: Option<Handled>,
+    in_flight: Arc<InFlight>,
+}
+
+pub struct Subscriber {
+    core: Arc<Core>,
+    lanes: Vec<mpsc::UnboundedSender<Job>>,
+}
+
+/// One subscription's consumers on one link.
+pub struct Consuming {
+    channel: Channel,
+    tags: Vec<ShortString>,
+}
+
+impl Consuming {
+    /// Stops deliveries; those received already are still handled.
+    pub async fn cancel(self) {
+        for tag in self.tags {
+            let _ = self.channel.basic_cancel(tag, BasicCancelOptions::default()).await;
+        }
+    }
+}
+
+impl Subscriber {
+    pub fn new(
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+        settings: Arc<Settings>,
+        handled: Option<Handled>,
+        in_flight: Arc<InFlight>,
+    ) -> Self {
+        let lanes_count = subscription.concurrency.max(1);
+        let core = Arc::new(Core { subscription, handler, settings, handled, in_flight });
+        let lanes = (0..lanes_count)
+            .map(|_| {
+                let (sender, mut receiver) = mpsc::unbounded_channel::<Job>();
+                let core = core.clone();
+                tokio::spawn(async move {
+                    while let Some(job) = receiver.recv().await {
+                        core.process(job).await;
+                        core.in_flight.done();
+                    }
+                });
+                sender
+            })
+            .collect();
+        Self { core, lanes }
+    }
+
+    pub fn subscription(&self) -> &Subscription {
+        &self.core.subscription
+    }
+
+    /// Starts consuming every partition queue on a channel of `link`.
+    ///
+    /// Prefetch is the component's concurrency, per partition consumer:
+    /// enough for every lane to be busy even when the events come from
+    /// one partition.
+    pub async fn consume(&self, link: &Arc<Link>) -> Result<Consuming> {
+        let component = self.core.subscription.component.clone();
+        let settings = &self.core.settings;
+        let channel = link.channel().await?;
+        let prefetch = u16::try_from(self.core.subscription.concurrency).unwrap_or(u16::MAX).max(1);
+        channel.basic_qos(prefetch, BasicQosOptions::default()).await.context("setting the prefetch")?;
+        let mut consumers = Vec::new();
+        for partition in 0..settings.partitions {
+            let queue = settings.names.partition(&component, partition);
+            let tag = format!("{}/{component}/p{partition}", settings.owner);
+            let consumer = channel
+                .basic_consume(queue.as_str().into(), tag.into(), BasicConsumeOptions::default(), FieldTable::default())
+                .await
+                .with_context(|| format!("consuming {queue}"))?;
+            consumers.push(consumer);
+        }
+        let tags = consumers.iter().map(|c| c.tag()).collect();
+        // Each stream ends with a `None` so that a consumer cancelled by
+        // the broker (its queue deleted) is noticed.
+        let mut deliveries = futures::stream::select_all(
+            consumers.into_iter().map(|c| c.map(Some).chain(futures::stream::iter([None]))),
+        );
+        let (link, lanes, in_flight, for_jobs) =
+            (link.clone(), self.lanes.clone(), self.core.in_flight.clone(), channel.clone());
+        let closing = settings.closing.clone();
+        tokio::spawn(async move {
+            while let Some(item) = deliveries.next().await {
+                match item {
+                    Some(Ok(delivery)) => {
+                        let key = headers::ordering_key_of(&delivery.properties).unwrap_or_default();
+                        let lane = &lanes[headers::lane_of(&key, lanes.len())];
+                        in_flight.add();
+                        if lane.send(Job { delivery, link: link.clone(), _channel: for_jobs.clone() }).is_err() {
+                            in_flight.done();
+                        }
+                    }
+                    Some(Err(error)) => {
+                        link.fail(&format!("consuming for `{component}`: {error}"));
+                        return;
+                    }
+                    None if closing.load(Ordering::SeqCst) => {}
+                    None => {
+                        link.fail(&format!("the broker cancelled a consumer of `{component}`"));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Consuming { channel, tags })
+    }
+}
+
+impl Core {
+    fn component(&self) -> &str {
+        &self.subscription.component
+    }
+
+    async fn process(&self, job: Job) {
+        let Job { delivery, link, .. } = job;
+        let Delivery { properties, data, routing_key, acker, .. } = delivery;
+        let mut ticket = Ticket { acker: Some(acker) };
+        if !ticket.usable() {
+            tracing::debug!(component = self.component(), "skipping a delivery whose channel closed: it comes back");
+            return;
+        }
+        let message = Message { properties, body: data, routing_key: routing_key.to_string() };
+        let attempt = headers::attempt_of(&message.properties);
+        let event = match cloudevents_amqp::to_event(&message.properties, &message.body) {
+            Ok(event) => event,
+            Err(error) => {
+                let reason = format!("{error}");
+                return self.dead_letter(&link, &mut ticket, &message, reason, attempt).await;
+            }
+        };
+        let span = tracing::info_span!(
+            "deliver",
+            otel.kind = "consumer",
+            messaging.system = "rabbitmq",
+            component = self.component(),
+            event_type = event.ty(),
+            event_id = event.id(),
+            attempt,
+        );
+        self.handle(&link, &mut ticket, &message, event, attempt).instrument(span).await;
+    }
+
+    async fn handle(&self, link: &Link, ticket: &mut Ticket, message: &Message, event: Event, attempt: u32) {
+        if !self.subscription.matches(&event) {
+            // A binding left over from an older manifest, or an attribute
+            // the broker cannot filter on.
+            tracing::debug!(event_type = event.ty(), "not for this subscription: dropped");
+            return ticket.ack().await;
+        }
+        let Some(handled) = &self.handled else {
+            let outcome = self.run(event, attempt, None).await;
+            return self.settle(link, ticket, message, outcome, attempt, None).await;
+        };
+        let key = Handled::key(self.settings.names.prefix(), self.component(), &event.source().to_string(), event.id());
+        match handled.claim(&key).await {
+            Err(error) => ticket.requeue(&format!("the idempotency store failed: {error:#}")).await,
+            Ok(Claim::Published) => {
+                tracing::debug!(event_id = event.id(), "handled and published before: acking the redelivery");
+                ticket.ack().await;
+            }
+            Ok(Claim::Done(outputs)) => {
+                tracing::info!(
+                    event_id = event.id(),
+                    outputs = outputs.len(),
+                    "handled before: publishing its recorded outputs"
+                );
+                self.publish_and_ack(link, ticket, (message, attempt), &outputs, Some((handled, key.as_str()))).await;
+            }
+            Ok(Claim::Fresh(token)) => {
+                let mut token = token;
+                let outcome = self.run(event, attempt, Some((handled, key.as_str(), &mut token))).await;
+                self.settle(link, ticket, message, outcome, attempt, Some((handled, key.as_str(), &token))).await;
+            }
+        }
+    }
+
+    /// Runs the handler in a task of its own (a panic must not take the
+    /// lane down), renewing the claim while it runs.
+    async fn run(&self, event: Event, attempt: u32, mut claim: Option<(&Handled, &str, &mut Token)>) -> Outcome {
+        let handler = self.handler.clone();
+        let mut task = tokio::spawn(async move { handler.handle(event, attempt).await });
+        loop {
+            tokio::select! {
+                joined = &mut task => {
+                    return joined.unwrap_or_else(|panic| Outcome::Retry(format!("the handler panicked: {panic}")));
+                }
+                _ = tokio::time::sleep(CLAIM_RENEWAL), if claim.is_some() => {
+                    if let Some((handled, key, token)) = claim.as_mut() {
+                        match handled.renew(key, token).await {
+                            Ok(Some(fresh)) => **token = fresh,
+                            Ok(None) => tracing::warn!(key = *key, "lost the claim while the component ran"),
+                            Err(error) => tracing::warn!(key = *key, error = %error, "could not renew the claim"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        link: &Link,
+        ticket: &mut Ticket,
+        message: &Message,
+        outcome: Outcome,
+        attempt: u32,
+        claim: Option<(&Handled, &str, &Token)>,
+    ) {
+        let (reason, retryable) = match outcome {
+            Outcome::Done(outputs) => {
+                if let Some((handled, key, token)) = claim {
+                    match finish(handled, key, token, &outputs).await {
+                        Ok(true) => {}
+                        Ok(false) => return ticket.requeue("another host took the event over").await,
+                        Err(error) => {
+                            return ticket.requeue(&format!("could not record the handled event: {error:#}")).await;
+                        }
+                    }
+                    if !ticket.usable() {
+                        // The delivery will come back; its redelivery
+                        // publishes the recorded outputs.
+                        return;
+                    }
+                }
+                return self
+                    .publish_and_ack(link, ticket, (message, attempt), &outputs, claim.map(|(h, k, _)| (h, k)))
+                    .await;
+            }
+            Outcome::Retry(reason) => (reason, true),
+            Outcome::Reject(reason) => (reason, false),
+        };
+        if let Some((handled, key, _)) = claim
+            && let Err(error) = handled.release(key).await
+        {
+            return ticket.requeue(&format!("could not release the claim: {error:#}")).await;
+        }
+        if retryable && attempt < self.settings.policy.max_attempts {
+            self.retry(link, ticket, message, &reason, attempt).await;
+        } else {
+            let reason = if retryable { format!("gave up after {attempt} attempts: {reason}") } else { reason };
+            self.dead_letter(link, ticket, message, reason, attempt).await;
+        }
+    }
+
+    /// Publishes the outputs (pipelined), then acks the input.
+    async fn publish_and_ack(
+        &self,
+        link: &Link,
+        ticket: &mut Ticket,
+        (message, attempt): (&Message, u32),
+        outputs: &[Event],
+        record: Option<(&Handled, &str)>,
+    ) {
+        let events_exchange = self.settings.names.events();
+        let mut encoded = Vec::with_capacity(outputs.len());
+        for event in outputs {
+            match headers::event_properties(event, self.settings.partitions) {
+                Ok(properties) => encoded.push((event.ty().to_string(), cloudevents_amqp::body_for(event), properties)),
+                Err(error) => {
+                    // Can never be published: better in the dead-letter
+                    // queue with its input than redelivered forever.
+                    let reason = format!("output {} cannot be published over AMQP: {error}", event.id());
+                    return self.dead_letter(link, ticket, message, reason, attempt).await;
+                }
+            }
+        }
+        let messages: Vec<Outgoing<'_>> = encoded
+            .iter()
+            .map(|(ty, body, properties)| Outgoing {
+                exchange: &events_exchange,
+                routing_key: ty,
+                mandatory: false,
+                body,
+                properties: properties.clone(),
+            })
+            .collect();
+        if let Err(error) = link.publish_all(messages).await {
+            return ticket.requeue(&format!("publishing the outputs failed: {error:#}")).await;
+        }
+        ticket.ack().await;
+        if let Some((handled, key)) = record {
+            // Not awaited: if it is lost, a redelivery republishes the same
+            // events once more, which their subscribers dedup.
+            let (handled, key) = (handled.clone(), key.to_string());
+            tokio::spawn(async move {
+                if let Err(error) = handled.mark_published(&key).await {
+                    tracing::debug!(error = %error, "could not mark an event published");
+                }
+            });
+        }
+    }
+
+    async fn retry(&self, link: &Link, ticket: &mut Ticket, message: &Message, reason: &str, attempt: u32) {
+        let delay = self.settings.policy.delay_after(attempt);
+        let queue = self.settings.names.retry(self.component(), delay);
+        tracing::info!(attempt, ?delay, reason, "retrying the event");
+        let outgoing = Outgoing {
+            exchange: "",
+            routing_key: &queue,
+            mandatory: true,
+            body: &message.body,
+            properties: headers::retry_properties(&message.properties, attempt + 1),
+        };
+        match link.publish_all(vec![outgoing]).await {
+            Ok(()) => ticket.ack().await,
+            Err(error) => ticket.requeue(&format!("could not schedule the retry: {error:#}")).await,
+        }
+    }
+
+    async fn dead_letter(&self, link: &Link, ticket: &mut Ticket, message: &Message, reason: String, attempts: u32) {
+        let note = DeathNote {
+            id: uuid::Uuid::new_v4().to_string(),
+            component: self.component().to_string(),
+            reason,
+            attempts,
+            at: chrono::Utc::now(),
+            routing_key: message.routing_key.clone(),
+        };
+        let queue = self.settings.names.dead(self.component());
+        let outgoing = Outgoing {
+            exchange: "",
+            routing_key: &queue,
+            mandatory: true,
+            body: &message.body,
+            properties: headers::dead_letter_properties(&message.properties, &note),
+        };
+        match link.publish_all(vec![outgoing]).await {
+            Ok(()) => {
+                tracing::warn!(
+                    component = self.component(),
+                    dead_letter = note.id,
+                    message_id = message.properties.message_id().as_ref().map(|s| s.as_str()),
+                    attempts,
+                    reason = %note.reason,
+                    "event dead-lettered"
+                );
+                ticket.ack().await;
+            }
+            Err(error) => ticket.requeue(&format!("could not dead-letter: {error:#}")).await,
+        }
+    }
+}
+
+/// Records the outputs, trying again on a store error: giving up here
+/// means the component may run twice.
+async fn finish(handled: &Handled, key: &str, token: &Token, outputs: &[Event]) -> Result<bool> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match handled.finish(key, token, outputs).await {
+            Err(error) if tries < FINISH_TRIES => {
+                tracing::warn!(error = %error, "recording a handled event failed; trying again");
+                tokio::time::sleep(Duration::from_millis(200) * tries).await;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The exchanges, queues and bindings, by name and declared idempotently
+//! (see `docs/broker.md` for the picture).
+//!
+//! ```text
+//! <p>.events (topic, key = event type)
+//!   ├─ type pattern ─────────────────────────────► <p>.<c> (headers)
+//!   └─ type pattern ─► <p>.<c>.filter.<hash> (headers, brand = …) ─┘
+//! <p>.<c> ── agent-store-partition = k ─► queue <p>.<c>.p<k>   (single active consumer)
+//!    └ alternate exchange <p>.<c>.unrouted (fanout) ─► queue <p>.<c>.p0
+//! queue <p>.<c>.retry.<delay>ms (TTL = delay) ── dead-letters to ─► <p>.<c>
+//! queue <p>.<c>.dead
+//! ```
+//!
+//! Declaring is idempotent, so every host declares everything at start and
+//! after every reconnect. It never removes anything: a filter taken out of
+//! the manifest keeps its binding until someone deletes it (`docs/broker.md`
+//! says how).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use lapin::options::{
+    ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
+
+use super::headers::{PARTITION, stable_hash};
+use crate::broker::{Filter, RetryPolicy, Subscription};
+
+/// Attributes the binding does not carry in a `cloudEvents:` header, so a
+/// headers exchange cannot filter on them; the host checks them itself.
+const NOT_IN_HEADERS: &[&str] = &["id", "datacontenttype", "time", "specversion"];
+
+/// Every name derives from the prefix, so that several deployments (or
+/// tests) share one RabbitMQ without seeing each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    pub fn new(prefix: &str) -> Self {
+        Self { prefix: prefix.to_string() }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The topic exchange every event is published to.
+    pub fn events(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    /// A subscription's headers exchange, which picks the partition queue.
+    pub fn subscription(&self, component: &str) -> String {
+        format!("{}.{component}", self.prefix)
+    }
+
+    /// Where a message without a partition header goes (raw, foreign
+    /// publishers): partition 0.
+    pub fn unrouted(&self, component: &str) -> String {
+        format!("{}.{component}.unrouted", self.prefix)
+    }
+
+    /// The headers exchange of a filter with attribute conditions; named by
+    /// a hash of the filter so that the same filter always maps to it.
+    pub fn filter(&self, component: &str, filter: &Filter) -> String {
+        let mut text = filter.event_type.clone();
+        for (name, value) in &filter.attributes {
+            text.push_str(&format!("\n{name}={value}"));
+        }
+        format!("{}.{component}.filter.{:016x}", self.prefix, stable_hash(&text))
+    }
+
+    pub fn partition(&self, component: &str, partition: u16) -> String {
+        format!("{}.{component}.p{partition}", self.prefix)
+    }
+
+    /// The retry queue for one delay; named by the delay so that changing
+    /// the policy declares new queues instead of clashing with the
+    /// arguments of existing ones.
+    pub fn retry(&self, component: &str, delay: Duration) -> String {
+        format!("{}.{component}.retry.{}ms", self.prefix, delay.as_millis())
+    }
+
+    pub fn dead(&self, component: &str) -> String {
+        format!("{}.{component}.dead", self.prefix)
+    }
+}
+
+/// The delays of a policy's retry queues, one per attempt that may be
+/// retried, without repeats (the backoff stops growing at some point).
+pub fn retry_delays(policy: &RetryPolicy) -> Vec<Duration> {
+    let mut delays: Vec<Duration> = (1..policy.max_attempts).map(|attempt| policy.delay_after(attempt)).collect();
+    delays.dedup();
+    delays
+}
+
+/// The binding arguments of a filter's attribute conditions, or `None` when
+/// it has none the broker can check.
+pub fn filter_arguments(filter: &Filter) -> Option<FieldTable> {
+    let mut args = FieldTable::default();
+    for (name, value) in &filter.attributes {
+        if NOT_IN_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        args.insert(
+            format!("{}{name}", cloudevents_amqp::HEADER_PREFIX).into(),
+            AMQPValue::LongString(LongString::from(value.clone())),
+        );
+    }
+    if args.inner().is_empty() {
+        return None;
+    }
+    args.insert("x-match".into(), AMQPValue::LongString("all".into()));
+    Some(args)
+}
+
+fn durable() -> ExchangeDeclareOptions {
+    ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() }
+}
+
+fn durable_queue() -> QueueDeclareOptions {
+    QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() }
+}
+
+fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
+    let mut table = FieldTable::default();
+    for (name, value) in entries {
+        table.insert(ShortString::from(*name), value.clone());
+    }
+    table
+}
+
+/// The events exchange: what every publisher needs.
+pub async fn declare_events(channel: &Channel, names: &Names) -> Result<()> {
+    channel
+        .exchange_declare(names.events().into(), ExchangeKind::Topic, durable(), FieldTable::default())
+        .await
+        .with_context(|| format!("declaring exchange {}", names.events()))
+}
+
+/// Everything one subscription consumes from.
+pub async fn declare_subscription(
+    channel: &Channel,
+    names: &Names,
+    subscription: &Subscription,
+    partitions: u16,
+    policy: &RetryPolicy,
+) -> Result<()> {
+    let component = subscription.component.as_str();
+    let exchange = names.subscription(component);
+    let unrouted = names.unrouted(component);
+    let context = || format!("declaring the queues of `{component}`");
+
+    channel
+        .exchange_declare(unrouted.as_str().into(), ExchangeKind::Fanout, durable(), FieldTable::default())
+        .await
+        .with_context(context)?;
+    let alternate = table(&[("alternate-exchange", AMQPValue::LongString(unrouted.clone().into()))]);
+    channel
+        .exchange_declare(exchange.as_str().into(), ExchangeKind::Headers, durable(), alternate)
+        .await
+        .with_context(context)?;
+
+    let single_active = table(&[("x-single-active-consumer", AMQPValue::Boolean(true))]);
+    for partition in 0..partitions.max(1) {
+        let queue = names.partition(component, partition);
+        channel
+            .queue_declare(queue.as_str().into(), durable_queue(), single_active.clone())
+            .await
+            .with_context(context)?;
+        let matching = table(&[
+            ("x-match", AMQPValue::LongString("all".into())),
+            (PARTITION, AMQPValue::LongLongInt(partition.into())),
+        ]);
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                exchange.as_str().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                matching,
+            )
+            .await
+            .with_context(context)?;
+    }
+    channel
+        .queue_bind(
+            names.partition(component, 0).into(),
+            unrouted.into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .with_context(context)?;
+
+    for filter in &subscription.filters {
+        let pattern = ShortString::try_new(filter.event_type.clone())
+            .map_err(|e| anyhow::anyhow!("`{component}` subscribes to `{}`: {e}", filter.event_type))?;
+        match filter_arguments(filter) {
+            None => {
+                channel
+                    .exchange_bind(
+                        exchange.as_str().into(),
+                        names.events().into(),
+                        pattern,
+                        ExchangeBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .with_context(context)?;
+            }
+            Some(arguments) => {
+                let filter_exchange = names.filter(component, filter);
+                channel
+                    .exchange_declare(
+                        filter_exchange.as_str().into(),
+                        ExchangeKind::Headers,
+                        durable(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .with_context(context)?;
+                channel
+                    .exchange_bind(
+                        filter_exchange.as_str().into(),
+                        names.events().into(),
+                        pattern,
+                        ExchangeBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .with_context(context)?;
+                channel
+                    .exchange_bind(
+                        exchange.as_str().into(),
+                        filter_exchange.into(),
+                        "".into(),
+                        ExchangeBindOptions::default(),
+                        arguments,
+                    )
+                    .await
+                    .with_context(context)?;
+            }
+        }
+    }
+
+    for delay in retry_delays(policy) {
+        let arguments = table(&[
+            ("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis().try_into().unwrap_or(i64::MAX))),
+            ("x-dead-letter-exchange", AMQPValue::LongString(exchange.clone().into())),
+        ]);
+        channel
+            .queue_declare(names.retry(component, delay).into(), durable_queue(), arguments)
+            .await
+            .with_context(context)?;
+    }
+    channel
+        .queue_declare(names.dead(component).into(), durable_queue(), FieldTable::default())
+        .await
+        .with_context(context)?;
+    Ok(())
+}
+
+/// Deletes what [`declare_subscription`] declared for `subscription`, and
+/// the events exchange when `events` is set. For tests and teardown: the
+/// messages in those queues are gone.
+pub async fn delete(
+    channel: &Channel,
+    names: &Names,
+    subscription: &Subscription,
+    partitions: u16,
+    policy: &RetryPolicy,
+) -> Result<()> {
+    let component = subscription.component.as_str();
+    let mut queues: Vec<String> = (0..partitions.max(1)).map(|p| names.partition(component, p)).collect();
+    queues.extend(retry_delays(policy).into_iter().map(|d| names.retry(component, d)));
+    queues.push(names.dead(component));
+    for queue in queues {
+        channel.queue_delete(queue.into(), QueueDeleteOptions::default()).await?;
+    }
+    let mut exchanges: Vec<String> = subscription.filters.iter().map(|f| names.filter(component, f)).collect();
+    exchanges.push(names.subscription(component));
+    exchanges.push(names.unrouted(component));
+    for exchange in exchanges {
+        channel.exchange_delete(exchange.into(), ExchangeDeleteOptions::default()).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the events exchange (after every subscription's topology).
+pub async fn delete_events(channel: &Channel, names: &Names) -> Result<()> {
+    channel.exchange_delete(names.events().into(), ExchangeDeleteOptions::default()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_hang_off_the_prefix() {
+        let names = Names::new("t1");
+        assert_eq!(names.events(), "t1.events");
+        assert_eq!(names.partition("seller-fashion", 3), "t1.seller-fashion.p3");
+        assert_eq!(names.retry("probe", Duration::from_millis(500)), "t1.probe.retry.500ms");
+        assert_eq!(names.dead("probe"), "t1.probe.dead");
+        let a = Filter::new("store.chat.#").with("brand", "fashion");
+        let b = Filter::new("store.chat.#").with("brand", "tech");
+        assert_ne!(names.filter("c", &a), names.filter("c", &b));
+        assert_eq!(names.filter("c", &a), names.filter("c", &a.clone()));
+    }
+
+    #[test]
+    fn one_retry_queue_per_distinct_delay() {
+        let policy = RetryPolicy { max_attempts: 4, backoff: Duration::from_millis(100) };
+        assert_eq!(
+            retry_delays(&policy),
+            [100, 200, 400].map(Duration::from_millis).to_vec(),
+            "attempts 1 to 3 may be retried; the 4th is the last"
+        );
+        assert!(retry_delays(&RetryPolicy { max_attempts: 1, ..policy }).is_empty());
+    }
+
+    #[test]
+    fn attribute_filters_become_header_matches() {
+        let filter = Filter::new("store.chat.message.new").with("brand", "fashion").with("id", "ignored");
+        let args = filter_arguments(&filter).unwrap();
+        assert_eq!(args.inner().get("x-match"), Some(&AMQPValue::LongString("all".into())));
+        assert_eq!(args.inner().get("cloudEvents:brand"), Some(&AMQPValue::LongString("fashion".into())));
+        assert!(!args.contains_key("cloudEvents:id"), "not in a header: the host checks it");
+        assert!(filter_arguments(&Filter::new("store.#")).is_none());
+        assert!(filter_arguments(&Filter::new("store.#").with("datacontenttype", "application/json")).is_none());
+    }
+}
