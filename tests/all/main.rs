@@ -2,4 +2,5 @@
 
 mod broker;
 mod host;
+mod knative;
 mod runtime;

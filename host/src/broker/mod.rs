@@ -1,6 +1,7 @@
 //! The broker: where events are published and from where subscribers get
 //! them. [`memory`] is the embedded default; the RabbitMQ backend implements
-//! the same [`Broker`] trait.
+//! the same [`Broker`] trait, and on Knative Eventing [`knative`] posts to
+//! the cluster's broker and takes the deliveries its Triggers push.
 //!
 //! The contract every backend keeps:
 //! * `publish` returns once the broker holds the events (durably, for a
@@ -12,6 +13,7 @@
 //! * events of one conversation reach a subscriber in the order they were
 //!   published, while different conversations are handled in parallel.
 
+pub mod knative;
 pub mod memory;
 pub mod rabbitmq;
 
@@ -152,6 +154,12 @@ pub trait Broker: Send + Sync {
     /// Dead letters this broker keeps, newest last (for the ones it can list).
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         Ok(Vec::new())
+    }
+
+    /// The Knative backend, whose deliveries are pushed to the host over
+    /// HTTP; the others pull theirs.
+    fn knative(&self) -> Option<&knative::KnativeBroker> {
+        None
     }
 }
 

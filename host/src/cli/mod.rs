@@ -2,6 +2,7 @@
 //! environment (`AGENT_STORE_…`), which is how Knative pods configure it.
 
 mod dlq;
+mod knative;
 mod tail;
 mod up;
 
@@ -41,6 +42,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Lists, shows, replays or purges the dead letters on RabbitMQ.
     Dlq(dlq::DlqArgs),
+    /// Knative deployment helpers: `knative triggers` prints the Triggers of spin.toml.
+    Knative(knative::KnativeArgs),
 }
 
 /// Options shared by commands that talk to a running host.
@@ -111,6 +114,7 @@ pub fn main() -> std::process::ExitCode {
             Command::Check(args) => up::check(args).await,
             Command::Tail(args) => tail::tail(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
+            Command::Knative(args) => knative::knative(args).await,
         }
     });
     match result {

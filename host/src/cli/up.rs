@@ -11,6 +11,7 @@ use clap::Args;
 
 use crate::app::{App, AppOptions, DEFAULT_MAX_DEPTH};
 use crate::broker::Broker;
+use crate::broker::knative::KnativeBroker;
 use crate::broker::memory::MemoryBroker;
 use crate::broker::rabbitmq::{self, RabbitBroker, RabbitOptions};
 use crate::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
@@ -37,12 +38,19 @@ pub struct UpArgs {
     #[arg(long, env = "AGENT_STORE_DATA_DIR", default_value = ".agent-store")]
     data_dir: PathBuf,
 
-    /// The broker: `memory` (embedded, the default) or an `amqp://` URL.
+    /// The broker: `memory` (embedded, the default), an `amqp://` URL
+    /// (RabbitMQ), or `knative` (Knative Eventing: Triggers push deliveries
+    /// to `/events/deliver/<component>`, emitted events go to `--sink`).
     #[arg(long, env = "AGENT_STORE_BROKER", default_value = "memory")]
     broker: String,
 
     #[command(flatten)]
     rabbit: RabbitOptions,
+
+    /// With `--broker knative`: the broker ingress URL events are posted to.
+    /// A SinkBinding sets `K_SINK` in the pod.
+    #[arg(long, env = "K_SINK")]
+    sink: Option<String>,
 
     /// Key-value backend: `embedded` (a file in the data directory),
     /// `memory`, or a `redis://` URL (for several replicas).
@@ -90,7 +98,13 @@ impl UpArgs {
                 let records = key_value.open(rabbitmq::handled::LABEL);
                 Ok(Arc::new(RabbitBroker::connect(url, &self.rabbit, Some(records)).await?))
             }
-            other => bail!("--broker {other}: use `memory` or an amqp:// URL"),
+            "knative" => {
+                let Some(sink) = &self.sink else {
+                    bail!("--broker knative needs the broker ingress URL: --sink or K_SINK (a SinkBinding sets it)")
+                };
+                Ok(Arc::new(KnativeBroker::new(sink)?))
+            }
+            other => bail!("--broker {other}: use `memory`, an amqp:// URL or `knative`"),
         }
     }
 }

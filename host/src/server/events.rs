@@ -1,13 +1,14 @@
 //! `POST /events`: CloudEvents in (binary, structured or batch), published
 //! to the broker before the answer: 202 means the broker has them.
 //! `GET /events/tail`: the live tap as Server-Sent Events.
+//! `POST /events/deliver/<component>`: deliveries pushed by Knative Triggers.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
@@ -71,4 +72,64 @@ pub(super) async fn tail(
         })
         .take_until(stopped);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+/// `POST /events/deliver/<component>`: a delivery pushed by a Knative
+/// Trigger (see [`crate::broker::knative`] for what each answer means to
+/// Knative). A batch is handled event by event and answered with the worst
+/// outcome, so that Knative retries it if any event asks for that.
+pub(super) async fn deliver(
+    State(state): State<ServerState>,
+    Path(component): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use crate::broker::knative::Pushed;
+
+    let Some(broker) = state.app.broker().knative() else {
+        let kind = state.app.broker().kind();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("this host's broker is `{kind}`, which delivers to components itself; pushed deliveries need `--broker knative`") })),
+        )
+            .into_response();
+    };
+    let events = match agent_store_events::binding::decode(&headers, body.to_vec()) {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::info!(component, reason = %e, "malformed delivery refused");
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.0 }))).into_response();
+        }
+    };
+    let (mut emitted, mut rejected, mut retry) = (0, Vec::new(), Vec::new());
+    for event in events {
+        let id = event.id().to_string();
+        match broker.push(&component, event).await {
+            Pushed::Done { emitted: n } => emitted += n,
+            Pushed::Filtered => {}
+            Pushed::UnknownComponent => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({ "error": format!("no component `{component}` subscribes to events on this host") })),
+                )
+                    .into_response();
+            }
+            Pushed::Reject(reason) => {
+                tracing::warn!(component, event_id = id, reason, "delivery refused: Knative dead-letters it");
+                rejected.push(json!({ "id": id, "reason": reason }));
+            }
+            Pushed::Retry(reason) => {
+                tracing::warn!(component, event_id = id, reason, "delivery failed: Knative retries it");
+                retry.push(json!({ "id": id, "reason": reason }));
+            }
+        }
+    }
+    if !retry.is_empty() {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "retry", "failed": retry, "rejected": rejected })))
+            .into_response()
+    } else if !rejected.is_empty() {
+        (StatusCode::BAD_REQUEST, Json(json!({ "error": "rejected", "rejected": rejected }))).into_response()
+    } else {
+        (StatusCode::OK, Json(json!({ "emitted": emitted }))).into_response()
+    }
 }

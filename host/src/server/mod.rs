@@ -50,6 +50,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/readyz", get(readyz))
         .route("/events", post(events::ingest))
         .route("/events/tail", get(events::tail))
+        .route("/events/deliver/{component}", post(events::deliver))
         .fallback(routes::handle)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)

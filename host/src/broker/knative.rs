@@ -1,0 +1,210 @@
+//! The Knative broker: on Knative Eventing the broker is outside the host.
+//! Triggers push each subscription's events to the host over HTTP
+//! (`POST /events/deliver/<component>`), and what components emit is posted
+//! to the broker's ingress, the `K_SINK` a SinkBinding gives the pod.
+//!
+//! The delivery guarantees are Knative's: a Trigger retries a delivery that
+//! did not get a 2xx answer, with the backoff of its `delivery` spec, then
+//! sends it to the dead-letter sink. So the host answers
+//! * 200 once the component succeeded and the broker ingress took every
+//!   event it emitted (the outputs are published *before* the answer, as
+//!   with every other backend);
+//! * 400 for an event the component refuses: retrying cannot help, and
+//!   Knative dead-letters it without retries;
+//! * 503 for a failure worth retrying (a trap, a timeout, an ingress that
+//!   refused the outputs).
+//!
+//! Order is the Trigger's business: with the RabbitMQ broker class a
+//! Trigger dispatches one event at a time (its `parallelism` annotation,
+//! 1 by default), so a subscription sees events in the order they were
+//! published; `deploy/knative/` raises it only for components whose events
+//! need no order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use cloudevents::{AttributesReader, Event};
+use tokio::sync::Notify;
+
+use super::{Broker, Handler, Outcome, Subscription};
+
+/// Attempts at posting one event to the ingress before `publish` fails.
+const INGRESS_ATTEMPTS: u32 = 3;
+/// The wait before the second attempt; the third waits twice as long.
+const INGRESS_BACKOFF: Duration = Duration::from_millis(200);
+const INGRESS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What became of an event pushed to the host.
+#[derive(Debug)]
+pub enum Pushed {
+    /// Handled, and its outputs are with the broker.
+    Done { emitted: usize },
+    /// Not for this subscription (a Trigger filter is coarser than ours).
+    Filtered,
+    /// No subscription of that name on this host.
+    UnknownComponent,
+    /// Bad for good: dead-letter it.
+    Reject(String),
+    /// Failed this time.
+    Retry(String),
+}
+
+struct Attached {
+    subscription: Subscription,
+    handler: Arc<dyn Handler>,
+}
+
+pub struct KnativeBroker {
+    sink: reqwest::Url,
+    client: reqwest::Client,
+    subscriptions: RwLock<HashMap<String, Arc<Attached>>>,
+    closing: AtomicBool,
+    in_flight: AtomicUsize,
+    idle: Notify,
+}
+
+impl KnativeBroker {
+    /// `sink` is the broker ingress, e.g.
+    /// `http://broker-ingress.knative-eventing.svc.cluster.local/store/default`.
+    pub fn new(sink: &str) -> Result<Self> {
+        let sink = reqwest::Url::parse(sink).with_context(|| format!("the Knative sink `{sink}` is not a URL"))?;
+        if !matches!(sink.scheme(), "http" | "https") {
+            bail!("the Knative sink `{sink}` must be an http:// or https:// URL");
+        }
+        let client = reqwest::Client::builder().timeout(INGRESS_TIMEOUT).build().context("building the HTTP client")?;
+        Ok(Self {
+            sink,
+            client,
+            subscriptions: RwLock::default(),
+            closing: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            idle: Notify::new(),
+        })
+    }
+
+    pub fn sink(&self) -> &reqwest::Url {
+        &self.sink
+    }
+
+    /// Hands one pushed event to `component`'s handler; its outputs are
+    /// published before this returns [`Pushed::Done`].
+    pub async fn push(&self, component: &str, event: Event) -> Pushed {
+        if self.closing.load(Ordering::SeqCst) {
+            return Pushed::Retry("the host is shutting down".into());
+        }
+        let attached = self.subscriptions.read().unwrap().get(component).cloned();
+        let Some(attached) = attached else {
+            return Pushed::UnknownComponent;
+        };
+        if !attached.subscription.matches(&event) {
+            return Pushed::Filtered;
+        }
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let pushed = match attached.handler.handle(event, 1).await {
+            Outcome::Done(emitted) => match self.publish(&emitted).await {
+                Ok(()) => Pushed::Done { emitted: emitted.len() },
+                Err(error) => Pushed::Retry(format!("the broker ingress did not take the outputs: {error:#}")),
+            },
+            Outcome::Reject(reason) => Pushed::Reject(reason),
+            Outcome::Retry(reason) => Pushed::Retry(reason),
+        };
+        if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+        pushed
+    }
+
+    async fn post(&self, event: &Event) -> Result<()> {
+        let (headers, body) = agent_store_events::binding::encode_binary(event)
+            .map_err(|e| anyhow::anyhow!("event {} cannot be encoded: {}", event.id(), e.0))?;
+        let mut attempt = 1;
+        loop {
+            let sent = self.client.post(self.sink.clone()).headers(headers.clone()).body(body.clone()).send().await;
+            let failure = match sent {
+                Ok(response) if response.status().is_success() => return Ok(()),
+                // A 4xx will not get better: the ingress refuses this event.
+                Ok(response) if response.status().is_client_error() => {
+                    bail!("the broker ingress refused event {} with {}", event.id(), response.status())
+                }
+                Ok(response) => format!("the broker ingress answered {}", response.status()),
+                Err(error) => format!("posting to the broker ingress failed: {error}"),
+            };
+            if attempt >= INGRESS_ATTEMPTS {
+                bail!("{failure} (event {}, {attempt} attempts)", event.id());
+            }
+            tracing::debug!(event_id = event.id(), attempt, reason = %failure, "retrying a publish to the broker ingress");
+            tokio::time::sleep(INGRESS_BACKOFF * 2u32.pow(attempt - 1)).await;
+            attempt += 1;
+        }
+    }
+}
+
+#[async_trait]
+impl Broker for KnativeBroker {
+    fn kind(&self) -> &'static str {
+        "knative"
+    }
+
+    async fn publish(&self, events: &[Event]) -> Result<()> {
+        if self.closing.load(Ordering::SeqCst) {
+            bail!("the host is shutting down and takes no new events");
+        }
+        // Concurrently: the ingress acknowledges each event on its own.
+        let posted = futures::future::join_all(events.iter().map(|event| self.post(event))).await;
+        posted.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, subscription: Subscription, handler: Arc<dyn Handler>) -> Result<()> {
+        let component = subscription.component.clone();
+        let previous =
+            self.subscriptions.write().unwrap().insert(component.clone(), Arc::new(Attached { subscription, handler }));
+        if previous.is_some() {
+            bail!("component `{component}` subscribed twice");
+        }
+        Ok(())
+    }
+
+    async fn ready(&self) -> bool {
+        !self.closing.load(Ordering::SeqCst)
+    }
+
+    async fn shutdown(&self, grace: Duration) {
+        self.closing.store(true, Ordering::SeqCst);
+        let idle = async {
+            loop {
+                let notified = self.idle.notified();
+                if self.in_flight.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(grace, idle).await.is_err() {
+            tracing::warn!(
+                in_flight = self.in_flight.load(Ordering::SeqCst),
+                "shutdown grace period over: Knative redelivers what was not answered"
+            );
+        }
+    }
+
+    fn knative(&self) -> Option<&KnativeBroker> {
+        Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sink_must_be_an_http_url() {
+        assert!(KnativeBroker::new("http://broker-ingress.knative-eventing.svc.cluster.local/store/default").is_ok());
+        assert!(KnativeBroker::new("amqp://guest:guest@rabbit").is_err());
+        assert!(KnativeBroker::new("not a url").is_err());
+    }
+}
