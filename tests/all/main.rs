@@ -3,4 +3,5 @@
 mod broker;
 mod host;
 mod knative;
+mod orders;
 mod runtime;

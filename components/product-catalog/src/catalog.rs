@@ -124,6 +124,9 @@ pub struct SearchHit<'a> {
     pub promotion: Option<AppliedPromotion>,
     /// Text relevance; 0 when the query had no text.
     pub score: u32,
+    /// Units the customer can buy now: the file's stock for [`Catalog::search`], the
+    /// live figure for [`Catalog::search_with_stock`].
+    pub stock: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -191,70 +194,39 @@ impl fmt::Display for CatalogError {
             Self::Parse { brand, message } => {
                 write!(f, "{}: invalid JSON: {message}", file_of(brand))
             }
-            Self::BrandMismatch { brand, declared } => write!(
-                f,
-                "{}: declares brand \"{declared}\" but is loaded as \"{brand}\"",
-                file_of(brand)
-            ),
+            Self::BrandMismatch { brand, declared } => {
+                write!(f, "{}: declares brand \"{declared}\" but is loaded as \"{brand}\"", file_of(brand))
+            }
             Self::DuplicateBrand { brand } => {
                 write!(f, "{}: brand loaded twice", file_of(brand))
             }
-            Self::DuplicateProductId {
-                brand,
-                id,
-                first_brand,
-            } => {
+            Self::DuplicateProductId { brand, id, first_brand } => {
                 if brand == first_brand {
                     write!(f, "{}: duplicate product id \"{id}\"", file_of(brand))
                 } else {
-                    write!(
-                        f,
-                        "{}: product id \"{id}\" is already used in {}",
-                        file_of(brand),
-                        file_of(first_brand)
-                    )
+                    write!(f, "{}: product id \"{id}\" is already used in {}", file_of(brand), file_of(first_brand))
                 }
             }
-            Self::DanglingReference {
-                brand,
-                product,
-                field,
-                target,
-            } => write!(
+            Self::DanglingReference { brand, product, field, target } => write!(
                 f,
                 "{}: product \"{product}\" lists \"{target}\" in {field}, \
                  but there is no such product in this brand",
                 file_of(brand)
             ),
-            Self::NegativePrice {
-                brand,
-                product,
-                amount_minor,
-            } => write!(
-                f,
-                "{}: product \"{product}\" has a negative price ({amount_minor})",
-                file_of(brand)
-            ),
-            Self::CurrencyMismatch {
-                brand,
-                product,
-                expected,
-                found,
-            } => write!(
+            Self::NegativePrice { brand, product, amount_minor } => {
+                write!(f, "{}: product \"{product}\" has a negative price ({amount_minor})", file_of(brand))
+            }
+            Self::CurrencyMismatch { brand, product, expected, found } => write!(
                 f,
                 "{}: product \"{product}\" is priced in {found}, the catalog is in {expected}",
                 file_of(brand)
             ),
-            Self::InvalidProduct {
-                brand,
-                product,
-                reason,
-            } => write!(f, "{}: product \"{product}\": {reason}", file_of(brand)),
-            Self::InvalidPromotion {
-                brand,
-                promotion,
-                reason,
-            } => write!(f, "{}: promotion \"{promotion}\": {reason}", file_of(brand)),
+            Self::InvalidProduct { brand, product, reason } => {
+                write!(f, "{}: product \"{product}\": {reason}", file_of(brand))
+            }
+            Self::InvalidPromotion { brand, promotion, reason } => {
+                write!(f, "{}: promotion \"{promotion}\": {reason}", file_of(brand))
+            }
         }
     }
 }
@@ -284,26 +256,16 @@ struct BrandEntry {
 impl Catalog {
     /// Parses and validates `(brand, catalog.json text)` pairs; the first problem found is
     /// returned.
-    pub fn from_files<'a>(
-        files: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, CatalogError> {
+    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, CatalogError> {
         let mut parsed: Vec<CatalogFile> = Vec::new();
         for (brand, json) in files {
-            let file: CatalogFile =
-                serde_json::from_str(json).map_err(|e| CatalogError::Parse {
-                    brand: brand.to_string(),
-                    message: e.to_string(),
-                })?;
+            let file: CatalogFile = serde_json::from_str(json)
+                .map_err(|e| CatalogError::Parse { brand: brand.to_string(), message: e.to_string() })?;
             if file.brand != brand {
-                return Err(CatalogError::BrandMismatch {
-                    brand: brand.to_string(),
-                    declared: file.brand,
-                });
+                return Err(CatalogError::BrandMismatch { brand: brand.to_string(), declared: file.brand });
             }
             if parsed.iter().any(|f| f.brand == brand) {
-                return Err(CatalogError::DuplicateBrand {
-                    brand: brand.to_string(),
-                });
+                return Err(CatalogError::DuplicateBrand { brand: brand.to_string() });
             }
             parsed.push(file);
         }
@@ -344,12 +306,7 @@ impl Catalog {
         let Some(entry) = self.entry(brand) else {
             return Vec::new();
         };
-        let set: BTreeSet<&str> = entry
-            .file
-            .products
-            .iter()
-            .map(|p| p.category.as_str())
-            .collect();
+        let set: BTreeSet<&str> = entry.file.products.iter().map(|p| p.category.as_str()).collect();
         set.into_iter().collect()
     }
 
@@ -359,57 +316,34 @@ impl Catalog {
     }
 
     pub fn get(&self, id: &str) -> Option<&CatalogProduct> {
-        self.by_id
-            .get(id)
-            .map(|&(b, p)| &self.brands[b].file.products[p])
+        self.by_id.get(id).map(|&(b, p)| &self.brands[b].file.products[p])
     }
 
     /// The brand a product belongs to.
     pub fn brand_of(&self, id: &str) -> Option<&str> {
-        self.by_id
-            .get(id)
-            .map(|&(b, _)| self.brands[b].file.brand.as_str())
+        self.by_id.get(id).map(|&(b, _)| self.brands[b].file.brand.as_str())
     }
 
     /// Similar alternatives to a product, in the order the file lists them.
     pub fn related(&self, id: &str) -> Vec<&CatalogProduct> {
-        self.get(id)
-            .map(|p| p.related.iter().filter_map(|r| self.get(r)).collect())
-            .unwrap_or_default()
+        self.get(id).map(|p| p.related.iter().filter_map(|r| self.get(r)).collect()).unwrap_or_default()
     }
 
     /// Items that go with a product, in the order the file lists them.
     pub fn complements(&self, id: &str) -> Vec<&CatalogProduct> {
-        self.get(id)
-            .map(|p| p.complements.iter().filter_map(|c| self.get(c)).collect())
-            .unwrap_or_default()
+        self.get(id).map(|p| p.complements.iter().filter_map(|c| self.get(c)).collect()).unwrap_or_default()
     }
 
     /// The brand's promotions running at `now`, in file order.
     pub fn active_promotions(&self, brand: &str, now: DateTime<Utc>) -> Vec<&Promotion> {
-        self.entry(brand)
-            .map(|e| {
-                e.file
-                    .promotions
-                    .iter()
-                    .filter(|p| p.is_active(now))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.entry(brand).map(|e| e.file.promotions.iter().filter(|p| p.is_active(now)).collect()).unwrap_or_default()
     }
 
     /// The price the customer pays at `now`: the list price less the biggest active
     /// promotion of the product's brand that names the product or its category, rounded
     /// half-up to minor units. A product that is not in this catalog keeps its list price.
-    pub fn effective_price(
-        &self,
-        product: &CatalogProduct,
-        now: DateTime<Utc>,
-    ) -> (Money, Option<AppliedPromotion>) {
-        let promotions = self
-            .by_id
-            .get(&product.id)
-            .map_or(&[][..], |&(b, _)| &self.brands[b].file.promotions[..]);
+    pub fn effective_price(&self, product: &CatalogProduct, now: DateTime<Utc>) -> (Money, Option<AppliedPromotion>) {
+        let promotions = self.by_id.get(&product.id).map_or(&[][..], |&(b, _)| &self.brands[b].file.promotions[..]);
         let mut best: Option<&Promotion> = None;
         for promo in promotions {
             if promo.is_active(now)
@@ -423,10 +357,7 @@ impl Catalog {
             None => (product.price.clone(), None),
             Some(promo) => (
                 // The one rounding rule every component shares.
-                product
-                    .price
-                    .percent_off(promo.percent_off)
-                    .unwrap_or_else(|| product.price.clone()),
+                product.price.percent_off(promo.percent_off).unwrap_or_else(|| product.price.clone()),
                 Some(AppliedPromotion {
                     id: promo.id.clone(),
                     label: promo.label.clone(),
@@ -437,51 +368,51 @@ impl Catalog {
     }
 
     /// Finds products matching every filter of `q`, best first: by text relevance, then
-    /// popularity, then id.
+    /// popularity, then id. Stock is the file's; [`Catalog::search_with_stock`] takes the
+    /// live figures.
     pub fn search(&self, q: &SearchQuery, now: DateTime<Utc>) -> SearchResult<'_> {
+        let file_stock = |p: &CatalogProduct| Ok::<u32, std::convert::Infallible>(p.stock);
+        let Ok(result) = self.search_with_stock(q, now, file_stock);
+        result
+    }
+
+    /// [`Catalog::search`] with the stock the customer can buy now, which `stock_of`
+    /// knows (orders change it; the files do not). It is asked only about products that
+    /// pass every other filter, since each answer may cost a key-value read.
+    pub fn search_with_stock<E>(
+        &self,
+        q: &SearchQuery,
+        now: DateTime<Utc>,
+        mut stock_of: impl FnMut(&CatalogProduct) -> Result<u32, E>,
+    ) -> Result<SearchResult<'_>, E> {
         let brand = non_blank(&q.brand).map(fold);
         let category = non_blank(&q.category).map(|c| Term::new(fold(c)));
-        let terms: Vec<Term> = non_blank(&q.text)
-            .map(|t| query_terms(t).collect())
-            .unwrap_or_default();
+        let terms: Vec<Term> = non_blank(&q.text).map(|t| query_terms(t).collect()).unwrap_or_default();
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
 
         let mut hits = Vec::new();
         for entry in &self.brands {
-            if brand
-                .as_ref()
-                .is_some_and(|b| *b != fold(&entry.file.brand))
-            {
+            if brand.as_ref().is_some_and(|b| *b != fold(&entry.file.brand)) {
                 continue;
             }
             for (product, index) in entry.file.products.iter().zip(&entry.index) {
-                if q.in_stock_only && !product.in_stock() {
-                    continue;
-                }
-                if category
-                    .as_ref()
-                    .is_some_and(|c| !c.same_word(&index.category))
-                {
+                if category.as_ref().is_some_and(|c| !c.same_word(&index.category)) {
                     continue;
                 }
                 let Some(score) = index.score(&terms) else {
                     continue;
                 };
                 let (price, promotion) = self.effective_price(product, now);
-                if q.min_price_minor
-                    .is_some_and(|min| price.amount_minor < min)
-                    || q.max_price_minor
-                        .is_some_and(|max| price.amount_minor > max)
+                if q.min_price_minor.is_some_and(|min| price.amount_minor < min)
+                    || q.max_price_minor.is_some_and(|max| price.amount_minor > max)
                 {
                     continue;
                 }
-                hits.push(SearchHit {
-                    brand: &entry.file.brand,
-                    product,
-                    price,
-                    promotion,
-                    score,
-                });
+                let stock = stock_of(product)?;
+                if q.in_stock_only && stock == 0 {
+                    continue;
+                }
+                hits.push(SearchHit { brand: &entry.file.brand, product, price, promotion, score, stock });
             }
         }
         hits.sort_by(|a, b| {
@@ -492,10 +423,7 @@ impl Catalog {
         });
         let total = hits.len();
         hits.truncate(limit);
-        SearchResult {
-            products: hits,
-            total,
-        }
+        Ok(SearchResult { products: hits, total })
     }
 
     fn entry(&self, brand: &str) -> Option<&BrandEntry> {
@@ -503,10 +431,7 @@ impl Catalog {
     }
 }
 
-fn validate_file(
-    file: &CatalogFile,
-    first_seen: &mut HashMap<String, String>,
-) -> Result<(), CatalogError> {
+fn validate_file(file: &CatalogFile, first_seen: &mut HashMap<String, String>) -> Result<(), CatalogError> {
     let brand = file.brand.as_str();
     let product_err = |product: &str, reason: &str| CatalogError::InvalidProduct {
         brand: brand.to_string(),
@@ -586,10 +511,7 @@ fn validate_file(
             return Err(promo_err("duplicate promotion id".into()));
         }
         if !(1..=100).contains(&promo.percent_off) {
-            return Err(promo_err(format!(
-                "percent_off {} is not within 1-100",
-                promo.percent_off
-            )));
+            return Err(promo_err(format!("percent_off {} is not within 1-100", promo.percent_off)));
         }
         if promo.starts_at >= promo.ends_at {
             return Err(promo_err("starts_at is not before ends_at".into()));
@@ -597,26 +519,16 @@ fn validate_file(
         if promo.product_ids.is_empty() && promo.categories.is_empty() {
             return Err(promo_err("targets no product and no category".into()));
         }
-        if let Some(id) = promo
-            .product_ids
-            .iter()
-            .find(|id| !ids.contains(id.as_str()))
-        {
+        if let Some(id) = promo.product_ids.iter().find(|id| !ids.contains(id.as_str())) {
             return Err(promo_err(format!("targets unknown product \"{id}\"")));
         }
-        if let Some(c) = promo
-            .categories
-            .iter()
-            .find(|c| !categories.contains(c.as_str()))
-        {
+        if let Some(c) = promo.categories.iter().find(|c| !categories.contains(c.as_str())) {
             return Err(promo_err(format!("targets unknown category \"{c}\"")));
         }
     }
     Ok(())
 }
 
-/// `amount` less `percent_off`%, rounded half-up. Computed in i128 so that no catalog
-/// price can overflow.
 fn non_blank(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -706,19 +618,8 @@ struct ProductIndex {
 
 impl ProductIndex {
     fn new(p: &CatalogProduct) -> Self {
-        let keyword_text = p
-            .keywords
-            .iter()
-            .chain(&p.tags)
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
-        let attribute_text = p
-            .attributes
-            .values()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let keyword_text = p.keywords.iter().chain(&p.tags).map(String::as_str).collect::<Vec<_>>().join(" ");
+        let attribute_text = p.attributes.values().map(String::as_str).collect::<Vec<_>>().join(" ");
         let fields = [
             (WEIGHT_NAME, p.name.as_str()),
             (WEIGHT_KEYWORDS, keyword_text.as_str()),
@@ -732,10 +633,7 @@ impl ProductIndex {
             (weight, words.into_iter().collect())
         })
         .collect();
-        Self {
-            fields,
-            category: Term::new(fold(&p.category)),
-        }
+        Self { fields, category: Term::new(fold(&p.category)) }
     }
 
     /// `None` unless every query word matches somewhere; an empty query matches with 0.
@@ -815,13 +713,8 @@ mod tests {
     const BEAUTY: &str = include_str!("../../../brands/beauty/catalog.json");
     const GAMING: &str = include_str!("../../../brands/gaming/catalog.json");
 
-    const FILES: [(&str, &str); 5] = [
-        ("fashion", FASHION),
-        ("tech", TECH),
-        ("home", HOME),
-        ("beauty", BEAUTY),
-        ("gaming", GAMING),
-    ];
+    const FILES: [(&str, &str); 5] =
+        [("fashion", FASHION), ("tech", TECH), ("home", HOME), ("beauty", BEAUTY), ("gaming", GAMING)];
 
     fn catalog() -> Catalog {
         Catalog::from_files(FILES).unwrap_or_else(|e| panic!("{e}"))
@@ -837,11 +730,7 @@ mod tests {
     }
 
     fn text(brand: &str, text: &str) -> SearchQuery {
-        SearchQuery {
-            brand: Some(brand.into()),
-            text: Some(text.into()),
-            ..SearchQuery::default()
-        }
+        SearchQuery { brand: Some(brand.into()), text: Some(text.into()), ..SearchQuery::default() }
     }
 
     fn ids(r: &SearchResult<'_>) -> Vec<String> {
@@ -850,10 +739,7 @@ mod tests {
 
     fn first(c: &Catalog, brand: &str, q: &str) -> String {
         let r = c.search(&text(brand, q), now());
-        r.products
-            .first()
-            .map(|h| h.product.id.clone())
-            .unwrap_or_else(|| panic!("{brand}: \"{q}\" found nothing"))
+        r.products.first().map(|h| h.product.id.clone()).unwrap_or_else(|| panic!("{brand}: \"{q}\" found nothing"))
     }
 
     // -- the real files --------------------------------------------------------------
@@ -864,11 +750,7 @@ mod tests {
         assert_eq!(c.brands(), ["beauty", "fashion", "gaming", "home", "tech"]);
         for brand in c.brands() {
             let file = c.brand(brand).unwrap();
-            assert!(
-                file.products.len() >= 24,
-                "{brand}: {}",
-                file.products.len()
-            );
+            assert!(file.products.len() >= 24, "{brand}: {}", file.products.len());
             let cats = c.categories(brand);
             assert!((4..=6).contains(&cats.len()), "{brand}: {cats:?}");
             assert_eq!(file.currency, "USD");
@@ -878,35 +760,22 @@ mod tests {
     #[test]
     fn files_follow_the_conventions() {
         let c = catalog();
-        let prefixes = [
-            ("fashion", "fsh-"),
-            ("tech", "tec-"),
-            ("home", "hom-"),
-            ("beauty", "bty-"),
-            ("gaming", "gam-"),
-        ];
+        let prefixes =
+            [("fashion", "fsh-"), ("tech", "tec-"), ("home", "hom-"), ("beauty", "bty-"), ("gaming", "gam-")];
         for (brand, prefix) in prefixes {
             let file = c.brand(brand).unwrap();
             let out = file.products.iter().filter(|p| p.stock == 0).count();
             assert_eq!(out, 2, "{brand}: out-of-stock products");
-            assert!(
-                file.products.iter().any(|p| (1..=5).contains(&p.stock)),
-                "{brand}: no low-stock product"
-            );
+            assert!(file.products.iter().any(|p| (1..=5).contains(&p.stock)), "{brand}: no low-stock product");
             for p in &file.products {
                 assert!(p.id.starts_with(prefix), "{}", p.id);
-                assert_eq!(
-                    p.image_url,
-                    format!("https://cdn.agent-store.example/{brand}/{}.jpg", p.id)
-                );
+                assert_eq!(p.image_url, format!("https://cdn.agent-store.example/{brand}/{}.jpg", p.id));
                 assert!(p.price.amount_minor > 0, "{}", p.id);
                 for w in p.keywords.iter().chain(&p.tags) {
                     assert_eq!(*w, w.to_lowercase(), "{}: {w}", p.id);
                 }
                 for key in p.attributes.keys() {
-                    let snake = key
-                        .chars()
-                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+                    let snake = key.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
                     assert!(snake, "{}: attribute {key}", p.id);
                 }
                 for r in c.related(&p.id) {
@@ -919,12 +788,7 @@ mod tests {
             let promos = &file.promotions;
             assert!((1..=3).contains(&promos.len()), "{brand}");
             assert!(promos.iter().all(|p| (5..=40).contains(&p.percent_off)));
-            assert!(
-                promos
-                    .iter()
-                    .any(|p| p.ends_at < at("2026-01-01T00:00:00Z")),
-                "{brand}: no expired promotion"
-            );
+            assert!(promos.iter().any(|p| p.ends_at < at("2026-01-01T00:00:00Z")), "{brand}: no expired promotion");
         }
     }
 
@@ -953,17 +817,11 @@ mod tests {
         assert_eq!(r.total, 5);
         assert!(r.products.iter().all(|h| h.product.category == "dresses"));
         assert_eq!(first(&c, "fashion", "linen dress"), "fsh-001");
-        assert_eq!(
-            first(&c, "fashion", "dresses"),
-            first(&c, "fashion", "dress")
-        );
+        assert_eq!(first(&c, "fashion", "dresses"), first(&c, "fashion", "dress"));
         assert_eq!(first(&c, "fashion", "zapatillas"), "fsh-022");
         assert_eq!(first(&c, "fashion", "quero um tênis branco"), "fsh-022");
         assert_eq!(first(&c, "fashion", "TENIS"), "fsh-022");
-        assert_eq!(
-            first(&c, "fashion", "busco una chaqueta de cuero"),
-            "fsh-017"
-        );
+        assert_eq!(first(&c, "fashion", "busco una chaqueta de cuero"), "fsh-017");
         assert_eq!(first(&c, "fashion", "óculos de sol"), "fsh-031");
         assert_eq!(first(&c, "fashion", "jeans"), "fsh-011");
         assert_eq!(first(&c, "fashion", "vestid"), "fsh-001");
@@ -1036,10 +894,7 @@ mod tests {
     #[test]
     fn no_brand_searches_every_brand() {
         let c = catalog();
-        let q = SearchQuery {
-            text: Some("teclado".into()),
-            ..SearchQuery::default()
-        };
+        let q = SearchQuery { text: Some("teclado".into()), ..SearchQuery::default() };
         let r = c.search(&q, now());
         let brands: BTreeSet<&str> = r.products.iter().map(|h| h.brand).collect();
         assert_eq!(brands.into_iter().collect::<Vec<_>>(), ["gaming", "tech"]);
@@ -1063,10 +918,7 @@ mod tests {
 
     #[test]
     fn folding_and_stemming() {
-        assert_eq!(
-            fold("Sofá CAÇA Tênis Niño Ação"),
-            "sofa caca tenis nino acao"
-        );
+        assert_eq!(fold("Sofá CAÇA Tênis Niño Ação"), "sofa caca tenis nino acao");
         assert_eq!(stem("dresses"), stem("dress"));
         assert_eq!(stem("headphones"), stem("headphone"));
         assert_eq!(stem("zapatillas"), stem("zapatilla"));
@@ -1150,19 +1002,12 @@ mod tests {
     fn expired_promotion_is_not_applied() {
         let c = catalog();
         let trench = c.get("fsh-016").unwrap();
-        assert_eq!(
-            c.effective_price(trench, now()),
-            (trench.price.clone(), None)
-        );
+        assert_eq!(c.effective_price(trench, now()), (trench.price.clone(), None));
         // The same code applies it while Black Friday 2025 ran.
         let (price, promo) = c.effective_price(trench, at("2025-11-28T10:00:00Z"));
         assert_eq!(price.amount_minor, 13230);
         assert_eq!(promo.unwrap().id, "black-friday-2025");
-        assert!(
-            c.active_promotions("fashion", now())
-                .iter()
-                .all(|p| p.id != "black-friday-2025")
-        );
+        assert!(c.active_promotions("fashion", now()).iter().all(|p| p.id != "black-friday-2025"));
     }
 
     #[test]
@@ -1195,30 +1040,13 @@ mod tests {
     #[test]
     fn lookups() {
         let c = catalog();
-        assert_eq!(
-            c.get("gam-008").unwrap().name,
-            "PixelForge Deck Handheld 512 GB"
-        );
+        assert_eq!(c.get("gam-008").unwrap().name, "PixelForge Deck Handheld 512 GB");
         assert_eq!(c.brand_of("gam-008"), Some("gaming"));
         assert!(c.get("gam-999").is_none());
-        let complements: Vec<&str> = c
-            .complements("fsh-001")
-            .iter()
-            .map(|p| p.id.as_str())
-            .collect();
+        let complements: Vec<&str> = c.complements("fsh-001").iter().map(|p| p.id.as_str()).collect();
         assert_eq!(complements, ["fsh-021", "fsh-026", "fsh-029"]);
         assert_eq!(c.related("fsh-001").len(), 3);
-        assert_eq!(
-            c.categories("home"),
-            [
-                "bath",
-                "bedding",
-                "decor",
-                "furniture",
-                "kitchen",
-                "lighting"
-            ]
-        );
+        assert_eq!(c.categories("home"), ["bath", "bedding", "decor", "furniture", "kitchen", "lighting"]);
         assert!(c.categories("pets").is_empty());
     }
 
@@ -1261,13 +1089,7 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("m-1") && msg.contains("m-404"), "{msg}");
         assert!(msg.contains("brands/mini/catalog.json"), "{msg}");
-        assert!(matches!(
-            err,
-            CatalogError::DanglingReference {
-                field: "complements",
-                ..
-            }
-        ));
+        assert!(matches!(err, CatalogError::DanglingReference { field: "complements", .. }));
     }
 
     #[test]
@@ -1277,13 +1099,9 @@ mod tests {
         assert!(msg.contains("duplicate product id \"m-1\""), "{msg}");
 
         let other = mini(&product("fsh-001", ""), "");
-        let err =
-            Catalog::from_files([("fashion", FASHION), ("mini", other.as_str())]).unwrap_err();
+        let err = Catalog::from_files([("fashion", FASHION), ("mini", other.as_str())]).unwrap_err();
         assert!(err.to_string().contains("fsh-001"), "{err}");
-        assert!(
-            err.to_string().contains("brands/fashion/catalog.json"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("brands/fashion/catalog.json"), "{err}");
     }
 
     #[test]
@@ -1296,10 +1114,7 @@ mod tests {
     #[test]
     fn brand_mismatch_is_refused() {
         let err = Catalog::from_files([("tech", FASHION)]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "brands/tech/catalog.json: declares brand \"fashion\" but is loaded as \"tech\""
-        );
+        assert_eq!(err.to_string(), "brands/tech/catalog.json: declares brand \"fashion\" but is loaded as \"tech\"");
     }
 
     #[test]
@@ -1308,16 +1123,10 @@ mod tests {
         assert!(matches!(err, CatalogError::Parse { .. }));
 
         let json = mini(&product("m-1", ""), "").replace("\"USD\"}", "\"EUR\"}");
-        assert!(matches!(
-            load(&json),
-            Err(CatalogError::CurrencyMismatch { .. })
-        ));
+        assert!(matches!(load(&json), Err(CatalogError::CurrencyMismatch { .. })));
 
         let json = mini(&product("m-1", r#","popularity":101"#), "");
-        assert!(matches!(
-            load(&json),
-            Err(CatalogError::InvalidProduct { .. })
-        ));
+        assert!(matches!(load(&json), Err(CatalogError::InvalidProduct { .. })));
 
         let twice = mini(&product("m-1", ""), "");
         let err = Catalog::from_files([("mini", twice.as_str()), ("mini", twice.as_str())]);
@@ -1330,10 +1139,7 @@ mod tests {
             r#""percent_off":10,"categories":["things"],"starts_at":"2027-01-01T00:00:00Z","ends_at":"2026-01-01T00:00:00Z""#,
         ];
         for body in bad_promos {
-            let json = mini(
-                &product("m-1", ""),
-                &format!(r#"{{"id":"bad","label":"B",{body}}}"#),
-            );
+            let json = mini(&product("m-1", ""), &format!(r#"{{"id":"bad","label":"B",{body}}}"#));
             let err = load(&json).unwrap_err();
             assert!(
                 matches!(err, CatalogError::InvalidPromotion { ref promotion, .. } if promotion == "bad"),

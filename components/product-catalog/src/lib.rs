@@ -1,13 +1,27 @@
 //! The product catalog agent: answers `store.product.query` with
-//! `store.product.query.result` from the brand catalogs in
+//! `store.product.query.result` and `store.product.recommend` with
+//! `store.product.recommend.result`, from the brand catalogs in
 //! `brands/<brand>/catalog.json`, which its manifest entry mounts read-only
-//! at `/brands/<brand>/catalog.json`.
+//! at `/brands/<brand>/catalog.json`; and keeps the live stock, which orders
+//! reserve, commit and release through its private HTTP API ([`api`]).
+//!
+//! Prices are promotion-aware ([`catalog`]); the stock a result shows is the
+//! live figure ([`stock`]), not the file's.
 
+pub mod api;
 pub mod catalog;
+pub mod kv;
+pub mod quote;
+pub mod recommend;
+pub mod stock;
 
-use agent_store_events::{AppliedPromotion, BrandId, Product, ProductId, ProductQuery, ProductQueryResult, types};
+use agent_store_events::{
+    AppliedPromotion, BrandId, Product, ProductId, ProductQuery, ProductQueryResult, ProductRecommend,
+    ProductRecommendResult, Recommendation, types,
+};
 use agent_store_sdk::{Error, Event, Incoming, Result};
-use catalog::{Catalog, SearchHit, SearchQuery};
+use catalog::{Catalog, CatalogProduct, SearchQuery};
+use kv::WasiKv;
 
 /// Where the manifest mounts the brand catalogs inside the component.
 const CATALOG_ROOT: &str = "/brands";
@@ -15,6 +29,7 @@ const CATALOG_ROOT: &str = "/brands";
 async fn handle(event: Incoming) -> Result<Vec<Event>> {
     match event.ty() {
         types::PRODUCT_QUERY => query(&event),
+        types::PRODUCT_RECOMMEND => recommend(&event),
         other => Err(Error::bad_event(format!("product-catalog does not handle {other} events"))),
     }
 }
@@ -31,19 +46,62 @@ fn query(event: &Incoming) -> Result<Vec<Event>> {
         in_stock_only: query.in_stock_only,
         limit: query.limit.map(|l| l as usize),
     };
-    let found = catalog.search(&search, chrono::Utc::now());
+    let kv = open_stock()?;
+    let now = chrono::Utc::now();
+    let found = catalog.search_with_stock(&search, now, |p| live_stock(&kv, p))?;
     let result = ProductQueryResult {
         request_id: query.request_id,
         brand: query.brand,
         conversation: query.conversation,
-        products: found.products.iter().map(to_product).collect(),
+        products: found.products.iter().map(|hit| to_product(&catalog, hit.product, hit.stock, now)).collect(),
         total: found.total as u32,
     };
     Ok(vec![event.reply(&result)?])
 }
 
-/// Reads the catalogs: one brand's when the query names it, else all.
-fn load(brand: Option<&str>) -> Result<Catalog> {
+fn recommend(event: &Incoming) -> Result<Vec<Event>> {
+    let request: ProductRecommend = event.data()?;
+    let catalog = load(Some(request.brand.as_str()))?;
+    let cart: Vec<String> = request.cart.iter().map(|id| id.as_str().to_string()).collect();
+    let kv = open_stock()?;
+    let now = chrono::Utc::now();
+    let picks = recommend::recommend(
+        &catalog,
+        &recommend::Request {
+            brand: request.brand.as_str(),
+            product_id: request.product_id.as_ref().map(ProductId::as_str),
+            cart: &cart,
+            kinds: &request.kinds,
+            limit: request.limit.map(|l| l as usize),
+        },
+        |p| live_stock(&kv, p),
+    )?;
+    let result = ProductRecommendResult {
+        request_id: request.request_id,
+        brand: request.brand,
+        conversation: request.conversation,
+        recommendations: picks
+            .iter()
+            .map(|pick| Recommendation {
+                product: to_product(&catalog, pick.product, pick.stock, now),
+                kind: pick.kind,
+                score: pick.score,
+            })
+            .collect(),
+    };
+    Ok(vec![event.reply(&result)?])
+}
+
+fn open_stock() -> Result<WasiKv> {
+    WasiKv::open().map_err(Error::failed)
+}
+
+fn live_stock(kv: &WasiKv, product: &CatalogProduct) -> Result<u32> {
+    stock::available(kv, product).map_err(|e| Error::failed(e.to_string()))
+}
+
+/// Reads the catalogs: one brand's when the request names it, else all.
+pub(crate) fn load(brand: Option<&str>) -> Result<Catalog> {
     let brands: Vec<String> = match brand {
         Some(brand) => vec![brand.to_string()],
         None => std::fs::read_dir(CATALOG_ROOT)
@@ -53,6 +111,10 @@ fn load(brand: Option<&str>) -> Result<Catalog> {
     };
     let mut files = Vec::new();
     for brand in brands {
+        // A brand id is a directory name, never a path.
+        if brand.is_empty() || brand.contains(['/', '\\']) || brand.starts_with('.') {
+            continue;
+        }
         let path = format!("{CATALOG_ROOT}/{brand}/catalog.json");
         match std::fs::read_to_string(&path) {
             Ok(text) => files.push((brand, text)),
@@ -65,26 +127,26 @@ fn load(brand: Option<&str>) -> Result<Catalog> {
         .map_err(|e| Error::failed(format!("the catalog files are invalid: {e}")))
 }
 
-fn to_product(hit: &SearchHit<'_>) -> Product {
-    let p = hit.product;
+fn to_product(catalog: &Catalog, p: &CatalogProduct, stock: u32, now: chrono::DateTime<chrono::Utc>) -> Product {
+    let (price, promotion) = catalog.effective_price(p, now);
     Product {
         id: ProductId::new(&p.id),
-        brand: BrandId::new(hit.brand),
+        brand: BrandId::new(catalog.brand_of(&p.id).unwrap_or_default()),
         name: p.name.clone(),
         description: p.description.clone(),
         category: p.category.clone(),
         tags: p.tags.clone(),
         attributes: p.attributes.clone(),
         price: p.price.clone(),
-        sale_price: hit.promotion.as_ref().map(|_| hit.price.clone()),
-        promotion: hit.promotion.as_ref().map(|promo| AppliedPromotion {
-            id: promo.id.clone(),
-            label: promo.label.clone(),
+        sale_price: promotion.as_ref().map(|_| price),
+        promotion: promotion.map(|promo| AppliedPromotion {
+            id: promo.id,
+            label: promo.label,
             percent_off: promo.percent_off,
         }),
-        stock: p.stock,
+        stock,
         image_url: p.image_url.clone(),
     }
 }
 
-agent_store_sdk::export!(id: "product-catalog", events: handle);
+agent_store_sdk::export!(id: "product-catalog", events: handle, http: api::handle);

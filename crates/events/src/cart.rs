@@ -39,10 +39,7 @@ pub struct Cart {
 impl Cart {
     /// An empty cart priced in `currency`.
     pub fn new(currency: impl Into<String>) -> Self {
-        Self {
-            items: Vec::new(),
-            subtotal: Money::zero(currency),
-        }
+        Self { items: Vec::new(), subtotal: Money::zero(currency) }
     }
 
     /// A cart of `items` with its subtotal computed, or `None` if an item is
@@ -60,9 +57,7 @@ impl Cart {
     }
 
     fn sum(items: &[CartItem], zero: Money) -> Option<Money> {
-        items
-            .iter()
-            .try_fold(zero, |sum, item| sum.checked_add(&item.line_total()?))
+        items.iter().try_fold(zero, |sum, item| sum.checked_add(&item.line_total()?))
     }
 
     /// Adds `item`, merging it into the line of the same product if there is
@@ -83,6 +78,39 @@ impl Cart {
             }
             None => items.push(item),
         }
+        match Self::from_items(items, self.subtotal.currency.clone()) {
+            Some(cart) => {
+                *self = cart;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the line of `product_id` and recomputes the subtotal; returns
+    /// the removed line, or `None` (cart unchanged) if there was none.
+    pub fn remove(&mut self, product_id: &ProductId) -> Option<CartItem> {
+        let index = self.items.iter().position(|i| &i.product_id == product_id)?;
+        let mut items = self.items.clone();
+        let removed = items.remove(index);
+        let cart = Self::from_items(items, self.subtotal.currency.clone())?;
+        *self = cart;
+        Some(removed)
+    }
+
+    /// Sets the quantity of the line of `product_id` (0 removes it) and
+    /// recomputes the subtotal. Returns `false` and leaves the cart unchanged
+    /// if there is no such line or the new subtotal overflows.
+    #[must_use = "the quantity is not changed when this returns false"]
+    pub fn set_quantity(&mut self, product_id: &ProductId, quantity: u32) -> bool {
+        if quantity == 0 {
+            return self.remove(product_id).is_some();
+        }
+        let mut items = self.items.clone();
+        let Some(line) = items.iter_mut().find(|i| &i.product_id == product_id) else {
+            return false;
+        };
+        line.quantity = quantity;
         match Self::from_items(items, self.subtotal.currency.clone()) {
             Some(cart) => {
                 *self = cart;
@@ -160,5 +188,24 @@ mod tests {
         assert!(!cart.add(euro));
         assert!(!cart.add(item("a", u32::MAX, 1)));
         assert_eq!(cart, before);
+    }
+
+    #[test]
+    fn removing_and_changing_quantities_keep_the_subtotal_right() {
+        let mut cart = Cart::from_items(vec![item("a", 2, 4990), item("b", 1, 1500)], "USD").unwrap();
+        assert!(cart.set_quantity(&"a".into(), 3));
+        assert_eq!(cart.subtotal, Money::new(3 * 4990 + 1500, "USD"));
+        assert!(!cart.set_quantity(&"zzz".into(), 1), "no such line");
+        let mut dear = Cart::from_items(vec![item("d", 1, i64::MAX / 2)], "USD").unwrap();
+        assert!(!dear.set_quantity(&"d".into(), 3), "overflow");
+        assert_eq!(dear.items[0].quantity, 1, "unchanged after a refused change");
+
+        let removed = cart.remove(&"b".into()).unwrap();
+        assert_eq!(removed.product_id, "b");
+        assert_eq!(cart.subtotal, Money::new(3 * 4990, "USD"));
+        assert!(cart.remove(&"b".into()).is_none());
+        assert!(cart.set_quantity(&"a".into(), 0), "zero removes the line");
+        assert!(cart.is_empty());
+        assert!(cart.subtotal.is_zero());
     }
 }

@@ -75,9 +75,7 @@ impl ChatResponse {
             return Err("a chat response needs at least one message".into());
         }
         for (index, message) in self.messages.iter().enumerate() {
-            message
-                .validate()
-                .map_err(|err| format!("message {index}: {err}"))?;
+            message.validate().map_err(|err| format!("message {index}: {err}"))?;
         }
         Ok(())
     }
@@ -136,6 +134,16 @@ pub struct IntentEntities {
     /// An order the customer refers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<OrderId>,
+    /// A position in the list the customer was last shown, from 1: "the
+    /// second one" is 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<u32>,
+    /// A lowest price, in minor units of the brand's currency ("over 50").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price_minor: Option<i64>,
+    /// A highest price, in minor units of the brand's currency ("under 80").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price_minor: Option<i64>,
 }
 
 impl IntentEntities {
@@ -169,6 +177,12 @@ pub struct ChatIntentDetected {
     /// What was extracted.
     #[serde(default, skip_serializing_if = "IntentEntities::is_empty")]
     pub entities: IntentEntities,
+    /// What read the message: `rules` (the seller's offline brain) or
+    /// `model` (a language model, its answer validated by the seller). Absent
+    /// from sellers that do not say. A string rather than an enum so that a
+    /// new engine needs no contract change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 #[cfg(test)]
@@ -187,10 +201,7 @@ mod tests {
     fn responders_are_tagged() {
         let system = serde_json::to_value(Responder::System).unwrap();
         assert_eq!(system, serde_json::json!({"kind": "system"}));
-        let luna = serde_json::to_value(Responder::Ai {
-            agent: "Luna".into(),
-        })
-        .unwrap();
+        let luna = serde_json::to_value(Responder::Ai { agent: "Luna".into() }).unwrap();
         assert_eq!(luna, serde_json::json!({"kind": "ai", "agent": "Luna"}));
     }
 

@@ -106,6 +106,12 @@ pub struct OrderCreate {
     /// A note from the customer ("gift wrap please").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The customer's language, BCP 47 as in `store.chat.intent.detected`
+    /// (`en`, `es`, `pt-BR`): the order processor writes its notices about
+    /// the order in it, by the primary tag; English when absent or not one
+    /// it writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// One priced line of an order.
@@ -150,6 +156,9 @@ pub struct Order {
     /// Where it ships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<ShippingAddress>,
+    /// The customer's language, from the [`OrderCreate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// `store.order.created`: an order exists, priced and with stock reserved.

@@ -167,6 +167,13 @@ pub struct SalesInsight {
     /// The conversation it is about, when it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<ConversationId>,
+    /// The escalation it is about, when it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_id: Option<String>,
+    /// The human seller it is about (a performance insight), or who has the
+    /// escalation. A staff id from the sales assistant's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<String>,
     /// What kind of insight.
     pub kind: InsightKind,
     /// One line.
@@ -188,8 +195,7 @@ mod tests {
     fn newer_escalation_reasons_read_as_other() {
         let reason: EscalationReason = serde_json::from_str("\"legal_threat\"").unwrap();
         assert_eq!(reason, EscalationReason::Other);
-        let reason: EscalationReason =
-            serde_json::from_str("\"repeated_misunderstanding\"").unwrap();
+        let reason: EscalationReason = serde_json::from_str("\"repeated_misunderstanding\"").unwrap();
         assert_eq!(reason, EscalationReason::RepeatedMisunderstanding);
     }
 }

@@ -1,0 +1,314 @@
+//! `store.order.create` → `store.order.created` or `store.order.rejected`.
+//!
+//! The request says only what the customer chose. The processor checks the
+//! shape, has the catalog reserve the stock and price every line (the
+//! catalog's prices are the only ones used), and compares the total with the
+//! one the customer was shown: a difference rejects the order (`total_mismatch`,
+//! the reservation released) rather than charge what the customer did not see.
+//!
+//! Idempotent by `request_id`: the answer is stored under `request:<id>` and a
+//! redelivered request gets it again. The order id is derived from the
+//! `request_id`, so a retry after a crash finds the catalog's reservation
+//! instead of making a second one.
+
+use agent_store_events::{
+    Money, Order, OrderCreate, OrderCreated, OrderId, OrderLine, OrderRejected, OrderStatus, ProductId,
+    RejectionReason, ext,
+};
+use agent_store_sdk::{Error, Event, Incoming, Result};
+
+use crate::catalog::{self, CatalogError};
+use crate::kv::Orders;
+use crate::model::{self, Outcome, StatusChange, StoredOrder};
+use crate::voice::{self, Lang};
+
+/// The most units of one product in an order: a shop's limit, not the
+/// catalog's (which only guards its counters).
+pub const MAX_QUANTITY: u32 = 20;
+/// The most different products in an order.
+pub const MAX_LINES: usize = 20;
+/// Longest `request_id` accepted: it becomes a key.
+const MAX_REQUEST_ID: usize = 200;
+
+pub async fn handle(event: &Incoming) -> Result<Vec<Event>> {
+    let request: OrderCreate = event.data()?;
+    for (field, value) in
+        [("request_id", &request.request_id), ("brand", &request.brand.0), ("conversation", &request.conversation.0)]
+    {
+        if value.trim().is_empty() {
+            return Err(Error::bad_event(format!("store.order.create: {field} is empty")));
+        }
+    }
+    if request.request_id.len() > MAX_REQUEST_ID {
+        return Err(Error::bad_event(format!(
+            "store.order.create: request_id is longer than {MAX_REQUEST_ID} characters"
+        )));
+    }
+    let orders = Orders::open().map_err(Error::failed)?;
+    let outcome = match stored_outcome(&orders, &request.request_id)? {
+        Some(outcome) => outcome,
+        None => decide(&orders, &request).await?,
+    };
+    Ok(vec![answer(event, &request, &outcome)?])
+}
+
+fn stored_outcome(orders: &Orders, request_id: &str) -> Result<Option<Outcome>> {
+    match orders.get(&model::request_key(request_id)).map_err(Error::failed)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::failed(format!("the stored outcome of {request_id} is unreadable: {e}"))),
+    }
+}
+
+/// The answer event, with the extensions a requester matches on even if the
+/// request came without them.
+fn answer(event: &Incoming, request: &OrderCreate, outcome: &Outcome) -> Result<Event> {
+    let mut out = match outcome {
+        Outcome::Created(created) => event.reply(created)?,
+        Outcome::Rejected(rejected) => event.reply(rejected)?,
+    };
+    for (name, value) in [
+        (ext::BRAND, request.brand.as_str()),
+        (ext::CONVERSATION, request.conversation.as_str()),
+        (ext::CORRELATION, request.request_id.as_str()),
+    ] {
+        if out.extension(name).is_none() {
+            out.set_extension(name, value.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Decides a new request and stores the outcome; if another delivery of the
+/// same request stored one first, that one is the answer.
+async fn decide(orders: &Orders, request: &OrderCreate) -> Result<Outcome> {
+    let lang = Lang::from_tag(request.language.as_deref());
+    let outcome = match place(orders, request).await? {
+        Ok(order) => Outcome::Created(OrderCreated { request_id: request.request_id.clone(), order }),
+        Err((reason, name)) => Outcome::Rejected(OrderRejected {
+            request_id: request.request_id.clone(),
+            conversation: request.conversation.clone(),
+            brand: request.brand.clone(),
+            message: voice::rejection(lang, &reason, name.as_deref()),
+            reason,
+        }),
+    };
+    let key = model::request_key(&request.request_id);
+    let bytes = serde_json::to_vec(&outcome).map_err(Error::failed)?;
+    if orders.swap(&key, None, &bytes).map_err(Error::failed)? {
+        return Ok(outcome);
+    }
+    stored_outcome(orders, &request.request_id)?
+        .ok_or_else(|| Error::failed(format!("the outcome of {} vanished", request.request_id)))
+}
+
+/// A refusal, with the product's name when the catalog gave it.
+type Rejection = (RejectionReason, Option<String>);
+
+/// Validates, reserves and prices; stores the order. `Ok(Err(..))` is a
+/// rejection; `Err(..)` a failure worth retrying.
+async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, Rejection>> {
+    let lines = match normalize(request) {
+        Ok(lines) => lines,
+        Err(reason) => return Ok(Err((reason, None))),
+    };
+    let order_id = model::order_id_for(&request.request_id);
+    let reservation = match catalog::reserve(&order_id, request.brand.as_str(), &lines).await {
+        Ok(reservation) => reservation,
+        Err(CatalogError::Refused { code, body, .. }) => return refusal(&code, &body).map(Err),
+        Err(e @ CatalogError::Unavailable(_)) => return Err(Error::failed(e)),
+    };
+
+    let currency = reservation.subtotal.currency.clone();
+    let mut subtotal = Money::zero(&currency);
+    let mut priced = Vec::with_capacity(reservation.lines.len());
+    for line in reservation.lines {
+        // Recomputed here too: the catalog's sum is checked, not trusted blindly.
+        let line_total =
+            line.unit_price.checked_mul(line.quantity).filter(|total| *total == line.line_total).ok_or_else(|| {
+                Error::failed(format!("the catalog's line total of {} does not add up", line.product_id))
+            })?;
+        subtotal = subtotal
+            .checked_add(&line_total)
+            .ok_or_else(|| Error::failed("the order total overflows or mixes currencies"))?;
+        priced.push(OrderLine {
+            product_id: ProductId::new(line.product_id),
+            name: line.name,
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+            line_total,
+        });
+    }
+    let discount = Money::zero(&currency);
+    let total = subtotal.checked_sub(&discount).ok_or_else(|| Error::failed("the order total overflows"))?;
+    if let Some(expected) = &request.expected_total
+        && *expected != total
+    {
+        catalog::release(&order_id).await.map_err(Error::failed)?;
+        return Ok(Err((RejectionReason::TotalMismatch { expected: expected.clone(), actual: total }, None)));
+    }
+
+    let now = chrono::Utc::now();
+    let order = Order {
+        id: OrderId::new(&order_id),
+        conversation: request.conversation.clone(),
+        brand: request.brand.clone(),
+        customer: request.customer.clone(),
+        lines: priced,
+        subtotal,
+        discount,
+        total,
+        status: OrderStatus::Created,
+        created_at: now,
+        shipping: request.shipping.clone(),
+        language: request.language.clone(),
+    };
+    let stored = StoredOrder {
+        request_id: request.request_id.clone(),
+        order: order.clone(),
+        payment: None,
+        shipment: None,
+        delivered_at: None,
+        cancellation: None,
+        history: vec![StatusChange { status: OrderStatus::Created, at: now }],
+        outbox: Vec::new(),
+    };
+    let key = model::order_key(&order_id);
+    let bytes = serde_json::to_vec(&stored).map_err(Error::failed)?;
+    if orders.swap(&key, None, &bytes).map_err(Error::failed)? {
+        return Ok(Ok(order));
+    }
+    // Stored by an earlier attempt that did not get to record its outcome.
+    let existing = orders.get(&key).map_err(Error::failed)?.unwrap_or_default();
+    let existing: StoredOrder =
+        serde_json::from_slice(&existing).map_err(|e| Error::failed(format!("order {order_id} is unreadable: {e}")))?;
+    Ok(Ok(existing.order))
+}
+
+/// The lines merged by product and checked against the shop's limits.
+fn normalize(request: &OrderCreate) -> Result<Vec<(String, u32)>, RejectionReason> {
+    if request.lines.is_empty() {
+        return Err(RejectionReason::EmptyOrder);
+    }
+    let mut merged: Vec<(String, u64)> = Vec::new();
+    for line in &request.lines {
+        let id = line.product_id.as_str().trim();
+        match merged.iter_mut().find(|(p, _)| p == id) {
+            Some((_, quantity)) => *quantity += u64::from(line.quantity),
+            None => merged.push((id.to_string(), u64::from(line.quantity))),
+        }
+        if line.quantity == 0 {
+            return Err(RejectionReason::InvalidQuantity { product_id: line.product_id.clone(), quantity: 0 });
+        }
+    }
+    if merged.len() > MAX_LINES {
+        return Err(RejectionReason::Other {
+            message: format!("An order can have at most {MAX_LINES} different products."),
+        });
+    }
+    merged
+        .into_iter()
+        .map(|(product_id, quantity)| {
+            if product_id.is_empty() {
+                return Err(RejectionReason::UnknownProduct { product_id: ProductId::new(product_id) });
+            }
+            match u32::try_from(quantity) {
+                Ok(q) if q <= MAX_QUANTITY => Ok((product_id, q)),
+                _ => Err(RejectionReason::InvalidQuantity {
+                    product_id: ProductId::new(product_id),
+                    quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The rejection for a catalog refusal, or a failure to retry when the refusal
+/// is about timing rather than the order.
+fn refusal(code: &str, body: &serde_json::Value) -> Result<Rejection> {
+    let product = || ProductId::new(body["product_id"].as_str().unwrap_or_default());
+    let number = |field: &str| u32::try_from(body[field].as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
+    let name = body["name"].as_str().map(str::to_string);
+    let reason = match code {
+        "out_of_stock" => RejectionReason::OutOfStock { product_id: product(), available: number("available") },
+        "unknown_product" => RejectionReason::UnknownProduct { product_id: product() },
+        "invalid_quantity" => RejectionReason::InvalidQuantity { product_id: product(), quantity: number("quantity") },
+        "empty_order" => RejectionReason::EmptyOrder,
+        // Another delivery of this request is reserving right now: its outcome
+        // will be there when this one is retried.
+        "reservation_in_progress" => return Err(Error::failed("the reservation is in progress; retrying")),
+        _ => RejectionReason::Other {
+            message: format!(
+                "The order could not be placed: {}.",
+                body["message"].as_str().unwrap_or(code).trim_end_matches('.')
+            ),
+        },
+    };
+    Ok((reason, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use agent_store_events::{CustomerRef, OrderRequestLine};
+    use serde_json::json;
+
+    use super::*;
+
+    fn request(lines: &[(&str, u32)]) -> OrderCreate {
+        OrderCreate {
+            request_id: "r-1".into(),
+            conversation: "cv-1".into(),
+            brand: "tech".into(),
+            customer: CustomerRef::default(),
+            lines: lines
+                .iter()
+                .map(|(p, q)| OrderRequestLine { product_id: ProductId::new(*p), quantity: *q })
+                .collect(),
+            expected_total: None,
+            shipping: None,
+            notes: None,
+            language: None,
+        }
+    }
+
+    #[test]
+    fn lines_merge_and_respect_the_limits() {
+        assert_eq!(
+            normalize(&request(&[("a", 1), ("b", 2), ("a", 3)])),
+            Ok(vec![("a".to_string(), 4), ("b".to_string(), 2)])
+        );
+        assert_eq!(normalize(&request(&[])), Err(RejectionReason::EmptyOrder));
+        assert!(matches!(normalize(&request(&[("a", 0)])), Err(RejectionReason::InvalidQuantity { quantity: 0, .. })));
+        assert!(matches!(
+            normalize(&request(&[("a", MAX_QUANTITY), ("a", 1)])),
+            Err(RejectionReason::InvalidQuantity { quantity: 21, .. })
+        ));
+        assert!(matches!(
+            normalize(&request(&[("a", u32::MAX), ("a", 5)])),
+            Err(RejectionReason::InvalidQuantity { quantity: u32::MAX, .. })
+        ));
+        let many: Vec<(String, u32)> = (0..=MAX_LINES).map(|i| (format!("p-{i}"), 1)).collect();
+        let many: Vec<(&str, u32)> = many.iter().map(|(p, q)| (p.as_str(), *q)).collect();
+        assert!(matches!(normalize(&request(&many)), Err(RejectionReason::Other { .. })));
+    }
+
+    #[test]
+    fn catalog_refusals_become_reasons() {
+        let (reason, name) = refusal(
+            "out_of_stock",
+            &json!({ "error": "out_of_stock", "product_id": "tec-1", "name": "Mouse", "available": 2 }),
+        )
+        .unwrap();
+        assert_eq!(reason, RejectionReason::OutOfStock { product_id: "tec-1".into(), available: 2 });
+        assert_eq!(name.as_deref(), Some("Mouse"));
+        let (reason, _) = refusal("unknown_product", &json!({ "product_id": "x-9" })).unwrap();
+        assert_eq!(reason, RejectionReason::UnknownProduct { product_id: "x-9".into() });
+        let (reason, _) = refusal("reservation_conflict", &json!({ "message": "order was released." })).unwrap();
+        assert_eq!(
+            reason,
+            RejectionReason::Other { message: "The order could not be placed: order was released.".into() }
+        );
+        assert!(refusal("reservation_in_progress", &json!({})).is_err());
+    }
+}

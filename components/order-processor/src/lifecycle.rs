@@ -1,0 +1,217 @@
+//! Status changes after creation: paid, shipped, delivered, cancelled.
+//!
+//! One path for all of them, whoever asks (the payment hook, the shipping hook,
+//! the orders API):
+//!
+//! 1. read the order and [`model::plan`] the change: a repeat answers at once,
+//!    an invalid change is refused;
+//! 2. move the stock in the catalog (commit on payment, release on
+//!    cancellation): idempotent per order, so repeating it is harmless;
+//! 3. save the order by compare-and-swap, with the change's events (the
+//!    `store.order.*` event and the customer's notice) in its outbox; if
+//!    another change won the race, start again from 1;
+//! 4. publish the outbox and empty it. A publish that fails leaves the events
+//!    in the outbox, and whoever touches the order next (a retried webhook)
+//!    publishes them: the store never has a change the events missed.
+
+use agent_store_events::{
+    ChatResponse, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OutboundMessage, Responder,
+};
+use agent_store_sdk::{Emit, Event};
+use chrono::Utc;
+
+use crate::catalog::{self, CatalogError};
+use crate::kv::Orders;
+use crate::model::{self, Action, Plan, Refusal, StoredOrder};
+use crate::voice::{self, Lang, Notice};
+
+const COMPONENT: &str = "order-processor";
+
+/// Why a change did not happen.
+#[derive(Debug)]
+pub enum Failure {
+    NotFound(String),
+    Refused(Refusal),
+    /// The catalog refused the stock move (a 4xx): the order stays as it was.
+    Catalog(CatalogError),
+    /// Something that may work on a retry.
+    Unavailable(String),
+}
+
+impl Failure {
+    pub fn status(&self) -> u16 {
+        match self {
+            Failure::NotFound(_) => 404,
+            Failure::Refused(refusal) => refusal.status(),
+            Failure::Catalog(CatalogError::Refused { .. }) => 409,
+            Failure::Catalog(CatalogError::Unavailable(_)) | Failure::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Failure::NotFound(id) => {
+                serde_json::json!({ "error": "unknown_order", "message": format!("no order {id}") })
+            }
+            Failure::Refused(refusal) => refusal.to_json(),
+            Failure::Catalog(e @ CatalogError::Refused { code, .. }) => {
+                serde_json::json!({ "error": "stock_refused", "message": e.to_string(), "catalog_error": code })
+            }
+            Failure::Catalog(e) => serde_json::json!({ "error": "unavailable", "message": e.to_string() }),
+            Failure::Unavailable(message) => serde_json::json!({ "error": "unavailable", "message": message }),
+        }
+    }
+}
+
+/// The order after the change, and whether this call changed it.
+pub async fn change(order_id: &str, action: &Action) -> Result<(StoredOrder, bool), Failure> {
+    let orders = Orders::open().map_err(Failure::Unavailable)?;
+    let key = model::order_key(order_id);
+    loop {
+        let bytes =
+            orders.get(&key).map_err(Failure::Unavailable)?.ok_or_else(|| Failure::NotFound(order_id.to_string()))?;
+        let stored: StoredOrder = serde_json::from_slice(&bytes)
+            .map_err(|e| Failure::Unavailable(format!("order {order_id} is unreadable: {e}")))?;
+        match model::plan(&stored, action).map_err(Failure::Refused)? {
+            Plan::Duplicate => {
+                let stored = flush(&orders, stored).await?;
+                return Ok((stored, false));
+            }
+            Plan::Move => {}
+        }
+        match action {
+            Action::Pay(_) => catalog::commit(order_id).await.map_err(Failure::Catalog)?,
+            Action::Cancel(_) => catalog::release(order_id).await.map_err(Failure::Catalog)?,
+            Action::Ship(_) | Action::Deliver(_) => {}
+        }
+        let was_paid = stored.payment.is_some();
+        let mut updated = model::apply(stored, action, Utc::now());
+        for event in events(&updated, action, was_paid).map_err(Failure::Unavailable)? {
+            updated.outbox.push(serde_json::to_value(&event).map_err(|e| Failure::Unavailable(e.to_string()))?);
+        }
+        let encoded = serde_json::to_vec(&updated).map_err(|e| Failure::Unavailable(e.to_string()))?;
+        if orders.swap(&key, Some(&bytes), &encoded).map_err(Failure::Unavailable)? {
+            let updated = flush(&orders, updated).await?;
+            return Ok((updated, true));
+        }
+        // Another change won; plan again on what it left.
+    }
+}
+
+/// Publishes the order's outbox, then takes the published events out of it.
+async fn flush(orders: &Orders, stored: StoredOrder) -> Result<StoredOrder, Failure> {
+    if stored.outbox.is_empty() {
+        return Ok(stored);
+    }
+    let events: Vec<Event> = stored
+        .outbox
+        .iter()
+        .map(|value| serde_json::from_value(value.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Failure::Unavailable(format!("an unreadable event in the outbox: {e}")))?;
+    agent_store_sdk::publish(&events)
+        .await
+        .map_err(|e| Failure::Unavailable(format!("the order changed but its events wait to be published: {e}")))?;
+    let published = stored.outbox.clone();
+    let key = model::order_key(stored.order.id.as_str());
+    loop {
+        let Some(bytes) = orders.get(&key).map_err(Failure::Unavailable)? else {
+            return Ok(stored);
+        };
+        let mut current: StoredOrder =
+            serde_json::from_slice(&bytes).map_err(|e| Failure::Unavailable(e.to_string()))?;
+        current.outbox.retain(|event| !published.contains(event));
+        let encoded = serde_json::to_vec(&current).map_err(|e| Failure::Unavailable(e.to_string()))?;
+        if orders.swap(&key, Some(&bytes), &encoded).map_err(Failure::Unavailable)? {
+            return Ok(current);
+        }
+    }
+}
+
+/// The `store.order.*` event of a change and the customer's notice of it.
+fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> Result<Vec<Event>, String> {
+    let order = &stored.order;
+    let (brand, conversation) = (order.brand.as_str(), order.conversation.as_str());
+    let emit = |event: Emit| event.brand(brand).conversation(conversation).build().map_err(|e| e.to_string());
+    let lang = Lang::from_tag(order.language.as_deref());
+    let id = order.id.as_str();
+    let (status_event, notice) = match action {
+        Action::Pay(payment) => (
+            Emit::new(
+                COMPONENT,
+                &OrderConfirmed {
+                    order_id: order.id.clone(),
+                    conversation: order.conversation.clone(),
+                    brand: order.brand.clone(),
+                    payment: payment.clone(),
+                    confirmed_at: Utc::now(),
+                },
+            ),
+            voice::notice(brand, lang, id, &Notice::Confirmed { total: &order.total }),
+        ),
+        Action::Ship(shipment) => (
+            Emit::new(
+                COMPONENT,
+                &OrderShipped {
+                    order_id: order.id.clone(),
+                    conversation: order.conversation.clone(),
+                    brand: order.brand.clone(),
+                    carrier: shipment.carrier.clone(),
+                    tracking_number: shipment.tracking_number.clone(),
+                    tracking_url: shipment.tracking_url.clone(),
+                    shipped_at: shipment.shipped_at,
+                },
+            ),
+            voice::notice(
+                brand,
+                lang,
+                id,
+                &Notice::Shipped {
+                    carrier: &shipment.carrier,
+                    tracking_number: &shipment.tracking_number,
+                    tracking_url: shipment.tracking_url.as_deref(),
+                },
+            ),
+        ),
+        Action::Deliver(at) => (
+            Emit::new(
+                COMPONENT,
+                &OrderDelivered {
+                    order_id: order.id.clone(),
+                    conversation: order.conversation.clone(),
+                    brand: order.brand.clone(),
+                    delivered_at: *at,
+                },
+            ),
+            voice::notice(brand, lang, id, &Notice::Delivered),
+        ),
+        Action::Cancel(cancellation) => (
+            Emit::new(
+                COMPONENT,
+                &OrderCancelled {
+                    order_id: order.id.clone(),
+                    conversation: order.conversation.clone(),
+                    brand: order.brand.clone(),
+                    reason: cancellation.reason.clone(),
+                    cancelled_at: cancellation.cancelled_at,
+                },
+            ),
+            voice::notice(brand, lang, id, &Notice::Cancelled { reason: &cancellation.reason, refund: was_paid }),
+        ),
+    };
+    let status_event = emit(status_event.map_err(|e| e.to_string())?)?;
+    let mut message = OutboundMessage::text(notice);
+    if let (Action::Ship(shipment), OutboundMessage::Text { preview_url, .. }) = (action, &mut message) {
+        *preview_url = shipment.tracking_url.is_some();
+    }
+    let response = ChatResponse {
+        conversation: order.conversation.clone(),
+        brand: order.brand.clone(),
+        in_reply_to: None,
+        from: Responder::System,
+        messages: vec![message],
+    };
+    response.validate()?;
+    let notice_event = emit(Emit::new(COMPONENT, &response).map_err(|e| e.to_string())?)?;
+    Ok(vec![status_event, notice_event])
+}

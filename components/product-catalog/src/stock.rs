@@ -1,0 +1,792 @@
+//! Live stock: reservations for orders, and the counters that make concurrent orders
+//! unable to sell more than there is.
+//!
+//! A product's file stock never changes at run time; what orders change are two
+//! counters per product in the key-value store, changed only by atomic increments:
+//!
+//! - `reserved:<product>`: units held by orders awaiting payment;
+//! - `sold:<product>`: units of paid orders.
+//!
+//! `available = file stock − sold − reserved`. A reservation increments `reserved`
+//! first and looks afterwards: if the figure it got back leaves `available` below zero
+//! it decrements again and refuses. Because each increment returns the counter *with*
+//! this order's units in it, two orders for the last unit cannot both see it free: the
+//! later increment sees the earlier one. The reasoning, interleaving by interleaving, is
+//! in `docs/orders.md`.
+//!
+//! Every order has a reservation record, `order:<order id>`, created and moved through
+//! its states with compare-and-swap, so that a retried reserve, commit or release finds
+//! the work done and changes no counter twice:
+//!
+//! ```text
+//!   (none) ──reserve──► reserving ──► reserved ──commit──► committed
+//!                          │              │                    │
+//!                          └─refused: record deleted           │
+//!                                         └──release──► released ◄──release──┘
+//! ```
+//!
+//! The record moves first and the counters follow, so a component that dies half-way
+//! leaves units held that it should have freed — never units free that are held.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::catalog::{Catalog, CatalogProduct};
+use crate::quote::{self, LineRequest, Quote};
+
+/// The key-value operations stock needs; each one atomic on its own. The component
+/// uses `wasi:keyvalue` ([`crate::kv::WasiKv`]); the unit tests an in-memory map.
+pub trait Kv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    fn delete(&self, key: &str) -> Result<(), String>;
+    /// Adds `delta` to the counter at `key` (absent is 0) and returns the new value.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, String>;
+    /// Writes `new` if `key` still holds `expected` (`None`: absent); `false` if not.
+    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String>;
+}
+
+/// Where a reservation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// The counters are being incremented, by the call that created the record.
+    Reserving,
+    /// Every line is held.
+    Reserved,
+    /// Paid: the units moved from `reserved` to `sold`.
+    Committed,
+    /// Given back, from `reserved` or (a cancelled paid order) from `sold`.
+    Released,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Reserving => "reserving",
+            State::Reserved => "reserved",
+            State::Committed => "committed",
+            State::Released => "released",
+        })
+    }
+}
+
+/// The record of one order's reservation, `order:<order id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub order_id: String,
+    pub state: State,
+    /// The brand the order was reserved for, if the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// The lines as priced when reserved: a retried reserve gets these prices again.
+    pub quote: Quote,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Reservation {
+    /// The answer of the stock API: the order, its state and its priced lines.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "order_id": self.order_id,
+            "state": self.state,
+            "currency": self.quote.currency,
+            "lines": self.quote.lines,
+            "subtotal": self.quote.subtotal,
+        })
+    }
+
+    fn same_request(&self, brand: Option<&str>, lines: &[LineRequest]) -> bool {
+        self.brand.as_deref() == brand
+            && self.quote.lines.len() == lines.len()
+            && self
+                .quote
+                .lines
+                .iter()
+                .zip(lines)
+                .all(|(held, asked)| held.product_id == asked.product_id && held.quantity == asked.quantity)
+    }
+}
+
+/// A product's stock figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Level {
+    pub product_id: String,
+    /// The file's stock.
+    pub stock: u32,
+    pub sold: i64,
+    pub reserved: i64,
+    /// What can still be ordered: `stock − sold − reserved`, never below 0.
+    pub available: u32,
+}
+
+/// Why a stock operation was refused or failed; each maps to an HTTP status and a code
+/// the order processor turns into a rejection reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockError {
+    BadRequest(String),
+    EmptyOrder,
+    /// Zero, or more than [`quote::MAX_QUANTITY`] (after merging lines of one product).
+    InvalidQuantity {
+        product_id: String,
+        quantity: u64,
+    },
+    UnknownProduct {
+        product_id: String,
+        brand: Option<String>,
+    },
+    MixedCurrencies {
+        currencies: Vec<String>,
+    },
+    OutOfStock {
+        product_id: String,
+        name: String,
+        requested: u32,
+        available: u32,
+    },
+    UnknownReservation {
+        order_id: String,
+    },
+    /// Another call is reserving this order right now; try again shortly.
+    InProgress {
+        order_id: String,
+    },
+    /// The reservation is in a state that does not allow the operation.
+    Conflict {
+        order_id: String,
+        state: State,
+        message: String,
+    },
+    /// The key-value store failed: worth retrying.
+    Store(String),
+}
+
+impl StockError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::UnknownReservation { .. } => 404,
+            Self::OutOfStock { .. } | Self::InProgress { .. } | Self::Conflict { .. } => 409,
+            Self::EmptyOrder
+            | Self::InvalidQuantity { .. }
+            | Self::UnknownProduct { .. }
+            | Self::MixedCurrencies { .. } => 422,
+            Self::Store(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::EmptyOrder => "empty_order",
+            Self::InvalidQuantity { .. } => "invalid_quantity",
+            Self::UnknownProduct { .. } => "unknown_product",
+            Self::MixedCurrencies { .. } => "mixed_currencies",
+            Self::OutOfStock { .. } => "out_of_stock",
+            Self::UnknownReservation { .. } => "unknown_reservation",
+            Self::InProgress { .. } => "reservation_in_progress",
+            Self::Conflict { .. } => "reservation_conflict",
+            Self::Store(_) => "store_unavailable",
+        }
+    }
+
+    /// `{"error": code, "message": sentence, ...details}`.
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        let details = match self {
+            Self::InvalidQuantity { product_id, quantity } => {
+                json!({ "product_id": product_id, "quantity": quantity, "max_quantity": quote::MAX_QUANTITY })
+            }
+            Self::UnknownProduct { product_id, brand } => json!({ "product_id": product_id, "brand": brand }),
+            Self::MixedCurrencies { currencies } => json!({ "currencies": currencies }),
+            Self::OutOfStock { product_id, name, requested, available } => {
+                json!({ "product_id": product_id, "name": name, "requested": requested, "available": available })
+            }
+            Self::UnknownReservation { order_id } | Self::InProgress { order_id } => json!({ "order_id": order_id }),
+            Self::Conflict { order_id, state, .. } => json!({ "order_id": order_id, "state": state }),
+            _ => json!({}),
+        };
+        if let (Some(body), Value::Object(details)) = (body.as_object_mut(), details) {
+            body.extend(details);
+        }
+        body
+    }
+}
+
+impl fmt::Display for StockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadRequest(message) => f.write_str(message),
+            Self::EmptyOrder => f.write_str("the request has no lines"),
+            Self::InvalidQuantity { product_id, quantity } => {
+                write!(f, "{quantity} is not a valid quantity of {product_id}: between 1 and {}", quote::MAX_QUANTITY)
+            }
+            Self::UnknownProduct { product_id, brand: Some(brand) } => write!(f, "{brand} has no product {product_id}"),
+            Self::UnknownProduct { product_id, brand: None } => write!(f, "there is no product {product_id}"),
+            Self::MixedCurrencies { currencies } => {
+                write!(f, "the lines are priced in different currencies ({})", currencies.join(", "))
+            }
+            Self::OutOfStock { product_id, name, requested, available } => {
+                write!(f, "{requested} × {name} ({product_id}) asked for, {available} available")
+            }
+            Self::UnknownReservation { order_id } => write!(f, "no reservation for order {order_id}"),
+            Self::InProgress { order_id } => write!(f, "order {order_id} is being reserved right now; try again"),
+            Self::Conflict { message, .. } => f.write_str(message),
+            Self::Store(message) => write!(f, "the stock store failed: {message}"),
+        }
+    }
+}
+
+fn reserved_key(product: &str) -> String {
+    format!("reserved:{product}")
+}
+
+fn sold_key(product: &str) -> String {
+    format!("sold:{product}")
+}
+
+fn order_key(order_id: &str) -> String {
+    format!("order:{order_id}")
+}
+
+fn store_err(e: String) -> StockError {
+    StockError::Store(e)
+}
+
+/// The units of `product` that can be ordered now. Two reads, no write for a product
+/// no order ever touched.
+pub fn available(kv: &dyn Kv, product: &CatalogProduct) -> Result<u32, StockError> {
+    Ok(level(kv, product)?.available)
+}
+
+/// A product's figures. A counter is read with an increment of 0, the one read whose
+/// answer the interface defines (a plain `get` returns bytes in the store's encoding),
+/// and only when the key exists, so browsing writes nothing.
+pub fn level(kv: &dyn Kv, product: &CatalogProduct) -> Result<Level, StockError> {
+    let read = |key: String| -> Result<i64, StockError> {
+        match kv.get(&key).map_err(store_err)? {
+            None => Ok(0),
+            Some(_) => kv.increment(&key, 0).map_err(store_err),
+        }
+    };
+    let reserved = read(reserved_key(&product.id))?;
+    let sold = read(sold_key(&product.id))?;
+    let left = i64::from(product.stock) - sold - reserved;
+    Ok(Level {
+        product_id: product.id.clone(),
+        stock: product.stock,
+        sold,
+        reserved,
+        available: u32::try_from(left.max(0)).unwrap_or(u32::MAX),
+    })
+}
+
+fn load(kv: &dyn Kv, order_id: &str) -> Result<Option<(Vec<u8>, Reservation)>, StockError> {
+    match kv.get(&order_key(order_id)).map_err(store_err)? {
+        None => Ok(None),
+        Some(bytes) => {
+            let record = serde_json::from_slice(&bytes)
+                .map_err(|e| StockError::Store(format!("the reservation of {order_id} is unreadable: {e}")))?;
+            Ok(Some((bytes, record)))
+        }
+    }
+}
+
+fn encode(record: &Reservation) -> Vec<u8> {
+    serde_json::to_vec(record).expect("a reservation serializes")
+}
+
+/// Holds every line for `order_id`, or none: the first line that does not fit undoes
+/// the ones before it. Repeating a reserve that succeeded answers the same reservation
+/// (same prices); repeating one with other lines is a conflict.
+pub fn reserve(
+    kv: &dyn Kv,
+    catalog: &Catalog,
+    order_id: &str,
+    brand: Option<&str>,
+    lines: &[LineRequest],
+    now: DateTime<Utc>,
+) -> Result<Reservation, StockError> {
+    let lines = quote::normalize(lines)?;
+    let key = order_key(order_id);
+    if let Some((_, existing)) = load(kv, order_id)? {
+        return replay(existing, brand, &lines);
+    }
+    let quote = quote::price(catalog, brand, &lines, now)?;
+    let claim = Reservation {
+        order_id: order_id.to_string(),
+        state: State::Reserving,
+        brand: brand.map(str::to_string),
+        quote,
+        updated_at: now,
+    };
+    let claim_bytes = encode(&claim);
+    if !kv.compare_and_swap(&key, None, &claim_bytes).map_err(store_err)? {
+        // Another call created the record between our read and our swap.
+        return match load(kv, order_id)? {
+            Some((_, existing)) => replay(existing, brand, &lines),
+            None => Err(StockError::InProgress { order_id: order_id.to_string() }),
+        };
+    }
+
+    // This call owns the reservation: hold each line, or undo and refuse.
+    let mut held: Vec<(&str, i64)> = Vec::new();
+    let outcome = (|| {
+        for line in &claim.quote.lines {
+            let stock = catalog.get(&line.product_id).map_or(0, |p| i64::from(p.stock));
+            let quantity = i64::from(line.quantity);
+            let reserved = kv.increment(&reserved_key(&line.product_id), quantity).map_err(store_err)?;
+            held.push((&line.product_id, quantity));
+            // Read after our increment: a commit moves units to `sold` before it takes
+            // them from `reserved`, so whatever we read, a unit is never counted free.
+            let sold = kv.increment(&sold_key(&line.product_id), 0).map_err(store_err)?;
+            if stock - sold - reserved < 0 {
+                let before_us = stock - sold - (reserved - quantity);
+                return Err(StockError::OutOfStock {
+                    product_id: line.product_id.clone(),
+                    name: line.name.clone(),
+                    requested: line.quantity,
+                    available: u32::try_from(before_us.max(0)).unwrap_or(0),
+                });
+            }
+        }
+        Ok(())
+    })();
+    if let Err(mut refusal) = outcome {
+        for (product, quantity) in held {
+            // A failed undo leaves units held, never free: the safe way to be wrong.
+            let _ = kv.increment(&reserved_key(product), -quantity);
+        }
+        // A refused reservation holds nothing, so a retry is a fresh attempt. Only
+        // this call writes a record while it is `reserving`, so a plain delete is safe.
+        let _ = kv.delete(&key);
+        if let StockError::OutOfStock { product_id, available, .. } = &mut refusal
+            && let Some(Ok(now_free)) = catalog.get(product_id).map(|p| self::available(kv, p))
+        {
+            // The figures read during the attempt may count a concurrent commit twice;
+            // after our undo, a fresh read is what the customer can still have.
+            *available = now_free;
+        }
+        return Err(refusal);
+    }
+    let reserved = Reservation { state: State::Reserved, ..claim };
+    if !kv.compare_and_swap(&key, Some(&claim_bytes), &encode(&reserved)).map_err(store_err)? {
+        return Err(StockError::Store(format!("the reservation record of {order_id} changed while it was being made")));
+    }
+    Ok(reserved)
+}
+
+/// A reserve for an order that already has a record.
+fn replay(existing: Reservation, brand: Option<&str>, lines: &[LineRequest]) -> Result<Reservation, StockError> {
+    let order_id = existing.order_id.clone();
+    match existing.state {
+        State::Reserving => Err(StockError::InProgress { order_id }),
+        State::Released => Err(StockError::Conflict {
+            message: format!("order {order_id} was released; a new order needs a new id"),
+            order_id,
+            state: State::Released,
+        }),
+        State::Reserved | State::Committed if existing.same_request(brand, lines) => Ok(existing),
+        state => Err(StockError::Conflict {
+            message: format!("order {order_id} is already {state} with other lines"),
+            order_id,
+            state,
+        }),
+    }
+}
+
+/// Moves an order's record from one state to the next with compare-and-swap, then
+/// applies `counters` once, in the call that won the swap. `decide` says, for the
+/// current record, whether to move (`Ok(Some(next))`), that the work is already done
+/// (`Ok(None)`), or why not (`Err`).
+fn transition(
+    kv: &dyn Kv,
+    order_id: &str,
+    now: DateTime<Utc>,
+    decide: impl Fn(&Reservation) -> Result<Option<State>, StockError>,
+    counters: impl Fn(&Reservation, State) -> Result<(), StockError>,
+) -> Result<Reservation, StockError> {
+    loop {
+        let Some((bytes, current)) = load(kv, order_id)? else {
+            return Err(StockError::UnknownReservation { order_id: order_id.to_string() });
+        };
+        let Some(next) = decide(&current)? else {
+            return Ok(current);
+        };
+        let updated = Reservation { state: next, updated_at: now, ..current.clone() };
+        if kv.compare_and_swap(&order_key(order_id), Some(&bytes), &encode(&updated)).map_err(store_err)? {
+            counters(&current, next)?;
+            return Ok(updated);
+        }
+        // Someone else moved it first: decide again on what they left.
+    }
+}
+
+/// Gives an order's units back: held ones from `reserved`, paid ones (a cancelled
+/// confirmed order) from `sold`. Releasing twice is the same as once.
+pub fn release(kv: &dyn Kv, order_id: &str, now: DateTime<Utc>) -> Result<Reservation, StockError> {
+    transition(
+        kv,
+        order_id,
+        now,
+        |r| match r.state {
+            State::Reserving => Err(StockError::InProgress { order_id: order_id.to_string() }),
+            State::Reserved | State::Committed => Ok(Some(State::Released)),
+            State::Released => Ok(None),
+        },
+        |r, _| {
+            let counter = if r.state == State::Committed { sold_key } else { reserved_key };
+            for line in &r.quote.lines {
+                kv.increment(&counter(&line.product_id), -i64::from(line.quantity)).map_err(store_err)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Turns an order's held units into sold ones (the order was paid). Committing twice is
+/// the same as once; a released order cannot be committed.
+pub fn commit(kv: &dyn Kv, order_id: &str, now: DateTime<Utc>) -> Result<Reservation, StockError> {
+    transition(
+        kv,
+        order_id,
+        now,
+        |r| match r.state {
+            State::Reserving => Err(StockError::InProgress { order_id: order_id.to_string() }),
+            State::Reserved => Ok(Some(State::Committed)),
+            State::Committed => Ok(None),
+            State::Released => Err(StockError::Conflict {
+                order_id: order_id.to_string(),
+                state: State::Released,
+                message: format!("order {order_id} was released; its units are no longer held"),
+            }),
+        },
+        |r, _| {
+            for line in &r.quote.lines {
+                let quantity = i64::from(line.quantity);
+                // `sold` first: in between, the units count twice (not available), never
+                // zero times.
+                kv.increment(&sold_key(&line.product_id), quantity).map_err(store_err)?;
+                kv.increment(&reserved_key(&line.product_id), -quantity).map_err(store_err)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Barrier, Mutex};
+
+    use super::*;
+
+    /// The store contract of the host's backends, in a map.
+    #[derive(Default)]
+    struct MemKv {
+        map: Mutex<HashMap<String, Vec<u8>>>,
+    }
+
+    impl Kv for MemKv {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+            std::thread::yield_now();
+            Ok(self.map.lock().unwrap().get(key).cloned())
+        }
+
+        fn delete(&self, key: &str) -> Result<(), String> {
+            self.map.lock().unwrap().remove(key);
+            Ok(())
+        }
+
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+            std::thread::yield_now();
+            let mut map = self.map.lock().unwrap();
+            let current: i64 = match map.get(key) {
+                Some(v) => std::str::from_utf8(v).unwrap().parse().map_err(|e| format!("{e}"))?,
+                None => 0,
+            };
+            map.insert(key.to_string(), (current + delta).to_string().into_bytes());
+            Ok(current + delta)
+        }
+
+        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+            std::thread::yield_now();
+            let mut map = self.map.lock().unwrap();
+            if map.get(key).map(Vec::as_slice) != expected {
+                return Ok(false);
+            }
+            map.insert(key.to_string(), new.to_vec());
+            Ok(true)
+        }
+    }
+
+    /// Runs `hook` once, just before the first increment of `trigger`: a way to put
+    /// another order's whole operation at an exact point of this one's.
+    struct Interleave<'a> {
+        inner: &'a MemKv,
+        trigger: String,
+        hook: RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+    }
+
+    impl Kv for Interleave<'_> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+            self.inner.get(key)
+        }
+
+        fn delete(&self, key: &str) -> Result<(), String> {
+            self.inner.delete(key)
+        }
+
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+            if key == self.trigger
+                && let Some(hook) = self.hook.borrow_mut().take()
+            {
+                hook();
+            }
+            self.inner.increment(key, delta)
+        }
+
+        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+            self.inner.compare_and_swap(key, expected, new)
+        }
+    }
+
+    const FILE: &str = r#"{"brand":"mini","display_name":"Mini","currency":"USD","products":[
+        {"id":"m-1","name":"One","description":"d","category":"c","price":{"amount_minor":500,"currency":"USD"},"stock":10},
+        {"id":"m-2","name":"Two","description":"d","category":"c","price":{"amount_minor":700,"currency":"USD"},"stock":1},
+        {"id":"m-3","name":"Three","description":"d","category":"c","price":{"amount_minor":900,"currency":"USD"},"stock":0}
+    ]}"#;
+
+    fn catalog() -> Catalog {
+        Catalog::from_files([("mini", FILE)]).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn line(id: &str, quantity: u32) -> LineRequest {
+        LineRequest { product_id: id.into(), quantity }
+    }
+
+    fn level_of(kv: &dyn Kv, c: &Catalog, id: &str) -> Level {
+        level(kv, c.get(id).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn reserve_commit_release_move_the_counters_once() {
+        let (kv, c) = (MemKv::default(), catalog());
+        let r = reserve(&kv, &c, "o-1", Some("mini"), &[line("m-1", 3)], now()).unwrap();
+        assert_eq!(r.state, State::Reserved);
+        assert_eq!(r.quote.subtotal.amount_minor, 1500);
+        assert_eq!(level_of(&kv, &c, "m-1").available, 7);
+
+        // Retries change nothing.
+        let again = reserve(&kv, &c, "o-1", Some("mini"), &[line("m-1", 3)], now()).unwrap();
+        assert_eq!(again, r);
+        assert_eq!(level_of(&kv, &c, "m-1").reserved, 3);
+
+        assert_eq!(commit(&kv, "o-1", now()).unwrap().state, State::Committed);
+        assert_eq!(commit(&kv, "o-1", now()).unwrap().state, State::Committed);
+        let l = level_of(&kv, &c, "m-1");
+        assert_eq!((l.sold, l.reserved, l.available), (3, 0, 7));
+
+        // Cancelling a paid order puts its units back on the shelf.
+        assert_eq!(release(&kv, "o-1", now()).unwrap().state, State::Released);
+        assert_eq!(release(&kv, "o-1", now()).unwrap().state, State::Released);
+        let l = level_of(&kv, &c, "m-1");
+        assert_eq!((l.sold, l.reserved, l.available), (0, 0, 10));
+    }
+
+    #[test]
+    fn release_of_a_held_order_frees_its_units() {
+        let (kv, c) = (MemKv::default(), catalog());
+        reserve(&kv, &c, "o-1", None, &[line("m-1", 4), line("m-2", 1)], now()).unwrap();
+        assert_eq!(level_of(&kv, &c, "m-2").available, 0);
+        release(&kv, "o-1", now()).unwrap();
+        assert_eq!(level_of(&kv, &c, "m-1").available, 10);
+        assert_eq!(level_of(&kv, &c, "m-2").available, 1);
+    }
+
+    #[test]
+    fn wrong_moves_are_refused_with_the_state() {
+        let (kv, c) = (MemKv::default(), catalog());
+        assert_eq!(commit(&kv, "o-404", now()), Err(StockError::UnknownReservation { order_id: "o-404".into() }));
+        assert!(matches!(release(&kv, "o-404", now()), Err(StockError::UnknownReservation { .. })));
+
+        reserve(&kv, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap();
+        let other = reserve(&kv, &c, "o-1", None, &[line("m-1", 2)], now()).unwrap_err();
+        assert!(matches!(other, StockError::Conflict { state: State::Reserved, .. }), "{other}");
+
+        release(&kv, "o-1", now()).unwrap();
+        let err = commit(&kv, "o-1", now()).unwrap_err();
+        assert!(matches!(err, StockError::Conflict { state: State::Released, .. }), "{err}");
+        assert_eq!(err.status(), 409);
+        let err = reserve(&kv, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap_err();
+        assert!(matches!(err, StockError::Conflict { state: State::Released, .. }), "{err}");
+        assert_eq!(level_of(&kv, &c, "m-1").reserved, 0);
+    }
+
+    #[test]
+    fn a_reservation_is_all_lines_or_none() {
+        let (kv, c) = (MemKv::default(), catalog());
+        let err = reserve(&kv, &c, "o-1", None, &[line("m-1", 2), line("m-2", 2)], now()).unwrap_err();
+        assert_eq!(
+            err,
+            StockError::OutOfStock { product_id: "m-2".into(), name: "Two".into(), requested: 2, available: 1 }
+        );
+        assert_eq!(err.to_json()["available"], 1);
+        assert_eq!(level_of(&kv, &c, "m-1").reserved, 0, "the first line was undone");
+        assert_eq!(level_of(&kv, &c, "m-2").reserved, 0);
+        // Nothing is left behind, so the same order may try again with less.
+        let r = reserve(&kv, &c, "o-1", None, &[line("m-1", 2), line("m-2", 1)], now()).unwrap();
+        assert_eq!(r.state, State::Reserved);
+        let err = reserve(&kv, &c, "o-2", None, &[line("m-3", 1)], now()).unwrap_err();
+        assert!(matches!(err, StockError::OutOfStock { available: 0, .. }));
+    }
+
+    #[test]
+    fn a_reservation_in_progress_is_not_touched() {
+        let (kv, c) = (MemKv::default(), catalog());
+        let kv = Interleave { inner: &kv, trigger: "reserved:m-1".into(), hook: RefCell::new(None) };
+        let inner = kv.inner;
+        *kv.hook.borrow_mut() = Some(Box::new(|| {
+            // The record exists but the counters are not moved yet.
+            let c = catalog();
+            let err = reserve(inner, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap_err();
+            assert_eq!(err, StockError::InProgress { order_id: "o-1".into() });
+            assert!(matches!(release(inner, "o-1", now()), Err(StockError::InProgress { .. })));
+            assert!(matches!(commit(inner, "o-1", now()), Err(StockError::InProgress { .. })));
+        }));
+        reserve(&kv, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap();
+        assert_eq!(level_of(inner, &c, "m-1").reserved, 1);
+    }
+
+    /// Two orders for the last unit, the second one entirely inside the first: the
+    /// first increment wins, whoever finishes first.
+    #[test]
+    fn the_last_unit_goes_to_the_first_increment() {
+        let (mem, c) = (MemKv::default(), catalog());
+        let kv = Interleave {
+            inner: &mem,
+            trigger: "sold:m-2".into(),
+            hook: RefCell::new(Some(Box::new(|| {
+                // A has incremented `reserved` and is about to read `sold`.
+                let err = reserve(&mem, &catalog(), "b", None, &[line("m-2", 1)], now()).unwrap_err();
+                assert!(matches!(err, StockError::OutOfStock { available: 0, .. }), "{err}");
+            }))),
+        };
+        reserve(&kv, &c, "a", None, &[line("m-2", 1)], now()).unwrap();
+        let l = level_of(&mem, &c, "m-2");
+        assert_eq!((l.reserved, l.available), (1, 0));
+    }
+
+    /// A commit of another order between our increment and our read of `sold`.
+    #[test]
+    fn a_commit_in_between_does_not_free_a_unit() {
+        let (mem, c) = (MemKv::default(), catalog());
+        reserve(&mem, &c, "paid", None, &[line("m-1", 9)], now()).unwrap();
+        let kv = Interleave {
+            inner: &mem,
+            trigger: "sold:m-1".into(),
+            hook: RefCell::new(Some(Box::new(|| {
+                commit(&mem, "paid", now()).unwrap();
+            }))),
+        };
+        // 9 held + our 2 > 10, whether the 9 are counted as held or as sold.
+        let err = reserve(&kv, &c, "late", None, &[line("m-1", 2)], now()).unwrap_err();
+        assert!(matches!(err, StockError::OutOfStock { available: 1, .. }), "{err}");
+        let l = level_of(&mem, &c, "m-1");
+        assert_eq!((l.sold, l.reserved, l.available), (9, 0, 1));
+    }
+
+    /// Fifty threads, ten units: exactly ten orders get one, whatever the schedule.
+    #[test]
+    fn concurrent_orders_never_oversell() {
+        for round in 0..20 {
+            let kv = Arc::new(MemKv::default());
+            let c = Arc::new(catalog());
+            let start = Arc::new(Barrier::new(50));
+            let threads: Vec<_> = (0..50)
+                .map(|i| {
+                    let (kv, c, start) = (kv.clone(), c.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        reserve(&*kv, &c, &format!("o-{i}"), None, &[line("m-1", 1)], now())
+                    })
+                })
+                .collect();
+            let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            let won = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(won, 10, "round {round}");
+            assert!(
+                results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StockError::OutOfStock { .. })),
+                "round {round}"
+            );
+            let l = level_of(&*kv, &c, "m-1");
+            assert_eq!((l.reserved, l.available), (10, 0), "round {round}");
+        }
+    }
+
+    /// Mixed sizes, commits and releases racing with reservations: at no point may
+    /// the units promised exceed the stock, and at the end the counters must agree
+    /// with the records.
+    #[test]
+    fn mixed_concurrent_traffic_keeps_the_books() {
+        let kv = Arc::new(MemKv::default());
+        let c = Arc::new(catalog());
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let (kv, c) = (kv.clone(), c.clone());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let id = format!("o-{t}-{i}");
+                        let lines = [line("m-1", 1 + (t + i) as u32 % 3), line("m-2", 1)];
+                        let lines = if i % 2 == 0 { &lines[..1] } else { &lines[..] };
+                        if reserve(&*kv, &c, &id, None, lines, now()).is_ok() {
+                            match (t + i) % 3 {
+                                0 => {
+                                    commit(&*kv, &id, now()).unwrap();
+                                }
+                                1 => {
+                                    release(&*kv, &id, now()).unwrap();
+                                }
+                                _ => {
+                                    commit(&*kv, &id, now()).unwrap();
+                                    release(&*kv, &id, now()).unwrap();
+                                }
+                            }
+                        }
+                        for p in ["m-1", "m-2"] {
+                            let l = level(&*kv, c.get(p).unwrap()).unwrap();
+                            assert!(l.sold >= 0 && l.reserved >= 0, "{l:?}");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let map = kv.map.lock().unwrap().clone();
+        for p in ["m-1", "m-2"] {
+            let (mut sold, mut reserved) = (0, 0);
+            for value in map.iter().filter(|(k, _)| k.starts_with("order:")).map(|(_, v)| v) {
+                let r: Reservation = serde_json::from_slice(value).unwrap();
+                let units: i64 =
+                    r.quote.lines.iter().filter(|l| l.product_id == p).map(|l| i64::from(l.quantity)).sum();
+                match r.state {
+                    State::Committed => sold += units,
+                    State::Reserved => reserved += units,
+                    _ => {}
+                }
+            }
+            let l = level(&*kv, c.get(p).unwrap()).unwrap();
+            assert_eq!((l.sold, l.reserved), (sold, reserved), "{p}");
+            assert!(l.sold + l.reserved <= i64::from(l.stock), "{l:?}");
+        }
+    }
+}
