@@ -3,5 +3,7 @@
 mod broker;
 mod host;
 mod knative;
+mod llm;
 mod orders;
 mod runtime;
+mod whatsapp;

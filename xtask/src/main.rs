@@ -41,7 +41,8 @@ Commands:
                         <target dir>/wasm32-wasip2/release/ (debug/ with --debug).
   up [-- <args>]        build, then build the host (release) and run
                         `agent-store up --manifest spin.toml <args>` from the workspace root,
-                        with AGENT_STORE_WASM_DIR pointing at the built components.
+                        with AGENT_STORE_WASM_DIR pointing at the built components and the
+                        demo values of demo.env for the variables the environment does not set.
   test [<cargo test args>]
                         Make sure RabbitMQ (127.0.0.1:5672) and Redis (127.0.0.1:6379) are
                         reachable, starting them if they are not; build; then
@@ -333,7 +334,26 @@ fn up(args: Vec<OsString>) -> Result<ExitCode> {
     let mut command = Command::new(&binary);
     command.args(["up", "--manifest", "spin.toml"]).args(&args).env(WASM_DIR_ENV, &wasm_dir).current_dir(&ws.root);
     println!("$ {}", display_command(&command));
+    // spin.toml's secrets have no defaults: the local store takes demo.env's
+    // (and its WhatsApp sandbox settings). What the environment sets wins.
+    let path = ws.root.join("demo.env");
+    let demo = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let unset: Vec<_> = env_file(&demo).into_iter().filter(|(key, _)| std::env::var_os(key).is_none()).collect();
+    if !unset.is_empty() {
+        println!("  with {} demo values from demo.env (local use only)", unset.len());
+    }
+    command.envs(unset);
     exec(command, &binary)
+}
+
+/// The `KEY=value` lines of a `demo.env`-style file.
+fn env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        .collect()
 }
 
 /// Becomes the store: on Unix the process is replaced, so Ctrl-C, other
@@ -580,6 +600,20 @@ mod tests {
         assert!(summary.starts_with("xtask: one "), "{summary}");
         assert!(summary.contains(" two ") && summary.contains("(failed)"), "{summary}");
         assert!(summary.contains("total"), "{summary}");
+    }
+
+    #[test]
+    fn demo_env_lines_are_read_and_comments_skipped() {
+        let text = "# demo only\nSPIN_VARIABLE_A=x\n\n  SPIN_VARIABLE_B = a=b \nnot a pair\n";
+        assert_eq!(
+            env_file(text),
+            [("SPIN_VARIABLE_A".to_string(), "x".to_string()), ("SPIN_VARIABLE_B".to_string(), "a=b".to_string())]
+        );
+        let repo = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo.env")).unwrap();
+        let keys: Vec<String> = env_file(&repo).into_iter().map(|(key, _)| key).collect();
+        for required in ["SPIN_VARIABLE_WHATSAPP_APP_SECRET", "SPIN_VARIABLE_WHATSAPP_SANDBOX"] {
+            assert!(keys.iter().any(|k| k == required), "{required} in {keys:?}");
+        }
     }
 
     #[test]

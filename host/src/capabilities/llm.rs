@@ -4,6 +4,25 @@
 //! and a component that asks anyway gets a clear `runtime-error` it can fall
 //! back from. A component may use only the models its manifest entry lists
 //! under `ai_models`, as in Spin.
+//!
+//! The host maps each logical model name (what a component passes to
+//! `infer`, e.g. `chat`) to a backend with `--llm <model>=<backend>`
+//! ([`config`]); the backend beside this module is an OpenAI-compatible
+//! HTTP endpoint ([`openai`]). Token usage is counted per component, brand
+//! and model in [`TokenUsage`], read with [`Models::usage`] (served at
+//! `GET /admin/llm/usage`), and each call's tokens are logged.
+//!
+//! ```
+//! use agent_store::capabilities::llm::config::models_from_specs;
+//!
+//! let models = models_from_specs(&["chat=openai:http://127.0.0.1:11434/v1?model=llama3.2&timeout=5s".into()])?;
+//! assert_eq!(models.describe(), vec![("chat".to_string(), "openai at http://127.0.0.1:11434/v1 (model llama3.2)".to_string())]);
+//! assert!(models_from_specs(&["chat=gpt".into()]).is_err());
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod config;
+pub mod openai;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +86,11 @@ pub enum LlmError {
 pub trait LlmBackend: Send + Sync {
     async fn infer(&self, model: &str, prompt: &str, params: &InferParams) -> Result<Inference, LlmError>;
     async fn embed(&self, model: &str, texts: &[String]) -> Result<Embeddings, LlmError>;
+
+    /// One line for the start-up log: what this backend is, never a secret.
+    fn describe(&self) -> String {
+        "a custom backend".into()
+    }
 }
 
 /// The default backend: answers every request with an error that says how
@@ -84,35 +108,81 @@ impl LlmBackend for NoModel {
     async fn embed(&self, model: &str, _: &[String]) -> Result<Embeddings, LlmError> {
         self.infer(model, "", &InferParams::default()).await.map(|_| unreachable!())
     }
+
+    fn describe(&self) -> String {
+        "none".into()
+    }
 }
 
-/// Token counts by (component, brand).
+/// What one (component, brand, model) has used so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct UsageRow {
+    pub component: String,
+    /// `-` when the call was not made for a brand's event (an HTTP route).
+    pub brand: String,
+    pub model: String,
+    /// Calls that succeeded.
+    pub requests: u64,
+    /// Calls that failed (after any retries): what fallbacks were used for.
+    pub failures: u64,
+    pub prompt_tokens: u64,
+    pub generated_tokens: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    failures: AtomicU64,
+    prompt: AtomicU64,
+    generated: AtomicU64,
+}
+
+/// Token counts by (component, brand, model), from the `usage` the model
+/// servers report.
 #[derive(Default)]
 pub struct TokenUsage {
-    counts: Mutex<HashMap<(String, String), (Arc<AtomicU64>, Arc<AtomicU64>)>>,
+    counts: Mutex<HashMap<(String, String, String), Arc<Counters>>>,
 }
 
 impl TokenUsage {
-    pub fn record(&self, component: &str, brand: &str, prompt: u32, generated: u32) {
-        let (p, g) = self
-            .counts
+    fn counters(&self, component: &str, brand: &str, model: &str) -> Arc<Counters> {
+        self.counts
             .lock()
             .unwrap()
-            .entry((component.to_string(), brand.to_string()))
+            .entry((component.to_string(), brand.to_string(), model.to_string()))
             .or_default()
-            .clone();
-        p.fetch_add(u64::from(prompt), Ordering::Relaxed);
-        g.fetch_add(u64::from(generated), Ordering::Relaxed);
+            .clone()
     }
 
-    /// `(component, brand, prompt tokens, generated tokens)` rows.
-    pub fn snapshot(&self) -> Vec<(String, String, u64, u64)> {
+    /// Counts one successful call and its tokens.
+    pub fn record(&self, component: &str, brand: &str, model: &str, prompt: u32, generated: u32) {
+        let counters = self.counters(component, brand, model);
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        counters.prompt.fetch_add(u64::from(prompt), Ordering::Relaxed);
+        counters.generated.fetch_add(u64::from(generated), Ordering::Relaxed);
+    }
+
+    /// Counts one failed call.
+    pub fn record_failure(&self, component: &str, brand: &str, model: &str) {
+        self.counters(component, brand, model).failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every row, sorted by component, brand and model.
+    pub fn snapshot(&self) -> Vec<UsageRow> {
         let mut rows: Vec<_> = self
             .counts
             .lock()
             .unwrap()
             .iter()
-            .map(|((c, b), (p, g))| (c.clone(), b.clone(), p.load(Ordering::Relaxed), g.load(Ordering::Relaxed)))
+            .map(|((component, brand, model), c)| UsageRow {
+                component: component.clone(),
+                brand: brand.clone(),
+                model: model.clone(),
+                requests: c.requests.load(Ordering::Relaxed),
+                failures: c.failures.load(Ordering::Relaxed),
+                prompt_tokens: c.prompt.load(Ordering::Relaxed),
+                generated_tokens: c.generated.load(Ordering::Relaxed),
+            })
             .collect();
         rows.sort();
         rows
@@ -141,6 +211,20 @@ impl Models {
     fn backend(&self, model: &str) -> &Arc<dyn LlmBackend> {
         self.backends.get(model).unwrap_or(&self.fallback)
     }
+
+    /// Token usage so far, one row per (component, brand, model): what
+    /// `GET /admin/llm/usage` serves.
+    pub fn usage(&self) -> Vec<UsageRow> {
+        self.usage.snapshot()
+    }
+
+    /// `(model, backend)` for every configured model, sorted, for the
+    /// start-up log.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let mut all: Vec<_> = self.backends.iter().map(|(m, b)| (m.clone(), b.describe())).collect();
+        all.sort();
+        all
+    }
 }
 
 /// What one invocation may use.
@@ -165,6 +249,10 @@ pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) 
 }
 
 impl LlmCtx {
+    fn brand(&self) -> &str {
+        self.brand.as_deref().unwrap_or("-")
+    }
+
     fn check_allowed(&self, model: &str) -> Result<(), LlmError> {
         if self.allowed.iter().any(|m| m == model) {
             return Ok(());
@@ -208,9 +296,18 @@ impl wit::Host for &mut LlmCtx {
         let result = self.models.backend(&model).infer(&model, &prompt, &params).await;
         Ok(match result {
             Ok(inference) => {
+                tracing::info!(
+                    component = %self.component,
+                    brand = self.brand(),
+                    model,
+                    prompt_tokens = inference.prompt_tokens,
+                    generated_tokens = inference.generated_tokens,
+                    "inference"
+                );
                 self.models.usage.record(
                     &self.component,
-                    self.brand.as_deref().unwrap_or("-"),
+                    self.brand(),
+                    &model,
                     inference.prompt_tokens,
                     inference.generated_tokens,
                 );
@@ -223,7 +320,8 @@ impl wit::Host for &mut LlmCtx {
                 })
             }
             Err(e) => {
-                tracing::info!(component = %self.component, model, error = %e, "inference failed");
+                self.models.usage.record_failure(&self.component, self.brand(), &model);
+                tracing::info!(component = %self.component, brand = self.brand(), model, error = %e, "inference failed");
                 Err(to_wit(e))
             }
         })
@@ -239,13 +337,25 @@ impl wit::Host for &mut LlmCtx {
         }
         Ok(match self.models.backend(&model).embed(&model, &text).await {
             Ok(e) => {
-                self.models.usage.record(&self.component, self.brand.as_deref().unwrap_or("-"), e.prompt_tokens, 0);
+                tracing::info!(
+                    component = %self.component,
+                    brand = self.brand(),
+                    model,
+                    prompt_tokens = e.prompt_tokens,
+                    texts = e.embeddings.len(),
+                    "embeddings"
+                );
+                self.models.usage.record(&self.component, self.brand(), &model, e.prompt_tokens, 0);
                 Ok(wit::EmbeddingsResult {
                     embeddings: e.embeddings,
                     usage: wit::EmbeddingsUsage { prompt_token_count: e.prompt_tokens },
                 })
             }
-            Err(e) => Err(to_wit(e)),
+            Err(e) => {
+                self.models.usage.record_failure(&self.component, self.brand(), &model);
+                tracing::info!(component = %self.component, brand = self.brand(), model, error = %e, "embeddings failed");
+                Err(to_wit(e))
+            }
         })
     }
 }
@@ -260,18 +370,28 @@ mod tests {
         assert!(matches!(&err, LlmError::Runtime(m) if m.contains("no model configured for `llama`")), "{err}");
     }
 
+    fn row(component: &str, brand: &str, requests: u64, failures: u64, prompt: u64, generated: u64) -> UsageRow {
+        UsageRow {
+            component: component.into(),
+            brand: brand.into(),
+            model: "chat".into(),
+            requests,
+            failures,
+            prompt_tokens: prompt,
+            generated_tokens: generated,
+        }
+    }
+
     #[test]
-    fn usage_is_counted_per_component_and_brand() {
+    fn usage_is_counted_per_component_brand_and_model() {
         let usage = TokenUsage::default();
-        usage.record("seller-fashion", "fashion", 10, 5);
-        usage.record("seller-fashion", "fashion", 1, 1);
-        usage.record("seller-tech", "tech", 3, 0);
+        usage.record("seller-fashion", "fashion", "chat", 10, 5);
+        usage.record("seller-fashion", "fashion", "chat", 1, 1);
+        usage.record_failure("seller-fashion", "fashion", "chat");
+        usage.record("seller-tech", "tech", "chat", 3, 0);
         assert_eq!(
             usage.snapshot(),
-            vec![
-                ("seller-fashion".into(), "fashion".into(), 11, 6),
-                ("seller-tech".into(), "tech".into(), 3, 0)
-            ]
+            vec![row("seller-fashion", "fashion", 2, 1, 11, 6), row("seller-tech", "tech", 1, 0, 3, 0)]
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The `agent-store` command line. Every option can also be set from the
 //! environment (`AGENT_STORE_…`), which is how Knative pods configure it.
 
+pub mod chat;
 mod dlq;
 mod knative;
 mod tail;
@@ -40,6 +41,8 @@ enum Command {
     Check(up::UpArgs),
     /// Prints every event a running host routes, as it happens.
     Tail(tail::TailArgs),
+    /// Chats with the local store as a WhatsApp customer, through the WhatsApp sandbox.
+    Chat(chat::ChatArgs),
     /// Lists, shows, replays or purges the dead letters on RabbitMQ.
     Dlq(dlq::DlqArgs),
     /// Knative deployment helpers: `knative triggers` prints the Triggers of spin.toml.
@@ -113,6 +116,7 @@ pub fn main() -> std::process::ExitCode {
             Command::Up(args) => up::up(args).await,
             Command::Check(args) => up::check(args).await,
             Command::Tail(args) => tail::tail(args).await,
+            Command::Chat(args) => chat::chat(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
             Command::Knative(args) => knative::knative(args).await,
         }

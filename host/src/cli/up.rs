@@ -15,7 +15,7 @@ use crate::broker::knative::KnativeBroker;
 use crate::broker::memory::MemoryBroker;
 use crate::broker::rabbitmq::{self, RabbitBroker, RabbitOptions};
 use crate::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
-use crate::capabilities::llm::Models;
+use crate::capabilities::llm::config::models_from_specs;
 use crate::manifest::Manifest;
 use crate::runtime::{Runtime, RuntimeConfig, Services};
 use crate::server::{self, AdminToken, ServerState};
@@ -79,6 +79,14 @@ pub struct UpArgs {
     #[arg(long, env = "AGENT_STORE_MAX_DEPTH", default_value_t = DEFAULT_MAX_DEPTH)]
     max_depth: u32,
 
+    /// A model backend, `<model>=<backend>` (repeatable; comma-separated in
+    /// the environment): `none` (the default for every model), or an
+    /// OpenAI-compatible endpoint such as
+    /// `chat=openai:https://api.openai.com/v1?model=gpt-4o-mini&key_env=OPENAI_API_KEY`.
+    /// Options: model, embedding_model, key_env, auth, api_version, timeout,
+    /// concurrency, retries; see docs/llm.md.
+    #[arg(long = "llm", env = "AGENT_STORE_LLM", value_delimiter = ',', value_name = "MODEL=BACKEND")]
+    llm: Vec<String>,
 }
 
 impl UpArgs {
@@ -112,6 +120,10 @@ impl UpArgs {
 /// Everything up to, not including, serving: what `check` runs too.
 async fn load(args: &UpArgs) -> Result<Arc<App>> {
     let manifest = Manifest::load(&args.manifest)?;
+    let models = models_from_specs(&args.llm)?;
+    for (model, backend) in models.describe() {
+        tracing::info!(model, backend, "LLM backend");
+    }
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let mut store_options: HashMap<String, StoreOptions> = manifest
         .app_tool()?
@@ -128,7 +140,7 @@ async fn load(args: &UpArgs) -> Result<Arc<App>> {
     let key_value =
         KeyValueStores::new(&args.key_value_backend()?, store_options).await.context("opening the key-value stores")?;
     let broker = args.broker(&key_value).await?;
-    let services = Services::new(Arc::new(key_value), Arc::new(Models::default()));
+    let services = Services::new(Arc::new(key_value), Arc::new(models));
     let config = RuntimeConfig {
         pooling: !args.no_pooling,
         cache_dir: Some(args.cache_dir.clone().unwrap_or_else(|| args.data_dir.join("cache"))),

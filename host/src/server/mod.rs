@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
@@ -50,6 +50,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/readyz", get(readyz))
         .route("/events", post(events::ingest))
         .route("/events/tail", get(events::tail))
+        .route("/admin/llm/usage", get(llm_usage))
         .route("/events/deliver/{component}", post(events::deliver))
         .fallback(routes::handle)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
@@ -85,4 +86,13 @@ async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
     });
     let status = if broker && key_value.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
+}
+
+/// Token usage of the LLM capability so far, per component, brand and model
+/// (docs/llm.md).
+async fn llm_usage(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = state.admin_token.check(&headers, None) {
+        return refusal.into_response();
+    }
+    Json(json!({ "usage": state.app.runtime().services().models.usage() })).into_response()
 }

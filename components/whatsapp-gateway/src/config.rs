@@ -1,0 +1,101 @@
+//! The gateway's settings: the component variables of its `spin.toml` entry
+//! (`SPIN_VARIABLE_WHATSAPP_…` overrides them), read when a request needs them.
+
+use agent_store_sdk::{Error, Result};
+
+/// Which brand owns which WhatsApp business number: Meta's
+/// `phone_number_id` → brand id, from `"id=brand,id=brand"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrandNumbers {
+    pairs: Vec<(String, String)>,
+}
+
+impl BrandNumbers {
+    /// Parses `"100000000000001=fashion,100000000000002=tech"`; spaces around
+    /// items are ignored, an empty text is no brand at all.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((id, brand)) = item.split_once('=').map(|(i, b)| (i.trim(), b.trim())) else {
+                return Err(format!("brand_numbers item {item:?} is not phone_number_id=brand"));
+            };
+            if id.is_empty() || brand.is_empty() {
+                return Err(format!("brand_numbers item {item:?} has an empty side"));
+            }
+            if pairs.iter().any(|(known, _)| known == id) {
+                return Err(format!("brand_numbers lists phone_number_id {id} twice"));
+            }
+            pairs.push((id.to_string(), brand.to_string()));
+        }
+        Ok(Self { pairs })
+    }
+
+    /// The brand that owns a business number.
+    pub fn brand_of(&self, phone_number_id: &str) -> Option<&str> {
+        self.pairs.iter().find(|(id, _)| id == phone_number_id).map(|(_, brand)| brand.as_str())
+    }
+}
+
+fn variable(name: &str) -> Result<String> {
+    spin_sdk::variables::get(name)
+        .map_err(|e| Error::failed(format!("the gateway's `{name}` variable cannot be read: {e}")))
+}
+
+/// What the webhook needs.
+pub struct Inbound {
+    pub app_secret: String,
+    pub brands: BrandNumbers,
+    pub hash_salt: String,
+}
+
+impl Inbound {
+    pub fn load() -> Result<Self> {
+        Ok(Self {
+            app_secret: variable("app_secret")?,
+            brands: BrandNumbers::parse(&variable("brand_numbers")?).map_err(Error::failed)?,
+            hash_salt: variable("hash_salt")?,
+        })
+    }
+}
+
+/// What calls to the Cloud API need.
+pub struct CloudApi {
+    /// e.g. `https://graph.facebook.com/v21.0`, without a trailing slash.
+    pub api_base: String,
+    pub access_token: String,
+}
+
+impl CloudApi {
+    pub fn load() -> Result<Self> {
+        Ok(Self {
+            api_base: variable("api_base")?.trim_end_matches('/').to_string(),
+            access_token: variable("access_token")?,
+        })
+    }
+}
+
+/// The token Meta echoes in the verification handshake.
+pub fn verify_token() -> Result<String> {
+    variable("verify_token")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brand_numbers_read_like_the_manifest_default() {
+        let numbers = BrandNumbers::parse("100000000000001=fashion, 100000000000002 = tech,").unwrap();
+        assert_eq!(numbers.brand_of("100000000000001"), Some("fashion"));
+        assert_eq!(numbers.brand_of("100000000000002"), Some("tech"));
+        assert_eq!(numbers.brand_of("100000000000003"), None);
+        assert_eq!(BrandNumbers::parse("").unwrap(), BrandNumbers::default());
+    }
+
+    #[test]
+    fn bad_brand_numbers_say_what_is_wrong() {
+        assert!(BrandNumbers::parse("100000000000001").unwrap_err().contains("phone_number_id=brand"));
+        assert!(BrandNumbers::parse("=fashion").unwrap_err().contains("empty"));
+        assert!(BrandNumbers::parse("1=a,1=b").unwrap_err().contains("twice"));
+    }
+}
