@@ -1,9 +1,11 @@
 //! Every end-to-end test of Agent Store, one module per area.
 
+mod assistant;
 mod broker;
 mod host;
 mod knative;
 mod llm;
 mod orders;
 mod runtime;
+mod sellers;
 mod whatsapp;

@@ -1,9 +1,23 @@
-//! The home brand's AI seller.
+//! Sofia, the home brand's AI seller: the shared seller
+//! (`agent-store-seller`) with the personality and settings of
+//! `brands/home/persona.toml`.
 
 use agent_store_sdk::{Event, Incoming, Result};
 
+/// Who Sofia is: read at build time, checked by the tests below.
+pub const PERSONA: &str = include_str!("../persona.toml");
+
 async fn handle(event: Incoming) -> Result<Vec<Event>> {
-    agent_store_seller::handle("home", event).await
+    agent_store_seller::handle(PERSONA, &agent_store_seller::Standard, event).await
 }
 
 agent_store_sdk::export!(id: "seller-home", events: handle);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_persona_is_valid() {
+        let persona = agent_store_seller::Persona::parse(super::PERSONA).unwrap();
+        assert_eq!((persona.brand.as_str(), persona.agent.as_str()), ("home", "Sofia"));
+    }
+}

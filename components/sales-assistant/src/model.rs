@@ -1,0 +1,276 @@
+//! What the assistant keeps: escalations with their state, recent
+//! conversations with a bounded transcript, and the queue's priority.
+
+use agent_store_events::{BrandId, Cart, ConversationId, Resolution, SalesEscalate, Speaker, TranscriptEntry};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Lines of transcript kept per conversation: what a human reads before
+/// answering, not an archive.
+pub const MAX_TRANSCRIPT: usize = 40;
+
+/// Characters kept of one line.
+pub const MAX_LINE: usize = 1000;
+
+/// Message ids remembered per conversation, so that a redelivered message
+/// is not written twice.
+const MAX_SEEN: usize = 64;
+
+/// A conversation nobody wrote in for this long is forgotten (unless it is
+/// escalated): long enough that the transcript exists when an escalation
+/// arrives, short enough that the store holds only the last hour of chats.
+pub const RETENTION: Duration = Duration::hours(1);
+
+/// Where an escalation is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Queued,
+    Accepted {
+        seller_id: String,
+        accepted_at: DateTime<Utc>,
+    },
+    Released {
+        seller_id: String,
+        accepted_at: DateTime<Utc>,
+        released_at: DateTime<Utc>,
+        resolution: Resolution,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+impl Status {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Accepted { .. } => "accepted",
+            Status::Released { .. } => "released",
+        }
+    }
+
+    /// The human seller who has (or had) it.
+    pub fn seller(&self) -> Option<&str> {
+        match self {
+            Status::Queued => None,
+            Status::Accepted { seller_id, .. } | Status::Released { seller_id, .. } => Some(seller_id),
+        }
+    }
+}
+
+/// One escalation, keyed `esc/<escalation_id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub escalate: SalesEscalate,
+    /// When the assistant queued it.
+    pub queued_at: DateTime<Utc>,
+    pub state: Status,
+    /// An order was created in the conversation after the escalation.
+    #[serde(default)]
+    pub converted: bool,
+}
+
+impl Escalation {
+    pub fn key(escalation_id: &str) -> String {
+        format!("esc/{escalation_id}")
+    }
+
+    pub fn id(&self) -> &str {
+        &self.escalate.escalation_id
+    }
+
+    /// How urgent it is, 0 to 1; see [`priority`].
+    pub fn priority(&self, now: DateTime<Utc>) -> f64 {
+        priority(self.escalate.sentiment, self.escalate.cart.as_ref(), now - self.escalate.escalated_at)
+    }
+
+    /// How long the customer has waited for a person (until now, or until
+    /// a seller accepted).
+    pub fn waited(&self, now: DateTime<Utc>) -> Duration {
+        let until = match &self.state {
+            Status::Queued => now,
+            Status::Accepted { accepted_at, .. } | Status::Released { accepted_at, .. } => *accepted_at,
+        };
+        (until - self.escalate.escalated_at).max(Duration::zero())
+    }
+}
+
+/// Cart value that counts as "large": a cart worth this much or more weighs
+/// fully. In minor units of any currency, which is rough across currencies
+/// and fine for ordering one store's queue.
+const LARGE_CART_MINOR: f64 = 20_000.0;
+
+/// A wait that counts as "long": a customer waiting this long or more
+/// weighs fully.
+const LONG_WAIT_MINUTES: f64 = 30.0;
+
+/// Priority of an escalation, 0 to 1, higher first:
+///
+/// `0.5 × (1 − sentiment) + 0.3 × min(cart / 200.00, 1) + 0.2 × min(wait / 30 min, 1)`
+///
+/// An unhappy customer comes first, a large cart next, and waiting raises
+/// everyone so that nobody waits forever behind newer, angrier customers.
+pub fn priority(sentiment: f32, cart: Option<&Cart>, waited: Duration) -> f64 {
+    let unhappiness = 1.0 - f64::from(sentiment.clamp(0.0, 1.0));
+    let cart = cart.map(|c| c.subtotal.amount_minor.max(0) as f64 / LARGE_CART_MINOR).unwrap_or(0.0).min(1.0);
+    let wait = (waited.num_seconds().max(0) as f64 / 60.0 / LONG_WAIT_MINUTES).min(1.0);
+    0.5 * unhappiness + 0.3 * cart + 0.2 * wait
+}
+
+/// A recent conversation, keyed `conv/<conversation>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub brand: BrandId,
+    pub last_at: DateTime<Utc>,
+    #[serde(default)]
+    pub transcript: Vec<TranscriptEntry>,
+    /// Ids of the messages already in the transcript.
+    #[serde(default)]
+    pub seen: Vec<String>,
+    /// Counted in the brand's conversations (once per conversation).
+    #[serde(default)]
+    pub counted: bool,
+    /// The customer's language as the seller detected it (`es`, `pt-BR`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The latest escalation of this conversation, whatever its state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_id: Option<String>,
+}
+
+impl Conversation {
+    pub fn key(conversation: &ConversationId) -> String {
+        format!("conv/{conversation}")
+    }
+
+    pub fn new(brand: BrandId, now: DateTime<Utc>) -> Self {
+        Self {
+            brand,
+            last_at: now,
+            transcript: Vec::new(),
+            seen: Vec::new(),
+            counted: false,
+            language: None,
+            escalation_id: None,
+        }
+    }
+
+    /// The stored conversation, or a fresh one if there is none or it went
+    /// quiet long enough ago to be forgotten (an escalated conversation is
+    /// never forgotten this way).
+    pub fn current_or_new(stored: Option<Conversation>, brand: &BrandId, now: DateTime<Utc>) -> Conversation {
+        match stored {
+            Some(c) if c.escalation_id.is_some() || now - c.last_at < RETENTION => c,
+            _ => Conversation::new(brand.clone(), now),
+        }
+    }
+
+    /// Adds a line unless `id` is already in; `false` if it was.
+    pub fn record(&mut self, id: &str, from: Speaker, text: &str, at: DateTime<Utc>) -> bool {
+        if self.seen.iter().any(|s| s == id) {
+            return false;
+        }
+        self.seen.push(id.to_string());
+        if self.seen.len() > MAX_SEEN {
+            self.seen.drain(..self.seen.len() - MAX_SEEN);
+        }
+        self.last_at = self.last_at.max(at);
+        let text = text.trim();
+        if !text.is_empty() {
+            self.transcript.push(TranscriptEntry { from, text: truncate(text, MAX_LINE), at });
+            // Deliveries may arrive out of order: keep the lines in time order.
+            self.transcript.sort_by_key(|e| e.at);
+            if self.transcript.len() > MAX_TRANSCRIPT {
+                self.transcript.drain(..self.transcript.len() - MAX_TRANSCRIPT);
+            }
+        }
+        true
+    }
+
+    /// Adds what the escalation brought that is not here yet (the seller's
+    /// transcript covers the time before the assistant saw the chat).
+    pub fn merge(&mut self, lines: &[TranscriptEntry]) {
+        for line in lines {
+            let known = self.transcript.iter().any(|e| e.from == line.from && e.text == truncate(&line.text, MAX_LINE));
+            if !known {
+                self.transcript.push(TranscriptEntry { text: truncate(&line.text, MAX_LINE), ..line.clone() });
+            }
+        }
+        self.transcript.sort_by_key(|e| e.at);
+        if self.transcript.len() > MAX_TRANSCRIPT {
+            self.transcript.drain(..self.transcript.len() - MAX_TRANSCRIPT);
+        }
+    }
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_store_events::{CartItem, Money};
+
+    fn cart(amount_minor: i64) -> Cart {
+        let item = CartItem {
+            product_id: "p".into(),
+            name: "P".into(),
+            quantity: 1,
+            unit_price: Money::new(amount_minor, "USD"),
+        };
+        Cart::from_items(vec![item], "USD").unwrap()
+    }
+
+    #[test]
+    fn priority_weighs_sentiment_cart_and_waiting() {
+        let zero = Duration::zero();
+        assert_eq!(priority(1.0, None, zero), 0.0);
+        assert!((priority(0.0, None, zero) - 0.5).abs() < 1e-9);
+        assert!((priority(1.0, Some(&cart(10_000)), zero) - 0.15).abs() < 1e-9, "half a large cart");
+        assert!((priority(1.0, Some(&cart(1_000_000)), zero) - 0.3).abs() < 1e-9, "capped");
+        assert!((priority(1.0, None, Duration::minutes(15)) - 0.1).abs() < 1e-9);
+        assert!((priority(0.0, Some(&cart(20_000)), Duration::hours(5)) - 1.0).abs() < 1e-9);
+        // A furious customer outranks a calm one with a big cart, while a
+        // big cart outweighs a small difference in mood; a long wait catches up.
+        assert!(priority(0.05, None, zero) > priority(0.7, Some(&cart(30_000)), zero));
+        assert!(priority(0.4, Some(&cart(20_000)), zero) > priority(0.2, None, zero));
+        assert!(priority(0.5, None, Duration::minutes(30)) > priority(0.2, None, zero));
+        // Out-of-range input does not escape the 0..1 range.
+        assert_eq!(priority(7.0, Some(&cart(-5)), Duration::minutes(-3)), 0.0);
+    }
+
+    #[test]
+    fn transcripts_are_bounded_ordered_and_deduplicated() {
+        let start = Utc::now();
+        let mut c = Conversation::new("tech".into(), start);
+        assert!(c.record("m1", Speaker::Customer, "hello", start));
+        assert!(!c.record("m1", Speaker::Customer, "hello", start), "a redelivery");
+        assert!(c.record("m0", Speaker::Ai, "earlier", start - Duration::seconds(5)));
+        assert_eq!(c.transcript[0].text, "earlier", "sorted by time");
+        for i in 0..100 {
+            c.record(&format!("x{i}"), Speaker::Customer, &"y".repeat(5000), start + Duration::seconds(i));
+        }
+        assert_eq!(c.transcript.len(), MAX_TRANSCRIPT);
+        assert!(c.seen.len() <= MAX_SEEN);
+        assert_eq!(c.transcript[0].text.chars().count(), MAX_LINE + 1, "cut, with an ellipsis");
+    }
+
+    #[test]
+    fn quiet_conversations_are_forgotten_unless_escalated() {
+        let now = Utc::now();
+        let old = Conversation { last_at: now - Duration::hours(2), ..Conversation::new("home".into(), now) };
+        let mut fresh = Conversation::current_or_new(Some(old.clone()), &"home".into(), now);
+        assert_eq!(fresh.last_at, now);
+        fresh = Conversation::current_or_new(
+            Some(Conversation { escalation_id: Some("e".into()), ..old }),
+            &"home".into(),
+            now,
+        );
+        assert_eq!(fresh.escalation_id.as_deref(), Some("e"));
+    }
+}

@@ -1,0 +1,586 @@
+//! The sales assistant in the real runtime: escalations and chat events in,
+//! the sellers' API over its HTTP handler, insights and published events
+//! out.
+//!
+//! What the API publishes goes to the harness's event router, which keeps
+//! it to be read back. A broker outage is a desk whose event router cannot
+//! be reached (the outbound request is refused), sharing the same state.
+
+use std::sync::Arc;
+
+use agent_store::capabilities::llm::{Embeddings, InferParams, Inference, LlmBackend, LlmError, Models};
+use agent_store_events::{EscalationAccepted, EscalationReleased, InsightKind, SalesInsight, ext, types};
+use agent_store_testing::{Harness, data, event};
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use chrono::{Duration, Utc};
+use cloudevents::{AttributesReader, Event};
+use serde_json::{Value, json};
+
+/// Tokens of the sellers these tests use.
+const TOKENS: &str = "tok-ana=ana,tok-bruno=bruno,tok-carla=carla,tok-davi=davi,tok-eva=eva";
+
+/// Where the API publishes.
+const ROUTER: &str = "http://event-router.spin.internal";
+
+struct Desk {
+    h: Harness,
+}
+
+fn desk() -> Result<Desk> {
+    desk_with(Models::default(), &[ROUTER])
+}
+
+fn desk_with(models: Models, allowed: &[&str]) -> Result<Desk> {
+    let h = Harness::builder("sales_assistant")
+        .id("sales-assistant")
+        .key_value_stores(&["sales"])
+        .variable("api_tokens", TOKENS)
+        .allowed_outbound_hosts(allowed)
+        .ai_models(&["chat"])
+        .models(models)
+        .build()?;
+    Ok(Desk { h })
+}
+
+/// A response's status and JSON body.
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+impl Desk {
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Result<Answer> {
+        let mut request = http::Request::builder().method(method).uri(format!("http://localhost{path}"));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let response = self.h.http(request.header("content-type", "application/json").body(body)?).await?;
+        let status = response.status().as_u16();
+        let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        Ok(Answer { status, body })
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Result<Answer> {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Result<Answer> {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// Delivers an event and returns what the assistant emitted.
+    async fn send(&self, event: Event) -> Result<Vec<Event>> {
+        self.h.send(event).await.events()
+    }
+
+    fn published(&self) -> Vec<Event> {
+        self.h.published()
+    }
+
+    /// Copies this desk's state into `other`, as if both were replicas on one store.
+    async fn copy_state_to(&self, other: &Desk) -> Result<()> {
+        for (key, value) in self.h.stored("sales").await? {
+            other.h.store("sales", &key, &value).await?;
+        }
+        Ok(())
+    }
+
+    fn published_of(&self, ty: &str) -> Vec<Event> {
+        self.published().into_iter().filter(|e| e.ty() == ty).collect()
+    }
+}
+
+fn on(mut e: Event, brand: &str, conversation: &str) -> Event {
+    e.set_extension(ext::BRAND, brand);
+    e.set_extension(ext::CONVERSATION, conversation);
+    e
+}
+
+fn escalate(
+    id: &str,
+    brand: &str,
+    conversation: &str,
+    sentiment: f32,
+    cart_minor: Option<i64>,
+    minutes_ago: i64,
+) -> Event {
+    let mut data = json!({
+        "escalation_id": id,
+        "conversation": conversation,
+        "brand": brand,
+        "customer": { "id": format!("cus-{conversation}"), "name": "Ana Maria" },
+        "reason": "low_sentiment",
+        "sentiment": sentiment,
+        "summary": "The customer is upset.",
+        "escalated_at": (Utc::now() - Duration::minutes(minutes_ago)).to_rfc3339(),
+    });
+    if let Some(amount) = cart_minor {
+        data["cart"] = json!({
+            "items": [{ "product_id": "fsh-001", "name": "Linen Shirt", "quantity": 1, "unit_price": { "amount_minor": amount, "currency": "USD" } }],
+            "subtotal": { "amount_minor": amount, "currency": "USD" }
+        });
+    }
+    on(event(types::SALES_ESCALATE, data), brand, conversation)
+}
+
+fn message(brand: &str, conversation: &str, id: &str, text: &str) -> Event {
+    let data = json!({
+        "conversation": conversation,
+        "brand": brand,
+        "customer": { "id": format!("cus-{conversation}"), "name": "Ana Maria" },
+        "message_id": id,
+        "text": text,
+        "content": { "kind": "text", "body": text },
+        "received_at": Utc::now().to_rfc3339(),
+    });
+    on(event(types::CHAT_MESSAGE_NEW, data), brand, conversation)
+}
+
+fn ai_reply(brand: &str, conversation: &str, text: &str) -> Event {
+    let data = json!({
+        "conversation": conversation,
+        "brand": brand,
+        "from": { "kind": "ai", "agent": "Luna" },
+        "messages": [{ "kind": "text", "body": text }],
+    });
+    on(event(types::CHAT_RESPONSE, data), brand, conversation)
+}
+
+fn insight_of(event: &Event) -> Result<SalesInsight> {
+    serde_json::from_value(data(event)).context("a SalesInsight")
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array().into_iter().flatten().filter_map(|e| e["escalation_id"].as_str().map(str::to_string)).collect()
+}
+
+// -- queue ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_is_ordered_by_priority() -> Result<()> {
+    let desk = desk()?;
+    // calm, big cart, fresh: 0.5×0.3 + 0.3×1 = 0.45
+    desk.send(escalate("esc-cart", "fashion", "cv-1", 0.7, Some(30_000), 0)).await?;
+    // furious, no cart, fresh: 0.5×0.95 = 0.475
+    desk.send(escalate("esc-angry", "fashion", "cv-2", 0.05, None, 0)).await?;
+    // calm, small cart, waiting 40 minutes: 0.5×0.3 + 0.3×0.05 + 0.2 = 0.365
+    desk.send(escalate("esc-waiting", "tech", "cv-3", 0.7, Some(1_000), 40)).await?;
+    // calm, nothing, fresh: 0.15
+    desk.send(escalate("esc-calm", "home", "cv-4", 0.7, None, 0)).await?;
+
+    let answer = desk.get("/sales/escalations", "tok-ana").await?;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(ids(&answer.body["queued"]), ["esc-angry", "esc-cart", "esc-waiting", "esc-calm"]);
+    assert_eq!(answer.body["queued"][0]["priority"], 0.475);
+    assert_eq!(answer.body["seller_id"], "ana");
+    assert_eq!(answer.body["mine"], json!([]));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_escalation_is_queued_once() -> Result<()> {
+    let desk = desk()?;
+    let first = desk.send(escalate("esc-1", "fashion", "cv-1", 0.2, None, 0)).await?;
+    let again = desk.send(escalate("esc-1", "fashion", "cv-1", 0.2, None, 0)).await?;
+    let queue = desk.get("/sales/escalations", "tok-ana").await?;
+    assert_eq!(ids(&queue.body["queued"]), ["esc-1"]);
+    // Both deliveries answer with the same insight, so nothing is lost if
+    // the first answer was.
+    assert_eq!(first.len(), 1);
+    assert_eq!(insight_of(&first[0])?.insight_id, insight_of(&again[0])?.insight_id);
+    let analytics = desk.get("/sales/analytics", "tok-ana").await?;
+    assert_eq!(analytics.body["brands"]["fashion"]["escalations"], 1, "{}", analytics.body);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_escalations_are_refused() -> Result<()> {
+    let desk = desk()?;
+    for bad in [escalate("", "fashion", "cv-1", 0.2, None, 0), escalate("esc/../x", "fashion", "cv-1", 0.2, None, 0)] {
+        let sent = desk.h.send(bad).await;
+        let error = sent.error().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("escalation_id"), "{error}");
+    }
+    let sent = desk.h.send(event(types::SALES_ESCALATE, json!({ "escalation_id": "x" }))).await;
+    assert!(sent.error().is_some(), "a payload that does not fit is refused");
+    Ok(())
+}
+
+// -- the API's door ----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_needs_a_seller_token() -> Result<()> {
+    let desk = desk()?;
+    for token in [None, Some("nope"), Some("tok-ana2"), Some("")] {
+        let answer = desk.call("GET", "/sales/escalations", token, None).await?;
+        assert_eq!(answer.status, 401, "{token:?}: {}", answer.body);
+        assert!(answer.body["error"].as_str().unwrap_or_default().contains("Bearer"), "{}", answer.body);
+    }
+    assert_eq!(desk.get("/sales/escalations", "tok-ana").await?.status, 200);
+    assert_eq!(desk.get("/sales/nothing-here", "tok-ana").await?.status, 404);
+    assert_eq!(desk.get("/sales/escalations/esc-missing", "tok-ana").await?.status, 404);
+    assert_eq!(desk.call("DELETE", "/sales/escalations", Some("tok-ana"), None).await?.status, 405);
+    Ok(())
+}
+
+// -- accepting ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_sellers_accepting_at_once_exactly_one_wins() -> Result<()> {
+    let desk = Arc::new(desk()?);
+    desk.send(escalate("esc-race", "gaming", "cv-race", 0.1, None, 0)).await?;
+    let tokens = ["tok-ana", "tok-bruno", "tok-carla", "tok-davi", "tok-eva"];
+    let calls: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let desk = desk.clone();
+            let token = token.to_string();
+            tokio::spawn(async move { desk.post("/sales/escalations/esc-race/accept", &token, json!({})).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    let mut winner = None;
+    for (call, token) in calls.into_iter().zip(tokens) {
+        let answer = call.await??;
+        if answer.status == 200 {
+            winner = Some(token.trim_start_matches("tok-").to_string());
+        } else {
+            assert!(answer.body["error"].as_str().unwrap_or_default().contains("another seller"), "{}", answer.body);
+        }
+        statuses.push(answer.status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 409, 409, 409, 409]);
+    let winner = winner.context("a winner")?;
+
+    let accepted = desk.published_of(types::SALES_ESCALATION_ACCEPTED);
+    assert_eq!(accepted.len(), 1, "one accept, one event");
+    let payload: EscalationAccepted = serde_json::from_value(data(&accepted[0]))?;
+    assert_eq!((payload.escalation_id.as_str(), payload.seller_id.as_str()), ("esc-race", winner.as_str()));
+    assert_eq!(accepted[0].source().to_string(), "/agent-store/sales-assistant");
+    assert_eq!(accepted[0].extension(ext::BRAND).map(|v| v.to_string()).as_deref(), Some("gaming"));
+    assert_eq!(accepted[0].extension(ext::CONVERSATION).map(|v| v.to_string()).as_deref(), Some("cv-race"));
+
+    // The winner sees it as theirs; the queue is empty for everyone.
+    let queue = desk.get("/sales/escalations", &format!("tok-{winner}")).await?;
+    assert_eq!(ids(&queue.body["mine"]), ["esc-race"]);
+    assert_eq!(ids(&queue.body["queued"]), Vec::<String>::new());
+    // Accepting again is harmless for the winner and publishes nothing.
+    assert_eq!(desk.post("/sales/escalations/esc-race/accept", &format!("tok-{winner}"), json!({})).await?.status, 200);
+    assert_eq!(desk.published_of(types::SALES_ESCALATION_ACCEPTED).len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accept_that_cannot_be_published_puts_the_escalation_back() -> Result<()> {
+    // The same escalation on a desk that cannot reach the event router…
+    let down = desk_with(Models::default(), &[])?;
+    down.send(escalate("esc-1", "home", "cv-1", 0.2, None, 0)).await?;
+    let answer = down.post("/sales/escalations/esc-1/accept", "tok-ana", json!({})).await?;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(answer.body["error"].as_str().unwrap_or_default().contains("try again"), "{}", answer.body);
+    let queue = down.get("/sales/escalations", "tok-bruno").await?;
+    assert_eq!(ids(&queue.body["queued"]), ["esc-1"], "still waiting for someone");
+    assert_eq!(ids(&down.get("/sales/escalations", "tok-ana").await?.body["mine"]), Vec::<String>::new());
+
+    // …and once the router is back, another seller takes it.
+    let up = desk()?;
+    down.copy_state_to(&up).await?;
+    assert_eq!(up.post("/sales/escalations/esc-1/accept", "tok-bruno", json!({})).await?.status, 200);
+    assert_eq!(up.published_of(types::SALES_ESCALATION_ACCEPTED).len(), 1);
+    Ok(())
+}
+
+// -- working the conversation --------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_human_sees_the_transcript_from_before_the_escalation_and_replies() -> Result<()> {
+    let desk = desk()?;
+    desk.send(message("fashion", "cv-7", "wamid.1", "Hi, do you have linen shirts?")).await?;
+    desk.send(ai_reply("fashion", "cv-7", "Yes! The Linen Shirt is USD 39.92.")).await?;
+    desk.send(message("fashion", "cv-7", "wamid.2", "That's way too expensive")).await?;
+    desk.send(message("fashion", "cv-7", "wamid.2", "That's way too expensive")).await?; // redelivered
+    desk.send(escalate("esc-7", "fashion", "cv-7", 0.2, Some(3_992), 1)).await?;
+
+    // Not accepted yet: a reply is refused.
+    let early = desk.post("/sales/escalations/esc-7/reply", "tok-ana", json!({ "text": "Hello" })).await?;
+    assert_eq!(early.status, 409, "{}", early.body);
+
+    assert_eq!(desk.post("/sales/escalations/esc-7/accept", "tok-ana", json!({})).await?.status, 200);
+    let detail = desk.get("/sales/escalations/esc-7", "tok-ana").await?;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    let lines: Vec<(&str, &str)> = detail.body["transcript"]
+        .as_array()
+        .context("a transcript")?
+        .iter()
+        .map(|l| (l["from"].as_str().unwrap_or_default(), l["text"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("customer", "Hi, do you have linen shirts?"),
+            ("ai", "Yes! The Linen Shirt is USD 39.92."),
+            ("customer", "That's way too expensive")
+        ]
+    );
+    assert_eq!(detail.body["escalation"]["status"], "accepted");
+    assert_eq!(detail.body["escalation"]["cart"]["subtotal"]["amount_minor"], 3992);
+    assert_eq!(detail.body["suggestions"]["objections"][0]["kind"], "price");
+    // Another seller may not look into an accepted conversation.
+    assert_eq!(desk.get("/sales/escalations/esc-7", "tok-bruno").await?.status, 403);
+    assert_eq!(desk.post("/sales/escalations/esc-7/reply", "tok-bruno", json!({ "text": "Hi" })).await?.status, 403);
+
+    let answer = desk
+        .post(
+            "/sales/escalations/esc-7/reply",
+            "tok-ana",
+            json!({ "text": " I can offer the Cotton Shirt at USD 24.90. " }),
+        )
+        .await?;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let responses = desk.published_of(types::CHAT_RESPONSE);
+    assert_eq!(responses.len(), 1);
+    assert_eq!(
+        data(&responses[0]),
+        json!({
+            "conversation": "cv-7",
+            "brand": "fashion",
+            "from": { "kind": "human", "seller_id": "ana" },
+            "messages": [{ "kind": "text", "body": "I can offer the Cotton Shirt at USD 24.90." }]
+        })
+    );
+    assert_eq!(responses[0].id(), answer.body["event_id"].as_str().unwrap_or_default());
+    assert_eq!(responses[0].extension(ext::CONVERSATION).map(|v| v.to_string()).as_deref(), Some("cv-7"));
+
+    // Bad replies are refused with the reason.
+    for body in [json!({ "text": "  " }), json!({ "text": "x".repeat(5000) }), json!({ "words": "hi" })] {
+        assert_eq!(desk.post("/sales/escalations/esc-7/reply", "tok-ana", body).await?.status, 400);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_message_into_an_accepted_escalation_brings_an_objection_insight() -> Result<()> {
+    let desk = desk()?;
+    desk.send(escalate("esc-9", "tech", "cv-9", 0.25, None, 0)).await?;
+    // Before anyone accepts, messages are recorded but bring no insight.
+    assert!(desk.send(message("tech", "cv-9", "wamid.a", "hello?")).await?.is_empty());
+    desk.post("/sales/escalations/esc-9/accept", "tok-carla", json!({})).await?;
+
+    let emitted = desk.send(message("tech", "cv-9", "wamid.b", "¿Cuándo llega? El envío tarda demasiado")).await?;
+    assert_eq!(emitted.len(), 1);
+    assert_eq!(emitted[0].ty(), types::SALES_INSIGHT);
+    assert_eq!(emitted[0].extension(ext::CONVERSATION).map(|v| v.to_string()).as_deref(), Some("cv-9"));
+    let insight = insight_of(&emitted[0])?;
+    assert_eq!(insight.kind, InsightKind::Objection);
+    assert_eq!(insight.title, "Objection: delivery");
+    assert_eq!(insight.escalation_id.as_deref(), Some("esc-9"));
+    assert_eq!(insight.seller_id.as_deref(), Some("carla"));
+    assert!(insight.detail.contains("Déjame revisar el envío más rápido"), "a Spanish draft: {}", insight.detail);
+    // Ids only: neither the customer's name nor their words.
+    let text = data(&emitted[0]).to_string();
+    assert!(!text.contains("Ana Maria") && !text.contains("tarda demasiado") && !text.contains("cus-cv-9"), "{text}");
+
+    let plain = desk.send(message("tech", "cv-9", "wamid.c", "ok")).await?;
+    assert_eq!(insight_of(&plain[0])?.kind, InsightKind::Escalation, "no objection: a fresh draft");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn suggestions_follow_the_objection_and_the_language() -> Result<()> {
+    let desk = desk()?;
+    let cases = [
+        ("price", "en", "This is too expensive", "I understand, price matters."),
+        ("price", "es", "Es muy caro, ¿tienen descuento?", "Entiendo, el precio es importante."),
+        ("price", "pt", "Está muito caro, tem desconto?", "Entendo, o preço é importante."),
+        ("quality", "en", "Is the quality good? The last one broke", "Good question, quality matters to us too."),
+        ("quality", "es", "La calidad es mala, se rompió", "Buena pregunta, la calidad también nos importa."),
+        ("quality", "pt", "A qualidade é boa? O meu quebrou", "Boa pergunta, a qualidade também importa para nós."),
+        ("delivery", "en", "How long does shipping take?", "I hear you, you need it on time."),
+        ("delivery", "es", "¿Cuándo llega el envío?", "Te entiendo, lo necesitas a tiempo."),
+        ("delivery", "pt", "Qual o prazo de entrega?", "Entendo, você precisa disso no prazo."),
+        ("trust", "en", "Is this a scam? Can I get a refund?", "That's a fair question."),
+        ("trust", "es", "¿Es una estafa? No sé si confiar", "Es una pregunta justa."),
+        ("trust", "pt", "Isso é golpe? Tem garantia?", "É uma pergunta justa."),
+    ];
+    for (n, (kind, language, text, draft)) in cases.into_iter().enumerate() {
+        let conversation = format!("cv-s{n}");
+        desk.send(message("beauty", &conversation, &format!("wamid.s{n}"), text)).await?;
+        desk.send(escalate(&format!("esc-s{n}"), "beauty", &conversation, 0.4, None, 0)).await?;
+        let answer = desk.get(&format!("/sales/escalations/esc-s{n}/suggestions"), "tok-ana").await?;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let s = &answer.body;
+        assert_eq!(s["objections"][0]["kind"], kind, "{text}: {s}");
+        assert!(!s["objections"][0]["strategy"].as_str().unwrap_or_default().is_empty());
+        assert_eq!(s["language"], language, "{text}");
+        assert_eq!(s["drafts"][0]["source"], "template");
+        assert!(s["drafts"][0]["text"].as_str().unwrap_or_default().starts_with(draft), "{text}: {s}");
+        assert!(s["model_error"].as_str().unwrap_or_default().contains("no model configured"), "{s}");
+    }
+    Ok(())
+}
+
+/// A model that always answers the same.
+struct Scripted(Result<String, LlmError>);
+
+#[async_trait::async_trait]
+impl LlmBackend for Scripted {
+    async fn infer(&self, _: &str, prompt: &str, _: &InferParams) -> Result<Inference, LlmError> {
+        assert!(prompt.contains("Customer: Es muy caro"), "the prompt has the conversation: {prompt}");
+        self.0.clone().map(|text| Inference { text, prompt_tokens: 50, generated_tokens: 12 })
+    }
+
+    async fn embed(&self, _: &str, _: &[String]) -> Result<Embeddings, LlmError> {
+        Err(LlmError::ModelNotSupported)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_model_its_draft_comes_first_and_the_templates_stay() -> Result<()> {
+    let desk = desk_with(
+        Models::default().with("chat", Arc::new(Scripted(Ok("Te entiendo. ¿Vemos una opción más económica?".into())))),
+        &[ROUTER],
+    )?;
+    desk.send(message("home", "cv-m", "wamid.m", "Es muy caro")).await?;
+    let emitted = desk.send(escalate("esc-m", "home", "cv-m", 0.2, None, 0)).await?;
+    assert!(insight_of(&emitted[0])?.detail.contains("Suggested reply (model): Te entiendo."));
+    let s = desk.get("/sales/escalations/esc-m/suggestions", "tok-ana").await?.body;
+    assert_eq!(s["drafts"][0], json!({ "text": "Te entiendo. ¿Vemos una opción más económica?", "source": "model" }));
+    assert_eq!(s["drafts"][1]["source"], "template");
+    assert!(s.get("model_error").is_none(), "{s}");
+    let usage = desk.h.models().usage();
+    assert_eq!(usage.len(), 2, "the event (brand home) and the API call (no brand): {usage:?}");
+    assert!(usage.iter().all(|row| row.component == "sales-assistant" && row.prompt_tokens == 50));
+
+    let failing = desk_with(
+        Models::default()
+            .with("chat", Arc::new(Scripted(Err(LlmError::Runtime("the model server timed out after 8s".into()))))),
+        &[ROUTER],
+    )?;
+    failing.send(message("home", "cv-f", "wamid.f", "Es muy caro")).await?;
+    failing.send(escalate("esc-f", "home", "cv-f", 0.2, None, 0)).await?;
+    let s = failing.get("/sales/escalations/esc-f/suggestions", "tok-ana").await?.body;
+    assert_eq!(s["model_error"], "the model server timed out after 8s");
+    assert_eq!(s["drafts"][0]["source"], "template", "the templates stand in: {s}");
+    Ok(())
+}
+
+// -- release and analytics ---------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn releasing_hands_back_with_resolution_and_note() -> Result<()> {
+    let desk = desk()?;
+    desk.send(escalate("esc-r", "beauty", "cv-r", 0.2, None, 3)).await?;
+    desk.post("/sales/escalations/esc-r/accept", "tok-eva", json!({})).await?;
+    assert_eq!(
+        desk.post("/sales/escalations/esc-r/release", "tok-eva", json!({ "resolution": "won" })).await?.status,
+        400
+    );
+    assert_eq!(
+        desk.post("/sales/escalations/esc-r/release", "tok-ana", json!({ "resolution": "resolved" })).await?.status,
+        403
+    );
+
+    let answer = desk
+        .post(
+            "/sales/escalations/esc-r/release",
+            "tok-eva",
+            json!({ "resolution": "resolved", "note": "Explained the return policy." }),
+        )
+        .await?;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["escalation"]["status"], "released");
+    let released = desk.published_of(types::SALES_ESCALATION_RELEASED);
+    assert_eq!(released.len(), 1);
+    let payload: EscalationReleased = serde_json::from_value(data(&released[0]))?;
+    assert_eq!(payload.seller_id, "eva");
+    assert_eq!(payload.note.as_deref(), Some("Explained the return policy."));
+    assert_eq!(serde_json::to_value(payload.resolution)?, "resolved");
+
+    // The release carries a performance insight with the running figures.
+    let insights: Vec<SalesInsight> =
+        desk.published_of(types::SALES_INSIGHT).iter().map(insight_of).collect::<Result<_>>()?;
+    let performance = insights.iter().find(|i| i.kind == InsightKind::Performance).context("a performance insight")?;
+    assert_eq!(performance.seller_id.as_deref(), Some("eva"));
+    assert!(performance.metrics["time_to_accept_s"] >= 180.0, "{:?}", performance.metrics);
+    assert_eq!(performance.metrics["seller_released"], 1.0);
+
+    // Done: no more replies, no second release, gone from the seller's list.
+    assert_eq!(desk.post("/sales/escalations/esc-r/reply", "tok-eva", json!({ "text": "hi" })).await?.status, 409);
+    assert_eq!(
+        desk.post("/sales/escalations/esc-r/release", "tok-eva", json!({ "resolution": "sold" })).await?.status,
+        409
+    );
+    assert_eq!(desk.post("/sales/escalations/esc-r/accept", "tok-ana", json!({})).await?.status, 409);
+    assert_eq!(desk.get("/sales/escalations", "tok-eva").await?.body["mine"], json!([]));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analytics_count_rates_times_resolutions_and_conversions() -> Result<()> {
+    let desk = desk()?;
+    for (conversation, id) in [("cv-a1", "m1"), ("cv-a2", "m2"), ("cv-a3", "m3"), ("cv-a4", "m4")] {
+        desk.send(message("fashion", conversation, id, "hola")).await?;
+    }
+    desk.send(message("fashion", "cv-a1", "m5", "hola otra vez")).await?; // same conversation
+    desk.send(escalate("esc-a", "fashion", "cv-a1", 0.2, Some(5_000), 2)).await?;
+    desk.post("/sales/escalations/esc-a/accept", "tok-ana", json!({})).await?;
+    desk.post("/sales/escalations/esc-a/reply", "tok-ana", json!({ "text": "Hola, soy Ana." })).await?;
+    // The reply comes back through the broker as the assistant subscribes to responses.
+    let reply = desk.published_of(types::CHAT_RESPONSE).pop().context("the reply")?;
+    desk.send(reply.clone()).await?;
+    desk.send(reply).await?; // redelivered: counted once
+
+    let order = json!({
+        "request_id": "r-1",
+        "order": {
+            "id": "ord-1", "conversation": "cv-a1", "brand": "fashion", "customer": { "id": "cus-cv-a1" },
+            "lines": [], "subtotal": { "amount_minor": 5000, "currency": "USD" },
+            "discount": { "amount_minor": 0, "currency": "USD" }, "total": { "amount_minor": 5000, "currency": "USD" },
+            "status": "created", "created_at": Utc::now().to_rfc3339()
+        }
+    });
+    let emitted = desk.send(on(event(types::ORDER_CREATED, order.clone()), "fashion", "cv-a1")).await?;
+    assert_eq!(insight_of(&emitted[0])?.kind, InsightKind::BuyingSignal);
+    assert!(desk.send(on(event(types::ORDER_CREATED, order), "fashion", "cv-a1")).await?.is_empty(), "converted once");
+    desk.post("/sales/escalations/esc-a/release", "tok-ana", json!({ "resolution": "sold" })).await?;
+
+    let report = desk.get("/sales/analytics", "tok-bruno").await?.body;
+    let fashion = &report["brands"]["fashion"];
+    assert_eq!(fashion["conversations"], 4, "{report}");
+    assert_eq!(fashion["escalations"], 1);
+    assert_eq!(fashion["escalation_rate"], 0.25);
+    assert_eq!(fashion["by_reason"], json!({ "low_sentiment": 1 }));
+    assert_eq!(fashion["accepted"], 1);
+    assert!(fashion["avg_time_to_accept_s"].as_f64().unwrap_or_default() >= 120.0, "{report}");
+    assert_eq!(fashion["resolutions"], json!({ "sold": 1 }));
+    assert_eq!((fashion["conversions"].clone(), fashion["conversion_rate"].clone()), (json!(1), json!(1.0)));
+    let ana = &report["sellers"]["ana"];
+    assert_eq!(
+        (ana["accepted"].clone(), ana["replies"].clone(), ana["released"].clone()),
+        (json!(1), json!(1), json!(1))
+    );
+    assert_eq!(ana["conversions"], 1);
+    assert_eq!(report["queue"]["waiting"], 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_conversations_are_forgotten_escalated_ones_are_kept() -> Result<()> {
+    let desk = desk()?;
+    let old = (Utc::now() - Duration::hours(3)).to_rfc3339();
+    let quiet = json!({ "brand": "tech", "last_at": old, "transcript": [], "seen": [], "counted": true });
+    desk.h.store("sales", "conv/cv-quiet", quiet.to_string().as_bytes()).await?;
+    desk.send(escalate("esc-old", "tech", "cv-open", 0.2, None, 200)).await?;
+    let open = json!({ "brand": "tech", "last_at": old, "transcript": [], "seen": [], "counted": true, "escalation_id": "esc-old" });
+    desk.h.store("sales", "conv/cv-open", open.to_string().as_bytes()).await?;
+
+    desk.send(message("tech", "cv-new", "wamid.n", "hi")).await?;
+    let keys: Vec<String> = desk.h.stored("sales").await?.into_iter().map(|(k, _)| k).collect();
+    assert!(!keys.contains(&"conv/cv-quiet".to_string()), "{keys:?}");
+    assert!(keys.contains(&"conv/cv-open".to_string()), "an open escalation keeps its conversation: {keys:?}");
+    assert!(keys.contains(&"conv/cv-new".to_string()));
+    Ok(())
+}

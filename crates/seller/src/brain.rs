@@ -1,0 +1,892 @@
+//! The offline brain: what a customer message means, without any model.
+//!
+//! [`understand`] is a pure function of the message and a little context
+//! (what the customer was last shown, whether a question awaits an answer),
+//! so it runs the same in the component and in native tests, and the corpus
+//! in `tests/corpus/` measures it directly.
+//!
+//! How it reads a message:
+//!
+//! 1. Tap on a button or list row: the id says exactly what to do.
+//! 2. Otherwise the words are folded and matched against the phrase tables
+//!    of [`crate::lexicon`]; the intents are tried from the most to the
+//!    least urgent (a person asked for, something only a person may do, a
+//!    complaint, an order, checkout, cart changes, adding, …, a greeting).
+//! 3. What is left once every intent phrase, filler word, price and
+//!    position is taken out is what the customer is looking for: the
+//!    search words. A message of search words alone ("white sneakers") is a
+//!    search too.
+
+use agent_store_events::{Intent, IntentEntities, MessageContent};
+
+use crate::lang::{Language, detect_or};
+use crate::lexicon as lex;
+use crate::persona::Persona;
+use crate::sentiment;
+use crate::state::SearchPlan;
+use crate::text::{covered, find_phrase, has_any, number, small_number_word, tokens};
+
+/// What the brain needs to know besides the message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context {
+    /// The conversation's language so far.
+    pub language: Language,
+    /// How many products the customer was last shown.
+    pub shown: usize,
+    /// Whether the cart has something in it.
+    pub has_cart: bool,
+    /// Whether the seller asked a yes/no question.
+    pub awaiting_answer: bool,
+}
+
+/// A tap on one of the seller's buttons or list rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tap {
+    /// Show this product.
+    Product(String),
+    /// Add one of this product.
+    Add(String),
+    /// Similar products.
+    Similar(String),
+    /// Take this product out of the cart.
+    Remove(String),
+    /// Browse this category.
+    Browse(String),
+    /// Show the categories.
+    Categories,
+    /// Show the cart.
+    Cart,
+    /// Edit the cart.
+    Edit,
+    /// Check out.
+    Checkout,
+    /// Yes to the question asked.
+    Yes,
+    /// No to the question asked.
+    No,
+    /// Ask for a person.
+    Human,
+    /// Best sellers.
+    Popular,
+}
+
+impl Tap {
+    /// The id a button or row carries for this tap.
+    pub fn id(&self) -> String {
+        match self {
+            Tap::Product(id) => format!("product:{id}"),
+            Tap::Add(id) => format!("add:{id}"),
+            Tap::Similar(id) => format!("similar:{id}"),
+            Tap::Remove(id) => format!("remove:{id}"),
+            Tap::Browse(category) => format!("browse:{category}"),
+            Tap::Categories => "categories".into(),
+            Tap::Cart => "cart".into(),
+            Tap::Edit => "edit".into(),
+            Tap::Checkout => "checkout".into(),
+            Tap::Yes => "yes".into(),
+            Tap::No => "no".into(),
+            Tap::Human => "human".into(),
+            Tap::Popular => "popular".into(),
+        }
+    }
+
+    /// Reads a button or row id; `None` for ids this seller did not send.
+    pub fn parse(id: &str) -> Option<Tap> {
+        let (kind, arg) = match id.split_once(':') {
+            Some((kind, arg)) if !arg.is_empty() => (kind, Some(arg.to_owned())),
+            _ => (id, None),
+        };
+        Some(match (kind, arg) {
+            ("product", Some(id)) => Tap::Product(id),
+            ("add", Some(id)) => Tap::Add(id),
+            ("similar", Some(id)) => Tap::Similar(id),
+            ("remove", Some(id)) => Tap::Remove(id),
+            ("browse", Some(category)) => Tap::Browse(category),
+            ("categories", None) => Tap::Categories,
+            ("cart", None) => Tap::Cart,
+            ("edit", None) => Tap::Edit,
+            ("checkout", None) => Tap::Checkout,
+            ("yes", None) => Tap::Yes,
+            ("no", None) => Tap::No,
+            ("human", None) => Tap::Human,
+            ("popular", None) => Tap::Popular,
+            _ => return None,
+        })
+    }
+
+    fn intent(&self) -> Intent {
+        match self {
+            Tap::Product(_) => Intent::ProductQuestion,
+            Tap::Add(_) => Intent::AddToCart,
+            Tap::Similar(_) | Tap::Popular => Intent::Recommendation,
+            Tap::Remove(_) | Tap::Edit => Intent::ChangeCart,
+            Tap::Browse(_) | Tap::Categories => Intent::Browse,
+            Tap::Cart => Intent::ViewCart,
+            Tap::Checkout | Tap::Yes | Tap::No => Intent::Checkout,
+            Tap::Human => Intent::HumanRequest,
+        }
+    }
+}
+
+/// A reference to a product in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The n-th of the list shown, from 1.
+    Nth(u32),
+    /// The last of the list shown.
+    Last,
+}
+
+/// What to change in the cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CartChange {
+    /// Take a line out.
+    Remove,
+    /// Set a line's quantity.
+    SetQuantity(u32),
+    /// Take everything out.
+    Empty,
+}
+
+/// The brain's reading of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub intent: Intent,
+    pub confidence: f32,
+    pub sentiment: f32,
+    pub language: Language,
+    /// The message also says hello ("Hi! Do you have…").
+    pub greets: bool,
+    /// A button or list row was tapped.
+    pub tap: Option<Tap>,
+    /// The search words, folded, in the customer's order.
+    pub words: Vec<String>,
+    /// The catalog category the words name.
+    pub category: Option<String>,
+    /// What to ask the catalog, when the message looks for products.
+    pub search: Option<SearchPlan>,
+    /// A narrower-to-wider second try when `search` finds nothing.
+    pub fallback: Option<SearchPlan>,
+    /// A position in the list shown.
+    pub position: Option<Position>,
+    /// "it", "this one": the product being talked about.
+    pub focus: bool,
+    /// A quantity.
+    pub quantity: Option<u32>,
+    /// A cart change.
+    pub change: Option<CartChange>,
+    /// Yes (`Some(true)`) or no to a question asked.
+    pub answer: Option<bool>,
+    /// Product details asked about (aspect index in [`lex::ASPECTS`]),
+    /// plus price and stock.
+    pub asks: Vec<Ask>,
+    /// An order id the customer quotes.
+    pub order_id: Option<String>,
+    /// A request only a person may handle.
+    pub beyond_scope: bool,
+    /// The message carries no words (a photo, a voice note, a sticker).
+    pub wordless: bool,
+}
+
+/// A product detail asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    Price,
+    Stock,
+    /// The attribute keys that answer it, most specific first.
+    Detail(Vec<String>),
+}
+
+impl Reading {
+    /// The entities of `store.chat.intent.detected`.
+    pub fn entities(&self) -> IntentEntities {
+        IntentEntities {
+            query: self.search.as_ref().and_then(|s| s.text.clone()),
+            category: self.category.clone(),
+            product_id: match &self.tap {
+                Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id)) => Some(id.as_str().into()),
+                _ => None,
+            },
+            quantity: self.quantity,
+            order_id: self.order_id.as_deref().map(Into::into),
+            item: match self.position {
+                Some(Position::Nth(n)) => Some(n),
+                _ => None,
+            },
+            min_price_minor: self.search.as_ref().and_then(|s| s.min_price_minor),
+            max_price_minor: self.search.as_ref().and_then(|s| s.max_price_minor),
+        }
+    }
+}
+
+/// Reads one customer message.
+pub fn understand(persona: &Persona, content: &MessageContent, text: &str, context: &Context) -> Reading {
+    let language = detect_or(text, context.language);
+    let sentiment = sentiment::score(text);
+    let mut reading = Reading {
+        intent: Intent::Unknown,
+        confidence: 0.2,
+        sentiment,
+        language,
+        greets: false,
+        tap: None,
+        words: Vec::new(),
+        category: None,
+        search: None,
+        fallback: None,
+        position: None,
+        focus: false,
+        quantity: None,
+        change: None,
+        answer: None,
+        asks: Vec::new(),
+        order_id: None,
+        beyond_scope: false,
+        wordless: false,
+    };
+    let tapped = match content {
+        MessageContent::ButtonReply { id, .. } | MessageContent::ListReply { id, .. } => Tap::parse(id),
+        _ => None,
+    };
+    if let Some(tap) = tapped {
+        // A tap's title is the seller's own words, not the customer's: the
+        // conversation's language stands.
+        reading.language = context.language;
+        reading.intent = tap.intent();
+        reading.confidence = 1.0;
+        reading.sentiment = 0.5;
+        if let Tap::Browse(category) = &tap {
+            reading.category = Some(category.clone());
+        }
+        reading.answer = match tap {
+            Tap::Yes => Some(true),
+            Tap::No => Some(false),
+            _ => None,
+        };
+        reading.tap = Some(tap);
+        return reading;
+    }
+    let words = tokens(text);
+    if words.is_empty() {
+        reading.wordless = text.trim().is_empty();
+        return reading;
+    }
+    read_words(persona, &words, context, &mut reading);
+    reading
+}
+
+fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Reading) {
+    let has = |phrases: &[&str]| has_any(words, phrases);
+    r.greets = has(lex::GREETING);
+    r.focus = has(lex::FOCUS);
+    r.order_id = words.iter().find(|w| w.starts_with("ord")).and_then(|w| {
+        // Order ids look like ord-20250602-0042: the tokenizer split them.
+        let start = words.iter().position(|x| x == w)?;
+        let parts: Vec<&str> = words[start..].iter().take(3).map(String::as_str).collect();
+        (parts.len() == 3 && parts[1..].iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))).then(|| parts.join("-"))
+    });
+    let (min, max, price_mask) = prices(words);
+    r.position = position(words, context);
+    r.quantity = quantity(words, &price_mask);
+    r.asks = asks(words);
+
+    // Whatever no intent phrase, filler, price or position explains is what
+    // the customer is looking for.
+    let mut explained = vec![false; words.len()];
+    for table in [
+        lex::GREETING,
+        lex::THANKS,
+        lex::GOODBYE,
+        lex::ACKNOWLEDGE,
+        lex::HUMAN_STRONG,
+        lex::TALK,
+        lex::PERSON,
+        lex::ORDER_STATUS,
+        lex::CHECKOUT,
+        lex::VIEW_CART,
+        lex::CHANGE_CART,
+        lex::ADD,
+        lex::RECOMMEND,
+        lex::QUESTION,
+        lex::BROWSE,
+        lex::FOCUS,
+        lex::FILLER,
+        lex::YES,
+        lex::NO,
+        lex::SIZE_WORDS,
+        lex::COMPLAINT,
+    ] {
+        for (slot, hit) in explained.iter_mut().zip(covered(words, table)) {
+            *slot |= hit;
+        }
+    }
+    let after_size = |i: usize| i > 0 && lex::SIZE_WORDS.contains(&words[i - 1].as_str());
+    r.words = words
+        .iter()
+        .enumerate()
+        .filter(|&(i, w)| {
+            !explained[i]
+                && !price_mask[i]
+                && !after_size(i)
+                && number(w).is_none()
+                && small_number_word(w).is_none()
+                && (r.position.is_none() || !is_ordinal(w))
+                && !persona.is_own_name(w)
+                && !w.starts_with("ord")
+                && w.chars().count() > 1
+        })
+        .map(|(_, w)| w.clone())
+        .collect();
+    r.category = persona.category_of(&r.words).map(|c| c.id.clone());
+
+    let human = has(lex::HUMAN_STRONG) || (has(lex::TALK) && has(lex::PERSON));
+    r.beyond_scope = has(lex::BEYOND_SCOPE) || r.quantity.is_some_and(|q| q >= BULK_QUANTITY);
+    let complaint = has(lex::COMPLAINT);
+    let whole_answer =
+        |phrases: &[&str]| phrases.iter().any(|p| find_phrase(words, p).is_some_and(|(_, len)| len + 1 >= words.len()));
+
+    let (intent, confidence) = if human {
+        (Intent::HumanRequest, 0.95)
+    } else if r.beyond_scope {
+        let money = has(&[
+            "refund*",
+            "return*",
+            "money back",
+            "reembols*",
+            "devol*",
+            "devuel*",
+            "dinero",
+            "dinheiro",
+            "estorno",
+            "troca*",
+            "chargeback",
+            "dispute",
+            "cancel*",
+            "lawyer",
+            "abogado",
+            "advogado",
+            "procon",
+            "garantia",
+            "warranty",
+        ]);
+        (if money || complaint { Intent::Complaint } else { Intent::ProductQuestion }, 0.85)
+    } else if context.awaiting_answer && whole_answer(lex::YES) {
+        r.answer = Some(true);
+        (Intent::Checkout, 0.9)
+    } else if context.awaiting_answer && whole_answer(lex::NO) {
+        r.answer = Some(false);
+        (Intent::Checkout, 0.85)
+    } else if complaint {
+        (Intent::Complaint, 0.85)
+    } else if has(lex::ORDER_STATUS) || r.order_id.is_some() {
+        (Intent::OrderStatus, 0.9)
+    } else if has(lex::CHECKOUT) {
+        (Intent::Checkout, 0.9)
+    } else if has(lex::CHANGE_CART) {
+        r.change = Some(if has(&["empty", "clear my", "clear the", "vacia", "vaciar", "esvaziar", "esvazia"]) {
+            CartChange::Empty
+        } else if let Some(n) = r.quantity.filter(|_| {
+            !has(&[
+                "remove", "delete", "take out", "quita*", "saca*", "elimina*", "borra*", "remov*", "tira*", "exclu*",
+                "apaga*",
+            ])
+        }) {
+            CartChange::SetQuantity(n)
+        } else if has(&["only one", "just one", "solo uno", "solo una", "so um", "so uma"]) {
+            CartChange::SetQuantity(1)
+        } else {
+            CartChange::Remove
+        });
+        (Intent::ChangeCart, 0.85)
+    } else if (has(lex::ADD) && !wants_new_product(words)) || wants_a_quantity(words) {
+        (Intent::AddToCart, 0.9)
+    } else if has(lex::VIEW_CART) {
+        (Intent::ViewCart, 0.9)
+    } else if has(lex::THANKS)
+        && !has(RECOMMEND_VERBS)
+        && (r.words.is_empty() || (words.len() <= 3 && !has(lex::BROWSE) && !has(lex::QUESTION)))
+    {
+        // "thanks, you're the best" is thanks, not a request for the best.
+        if has(lex::GOODBYE) { (Intent::Goodbye, 0.9) } else { (Intent::Thanks, 0.9) }
+    } else if has(lex::RECOMMEND) {
+        (Intent::Recommendation, 0.85)
+    } else if (!r.asks.is_empty() || has(lex::QUESTION))
+        && (r.focus || r.position.is_some() || r.words.is_empty() || !has(lex::BROWSE))
+    {
+        (Intent::ProductQuestion, 0.8)
+    } else if has(lex::BROWSE) || has(lex::ADD) {
+        (Intent::Browse, 0.85)
+    } else if !r.words.is_empty() {
+        (Intent::Browse, 0.6)
+    } else if r.position.is_some() {
+        (Intent::ProductQuestion, 0.7)
+    } else if has(lex::GOODBYE) {
+        (Intent::Goodbye, 0.9)
+    } else if has(lex::THANKS) {
+        (Intent::Thanks, 0.9)
+    } else if r.greets {
+        (Intent::Greeting, 0.95)
+    } else if has(lex::ACKNOWLEDGE) || has(lex::YES) {
+        (Intent::Thanks, 0.5)
+    } else {
+        (Intent::Unknown, 0.2)
+    };
+    r.intent = intent;
+    r.confidence = confidence;
+
+    let looks_for_products =
+        matches!(intent, Intent::Browse | Intent::Recommendation | Intent::ProductQuestion | Intent::AddToCart)
+            && !r.beyond_scope;
+    let has_filter = min.is_some() || max.is_some();
+    if looks_for_products && (!r.words.is_empty() || has_filter || (intent == Intent::Browse && r.category.is_some())) {
+        let only_category = r.category.is_some()
+            && persona.category(r.category.as_deref().unwrap_or_default()).is_some_and(|c| {
+                r.words.iter().all(|w| persona.category_of(std::slice::from_ref(w)).is_some_and(|x| x.id == c.id))
+            });
+        let plan = SearchPlan {
+            text: (!r.words.is_empty() && !only_category).then(|| r.words.join(" ")),
+            category: if only_category { r.category.clone() } else { None },
+            min_price_minor: min,
+            max_price_minor: max,
+        };
+        r.fallback = fallback(&plan, r, words);
+        r.search = Some(plan);
+    }
+}
+
+const RECOMMEND_VERBS: &[&str] = &["recommend*", "suggest*", "recomien*", "recomend*", "sugier*", "sugere", "indica"];
+
+/// "quiero dos", "quero 2", "I want three": a quantity of what is shown.
+fn wants_a_quantity(words: &[String]) -> bool {
+    words.windows(2).any(|pair| {
+        ["want", "quiero", "quero", "dame", "give"].contains(&pair[0].as_str())
+            && (pair[1].chars().all(|c| c.is_ascii_digit()) || small_number_word(&pair[1]).is_some_and(|n| n > 1))
+    })
+}
+
+/// A quantity from which an order is a bulk deal, for a person to price.
+const BULK_QUANTITY: u32 = 20;
+
+/// "I want a dress" looks for a product; "I want it" / "I want the second
+/// one" adds one already shown.
+fn wants_new_product(words: &[String]) -> bool {
+    const ARTICLES: &[&str] =
+        &["a", "an", "some", "un", "una", "unos", "unas", "um", "uma", "uns", "umas", "algo", "something", "any"];
+    let adds_by_wanting = has_any(words, &["i want", "quiero", "quero", "eu quero", "give me", "dame", "me ve"]);
+    let explicit = has_any(
+        words,
+        &[
+            "add",
+            "agreg*",
+            "anad*",
+            "adicion*",
+            "coloca*",
+            "coloque",
+            "pon",
+            "ponme",
+            "put it",
+            "put them",
+            "i ll take",
+            "ill take",
+            "me lo llevo",
+            "me la llevo",
+            "vou levar",
+            "cart",
+            "carrito",
+            "carrinho",
+        ],
+    );
+    adds_by_wanting
+        && !explicit
+        && words.windows(2).any(|pair| {
+            ["want", "quiero", "quero", "me", "give", "dame"].contains(&pair[0].as_str())
+                && ARTICLES.contains(&pair[1].as_str())
+        })
+}
+
+fn is_ordinal(word: &str) -> bool {
+    lex::ORDINALS.iter().chain(lex::AMBIGUOUS_ORDINALS).any(|(w, _)| *w == word)
+}
+
+/// "the second one", "el último", "number 3", "#2", "option 1".
+fn position(words: &[String], context: &Context) -> Option<Position> {
+    let to_position = |n: u32| if n == 0 { Position::Last } else { Position::Nth(n) };
+    for (i, word) in words.iter().enumerate() {
+        if let Some((_, n)) = lex::ORDINALS.iter().find(|(w, _)| w == word) {
+            // "second hand", "primera vez": an ordinal before a noun that is
+            // not "one" is not a position; accept it with "one", an article
+            // before it, or at the end of the message.
+            let next = words.get(i + 1).map(String::as_str);
+            let prev = i.checked_sub(1).map(|p| words[p].as_str());
+            let pointed =
+                matches!(
+                    next,
+                    None | Some(
+                        "one"
+                            | "uno"
+                            | "una"
+                            | "opcion"
+                            | "opcao"
+                            | "item"
+                            | "product"
+                            | "producto"
+                            | "produto"
+                            | "please"
+                            | "por"
+                            | "pls"
+                    )
+                ) || matches!(prev, Some("the" | "el" | "la" | "lo" | "o" | "a" | "do" | "da" | "del" | "al"));
+            if pointed {
+                return Some(to_position(*n));
+            }
+        }
+        if let Some((_, n)) = lex::AMBIGUOUS_ORDINALS.iter().find(|(w, _)| w == word)
+            && context.shown >= 4
+            && words.len() <= 4
+        {
+            return Some(to_position(*n));
+        }
+        if lex::POSITION_WORDS.contains(&word.as_str())
+            && let Some(n) = words.get(i + 1).and_then(|w| w.parse::<u32>().ok())
+            && (1..=10).contains(&n)
+        {
+            return Some(Position::Nth(n));
+        }
+    }
+    None
+}
+
+/// A quantity: "add 2", "two of them", "make it 3", "x2". Not a position,
+/// a price or a size. "one" in its forms is left out: it is an article as
+/// often as a number ("una camisa", "um tênis"), and one is the default.
+fn quantity(words: &[String], prices: &[bool]) -> Option<u32> {
+    for (i, word) in words.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| words[p].as_str()).unwrap_or_default();
+        if prices[i] || lex::SIZE_WORDS.contains(&prev) || lex::POSITION_WORDS.contains(&prev) {
+            continue;
+        }
+        let value = if let Some(n) = word.strip_prefix('x').and_then(|n| n.parse::<u32>().ok()) {
+            Some(n)
+        } else if let Some(n) = word.strip_suffix('x').and_then(|n| n.parse::<u32>().ok()) {
+            Some(n)
+        } else if word.chars().all(|c| c.is_ascii_digit()) {
+            word.parse::<u32>().ok()
+        } else {
+            small_number_word(word).filter(|&n| n > 1)
+        };
+        if let Some(n) = value.filter(|&n| (1..=999).contains(&n)) {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Price bounds in minor units, and which words they took.
+fn prices(words: &[String]) -> (Option<i64>, Option<i64>, Vec<bool>) {
+    let mut mask = vec![false; words.len()];
+    let mut min = None;
+    let mut max = None;
+    // "between 20 and 50", "entre 20 y 50", "entre 20 e 50".
+    for i in 0..words.len() {
+        if matches!(words[i].as_str(), "between" | "entre")
+            && let Some((low, low_end)) = amount_at(words, i + 1)
+            && let Some(and) = words.get(low_end)
+            && matches!(and.as_str(), "and" | "y" | "e" | "a")
+            && let Some((high, high_end)) = amount_at(words, low_end + 1)
+        {
+            min = Some(low);
+            max = Some(high);
+            mask[i..high_end].fill(true);
+        }
+    }
+    for (table, slot) in [(lex::PRICE_MAX, &mut max), (lex::PRICE_MIN, &mut min)] {
+        for phrase in table {
+            if let Some((start, len)) = find_phrase(words, phrase)
+                && let Some((amount, end)) = amount_at(words, start + len)
+            {
+                slot.get_or_insert(amount);
+                mask[start..end].fill(true);
+            }
+        }
+    }
+    // A bare "$50" or "50 dollars" is a budget too.
+    for i in 0..words.len() {
+        if mask[i] {
+            continue;
+        }
+        let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
+        if let Some(n) = number(&words[i]).filter(|_| words[i].starts_with(|c: char| c.is_ascii_digit()))
+            && ["dollars", "dolares", "reais", "bucks", "usd", "pesos", "euros"].contains(&next)
+        {
+            max.get_or_insert((n * 100.0).round() as i64);
+            mask[i] = true;
+            mask[i + 1] = true;
+        }
+    }
+    (min, max, mask)
+}
+
+/// An amount starting at `start` (currency words around it allowed): its
+/// value in minor units and where it ends.
+fn amount_at(words: &[String], start: usize) -> Option<(i64, usize)> {
+    let mut i = start;
+    while words.get(i).is_some_and(|w| lex::CURRENCY.contains(&w.as_str())) {
+        i += 1;
+    }
+    let value = number(words.get(i)?)?;
+    if !words[i].starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    i += 1;
+    while words.get(i).is_some_and(|w| lex::CURRENCY.contains(&w.as_str())) {
+        i += 1;
+    }
+    Some(((value * 100.0).round() as i64, i))
+}
+
+fn asks(words: &[String]) -> Vec<Ask> {
+    let mut asks = Vec::new();
+    if has_any(words, lex::PRICE_QUESTION) {
+        asks.push(Ask::Price);
+    }
+    if has_any(words, lex::STOCK_QUESTION) {
+        asks.push(Ask::Stock);
+    }
+    for (phrases, keys) in lex::ASPECTS {
+        if has_any(words, phrases) {
+            asks.push(Ask::Detail(keys.iter().map(|k| (*k).to_owned()).collect()));
+        }
+    }
+    // "tell me more", "details": everything worth quoting.
+    if asks.is_empty()
+        && has_any(
+            words,
+            &[
+                "details",
+                "tell me more",
+                "more info",
+                "more about",
+                "specs",
+                "specifications",
+                "detalles",
+                "cuentame mas",
+                "mas info",
+                "mas informacion",
+                "detalhes",
+                "me fala mais",
+                "mais info",
+                "mais informacoes",
+                "what is it",
+            ],
+        )
+    {
+        asks.push(Ask::Detail(Vec::new()));
+    }
+    asks
+}
+
+/// The wider search to try when `plan` finds nothing: the category alone
+/// when the words name one, else the head noun — in English the last word
+/// before any "for"/"with" ("moisturizer for dry skin", "white linen
+/// dress"), in Spanish and Portuguese the first ("vestido de lino blanco").
+fn fallback(plan: &SearchPlan, reading: &Reading, all_words: &[String]) -> Option<SearchPlan> {
+    if reading.words.len() < 2 {
+        return None;
+    }
+    let wider = match &reading.category {
+        Some(category) => SearchPlan { category: Some(category.clone()), ..SearchPlan::default() },
+        None => {
+            let head = match reading.language {
+                Language::En => {
+                    let cut =
+                        all_words.iter().position(|w| MODIFIER_START.contains(&w.as_str())).unwrap_or(all_words.len());
+                    let before: Vec<&String> = all_words[..cut].iter().filter(|w| reading.words.contains(w)).collect();
+                    before.last().copied().or(reading.words.last())
+                }
+                Language::Es | Language::Pt => reading.words.first(),
+            }?;
+            SearchPlan { text: Some(head.clone()), ..SearchPlan::default() }
+        }
+    };
+    let wider = SearchPlan { min_price_minor: plan.min_price_minor, max_price_minor: plan.max_price_minor, ..wider };
+    (wider != *plan).then_some(wider)
+}
+
+/// Words after which an English noun phrase turns into what it is for.
+const MODIFIER_START: &[&str] = &["for", "with", "that", "to", "from"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn persona() -> Persona {
+        Persona::parse(
+            r#"
+            brand = "fashion"
+            agent = "Luna"
+            store = "Luna Fashion"
+            style = "stylish"
+            [[categories]]
+            id = "shoes"
+            names = { en = "Shoes", es = "Zapatos", pt = "Sapatos" }
+            words = ["shoes", "zapatos", "sapatos", "footwear", "calzado", "calçados"]
+            [[categories]]
+            id = "dresses"
+            names = { en = "Dresses", es = "Vestidos", pt = "Vestidos" }
+            words = ["dress", "vestido"]
+            "#,
+        )
+        .unwrap()
+    }
+
+    fn read(text: &str) -> Reading {
+        read_in(text, Context { shown: 3, ..Context::default() })
+    }
+
+    fn read_in(text: &str, context: Context) -> Reading {
+        let content = MessageContent::Text { body: text.into() };
+        understand(&persona(), &content, text, &context)
+    }
+
+    #[test]
+    fn greetings_in_three_languages() {
+        for text in ["Hi Luna!", "hola", "Oi, tudo bem?", "good morning", "buenas tardes"] {
+            let r = read(text);
+            assert_eq!(r.intent, Intent::Greeting, "{text}: {r:?}");
+            assert!(r.search.is_none(), "{text}");
+        }
+        assert_eq!(read("Oi, tudo bem?").language, Language::Pt);
+    }
+
+    #[test]
+    fn searches_keep_only_the_product_words() {
+        let r = read("Hi! Do you have white sneakers?");
+        assert_eq!(r.intent, Intent::Browse);
+        assert!(r.greets);
+        assert_eq!(r.search.unwrap().text.as_deref(), Some("white sneakers"));
+        let r = read("busco unas zapatillas blancas para mi novia");
+        assert_eq!(r.search.unwrap().text.as_deref(), Some("zapatillas blancas"));
+        assert_eq!(r.language, Language::Es);
+        let r = read("vocês têm vestido de festa?");
+        assert_eq!(r.search.unwrap().text.as_deref(), Some("vestido festa"));
+        assert_eq!(r.language, Language::Pt);
+    }
+
+    #[test]
+    fn a_category_alone_browses_the_category() {
+        let r = read("show me shoes");
+        let plan = r.search.unwrap();
+        assert_eq!(plan.category.as_deref(), Some("shoes"));
+        assert_eq!(plan.text, None);
+        let r = read("quiero ver zapatos de cuero");
+        let plan = r.search.unwrap();
+        assert_eq!(plan.text.as_deref(), Some("zapatos cuero"));
+        assert_eq!(r.fallback.unwrap().category.as_deref(), Some("shoes"));
+    }
+
+    #[test]
+    fn prices_become_filters() {
+        let plan = read("dresses under $80").search.unwrap();
+        assert_eq!(plan.max_price_minor, Some(8000));
+        assert_eq!(plan.category.as_deref(), Some("dresses"));
+        let plan = read("vestidos entre 50 y 100 dólares").search.unwrap();
+        assert_eq!((plan.min_price_minor, plan.max_price_minor), (Some(5000), Some(10000)));
+        let plan = read("tênis até 60 reais").search.unwrap();
+        assert_eq!(plan.max_price_minor, Some(6000));
+        assert_eq!(plan.text.as_deref(), Some("tenis"));
+    }
+
+    #[test]
+    fn positions_quantities_and_focus() {
+        let r = read("the second one");
+        assert_eq!(r.intent, Intent::ProductQuestion);
+        assert_eq!(r.position, Some(Position::Nth(2)));
+        let r = read("add 2");
+        assert_eq!((r.intent, r.quantity, r.position), (Intent::AddToCart, Some(2), None));
+        let r = read("add two of the first one");
+        assert_eq!((r.quantity, r.position), (Some(2), Some(Position::Nth(1))));
+        let r = read("me llevo el último");
+        assert_eq!((r.intent, r.position), (Intent::AddToCart, Some(Position::Last)));
+        let r = read("quanto custa o segundo?");
+        assert_eq!(
+            (r.intent, r.position, r.asks.clone()),
+            (Intent::ProductQuestion, Some(Position::Nth(2)), vec![Ask::Price])
+        );
+        let r = read("how much is it");
+        assert!(r.focus && r.asks == [Ask::Price] && r.intent == Intent::ProductQuestion);
+        let r = read("number 3 please");
+        assert_eq!(r.position, Some(Position::Nth(3)));
+    }
+
+    #[test]
+    fn wanting_a_product_searches_and_wanting_it_adds() {
+        assert_eq!(read("I want a dress").intent, Intent::Browse);
+        assert_eq!(read("I want it").intent, Intent::AddToCart);
+        assert_eq!(read("quiero un vestido").intent, Intent::Browse);
+        assert_eq!(read("lo quiero").intent, Intent::AddToCart);
+        assert_eq!(read("quero esse").intent, Intent::AddToCart);
+        assert_eq!(read("add the leather jacket to my cart").intent, Intent::AddToCart);
+        assert_eq!(read("add the leather jacket to my cart").search.unwrap().text.as_deref(), Some("leather jacket"));
+    }
+
+    #[test]
+    fn cart_checkout_and_orders() {
+        assert_eq!(read("what's in my cart").intent, Intent::ViewCart);
+        assert_eq!(read("mi carrito").intent, Intent::ViewCart);
+        let r = read("remove the shoes");
+        assert_eq!((r.intent, r.change), (Intent::ChangeCart, Some(CartChange::Remove)));
+        assert_eq!(r.words, ["shoes"]);
+        assert_eq!(read("make it 3").change, Some(CartChange::SetQuantity(3)));
+        assert_eq!(read("vaciar el carrito").change, Some(CartChange::Empty));
+        assert_eq!(read("checkout").intent, Intent::Checkout);
+        assert_eq!(read("quero fechar o pedido").intent, Intent::Checkout);
+        assert_eq!(read("where is my order?").intent, Intent::OrderStatus);
+        assert_eq!(read("cadê meu pedido").intent, Intent::OrderStatus);
+        assert_eq!(read("status of ord-20250602-0042").order_id.as_deref(), Some("ord-20250602-0042"));
+    }
+
+    #[test]
+    fn answers_count_only_when_a_question_waits() {
+        let waiting = Context { awaiting_answer: true, ..Context::default() };
+        assert_eq!(read_in("yes", waiting).answer, Some(true));
+        assert_eq!(read_in("sí, dale", waiting).answer, Some(true));
+        assert_eq!(read_in("não", waiting).answer, Some(false));
+        assert_eq!(read("yes").answer, None);
+    }
+
+    #[test]
+    fn people_scope_and_complaints() {
+        assert_eq!(read("can I talk to a human?").intent, Intent::HumanRequest);
+        assert_eq!(read("quiero hablar con una persona").intent, Intent::HumanRequest);
+        assert_eq!(read("quero falar com um atendente").intent, Intent::HumanRequest);
+        let r = read("I want a refund for my order");
+        assert!(r.beyond_scope && r.intent == Intent::Complaint, "{r:?}");
+        let r = read("do you do wholesale prices for 50 units?");
+        assert!(r.beyond_scope, "{r:?}");
+        assert!(read("my dress arrived broken").intent == Intent::Complaint);
+        assert!(!read("my dress arrived broken").beyond_scope);
+    }
+
+    #[test]
+    fn taps_say_exactly_what_to_do() {
+        for tap in [Tap::Add("fsh-001".into()), Tap::Browse("shoes".into()), Tap::Checkout, Tap::Yes, Tap::Human] {
+            assert_eq!(Tap::parse(&tap.id()), Some(tap));
+        }
+        assert_eq!(Tap::parse("add:"), None);
+        assert_eq!(Tap::parse("bogus"), None);
+        let content = MessageContent::ButtonReply { id: "add:fsh-022".into(), title: "Add to cart".into() };
+        let r = understand(&persona(), &content, "Add to cart", &Context::default());
+        assert_eq!((r.intent, r.confidence), (Intent::AddToCart, 1.0));
+        assert_eq!(r.entities().product_id.unwrap(), "fsh-022");
+        let spanish = Context { language: Language::Es, ..Context::default() };
+        let content = MessageContent::ButtonReply { id: "yes".into(), title: "Place order".into() };
+        assert_eq!(understand(&persona(), &content, "Place order", &spanish).language, Language::Es);
+    }
+
+    #[test]
+    fn nonsense_is_unknown_and_photos_are_wordless() {
+        assert_eq!(read("???").intent, Intent::Unknown);
+        let photo = MessageContent::Image(agent_store_events::Media::default());
+        assert!(understand(&persona(), &photo, "", &Context::default()).wordless);
+    }
+}

@@ -1,0 +1,423 @@
+//! The offline brain's vocabulary: the phrases that signal each intent, in
+//! English, Spanish and Portuguese, written as customers type them (accents
+//! are folded away before matching; `*` ends a prefix).
+//!
+//! Kept apart from the rules in [`crate::brain`] so that widening the
+//! vocabulary never touches the logic. Words that are also product words
+//! somewhere in the catalogs ("bota" is a boot, "muestras" are samples,
+//! "cuarto" is a bedroom) are deliberately left out.
+
+#[rustfmt::skip]
+pub const GREETING: &[&str] = &[
+    "hi", "hello", "hey", "hiya", "howdy", "yo", "good morning", "good afternoon", "good evening",
+    "how are you", "hi there", "hey there", "greetings", "what s up", "whats up", "sup",
+    "hola*", "buenas", "buenos dias", "buen dia", "buenas tardes", "buenas noches", "que tal",
+    "como estas", "saludos", "holi",
+    "ola", "oi", "oie", "oii", "eae", "eai", "bom dia", "boa tarde", "boa noite", "tudo bem", "tudo bom", "e ai",
+    "como vai",
+];
+
+#[rustfmt::skip]
+pub const THANKS: &[&str] = &[
+    "thanks", "thank you", "thx", "ty", "cheers", "appreciate it", "much appreciated", "tks",
+    "gracias", "muchas gracias", "mil gracias", "te agradezco", "se agradece",
+    "obrigado", "obrigada", "valeu", "brigado", "brigada", "obg", "agradeco",
+];
+
+/// A bare acknowledgement: not a question, not a request.
+#[rustfmt::skip]
+pub const ACKNOWLEDGE: &[&str] = &[
+    "ok", "okay", "k", "cool", "great", "nice", "perfect", "awesome", "alright", "got it",
+    "vale", "genial", "perfecto", "listo", "entendido", "dale", "buenisimo",
+    "beleza", "blz", "legal", "perfeito", "otimo", "show", "certo", "entendi", "massa",
+];
+
+#[rustfmt::skip]
+pub const GOODBYE: &[&str] = &[
+    "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "later", "talk later", "have a good day",
+    "have a nice day", "good night", "that s all", "that is all", "nothing else",
+    "adios", "chao", "chau", "hasta luego", "hasta pronto", "hasta manana", "nos vemos",
+    "eso es todo", "nada mas", "buen dia",
+    "tchau", "ate logo", "ate mais", "ate amanha", "falou", "fui", "e so isso", "so isso",
+    "mais nada", "nada mais",
+];
+
+/// Words that on their own ask for a person.
+#[rustfmt::skip]
+pub const HUMAN_STRONG: &[&str] = &[
+    "human", "a human", "real person", "a person", "someone real", "live agent", "human agent",
+    "representative", "operator", "customer service", "customer support", "not a bot",
+    "not a robot", "real human", "sales rep", "salesperson", "staff member",
+    "humano", "un humano", "una persona", "persona real", "alguien real", "asesor", "asesora",
+    "operador", "operadora", "representante", "atencion al cliente", "servicio al cliente",
+    "no eres un bot", "vendedor humano", "una persona de verdad",
+    "uma pessoa", "pessoa real", "pessoa de verdade", "atendente", "atendimento humano",
+    "falar com alguem", "falar com uma pessoa", "sac", "vendedor de verdade",
+];
+
+/// Verbs that ask for someone, with [`PERSON`].
+#[rustfmt::skip]
+pub const TALK: &[&str] = &[
+    "talk", "speak", "chat with", "connect me", "transfer me", "put me through", "get me",
+    "i want", "need", "call",
+    "hablar", "comunicar", "pasame", "pasarme", "comunicarme", "quiero", "necesito", "llamar",
+    "falar", "conversar", "passa", "passar", "quero", "preciso", "ligar", "chamar",
+];
+
+#[rustfmt::skip]
+pub const PERSON: &[&str] = &[
+    "someone", "somebody", "person", "agent", "manager", "supervisor", "people", "employee",
+    "alguien", "persona", "agente", "gerente", "encargado", "encargada", "supervisor",
+    "empleado", "alguem", "pessoa", "gerente", "responsavel", "funcionario",
+];
+
+/// Requests the AI seller must not handle alone: money back, disputes, bulk
+/// deals, made-to-order work, changing or cancelling a placed order, legal
+/// threats, warranty claims.
+#[rustfmt::skip]
+pub const BEYOND_SCOPE: &[&str] = &[
+    // Returns, refunds, disputes.
+    "refund", "refunds", "money back", "return it", "return this", "return my", "return the",
+    "to return", "returns", "chargeback", "charge back", "dispute", "reimburse*", "exchange it",
+    "exchange for", "reembolso", "reembolsar", "devolucion", "devolver", "devuelvan",
+    "mi dinero", "cambiarlo por", "reclamacion formal", "estorno", "devolucao", "devolver",
+    "reembolso", "meu dinheiro", "trocar", "troca",
+    // Bulk and business pricing.
+    "wholesale", "bulk", "b2b", "reseller", "resell", "distributor", "corporate order",
+    "for my company", "invoice", "al por mayor", "por mayor", "mayoreo", "mayorista",
+    "distribuidor", "para mi empresa", "factura", "atacado", "revenda", "revender",
+    "para minha empresa", "nota fiscal", "cnpj",
+    // Made to order.
+    "custom made", "custom order", "customized", "customised", "personalized", "personalised",
+    "engrav*", "made to measure", "tailor made", "a medida", "personalizado", "personalizada",
+    "grabado", "grabar mi nombre", "sob medida", "gravacao", "gravar meu nome",
+    // Orders already placed.
+    "cancel my order", "cancel the order", "cancel order", "change my address",
+    "change the address", "cancelar mi pedido", "cancelar el pedido", "cambiar la direccion",
+    "cancelar meu pedido", "cancelar o pedido", "mudar o endereco", "trocar o endereco",
+    // Legal and warranty claims.
+    "lawyer", "sue", "legal action", "consumer protection", "warranty claim", "abogado",
+    "demanda", "denuncia", "profeco", "advogado", "processar", "procon", "reclame aqui",
+    "acionar a garantia", "reclamar la garantia", "claim the warranty",
+];
+
+#[rustfmt::skip]
+pub const COMPLAINT: &[&str] = &[
+    "broken", "damaged", "defective", "doesn t work", "does not work", "not working",
+    "stopped working", "wrong item", "wrong size", "wrong color", "never arrived",
+    "hasn t arrived", "has not arrived", "didn t arrive", "did not arrive", "still waiting",
+    "complaint", "complain", "disappointed", "terrible", "awful", "worst", "horrible",
+    "unacceptable", "ridiculous", "scam", "bad service", "poor service", "not happy",
+    "missing item", "is missing", "arrived late", "too late", "nobody answers", "cracked",
+    "scratched", "chipped", "torn", "ripped", "faded",
+    "roto", "rota", "danado", "danada", "defectuoso", "defectuosa", "no funciona",
+    "dejo de funcionar", "no llego", "no ha llegado", "nunca llego", "sigo esperando",
+    "equivocado", "queja", "reclamo", "decepcionado", "decepcionada", "pesimo", "pesima",
+    "inaceptable", "ridiculo", "estafa", "mal servicio", "llego tarde", "nadie responde",
+    "rajado", "rajada", "rayado", "rayada", "descosido", "molesto", "molesta",
+    "quebrado", "quebrada", "com defeito", "defeito", "nao funciona", "parou de funcionar",
+    "nao chegou", "nunca chegou", "ainda esperando", "continuo esperando", "veio errado",
+    "produto errado", "reclamacao", "pessimo", "pessima", "horrivel", "inaceitavel", "absurdo",
+    "golpe", "chegou atrasado", "ninguem responde", "estragado", "estragada", "trincado",
+    "trincada", "arranhado", "arranhada", "rasgado", "rasgada", "chateado", "chateada",
+];
+
+#[rustfmt::skip]
+pub const ORDER_STATUS: &[&str] = &[
+    "where is my order", "where s my order", "my order", "order status", "status of my order",
+    "track", "tracking", "track my", "has it shipped", "shipped yet", "when will it arrive",
+    "when will my", "when does it arrive", "delivery status", "my package", "my parcel",
+    "where s my", "where is my", "my key",
+    "estado de mi pedido", "estado del pedido", "mi pedido", "donde esta mi", "seguimiento",
+    "rastrear", "rastreo", "cuando llega", "cuando llegara", "ya lo enviaron", "mi paquete",
+    "numero de guia", "cuando me llega", "mi clave",
+    "meu pedido", "cade meu", "cade minha", "cade o", "cade a", "cade o meu", "minha chave", "onde esta meu", "status do pedido", "rastreio",
+    "rastreamento", "rastrear", "quando chega", "quando vai chegar", "ja foi enviado",
+    "codigo de rastreio", "minha encomenda", "meu pacote",
+];
+
+#[rustfmt::skip]
+pub const CHECKOUT: &[&str] = &[
+    "checkout", "check out", "pay", "payment", "place the order", "place my order",
+    "place order", "place an order", "complete my order", "complete the purchase",
+    "complete my purchase", "finish my order", "ready to buy", "ready to order", "buy it all",
+    "buy everything", "proceed to", "finalize", "confirm my order", "confirm the order",
+    "finalizar", "finalizar compra", "finalizar pedido", "finalizar la compra", "pagar",
+    "quiero pagar", "como pago", "hacer el pedido", "hacer pedido", "confirmar pedido",
+    "confirmar el pedido", "confirmar la compra", "comprar todo", "realizar el pedido",
+    "fechar pedido", "fechar o pedido", "fechar a compra", "fechar compra", "concluir",
+    "quero pagar", "como pagar", "confirmar compra", "confirmar a compra", "fazer o pedido",
+    "fazer pedido", "finalizar a compra", "comprar tudo",
+];
+
+#[rustfmt::skip]
+pub const VIEW_CART: &[&str] = &[
+    "cart", "basket", "bag", "what s in my", "what did i add", "my total", "the total",
+    "how much is my", "how much do i owe", "what do i have",
+    "carrito", "cesta", "mi carro", "el total", "cuanto llevo", "que tengo", "que llevo",
+    "carrinho", "sacola", "o total", "quanto deu", "quanto ficou", "o que eu tenho",
+];
+
+#[rustfmt::skip]
+pub const CHANGE_CART: &[&str] = &[
+    "remove", "delete", "take out", "take off", "drop the", "get rid of", "don t want",
+    "do not want", "no longer want", "change the quantity", "change quantity", "make it",
+    "instead of", "only one", "just one", "only want", "empty", "clear my", "clear the",
+    "update the", "reduce", "less", "one less",
+    "quita", "quitar", "quitame", "quitalo", "quitala", "saca", "sacar", "sacame", "elimina",
+    "eliminar", "borra", "borrar", "cambia la cantidad", "cambiar la cantidad", "mejor solo",
+    "solo uno", "solo una", "vacia", "vaciar", "ya no quiero", "no quiero el", "no quiero la",
+    "remove", "remover", "remova", "tira", "tirar", "tire", "exclui", "excluir", "exclua",
+    "apaga", "apagar", "muda a quantidade", "mudar a quantidade", "altera", "alterar", "so um",
+    "so uma", "esvaziar", "esvazia", "nao quero mais", "nao quero o", "nao quero a", "diminui",
+];
+
+#[rustfmt::skip]
+pub const ADD: &[&str] = &[
+    "add", "put it in", "put them in", "put in my", "i ll take", "ill take", "i will take",
+    "put", "i want it", "i want this", "i want that", "i want the", "i want them", "i ll buy",
+    "i ll get", "take it", "take that", "take this", "give me", "i ll have", "i d like the",
+    "i would like the", "buy this", "buy that", "buy it", "buy the", "add to cart", "get me the",
+    "agrega", "agregar", "agregame", "agregalo", "agregala", "anade", "anadir", "anademe",
+    "anadelo", "pon", "ponme", "ponlo", "ponla", "me lo llevo", "me la llevo", "me los llevo",
+    "me las llevo", "me llevo", "lo quiero", "la quiero", "los quiero", "las quiero", "quiero ese",
+    "quiero esa", "quiero este", "quiero esta", "quiero el", "quiero la", "lo compro",
+    "la compro", "dame", "compro el", "compro la", "me quedo con",
+    "adiciona", "adicionar", "adicione", "coloca", "colocar", "coloque", "poe", "vou levar",
+    "vou querer", "quero esse", "quero essa", "quero este", "quero esta", "quero o", "quero a",
+    "eu quero esse", "pode adicionar", "me ve", "vou comprar o", "vou comprar a", "compro o",
+    "fico com",
+];
+
+#[rustfmt::skip]
+pub const RECOMMEND: &[&str] = &[
+    "recommend*", "suggest*", "what should i", "what would you", "best seller", "bestseller*",
+    "best selling", "most popular", "popular", "trending", "what s hot", "gift idea*",
+    "ideas", "help me choose", "help me pick", "which is better", "which one is better",
+    "what s good", "your favorite", "your favourite", "the best", "best",
+    "recomien*", "recomend*", "sugier*", "sugerencia*", "sugerir", "lo mas vendido",
+    "mas vendido*", "de moda", "tendencia*", "ayudame a elegir", "cual es mejor",
+    "cual me conviene", "tu favorito", "lo mejor", "el mejor", "la mejor", "ideas de regalo",
+    "que me aconsejas", "aconseja*",
+    "recomenda*", "sugere", "sugestao", "sugestoes", "indica", "indicacao", "indique",
+    "mais vendido*", "em alta", "o que voce recomenda", "me ajuda a escolher", "qual e melhor",
+    "qual o melhor", "o melhor", "a melhor", "seu favorito", "ideia de presente",
+    "ideias de presente",
+];
+
+/// Questions about a product: price, stock, details.
+#[rustfmt::skip]
+pub const QUESTION: &[&str] = &[
+    "how much", "price", "prices", "cost", "costs", "in stock", "available", "availability",
+    "what sizes", "size", "sizes", "colour", "colours", "color", "colors", "material",
+    "made of", "fabric", "does it", "is it", "is this", "is that", "are they", "will it",
+    "can it", "battery", "warranty", "guarantee", "dimensions", "how big", "weight", "weigh",
+    "compatible", "compatibility", "work with", "works with", "waterproof", "water resistant",
+    "details", "tell me more", "more info", "more about", "specs", "specifications",
+    "ingredients", "skin type", "how long", "shipping", "delivery", "platform", "what is it",
+    "comes with", "come with", "include*", "works on", "run on", "runs on", "made from",
+    "cuanto cuesta", "cuanto cuestan", "cuanto vale", "cuanto sale", "cuanto es", "precio",
+    "precios", "cuesta", "cuestan", "hay stock", "disponible", "disponibles", "quedan",
+    "que tallas", "talla", "tallas", "colores", "de que esta hecho", "de que material", "tela",
+    "bateria", "garantia", "medidas", "tamano", "peso", "compatible con", "funciona con",
+    "sirve para", "resistente al agua", "detalles", "mas info", "mas informacion",
+    "cuentame mas", "ingredientes", "tipo de piel", "envio", "plataforma", "es de", "mide",
+    "miden", "viene con", "viene", "incluye", "funciona en", "corre en",
+    "quanto custa", "quanto custam", "quanto e", "quanto sai", "preco", "precos", "valor",
+    "custa", "tem em estoque", "estoque", "disponivel", "disponiveis", "tem ainda", "tamanho",
+    "tamanhos", "cor", "cores", "feito de", "tecido", "medidas", "compativel", "funciona com",
+    "serve para", "a prova d agua", "detalhes", "mais informacoes", "mais info", "me fala mais",
+    "ingredientes", "tipo de pele", "frete", "entrega", "quanto tempo", "e de", "mede",
+    "medem", "vem com", "inclui", "funciona no", "funciona na", "roda no", "roda em",
+];
+
+#[rustfmt::skip]
+pub const BROWSE: &[&str] = &[
+    "do you have", "do you sell", "do you guys have", "have you got", "got any", "any",
+    "looking for", "look for", "i m looking", "im looking", "show me", "i need", "i want a",
+    "i want an", "i want some", "i d like a", "i d like some", "i would like a", "search",
+    "find", "what do you have", "what do you sell", "catalog", "catalogue", "products",
+    "browse", "options", "what kind of", "what types of", "anything", "something", "shopping for",
+    "tienes", "tienen", "tenes", "venden", "vendes", "hay", "busco", "buscando",
+    "estoy buscando", "muestrame", "ensename", "necesito", "quiero un", "quiero una",
+    "quiero unos", "quiero unas", "quiero ver", "quisiera", "que tienen", "que venden",
+    "catalogo", "productos", "opciones", "algo", "algun", "alguna",
+    "voces tem", "vcs tem", "voce tem", "vc tem", "tem", "tens", "vendem", "procuro",
+    "procurando", "estou procurando", "me mostra", "mostra", "mostrar", "preciso",
+    "quero um", "quero uma", "quero uns", "quero umas", "quero ver", "queria", "o que voces tem",
+    "produtos", "opcoes", "algum", "alguma", "algo",
+];
+
+/// "Yes" to a question the seller asked.
+#[rustfmt::skip]
+pub const YES: &[&str] = &[
+    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "confirmed", "go ahead",
+    "do it", "place it", "yes please", "of course", "absolutely", "correct", "sounds good",
+    "si", "claro", "dale", "confirmo", "de acuerdo", "adelante", "por supuesto", "vale", "listo",
+    "sim", "pode", "pode ser", "isso", "confirmo", "beleza", "com certeza", "manda", "bora",
+    "fechado", "claro que sim",
+];
+
+/// "No" to a question the seller asked.
+#[rustfmt::skip]
+pub const NO: &[&str] = &[
+    "no", "nope", "not yet", "wait", "cancel", "hold on", "never mind", "nevermind", "not now",
+    "todavia no", "aun no", "espera", "cancela", "cancelar", "ahora no", "mejor no",
+    "nao", "ainda nao", "espera", "cancela", "agora nao", "melhor nao",
+];
+
+/// Pronouns that point at the product being talked about.
+#[rustfmt::skip]
+pub const FOCUS: &[&str] = &[
+    "it", "this", "that", "this one", "that one", "them", "these", "those",
+    "lo", "la", "los", "las", "este", "esta", "ese", "esa", "eso", "esto", "estos", "esos",
+    "ele", "ela", "eles", "elas", "esse", "essa", "isso", "isto", "esses", "essas", "desse",
+    "dessa", "deste", "desta", "disso",
+];
+
+/// Words that never say which product: stopwords, fillers, recipients,
+/// politeness, in the three languages. What is left of a message after these
+/// and the intent phrases are gone is what the customer is looking for.
+#[rustfmt::skip]
+pub const FILLER: &[&str] = &[
+    // English
+    "a", "an", "the", "and", "or", "for", "with", "of", "to", "in", "on", "at", "by", "from",
+    "my", "me", "i", "im", "i m", "you", "your", "it", "its", "is", "are", "was", "be", "this",
+    "that", "these", "those", "some", "any", "something", "anything", "want", "wanna", "need",
+    "looking", "look", "search", "find", "show", "see", "buy", "get", "have", "has", "got",
+    "like", "would", "could", "can", "please", "pls", "plz", "do", "does", "what", "which",
+    "m", "s", "t", "d", "ll", "ve", "re", "one", "ones", "thing", "things", "stuff", "item",
+    "items", "product", "products", "new", "nice", "good", "cool", "cute", "pretty", "great",
+    "really", "very", "so", "more", "other", "another", "similar", "else", "options", "option",
+    "there", "here", "just", "also", "too", "again", "now", "today", "maybe", "perhaps", "kind",
+    "type", "sort", "we", "us", "our", "they", "them", "he", "she", "her", "him", "his", "if",
+    "how", "about", "all", "every", "much", "many", "lot", "lots", "bit", "little", "thanks",
+    "thank", "hi", "hello", "hey", "yes", "ok", "okay", "guys", "am", "any", "got", "sell",
+    "wife", "husband", "girlfriend", "boyfriend", "mom", "mum", "mother", "dad", "father",
+    "son", "daughter", "friend", "sister", "brother", "partner", "myself", "someone",
+    "cheap", "cheaper", "affordable", "expensive", "quality", "best", "better", "nicer",
+    "hmm", "hm", "mmm", "umm", "um", "uh", "eh", "ah", "oh", "lol", "haha", "hahaha", "jaja",
+    "jajaja", "kkk", "kkkk", "rs", "xd",
+    "units", "unit", "pieces", "pairs", "make", "play", "playing", "friends", "kid", "recommended",
+    // Spanish
+    "el", "la", "los", "las", "lo", "un", "una", "unos", "unas", "de", "del", "al", "y", "e",
+    "o", "u", "en", "con", "para", "por", "mi", "mis", "tu", "tus", "su", "sus", "que", "es",
+    "este", "esta", "estos", "estas", "ese", "esa", "esos", "esas", "eso", "esto", "quiero",
+    "quisiera", "busco", "buscando", "necesito", "tienes", "tiene", "tienen", "tenes", "hay",
+    "muestrame", "mostrar", "ver", "comprar", "algo", "algun", "alguno", "alguna", "hola",
+    "gracias", "favor", "porfa", "me", "te", "se", "le", "les", "nos", "yo", "usted", "ustedes",
+    "cosa", "cosas", "producto", "productos", "nuevo", "nueva", "bonito", "bonita", "lindo",
+    "linda", "bueno", "buena", "barato", "barata", "baratos", "baratas", "caro", "cara",
+    "mejor", "otro", "otra", "otros", "otras", "mas", "similar", "parecido", "parecida",
+    "opciones", "opcion", "muy", "tambien", "solo", "ahora", "hoy", "tipo", "como", "cual",
+    "cuales", "estoy", "soy", "sea", "vendes", "venden", "ustedes", "quieren", "gustaria",
+    "esposa", "esposo", "marido", "novia", "novio", "mama", "madre", "papa", "padre", "hija",
+    "amiga", "amigo", "amigas", "amigos", "hermana", "hermano", "pareja", "calidad", "uno",
+    "unito", "unidades", "unidad", "piezas", "hijo", "hijos", "hacer", "jugar", "recomendado",
+    "recomendada", "indicado", "indicada",
+    // Portuguese
+    "os", "as", "um", "uma", "uns", "umas", "da", "do", "das", "dos", "na", "no", "nas", "num",
+    "numa", "ou", "em", "com", "pra", "pro", "pela", "pelo", "meu", "minha", "meus", "minhas",
+    "seu", "sua", "esse", "essa", "esses", "essas", "isso", "isto", "quero", "queria",
+    "procuro", "procurando", "preciso", "tem", "tens", "voce", "voces", "vc", "vcs", "mostra",
+    "algum", "ola", "oi", "obrigado", "obrigada", "eu", "ele", "ela", "coisa", "coisas",
+    "produto", "produtos", "novo", "nova", "bonito", "bonita", "bom", "boa", "mais",
+    "outro", "outra", "outros", "outras", "parecido", "parecida", "opcoes", "opcao", "muito",
+    "tambem", "so", "agora", "hoje", "qual", "quais", "estou", "sou", "seja", "vendem",
+    "gostaria", "namorada", "namorado", "mae", "pai", "filha", "amigo", "amiga", "irma",
+    "irmao", "barato", "barata", "baratos", "baratas", "caro", "cara", "melhor", "qualidade",
+    "uns", "aqui", "ai", "ja", "tipo", "como", "ter", "ver", "unidade", "unidades", "pecas",
+    "pares", "filho", "filhos", "amigos", "amigas", "fazer", "jogar", "indicado", "indicada",
+    "recomendado", "recomendada", "desse", "dessa", "deste", "desta", "disso",
+];
+
+/// Currency words around a price ("50 dollars", "R$ 50", "US$50").
+#[rustfmt::skip]
+pub const CURRENCY: &[&str] = &[
+    "usd", "us", "dollar", "dollars", "bucks", "dolar", "dolares", "r", "reais", "real",
+    "pesos", "peso", "eur", "euro", "euros",
+];
+
+/// Words before an upper price bound.
+#[rustfmt::skip]
+pub const PRICE_MAX: &[&str] = &[
+    "under", "below", "less than", "cheaper than", "up to", "max", "maximum", "at most",
+    "no more than", "within", "budget of", "budget is", "budget", "not more than",
+    "menos de", "por menos de", "hasta", "maximo", "no mas de", "debajo de", "mas barato que",
+    "presupuesto de", "presupuesto",
+    "ate", "abaixo de", "no maximo", "por ate", "mais barato que", "orcamento de", "orcamento",
+];
+
+/// Words before a lower price bound.
+#[rustfmt::skip]
+pub const PRICE_MIN: &[&str] = &[
+    "over", "above", "more than", "at least", "minimum", "mas de", "desde", "minimo",
+    "mais de", "acima de", "a partir de", "pelo menos",
+];
+
+/// Words before a size, which the search leaves out (sizes are answered from
+/// a product's details, not searched for).
+#[rustfmt::skip]
+pub const SIZE_WORDS: &[&str] = &["size", "sizes", "talla", "tallas", "tamanho", "tamanhos", "numero", "number"];
+
+/// Ordinal words, by position from 1; `0` means "the last one".
+#[rustfmt::skip]
+pub const ORDINALS: &[(&str, u32)] = &[
+    ("first", 1), ("1st", 1), ("second", 2), ("2nd", 2), ("third", 3), ("3rd", 3),
+    ("fourth", 4), ("4th", 4), ("fifth", 5), ("5th", 5), ("last", 0),
+    ("primero", 1), ("primera", 1), ("primer", 1), ("segundo", 2), ("segunda", 2),
+    ("tercero", 3), ("tercera", 3), ("tercer", 3), ("quinto", 5), ("quinta", 5),
+    ("ultimo", 0), ("ultima", 0),
+    ("primeiro", 1), ("primeira", 1), ("terceiro", 3), ("terceira", 3), ("ultimo", 0),
+];
+
+/// Ordinals that are also everyday nouns ("cuarto" is a bedroom, "quarto"
+/// too): read as positions only when nothing else in the message could be
+/// a product.
+#[rustfmt::skip]
+pub const AMBIGUOUS_ORDINALS: &[(&str, u32)] = &[("cuarto", 4), ("cuarta", 4), ("quarto", 4), ("quarta", 4)];
+
+/// Words before a position: "number 2", "option 3", "#2".
+#[rustfmt::skip]
+pub const POSITION_WORDS: &[&str] = &["number", "no", "option", "item", "opcion", "numero", "opcao", "n", "nº", "n°"];
+
+/// Product aspects customers ask about, and the catalog attribute keys that
+/// answer them.
+#[rustfmt::skip]
+pub const ASPECTS: &[(&[&str], &[&str])] = &[
+    (&["size", "sizes", "what sizes", "talla", "tallas", "tamanho", "tamanhos", "fit", "horma"], &["sizes", "size", "case_size", "fit"]),
+    (&["colour", "colours", "color", "colors", "colores", "cor", "cores"], &["color"]),
+    (&["material", "made of", "made from", "fabric", "tela", "tecido", "de que esta hecho", "feito de", "de que material", "es de", "e de"], &["material"]),
+    (&["dimensions", "how big", "medidas", "measure*", "mide", "miden", "mede", "medem", "tamano", "length", "largo"], &["dimensions", "length", "inseam"]),
+    (&["battery", "bateria", "battery life", "how long does the battery"], &["battery_life", "battery"]),
+    (&["warranty", "guarantee", "garantia"], &["warranty"]),
+    (&["compatible", "compatibility", "work with", "works with", "works on", "run on", "runs on", "compatible con", "funciona con", "funciona en", "corre en", "funciona com", "funciona no", "funciona na", "roda no", "roda em", "compativel", "platform", "plataforma"], &["compatibility", "platform"]),
+    (&["weight", "weigh", "peso", "pesa", "heavy"], &["weight"]),
+    (&["waterproof", "water resistant", "resistente al agua", "a prova d agua"], &["water_resistance"]),
+    (&["connect*", "bluetooth", "wifi", "conectividad", "conexao"], &["connectivity"]),
+    (&["screen", "display", "pantalla", "tela"], &["display"]),
+    (&["storage", "memory", "ram", "almacenamiento", "memoria", "armazenamento"], &["storage", "ram"]),
+    (&["camera", "camara", "camera"], &["camera"]),
+    (&["players", "multiplayer", "jugadores", "jogadores"], &["players"]),
+    (&["age", "edad", "idade", "rating"], &["age_rating"]),
+    (&["ingredients", "ingredientes", "skin type", "tipo de piel", "tipo de pele", "hair type"], &["ingredients", "skin_type", "hair_type"]),
+    (&["care", "wash", "lavar", "cuidado", "cuidados"], &["care"]),
+    (&["comes with", "come with", "include*", "viene con", "incluye", "vem com", "inclui", "in the box"], &["connectivity", "ports", "compatibility", "platform", "material"]),
+    (&["shipping", "delivery", "envio", "entrega", "frete", "deliver"], &["delivery"]),
+    (&["volume", "ml", "how much product", "capacity", "capacidad", "capacidade"], &["volume", "capacity"]),
+];
+
+/// Price questions.
+#[rustfmt::skip]
+pub const PRICE_QUESTION: &[&str] = &[
+    "how much", "price", "prices", "cost", "costs", "cuanto cuesta", "cuanto cuestan",
+    "cuanto vale", "cuanto sale", "cuanto es", "precio", "precios", "cuesta", "cuestan",
+    "quanto custa", "quanto custam", "quanto e", "quanto sai", "preco", "precos", "valor", "custa",
+];
+
+/// Stock questions.
+#[rustfmt::skip]
+pub const STOCK_QUESTION: &[&str] = &[
+    "in stock", "available", "availability", "left", "hay stock", "disponible", "disponibles",
+    "quedan", "stock", "tem em estoque", "estoque", "disponivel", "disponiveis", "tem ainda",
+];
