@@ -6,6 +6,9 @@
 //! - `deliver/noop`: `test_noop.wasm`, whose handler returns no events (204).
 //! - `deliver/echo`: `test_probe.wasm` answering `test.echo` with one event,
 //!   so that the reply path (encode in the guest, decode in the host) counts.
+//! - `breakdown/noop`: where the time of `deliver/noop` goes, measured piece
+//!   by piece on a bare copy of the host's call path (see [`bare`]), over
+//!   engines configured here so that pool settings can be compared.
 //!
 //! Each runs with the pooling allocator and with the on-demand one, in the
 //! same process. Run with `cargo bench -p agent-store --bench invoke`; what
@@ -17,10 +20,12 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use agent_store::capabilities::key_value::KeyValueStores;
 use agent_store::capabilities::llm::Models;
 use agent_store::runtime::{CallContext, Runtime, RuntimeConfig, Sandbox, Services, Template};
+use agent_store_events::binding;
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -33,9 +38,9 @@ const ALLOCATORS: [(&str, bool); 2] = [("pooling", true), ("on-demand", false)];
 
 /// The bytes of a built component, e.g. `wasm("test_noop")`.
 fn wasm(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("AGENT_STORE_WASM_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release")
-    });
+    let dir = std::env::var_os("AGENT_STORE_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release"));
     let path = dir.join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
@@ -46,6 +51,12 @@ fn wasm(name: &str) -> Vec<u8> {
             name.replace('_', "-"),
         )
     })
+}
+
+/// Where compiled components are kept between runs, as in production: only
+/// the first run compiles.
+fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join("agent-store-bench-cache")
 }
 
 /// A CloudEvent of type `ty` whose JSON data serialises to exactly
@@ -72,11 +83,10 @@ fn event(ty: &str) -> Event {
 }
 
 /// A runtime configured the way the host runs, with or without the pooling
-/// allocator. Compiled components are cached between runs, as in production.
+/// allocator.
 fn runtime(pooling: bool) -> Runtime {
     let services = Services::new(Arc::new(KeyValueStores::memory()), Arc::new(Models::default()));
-    let cache_dir = Some(std::env::temp_dir().join("agent-store-bench-cache"));
-    Runtime::new(&RuntimeConfig { pooling, cache_dir }, services).expect("a runtime")
+    Runtime::new(&RuntimeConfig { pooling, cache_dir: Some(cache_dir()) }, services).expect("a runtime")
 }
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
@@ -100,8 +110,16 @@ fn check(rt: &tokio::runtime::Runtime, template: &Template, event: &Event, repli
     }
 }
 
-/// One group: `component` receiving `event`, under both allocators.
-fn deliver(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, component: &str, event: &Event, replies: usize) {
+/// One group: `component` receiving `event` through `Template::deliver`,
+/// under both allocators.
+fn deliver(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    component: &str,
+    event: &Event,
+    replies: usize,
+) {
     let bytes = wasm(component);
     let mut group = c.benchmark_group(format!("deliver/{name}"));
     for (allocator, pooling) in ALLOCATORS {
@@ -119,10 +137,204 @@ fn deliver(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, componen
     group.finish();
 }
 
+/// A bare copy of the host's per-event path (`Template::call` in
+/// `host/src/runtime/mod.rs`): the same wasmtime and WASI work, without the
+/// host's own capabilities, limiter, epoch callback, output capture and
+/// permits. It exists to take the cost apart, and to try engine settings the
+/// host does not expose.
+mod bare {
+    use anyhow::{Result, anyhow};
+    use bytes::Bytes;
+    use cloudevents::Event;
+    use http_body_util::{BodyExt, Full};
+    use wasmtime::component::{Linker, ResourceTable};
+    use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+    use wasmtime_wasi_http::p2::bindings::ProxyPre;
+    use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+    use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+    use agent_store::runtime::CompileCache;
+    use agent_store_events::binding;
+
+    /// How the engine allocates instances.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Allocator {
+        /// The host's pool without keeping memory resident: a slot's
+        /// memory is `madvise`d away after each instance and faulted in
+        /// again by the next.
+        Pooling,
+        /// The host's pool as `Runtime::new` configures it: pages a guest
+        /// dirtied are set back with `memset` (only those, with
+        /// `PAGEMAP_SCAN`) and stay resident.
+        PoolingResident,
+        OnDemand,
+    }
+
+    impl Allocator {
+        pub const ALL: [Allocator; 3] = [Allocator::Pooling, Allocator::PoolingResident, Allocator::OnDemand];
+
+        pub fn name(self) -> &'static str {
+            match self {
+                Allocator::Pooling => "pooling",
+                Allocator::PoolingResident => "pooling-resident",
+                Allocator::OnDemand => "on-demand",
+            }
+        }
+    }
+
+    /// Linear memory kept resident per slot by [`Allocator::PoolingResident`]:
+    /// a Rust guest's stack and the start of its heap (as in `Runtime::new`).
+    const KEEP_RESIDENT: usize = 2 << 20;
+
+    /// The host's engine settings (`Runtime::new`; its constants are private,
+    /// so they are repeated here).
+    fn engine(allocator: Allocator) -> Result<Engine> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        if !matches!(allocator, Allocator::OnDemand) {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(1000);
+            pool.total_core_instances(4000);
+            pool.total_memories(2000);
+            pool.total_tables(4000);
+            pool.total_stacks(1000);
+            pool.max_memory_size(1 << 30);
+            pool.max_core_instances_per_component(64);
+            pool.max_memories_per_component(8);
+            pool.max_tables_per_component(16);
+            if matches!(allocator, Allocator::PoolingResident) {
+                pool.linear_memory_keep_resident(KEEP_RESIDENT);
+                pool.table_keep_resident(64 << 10);
+                pool.pagemap_scan(Enabled::Auto);
+            }
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        Ok(Engine::new(&config)?)
+    }
+
+    /// What a bare store holds: WASI and WASI HTTP, nothing of the host's.
+    pub struct State {
+        table: ResourceTable,
+        wasi: WasiCtx,
+        http: WasiHttpCtx,
+    }
+
+    impl State {
+        pub fn new() -> Self {
+            Self { table: ResourceTable::new(), wasi: WasiCtx::builder().build(), http: WasiHttpCtx::new() }
+        }
+    }
+
+    impl WasiView for State {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        }
+    }
+
+    impl WasiHttpView for State {
+        fn http(&mut self) -> WasiHttpCtxView<'_> {
+            WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: wasmtime_wasi_http::default_hooks() }
+        }
+    }
+
+    /// A store as the host makes one, minus the host's own state. No ticker
+    /// runs, so the deadline is only there because epochs are on.
+    pub fn store(engine: &Engine) -> Store<State> {
+        let mut store = Store::new(engine, State::new());
+        store.set_epoch_deadline(1 << 20);
+        store
+    }
+
+    /// `bytes` pre-instantiated on an engine with `allocator`. Only WASI and
+    /// WASI HTTP are linked: enough for `test_noop`. (Stubbing the rest with
+    /// `define_unknown_imports_as_traps` is no way out: it shadows the
+    /// semver-matched `wasi:http/types@0.2.0` and the handler no longer
+    /// type-checks.)
+    pub fn template(allocator: Allocator, name: &str, bytes: &[u8]) -> Result<ProxyPre<State>> {
+        let engine = engine(allocator)?;
+        let cache = CompileCache::new(&engine, Some(super::cache_dir()));
+        let (component, _) = cache.load(&engine, name, bytes, &agent_store::runtime::cache::digest(bytes))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        Ok(ProxyPre::new(linker.instantiate_pre(&component)?)?)
+    }
+
+    /// A new store and instance, dropped at once: no call.
+    pub async fn instantiate(pre: &ProxyPre<State>) -> Result<()> {
+        let mut store = store(pre.engine());
+        pre.instantiate_async(&mut store).await?;
+        Ok(())
+    }
+
+    /// `Template::deliver` without the host's extras: encode, new store,
+    /// instantiate and call while reading the reply in the same task, decode.
+    pub async fn deliver(pre: &ProxyPre<State>, event: &Event) -> Result<Vec<Event>> {
+        let (headers, body) = binding::encode_binary(event).map_err(|e| anyhow!("{e}"))?;
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = http::Uri::from_static("http://noop.spin.internal/");
+        *request.headers_mut() = headers;
+
+        let mut store = store(pre.engine());
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let req = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = pre.clone();
+        let guest = async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+        };
+        let reply = async {
+            let response = receiver.await.map_err(|_| anyhow!("no response"))?.map_err(|e| anyhow!("{e:?}"))?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(|e| anyhow!("{e:?}"))?.to_bytes();
+            anyhow::Ok((parts, body))
+        };
+        let (ran, reply) = tokio::join!(guest, reply);
+        ran?;
+        let (parts, body) = reply?;
+        binding::decode_reply(parts.status, &parts.headers, body.to_vec()).map_err(|e| anyhow!("{e}"))
+    }
+}
+
+/// Where the time of one `deliver/noop` goes, piece by piece.
+fn breakdown(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let bytes = wasm("test_noop");
+    let event = event("store.bench.tick");
+    let mut group = c.benchmark_group("breakdown/noop");
+    group.measurement_time(Duration::from_secs(3));
+
+    // Host-side work that does not depend on the allocator.
+    group.bench_function("encode", |b| b.iter(|| binding::encode_binary(black_box(&event)).expect("encodes")));
+    group.bench_function("spawn", |b| {
+        b.to_async(rt).iter(|| async { tokio::spawn(async { black_box(1) }).await.expect("joins") })
+    });
+
+    for allocator in bare::Allocator::ALL {
+        let name = allocator.name();
+        let pre = bare::template(allocator, "noop", &bytes).expect("the component loads");
+        let replies = rt.block_on(bare::deliver(&pre, &event)).expect("the bare path delivers");
+        assert!(replies.is_empty(), "noop answered {} events", replies.len());
+
+        group.bench_function(format!("{name}/store"), |b| b.iter(|| bare::store(pre.engine())));
+        group.bench_function(format!("{name}/instantiate"), |b| {
+            b.to_async(rt).iter(|| async { bare::instantiate(&pre).await.expect("instantiates") })
+        });
+        group.bench_function(format!("{name}/deliver"), |b| {
+            b.to_async(rt).iter(|| async { bare::deliver(&pre, black_box(&event)).await.expect("delivers") })
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio_runtime();
     deliver(c, &rt, "noop", "test_noop", &event("store.bench.tick"), 0);
     deliver(c, &rt, "echo", "test_probe", &event("test.echo"), 1);
+    breakdown(c, &rt);
 }
 
 criterion_group!(invoke, benches);
