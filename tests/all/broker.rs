@@ -9,7 +9,9 @@ use std::time::Duration;
 use agent_store::broker::rabbitmq::handled;
 use agent_store::capabilities::key_value::Store;
 use agent_store::capabilities::key_value::redis::{RedisBackend, RedisStore};
-use agent_store_tests::{HostBuilder, HostProcess, Tail, event, host_binary_path, test_app};
+use agent_store_tests::{
+    HostBuilder, HostProcess, Tail, event, host_binary_path, rabbitmq_alone, rabbitmq_shared, test_app,
+};
 use anyhow::{Context, Result, bail};
 use cloudevents::{AttributesReader, Event};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
@@ -30,12 +32,29 @@ fn redis_url() -> String {
 /// One test's corner of RabbitMQ and Redis, emptied when dropped.
 struct Sandbox {
     prefix: String,
+    _rabbitmq: RabbitMq,
+}
+
+/// How the test holds RabbitMQ (see `rabbitmq_alone`).
+enum RabbitMq {
+    Shared(#[allow(dead_code, reason = "held, not read")] tokio::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code, reason = "held, not read")] tokio::sync::RwLockWriteGuard<'static, ()>),
 }
 
 impl Sandbox {
+    /// For a test that leaves RabbitMQ alone.
     async fn new() -> Result<Self> {
+        Self::holding(RabbitMq::Shared(rabbitmq_shared().await)).await
+    }
+
+    /// For a test that closes connections or restarts RabbitMQ.
+    async fn alone() -> Result<Self> {
+        Self::holding(RabbitMq::Alone(rabbitmq_alone().await)).await
+    }
+
+    async fn holding(rabbitmq: RabbitMq) -> Result<Self> {
         ensure_rabbitmq().await?;
-        Ok(Self { prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]) })
+        Ok(Self { prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]), _rabbitmq: rabbitmq })
     }
 
     /// The `--kv` URL: Redis, in this test's namespace, shared by its hosts.
@@ -309,7 +328,7 @@ concurrency = 32
 async fn ten_thousand_events_survive_lost_connections_and_a_broker_restart() -> Result<()> {
     const EVENTS: usize = 10_000;
     const BATCH: usize = 250;
-    let sandbox = Sandbox::new().await?;
+    let sandbox = Sandbox::alone().await?;
     let _restore = RestartBrokerOnDrop;
     let app = test_app(COUNTER_APP)?;
     let host = sandbox.host(&app).start().await?;
@@ -483,7 +502,7 @@ concurrency = 8
 async fn conversations_stay_in_order_with_two_consumers() -> Result<()> {
     const CONVERSATIONS: usize = 24;
     const STEPS: u64 = 40;
-    let sandbox = Sandbox::new().await?;
+    let sandbox = Sandbox::alone().await?;
     let app = test_app(SEQUENCE_APP)?;
     let mut first = Some(sandbox.host(&app).start().await?);
     let second = sandbox.host(&app).start().await?;

@@ -326,7 +326,10 @@ async fn fifty_orders_for_ten_units(host: &HostProcess) -> Result<()> {
             // but never differently (another order, or created after all).
             let answer = |e: &Value| (e["type"].clone(), e["data"]["order"]["id"].clone());
             if let Some(earlier) = outcomes.insert(request_id, record["event"].clone()) {
-                ensure!(answer(&earlier) == answer(&record["event"]), "one answer per request: {earlier} then {record}");
+                ensure!(
+                    answer(&earlier) == answer(&record["event"]),
+                    "one answer per request: {earlier} then {record}"
+                );
             }
         }
     }
@@ -435,6 +438,7 @@ async fn clean_up(prefix: &str) {
 /// counters, each under this test's own prefix.
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_concurrent_orders_for_ten_units_on_redis_and_rabbitmq() -> Result<()> {
+    let _rabbitmq = agent_store_tests::rabbitmq_shared().await;
     let prefix = format!("t-orders-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let outcome = async {
         let host = HostBuilder::repo_manifest()

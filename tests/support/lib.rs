@@ -307,3 +307,19 @@ pub fn test_app(manifest: &str) -> Result<tempfile::TempDir> {
     std::fs::write(dir.path().join("spin.toml"), text)?;
     Ok(dir)
 }
+
+/// RabbitMQ is one for every test of this process. Most tests share it
+/// (each under its own prefix); a test that closes every connection or
+/// restarts the broker would break the others' hosts mid-test, so it holds
+/// RabbitMQ alone.
+static RABBITMQ: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Held by a test that uses RabbitMQ as it is.
+pub async fn rabbitmq_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    RABBITMQ.read().await
+}
+
+/// Held by a test that closes connections or stops and starts RabbitMQ.
+pub async fn rabbitmq_alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    RABBITMQ.write().await
+}
