@@ -18,7 +18,8 @@ pub struct ChatMessageNew {
     pub brand: BrandId,
     /// The customer.
     pub customer: CustomerRef,
-    /// The channel's message id (a wamid for WhatsApp).
+    /// The channel's message id (for WhatsApp, the gateway's `wm-…` token
+    /// for the wamid, which embeds the customer's number).
     pub message_id: String,
     /// The customer's words ([`MessageContent::text`]), trimmed; empty for a
     /// message without words, such as an uncaptioned photo.

@@ -86,7 +86,7 @@ pub enum MessageContent {
     },
     /// The customer reacted to a message with an emoji.
     Reaction {
-        /// The id (wamid) of the message reacted to.
+        /// The message reacted to (the gateway's `wm-…` token for its wamid).
         message_id: String,
         /// The emoji; absent when the customer removed their reaction.
         emoji: Option<String>,
@@ -630,7 +630,8 @@ pub struct WhatsAppMessageReceived {
     pub conversation: ConversationId,
     /// The customer.
     pub customer: CustomerRef,
-    /// The WhatsApp message id (`wamid.…`).
+    /// The gateway's `wm-…` token for the WhatsApp message id (a wamid
+    /// embeds the customer's number, so it never leaves the gateway).
     pub message_id: String,
     /// When the customer sent it, per WhatsApp.
     pub timestamp: DateTime<Utc>,
@@ -653,7 +654,7 @@ pub struct WhatsAppMessageSend {
     pub brand: BrandId,
     /// The message.
     pub message: OutboundMessage,
-    /// The customer message (wamid) to quote as the one answered.
+    /// The customer message to quote as the one answered (its `wm-…` token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
 }
@@ -688,7 +689,7 @@ pub struct StatusError {
 /// the gateway sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhatsAppMessageStatus {
-    /// The id (wamid) of the message the status is about.
+    /// The message the status is about (its `wm-…` token).
     pub message_id: String,
     /// The conversation, when the gateway still knows which one sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
