@@ -654,28 +654,9 @@ impl ProductIndex {
     }
 }
 
-/// Lower-cases and strips diacritics, so "Sofá", "SOFA" and "sofa" are the same word, as
-/// are "tênis"/"tenis" and "calça"/"calca".
-pub fn fold(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
-        match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => out.push('a'),
-            'é' | 'è' | 'ê' | 'ë' | 'ē' => out.push('e'),
-            'í' | 'ì' | 'î' | 'ï' | 'ī' => out.push('i'),
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' => out.push('o'),
-            'ú' | 'ù' | 'û' | 'ü' | 'ū' => out.push('u'),
-            'ç' => out.push('c'),
-            'ñ' => out.push('n'),
-            'ý' | 'ÿ' => out.push('y'),
-            'ß' => out.push_str("ss"),
-            'æ' => out.push_str("ae"),
-            'œ' => out.push_str("oe"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// The folding the sellers apply to what customers write, from the shared
+/// contract crate so both sides always agree.
+pub use agent_store_events::text::fold;
 
 /// Drops a plural "s", then a final "e", on words longer than three letters. Stripping
 /// the "e" too is what makes both sides agree: "dresses"/"dress" -> "dress",

@@ -7,8 +7,11 @@
 //! ```no_run
 //! use agent_store_sdk::{Event, Incoming, Result};
 //!
+//! // In brands/fashion/src/lib.rs this is `include_str!("../persona.toml")`.
+//! const PERSONA: &str = include_str!("../../../brands/fashion/persona.toml");
+//!
 //! async fn handle(event: Incoming) -> Result<Vec<Event>> {
-//!     agent_store_seller::handle(include_str!("../persona.toml"), &agent_store_seller::Standard, event).await
+//!     agent_store_seller::handle(PERSONA, &agent_store_seller::Standard, event).await
 //! }
 //!
 //! agent_store_sdk::export!(id: "seller-fashion", events: handle);

@@ -3,28 +3,10 @@
 //! Everything the brain reads goes through [`tokens`], so "¿Cuánto cuesta?",
 //! "cuanto CUESTA" and "cuánto cuesta!!" are the same two words.
 
-/// Lower-cases and strips diacritics, the same folding the catalog's search
-/// applies, so that a word the seller sends means to the catalog what it
-/// meant to the seller.
-pub fn fold(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
-        match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => out.push('a'),
-            'é' | 'è' | 'ê' | 'ë' | 'ē' => out.push('e'),
-            'í' | 'ì' | 'î' | 'ï' | 'ī' => out.push('i'),
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' => out.push('o'),
-            'ú' | 'ù' | 'û' | 'ü' | 'ū' => out.push('u'),
-            'ç' => out.push('c'),
-            'ñ' => out.push('n'),
-            'ý' | 'ÿ' => out.push('y'),
-            'ß' => out.push_str("ss"),
-            '’' | '‘' | '`' => out.push('\''),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// The same folding the catalog's search applies (one function in the
+/// shared contract crate), so that a word the seller sends means to the
+/// catalog what it meant to the seller.
+pub use agent_store_events::text::fold;
 
 /// The folded words of a text. Words are runs of letters and digits; a `.`
 /// or `,` between two digits stays in the word, so prices such as `49.90`
