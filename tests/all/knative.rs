@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_store_events::ProductQueryResult;
-use agent_store_tests::{HostBuilder, HostProcess, event, host_binary_path};
+use agent_store_tests::{HostBuilder, HostProcess, TEST_TOKEN, event, host_binary_path};
 use anyhow::{Result, bail};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -159,6 +159,39 @@ async fn deliveries_are_answered_so_that_knative_retries_only_what_can_succeed()
     ingress.refusing.store(false, Ordering::SeqCst);
     let (status, body) = deliver(&host, "product-catalog", &query("q-refused")).await?;
     assert_eq!(status, 200, "{body}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_knative_gives_up_on_is_kept_with_its_reason() -> Result<()> {
+    let ingress = Ingress::default();
+    let host = knative_host(&ingress).await?;
+
+    // What the Broker's dead-letter sink posts: the event as it was, plus
+    // the extensions Knative adds to say where it failed and how.
+    let mut failed = query("q-dead");
+    failed.set_extension("knativeerrorcode", "503");
+    failed.set_extension(
+        "knativeerrordest",
+        "http://agent-store.agent-store.svc.cluster.local/events/deliver/product-catalog",
+    );
+    failed.set_extension("knativeerrordata", "eyJlcnJvciI6InJldHJ5In0=");
+    let (headers, body) = agent_store_events::binding::encode_binary(&failed).map_err(|e| anyhow::anyhow!(e.0))?;
+    let client = reqwest::Client::new();
+    let response = client.post(format!("{}/events/dead-letter", host.url)).headers(headers).body(body).send().await?;
+    assert_eq!(response.status(), 200);
+
+    let listing = format!("{}/admin/dead-letters", host.url);
+    assert_eq!(client.get(&listing).send().await?.status(), 401, "dead letters are for the admin only");
+    let body: Value = client.get(&listing).bearer_auth(TEST_TOKEN).send().await?.json().await?;
+    let letters = body["dead_letters"].as_array().unwrap();
+    assert_eq!(letters.len(), 1, "{body}");
+    let letter = &letters[0];
+    assert_eq!(letter["event"]["id"], failed.id());
+    assert_eq!(letter["event"]["data"]["request_id"], "q-dead", "the event is kept whole: {letter}");
+    assert_eq!(letter["component"], "product-catalog");
+    let reason = letter["reason"].as_str().unwrap();
+    assert!(reason.contains("answered 503") && reason.contains(r#"{"error":"retry"}"#), "{reason}");
     Ok(())
 }
 

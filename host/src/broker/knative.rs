@@ -30,7 +30,12 @@ use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
 use tokio::sync::Notify;
 
-use super::{Broker, Handler, Outcome, Subscription};
+use super::{Broker, DeadLetter, Handler, Outcome, Subscription};
+use crate::capabilities::key_value::Store;
+
+/// The key-value store dead letters are kept in (Redis on Knative, so
+/// every replica sees the same ones).
+pub const DEAD_LETTERS: &str = "agent-store.dead-letters";
 
 /// Attempts at posting one event to the ingress before `publish` fails.
 const INGRESS_ATTEMPTS: u32 = 3;
@@ -60,6 +65,7 @@ struct Attached {
 
 pub struct KnativeBroker {
     sink: reqwest::Url,
+    dead: Arc<dyn Store>,
     client: reqwest::Client,
     subscriptions: RwLock<HashMap<String, Arc<Attached>>>,
     closing: AtomicBool,
@@ -70,7 +76,7 @@ pub struct KnativeBroker {
 impl KnativeBroker {
     /// `sink` is the broker ingress, e.g.
     /// `http://broker-ingress.knative-eventing.svc.cluster.local/store/default`.
-    pub fn new(sink: &str) -> Result<Self> {
+    pub fn new(sink: &str, dead: Arc<dyn Store>) -> Result<Self> {
         let sink = reqwest::Url::parse(sink).with_context(|| format!("the Knative sink `{sink}` is not a URL"))?;
         if !matches!(sink.scheme(), "http" | "https") {
             bail!("the Knative sink `{sink}` must be an http:// or https:// URL");
@@ -78,6 +84,7 @@ impl KnativeBroker {
         let client = reqwest::Client::builder().timeout(INGRESS_TIMEOUT).build().context("building the HTTP client")?;
         Ok(Self {
             sink,
+            dead,
             client,
             subscriptions: RwLock::default(),
             closing: AtomicBool::new(false),
@@ -116,6 +123,42 @@ impl KnativeBroker {
             self.idle.notify_waiters();
         }
         pushed
+    }
+
+    /// Keeps an event Knative gave up on (the Broker's dead-letter sink
+    /// posts it to `/events/dead-letter`), with what Knative says of why:
+    /// the `knativeerrorcode`, `knativeerrordest` and `knativeerrordata`
+    /// extensions it adds.
+    pub async fn keep_dead(&self, event: Event) -> Result<DeadLetter> {
+        let extension = |name: &str| event.extension(name).map(|v| v.to_string());
+        let destination = extension("knativeerrordest");
+        let component = destination
+            .as_deref()
+            .and_then(|d| d.rsplit_once("/events/deliver/"))
+            .map(|(_, component)| component.trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let reason = match (extension("knativeerrorcode"), destination) {
+            (Some(code), Some(destination)) => format!("{destination} answered {code}"),
+            (Some(code), None) => format!("the subscriber answered {code}"),
+            (None, Some(destination)) => format!("{destination} could not be reached"),
+            (None, None) => "dead-lettered by Knative (no reason given)".to_string(),
+        };
+        let reason = match extension("knativeerrordata") {
+            Some(data) if !data.is_empty() => format!("{reason}: {}", decode_error_data(&data)),
+            _ => reason,
+        };
+        // Knative does not say how many times it tried: its delivery spec does.
+        let letter = DeadLetter { event, component, reason, attempts: 0, at: chrono::Utc::now() };
+        let key = format!("{}-{}", letter.at.format("%Y%m%dT%H%M%S%.6fZ"), letter.event.id());
+        self.dead.set(&key, &serde_json::to_vec(&letter)?).await.context("keeping the dead letter")?;
+        tracing::warn!(
+            component = letter.component,
+            event_id = letter.event.id(),
+            event_type = letter.event.ty(),
+            reason = letter.reason,
+            "dead letter kept"
+        );
+        Ok(letter)
     }
 
     async fn post(&self, event: &Event) -> Result<()> {
@@ -192,19 +235,57 @@ impl Broker for KnativeBroker {
         }
     }
 
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        let mut all = Vec::new();
+        for key in self.dead.keys().await? {
+            if let Some(bytes) = self.dead.get(&key).await? {
+                all.push(serde_json::from_slice::<DeadLetter>(&bytes).with_context(|| format!("dead letter {key}"))?);
+            }
+        }
+        all.sort_by_key(|letter| letter.at);
+        Ok(all)
+    }
+
     fn knative(&self) -> Option<&KnativeBroker> {
         Some(self)
     }
+}
+
+/// `knativeerrordata` is the subscriber's answer, base64-encoded; shown as
+/// text when it is text, cut to a readable length.
+fn decode_error_data(data: &str) -> String {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_else(|| data.to_string());
+    text.chars().take(500).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::capabilities::key_value::memory::MemoryBackend;
+
+    fn dead() -> Arc<dyn Store> {
+        Arc::new(MemoryBackend::default().store(DEAD_LETTERS, None))
+    }
+
     #[test]
     fn the_sink_must_be_an_http_url() {
-        assert!(KnativeBroker::new("http://broker-ingress.knative-eventing.svc.cluster.local/store/default").is_ok());
-        assert!(KnativeBroker::new("amqp://guest:guest@rabbit").is_err());
-        assert!(KnativeBroker::new("not a url").is_err());
+        assert!(
+            KnativeBroker::new("http://broker-ingress.knative-eventing.svc.cluster.local/store/default", dead())
+                .is_ok()
+        );
+        assert!(KnativeBroker::new("amqp://guest:guest@rabbit", dead()).is_err());
+        assert!(KnativeBroker::new("not a url", dead()).is_err());
+    }
+
+    #[test]
+    fn knative_error_data_is_shown_as_text() {
+        assert_eq!(decode_error_data("eyJlcnJvciI6InJldHJ5In0="), r#"{"error":"retry"}"#);
+        assert_eq!(decode_error_data("not base64!"), "not base64!");
     }
 }

@@ -123,7 +123,7 @@ pub trait Handler: Send + Sync {
 }
 
 /// An event that could not be handled, kept with why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DeadLetter {
     pub event: Event,
     pub component: String,

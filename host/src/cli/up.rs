@@ -110,7 +110,8 @@ impl UpArgs {
                 let Some(sink) = &self.sink else {
                     bail!("--broker knative needs the broker ingress URL: --sink or K_SINK (a SinkBinding sets it)")
                 };
-                Ok(Arc::new(KnativeBroker::new(sink)?))
+                let dead = key_value.open(crate::broker::knative::DEAD_LETTERS);
+                Ok(Arc::new(KnativeBroker::new(sink, dead)?))
             }
             other => bail!("--broker {other}: use `memory`, an amqp:// URL or `knative`"),
         }

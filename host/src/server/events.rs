@@ -2,6 +2,7 @@
 //! to the broker before the answer: 202 means the broker has them.
 //! `GET /events/tail`: the live tap as Server-Sent Events.
 //! `POST /events/deliver/<component>`: deliveries pushed by Knative Triggers.
+//! `POST /events/dead-letter`: the Knative Broker's dead-letter sink.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -132,4 +133,38 @@ pub(super) async fn deliver(
     } else {
         (StatusCode::OK, Json(json!({ "emitted": emitted }))).into_response()
     }
+}
+
+/// `POST /events/dead-letter`: where the Knative Broker's dead-letter sink
+/// sends what its Triggers gave up on. Kept in the key-value store (Redis
+/// on Knative) and listed at `GET /admin/dead-letters`.
+pub(super) async fn dead_letter(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(broker) = state.app.broker().knative() else {
+        let kind = state.app.broker().kind();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("this host's broker is `{kind}`, which keeps its own dead letters; a dead-letter sink needs `--broker knative`") })),
+        )
+            .into_response();
+    };
+    let events = match agent_store_events::binding::decode(&headers, body.to_vec()) {
+        Ok(events) => events,
+        Err(e) => {
+            // Knative retries a dead letter it could not deliver; a body
+            // that is not an event never will be one, so say why loudly.
+            tracing::error!(reason = %e, "a dead letter that is not a CloudEvent was refused");
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.0 }))).into_response();
+        }
+    };
+    let mut kept = Vec::new();
+    for event in events {
+        match broker.keep_dead(event).await {
+            Ok(letter) => kept.push(letter.event.id().to_string()),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "could not keep a dead letter");
+                return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("{e:#}") }))).into_response();
+            }
+        }
+    }
+    (StatusCode::OK, Json(json!({ "kept": kept }))).into_response()
 }

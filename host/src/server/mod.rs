@@ -52,6 +52,8 @@ pub fn router(state: ServerState) -> Router {
         .route("/events/tail", get(events::tail))
         .route("/admin/llm/usage", get(llm_usage))
         .route("/events/deliver/{component}", post(events::deliver))
+        .route("/events/dead-letter", post(events::dead_letter))
+        .route("/admin/dead-letters", get(dead_letters))
         .fallback(routes::handle)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
@@ -95,4 +97,16 @@ async fn llm_usage(State(state): State<ServerState>, headers: HeaderMap) -> Resp
         return refusal.into_response();
     }
     Json(json!({ "usage": state.app.runtime().services().models.usage() })).into_response()
+}
+
+/// The dead letters the broker keeps (the in-memory and Knative backends;
+/// RabbitMQ's are in its queues, listed by `agent-store dlq list`).
+async fn dead_letters(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = state.admin_token.check(&headers, None) {
+        return refusal.into_response();
+    }
+    match state.app.broker().dead_letters().await {
+        Ok(letters) => Json(json!({ "broker": state.app.broker().kind(), "dead_letters": letters })).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("{e:#}") }))).into_response(),
+    }
 }
