@@ -235,9 +235,11 @@ impl AppInner {
         if events.is_empty() {
             return Ok(());
         }
-        self.broker.publish(events).await?;
+        // Tapped as they are handed over, not once the broker confirms: a
+        // subscriber may already have handled an event (and published what
+        // it caused) by the time `publish` returns, and the tail must show
+        // causes before their effects.
         for event in events {
-            tracing::debug!(event_id = event.id(), event_type = event.ty(), "published");
             self.tap.record(TapRecord {
                 kind: TapKind::Published,
                 event: event.clone(),
@@ -245,6 +247,21 @@ impl AppInner {
                 detail: None,
                 elapsed_ms: None,
             });
+        }
+        if let Err(error) = self.broker.publish(events).await {
+            for event in events {
+                self.tap.record(TapRecord {
+                    kind: TapKind::Failed,
+                    event: event.clone(),
+                    component: None,
+                    detail: Some(format!("the broker did not take it: {error:#}")),
+                    elapsed_ms: None,
+                });
+            }
+            return Err(error);
+        }
+        for event in events {
+            tracing::debug!(event_id = event.id(), event_type = event.ty(), "published");
         }
         Ok(())
     }

@@ -16,11 +16,13 @@ const TAP_CAPACITY: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TapKind {
-    /// The host handed the event to the broker.
+    /// The host handed the event to the broker (a `failed` record with no
+    /// component follows if the broker did not take it).
     Published,
     /// A component handled the event.
     Delivered,
-    /// A component failed on the event (it may be retried).
+    /// A component failed on the event (it may be retried), or, with no
+    /// component, the broker did not take a published event.
     Failed,
     /// The event was refused for good and dead-lettered.
     Rejected,
