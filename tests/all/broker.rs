@@ -6,11 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use agent_store::broker::rabbitmq::handled;
 use agent_store::capabilities::key_value::Store;
 use agent_store::capabilities::key_value::redis::{RedisBackend, RedisStore};
 use agent_store_tests::{
-    HostBuilder, HostProcess, Tail, event, host_binary_path, rabbitmq_alone, rabbitmq_shared, test_app,
+    HostBuilder, HostProcess, Tail, amqp_url, event, host_binary_path, rabbitmq_alone, rabbitmq_shared, redis_url,
+    remove_prefix, test_app,
 };
 use anyhow::{Context, Result, bail};
 use cloudevents::{AttributesReader, Event};
@@ -20,14 +20,6 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn amqp_url() -> String {
-    std::env::var("AGENT_STORE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-fn redis_url() -> String {
-    std::env::var("AGENT_STORE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
 
 /// One test's corner of RabbitMQ and Redis, emptied when dropped.
 struct Sandbox {
@@ -109,39 +101,13 @@ impl Drop for Sandbox {
         // test's runtime may be the one unwinding.
         let cleaned = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(cleanup(&prefix))
+            runtime.block_on(remove_prefix(&prefix))
         })
         .join();
         if let Ok(Err(error)) = cleaned {
             eprintln!("cleaning up after the test: {error:#}");
         }
     }
-}
-
-async fn cleanup(prefix: &str) -> Result<()> {
-    let _ = rabbitmqctl(&["start_app"]).await;
-    let ours = |list: String| -> Vec<String> {
-        list.lines().map(str::trim).filter(|name| name.starts_with(&format!("{prefix}."))).map(str::to_string).collect()
-    };
-    let queues = ours(rabbitmqctl(&["list_queues", "-q", "--no-table-headers", "name"]).await?);
-    let exchanges = ours(rabbitmqctl(&["list_exchanges", "-q", "--no-table-headers", "name"]).await?);
-    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    for queue in queues {
-        channel.queue_delete(queue.into(), Default::default()).await?;
-    }
-    for exchange in exchanges {
-        channel.exchange_delete(exchange.into(), Default::default()).await?;
-    }
-    let _ = connection.close(200, "clean".into()).await;
-    let redis = RedisBackend::connect(&format!("{}#{prefix}", redis_url())).await?;
-    for label in ["counts", handled::LABEL] {
-        let store = redis.store(label, None);
-        for key in store.keys().await? {
-            store.delete(&key).await?;
-        }
-    }
-    Ok(())
 }
 
 async fn rabbitmqctl(args: &[&str]) -> Result<String> {

@@ -388,52 +388,6 @@ async fn fifty_concurrent_orders_for_ten_units_on_the_embedded_store() -> Result
     fifty_orders_for_ten_units(&host).await
 }
 
-fn redis_url() -> String {
-    std::env::var("AGENT_STORE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-fn amqp_url() -> String {
-    std::env::var("AGENT_STORE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// Deletes the test's Redis keys and RabbitMQ queues and exchanges, all under
-/// `prefix`. Best effort: a leftover is named after a test run, never shared.
-async fn clean_up(prefix: &str) {
-    let redis = redis_url();
-    let _ = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("redis-cli -u {redis} --scan --pattern '{prefix}:*' | xargs -r redis-cli -u {redis} del"))
-        .output()
-        .await;
-    let list = |what: &'static str| async move {
-        let output = tokio::process::Command::new("rabbitmqctl")
-            .args([what, "-q", "--no-table-headers", "name"])
-            .output()
-            .await
-            .ok()?;
-        let names = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::trim)
-            .filter(|name| name.starts_with(&format!("{prefix}.")))
-            .map(str::to_string)
-            .collect::<Vec<_>>();
-        Some(names)
-    };
-    let (queues, exchanges) = (list("list_queues").await, list("list_exchanges").await);
-    let Ok(connection) = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await else {
-        return;
-    };
-    if let Ok(channel) = connection.create_channel().await {
-        for queue in queues.unwrap_or_default() {
-            let _ = channel.queue_delete(queue.into(), Default::default()).await;
-        }
-        for exchange in exchanges.unwrap_or_default() {
-            let _ = channel.exchange_delete(exchange.into(), Default::default()).await;
-        }
-    }
-    let _ = connection.close(200, "clean".into()).await;
-}
-
 /// On the production backends: RabbitMQ delivering, Redis holding the
 /// counters, each under this test's own prefix.
 #[tokio::test(flavor = "multi_thread")]
@@ -443,16 +397,18 @@ async fn fifty_concurrent_orders_for_ten_units_on_redis_and_rabbitmq() -> Result
     let outcome = async {
         let host = HostBuilder::repo_manifest()
             .arg("--broker")
-            .arg(amqp_url())
+            .arg(agent_store_tests::amqp_url())
             .arg("--broker-prefix")
             .arg(&prefix)
             .arg("--kv")
-            .arg(format!("{}#{prefix}", redis_url()))
+            .arg(format!("{}#{prefix}", agent_store_tests::redis_url()))
             .start()
             .await?;
         fifty_orders_for_ten_units(&host).await
     }
     .await;
-    clean_up(&prefix).await;
+    if let Err(error) = agent_store_tests::remove_prefix(&prefix).await {
+        eprintln!("cleaning up after the test: {error:#}");
+    }
     outcome
 }

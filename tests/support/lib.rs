@@ -323,3 +323,50 @@ pub async fn rabbitmq_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
 pub async fn rabbitmq_alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
     RABBITMQ.write().await
 }
+
+/// The RabbitMQ the tests use: the machine's, unless `AGENT_STORE_TEST_AMQP` says otherwise.
+pub fn amqp_url() -> String {
+    std::env::var("AGENT_STORE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// The Redis the tests use: the machine's, unless `AGENT_STORE_TEST_REDIS` says otherwise.
+pub fn redis_url() -> String {
+    std::env::var("AGENT_STORE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Deletes what a test left under its own `prefix` on the shared services:
+/// the RabbitMQ queues and exchanges `<prefix>.…` (the host's
+/// `--broker-prefix`) and the Redis keys `<prefix>:…` (a `--kv
+/// redis://…#<prefix>` namespace). RabbitMQ's app is started first, in
+/// case a test that stops it failed half-way.
+pub async fn remove_prefix(prefix: &str) -> Result<()> {
+    let rabbitmqctl = |args: &'static [&'static str]| async move {
+        let output = Command::new("rabbitmqctl").args(args).output().await.context("running rabbitmqctl")?;
+        if !output.status.success() {
+            bail!("rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let _ = rabbitmqctl(&["start_app"]).await;
+    let ours = |list: String| -> Vec<String> {
+        list.lines().map(str::trim).filter(|name| name.starts_with(&format!("{prefix}."))).map(str::to_string).collect()
+    };
+    let queues = ours(rabbitmqctl(&["list_queues", "-q", "--no-table-headers", "name"]).await?);
+    let exchanges = ours(rabbitmqctl(&["list_exchanges", "-q", "--no-table-headers", "name"]).await?);
+    let connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    for queue in queues {
+        channel.queue_delete(queue.into(), Default::default()).await?;
+    }
+    for exchange in exchanges {
+        channel.exchange_delete(exchange.into(), Default::default()).await?;
+    }
+    let _ = connection.close(200, "clean".into()).await;
+
+    let mut redis = redis::Client::open(redis_url())?.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut redis).await?;
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut redis).await?;
+    }
+    Ok(())
+}
