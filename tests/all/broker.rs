@@ -83,6 +83,22 @@ impl Sandbox {
         Ok(String::from_utf8_lossy(&output.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 
+    /// This sandbox's queues with their ready and unacked messages and
+    /// consumers, for a failing test to show where events stopped.
+    async fn queues(&self) -> Result<String> {
+        let list = rabbitmqctl(&[
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "consumers",
+        ])
+        .await?;
+        Ok(list.lines().filter(|l| l.starts_with(&format!("{}.", self.prefix))).collect::<Vec<_>>().join("\n"))
+    }
+
     /// Messages ready in a queue.
     async fn depth(&self, queue: &str) -> Result<u32> {
         let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await?;
@@ -328,7 +344,18 @@ async fn ten_thousand_events_survive_lost_connections_and_a_broker_restart() -> 
             break;
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("only {keys} of {EVENTS} events were handled");
+            bail!(
+                "only {keys} of {EVENTS} events were handled\n\nqueues (ready, unacked, consumers):\n{}\n\nthe host's warnings:\n{}",
+                sandbox.queues().await.unwrap_or_else(|e| format!("{e:#}")),
+                host.logs()
+                    .iter()
+                    .filter(|l| !l.contains(r#""level":"INFO""#) && !l.contains(r#""level":"DEBUG""#))
+                    .rev()
+                    .take(60)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -26,7 +26,7 @@ use tracing::Instrument;
 use super::Settings;
 use super::handled::{CLAIM_RENEWAL, Claim, Handled, Token};
 use super::headers::{self, DeathNote};
-use super::link::{Link, Outgoing};
+use super::link::{Link, Outgoing, SETTLE_TIMEOUT};
 use crate::broker::{Handler, Outcome, Subscription};
 
 /// How long a delivery that could not be settled (the store or the broker
@@ -75,6 +75,8 @@ impl InFlight {
 /// (a bug, or a panic on the way), it puts the delivery back.
 struct Ticket {
     acker: Option<Acker>,
+    /// The link the delivery came on: its acker works there or nowhere.
+    link: Arc<Link>,
 }
 
 impl Ticket {
@@ -83,12 +85,13 @@ impl Ticket {
     }
 
     async fn ack(&mut self) {
-        if let Some(acker) = self.acker.take()
-            && let Err(e) = acker.ack(BasicAckOptions::default()).await
-        {
-            // Its channel is gone: RabbitMQ redelivers it, and the record
-            // makes that redelivery cheap.
-            tracing::debug!(error = %e, "could not ack: the delivery comes back");
+        if let Some(acker) = self.acker.take() {
+            let acked = async { Ok(acker.ack(BasicAckOptions::default()).await?) };
+            if let Err(e) = self.link.bounded("acking", SETTLE_TIMEOUT, acked).await {
+                // Its channel is gone: RabbitMQ redelivers it, and the record
+                // makes that redelivery cheap.
+                tracing::debug!(error = %format!("{e:#}"), "could not ack: the delivery comes back");
+            }
         }
     }
 
@@ -96,7 +99,9 @@ impl Ticket {
         tracing::warn!(reason = why, "putting the delivery back");
         tokio::time::sleep(REQUEUE_DELAY).await;
         if let Some(acker) = self.acker.take() {
-            let _ = acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await;
+            let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+            let nacked = async { Ok(acker.nack(requeue).await?) };
+            let _ = self.link.bounded("requeueing", SETTLE_TIMEOUT, nacked).await;
         }
     }
 }
@@ -105,8 +110,11 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         if let Some(acker) = self.acker.take().filter(Acker::usable) {
             tracing::error!("a delivery was left unsettled: requeueing it");
+            let link = self.link.clone();
             tokio::spawn(async move {
-                let _ = acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await;
+                let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+                let nacked = async { Ok(acker.nack(requeue).await?) };
+                let _ = link.bounded("requeueing", SETTLE_TIMEOUT, nacked).await;
             });
         }
     }
@@ -151,7 +159,9 @@ impl Consuming {
     /// Stops deliveries; those received already are still handled.
     pub async fn cancel(self) {
         for tag in self.tags {
-            let _ = self.channel.basic_cancel(tag, BasicCancelOptions::default()).await;
+            let cancel = self.channel.basic_cancel(tag, BasicCancelOptions::default());
+            // A dead connection needs no cancelling; lapin may not answer on it.
+            let _ = tokio::time::timeout(SETTLE_TIMEOUT, cancel).await;
         }
     }
 }
@@ -251,7 +261,7 @@ impl Core {
     async fn process(&self, job: Job) {
         let Job { delivery, link, .. } = job;
         let Delivery { properties, data, routing_key, acker, .. } = delivery;
-        let mut ticket = Ticket { acker: Some(acker) };
+        let mut ticket = Ticket { acker: Some(acker), link: link.clone() };
         if !ticket.usable() {
             tracing::debug!(component = self.component(), "skipping a delivery whose channel closed: it comes back");
             return;

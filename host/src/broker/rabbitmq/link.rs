@@ -13,6 +13,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::future::Future;
+
 use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -25,6 +27,10 @@ pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connecting may take before it counts as a failure.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an ack or a nack may take on a link that is up before the link
+/// is declared broken.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message to publish.
 pub struct Outgoing<'a> {
@@ -96,6 +102,28 @@ impl Link {
         let _ = receiver.wait_for(|broken| *broken).await;
     }
 
+    /// Runs `work` (a call on this link) until it completes, the link
+    /// breaks, or `limit` passes, which then breaks the link.
+    ///
+    /// lapin can leave a call made while its connection dies waiting
+    /// forever. A lane waiting on one would hold every delivery queued
+    /// behind it, and with them the consumers' prefetch, until the whole
+    /// subscription stalled; the chaos test in `tests/all/broker.rs` caught
+    /// exactly that with an ack. A call on a broken link needs no answer:
+    /// its deliveries come back on the next link.
+    pub async fn bounded<T>(&self, what: &str, limit: Duration, work: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::select! {
+            finished = tokio::time::timeout(limit, work) => match finished {
+                Ok(result) => result,
+                Err(_) => {
+                    self.fail(&format!("{what} took longer than {limit:?}"));
+                    bail!("{what} took longer than {limit:?}")
+                }
+            },
+            () = self.broken() => bail!("the connection broke while {what}"),
+        }
+    }
+
     /// A fresh channel on this connection (for consuming, or declaring:
     /// a failed declaration closes its channel, so it gets its own).
     pub async fn channel(&self) -> Result<Channel> {
@@ -105,6 +133,13 @@ impl Link {
     /// Publishes every message, then waits for every confirm: many in
     /// flight at once, never publish-wait-publish.
     pub async fn publish_all(&self, messages: Vec<Outgoing<'_>>) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.bounded("publishing", CONFIRM_TIMEOUT, self.publish_and_confirm(messages)).await
+    }
+
+    async fn publish_and_confirm(&self, messages: Vec<Outgoing<'_>>) -> Result<()> {
         let mut confirms: Vec<(PublisherConfirm, bool)> = Vec::new();
         for message in messages {
             let options = BasicPublishOptions { mandatory: message.mandatory, ..BasicPublishOptions::default() };
@@ -121,16 +156,10 @@ impl Link {
                 .map_err(|e| self.failure(e, "publishing"))?;
             confirms.push((confirm, message.mandatory));
         }
-        let all = futures::future::join_all(
+        let results = futures::future::join_all(
             confirms.into_iter().map(|(confirm, mandatory)| async move { (confirm.await, mandatory) }),
-        );
-        let results = match tokio::time::timeout(CONFIRM_TIMEOUT, all).await {
-            Ok(results) => results,
-            Err(_) => {
-                self.fail("publisher confirms timed out");
-                bail!("the broker did not confirm within {CONFIRM_TIMEOUT:?}");
-            }
-        };
+        )
+        .await;
         for (result, mandatory) in results {
             match result.map_err(|e| self.failure(e, "waiting for a publisher confirm"))? {
                 Confirmation::Ack(Some(returned)) if mandatory => {
@@ -157,5 +186,58 @@ impl Link {
         if self.connection.status().connected() {
             let _ = tokio::time::timeout(Duration::from_secs(5), self.connection.close(200, "bye".into())).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The machine's RabbitMQ, as the integration tests use it.
+    async fn link() -> Result<std::sync::Arc<Link>> {
+        let url =
+            std::env::var("AGENT_STORE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+        Link::open(&url, "agent-store link test", 1).await
+    }
+
+    #[tokio::test]
+    async fn a_call_that_never_answers_breaks_the_link_at_its_limit() -> Result<()> {
+        let link = link().await?;
+        let never = futures::future::pending::<Result<()>>();
+        let error = link.bounded("acking", Duration::from_millis(50), never).await.unwrap_err();
+        assert_eq!(error.to_string(), "acking took longer than 50ms");
+        assert!(!link.is_up(), "a link that stops answering is replaced");
+        link.close().await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_call_on_a_broken_link_returns_without_waiting_for_it() -> Result<()> {
+        let link = link().await?;
+        let waiting = {
+            let link = link.clone();
+            tokio::spawn(async move {
+                let never = futures::future::pending::<Result<()>>();
+                link.bounded("acking", Duration::from_secs(3600), never).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        link.fail("test: the connection died");
+        let error = tokio::time::timeout(Duration::from_secs(5), waiting).await??.unwrap_err();
+        assert_eq!(error.to_string(), "the connection broke while acking");
+        let again = link.bounded("acking", Duration::from_secs(3600), futures::future::pending::<Result<()>>());
+        assert!(tokio::time::timeout(Duration::from_secs(5), again).await?.is_err(), "broken already: no wait");
+        link.close().await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_call_that_answers_is_its_answer() -> Result<()> {
+        let link = link().await?;
+        assert_eq!(link.bounded("counting", Duration::from_secs(5), async { Ok(7) }).await?, 7);
+        assert!(link.publish_all(Vec::new()).await.is_ok(), "nothing to publish is done at once");
+        assert!(link.is_up());
+        link.close().await;
+        Ok(())
     }
 }

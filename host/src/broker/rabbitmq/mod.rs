@@ -56,6 +56,10 @@ const RECONNECT_FIRST: Duration = Duration::from_millis(200);
 /// …doubling up to this.
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
+/// How long declaring the topology and starting the consumers may take on
+/// a new connection before it is given up and made again.
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long `publish` waits for a lost connection to come back before it
 /// fails (the `/events` caller then gets a 503).
 const PUBLISH_WAIT: Duration = Duration::from_secs(10);
@@ -230,8 +234,10 @@ impl Inner {
             }
             let _ = declare.close(200, "declared".into()).await;
             anyhow::Ok(())
-        }
-        .await;
+        };
+        // Bounded, so that a connection dying half-way through cannot hang
+        // the supervisor (see `Link::bounded`).
+        let attached = link.bounded("declaring the topology", ESTABLISH_TIMEOUT, attached).await;
         if let Err(error) = attached {
             link.close().await;
             return Err(error);
@@ -352,8 +358,8 @@ impl Broker for RabbitBroker {
                 .await?;
                 let _ = declare.close(200, "declared".into()).await;
                 subscriber.consume(&link).await
-            }
-            .await;
+            };
+            let attached = link.bounded("subscribing", ESTABLISH_TIMEOUT, attached).await;
             match attached {
                 Ok(started) => consuming = Some(started),
                 // The supervisor attaches it once it has reconnected.
