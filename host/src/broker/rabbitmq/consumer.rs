@@ -99,9 +99,7 @@ impl Ticket {
         tracing::warn!(reason = why, "putting the delivery back");
         tokio::time::sleep(REQUEUE_DELAY).await;
         if let Some(acker) = self.acker.take() {
-            let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
-            let nacked = async { Ok(acker.nack(requeue).await?) };
-            let _ = self.link.bounded("requeueing", SETTLE_TIMEOUT, nacked).await;
+            put_back(acker, &self.link).await;
         }
     }
 }
@@ -111,13 +109,16 @@ impl Drop for Ticket {
         if let Some(acker) = self.acker.take().filter(Acker::usable) {
             tracing::error!("a delivery was left unsettled: requeueing it");
             let link = self.link.clone();
-            tokio::spawn(async move {
-                let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
-                let nacked = async { Ok(acker.nack(requeue).await?) };
-                let _ = link.bounded("requeueing", SETTLE_TIMEOUT, nacked).await;
-            });
+            tokio::spawn(async move { put_back(acker, &link).await });
         }
     }
+}
+
+/// Requeues a delivery; if its link is gone, RabbitMQ requeues it anyway.
+async fn put_back(acker: Acker, link: &Link) {
+    let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+    let nacked = async { Ok(acker.nack(requeue).await?) };
+    let _ = link.bounded("requeueing", SETTLE_TIMEOUT, nacked).await;
 }
 
 /// A delivery on its way to a lane, with what it needs to be settled: the
