@@ -180,19 +180,13 @@ impl<'a> Customer<'a> {
         let mut text = Vec::new();
         let mut ids = Vec::new();
         for message in &response.messages {
+            ids.extend(message.choices().into_iter().map(str::to_string));
             match message {
-                OutboundMessage::Text { body, .. } => text.push(body.clone()),
-                OutboundMessage::Buttons { body, buttons, .. } => {
-                    text.push(body.clone());
-                    ids.extend(buttons.iter().map(|b| b.id.clone()));
-                }
-                OutboundMessage::List { body, sections, .. } => {
-                    text.push(body.clone());
-                    ids.extend(sections.iter().flat_map(|s| s.rows.iter().map(|r| r.id.clone())));
-                }
-                OutboundMessage::ProductCard { product, buttons } => {
-                    text.push(format!("{} {}", product.name, product.sale_price.as_ref().unwrap_or(&product.price)));
-                    ids.extend(buttons.iter().map(|b| b.id.clone()));
+                OutboundMessage::Text { body, .. }
+                | OutboundMessage::Buttons { body, .. }
+                | OutboundMessage::List { body, .. } => text.push(body.clone()),
+                OutboundMessage::ProductCard { product, .. } => {
+                    text.push(format!("{} {}", product.name, product.sale_price.as_ref().unwrap_or(&product.price)))
                 }
                 OutboundMessage::Image { caption, .. } => text.extend(caption.clone()),
             }

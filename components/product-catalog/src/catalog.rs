@@ -16,6 +16,7 @@ pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 50;
 
 pub use agent_store_events::Money;
+use agent_store_events::{BrandId, Product, ProductId};
 
 /// One `brands/<brand>/catalog.json` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,6 +338,30 @@ impl Catalog {
     /// The brand's promotions running at `now`, in file order.
     pub fn active_promotions(&self, brand: &str, now: DateTime<Utc>) -> Vec<&Promotion> {
         self.entry(brand).map(|e| e.file.promotions.iter().filter(|p| p.is_active(now)).collect()).unwrap_or_default()
+    }
+
+    /// A product as events carry it: its price at `now` (with the promotion
+    /// that set it) and `stock` units in stock.
+    pub fn product(&self, p: &CatalogProduct, stock: u32, now: DateTime<Utc>) -> Product {
+        let (price, promotion) = self.effective_price(p, now);
+        Product {
+            id: ProductId::new(&p.id),
+            brand: BrandId::new(self.brand_of(&p.id).unwrap_or_default()),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            category: p.category.clone(),
+            tags: p.tags.clone(),
+            attributes: p.attributes.clone(),
+            price: p.price.clone(),
+            sale_price: promotion.as_ref().map(|_| price),
+            promotion: promotion.map(|promo| agent_store_events::AppliedPromotion {
+                id: promo.id,
+                label: promo.label,
+                percent_off: promo.percent_off,
+            }),
+            stock,
+            image_url: p.image_url.clone(),
+        }
     }
 
     /// The price the customer pays at `now`: the list price less the biggest active

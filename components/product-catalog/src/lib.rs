@@ -16,8 +16,8 @@ pub mod recommend;
 pub mod stock;
 
 use agent_store_events::{
-    AppliedPromotion, BrandId, Product, ProductId, ProductQuery, ProductQueryResult, ProductRecommend,
-    ProductRecommendResult, Recommendation, types,
+    BrandId, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult, Recommendation,
+    types,
 };
 use agent_store_sdk::{Error, Event, Incoming, Result};
 use catalog::{Catalog, CatalogProduct, SearchQuery};
@@ -53,7 +53,7 @@ fn query(event: &Incoming) -> Result<Vec<Event>> {
         request_id: query.request_id,
         brand: query.brand,
         conversation: query.conversation,
-        products: found.products.iter().map(|hit| to_product(&catalog, hit.product, hit.stock, now)).collect(),
+        products: found.products.iter().map(|hit| catalog.product(hit.product, hit.stock, now)).collect(),
         total: found.total as u32,
     };
     Ok(vec![event.reply(&result)?])
@@ -83,7 +83,7 @@ fn recommend(event: &Incoming) -> Result<Vec<Event>> {
         recommendations: picks
             .iter()
             .map(|pick| Recommendation {
-                product: to_product(&catalog, pick.product, pick.stock, now),
+                product: catalog.product(pick.product, pick.stock, now),
                 kind: pick.kind,
                 score: pick.score,
             })
@@ -125,28 +125,6 @@ pub(crate) fn load(brand: Option<&str>) -> Result<Catalog> {
     }
     Catalog::from_files(files.iter().map(|(b, t)| (b.as_str(), t.as_str())))
         .map_err(|e| Error::failed(format!("the catalog files are invalid: {e}")))
-}
-
-fn to_product(catalog: &Catalog, p: &CatalogProduct, stock: u32, now: chrono::DateTime<chrono::Utc>) -> Product {
-    let (price, promotion) = catalog.effective_price(p, now);
-    Product {
-        id: ProductId::new(&p.id),
-        brand: BrandId::new(catalog.brand_of(&p.id).unwrap_or_default()),
-        name: p.name.clone(),
-        description: p.description.clone(),
-        category: p.category.clone(),
-        tags: p.tags.clone(),
-        attributes: p.attributes.clone(),
-        price: p.price.clone(),
-        sale_price: promotion.as_ref().map(|_| price),
-        promotion: promotion.map(|promo| AppliedPromotion {
-            id: promo.id,
-            label: promo.label,
-            percent_off: promo.percent_off,
-        }),
-        stock,
-        image_url: p.image_url.clone(),
-    }
 }
 
 agent_store_sdk::export!(id: "product-catalog", events: handle, http: api::handle);

@@ -414,6 +414,21 @@ impl OutboundMessage {
         OutboundMessage::Buttons { header: None, body: body.into(), footer: None, buttons }
     }
 
+    /// The ids the customer can tap, in order: its reply buttons' or its
+    /// list rows'. A tap comes back as [`MessageContent::ButtonReply`] or
+    /// [`MessageContent::ListReply`] with the same id.
+    pub fn choices(&self) -> Vec<&str> {
+        match self {
+            OutboundMessage::Buttons { buttons, .. } | OutboundMessage::ProductCard { buttons, .. } => {
+                buttons.iter().map(|b| b.id.as_str()).collect()
+            }
+            OutboundMessage::List { sections, .. } => {
+                sections.iter().flat_map(|s| &s.rows).map(|r| r.id.as_str()).collect()
+            }
+            OutboundMessage::Text { .. } | OutboundMessage::Image { .. } => Vec::new(),
+        }
+    }
+
     /// Checks the message against the limits of the WhatsApp Cloud API (see
     /// [`limits`]), so that a seller learns of a message WhatsApp would refuse
     /// when it builds it, not when the customer never receives it. The error
@@ -822,6 +837,18 @@ mod tests {
 
     fn error(message: OutboundMessage) -> String {
         message.validate().unwrap_err()
+    }
+
+    #[test]
+    fn choices_are_the_ids_to_tap_in_order() {
+        let buttons = OutboundMessage::buttons("Shall I?", vec![button("yes", "Yes"), button("no", "No")]);
+        assert_eq!(buttons.choices(), ["yes", "no"]);
+        let rows = list(vec![
+            ListSection { title: "Shoes".into(), rows: vec![row("s1", "One"), row("s2", "Two")] },
+            ListSection { title: "Bags".into(), rows: vec![row("b1", "Three")] },
+        ]);
+        assert_eq!(rows.choices(), ["s1", "s2", "b1"]);
+        assert!(OutboundMessage::text("hi").choices().is_empty());
     }
 
     #[test]

@@ -4,14 +4,13 @@
 //! the broker, which `harness.rs` and the end-to-end tests add.
 
 use agent_store_events::{
-    AppliedPromotion, BrandId, ChatMessageNew, ChatResponse, CustomerRef, EscalationAccepted, EscalationReason,
-    EscalationReleased, Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus,
-    OutboundMessage, Product, ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason,
-    Resolution,
+    BrandId, ChatMessageNew, ChatResponse, CustomerRef, EscalationAccepted, EscalationReason, EscalationReleased,
+    Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus, OutboundMessage,
+    ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason, Resolution,
 };
 use agent_store_seller::{Brand, Conversation, Model, NoModel, Out, Persona, Seller, Standard, lang};
 use chrono::{DateTime, Duration, Utc};
-use product_catalog::catalog::{Catalog, CatalogProduct, SearchQuery};
+use product_catalog::catalog::{Catalog, SearchQuery};
 use product_catalog::recommend;
 
 const BRANDS: [(&str, &str); 5] =
@@ -149,7 +148,11 @@ impl Chat {
                     request_id: q.request_id.clone(),
                     brand: q.brand.clone(),
                     conversation: q.conversation.clone(),
-                    products: found.products.iter().map(|h| product(&self.catalog, h.product, self.now)).collect(),
+                    products: found
+                        .products
+                        .iter()
+                        .map(|h| self.catalog.product(h.product, h.stock, self.now))
+                        .collect(),
                     total: found.total as u32,
                 };
                 self.seller(&mut model).on_query_result(&mut conversation, &result)
@@ -171,7 +174,7 @@ impl Chat {
                     recommendations: picks
                         .iter()
                         .map(|p| Recommendation {
-                            product: product(&self.catalog, p.product, self.now),
+                            product: self.catalog.product(p.product, p.stock, self.now),
                             kind: p.kind,
                             score: p.score,
                         })
@@ -193,24 +196,6 @@ impl Chat {
         let r = f(&mut seller, &mut conversation);
         self.conversation = conversation;
         r
-    }
-}
-
-fn product(catalog: &Catalog, p: &CatalogProduct, now: DateTime<Utc>) -> Product {
-    let (price, promotion) = catalog.effective_price(p, now);
-    Product {
-        id: ProductId::new(&p.id),
-        brand: BrandId::new(catalog.brand_of(&p.id).unwrap_or_default()),
-        name: p.name.clone(),
-        description: p.description.clone(),
-        category: p.category.clone(),
-        tags: p.tags.clone(),
-        attributes: p.attributes.clone(),
-        price: p.price.clone(),
-        sale_price: promotion.as_ref().map(|_| price.clone()),
-        promotion: promotion.map(|x| AppliedPromotion { id: x.id, label: x.label, percent_off: x.percent_off }),
-        stock: p.stock,
-        image_url: p.image_url.clone(),
     }
 }
 
@@ -245,19 +230,7 @@ fn said(outs: &[Out]) -> String {
 
 /// The ids of every button and list row offered.
 fn choices(outs: &[Out]) -> Vec<String> {
-    responses(outs)
-        .iter()
-        .flat_map(|r| &r.messages)
-        .flat_map(|m| match m {
-            OutboundMessage::Buttons { buttons, .. } | OutboundMessage::ProductCard { buttons, .. } => {
-                buttons.iter().map(|b| b.id.clone()).collect::<Vec<_>>()
-            }
-            OutboundMessage::List { sections, .. } => {
-                sections.iter().flat_map(|s| s.rows.iter().map(|r| r.id.clone())).collect()
-            }
-            _ => Vec::new(),
-        })
-        .collect()
+    responses(outs).iter().flat_map(|r| &r.messages).flat_map(OutboundMessage::choices).map(str::to_string).collect()
 }
 
 fn intent(outs: &[Out]) -> Intent {

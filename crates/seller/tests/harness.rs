@@ -176,19 +176,7 @@ fn said(events: &[Event]) -> Result<String> {
 
 fn choices(events: &[Event]) -> Result<Vec<String>> {
     let responses: Vec<ChatResponse> = of(events, types::CHAT_RESPONSE)?;
-    Ok(responses
-        .iter()
-        .flat_map(|r| &r.messages)
-        .flat_map(|m| match m {
-            OutboundMessage::Buttons { buttons, .. } | OutboundMessage::ProductCard { buttons, .. } => {
-                buttons.iter().map(|b| b.id.clone()).collect::<Vec<_>>()
-            }
-            OutboundMessage::List { sections, .. } => {
-                sections.iter().flat_map(|s| s.rows.iter().map(|r| r.id.clone())).collect()
-            }
-            _ => Vec::new(),
-        })
-        .collect())
+    Ok(responses.iter().flat_map(|r| &r.messages).flat_map(OutboundMessage::choices).map(str::to_string).collect())
 }
 
 #[tokio::test(flavor = "multi_thread")]
