@@ -36,8 +36,8 @@ use agent_store::broker::rabbitmq::handled::LABEL;
 use agent_store::broker::rabbitmq::headers::event_properties;
 use agent_store::broker::rabbitmq::topology::{self, Names};
 use agent_store::broker::{Filter, RetryPolicy, Subscription};
-use agent_store::capabilities::key_value::Store;
-use agent_store::capabilities::key_value::redis::RedisBackend;
+use agent_store_runtime::capabilities::key_value::Store;
+use agent_store_runtime::capabilities::key_value::redis::RedisBackend;
 use anyhow::{Context, Result, bail};
 use cloudevents::{EventBuilder, EventBuilderV10};
 use futures::StreamExt;
@@ -195,11 +195,13 @@ name = "broker-bench"
 source = "{wasm}/test_probe.wasm"
 [component.echo.tool.agent-store]
 subscribe = [{{ type = "test.echo" }}]
+emits = ["test.#"]
 concurrency = {concurrency}
 [component.noop]
 source = "{wasm}/test_noop.wasm"
 [component.noop.tool.agent-store]
 subscribe = [{{ type = "test.noop" }}]
+emits = ["test.#"]
 concurrency = {concurrency}
 "#,
         wasm = wasm.display()

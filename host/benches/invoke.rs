@@ -1,7 +1,7 @@
 //! What one event costs the host: instantiate a component from its
 //! pre-instantiated template, deliver a 1 KB CloudEvent over the HTTP binding
 //! (binary mode), read the reply and drop the store — one
-//! [`Template::deliver`] call.
+//! [`ComponentPre::deliver`] call.
 //!
 //! - `deliver/noop`: `test_noop.wasm`, whose handler returns no events (204).
 //! - `deliver/echo`: `test_probe.wasm` answering `test.echo` with one event,
@@ -22,10 +22,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_store::capabilities::key_value::KeyValueStores;
-use agent_store::capabilities::llm::Models;
-use agent_store::runtime::{CallContext, Runtime, RuntimeConfig, Sandbox, Services, Template};
 use agent_store_events::binding;
+use agent_store_runtime::capabilities::key_value::KeyValueStores;
+use agent_store_runtime::capabilities::llm::Models;
+use agent_store_runtime::{CallContext, ComponentPre, Runtime, RuntimeConfig, Sandbox, Services};
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -96,7 +96,7 @@ fn tokio_runtime() -> tokio::runtime::Runtime {
 
 /// Delivers once outside the measurement and checks the outcome, so that a
 /// broken component fails the bench instead of timing an error path.
-fn check(rt: &tokio::runtime::Runtime, template: &Template, event: &Event, replies: usize) {
+fn check(rt: &tokio::runtime::Runtime, template: &ComponentPre, event: &Event, replies: usize) {
     let delivery = rt.block_on(template.deliver(event, &CallContext::default()));
     match &delivery.result {
         Ok(events) if events.len() == replies => {}
@@ -110,7 +110,7 @@ fn check(rt: &tokio::runtime::Runtime, template: &Template, event: &Event, repli
     }
 }
 
-/// One group: `component` receiving `event` through `Template::deliver`,
+/// One group: `component` receiving `event` through `ComponentPre::deliver`,
 /// under both allocators.
 fn deliver(
     c: &mut Criterion,
@@ -137,7 +137,7 @@ fn deliver(
     group.finish();
 }
 
-/// A bare copy of the host's per-event path (`Template::call` in
+/// A bare copy of the host's per-event path (`ComponentPre::call` in
 /// `host/src/runtime/mod.rs`): the same wasmtime and WASI work, without the
 /// host's own capabilities, limiter, epoch callback, output capture and
 /// permits. It exists to take the cost apart, and to try engine settings the
@@ -154,8 +154,8 @@ mod bare {
     use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
     use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-    use agent_store::runtime::CompileCache;
     use agent_store_events::binding;
+    use agent_store_runtime::CompileCache;
 
     /// How the engine allocates instances.
     #[derive(Debug, Clone, Copy)]
@@ -255,7 +255,7 @@ mod bare {
     pub fn template(allocator: Allocator, name: &str, bytes: &[u8]) -> Result<ProxyPre<State>> {
         let engine = engine(allocator)?;
         let cache = CompileCache::new(&engine, Some(super::cache_dir()));
-        let (component, _) = cache.load(&engine, name, bytes, &agent_store::runtime::cache::digest(bytes))?;
+        let (component, _) = cache.load(&engine, name, bytes, &agent_store_runtime::cache::digest(bytes))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -269,13 +269,13 @@ mod bare {
         Ok(())
     }
 
-    /// `Template::deliver` without the host's extras: encode, new store,
+    /// `ComponentPre::deliver` without the host's extras: encode, new store,
     /// instantiate and call while reading the reply in the same task, decode.
     pub async fn deliver(pre: &ProxyPre<State>, event: &Event) -> Result<Vec<Event>> {
         let (headers, body) = binding::encode_binary(event).map_err(|e| anyhow!("{e}"))?;
         let mut request = http::Request::new(Full::new(Bytes::from(body)));
         *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = http::Uri::from_static("http://noop.spin.internal/");
+        *request.uri_mut() = http::Uri::from_static("http://noop.spin.internal/.agent-store/deliver");
         *request.headers_mut() = headers;
 
         let mut store = store(pre.engine());

@@ -1,8 +1,7 @@
+//! `agent-store`, the host: the broker, the running application, the HTTP
+//! server and the command line, over the runtime in `agent-store-runtime`.
+
 pub mod app;
-mod bindings;
 pub mod broker;
-pub mod capabilities;
 pub mod cli;
-pub mod manifest;
-pub mod runtime;
 pub mod server;

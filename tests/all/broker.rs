@@ -6,11 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use agent_store::capabilities::key_value::Store;
-use agent_store::capabilities::key_value::redis::{RedisBackend, RedisStore};
+use agent_store_runtime::capabilities::key_value::Store;
+use agent_store_runtime::capabilities::key_value::redis::{RedisBackend, RedisStore};
 use agent_store_tests::{
-    HostBuilder, HostProcess, Tail, amqp_url, event, host_binary_path, rabbitmq_alone, rabbitmq_shared, redis_url,
-    remove_prefix, test_app,
+    HostBuilder, HostProcess, TEST_TOKEN, Tail, amqp_url, event, host_binary_path, rabbitmq_alone, rabbitmq_shared,
+    redis_url, remove_prefix, test_app,
 };
 use anyhow::{Context, Result, bail};
 use cloudevents::{AttributesReader, Event};
@@ -174,6 +174,7 @@ async fn post_until_accepted(hosts: &[&HostProcess], events: &[Event], within: D
         attempt += 1;
         let sent = client
             .post(format!("{}/events", host.url))
+            .bearer_auth(TEST_TOKEN)
             .header("content-type", "application/cloudevents-batch+json")
             .body(body.clone())
             .send()
@@ -195,6 +196,7 @@ source = "{{{{wasm}}}}/test_probe.wasm"
 environment = {{ PROBE_SINK = "1" }}
 [component.{id}.tool.agent-store]
 subscribe = [{subscribe}]
+emits = ["test.#"]
 "#
     )
 }
@@ -241,7 +243,7 @@ async fn events_reach_exactly_the_matching_subscriptions_across_two_hosts() -> R
     let sandbox = Sandbox::new().await?;
     let echo = |id: &str, brand: &str| {
         format!(
-            "\n[component.{id}]\nsource = \"{{{{wasm}}}}/test_probe.wasm\"\n[component.{id}.tool.agent-store]\nsubscribe = [{{ type = \"test.echo\", brand = \"{brand}\" }}]\n"
+            "\n[component.{id}]\nsource = \"{{{{wasm}}}}/test_probe.wasm\"\n[component.{id}.tool.agent-store]\nsubscribe = [{{ type = \"test.echo\", brand = \"{brand}\" }}]\nemits = [\"test.#\"]\n"
         )
     };
     let app = app(
@@ -303,6 +305,7 @@ source = "{{wasm}}/test_probe.wasm"
 key_value_stores = ["counts"]
 [component.counter.tool.agent-store]
 subscribe = [{ type = "test.count" }]
+emits = ["test.#"]
 concurrency = 32
 "#;
 
@@ -392,6 +395,7 @@ source = "{{wasm}}/test_probe.wasm"
 key_value_stores = ["counts"]
 [component.fragile.tool.agent-store]
 subscribe = [{ type = "test.fail" }, { type = "test.bad" }, { type = "test.fail-unless" }, { type = "test.raw" }]
+emits = ["test.#"]
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -488,6 +492,7 @@ source = "{{wasm}}/test_probe.wasm"
 key_value_stores = ["counts"]
 [component.seller.tool.agent-store]
 subscribe = [{ type = "test.sequence" }]
+emits = ["test.#"]
 concurrency = 8
 "#;
 

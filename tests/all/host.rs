@@ -25,6 +25,7 @@ allowed_outbound_hosts = ["http://event-router.spin.internal"]
 
 [component.probe.tool.agent-store]
 subscribe = [{ type = "test.#" }]
+emits = ["test.#"]
 concurrency = 4
 timeout = "1s"
 "#;
@@ -100,7 +101,7 @@ async fn malformed_events_get_400_with_the_reason() -> Result<()> {
         ),
     ];
     for (request, expected) in cases {
-        let response = request.send().await?;
+        let response = request.bearer_auth(TEST_TOKEN).send().await?;
         assert_eq!(response.status(), 400);
         let body: Value = response.json().await?;
         let error = body["error"].as_str().unwrap_or_default();

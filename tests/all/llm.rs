@@ -30,6 +30,7 @@ ai_models = ["chat", "hasty", "unconfigured"]
 
 [component.probe.tool.agent-store]
 subscribe = [{ type = "test.#" }]
+emits = ["test.#"]
 concurrency = 4
 timeout = "10s"
 "#;

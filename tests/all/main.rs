@@ -7,5 +7,6 @@ mod knative;
 mod llm;
 mod orders;
 mod runtime;
+mod security;
 mod sellers;
 mod whatsapp;

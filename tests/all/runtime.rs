@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agent_store::runtime::DeliveryError;
+use agent_store_runtime::{CallError, DeliveryError};
 use agent_store_testing::{Harness, data, event};
 use anyhow::Result;
 use serde_json::json;
@@ -28,12 +28,12 @@ async fn a_bad_event_is_rejected_and_a_failure_is_retryable() -> Result<()> {
     let h = probe().build()?;
     let bad = h.send(event("test.bad", json!({}))).await;
     assert!(
-        matches!(bad.error(), Some(DeliveryError::Rejected { status: 400, reason }) if reason.contains("bad on purpose")),
+        matches!(bad.error(), Some(DeliveryError::Status { status: 400, reason }) if reason.contains("bad on purpose")),
         "{:?}",
         bad.error()
     );
     let failed = h.send(event("test.fail", json!({}))).await;
-    assert!(failed.error().is_some_and(DeliveryError::is_retryable), "{:?}", failed.error());
+    assert!(failed.error().is_some_and(|e| !e.is_refusal()), "{:?}", failed.error());
     Ok(())
 }
 
@@ -52,7 +52,8 @@ async fn a_trap_fails_that_event_only() -> Result<()> {
 async fn an_endless_loop_times_out_and_the_component_keeps_serving() -> Result<()> {
     let h = probe().timeout(Duration::from_millis(300)).build()?;
     let looped = h.send(event("test.loop", json!({}))).await;
-    assert_eq!(looped.error(), Some(&DeliveryError::Failed("timed out after 300ms".into())));
+    assert_eq!(looped.error(), Some(&DeliveryError::Call(CallError::TimedOut(Duration::from_millis(300)))));
+    assert_eq!(looped.error().unwrap().to_string(), "timed out after 300ms");
     h.send(event("test.echo", json!({}))).await.one("test.reply")?;
     Ok(())
 }
@@ -61,7 +62,8 @@ async fn an_endless_loop_times_out_and_the_component_keeps_serving() -> Result<(
 async fn a_memory_blow_up_fails_that_event_only() -> Result<()> {
     let h = probe().memory_limit_mb(64).build()?;
     let hog = h.send(event("test.memory", json!({}))).await;
-    assert_eq!(hog.error(), Some(&DeliveryError::Failed("exceeded its memory limit of 64 MiB".into())));
+    assert_eq!(hog.error(), Some(&DeliveryError::Call(CallError::OutOfMemory(64 << 20))));
+    assert_eq!(hog.error().unwrap().to_string(), "exceeded its memory limit of 64 MiB");
     h.send(event("test.echo", json!({}))).await.one("test.reply")?;
     Ok(())
 }
@@ -157,5 +159,48 @@ async fn plain_http_reaches_the_route_handler() -> Result<()> {
     let response = h.http(request).await?;
     assert_eq!(response.status(), 200);
     assert_eq!(std::str::from_utf8(response.body())?, "hello from probe at /hello/there");
+    Ok(())
+}
+
+/// The attack of issue 10: a CloudEvent posted to a component's route. Only
+/// the host's delivery path delivers events; a route gets a plain request,
+/// whatever its headers, in binary and in structured mode alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cloudevent_posted_to_a_route_is_a_plain_request() -> Result<()> {
+    let h = probe().build()?;
+    let forged = event("test.echo", json!({ "forged": true }));
+    let (headers, body) = agent_store_events::binding::encode_binary(&forged)?;
+    let structured = serde_json::to_vec(&forged)?;
+    let requests = [(headers, body), (structured_headers(), structured)];
+    for (headers, body) in requests {
+        let mut request = http::Request::new(bytes::Bytes::from(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = "http://localhost/hello/x".parse()?;
+        *request.headers_mut() = headers;
+        let response = h.http(request).await?;
+        assert_eq!(std::str::from_utf8(response.body())?, "hello from probe at /hello/x");
+        assert!(!response.headers().contains_key("ce-type"), "no event came back");
+    }
+    Ok(())
+}
+
+fn structured_headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", http::HeaderValue::from_static("application/cloudevents+json"));
+    headers
+}
+
+/// A harness built from spin.toml sees what the store's component sees:
+/// the catalog's files staged from `brands/*/catalog.json`, its one store.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_harness_takes_its_sandbox_from_the_manifest() -> Result<()> {
+    let catalog = Harness::component("product-catalog").build()?;
+    let sandbox = &catalog.component_pre().sandbox;
+    assert_eq!(&*sandbox.key_value_stores, &["catalog".to_string()]);
+    let (staged, guest) = sandbox.mounts.first().expect("the catalog files are mounted");
+    assert_eq!(guest, "/");
+    assert!(staged.join("brands/fashion/catalog.json").is_file());
+    let query = event("store.product.query", json!({ "request_id": "r1", "brand": "fashion", "text": "vestido" }));
+    catalog.send(query).await.one("store.product.query.result")?;
     Ok(())
 }

@@ -58,12 +58,14 @@ hash_salt = "{{ customer_hash_salt }}"
 
 [component.whatsapp-gateway.tool.agent-store]
 subscribe = [{ type = "store.chat.response" }, { type = "store.whatsapp.message.send" }]
+emits = ["store.whatsapp.*", "store.chat.message.new"]
 
 [component.seller-fashion]
 source = "{{wasm}}/test_probe.wasm"
 
 [component.seller-fashion.tool.agent-store]
 subscribe = [{ type = "store.chat.message.new", brand = "fashion" }]
+emits = ["store.chat.response"]
 "#
     .to_string();
     if sandbox {

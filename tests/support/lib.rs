@@ -156,7 +156,8 @@ impl HostBuilder {
     /// Runs `up` expecting it to fail; returns everything it printed.
     pub async fn expect_failure(self) -> Result<String> {
         let temp = tempfile::tempdir()?;
-        let output = tokio::time::timeout(START_TIMEOUT, self.command(temp.path()).output()).await??;
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+        let output = tokio::time::timeout(START_TIMEOUT, self.command(&data_dir).output()).await??;
         if output.status.success() {
             bail!("agent-store up succeeded but was expected to fail");
         }
@@ -209,14 +210,22 @@ impl HostProcess {
         }
     }
 
-    /// `POST /events` with one structured event; returns status and body.
+    /// `POST /events` with one structured event, with the admin token;
+    /// returns status and body.
     pub async fn post_event(&self, event: &cloudevents::Event) -> Result<(u16, Value)> {
-        let response = reqwest::Client::new()
+        self.post_event_as(event, Some(TEST_TOKEN)).await
+    }
+
+    /// `POST /events` with one structured event and `token` (or none).
+    pub async fn post_event_as(&self, event: &cloudevents::Event, token: Option<&str>) -> Result<(u16, Value)> {
+        let mut request = reqwest::Client::new()
             .post(format!("{}/events", self.url))
             .header("content-type", "application/cloudevents+json")
-            .body(serde_json::to_vec(event)?)
-            .send()
-            .await?;
+            .body(serde_json::to_vec(event)?);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }

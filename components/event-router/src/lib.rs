@@ -43,7 +43,7 @@ fn depth(event: &Event) -> i64 {
 
 async fn deliver(component: &str, event: &Event) -> Result<Vec<Event>, String> {
     let (headers, body) = binding::encode_binary(event).map_err(|e| e.0)?;
-    let mut request = Request::post(format!("http://{component}.spin.internal/"), body);
+    let mut request = Request::post(format!("http://{component}.spin.internal{}", binding::DELIVERY_PATH), body);
     for (name, value) in &headers {
         request.header(name.as_str(), value.to_str().unwrap_or_default());
     }

@@ -95,7 +95,7 @@ fn ids(result: &ProductQueryResult) -> Vec<&str> {
 /// reason that contains `needle`.
 fn assert_rejected(sent: &Sent, needle: &str) {
     match sent.error() {
-        Some(DeliveryError::Rejected { status: 400, reason }) => {
+        Some(DeliveryError::Status { status: 400, reason }) => {
             assert!(reason.contains(needle), "the reason should name {needle:?}: {reason}");
         }
         other => panic!("expected a 400 naming {needle:?}, got {other:?}\n--- component output ---\n{}", sent.output()),
@@ -420,7 +420,7 @@ async fn a_payload_that_does_not_fit_is_rejected_and_the_catalog_keeps_answering
         let id = query.id().to_string();
         let sent = catalog.send(query).await;
         assert_rejected(&sent, &id);
-        assert!(sent.error().is_some_and(|e| !e.is_retryable()));
+        assert!(sent.error().is_some_and(|e| e.is_refusal()));
     }
     let result = ask(&catalog, json!({ "request_id": "rq-after", "brand": "fashion", "text": "vestido" })).await?;
     assert!(result.total > 0);

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use agent_store::capabilities::llm::{Embeddings, InferParams, Inference, LlmBackend, LlmError, Models};
 use agent_store_events::{EscalationAccepted, EscalationReleased, InsightKind, SalesInsight, ext, types};
+use agent_store_runtime::capabilities::llm::{Embeddings, InferParams, Inference, LlmBackend, LlmError, Models};
 use agent_store_testing::{Harness, data, event};
 use anyhow::{Context, Result};
 use bytes::Bytes;

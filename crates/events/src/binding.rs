@@ -26,6 +26,8 @@
 //! assert_eq!(back, vec![event]);
 //! ```
 
+pub mod limits;
+
 use cloudevents::binding::http::{Builder, Serializer};
 use cloudevents::message::BinaryDeserializer;
 use cloudevents::{AttributesReader, Data, Event};
@@ -38,6 +40,12 @@ pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
 pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
 /// The header whose presence marks a binary-mode event.
 pub const SPEC_VERSION_HEADER: &str = "ce-specversion";
+/// The path components receive events on, from the host's delivery path or
+/// the event router under `spin up`: a request elsewhere is a plain HTTP
+/// request whatever headers it carries, so that a CloudEvent posted to a
+/// public route is never handled as an event. No manifest route may cover
+/// it.
+pub const DELIVERY_PATH: &str = "/.agent-store/deliver";
 
 /// How a request or response carries its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +66,35 @@ impl std::fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// A parser's message without the payload text it may quote (serde quotes
+/// an offending value: `invalid type: string "…", expected u32`), so that
+/// it can be logged and kept with a dead letter: those hold no customer
+/// text. Double-quoted text goes; backquoted names stay when they look like
+/// field names (`missing field \`text\``), other backquoted values go.
+pub fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(quote) else {
+            out.push('…');
+            return out;
+        };
+        let quoted = &after[..end];
+        let name = quote == '`'
+            && quoted.len() <= 64
+            && quoted.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && quoted.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        out.push_str(if name { quoted } else { "…" });
+        out.push(quote);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
 
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
@@ -239,6 +276,20 @@ pub fn attribute(event: &Event, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacted_messages_keep_field_names_and_lose_values() {
+        assert_eq!(
+            redact(r#"invalid type: string "call me on +34 600 000 000", expected u32 at line 1 column 9"#),
+            r#"invalid type: string "…", expected u32 at line 1 column 9"#
+        );
+        assert_eq!(redact("missing field `text`"), "missing field `text`");
+        assert_eq!(
+            redact("invalid value: integer `34600000000`, expected u8"),
+            "invalid value: integer `…`, expected u8"
+        );
+        assert_eq!(redact(r#"unterminated "secret"#), r#"unterminated "…"#);
+    }
     use cloudevents::{EventBuilder, EventBuilderV10};
 
     fn event(id: &str) -> Event {

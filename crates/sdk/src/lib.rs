@@ -5,9 +5,10 @@
 //! `wasi:http/incoming-handler`), so it runs under `spin up`, in the
 //! `agent-store` host and behind any wasi:http runtime. Events reach it
 //! through the CloudEvents HTTP binding (binary or structured mode, or a
-//! batch); what the handler returns goes back in the response: nothing, one
-//! event, or a batch. A component that also serves HTTP routes (a webhook,
-//! an API) gets every request that carries no CloudEvent.
+//! batch) posted to [`binding::DELIVERY_PATH`]; what the handler returns goes
+//! back in the response: nothing, one event, or a batch. A component that
+//! also serves HTTP routes (a webhook, an API) gets every other request,
+//! whatever its headers: a CloudEvent posted to a route is not an event.
 //!
 //! ```no_run
 //! use agent_store_sdk::{Error, Event, Incoming, Result};
@@ -262,12 +263,14 @@ fn header_map(request: &Request) -> http::HeaderMap {
     headers
 }
 
-/// Whether a request carries CloudEvents (and is not a plain HTTP call).
+/// Whether a request is an event delivery: a POST to
+/// [`binding::DELIVERY_PATH`]. Anything else is a plain HTTP request, even
+/// with `ce-*` headers: a route is never a way to deliver events.
 pub fn is_event_request(request: &Request) -> bool {
-    binding::mode(&header_map(request)).is_some()
+    *request.method() == spin_sdk::http::Method::Post && request.path() == binding::DELIVERY_PATH
 }
 
-/// The entry point [`export!`] wires up: events to `on_event`, anything
+/// The entry point [`export!`] wires up: deliveries to `on_event`, anything
 /// else to `on_http`.
 #[doc(hidden)]
 pub async fn dispatch<E, EF, H, HF>(component: &'static str, request: Request, on_event: E, on_http: H) -> Response
@@ -277,10 +280,10 @@ where
     H: FnOnce(Request) -> HF,
     HF: Future<Output = Response>,
 {
-    let headers = header_map(&request);
-    if binding::mode(&headers).is_none() {
+    if !is_event_request(&request) {
         return on_http(request).await;
     }
+    let headers = header_map(&request);
     let events = match binding::decode(&headers, request.into_body()) {
         Ok(events) => events,
         Err(e) => return error_response(&Error::BadEvent(e.0)),

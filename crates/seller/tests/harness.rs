@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use agent_store::capabilities::llm::config::models_from_specs;
 use agent_store_events::{
     CartItemAdded, ChatIntentDetected, ChatResponse, OrderCreate, OutboundMessage, ProductQuery, SalesEscalate, ext,
     types,
 };
+use agent_store_runtime::capabilities::llm::config::models_from_specs;
 use agent_store_seller::Conversation;
 use agent_store_testing::{Harness, data, event};
 use anyhow::{Context, Result, bail};

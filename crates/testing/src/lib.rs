@@ -1,18 +1,18 @@
 //! Component unit tests via wasmtime.
 //!
 //! [`Harness`] loads a built component into the same runtime the host uses
-//! (same engine settings, same capabilities, same sandbox), delivers events
-//! to it over the CloudEvents HTTP binding, and shows what it emitted, what
-//! it printed and what it stored.
+//! (same engine settings, same capabilities), with the sandbox its entry in
+//! the repository's `spin.toml` gives it ([`Harness::component`]), so that
+//! a test and the store cannot disagree about what a component may do. It
+//! delivers events over the CloudEvents HTTP binding and shows what the
+//! component emitted, printed and stored.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
 //! use agent_store_testing::{Harness, event};
 //! use serde_json::json;
 //!
-//! let catalog = Harness::builder("product_catalog")
-//!     .mount_dir("brands", "/brands")
-//!     .build()?;
+//! let catalog = Harness::component("product-catalog").build()?;
 //! let delivery = catalog.send(event("store.product.query", json!({ "request_id": "r1", "text": "dress" }))).await;
 //! let replies = delivery.events()?;
 //! assert_eq!(replies[0].ty(), "store.product.query.result");
@@ -22,23 +22,30 @@
 //!
 //! Components are found in `AGENT_STORE_WASM_DIR`, or else in
 //! `<target>/wasm32-wasip2/release/`, where `cargo xtask build` puts them.
+//! The manifest's variables take the demo values of `demo.env`, which a
+//! test overrides per component variable with [`HarnessBuilder::variable`].
+
+#![deny(missing_docs)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use agent_store::capabilities::key_value::KeyValueStores;
-use agent_store::capabilities::llm::Models;
-use agent_store::capabilities::outbound_http::{AllowedHosts, InternalRequests};
-use agent_store::capabilities::variables::ComponentVariables;
-use agent_store::runtime::{CallContext, Delivery, DeliveryError, Runtime, RuntimeConfig, Sandbox, Services, Template};
+use agent_store_manifest::Manifest;
+use agent_store_runtime::capabilities::key_value::KeyValueStores;
+use agent_store_runtime::capabilities::llm::Models;
+use agent_store_runtime::capabilities::outbound_http::{AllowedHosts, InternalRequests};
+use agent_store_runtime::capabilities::variables::{AppVariables, ComponentVariables};
+use agent_store_runtime::{
+    CallContext, CallOutcome, ComponentPre, Delivery, DeliveryError, Runtime, RuntimeConfig, Sandbox, Services,
+};
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use bytes::Bytes;
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 
-pub use agent_store::runtime;
+pub use agent_store_runtime as runtime;
 
 /// The workspace root, for paths such as `brands/`.
 pub fn workspace_root() -> PathBuf {
@@ -96,18 +103,51 @@ fn shared_runtime(pooling: bool) -> Result<&'static Runtime> {
     if let Some(runtime) = cell.get() {
         return Ok(runtime);
     }
-    let services = Services::new(Arc::new(KeyValueStores::memory()), Arc::new(Models::default()));
     let config = RuntimeConfig { pooling, cache_dir: Some(std::env::temp_dir().join("agent-store-test-cache")) };
-    let runtime = Runtime::new(&config, services)?;
+    let runtime = Runtime::new(&config, Services::in_memory())?;
     Ok(cell.get_or_init(|| runtime))
 }
 
+/// The repository's `spin.toml`, parsed once.
+fn repository_manifest() -> Result<&'static Manifest> {
+    static MANIFEST: OnceLock<Manifest> = OnceLock::new();
+    if let Some(manifest) = MANIFEST.get() {
+        return Ok(manifest);
+    }
+    let manifest = Manifest::load(&workspace_root().join("spin.toml"))?;
+    manifest.validate()?;
+    Ok(MANIFEST.get_or_init(|| manifest))
+}
+
+/// The `KEY=value` lines of the repository's `demo.env`: the values the
+/// manifest's variables take in a harness.
+pub fn demo_env() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(workspace_root().join("demo.env")).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Where a harness's component and sandbox come from.
+enum Origin {
+    /// `[component.<id>]` of the repository's `spin.toml`.
+    Manifest,
+    /// A built file by name, with a sandbox set up by hand (test components).
+    File(String),
+}
+
+/// Sets a harness up: the component, then what a test changes of its
+/// sandbox.
 pub struct HarnessBuilder {
-    name: String,
+    origin: Origin,
     id: String,
     sandbox: Sandbox,
-    allowed: Vec<String>,
+    allowed: Option<Vec<String>>,
     variables: Vec<(String, String)>,
+    app_variables: Vec<(String, String)>,
     pooling: bool,
     models: Option<Models>,
 }
@@ -126,31 +166,44 @@ impl HarnessBuilder {
         self
     }
 
+    /// Mounts a host directory read-only at `guest`.
     pub fn mount_host_dir(mut self, host: impl Into<PathBuf>, guest: &str) -> Self {
         self.sandbox.mounts.push((host.into(), guest.to_string()));
         self
     }
 
+    /// The key-value stores it may open (a hand-made sandbox).
     pub fn key_value_stores(mut self, labels: &[&str]) -> Self {
         self.sandbox.key_value_stores = labels.iter().map(|s| s.to_string()).collect::<Vec<_>>().into();
         self
     }
 
+    /// Replaces its `allowed_outbound_hosts` (a fake server on 127.0.0.1).
     pub fn allowed_outbound_hosts(mut self, hosts: &[&str]) -> Self {
-        self.allowed = hosts.iter().map(|s| s.to_string()).collect();
+        self.allowed = Some(hosts.iter().map(|s| s.to_string()).collect());
         self
     }
 
+    /// Gives a component variable this value instead of the manifest's.
     pub fn variable(mut self, name: &str, value: &str) -> Self {
         self.variables.push((name.to_string(), value.to_string()));
         self
     }
 
+    /// Gives an application variable this value instead of `demo.env`'s
+    /// (it reaches the component through its variables and hosts).
+    pub fn app_variable(mut self, name: &str, value: &str) -> Self {
+        self.app_variables.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets an environment variable of the component.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.sandbox.environment.push((name.to_string(), value.to_string()));
         self
     }
 
+    /// The models it may use (a hand-made sandbox).
     pub fn ai_models(mut self, models: &[&str]) -> Self {
         self.sandbox.ai_models = models.iter().map(|s| s.to_string()).collect::<Vec<_>>().into();
         self
@@ -162,55 +215,96 @@ impl HarnessBuilder {
         self
     }
 
+    /// Its time limit per call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.sandbox.timeout = timeout;
         self
     }
 
+    /// Its memory limit per instance.
     pub fn memory_limit_mb(mut self, mb: u64) -> Self {
         self.sandbox.memory_limit = mb * 1024 * 1024;
         self
     }
 
+    /// The pooling allocator (the default) or the on-demand one.
     pub fn pooling(mut self, pooling: bool) -> Self {
         self.pooling = pooling;
         self
     }
 
-    pub fn build(mut self) -> Result<Harness> {
-        let bytes = std::fs::read(wasm_path(&self.name))?;
-        self.sandbox.allowed_hosts = Arc::new(AllowedHosts::parse(&self.allowed)?);
-        self.sandbox.variables = ComponentVariables::from_pairs(self.variables);
+    /// The sandbox of `[component.<id>]`, with the demo values and this
+    /// builder's overrides for variables; its limits as set here.
+    fn manifest_sandbox(&self, staging: &Path) -> Result<(PathBuf, Sandbox)> {
+        let manifest = repository_manifest()?;
+        let mut env: HashMap<String, String> = demo_env().into_iter().collect();
+        for (name, value) in &self.app_variables {
+            env.insert(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value.clone());
+        }
+        let variables = AppVariables::resolve(manifest, |name| env.get(name).cloned())?;
+        let mut sandbox = Sandbox::from_manifest(manifest, &self.id, &variables, staging)?;
+        sandbox.mounts.extend(self.sandbox.mounts.iter().cloned());
+        sandbox.environment.extend(self.sandbox.environment.iter().cloned());
+        sandbox.timeout = self.sandbox.timeout;
+        sandbox.memory_limit = self.sandbox.memory_limit;
+        let file = manifest.source_path(&self.id)?;
+        let name = file.file_name().context("the manifest's source names no file")?;
+        Ok((wasm_dir().join(name), sandbox))
+    }
+
+    /// Loads the component.
+    pub fn build(self) -> Result<Harness> {
+        let staging = tempfile::tempdir()?;
+        let (path, mut sandbox) = match &self.origin {
+            Origin::Manifest => self.manifest_sandbox(staging.path())?,
+            Origin::File(name) => (wasm_path(name), self.sandbox.clone()),
+        };
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if let Some(allowed) = &self.allowed {
+            sandbox.allowed_hosts = Arc::new(AllowedHosts::parse(allowed)?);
+        }
+        if !self.variables.is_empty() {
+            sandbox.variables = match self.origin {
+                Origin::Manifest => sandbox.variables.with(self.variables),
+                Origin::File(_) => ComponentVariables::from_pairs(self.variables),
+            };
+        }
         // Each harness gets its own key-value stores, so tests never share state.
         let key_value = Arc::new(KeyValueStores::memory());
         let models = Arc::new(self.models.unwrap_or_default());
         let services = Services::new(key_value.clone(), models.clone());
-        let router = Arc::new(Router::default());
-        let internal: Arc<dyn InternalRequests> = router.clone();
-        let _ = services.internal.set(Arc::downgrade(&internal));
         let base = shared_runtime(self.pooling)?;
-        let runtime = Arc::new(Runtime::new_sharing(base, services)?);
-        let template = runtime.load(&self.id, &bytes, self.sandbox).context("loading the component")?;
-        Ok(Harness { runtime, template, key_value, models, router, _internal: internal })
+        let runtime = Arc::new(Runtime::new_sharing(base, services));
+        let component = runtime.load(&self.id, &bytes, sandbox).context("loading the component")?;
+        let router = Arc::new(Router::default());
+        Ok(Harness { runtime, component, key_value, models, router, _staging: staging })
     }
 }
 
 /// A loaded component under test.
 pub struct Harness {
     runtime: Arc<Runtime>,
-    template: Arc<Template>,
+    component: Arc<ComponentPre>,
     key_value: Arc<KeyValueStores>,
     models: Arc<Models>,
     router: Arc<Router>,
-    _internal: Arc<dyn InternalRequests>,
+    _staging: tempfile::TempDir,
 }
 
 /// What a component under test reaches at `*.spin.internal`: the event
-/// router (publications are recorded) and the peers chained to it.
+/// router (publications are recorded) and the peers chained to it, each
+/// with its own router.
 #[derive(Default)]
 struct Router {
     published: Mutex<Vec<Event>>,
-    peers: Mutex<HashMap<String, Arc<Template>>>,
+    peers: Mutex<HashMap<String, (Arc<ComponentPre>, Arc<Router>)>>,
+}
+
+impl Router {
+    fn context(self: &Arc<Self>, brand: Option<String>) -> CallContext {
+        let internal: Arc<dyn InternalRequests> = self.clone();
+        CallContext { brand, internal: Some(internal) }
+    }
 }
 
 #[async_trait]
@@ -234,13 +328,13 @@ impl InternalRequests for Router {
                     self.published.lock().unwrap().extend(events);
                     respond(202, serde_json::json!({ "accepted": count }))
                 }
-                Err(e) => respond(400, serde_json::json!({ "error": e.0 })),
+                Err(e) => respond(400, serde_json::json!({ "error": e.to_string() })),
             });
         }
         let peer = self.peers.lock().unwrap().get(target).cloned();
         match peer {
-            Some(peer) => {
-                let outcome = peer.call(request, &CallContext::default()).await;
+            Some((peer, router)) => {
+                let outcome = peer.call(request, &router.context(None)).await;
                 outcome.result.map_err(|e| anyhow::anyhow!("{target}: {e}\n{}", outcome.output))
             }
             None => Ok(respond(
@@ -254,6 +348,7 @@ impl InternalRequests for Router {
 /// What one delivery produced.
 #[derive(Debug)]
 pub struct Sent {
+    /// The outcome as the runtime reports it.
     pub delivery: Delivery,
 }
 
@@ -281,36 +376,55 @@ impl Sent {
         }
     }
 
+    /// Why the delivery failed, if it did.
     pub fn error(&self) -> Option<&DeliveryError> {
         self.delivery.result.as_ref().err()
     }
 
+    /// What the component printed.
     pub fn output(&self) -> &str {
         &self.delivery.output
     }
 }
 
 impl Harness {
+    /// The component `[component.<id>]` of the repository's `spin.toml`
+    /// describes, with its sandbox from there.
+    pub fn component(id: &str) -> HarnessBuilder {
+        Self::new_builder(Origin::Manifest, id)
+    }
+
+    /// A built component by file name (`probe` for `probe.wasm`) with a
+    /// sandbox set up by hand: for test components that are not in
+    /// `spin.toml`.
     pub fn builder(name: &str) -> HarnessBuilder {
+        Self::new_builder(Origin::File(name.to_string()), &name.replace('_', "-"))
+    }
+
+    fn new_builder(origin: Origin, id: &str) -> HarnessBuilder {
         HarnessBuilder {
-            name: name.to_string(),
-            id: name.replace('_', "-"),
+            origin,
+            id: id.to_string(),
             sandbox: Sandbox::default(),
-            allowed: Vec::new(),
+            allowed: None,
             variables: Vec::new(),
+            app_variables: Vec::new(),
             pooling: true,
             models: None,
         }
     }
 
-    pub fn template(&self) -> &Arc<Template> {
-        &self.template
+    /// The loaded component.
+    pub fn component_pre(&self) -> &Arc<ComponentPre> {
+        &self.component
     }
 
+    /// The runtime it was loaded into.
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
     }
 
+    /// Its model backends.
     pub fn models(&self) -> &Arc<Models> {
         &self.models
     }
@@ -318,12 +432,18 @@ impl Harness {
     /// Delivers one event and waits for the outcome.
     pub async fn send(&self, event: Event) -> Sent {
         let brand = event.extension("brand").map(|v| v.to_string());
-        Sent { delivery: self.template.deliver(&event, &CallContext { brand }).await }
+        Sent { delivery: self.component.deliver(&event, &self.router.context(brand)).await }
+    }
+
+    /// Sends a plain HTTP request to the component's handler; the outcome
+    /// keeps what the component printed.
+    pub async fn call(&self, request: http::Request<Bytes>) -> CallOutcome {
+        self.component.call(request, &self.router.context(None)).await
     }
 
     /// Sends a plain HTTP request to the component's handler.
     pub async fn http(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
-        let outcome = self.template.call(request, &CallContext::default()).await;
+        let outcome = self.component.call(request, &self.router.context(None)).await;
         outcome.result.map_err(|e| anyhow::anyhow!("{e}\n--- component output ---\n{}", outcome.output))
     }
 
@@ -341,7 +461,8 @@ impl Harness {
     /// Makes `peer` reachable from this component at
     /// `http://<peer id>.spin.internal` (Spin's local service chaining).
     pub fn chain(&self, peer: &Harness) {
-        self.router.peers.lock().unwrap().insert(peer.template.id.to_string(), peer.template.clone());
+        let entry = (peer.component.clone(), peer.router.clone());
+        self.router.peers.lock().unwrap().insert(peer.component.id.to_string(), entry);
     }
 
     /// Everything in a key-value store, sorted by key.

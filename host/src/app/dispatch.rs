@@ -1,7 +1,7 @@
 //! Delivery of a subscription's events to its component: the broker's
-//! [`Handler`] for one component.
+//! [`Handler`] for one component, and the policy of what a failure means.
 //!
-//! The template is looked up per event, so a new version swapped in while
+//! The component is looked up per event, so a new version swapped in while
 //! the host runs takes the next event while in-flight ones finish on the
 //! version they started with.
 
@@ -9,11 +9,12 @@ use std::sync::Weak;
 
 use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
+use tracing::Instrument;
 
 use super::tap::{TapKind, TapRecord};
-use super::{AppInner, log_output, trace};
+use super::trace::Cause;
+use super::{AppInner, log_output};
 use crate::broker::{Handler, Outcome};
-use crate::runtime::{CallContext, DeliveryError};
 
 pub(crate) struct Dispatcher {
     app: Weak<AppInner>,
@@ -32,44 +33,48 @@ impl Handler for Dispatcher {
         let Some(app) = self.app.upgrade() else {
             return Outcome::Retry("the host is shutting down".into());
         };
+        let span = tracing::info_span!(
+            "deliver",
+            otel.kind = "consumer",
+            messaging.system = app.broker.kind(),
+            component = %self.component,
+            event_type = %event.ty(),
+            event_id = %event.id(),
+            attempt,
+        );
+        self.deliver(&app, event).instrument(span).await
+    }
+}
+
+impl Dispatcher {
+    async fn deliver(&self, app: &std::sync::Arc<AppInner>, event: Event) -> Outcome {
         let component = self.component.as_str();
-        let depth = trace::depth(&event);
-        if depth > app.options.max_depth {
-            let reason = format!(
-                "hop limit of {} reached: a loop between components? (event {} of type {})",
-                app.options.max_depth,
-                event.id(),
-                event.ty()
-            );
+        let reject = |event: Event, reason: String, elapsed_ms: Option<u64>| {
             app.tap.record(TapRecord {
                 kind: TapKind::Rejected,
                 event,
                 component: Some(component.to_string()),
                 detail: Some(reason.clone()),
-                elapsed_ms: None,
+                elapsed_ms,
             });
-            return Outcome::Reject(reason);
+            Outcome::Reject(reason)
+        };
+        let cause = Cause::of(&event);
+        if cause.depth() > app.options.max_depth {
+            let reason = format!("hop limit of {} reached: a loop between components?", app.options.max_depth);
+            return reject(event, reason, None);
         }
-        let Some(template) = app.components.load().get(component).cloned() else {
+        let Some(loaded) = app.components.load().get(component).cloned() else {
             return Outcome::Retry(format!("component `{component}` is not loaded"));
         };
-        let ctx = CallContext { brand: event.extension(agent_store_events::ext::BRAND).map(|v| v.to_string()) };
-        let delivery = template.deliver(&event, &ctx).await;
+        let brand = event.extension(agent_store_events::ext::BRAND).map(|v| v.to_string());
+        let ctx = app.call_context(component, Some(cause.clone()), brand);
+        let delivery = loaded.pre.deliver(&event, &ctx).await;
         log_output(component, &delivery.output);
         let elapsed_ms = Some(delivery.elapsed.as_millis() as u64);
         match delivery.result {
-            Ok(mut emitted) => {
-                for out in &mut emitted {
-                    trace::stamp_caused(out, &event);
-                }
-                tracing::debug!(
-                    component,
-                    event_id = event.id(),
-                    event_type = event.ty(),
-                    emitted = emitted.len(),
-                    elapsed_ms,
-                    "delivered"
-                );
+            Ok(emitted) => {
+                tracing::debug!(emitted = emitted.len(), elapsed_ms, "delivered");
                 app.tap.record(TapRecord {
                     kind: TapKind::Delivered,
                     event,
@@ -77,41 +82,27 @@ impl Handler for Dispatcher {
                     detail: Some(format!("emitted {}", emitted.len())),
                     elapsed_ms,
                 });
-                // The broker publishes these before it acknowledges the input.
-                for out in &emitted {
-                    app.tap.record(TapRecord {
-                        kind: TapKind::Published,
-                        event: out.clone(),
-                        component: None,
-                        detail: None,
-                        elapsed_ms: None,
-                    });
-                }
-                Outcome::Done(emitted)
+                Outcome::Done(app.outputs(&loaded, &cause, emitted))
             }
+            // The component says the event is wrong and always will be:
+            // retrying cannot help, so it is dead-lettered at once.
+            Err(error) if error.is_refusal() => {
+                let reason = agent_store_events::binding::redact(&format!("{component}: {error}"));
+                tracing::warn!(version = &loaded.pre.digest[..12], error = %reason, "the component refused the event");
+                reject(event, reason, elapsed_ms)
+            }
+            // A 5xx, a trap, a timeout, a memory blow-up: worth another try.
             Err(error) => {
-                let retryable = error.is_retryable();
-                tracing::warn!(
-                    component,
-                    event_id = event.id(),
-                    event_type = event.ty(),
-                    attempt,
-                    version = &template.digest[..12],
-                    error = %error,
-                    "delivery failed{}",
-                    if retryable { "" } else { ": the component refused the event" }
-                );
+                let reason = agent_store_events::binding::redact(&format!("{component}: {error}"));
+                tracing::warn!(version = &loaded.pre.digest[..12], error = %reason, "delivery failed");
                 app.tap.record(TapRecord {
-                    kind: if retryable { TapKind::Failed } else { TapKind::Rejected },
+                    kind: TapKind::Failed,
                     event,
                     component: Some(component.to_string()),
-                    detail: Some(error.to_string()),
+                    detail: Some(reason.clone()),
                     elapsed_ms,
                 });
-                match error {
-                    DeliveryError::Rejected { .. } => Outcome::Reject(format!("{component}: {error}")),
-                    DeliveryError::Failed(_) => Outcome::Retry(format!("{component}: {error}")),
-                }
+                Outcome::Retry(reason)
             }
         }
     }

@@ -1,15 +1,21 @@
 //! The running application: the manifest's components loaded into the
-//! runtime, their subscriptions on the broker, and the glue between them.
+//! runtime, their subscriptions on the broker, and the one way events come
+//! in ([`ingress`]) and go out again ([`Dispatcher`](dispatch)).
 //!
 //! ```text
-//!  POST /events ─┐                       ┌─► subscription queue ─► Dispatcher ─► component
-//!  route handler ├─► App::publish ─► Broker                                          │
-//!  (event-router)┘       ▲  (tap)        └─► …                                       │
-//!                        └──────────── returned events (depth + 1) ◄─────────────────┘
+//!  POST /events ───────┐ (producer token)
+//!  route → event-router├─► App::ingest ─► decode ─► authorize ─► bound ─► stamp ─► tap ─► Broker
+//!   (component's scope)┘                                                                 │
+//!                                          ┌─────────── subscription queue ◄────────────┘
+//!                                          ▼
+//!                         Dispatcher ─► component ─► outputs: stamp caused ─► authorize ─► tap
+//!                                                     └─► Outcome::Done ─► the broker publishes,
+//!                                                         dead-letters the refused, then acks
 //! ```
 
 mod dispatch;
-pub mod mounts;
+pub mod ingress;
+mod internal;
 pub mod tap;
 pub mod trace;
 
@@ -18,19 +24,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use agent_store_manifest::{Manifest, Route, RoutePattern};
+use agent_store_runtime::capabilities::variables::AppVariables;
+use agent_store_runtime::{CallContext, ComponentPre, Runtime, Sandbox};
 use anyhow::{Context, Result, bail};
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
-use bytes::Bytes;
-use cloudevents::{AttributesReader, Event};
 
 use self::dispatch::Dispatcher;
-use self::tap::{Tap, TapKind, TapRecord};
+pub use self::ingress::{EmitScope, IngressError, Producer, Producers, Publisher};
+use self::internal::Chained;
+use self::tap::Tap;
+pub use self::trace::Cause;
 use crate::broker::{Broker, Filter, Subscription};
-use crate::capabilities::outbound_http::{AllowedHosts, INTERNAL_SUFFIX, InternalRequests};
-use crate::capabilities::variables::AppVariables;
-use crate::manifest::{Manifest, Route, RoutePattern};
-use crate::runtime::{CallContext, CallOutcome, Runtime, Sandbox, Template};
 
 /// The component name whose `*.spin.internal` address publishes events.
 pub const EVENT_ROUTER: &str = "event-router";
@@ -61,6 +66,12 @@ pub struct HttpRoute {
     pub component: String,
 }
 
+/// A loaded component: its compiled version and what it may emit.
+pub struct Component {
+    pub pre: Arc<ComponentPre>,
+    pub scope: EmitScope,
+}
+
 pub struct App {
     inner: Arc<AppInner>,
 }
@@ -68,7 +79,9 @@ pub struct App {
 pub(crate) struct AppInner {
     pub(crate) manifest: Manifest,
     pub(crate) runtime: Arc<Runtime>,
-    pub(crate) components: ArcSwap<HashMap<String, Arc<Template>>>,
+    /// Looked up per event and per request, so that a version swapped in
+    /// takes the next one while in-flight calls finish on theirs.
+    pub(crate) components: ArcSwap<HashMap<String, Arc<Component>>>,
     pub(crate) routes: Vec<HttpRoute>,
     pub(crate) broker: Arc<dyn Broker>,
     pub(crate) tap: Tap,
@@ -96,31 +109,12 @@ impl App {
                 // The host's own broker does what this component does under Spin.
                 continue;
             }
-            let entry = &manifest.component[&id];
             let path = locate_source(&manifest, &id, options.wasm_dir.as_deref())?;
             let bytes =
                 std::fs::read(&path).with_context(|| format!("component `{id}`: reading {}", path.display()))?;
-            let component_vars = variables.for_component(&manifest, &id)?;
-            let hosts = entry
-                .allowed_outbound_hosts
-                .iter()
-                .map(|h| crate::manifest::expand_template(h, |name| variables.get(name)))
-                .collect::<Result<Vec<_>>>()
-                .with_context(|| format!("component `{id}`: allowed_outbound_hosts"))?;
-            let sandbox = Sandbox {
-                allowed_hosts: Arc::new(AllowedHosts::parse(&hosts).with_context(|| format!("component `{id}`"))?),
-                key_value_stores: entry.key_value_stores.clone().into(),
-                variables: component_vars,
-                ai_models: entry.ai_models.clone().into(),
-                environment: entry.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                mounts: mounts::resolve(&manifest.root, &id, entry, &staging)
-                    .with_context(|| format!("component `{id}`"))?,
-                timeout: tool.timeout(),
-                memory_limit: tool.memory_limit_bytes(),
-                concurrency: tool.concurrency(),
-            };
-            let template = tokio::task::block_in_place(|| runtime.load(&id, &bytes, sandbox))?;
-            tracing::info!(component = %id, version = &template.digest[..12], origin = ?template.origin, "component ready");
+            let sandbox = Sandbox::from_manifest(&manifest, &id, &variables, &staging)?;
+            let pre = tokio::task::block_in_place(|| runtime.load(&id, &bytes, sandbox))?;
+            tracing::info!(component = %id, version = &pre.digest[..12], origin = ?pre.origin, "component ready");
             if !tool.subscribe.is_empty() {
                 subscriptions.push(Subscription {
                     component: id.clone(),
@@ -128,7 +122,8 @@ impl App {
                     concurrency: tool.concurrency(),
                 });
             }
-            components.insert(id, template);
+            let scope = EmitScope::from_tool(&tool);
+            components.insert(id, Arc::new(Component { pre, scope }));
         }
         let mut routes: Vec<HttpRoute> = manifest
             .trigger
@@ -152,10 +147,8 @@ impl App {
             tap: Tap::default(),
             options,
             subscriptions,
-            runtime: runtime.clone(),
+            runtime,
         });
-        let internal: Arc<dyn InternalRequests> = inner.clone();
-        let _ = runtime.services().internal.set(Arc::downgrade(&internal));
         Ok(Self { inner })
     }
 
@@ -177,22 +170,34 @@ impl App {
         Ok(())
     }
 
-    /// Publishes events that come from outside (the `/events` ingress).
-    pub async fn publish_external(&self, mut events: Vec<Event>) -> Result<()> {
-        for event in &mut events {
-            trace::stamp_external(event);
-        }
-        self.inner.publish(&events).await
+    /// Takes events in: decoded from an HTTP body, checked against what
+    /// `publisher` may publish and the bounds, stamped, tapped and
+    /// published. `Ok` means the broker has them all; an error publishes
+    /// none.
+    pub async fn ingest(
+        &self,
+        publisher: &Publisher,
+        headers: &http::HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<Vec<String>, IngressError> {
+        self.inner.ingest(publisher, headers, body).await
     }
 
-    pub fn component(&self, id: &str) -> Option<Arc<Template>> {
+    pub fn component(&self, id: &str) -> Option<Arc<Component>> {
         self.inner.components.load().get(id).cloned()
     }
 
-    pub fn components(&self) -> Vec<Arc<Template>> {
+    pub fn components(&self) -> Vec<Arc<Component>> {
         let mut all: Vec<_> = self.inner.components.load().values().cloned().collect();
-        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all.sort_by(|a, b| a.pre.id.cmp(&b.pre.id));
         all
+    }
+
+    /// What a call to `component` from outside (an HTTP route) runs with:
+    /// its requests to `*.spin.internal` reach the application, and what it
+    /// publishes starts a new chain.
+    pub fn call_context(&self, component: &str) -> CallContext {
+        self.inner.call_context(component, None, None)
     }
 
     pub fn routes(&self) -> &[HttpRoute] {
@@ -220,7 +225,7 @@ impl App {
     }
 
     /// The route a path belongs to, most specific first, as Spin picks it.
-    pub fn route_for(&self, path: &str) -> Option<(&HttpRoute, crate::manifest::RouteMatch)> {
+    pub fn route_for(&self, path: &str) -> Option<(&HttpRoute, agent_store_manifest::RouteMatch)> {
         self.inner.routes.iter().find_map(|r| r.pattern.matches(path).map(|m| (r, m)))
     }
 
@@ -231,39 +236,17 @@ impl App {
 }
 
 impl AppInner {
-    pub(crate) async fn publish(&self, events: &[Event]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        // Tapped as they are handed over, not once the broker confirms: a
-        // subscriber may already have handled an event (and published what
-        // it caused) by the time `publish` returns, and the tail must show
-        // causes before their effects.
-        for event in events {
-            self.tap.record(TapRecord {
-                kind: TapKind::Published,
-                event: event.clone(),
-                component: None,
-                detail: None,
-                elapsed_ms: None,
-            });
-        }
-        if let Err(error) = self.broker.publish(events).await {
-            for event in events {
-                self.tap.record(TapRecord {
-                    kind: TapKind::Failed,
-                    event: event.clone(),
-                    component: None,
-                    detail: Some(format!("the broker did not take it: {error:#}")),
-                    elapsed_ms: None,
-                });
-            }
-            return Err(error);
-        }
-        for event in events {
-            tracing::debug!(event_id = event.id(), event_type = event.ty(), "published");
-        }
-        Ok(())
+    /// The context of one call of `component`: `cause` is the event being
+    /// handled (`None` for a request from outside), which what the call
+    /// publishes continues.
+    pub(crate) fn call_context(
+        self: &Arc<Self>,
+        component: &str,
+        cause: Option<Cause>,
+        brand: Option<String>,
+    ) -> CallContext {
+        let chained = Chained::new(Arc::downgrade(self), Arc::from(component), cause);
+        CallContext { brand, internal: Some(Arc::new(chained)) }
     }
 }
 
@@ -283,46 +266,14 @@ fn locate_source(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Resu
     bail!("component `{id}`: {} does not exist; build the components first (`cargo xtask build`)", path.display())
 }
 
-/// Requests components make to `<id>.spin.internal`: the event router
-/// publishes, any other id is service chaining to that component.
-#[async_trait]
-impl InternalRequests for AppInner {
-    async fn handle(&self, caller: &str, target: &str, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
-        if target == EVENT_ROUTER {
-            let (parts, body) = request.into_parts();
-            let mut events = match agent_store_events::binding::decode(&parts.headers, body.to_vec()) {
-                Ok(events) => events,
-                Err(e) => return Ok(json_response(400, &serde_json::json!({ "error": e.0 }))),
-            };
-            for event in &mut events {
-                trace::stamp_external(event);
-            }
-            tracing::debug!(component = caller, count = events.len(), "publishing events from a route");
-            return match self.publish(&events).await {
-                Ok(()) => Ok(json_response(202, &serde_json::json!({ "accepted": events.len() }))),
-                Err(e) => Ok(json_response(503, &serde_json::json!({ "error": format!("{e:#}") }))),
-            };
-        }
-        let Some(template) = self.components.load().get(target).cloned() else {
-            return Ok(json_response(
-                404,
-                &serde_json::json!({ "error": format!("no component `{target}{INTERNAL_SUFFIX}`") }),
-            ));
-        };
-        let CallOutcome { result, output, .. } = template.call(request, &CallContext::default()).await;
-        log_output(target, &output);
-        result.map_err(|e| anyhow::anyhow!("component `{target}` {e}"))
-    }
-}
-
 pub(crate) fn log_output(component: &str, output: &str) {
     for line in output.lines().filter(|l| !l.trim().is_empty()) {
         tracing::info!(component, "guest: {line}");
     }
 }
 
-pub(crate) fn json_response(status: u16, body: &serde_json::Value) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from(body.to_string()));
+pub(crate) fn json_response(status: u16, body: &serde_json::Value) -> http::Response<bytes::Bytes> {
+    let mut response = http::Response::new(bytes::Bytes::from(body.to_string()));
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response

@@ -41,6 +41,13 @@ pub struct TapRecord {
     pub elapsed_ms: Option<u64>,
 }
 
+impl TapRecord {
+    /// The host handed `event` to the broker.
+    pub fn published(event: &Event) -> Self {
+        Self { kind: TapKind::Published, event: event.clone(), component: None, detail: None, elapsed_ms: None }
+    }
+}
+
 #[derive(Clone)]
 pub struct Tap {
     sender: broadcast::Sender<TapRecord>,

@@ -44,24 +44,47 @@ fn traceparent(event: &Event) -> Option<String> {
     event.extension(ext::TRACEPARENT).map(|v| v.to_string())
 }
 
-/// An event entering from outside starts a chain: hop 0, and a trace unless
-/// the sender brought one.
-pub fn stamp_external(event: &mut Event) {
-    if event.extension(ext::DEPTH).is_none() {
-        event.set_extension(ext::DEPTH, ExtensionValue::Integer(0));
+/// What an event passes on to the events it causes: its hop count and its
+/// trace.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    depth: u32,
+    traceparent: Option<String>,
+    tracestate: Option<ExtensionValue>,
+}
+
+impl Cause {
+    pub fn of(event: &Event) -> Self {
+        Self {
+            depth: depth(event),
+            traceparent: traceparent(event),
+            tracestate: event.extension(ext::TRACESTATE).cloned(),
+        }
     }
+
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+}
+
+/// An event entering from outside starts a chain: hop 0 whatever the sender
+/// wrote (a forged `depth` must not shorten or stretch a loop's life), and
+/// a trace unless the sender brought a well-formed one.
+pub fn stamp_external(event: &mut Event) {
+    event.set_extension(ext::DEPTH, ExtensionValue::Integer(0));
     if traceparent(event).as_deref().and_then(trace_id).is_none() {
         event.set_extension(ext::TRACEPARENT, new_traceparent());
     }
 }
 
-/// An event a component returned while handling `cause`: one hop further,
-/// in the cause's trace.
-pub fn stamp_caused(event: &mut Event, cause: &Event) {
-    event.set_extension(ext::DEPTH, ExtensionValue::Integer(i64::from(depth(cause)) + 1));
-    let parent = traceparent(cause).unwrap_or_else(new_traceparent);
+/// An event caused by `cause` (returned by the component that handled it,
+/// or published from a call made while handling it): one hop further, in
+/// the cause's trace.
+pub fn stamp_caused(event: &mut Event, cause: &Cause) {
+    event.set_extension(ext::DEPTH, ExtensionValue::Integer(i64::from(cause.depth) + 1));
+    let parent = cause.traceparent.clone().unwrap_or_else(new_traceparent);
     event.set_extension(ext::TRACEPARENT, child_of(&parent));
-    if let Some(state) = cause.extension(ext::TRACESTATE).cloned()
+    if let Some(state) = cause.tracestate.clone()
         && event.extension(ext::TRACESTATE).is_none()
     {
         event.set_extension(ext::TRACESTATE, state);
@@ -79,10 +102,18 @@ mod tests {
         stamp_external(&mut cause);
         assert_eq!(depth(&cause), 0);
         let mut out = EventBuilderV10::new().id("2").source("/t").ty("b").build().unwrap();
-        stamp_caused(&mut out, &cause);
+        stamp_caused(&mut out, &Cause::of(&cause));
         assert_eq!(depth(&out), 1);
         let (a, b) = (traceparent(&cause).unwrap(), traceparent(&out).unwrap());
         assert_eq!(trace_id(&a), trace_id(&b));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_depth_sent_from_outside_is_ignored() {
+        let mut forged =
+            EventBuilderV10::new().id("1").source("/t").ty("a").extension(ext::DEPTH, -5i64).build().unwrap();
+        stamp_external(&mut forged);
+        assert_eq!(depth(&forged), 0);
     }
 }

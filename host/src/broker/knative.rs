@@ -31,11 +31,17 @@ use cloudevents::{AttributesReader, Event};
 use tokio::sync::Notify;
 
 use super::{Broker, DeadLetter, Handler, Outcome, Subscription};
-use crate::capabilities::key_value::Store;
+use agent_store_runtime::capabilities::key_value::Store;
 
 /// The key-value store dead letters are kept in (Redis on Knative, so
 /// every replica sees the same ones).
 pub const DEAD_LETTERS: &str = "agent-store.dead-letters";
+
+/// How long a dead letter is kept (the store's TTL, set by `up`).
+pub const DEAD_LETTER_TTL: Duration = Duration::from_secs(14 * 86_400);
+
+/// Dead letters kept at most; past it the oldest go, with a warning.
+const MAX_DEAD_LETTERS: usize = 10_000;
 
 /// Attempts at posting one event to the ingress before `publish` fails.
 const INGRESS_ATTEMPTS: u32 = 3;
@@ -112,13 +118,31 @@ impl KnativeBroker {
         }
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let pushed = match attached.handler.handle(event, 1).await {
-            Outcome::Done(emitted) => match self.publish(&emitted).await {
-                Ok(()) => Pushed::Done { emitted: emitted.len() },
+            Outcome::Done(outputs) => match self.publish(&outputs.events).await {
+                Ok(()) => {
+                    for refused in outputs.refused {
+                        let letter = DeadLetter {
+                            event: refused.event,
+                            component: component.to_string(),
+                            reason: refused.reason,
+                            attempts: 1,
+                            at: chrono::Utc::now(),
+                        };
+                        if let Err(error) = self.keep(letter).await {
+                            return self.finished(Pushed::Retry(format!("could not keep a refused output: {error:#}")));
+                        }
+                    }
+                    Pushed::Done { emitted: outputs.events.len() }
+                }
                 Err(error) => Pushed::Retry(format!("the broker ingress did not take the outputs: {error:#}")),
             },
             Outcome::Reject(reason) => Pushed::Reject(reason),
             Outcome::Retry(reason) => Pushed::Retry(reason),
         };
+        self.finished(pushed)
+    }
+
+    fn finished(&self, pushed: Pushed) -> Pushed {
         if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.idle.notify_waiters();
         }
@@ -149,6 +173,13 @@ impl KnativeBroker {
         };
         // Knative does not say how many times it tried: its delivery spec does.
         let letter = DeadLetter { event, component, reason, attempts: 0, at: chrono::Utc::now() };
+        self.keep(letter.clone()).await?;
+        Ok(letter)
+    }
+
+    /// Stores a dead letter under a key that sorts by time, then drops the
+    /// oldest past [`MAX_DEAD_LETTERS`].
+    async fn keep(&self, letter: DeadLetter) -> Result<()> {
         let key = format!("{}-{}", letter.at.format("%Y%m%dT%H%M%S%.6fZ"), letter.event.id());
         self.dead.set(&key, &serde_json::to_vec(&letter)?).await.context("keeping the dead letter")?;
         tracing::warn!(
@@ -158,12 +189,21 @@ impl KnativeBroker {
             reason = letter.reason,
             "dead letter kept"
         );
-        Ok(letter)
+        let mut keys = self.dead.keys().await?;
+        if keys.len() > MAX_DEAD_LETTERS {
+            keys.sort();
+            let excess = keys.len() - MAX_DEAD_LETTERS;
+            for old in &keys[..excess] {
+                self.dead.delete(old).await?;
+            }
+            tracing::warn!(evicted = excess, "dead letters are full ({MAX_DEAD_LETTERS}): the oldest were dropped");
+        }
+        Ok(())
     }
 
     async fn post(&self, event: &Event) -> Result<()> {
         let (headers, body) = agent_store_events::binding::encode_binary(event)
-            .map_err(|e| anyhow::anyhow!("event {} cannot be encoded: {}", event.id(), e.0))?;
+            .map_err(|e| anyhow::anyhow!("event {} cannot be encoded: {e}", event.id()))?;
         let mut attempt = 1;
         loop {
             let sent = self.client.post(self.sink.clone()).headers(headers.clone()).body(body.clone()).send().await;
@@ -245,10 +285,6 @@ impl Broker for KnativeBroker {
         all.sort_by_key(|letter| letter.at);
         Ok(all)
     }
-
-    fn knative(&self) -> Option<&KnativeBroker> {
-        Some(self)
-    }
 }
 
 /// `knativeerrordata` is the subscriber's answer, base64-encoded; shown as
@@ -267,7 +303,7 @@ fn decode_error_data(data: &str) -> String {
 mod tests {
     use super::*;
 
-    use crate::capabilities::key_value::memory::MemoryBackend;
+    use agent_store_runtime::capabilities::key_value::memory::MemoryBackend;
 
     fn dead() -> Arc<dyn Store> {
         Arc::new(MemoryBackend::default().store(DEAD_LETTERS, None))

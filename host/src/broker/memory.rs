@@ -6,6 +6,13 @@
 //! Each subscription has one lane per unit of concurrency; an event goes to
 //! the lane its conversation hashes to, and a lane handles one event at a
 //! time, so a conversation is in order and conversations run in parallel.
+//!
+//! Memory is bounded at the door: past [`DEFAULT_CAPACITY`] queued
+//! deliveries, `publish` refuses new events with [`Full`] (the ingress
+//! answers `503` with `Retry-After`) instead of growing without end. What
+//! components emit while handling accepted events is always taken, so that
+//! nothing accepted is dropped. Dead letters are bounded in count and bytes;
+//! past either, the oldest go, each one counted in a warning.
 
 use std::collections::VecDeque;
 use std::collections::hash_map::DefaultHasher;
@@ -19,10 +26,18 @@ use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
 use tokio::sync::{Notify, mpsc};
 
-use super::{Broker, DeadLetter, Handler, Outcome, RetryPolicy, Subscription, ordering_key};
+use super::{Broker, DeadLetter, Full, Handler, Outcome, RetryPolicy, Subscription, Verdict, ordering_key};
 
-/// Dead letters kept in memory; the oldest go first.
+/// Deliveries queued (and in flight) at once before `publish` refuses more:
+/// a few minutes of a busy store's traffic, a few hundred MiB at most.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// What a refused publisher is told to wait.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Dead letters kept in memory; past either bound the oldest go first.
 const MAX_DEAD_LETTERS: usize = 10_000;
+const MAX_DEAD_LETTER_BYTES: usize = 64 << 20;
 
 struct Envelope {
     event: Event,
@@ -37,10 +52,19 @@ struct Lanes {
 struct Inner {
     subscriptions: RwLock<Vec<Lanes>>,
     policy: RetryPolicy,
-    dead: Mutex<VecDeque<DeadLetter>>,
+    capacity: usize,
+    dead: Mutex<DeadLetters>,
     closing: AtomicBool,
     pending: AtomicUsize,
     idle: Notify,
+}
+
+/// Dead letters with their sizes, oldest first.
+#[derive(Default)]
+struct DeadLetters {
+    letters: VecDeque<(DeadLetter, usize)>,
+    bytes: usize,
+    evicted: u64,
 }
 
 #[derive(Clone)]
@@ -56,11 +80,17 @@ impl Default for MemoryBroker {
 
 impl MemoryBroker {
     pub fn new(policy: RetryPolicy) -> Self {
+        Self::with_capacity(policy, DEFAULT_CAPACITY)
+    }
+
+    /// A broker that refuses `publish` once `capacity` deliveries are queued.
+    pub fn with_capacity(policy: RetryPolicy, capacity: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 subscriptions: RwLock::new(Vec::new()),
                 policy,
-                dead: Mutex::new(VecDeque::new()),
+                capacity: capacity.max(1),
+                dead: Mutex::new(DeadLetters::default()),
                 closing: AtomicBool::new(false),
                 pending: AtomicUsize::new(0),
                 idle: Notify::new(),
@@ -76,8 +106,27 @@ fn lane_of(key: &str, lanes: usize) -> usize {
 }
 
 impl Inner {
+    /// Routes events from outside, unless that would pass the capacity.
+    fn admit(&self, events: &[Event]) -> Result<(), Full> {
+        let subscriptions = self.subscriptions.read().unwrap();
+        let deliveries: usize =
+            events.iter().map(|e| subscriptions.iter().filter(|l| l.subscription.matches(e)).count()).sum();
+        let queued = self.pending.load(Ordering::SeqCst);
+        if queued + deliveries > self.capacity {
+            return Err(Full { queued, retry_after: RETRY_AFTER });
+        }
+        self.route_locked(&subscriptions, events);
+        Ok(())
+    }
+
+    /// Routes what components emitted: always taken, since refusing it
+    /// would lose what was accepted.
     fn route(&self, events: &[Event]) {
         let subscriptions = self.subscriptions.read().unwrap();
+        self.route_locked(&subscriptions, events);
+    }
+
+    fn route_locked(&self, subscriptions: &[Lanes], events: &[Event]) {
         for event in events {
             let key = ordering_key(event);
             for lanes in subscriptions.iter().filter(|l| l.subscription.matches(event)) {
@@ -105,17 +154,23 @@ impl Inner {
             reason = %reason,
             "event dead-lettered"
         );
+        let size = serde_json::to_vec(&event).map(|v| v.len()).unwrap_or(0) + reason.len();
+        let letter = DeadLetter { event, component: component.to_string(), reason, attempts, at: chrono::Utc::now() };
         let mut dead = self.dead.lock().unwrap();
-        if dead.len() == MAX_DEAD_LETTERS {
-            dead.pop_front();
+        dead.bytes += size;
+        dead.letters.push_back((letter, size));
+        while dead.letters.len() > MAX_DEAD_LETTERS || (dead.bytes > MAX_DEAD_LETTER_BYTES && dead.letters.len() > 1) {
+            let Some((oldest, size)) = dead.letters.pop_front() else { break };
+            dead.bytes -= size;
+            dead.evicted += 1;
+            tracing::warn!(
+                evicted = dead.evicted,
+                event_id = oldest.event.id(),
+                component = oldest.component,
+                "dead letters are full ({MAX_DEAD_LETTERS} letters or {} MiB): the oldest was dropped",
+                MAX_DEAD_LETTER_BYTES >> 20
+            );
         }
-        dead.push_back(DeadLetter {
-            event,
-            component: component.to_string(),
-            reason,
-            attempts,
-            at: chrono::Utc::now(),
-        });
     }
 }
 
@@ -134,14 +189,15 @@ async fn run_lane(
         })
         .await
         .unwrap_or_else(|panic| Outcome::Retry(format!("the handler panicked: {panic}")));
-        match handled {
-            Outcome::Done(out) => inner.route(&out),
-            Outcome::Reject(reason) => inner.dead_letter(event, &component, reason, attempt),
-            Outcome::Retry(reason) if attempt >= inner.policy.max_attempts => {
-                inner.dead_letter(event, &component, format!("gave up after {attempt} attempts: {reason}"), attempt)
+        match inner.policy.settle(handled, attempt) {
+            Verdict::Publish(outputs) => {
+                inner.route(&outputs.events);
+                for refused in outputs.refused {
+                    inner.dead_letter(refused.event, &component, refused.reason, attempt);
+                }
             }
-            Outcome::Retry(reason) => {
-                let delay = inner.policy.delay_after(attempt);
+            Verdict::DeadLetter(reason) => inner.dead_letter(event, &component, reason, attempt),
+            Verdict::Retry { delay, reason } => {
                 tracing::info!(component, event_id = event.id(), attempt, ?delay, reason = %reason, "retrying event");
                 inner.pending.fetch_add(1, Ordering::SeqCst);
                 let (inner, sender) = (inner.clone(), sender.clone());
@@ -167,7 +223,7 @@ impl Broker for MemoryBroker {
         if self.inner.closing.load(Ordering::SeqCst) {
             bail!("the host is shutting down and takes no new events");
         }
-        self.inner.route(events);
+        self.inner.admit(events)?;
         Ok(())
     }
 
@@ -212,14 +268,14 @@ impl Broker for MemoryBroker {
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        Ok(self.inner.dead.lock().unwrap().iter().cloned().collect())
+        Ok(self.inner.dead.lock().unwrap().letters.iter().map(|(letter, _)| letter.clone()).collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::Filter;
+    use crate::broker::{Filter, Outputs};
     use cloudevents::{EventBuilder, EventBuilderV10};
 
     fn event(ty: &str, conversation: &str, n: u32) -> Event {
@@ -250,8 +306,8 @@ mod tests {
                 return Outcome::Retry("first try fails".into());
             }
             match &self.reply {
-                Some(ty) => Outcome::Done(vec![event_with_type(&event, ty)]),
-                None => Outcome::Done(Vec::new()),
+                Some(ty) => Outcome::Done(vec![event_with_type(&event, ty)].into()),
+                None => Outcome::Done(Outputs::default()),
             }
         }
     }
@@ -306,6 +362,54 @@ mod tests {
         assert_eq!(dead[0].reason, "bad");
         assert_eq!(dead[0].attempts, 1);
         assert!(broker.publish(&[event("ok", "c", 3)]).await.is_err(), "closed after shutdown");
+        Ok(())
+    }
+
+    /// A handler that waits until told to go on, so that queues fill.
+    struct Gate {
+        open: tokio::sync::Semaphore,
+        seen: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Handler for Gate {
+        async fn handle(&self, _event: Event, _attempt: u32) -> Outcome {
+            self.open.acquire().await.unwrap().forget();
+            self.seen.fetch_add(1, Ordering::SeqCst);
+            Outcome::Done(
+                vec![
+                    EventBuilderV10::new().id(uuid::Uuid::new_v4().to_string()).source("/t").ty("out").build().unwrap(),
+                ]
+                .into(),
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_broker_refuses_at_the_door_and_keeps_what_it_took() -> Result<()> {
+        let broker = MemoryBroker::with_capacity(RetryPolicy::default(), 10);
+        let gate = Arc::new(Gate { open: tokio::sync::Semaphore::new(0), seen: AtomicUsize::new(0) });
+        let outputs = recorder(false, None);
+        broker.subscribe(sub("slow", "in", 2), gate.clone()).await?;
+        broker.subscribe(sub("sink", "out", 1), outputs.clone()).await?;
+        let mut accepted = 0;
+        let mut refused = 0;
+        for n in 0..50 {
+            match broker.publish(&[event("in", &format!("c{n}"), n)]).await {
+                Ok(()) => accepted += 1,
+                Err(error) => {
+                    let full = error.downcast_ref::<Full>().expect("a full broker says so");
+                    assert!(full.retry_after >= Duration::from_secs(1));
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(accepted, 10, "up to the capacity");
+        assert_eq!(refused, 40);
+        gate.open.add_permits(1000);
+        broker.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(gate.seen.load(Ordering::SeqCst), 10, "every accepted event handled");
+        assert_eq!(outputs.seen.lock().unwrap().len(), 10, "and what they caused delivered, past the capacity");
         Ok(())
     }
 }

@@ -9,7 +9,10 @@
 //! * a subscriber's [`Handler`] gets each matching event at least once; what
 //!   it returns is published *before* the input is acknowledged;
 //! * [`Outcome::Retry`] redelivers with backoff up to the attempt limit,
-//!   then dead-letters; [`Outcome::Reject`] dead-letters at once;
+//!   then dead-letters; [`Outcome::Reject`] dead-letters at once (one
+//!   [`RetryPolicy::settle`] decides for every backend that retries itself);
+//! * outputs the host refused ([`Outputs::refused`]) are dead-lettered
+//!   under the component that emitted them, with the reason;
 //! * events of one conversation reach a subscriber in the order they were
 //!   published, while different conversations are handled in parallel.
 
@@ -26,7 +29,7 @@ use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
 use serde::Serialize;
 
-use crate::manifest::SubscriptionSpec;
+use agent_store_manifest::SubscriptionSpec;
 
 /// Attempts before a failing event is dead-lettered, by default.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -52,6 +55,40 @@ impl RetryPolicy {
     pub fn delay_after(&self, attempt: u32) -> Duration {
         self.backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)).min(1 << 10))
     }
+
+    /// What becomes of a delivery that was attempt `attempt` and ended in
+    /// `outcome`.
+    pub fn settle(&self, outcome: Outcome, attempt: u32) -> Verdict {
+        match outcome {
+            Outcome::Done(outputs) => Verdict::Publish(outputs),
+            Outcome::Reject(reason) => Verdict::DeadLetter(reason),
+            Outcome::Retry(reason) if attempt >= self.max_attempts => {
+                Verdict::DeadLetter(format!("gave up after {attempt} attempts: {reason}"))
+            }
+            Outcome::Retry(reason) => Verdict::Retry { delay: self.delay_after(attempt), reason },
+        }
+    }
+}
+
+/// What a backend does with a delivery once it is handled.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Publish (and dead-letter the refused), then acknowledge.
+    Publish(Outputs),
+    /// Deliver it again after `delay`.
+    Retry { delay: Duration, reason: String },
+    /// Keep it as a dead letter, with why.
+    DeadLetter(String),
+}
+
+/// The broker cannot take more events right now: the caller should try
+/// again later (`503` with `Retry-After` at the door). Nothing it was
+/// refused was kept.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the broker is full ({queued} events queued): try again in {}s", retry_after.as_secs().max(1))]
+pub struct Full {
+    pub queued: usize,
+    pub retry_after: Duration,
 }
 
 /// What a subscriber receives: an event type pattern plus exact-match
@@ -104,11 +141,34 @@ impl Subscription {
     }
 }
 
+/// What a component emitted while handling one event, as the host
+/// admitted it.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// To publish.
+    pub events: Vec<Event>,
+    /// Outside what the component may emit: dead-lettered, not published.
+    pub refused: Vec<Refused>,
+}
+
+/// An event a component emitted that the host would not publish.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub event: Event,
+    pub reason: String,
+}
+
+impl From<Vec<Event>> for Outputs {
+    fn from(events: Vec<Event>) -> Self {
+        Self { events, refused: Vec::new() }
+    }
+}
+
 /// What a handler made of one delivery.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Handled: publish these, then acknowledge.
-    Done(Vec<Event>),
+    /// Handled: publish these (dead-letter the refused), then acknowledge.
+    Done(Outputs),
     /// The event can never be handled: dead-letter it now.
     Reject(String),
     /// Failed this time: redeliver later, dead-letter when attempts run out.
@@ -138,7 +198,8 @@ pub trait Broker: Send + Sync {
     /// A short name for logs: `memory`, `rabbitmq`.
     fn kind(&self) -> &'static str;
 
-    /// Returns when the broker holds every event.
+    /// Returns when the broker holds every event. A backend with a
+    /// capacity refuses the whole call with [`Full`] when it is reached.
     async fn publish(&self, events: &[Event]) -> Result<()>;
 
     /// Starts delivering `subscription`'s events to `handler`.
@@ -154,12 +215,6 @@ pub trait Broker: Send + Sync {
     /// Dead letters this broker keeps, newest last (for the ones it can list).
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         Ok(Vec::new())
-    }
-
-    /// The Knative backend, whose deliveries are pushed to the host over
-    /// HTTP; the others pull theirs.
-    fn knative(&self) -> Option<&knative::KnativeBroker> {
-        None
     }
 }
 

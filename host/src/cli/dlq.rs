@@ -12,7 +12,7 @@ use crate::broker::rabbitmq::dlq::{DeadLetters, DeadMessage};
 use crate::broker::rabbitmq::link::Link;
 use crate::broker::rabbitmq::topology::Names;
 use crate::broker::rabbitmq::{DEFAULT_PREFIX, redact};
-use crate::manifest::Manifest;
+use agent_store_manifest::Manifest;
 
 #[derive(Debug, Clone, Args)]
 pub struct DlqArgs {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use crate::manifest::{AgentStoreTool, Manifest};
+use agent_store_manifest::{AgentStoreTool, Manifest};
 
 #[derive(Debug, Clone, Args)]
 pub struct KnativeArgs {

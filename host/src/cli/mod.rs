@@ -2,6 +2,7 @@
 //! environment (`AGENT_STORE_…`), which is how Knative pods configure it.
 
 pub mod chat;
+mod data_dir;
 mod dlq;
 mod knative;
 mod tail;

@@ -9,16 +9,17 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::app::{App, AppOptions, DEFAULT_MAX_DEPTH};
+use super::data_dir;
+use crate::app::{App, AppOptions, DEFAULT_MAX_DEPTH, Producers};
 use crate::broker::Broker;
-use crate::broker::knative::KnativeBroker;
-use crate::broker::memory::MemoryBroker;
+use crate::broker::knative::{self, KnativeBroker};
+use crate::broker::memory::{self, MemoryBroker};
 use crate::broker::rabbitmq::{self, RabbitBroker, RabbitOptions};
-use crate::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
-use crate::capabilities::llm::config::models_from_specs;
-use crate::manifest::Manifest;
-use crate::runtime::{Runtime, RuntimeConfig, Services};
-use crate::server::{self, AdminToken, ServerState};
+use crate::server::{self, AdminToken, Credentials, ServerState};
+use agent_store_manifest::Manifest;
+use agent_store_runtime::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
+use agent_store_runtime::capabilities::llm::config::models_from_specs;
+use agent_store_runtime::{Runtime, RuntimeConfig, Services};
 
 /// How long in-flight events and requests get to finish on SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -62,6 +63,25 @@ pub struct UpArgs {
     #[arg(long, env = "AGENT_STORE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
 
+    /// A producer allowed to `POST /events`: `NAME=TOKEN:PATTERN`, where
+    /// PATTERN is the event types it may publish (`store.product.*`;
+    /// several joined with `|`). Repeatable; comma-separated in the
+    /// environment (a Kubernetes Secret). The admin token may publish
+    /// anything; without a token nothing is published.
+    #[arg(
+        long = "producer",
+        env = "AGENT_STORE_PRODUCERS",
+        value_delimiter = ',',
+        value_name = "NAME=TOKEN:PATTERN",
+        hide_env_values = true
+    )]
+    producers: Vec<String>,
+
+    /// With `--broker memory`: deliveries queued at once before `POST
+    /// /events` answers 503 (with Retry-After) instead of taking more.
+    #[arg(long, env = "AGENT_STORE_MEMORY_CAPACITY", default_value_t = memory::DEFAULT_CAPACITY)]
+    memory_capacity: usize,
+
     /// Where compiled components are cached between starts (default: `cache/`
     /// in the data directory).
     #[arg(long, env = "AGENT_STORE_CACHE_DIR")]
@@ -92,55 +112,65 @@ pub struct UpArgs {
 impl UpArgs {
     fn key_value_backend(&self) -> Result<BackendKind> {
         Ok(match self.key_value.as_str() {
-            "embedded" => BackendKind::Embedded(self.data_dir.join("kv.redb")),
+            "embedded" => BackendKind::Embedded(self.data_dir.join(data_dir::DATABASE)),
             "memory" => BackendKind::Memory,
             url if url.starts_with("redis://") || url.starts_with("rediss://") => BackendKind::Redis(url.to_string()),
             other => bail!("--kv {other}: use `embedded`, `memory` or a redis:// URL"),
         })
     }
 
-    async fn broker(&self, key_value: &KeyValueStores) -> Result<Arc<dyn Broker>> {
+    /// The broker, and the Knative backend again by its own type when it
+    /// is that one (its deliveries come in through the HTTP server).
+    async fn broker(&self, key_value: &KeyValueStores) -> Result<(Arc<dyn Broker>, Option<Arc<KnativeBroker>>)> {
         match self.broker.as_str() {
-            "memory" => Ok(Arc::new(MemoryBroker::new(self.rabbit.policy()))),
+            "memory" => Ok((Arc::new(MemoryBroker::with_capacity(self.rabbit.policy(), self.memory_capacity)), None)),
             url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
                 let records = key_value.open(rabbitmq::handled::LABEL);
-                Ok(Arc::new(RabbitBroker::connect(url, &self.rabbit, Some(records)).await?))
+                Ok((Arc::new(RabbitBroker::connect(url, &self.rabbit, Some(records)).await?), None))
             }
             "knative" => {
                 let Some(sink) = &self.sink else {
                     bail!("--broker knative needs the broker ingress URL: --sink or K_SINK (a SinkBinding sets it)")
                 };
-                let dead = key_value.open(crate::broker::knative::DEAD_LETTERS);
-                Ok(Arc::new(KnativeBroker::new(sink, dead)?))
+                let dead = key_value.open(knative::DEAD_LETTERS);
+                let broker = Arc::new(KnativeBroker::new(sink, dead)?);
+                Ok((broker.clone(), Some(broker)))
             }
             other => bail!("--broker {other}: use `memory`, an amqp:// URL or `knative`"),
         }
     }
 }
 
+/// What `load` gives `up`.
+struct Loaded {
+    app: Arc<App>,
+    knative: Option<Arc<KnativeBroker>>,
+}
+
 /// Everything up to, not including, serving: what `check` runs too.
-async fn load(args: &UpArgs) -> Result<Arc<App>> {
+async fn load(args: &UpArgs) -> Result<Loaded> {
     let manifest = Manifest::load(&args.manifest)?;
     let models = models_from_specs(&args.llm)?;
     for (model, backend) in models.describe() {
         tracing::info!(model, backend, "LLM backend");
     }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    data_dir::prepare(&args.data_dir)?;
     let mut store_options: HashMap<String, StoreOptions> = manifest
         .app_tool()?
         .key_value
         .into_iter()
         .map(|(label, spec)| {
-            let ttl = spec.ttl.as_deref().map(crate::manifest::parse_duration).transpose()?;
+            let ttl = spec.ttl.as_deref().map(agent_store_manifest::parse_duration).transpose()?;
             Ok((label, StoreOptions { ttl }))
         })
         .collect::<Result<_>>()?;
     // The broker's idempotency records expire after the dedup window.
     let window = Some(args.rabbit.dedup_window).filter(|w| !w.is_zero());
     store_options.insert(rabbitmq::handled::LABEL.to_string(), StoreOptions { ttl: window });
+    store_options.insert(knative::DEAD_LETTERS.to_string(), StoreOptions { ttl: Some(knative::DEAD_LETTER_TTL) });
     let key_value =
         KeyValueStores::new(&args.key_value_backend()?, store_options).await.context("opening the key-value stores")?;
-    let broker = args.broker(&key_value).await?;
+    let (broker, knative) = args.broker(&key_value).await?;
     let services = Services::new(Arc::new(key_value), Arc::new(models));
     let config = RuntimeConfig {
         pooling: !args.no_pooling,
@@ -150,13 +180,15 @@ async fn load(args: &UpArgs) -> Result<Arc<App>> {
     let options =
         AppOptions { data_dir: args.data_dir.clone(), wasm_dir: args.wasm_dir.clone(), max_depth: args.max_depth };
     let app = App::load(manifest, runtime, broker, options).await?;
-    Ok(Arc::new(app))
+    Ok(Loaded { app: Arc::new(app), knative })
 }
 
 pub async fn check(args: UpArgs) -> Result<()> {
-    let app = load(&args).await?;
-    for template in app.components() {
-        println!("{:<24} {}  ({:?})", template.id, &template.digest[..12], template.origin);
+    let Loaded { app, .. } = load(&args).await?;
+    Producers::parse(&args.producers)?;
+    for component in app.components() {
+        let pre = &component.pre;
+        println!("{:<24} {}  ({:?})", pre.id, &pre.digest[..12], pre.origin);
     }
     println!("manifest {} is valid; {} components load", args.manifest.display(), app.components().len());
     Ok(())
@@ -165,8 +197,12 @@ pub async fn check(args: UpArgs) -> Result<()> {
 pub async fn up(args: UpArgs) -> Result<()> {
     // Everything is validated before listening: a bad manifest or component
     // fails here, not at the first request.
-    let app = load(&args).await?;
-    let admin_token = AdminToken::load_or_create(args.admin_token.clone(), &args.data_dir)?;
+    let Loaded { app, knative } = load(&args).await?;
+    let admin = AdminToken::load_or_create(args.admin_token.clone(), &args.data_dir)?;
+    let producers = Producers::parse(&args.producers)?;
+    if !producers.names().is_empty() {
+        tracing::info!(producers = ?producers.names(), "producers may publish to /events");
+    }
     // Signal handlers go in before the host says it is up, so that a SIGTERM
     // right after that line already means "drain and stop".
     let signals = Signals::install()?;
@@ -184,7 +220,8 @@ pub async fn up(args: UpArgs) -> Result<()> {
     for route in app.routes() {
         tracing::info!(route = route.pattern.as_str(), component = %route.component, "route");
     }
-    let (state, stopping) = ServerState::new(app.clone(), admin_token);
+    let credentials = Credentials { admin, producers };
+    let (state, stopping) = ServerState::new(app.clone(), credentials, knative, address);
     tokio::spawn(async move {
         signals.recv().await;
         let _ = stopping.send(true);

@@ -1,6 +1,8 @@
-//! The admin token: what the live tail and the admin API ask for, as
-//! `Authorization: Bearer <token>` (or `?token=` where a browser's
-//! EventSource cannot set headers). Compared in constant time.
+//! Tokens: the admin token, which the live tail and the admin API ask for
+//! (and which may publish anything), and the producer tokens of `POST
+//! /events`, each limited to the event types it may publish. Both come as
+//! `Authorization: Bearer <token>` (the tail also takes `?token=`, since a
+//! browser's EventSource cannot set headers). Compared in constant time.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,6 +11,8 @@ use anyhow::{Context, Result};
 use axum::http::{HeaderMap, StatusCode};
 use rand::Rng;
 use subtle::ConstantTimeEq;
+
+use crate::app::{Producers, Publisher};
 
 /// The file in the data directory that holds a generated token, so that
 /// `agent-store tail` on the same machine finds it.
@@ -56,11 +60,7 @@ impl AdminToken {
 
     /// `Ok` when the request carries the token.
     pub fn check(&self, headers: &HeaderMap, query_token: Option<&str>) -> Result<(), (StatusCode, &'static str)> {
-        let bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match bearer.or(query_token) {
+        match bearer(headers).or(query_token) {
             Some(token) if self.matches(token) => Ok(()),
             Some(_) => Err((StatusCode::UNAUTHORIZED, "the admin token is wrong")),
             None => {
@@ -71,6 +71,44 @@ impl AdminToken {
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// Every token the host knows.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub admin: AdminToken,
+    pub producers: Producers,
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+impl Credentials {
+    /// Who is publishing, by the request's bearer token.
+    pub fn publisher(&self, headers: &HeaderMap) -> Result<Publisher, (StatusCode, &'static str)> {
+        let Some(token) = bearer(headers) else {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "publishing needs a token: Authorization: Bearer <token> (a producer token from --producer, \
+                 or the admin token)",
+            ));
+        };
+        // Both checks always run, so the time taken does not tell an admin
+        // token from a producer's.
+        let producer = self.producers.find(token);
+        let admin = self.admin.matches(token);
+        match (admin, producer) {
+            (true, _) => Ok(Publisher::Admin),
+            (false, Some(producer)) => Ok(Publisher::Producer(producer)),
+            (false, None) => Err((StatusCode::UNAUTHORIZED, "the token is not a producer's or the admin's")),
+        }
     }
 }
 

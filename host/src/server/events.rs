@@ -1,5 +1,6 @@
-//! `POST /events`: CloudEvents in (binary, structured or batch), published
-//! to the broker before the answer: 202 means the broker has them.
+//! `POST /events`: CloudEvents in (binary, structured or batch) from a
+//! producer with a token, published to the broker before the answer: 202
+//! means the broker has them; 503 with `Retry-After` that it is full.
 //! `GET /events/tail`: the live tap as Server-Sent Events.
 //! `POST /events/deliver/<component>`: deliveries pushed by Knative Triggers.
 //! `POST /events/dead-letter`: the Knative Broker's dead-letter sink.
@@ -23,23 +24,27 @@ use super::ServerState;
 use crate::app::tap::TailFilter;
 
 pub(super) async fn ingest(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
-    let events = match agent_store_events::binding::decode(&headers, body.to_vec()) {
-        Ok(events) => events,
-        Err(e) => {
-            tracing::info!(reason = %e, "malformed event refused at /events");
-            return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.0 }))).into_response();
-        }
+    let publisher = match state.credentials.publisher(&headers) {
+        Ok(publisher) => publisher,
+        Err(refusal) => return (refusal.0, Json(json!({ "error": refusal.1 }))).into_response(),
     };
-    let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
-    match state.app.publish_external(events).await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len(), "ids": ids }))).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "could not publish events from /events");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": format!("the broker did not take the events: {e:#}") })),
-            )
-                .into_response()
+    match state.app.ingest(&publisher, &headers, body.to_vec()).await {
+        Ok(ids) => (StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len(), "ids": ids }))).into_response(),
+        Err(error) => {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status.is_server_error() {
+                tracing::warn!(error = %error, "events from /events were not published");
+            } else {
+                tracing::info!(status = status.as_u16(), error = %error, "events refused at /events");
+            }
+            let mut response = (status, Json(json!({ "error": error.to_string() }))).into_response();
+            if let Some(after) = error.retry_after() {
+                let seconds = after.as_secs().max(1).to_string();
+                if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
+                    response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+                }
+            }
+            response
         }
     }
 }
@@ -49,7 +54,7 @@ pub(super) async fn tail(
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(refusal) = state.admin_token.check(&headers, query.get("token").map(String::as_str)) {
+    if let Err(refusal) = state.admin_token().check(&headers, query.get("token").map(String::as_str)) {
         return refusal.into_response();
     }
     let filter = TailFilter::from_query(query);
@@ -87,7 +92,7 @@ pub(super) async fn deliver(
 ) -> Response {
     use crate::broker::knative::Pushed;
 
-    let Some(broker) = state.app.broker().knative() else {
+    let Some(broker) = state.knative.clone() else {
         let kind = state.app.broker().kind();
         return (
             StatusCode::NOT_FOUND,
@@ -98,8 +103,9 @@ pub(super) async fn deliver(
     let events = match agent_store_events::binding::decode(&headers, body.to_vec()) {
         Ok(events) => events,
         Err(e) => {
-            tracing::info!(component, reason = %e, "malformed delivery refused");
-            return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.0 }))).into_response();
+            let reason = agent_store_events::binding::redact(&e.to_string());
+            tracing::info!(component, reason, "malformed delivery refused");
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": reason }))).into_response();
         }
     };
     let (mut emitted, mut rejected, mut retry) = (0, Vec::new(), Vec::new());
@@ -139,7 +145,7 @@ pub(super) async fn deliver(
 /// sends what its Triggers gave up on. Kept in the key-value store (Redis
 /// on Knative) and listed at `GET /admin/dead-letters`.
 pub(super) async fn dead_letter(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(broker) = state.app.broker().knative() else {
+    let Some(broker) = state.knative.clone() else {
         let kind = state.app.broker().kind();
         return (
             StatusCode::NOT_FOUND,
@@ -152,8 +158,9 @@ pub(super) async fn dead_letter(State(state): State<ServerState>, headers: Heade
         Err(e) => {
             // Knative retries a dead letter it could not deliver; a body
             // that is not an event never will be one, so say why loudly.
-            tracing::error!(reason = %e, "a dead letter that is not a CloudEvent was refused");
-            return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.0 }))).into_response();
+            let reason = agent_store_events::binding::redact(&e.to_string());
+            tracing::error!(reason, "a dead letter that is not a CloudEvent was refused");
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": reason }))).into_response();
         }
     };
     let mut kept = Vec::new();

@@ -7,6 +7,7 @@
 
 mod auth;
 mod events;
+mod guard;
 mod routes;
 
 use std::net::SocketAddr;
@@ -19,8 +20,9 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-pub use self::auth::{AdminToken, token_path as auth_token_path};
+pub use self::auth::{AdminToken, Credentials, token_path as auth_token_path};
 use crate::app::App;
+use crate::broker::knative::KnativeBroker;
 
 /// Paths the host keeps for itself.
 pub const RESERVED_PREFIXES: &[&str] = &["/events", "/healthz", "/readyz", "/admin", "/metrics"];
@@ -31,16 +33,32 @@ const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub struct ServerState {
     pub app: Arc<App>,
-    pub admin_token: AdminToken,
+    pub credentials: Arc<Credentials>,
+    /// With `--broker knative`: where Triggers push deliveries.
+    pub knative: Option<Arc<KnativeBroker>>,
+    /// Serving on a loopback address: requests must name this machine in
+    /// `Host` (see [`guard`]).
+    pub loopback: bool,
     /// Turns `true` when the host starts stopping: long-lived responses
     /// (the live tail) end so that shutdown does not wait on them.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl ServerState {
-    pub fn new(app: Arc<App>, admin_token: AdminToken) -> (Self, tokio::sync::watch::Sender<bool>) {
+    pub fn new(
+        app: Arc<App>,
+        credentials: Credentials,
+        knative: Option<Arc<KnativeBroker>>,
+        listen: SocketAddr,
+    ) -> (Self, tokio::sync::watch::Sender<bool>) {
         let (sender, stopping) = tokio::sync::watch::channel(false);
-        (Self { app, admin_token, stopping }, sender)
+        let state =
+            Self { app, credentials: Arc::new(credentials), knative, loopback: listen.ip().is_loopback(), stopping };
+        (state, sender)
+    }
+
+    pub fn admin_token(&self) -> &AdminToken {
+        &self.credentials.admin
     }
 }
 
@@ -55,6 +73,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/events/dead-letter", post(events::dead_letter))
         .route("/admin/dead-letters", get(dead_letters))
         .fallback(routes::handle)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::host_header))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
 }
@@ -93,7 +112,7 @@ async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
 /// Token usage of the LLM capability so far, per component, brand and model
 /// (docs/llm.md).
 async fn llm_usage(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = state.admin_token.check(&headers, None) {
+    if let Err(refusal) = state.admin_token().check(&headers, None) {
         return refusal.into_response();
     }
     Json(json!({ "usage": state.app.runtime().services().models.usage() })).into_response()
@@ -102,7 +121,7 @@ async fn llm_usage(State(state): State<ServerState>, headers: HeaderMap) -> Resp
 /// The dead letters the broker keeps (the in-memory and Knative backends;
 /// RabbitMQ's are in its queues, listed by `agent-store dlq list`).
 async fn dead_letters(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = state.admin_token.check(&headers, None) {
+    if let Err(refusal) = state.admin_token().check(&headers, None) {
         return refusal.into_response();
     }
     match state.app.broker().dead_letters().await {

@@ -12,14 +12,23 @@ use serde_json::json;
 
 use super::{MAX_REQUEST_BODY, ServerState};
 use crate::app::log_output;
-use crate::runtime::{CallContext, CallError};
+use agent_store_events::binding::DELIVERY_PATH;
+use agent_store_runtime::CallError;
 
 pub(super) async fn handle(State(state): State<ServerState>, request: Request) -> Response {
     let path = request.uri().path().to_string();
+    // Events reach components only through the host's delivery path; a
+    // route never does, whatever it matches (the manifest check keeps
+    // routes off this path, this keeps a future route pattern off it too).
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let delivery: Vec<&str> = DELIVERY_PATH.split('/').filter(|s| !s.is_empty()).collect();
+    if segments == delivery {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no route for {path}") }))).into_response();
+    }
     let Some((route, matched)) = state.app.route_for(&path) else {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no route for {path}") }))).into_response();
     };
-    let Some(template) = state.app.component(&route.component) else {
+    let Some(component) = state.app.component(&route.component) else {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "the route's component is not loaded" })))
             .into_response();
     };
@@ -60,7 +69,8 @@ pub(super) async fn handle(State(state): State<ServerState>, request: Request) -
         parts.uri = uri;
     }
 
-    let outcome = template.call(http::Request::from_parts(parts, body), &CallContext::default()).await;
+    let ctx = state.app.call_context(&route.component);
+    let outcome = component.pre.call(http::Request::from_parts(parts, body), &ctx).await;
     log_output(&route.component, &outcome.output);
     match outcome.result {
         Ok(response) => response.map(Body::from),

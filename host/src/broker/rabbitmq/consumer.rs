@@ -27,7 +27,8 @@ use super::Settings;
 use super::handled::{CLAIM_RENEWAL, Claim, Handled, Token};
 use super::headers::{self, DeathNote};
 use super::link::{Link, Outgoing, SETTLE_TIMEOUT};
-use crate::broker::{Handler, Outcome, Subscription};
+use super::topology;
+use crate::broker::{Handler, Outcome, Outputs, Subscription, Verdict};
 
 /// How long a delivery that could not be settled (the store or the broker
 /// refused something) waits before it is put back, so that a persistent
@@ -143,6 +144,8 @@ struct Core {
     settings: Arc<Settings>,
     handled: Option<Handled>,
     in_flight: Arc<InFlight>,
+    /// Dead letters RabbitMQ dropped for this one's, as far as this host saw.
+    evicted: std::sync::atomic::AtomicU64,
 }
 
 pub struct Subscriber {
@@ -176,7 +179,7 @@ impl Subscriber {
         in_flight: Arc<InFlight>,
     ) -> Self {
         let lanes_count = subscription.concurrency.max(1);
-        let core = Arc::new(Core { subscription, handler, settings, handled, in_flight });
+        let core = Arc::new(Core { subscription, handler, settings, handled, in_flight, evicted: Default::default() });
         let lanes = (0..lanes_count)
             .map(|_| {
                 let (sender, mut receiver) = mpsc::unbounded_channel::<Job>();
@@ -312,6 +315,7 @@ impl Core {
                     outputs = outputs.len(),
                     "handled before: publishing its recorded outputs"
                 );
+                let outputs = Outputs::from(outputs);
                 self.publish_and_ack(link, ticket, (message, attempt), &outputs, Some((handled, key.as_str()))).await;
             }
             Ok(Claim::Fresh(token)) => {
@@ -354,56 +358,58 @@ impl Core {
         attempt: u32,
         claim: Option<(&Handled, &str, &Token)>,
     ) {
-        let (reason, retryable) = match outcome {
-            Outcome::Done(outputs) => {
-                if let Some((handled, key, token)) = claim {
-                    match finish(handled, key, token, &outputs).await {
-                        Ok(true) => {}
-                        Ok(false) => return ticket.requeue("another host took the event over").await,
-                        Err(error) => {
-                            return ticket.requeue(&format!("could not record the handled event: {error:#}")).await;
-                        }
-                    }
-                    if !ticket.usable() {
-                        // The delivery will come back; its redelivery
-                        // publishes the recorded outputs.
-                        return;
+        let verdict = self.settings.policy.settle(outcome, attempt);
+        if let Verdict::Publish(outputs) = verdict {
+            if let Some((handled, key, token)) = claim {
+                match finish(handled, key, token, &outputs.events).await {
+                    Ok(true) => {}
+                    Ok(false) => return ticket.requeue("another host took the event over").await,
+                    Err(error) => {
+                        return ticket.requeue(&format!("could not record the handled event: {error:#}")).await;
                     }
                 }
-                return self
-                    .publish_and_ack(link, ticket, (message, attempt), &outputs, claim.map(|(h, k, _)| (h, k)))
-                    .await;
+                if !ticket.usable() {
+                    // The delivery will come back; its redelivery
+                    // publishes the recorded outputs.
+                    return;
+                }
             }
-            Outcome::Retry(reason) => (reason, true),
-            Outcome::Reject(reason) => (reason, false),
-        };
+            let record = claim.map(|(h, k, _)| (h, k));
+            return self.publish_and_ack(link, ticket, (message, attempt), &outputs, record).await;
+        }
         if let Some((handled, key, _)) = claim
             && let Err(error) = handled.release(key).await
         {
             return ticket.requeue(&format!("could not release the claim: {error:#}")).await;
         }
-        if retryable && attempt < self.settings.policy.max_attempts {
-            self.retry(link, ticket, message, &reason, attempt).await;
-        } else {
-            let reason = if retryable { format!("gave up after {attempt} attempts: {reason}") } else { reason };
-            self.dead_letter(link, ticket, message, reason, attempt).await;
+        match verdict {
+            Verdict::Retry { delay, reason } => self.retry(link, ticket, message, &reason, attempt, delay).await,
+            Verdict::DeadLetter(reason) => self.dead_letter(link, ticket, message, reason, attempt).await,
+            Verdict::Publish(_) => unreachable!("published above"),
         }
     }
 
-    /// Publishes the outputs (pipelined), then acks the input.
+    /// Publishes the outputs and dead-letters the refused ones, pipelined,
+    /// then acks the input.
     async fn publish_and_ack(
         &self,
         link: &Link,
         ticket: &mut Ticket,
         (message, attempt): (&Message, u32),
-        outputs: &[Event],
+        outputs: &Outputs,
         record: Option<(&Handled, &str)>,
     ) {
         let events_exchange = self.settings.names.events();
-        let mut encoded = Vec::with_capacity(outputs.len());
-        for event in outputs {
+        let dead_queue = self.settings.names.dead(self.component());
+        let mut encoded = Vec::with_capacity(outputs.events.len() + outputs.refused.len());
+        for event in &outputs.events {
             match headers::event_properties(event, self.settings.partitions) {
-                Ok(properties) => encoded.push((event.ty().to_string(), cloudevents_amqp::body_for(event), properties)),
+                Ok(properties) => encoded.push((
+                    events_exchange.as_str(),
+                    event.ty().to_string(),
+                    cloudevents_amqp::body_for(event),
+                    properties,
+                )),
                 Err(error) => {
                     // Can never be published: better in the dead-letter
                     // queue with its input than redelivered forever.
@@ -412,12 +418,24 @@ impl Core {
                 }
             }
         }
+        for refused in &outputs.refused {
+            let note = self.death_note(refused.reason.clone(), attempt, refused.event.ty().to_string());
+            let properties = match cloudevents_amqp::properties_for(&refused.event) {
+                Ok(properties) => headers::dead_letter_properties(&properties, &note),
+                Err(error) => {
+                    tracing::warn!(event_id = refused.event.id(), error = %error, "a refused output cannot be kept as a dead letter");
+                    continue;
+                }
+            };
+            tracing::warn!(dead_letter = note.id, reason = %note.reason, "an output was refused and dead-lettered");
+            encoded.push(("", dead_queue.clone(), cloudevents_amqp::body_for(&refused.event), properties));
+        }
         let messages: Vec<Outgoing<'_>> = encoded
             .iter()
-            .map(|(ty, body, properties)| Outgoing {
-                exchange: &events_exchange,
-                routing_key: ty,
-                mandatory: false,
+            .map(|(exchange, routing_key, body, properties)| Outgoing {
+                exchange,
+                routing_key,
+                mandatory: exchange.is_empty(),
                 body,
                 properties: properties.clone(),
             })
@@ -438,8 +456,15 @@ impl Core {
         }
     }
 
-    async fn retry(&self, link: &Link, ticket: &mut Ticket, message: &Message, reason: &str, attempt: u32) {
-        let delay = self.settings.policy.delay_after(attempt);
+    async fn retry(
+        &self,
+        link: &Link,
+        ticket: &mut Ticket,
+        message: &Message,
+        reason: &str,
+        attempt: u32,
+        delay: Duration,
+    ) {
         let queue = self.settings.names.retry(self.component(), delay);
         tracing::info!(attempt, ?delay, reason, "retrying the event");
         let outgoing = Outgoing {
@@ -455,15 +480,19 @@ impl Core {
         }
     }
 
-    async fn dead_letter(&self, link: &Link, ticket: &mut Ticket, message: &Message, reason: String, attempts: u32) {
-        let note = DeathNote {
+    fn death_note(&self, reason: String, attempts: u32, routing_key: String) -> DeathNote {
+        DeathNote {
             id: uuid::Uuid::new_v4().to_string(),
             component: self.component().to_string(),
             reason,
             attempts,
             at: chrono::Utc::now(),
-            routing_key: message.routing_key.clone(),
-        };
+            routing_key,
+        }
+    }
+
+    async fn dead_letter(&self, link: &Link, ticket: &mut Ticket, message: &Message, reason: String, attempts: u32) {
+        let note = self.death_note(reason, attempts, message.routing_key.clone());
         let queue = self.settings.names.dead(self.component());
         let outgoing = Outgoing {
             exchange: "",
@@ -483,8 +512,30 @@ impl Core {
                     "event dead-lettered"
                 );
                 ticket.ack().await;
+                self.count_evictions(link).await;
             }
             Err(error) => ticket.requeue(&format!("could not dead-letter: {error:#}")).await,
+        }
+    }
+}
+
+impl Core {
+    /// RabbitMQ drops the oldest dead letter silently once the queue is at
+    /// its bound: say so, and count it.
+    async fn count_evictions(&self, link: &Link) {
+        let checked = async {
+            let channel = link.channel().await?;
+            let full = topology::dead_letters_full(&channel, &self.settings.names, self.component()).await;
+            let _ = channel.close(200, "checked".into()).await;
+            full
+        };
+        if let Ok(true) = link.bounded("checking the dead letters", SETTLE_TIMEOUT, checked).await {
+            let evicted = self.evicted.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                evicted,
+                "the dead-letter queue is full ({} messages): RabbitMQ dropped the oldest to keep this one",
+                topology::MAX_DEAD_LETTERS
+            );
         }
     }
 }

@@ -27,7 +27,7 @@ use cloudevents::Event;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::capabilities::key_value::Store;
+use agent_store_runtime::capabilities::key_value::Store;
 
 /// The key-value label of the records. The dot is not allowed in a
 /// manifest's `key_value_stores`, so no component can open (or forge) them.
@@ -172,7 +172,7 @@ impl Handled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::key_value::memory::MemoryBackend;
+    use agent_store_runtime::capabilities::key_value::memory::MemoryBackend;
     use cloudevents::{EventBuilder, EventBuilderV10};
 
     fn store() -> Arc<dyn Store> {

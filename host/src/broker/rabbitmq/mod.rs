@@ -36,8 +36,8 @@ use self::handled::Handled;
 use self::link::{Link, Outgoing};
 use self::topology::Names;
 use super::{Broker, DEFAULT_MAX_ATTEMPTS, DeadLetter, Handler, RetryPolicy, Subscription};
-use crate::capabilities::key_value::Store;
-use crate::manifest::parse_duration;
+use agent_store_manifest::parse_duration;
+use agent_store_runtime::capabilities::key_value::Store;
 
 /// Names start with this unless `--broker-prefix` says otherwise.
 pub const DEFAULT_PREFIX: &str = "agent-store";

@@ -29,6 +29,11 @@ use lapin::{Channel, ExchangeKind};
 use super::headers::{PARTITION, stable_hash};
 use crate::broker::{Filter, RetryPolicy, Subscription};
 
+/// A dead-letter queue keeps at most this many messages…
+pub const MAX_DEAD_LETTERS: i64 = 10_000;
+/// …and this many bytes; past either RabbitMQ drops the oldest.
+pub const MAX_DEAD_LETTER_BYTES: i64 = 64 << 20;
+
 /// Attributes the binding does not carry in a `cloudEvents:` header, so a
 /// headers exchange cannot filter on them; the host checks them itself.
 const NOT_IN_HEADERS: &[&str] = &["id", "datacontenttype", "time", "specversion"];
@@ -260,11 +265,23 @@ pub async fn declare_subscription(
             .await
             .with_context(context)?;
     }
-    channel
-        .queue_declare(names.dead(component).into(), durable_queue(), FieldTable::default())
-        .await
-        .with_context(context)?;
+    // Bounded, so that a flood of bad events cannot fill RabbitMQ's disk;
+    // the oldest go first (the consumer counts them, see `dead_letters_full`).
+    let bounds = table(&[
+        ("x-max-length", AMQPValue::LongLongInt(MAX_DEAD_LETTERS)),
+        ("x-max-length-bytes", AMQPValue::LongLongInt(MAX_DEAD_LETTER_BYTES)),
+        ("x-overflow", AMQPValue::LongString("drop-head".into())),
+    ]);
+    channel.queue_declare(names.dead(component).into(), durable_queue(), bounds).await.with_context(context)?;
     Ok(())
+}
+
+/// Whether a dead-letter queue is at its bound, so that the next dead
+/// letter pushes out the oldest.
+pub async fn dead_letters_full(channel: &Channel, names: &Names, component: &str) -> Result<bool> {
+    let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+    let queue = channel.queue_declare(names.dead(component).into(), passive, FieldTable::default()).await?;
+    Ok(i64::from(queue.message_count()) >= MAX_DEAD_LETTERS)
 }
 
 /// Deletes what [`declare_subscription`] declared for `subscription`, and

@@ -16,6 +16,9 @@ fn reply(event: &Incoming, data: Value) -> Result<Event> {
     if let Some(conversation) = event.conversation() {
         builder = builder.extension("conversation", conversation);
     }
+    if let Some(brand) = event.brand() {
+        builder = builder.extension("brand", brand);
+    }
     builder.build().map_err(Error::failed)
 }
 
@@ -42,6 +45,17 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
             next.set_type("test.bounce");
             next.set_id(format!("{}-b", event.id()));
             Ok(vec![next])
+        }
+        // Publishes through the event router, as a route does, another
+        // event of its own type that claims hop 0: an endless chain unless
+        // the host carries on the hop count of the event being handled.
+        "test.republish" => {
+            let mut next = reply(&event, data)?;
+            next.set_type("test.republish");
+            next.set_id(format!("{}-r", event.id()));
+            next.set_extension("depth", 0i64);
+            agent_store_sdk::publish(&[next]).await?;
+            Ok(Vec::new())
         }
         "test.bad" => Err(Error::bad_event("this event is bad on purpose")),
         "test.fail" => Err(Error::failed("this event fails on purpose")),

@@ -10,10 +10,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::manifest::{ComponentEntry, FileMount};
+use agent_store_manifest::{ComponentEntry, FileMount};
 
 /// `(host directory, guest path)` pairs for one component.
-pub fn resolve(root: &Path, id: &str, entry: &ComponentEntry, staging_root: &Path) -> Result<Vec<(PathBuf, String)>> {
+pub(crate) fn resolve(
+    root: &Path,
+    id: &str,
+    entry: &ComponentEntry,
+    staging_root: &Path,
+) -> Result<Vec<(PathBuf, String)>> {
     let mut mounts = Vec::new();
     let mut patterns = Vec::new();
     for mount in &entry.files {
@@ -90,7 +95,7 @@ fn recreate(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
+    use agent_store_manifest::Manifest;
 
     #[test]
     fn patterns_are_staged_with_their_relative_paths() -> Result<()> {

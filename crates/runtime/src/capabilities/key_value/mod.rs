@@ -28,12 +28,17 @@ const MAX_OPEN_STORES: usize = 32;
 /// One named store. Every method is atomic on its own.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// The value at `key`, if there is one.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Writes `value` at `key`.
     async fn set(&self, key: &str, value: &[u8]) -> Result<()>;
+    /// Removes `key` (absent is fine).
     async fn delete(&self, key: &str) -> Result<()>;
+    /// Whether `key` has a value.
     async fn exists(&self, key: &str) -> Result<bool> {
         Ok(self.get(key).await?.is_some())
     }
+    /// Every key of the store.
     async fn keys(&self) -> Result<Vec<String>>;
     /// Adds `delta` to the decimal integer at `key` (missing counts as 0).
     async fn increment(&self, key: &str, delta: i64) -> Result<i64>;
@@ -74,6 +79,7 @@ enum Backend {
 }
 
 impl KeyValueStores {
+    /// Opens the backend `kind`; `options` are per-store settings by label.
     pub async fn new(kind: &BackendKind, options: HashMap<String, StoreOptions>) -> Result<Self> {
         let backend = match kind {
             BackendKind::Memory => Backend::Memory(memory::MemoryBackend::default()),
@@ -83,6 +89,7 @@ impl KeyValueStores {
         Ok(Self { backend, options, open: Mutex::new(HashMap::new()) })
     }
 
+    /// Stores in memory, gone with the process: tests.
     pub fn memory() -> Self {
         Self {
             backend: Backend::Memory(memory::MemoryBackend::default()),
@@ -121,6 +128,7 @@ impl KeyValueStores {
         Ok(out)
     }
 
+    /// Whether the backend answers (Redis); local ones always do.
     pub async fn ping(&self) -> Result<()> {
         match &self.backend {
             Backend::Redis(b) => b.ping().await,
@@ -138,6 +146,7 @@ pub struct KeyValueCtx {
 }
 
 impl KeyValueCtx {
+    /// What a component with the `allowed` store labels may open.
     pub fn new(stores: Arc<KeyValueStores>, allowed: Arc<[String]>, component: Arc<str>) -> Self {
         Self { stores, allowed, component, open_handles: 0 }
     }
@@ -150,6 +159,7 @@ pub struct KeyValueView<'a> {
 }
 
 impl<'a> KeyValueView<'a> {
+    /// A view of one invocation's stores and resource table.
     pub fn new(ctx: &'a mut KeyValueCtx, table: &'a mut ResourceTable) -> Self {
         Self { ctx, table }
     }
@@ -200,7 +210,11 @@ impl HasData for KeyValue {
     type Data<'a> = KeyValueView<'a>;
 }
 
-pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> KeyValueView<'_>) -> Result<()> {
+/// Adds `fermyon:spin/key-value` and `wasi:keyvalue` to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> KeyValueView<'_>,
+) -> wasmtime::Result<()> {
     spin_kv::add_to_linker::<T, KeyValue>(linker, get)?;
     wasi_kv::store::add_to_linker::<T, KeyValue>(linker, get)?;
     wasi_kv::atomics::add_to_linker::<T, KeyValue>(linker, get)?;

@@ -20,7 +20,7 @@ use reqwest::Url;
 
 use super::openai::{ApiKey, Auth, Flavor, OpenAi, OpenAiConfig};
 use super::{LlmBackend, Models, NoModel};
-use crate::manifest::parse_duration;
+use agent_store_manifest::parse_duration;
 
 /// A customer is waiting for the reply: after this the sellers answer with
 /// their offline brain instead, which is better than a late answer.
@@ -44,7 +44,9 @@ const OPTIONS: &[&str] =
 /// What one `--llm` value asks for.
 #[derive(Debug, Clone)]
 pub enum BackendSpec {
+    /// No backend: the offline fallback answers.
     None,
+    /// An OpenAI-compatible HTTP endpoint.
     OpenAi(OpenAiConfig),
 }
 

@@ -14,25 +14,36 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableErro
 
 use super::{Store, parse_counter};
 
+/// One redb database holding every store, a table each.
 pub struct EmbeddedBackend {
     db: Arc<Database>,
 }
 
 impl EmbeddedBackend {
+    /// Opens (or creates) the database at `path`, readable by its owner only.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let db =
             Database::create(path).with_context(|| format!("opening the key-value database {}", path.display()))?;
+        // Carts, orders and conversations: for the owner's eyes only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", path.display()))?;
+        }
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// The store `label`, its entries expiring after `ttl`.
     pub fn store(&self, label: &str, ttl: Option<Duration>) -> EmbeddedStore {
         EmbeddedStore { db: self.db.clone(), table: format!("kv:{label}"), ttl }
     }
 }
 
+/// One store: a table of the database.
 pub struct EmbeddedStore {
     db: Arc<Database>,
     table: String,

@@ -6,12 +6,18 @@
 //! can be checked before a component is compiled, so a bad manifest fails at
 //! start with a message that says what and where.
 
+#![deny(missing_docs)]
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+
+/// Where components receive events (the SDK's delivery path); no route may
+/// cover it. The same value as `agent_store_events::binding::DELIVERY_PATH`.
+pub const DELIVERY_PATH: &str = "/.agent-store/deliver";
 
 /// The tool table's name under `[component.<id>.tool]`.
 pub const TOOL_TABLE: &str = "agent-store";
@@ -28,14 +34,20 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// stay well under this; a runaway allocation fails that event only.
 pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 128;
 
+/// A parsed `spin.toml`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {
+    /// Always 2: the only version read.
     pub spin_manifest_version: u32,
+    /// `[application]`.
     pub application: Application,
+    /// `[variables]`: the application variables.
     #[serde(default)]
     pub variables: BTreeMap<String, Variable>,
+    /// `[[trigger.http]]` and friends.
     #[serde(default)]
     pub trigger: Triggers,
+    /// `[component.<id>]`, by id.
     #[serde(default)]
     pub component: BTreeMap<String, ComponentEntry>,
     /// The directory the manifest lives in: relative paths start here.
@@ -43,13 +55,18 @@ pub struct Manifest {
     pub root: PathBuf,
 }
 
+/// `[application]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Application {
+    /// The application's name.
     pub name: String,
+    /// Its version, free text.
     #[serde(default)]
     pub version: Option<String>,
+    /// What it is, for people.
     #[serde(default)]
     pub description: Option<String>,
+    /// `[application.tool.*]`: tables of tools, ours among them.
     #[serde(default)]
     pub tool: BTreeMap<String, toml::Value>,
 }
@@ -63,6 +80,7 @@ pub struct AppTool {
     pub key_value: BTreeMap<String, StoreSpec>,
 }
 
+/// Settings of one key-value store.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSpec {
@@ -75,28 +93,37 @@ pub struct StoreSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variable {
+    /// The value when the environment gives none.
     #[serde(default)]
     pub default: Option<String>,
+    /// Without a value from anywhere, the host refuses to start.
     #[serde(default)]
     pub required: bool,
     /// Secret values are never written to a log.
     #[serde(default)]
     pub secret: bool,
+    /// What it is for, for people.
     #[serde(default)]
     pub description: Option<String>,
 }
 
+/// The triggers: HTTP routes only.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Triggers {
+    /// `[[trigger.http]]`.
     #[serde(default)]
     pub http: Vec<HttpTrigger>,
 }
 
+/// One `[[trigger.http]]`: a route to a component.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpTrigger {
+    /// An optional name.
     #[serde(default)]
     pub id: Option<String>,
+    /// Where requests come in.
     pub route: Route,
+    /// The component that handles them.
     pub component: String,
 }
 
@@ -105,40 +132,65 @@ pub struct HttpTrigger {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Route {
+    /// A path pattern such as `/orders/...`.
     Path(String),
-    Private { private: bool },
+    /// Reached only by other components.
+    Private {
+        /// Always `true` in a valid manifest.
+        private: bool,
+    },
 }
 
+/// `[component.<id>]`: one component and its sandbox.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ComponentEntry {
+    /// Its `.wasm`.
     pub source: Source,
+    /// What it is, for people.
     #[serde(default)]
     pub description: Option<String>,
+    /// Files it sees, read-only.
     #[serde(default)]
     pub files: Vec<FileMount>,
+    /// Patterns taken out of `files`.
     #[serde(default)]
     pub exclude_files: Vec<String>,
+    /// Where its outgoing HTTP may go (`https://api.example.com`).
     #[serde(default)]
     pub allowed_outbound_hosts: Vec<String>,
+    /// The key-value stores it may open, by label.
     #[serde(default)]
     pub key_value_stores: Vec<String>,
+    /// Environment variables it sees.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Its variables: templates over the application variables.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// The models it may run inference on.
     #[serde(default)]
     pub ai_models: Vec<String>,
+    /// `[component.<id>.build]`, for `spin build` and `up --watch`.
     #[serde(default)]
     pub build: Option<toml::Value>,
+    /// `[component.<id>.tool.*]`: tables of tools, ours among them.
     #[serde(default)]
     pub tool: BTreeMap<String, toml::Value>,
 }
 
+/// Where a component's `.wasm` is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum Source {
+    /// A path relative to the manifest.
     Path(String),
-    Remote { url: String, digest: String },
+    /// A URL with its digest (refused: not supported).
+    Remote {
+        /// Where to download it from.
+        url: String,
+        /// Its expected digest.
+        digest: String,
+    },
 }
 
 /// Spin's `files` entry: a glob relative to the application, mounted at the
@@ -146,8 +198,15 @@ pub enum Source {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum FileMount {
+    /// A glob such as `brands/*/catalog.json`.
     Pattern(String),
-    Placement { source: String, destination: String },
+    /// A file or directory mounted at a guest path.
+    Placement {
+        /// The path in the application.
+        source: String,
+        /// The absolute guest path.
+        destination: String,
+    },
 }
 
 /// `[component.<id>.tool.agent-store]`.
@@ -170,6 +229,12 @@ pub struct AgentStoreTool {
     /// its work instead, so the host does not load it.
     #[serde(default)]
     pub router: bool,
+    /// The event types this component may emit, as patterns like those of
+    /// `subscribe` (`store.order.*`). What it emits beyond them is refused
+    /// and dead-lettered with the reason; a component that declares none
+    /// may emit nothing.
+    #[serde(default)]
+    pub emits: Vec<String>,
 }
 
 /// One subscription: an event type (`store.order.*` ends in a wildcard for
@@ -177,8 +242,10 @@ pub struct AgentStoreTool {
 /// other attributes, such as `brand = "fashion"`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct SubscriptionSpec {
+    /// The event type pattern.
     #[serde(rename = "type")]
     pub event_type: String,
+    /// Exact-match filters on other attributes.
     #[serde(flatten)]
     pub attributes: BTreeMap<String, String>,
 }
@@ -197,6 +264,7 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Parses manifest text; [`Manifest::root`] is left empty.
     pub fn parse(text: &str) -> Result<Self> {
         let manifest: Manifest = toml::from_str(text)?;
         if manifest.spin_manifest_version != 2 {
@@ -238,7 +306,15 @@ impl Manifest {
                 );
             }
             if let Route::Path(path) = &trigger.route {
-                RoutePattern::parse(path).with_context(|| format!("[[trigger.http]] for `{}`", trigger.component))?;
+                let pattern = RoutePattern::parse(path)
+                    .with_context(|| format!("[[trigger.http]] for `{}`", trigger.component))?;
+                if pattern.matches(DELIVERY_PATH).is_some() {
+                    bail!(
+                        "[[trigger.http]] route `{path}` of `{}` covers {DELIVERY_PATH}, where components receive \
+                         events: a route must never be a way to deliver one (use a narrower route)",
+                        trigger.component
+                    );
+                }
                 if !routes.insert(path.clone()) {
                     bail!("[[trigger.http]] route `{path}` is declared twice");
                 }
@@ -279,6 +355,9 @@ impl Manifest {
         }
         for sub in &tool.subscribe {
             validate_subscription(sub).with_context(|| format!("tool.{TOOL_TABLE}.subscribe"))?;
+        }
+        for pattern in &tool.emits {
+            validate_type_pattern(pattern).with_context(|| format!("tool.{TOOL_TABLE}.emits"))?;
         }
         Ok(())
     }
@@ -321,33 +400,54 @@ impl Manifest {
 }
 
 impl AgentStoreTool {
+    /// The one brand every subscription is filtered to, if there is one: a
+    /// brand's own component, which may then emit only that brand's events.
+    pub fn brand(&self) -> Option<&str> {
+        let mut brands = self.subscribe.iter().map(|s| s.attributes.get("brand").map(String::as_str));
+        let first = brands.next()??;
+        brands.all(|b| b == Some(first)).then_some(first)
+    }
+
+    /// Events it handles at once.
     pub fn concurrency(&self) -> usize {
         self.concurrency.unwrap_or(DEFAULT_CONCURRENCY)
     }
 
+    /// How long one event may run.
     pub fn timeout(&self) -> Duration {
         self.timeout.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(DEFAULT_TIMEOUT)
     }
 
+    /// The linear memory one instance may grow to.
     pub fn memory_limit_bytes(&self) -> u64 {
         self.memory_limit_mb.unwrap_or(DEFAULT_MEMORY_LIMIT_MB) * 1024 * 1024
     }
+}
+
+/// An event type pattern: dot-separated segments, `*` for one whole
+/// segment, `#` for any number at the end.
+fn validate_type_pattern(pattern: &str) -> Result<()> {
+    if pattern.is_empty() {
+        bail!("an event type pattern cannot be empty");
+    }
+    let segments: Vec<&str> = pattern.split('.').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let wildcard = *segment == "*" || *segment == "#";
+        if segment.is_empty() || (segment.contains(['*', '#']) && !wildcard) {
+            bail!("type `{pattern}`: `*` and `#` must be whole segments");
+        }
+        if *segment == "#" && i != segments.len() - 1 {
+            bail!("type `{pattern}`: `#` may only end a pattern");
+        }
+    }
+    Ok(())
 }
 
 fn validate_subscription(sub: &SubscriptionSpec) -> Result<()> {
     if sub.event_type.is_empty() {
         bail!("a subscription needs a `type`");
     }
-    let segments: Vec<&str> = sub.event_type.split('.').collect();
-    for (i, segment) in segments.iter().enumerate() {
-        let wildcard = *segment == "*" || *segment == "#";
-        if segment.is_empty() || (segment.contains(['*', '#']) && !wildcard) {
-            bail!("type `{}`: `*` and `#` must be whole segments", sub.event_type);
-        }
-        if *segment == "#" && i != segments.len() - 1 {
-            bail!("type `{}`: `#` may only end a pattern", sub.event_type);
-        }
-    }
+    validate_type_pattern(&sub.event_type)?;
     for name in sub.attributes.keys() {
         if matches!(name.as_str(), "id" | "time" | "data" | "specversion") {
             bail!("attribute `{name}` cannot be used as a subscription filter");
@@ -443,11 +543,14 @@ enum Segment {
 /// What a route matched: named captures and the path after the matched part.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteMatch {
+    /// `(name, value)` of each `:name` segment.
     pub captures: Vec<(String, String)>,
+    /// What the trailing wildcard matched, with a leading `/`.
     pub path_info: String,
 }
 
 impl RoutePattern {
+    /// Parses a route such as `/orders/:id/...`.
     pub fn parse(route: &str) -> Result<Self> {
         if !route.starts_with('/') {
             bail!("route `{route}` must start with `/`");
@@ -471,6 +574,7 @@ impl RoutePattern {
         Ok(Self { segments, trailing_wildcard, text: route.to_string() })
     }
 
+    /// The route as written.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -481,6 +585,7 @@ impl RoutePattern {
         (self.segments.len(), literals, !self.trailing_wildcard)
     }
 
+    /// What the route makes of `path`, if it matches.
     pub fn matches(&self, path: &str) -> Option<RouteMatch> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
         if parts.len() < self.segments.len() || (!self.trailing_wildcard && parts.len() != self.segments.len()) {

@@ -6,7 +6,7 @@
 //! `wasi:http/incoming-handler` export is called through their `ProxyPre`.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../../wit",
     world: "agent-store:platform/capabilities",
     imports: { default: async | trappable },
     anyhow: true,

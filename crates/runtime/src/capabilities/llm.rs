@@ -13,7 +13,7 @@
 //! `GET /admin/llm/usage`), and each call's tokens are logged.
 //!
 //! ```
-//! use agent_store::capabilities::llm::config::models_from_specs;
+//! use agent_store_runtime::capabilities::llm::config::models_from_specs;
 //!
 //! let models = models_from_specs(&["chat=openai:http://127.0.0.1:11434/v1?model=llama3.2&timeout=5s".into()])?;
 //! assert_eq!(models.describe(), vec![("chat".to_string(), "openai at http://127.0.0.1:11434/v1 (model llama3.2)".to_string())]);
@@ -37,11 +37,17 @@ use crate::bindings::fermyon::spin::llm as wit;
 /// Sampling settings, with Spin's defaults when the guest passes none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InferParams {
+    /// Tokens to generate at most.
     pub max_tokens: u32,
+    /// Penalty for repeated tokens.
     pub repeat_penalty: f32,
+    /// How many recent tokens the penalty looks at.
     pub repeat_penalty_last_n_token_count: u32,
+    /// Sampling temperature.
     pub temperature: f32,
+    /// Top-k sampling.
     pub top_k: u32,
+    /// Top-p (nucleus) sampling.
     pub top_p: f32,
 }
 
@@ -58,25 +64,36 @@ impl Default for InferParams {
     }
 }
 
+/// What one inference produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inference {
+    /// The generated text.
     pub text: String,
+    /// Tokens of the prompt.
     pub prompt_tokens: u32,
+    /// Tokens generated.
     pub generated_tokens: u32,
 }
 
+/// What one embedding call produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
+    /// One vector per input text.
     pub embeddings: Vec<Vec<f32>>,
+    /// Tokens of the inputs.
     pub prompt_tokens: u32,
 }
 
+/// Why a model call failed, as `fermyon:spin/llm` says it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LlmError {
+    /// The component may not use the model, or no backend serves it.
     #[error("model not supported")]
     ModelNotSupported,
+    /// The backend failed.
     #[error("{0}")]
     Runtime(String),
+    /// The input was refused.
     #[error("invalid input: {0}")]
     InvalidInput(String),
 }
@@ -84,7 +101,9 @@ pub enum LlmError {
 /// A source of inference: a model server, or nothing at all.
 #[async_trait]
 pub trait LlmBackend: Send + Sync {
+    /// Runs inference on `prompt` with `model`.
     async fn infer(&self, model: &str, prompt: &str, params: &InferParams) -> Result<Inference, LlmError>;
+    /// Embeds `texts` with `model`.
     async fn embed(&self, model: &str, texts: &[String]) -> Result<Embeddings, LlmError>;
 
     /// One line for the start-up log: what this backend is, never a secret.
@@ -117,15 +136,19 @@ impl LlmBackend for NoModel {
 /// What one (component, brand, model) has used so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct UsageRow {
+    /// The component that made the calls.
     pub component: String,
     /// `-` when the call was not made for a brand's event (an HTTP route).
     pub brand: String,
+    /// The logical model name.
     pub model: String,
     /// Calls that succeeded.
     pub requests: u64,
     /// Calls that failed (after any retries): what fallbacks were used for.
     pub failures: u64,
+    /// Prompt tokens used.
     pub prompt_tokens: u64,
+    /// Tokens generated.
     pub generated_tokens: u64,
 }
 
@@ -193,6 +216,7 @@ impl TokenUsage {
 pub struct Models {
     backends: HashMap<String, Arc<dyn LlmBackend>>,
     fallback: Arc<dyn LlmBackend>,
+    /// Token accounting of every call.
     pub usage: TokenUsage,
 }
 
@@ -203,6 +227,7 @@ impl Default for Models {
 }
 
 impl Models {
+    /// Serves `model` with `backend`.
     pub fn with(mut self, model: impl Into<String>, backend: Arc<dyn LlmBackend>) -> Self {
         self.backends.insert(model.into(), backend);
         self
@@ -230,20 +255,28 @@ impl Models {
 /// What one invocation may use.
 #[derive(Clone)]
 pub struct LlmCtx {
+    /// Every configured model.
     pub models: Arc<Models>,
+    /// The models the component lists in `ai_models`.
     pub allowed: Arc<[String]>,
+    /// The calling component, for accounting.
     pub component: Arc<str>,
     /// The brand of the event being handled, for token accounting.
     pub brand: Option<String>,
 }
 
+/// `HasData` marker for [`add_to_linker`].
 pub struct Llm;
 
 impl HasData for Llm {
     type Data<'a> = &'a mut LlmCtx;
 }
 
-pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut LlmCtx) -> Result<()> {
+/// Adds `fermyon:spin/llm` to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut LlmCtx,
+) -> wasmtime::Result<()> {
     wit::add_to_linker::<T, Llm>(linker, get)?;
     Ok(())
 }

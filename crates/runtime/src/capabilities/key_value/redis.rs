@@ -31,6 +31,7 @@ end
 return 1
 ";
 
+/// A Redis connection shared by every store.
 pub struct RedisBackend {
     conn: ConnectionManager,
     prefix: String,
@@ -52,10 +53,12 @@ impl RedisBackend {
         Ok(Self { conn, prefix })
     }
 
+    /// The store `label`, its entries expiring after `ttl`.
     pub fn store(&self, label: &str, ttl: Option<Duration>) -> RedisStore {
         RedisStore { conn: self.conn.clone(), prefix: format!("{}:{label}:", self.prefix), ttl }
     }
 
+    /// Whether Redis answers.
     pub async fn ping(&self) -> Result<()> {
         let mut conn = self.conn.clone();
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
@@ -63,6 +66,7 @@ impl RedisBackend {
     }
 }
 
+/// One store: keys under `<prefix>:<label>:`.
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,

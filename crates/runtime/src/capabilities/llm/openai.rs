@@ -62,11 +62,13 @@ pub enum Auth {
 /// the variable's name only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey {
+    /// The environment variable the key was read from.
     pub env: String,
     value: String,
 }
 
 impl ApiKey {
+    /// A key read from `env`.
     pub fn new(env: impl Into<String>, value: impl Into<String>) -> Self {
         Self { env: env.into(), value: value.into() }
     }
@@ -81,6 +83,7 @@ impl fmt::Debug for ApiKey {
 /// One endpoint, as `--llm` describes it (see `docs/llm.md`).
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
+    /// OpenAI or Azure OpenAI.
     pub flavor: Flavor,
     /// Up to and without `/chat/completions`: `https://api.openai.com/v1`,
     /// `https://<resource>.openai.azure.com/openai/deployments/<deployment>`.
@@ -89,7 +92,9 @@ pub struct OpenAiConfig {
     pub model: Option<String>,
     /// The server's model for embeddings; `model` when `None`.
     pub embedding_model: Option<String>,
+    /// The API key, if the server needs one.
     pub key: Option<ApiKey>,
+    /// How the key is sent.
     pub auth: Auth,
     /// Sent as the `api-version` query parameter (Azure needs one).
     pub api_version: Option<String>,
@@ -101,6 +106,7 @@ pub struct OpenAiConfig {
     pub retries: u32,
 }
 
+/// An OpenAI-compatible chat and embeddings backend.
 pub struct OpenAi {
     config: OpenAiConfig,
     chat_url: Url,
@@ -123,6 +129,7 @@ impl Failure {
 }
 
 impl OpenAi {
+    /// A backend for `config`.
     pub fn new(config: OpenAiConfig) -> Result<Self> {
         let endpoint = |path: &str| -> Result<Url> {
             let mut url = config.base_url.clone();
@@ -148,6 +155,7 @@ impl OpenAi {
         })
     }
 
+    /// What it was built from.
     pub fn config(&self) -> &OpenAiConfig {
         &self.config
     }

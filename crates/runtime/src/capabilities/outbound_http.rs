@@ -109,6 +109,7 @@ impl AllowedHosts {
         Ok(Rule { scheme, host, port })
     }
 
+    /// Whether a request to `uri` is allowed.
     pub fn allows(&self, uri: &Uri) -> bool {
         let Some(scheme) = uri.scheme_str() else { return false };
         let Some(host) = uri.host() else { return false };
@@ -139,8 +140,11 @@ pub trait InternalRequests: Send + Sync {
 
 /// The `send_request` policy of one invocation.
 pub struct OutboundHooks {
+    /// The calling component.
     pub component: Arc<str>,
+    /// Its `allowed_outbound_hosts`.
     pub allowed: Arc<AllowedHosts>,
+    /// Where its `*.spin.internal` requests go.
     pub internal: Option<Arc<dyn InternalRequests>>,
 }
 
@@ -170,7 +174,7 @@ impl WasiHttpHooks for OutboundHooks {
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        let internal_target = uri.host().and_then(|h| h.strip_suffix(INTERNAL_SUFFIX)).map(str::to_string);
+        let internal_target = internal_target(&uri);
         match (internal_target, self.internal.clone()) {
             (Some(target), Some(internal)) => {
                 let caller = self.component.clone();
@@ -202,6 +206,14 @@ impl WasiHttpHooks for OutboundHooks {
             }),
         }
     }
+}
+
+/// The component a `*.spin.internal` URL names. Host names are
+/// case-insensitive, and so is this: `EVENT-ROUTER.SPIN.INTERNAL` must stay
+/// in-process too, never reach DNS.
+pub fn internal_target(uri: &Uri) -> Option<String> {
+    let host = uri.host()?.to_ascii_lowercase();
+    host.strip_suffix(INTERNAL_SUFFIX).map(str::to_string)
 }
 
 /// Query strings can carry tokens; logs get the URL without them.
@@ -249,6 +261,13 @@ mod tests {
         let err = AllowedHosts::parse(&["ftp://x.com".to_string()]).unwrap_err().to_string();
         assert!(err.contains("ftp"), "{err}");
         assert!(AllowedHosts::parse(&["*://*:*".to_string()]).is_ok());
+    }
+
+    #[test]
+    fn internal_addresses_match_whatever_their_case() {
+        assert_eq!(internal_target(&uri("http://event-router.SPIN.INTERNAL/publish")).as_deref(), Some("event-router"));
+        assert_eq!(internal_target(&uri("http://Seller-Fashion.Spin.Internal/")).as_deref(), Some("seller-fashion"));
+        assert_eq!(internal_target(&uri("http://spin.internal.evil.com/")), None);
     }
 
     #[test]

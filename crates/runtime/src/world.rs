@@ -5,11 +5,37 @@
 //! match the way WASI evolves: any `0.2.x` of a `0.2.y` interface, the exact
 //! version for pre-releases such as `0.2.0-draft2`.
 
-use anyhow::{Result, bail};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 include!(concat!(env!("OUT_DIR"), "/platform_world.rs"));
+
+/// How a component steps outside the platform world.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// Not WebAssembly at all.
+    #[error("is not a WebAssembly file")]
+    NotWasm,
+    /// A core module where a component was expected.
+    #[error(
+        "is a core WebAssembly module, not a component: build it for the wasm32-wasip2 target \
+         (cargo build --target wasm32-wasip2 --release)"
+    )]
+    CoreModule,
+    /// Imports the platform does not offer, each named.
+    #[error(
+        "imports {} which the platform world agent-store:platform does not offer \
+         (see wit/world.wit for what a component may import)",
+        .0.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    )]
+    ForbiddenImports(Vec<String>),
+    /// Lacks an export every component must have.
+    #[error(
+        "does not export `{0}`: an Agent Store component is a wasi:http component \
+         (with spin-sdk, use agent_store_sdk::export! or #[http_component])"
+    )]
+    MissingExport(&'static str),
+}
 
 /// `wasi:cli/environment@0.2.6` → (`wasi:cli/environment`, `0.2.6`).
 fn split(name: &str) -> (&str, Option<&str>) {
@@ -47,7 +73,7 @@ fn offered(name: &str, list: &[&str]) -> bool {
 
 /// Refuses a component that steps outside the platform world, naming every
 /// offending import.
-pub fn check(engine: &Engine, component: &Component) -> Result<()> {
+pub fn check(engine: &Engine, component: &Component) -> Result<(), Violation> {
     let ty = component.component_type();
     let forbidden: Vec<String> = ty
         .imports(engine)
@@ -56,34 +82,24 @@ pub fn check(engine: &Engine, component: &Component) -> Result<()> {
         .map(str::to_string)
         .collect();
     if !forbidden.is_empty() {
-        bail!(
-            "imports {} which the platform world agent-store:platform does not offer \
-             (see wit/world.wit for what a component may import)",
-            forbidden.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-        );
+        return Err(Violation::ForbiddenImports(forbidden));
     }
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     for required in PLATFORM_EXPORTS {
         if !exports.iter().any(|e| offered(e, &[required])) {
-            bail!(
-                "does not export `{required}`: an Agent Store component is a wasi:http component \
-                 (with spin-sdk, use agent_store_sdk::export! or #[http_component])"
-            );
+            return Err(Violation::MissingExport(required));
         }
     }
     Ok(())
 }
 
 /// A clear word on bytes that are not a component at all.
-pub fn check_bytes(bytes: &[u8]) -> Result<()> {
+pub fn check_bytes(bytes: &[u8]) -> Result<(), Violation> {
     if !bytes.starts_with(b"\0asm") {
-        bail!("is not a WebAssembly file");
+        return Err(Violation::NotWasm);
     }
     if !wasmparser::Parser::is_component(bytes) {
-        bail!(
-            "is a core WebAssembly module, not a component: build it for the wasm32-wasip2 target \
-             (cargo build --target wasm32-wasip2 --release)"
-        );
+        return Err(Violation::CoreModule);
     }
     Ok(())
 }

@@ -12,18 +12,21 @@ use super::{Store, parse_counter};
 
 type Entries = HashMap<String, (Vec<u8>, Option<Instant>)>;
 
+/// Stores in the process's memory.
 #[derive(Default)]
 pub struct MemoryBackend {
     stores: Mutex<HashMap<String, Arc<Mutex<Entries>>>>,
 }
 
 impl MemoryBackend {
+    /// The store `label`, its entries expiring after `ttl`.
     pub fn store(&self, label: &str, ttl: Option<Duration>) -> MemoryStore {
         let entries = self.stores.lock().unwrap().entry(label.to_string()).or_default().clone();
         MemoryStore { entries, ttl }
     }
 }
 
+/// One in-memory store.
 pub struct MemoryStore {
     entries: Arc<Mutex<Entries>>,
     ttl: Option<Duration>,

@@ -16,15 +16,19 @@ use wasmtime::component::Component;
 /// How a component came to be ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
+    /// Compiled now.
     Compiled,
+    /// Read from the disk cache.
     Cached,
 }
 
+/// Compiled components on disk, by content and engine.
 pub struct CompileCache {
     dir: Option<PathBuf>,
     engine_key: String,
 }
 
+/// The SHA-256 of a component's bytes, in hex: its version.
 pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -42,7 +46,7 @@ impl CompileCache {
     }
 
     /// The compiled form of `bytes`, from the cache when it is there.
-    pub fn load(&self, engine: &Engine, name: &str, bytes: &[u8], digest: &str) -> Result<(Component, Origin)> {
+    pub fn load(&self, engine: &Engine, name: &str, bytes: &[u8], digest: &str) -> crate::Result<(Component, Origin)> {
         if let Some(path) = self.path_for(digest).filter(|p| p.exists()) {
             // SAFETY: the file was written by `store` below from a component
             // this engine compiled, into a directory only the host writes;
@@ -60,7 +64,7 @@ impl CompileCache {
             "compiling component (cached for the next start)"
         );
         let started = Instant::now();
-        let component = Component::new(engine, bytes).map_err(anyhow::Error::from)?;
+        let component = Component::new(engine, bytes).map_err(crate::Error::wasmtime(name, "compiling"))?;
         tracing::info!(component = name, elapsed_ms = started.elapsed().as_millis() as u64, "compiled");
         if let Some(path) = self.path_for(digest)
             && let Err(e) = store(&component, &path)
@@ -76,7 +80,7 @@ impl CompileCache {
 fn store(component: &Component, path: &Path) -> Result<()> {
     let dir = path.parent().context("cache path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let serialized = component.serialize().map_err(anyhow::Error::from)?;
+    let serialized = component.serialize().map_err(|e| anyhow::anyhow!("serializing: {e}"))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, serialized).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))?;

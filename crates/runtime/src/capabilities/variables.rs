@@ -15,7 +15,7 @@ use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::fermyon::spin::variables as spin_vars;
 use crate::bindings::wasi::config::store as wasi_config;
-use crate::manifest::{Manifest, expand_template};
+use agent_store_manifest::{Manifest, expand_template};
 
 /// The environment prefix Spin's environment provider reads.
 pub const ENV_PREFIX: &str = "SPIN_VARIABLE_";
@@ -58,6 +58,7 @@ impl AppVariables {
         Ok(Self { values, secret })
     }
 
+    /// The value of application variable `name`.
     pub fn get(&self, name: &str) -> Result<String> {
         match self.values.get(name) {
             Some(Some(value)) => Ok(value.clone()),
@@ -66,6 +67,7 @@ impl AppVariables {
         }
     }
 
+    /// Whether `name` is a secret (never logged).
     pub fn is_secret(&self, name: &str) -> bool {
         self.secret.iter().any(|s| s == name)
     }
@@ -100,6 +102,21 @@ impl ComponentVariables {
         Self { values: Arc::new(values), declared }
     }
 
+    /// These variables with some values given instead (tests): a name the
+    /// component does not declare is declared too.
+    pub fn with(self, pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut values = (*self.values).clone();
+        let mut declared = self.declared.to_vec();
+        for (name, value) in pairs {
+            if !declared.contains(&name) {
+                declared.push(name.clone());
+            }
+            values.insert(name, value);
+        }
+        Self { values: Arc::new(values), declared: declared.into() }
+    }
+
+    /// A variable's value, if it has one.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
@@ -115,13 +132,18 @@ impl ComponentVariables {
     }
 }
 
+/// `HasData` marker for [`add_to_linker`].
 pub struct Variables;
 
 impl HasData for Variables {
     type Data<'a> = &'a ComponentVariables;
 }
 
-pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &ComponentVariables) -> Result<()> {
+/// Adds `fermyon:spin/variables` and `wasi:config/store` to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &ComponentVariables,
+) -> wasmtime::Result<()> {
     spin_vars::add_to_linker::<T, Variables>(linker, get)?;
     wasi_config::add_to_linker::<T, Variables>(linker, get)?;
     Ok(())

@@ -18,7 +18,7 @@ use crate::capabilities::llm::LlmCtx;
 use crate::capabilities::outbound_http::OutboundHooks;
 use crate::capabilities::variables::ComponentVariables;
 
-pub struct InvocationState {
+pub(crate) struct InvocationState {
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
@@ -26,7 +26,7 @@ pub struct InvocationState {
     pub(crate) key_value: KeyValueCtx,
     pub(crate) variables: ComponentVariables,
     pub(crate) llm: LlmCtx,
-    pub(crate) limiter: super::Limiter,
+    pub(crate) limiter: crate::component::Limiter,
 }
 
 impl InvocationState {
@@ -56,10 +56,12 @@ pub struct GuestOutput {
 }
 
 impl GuestOutput {
+    /// Keeps up to `limit` bytes of what a guest prints.
     pub fn new(limit: usize) -> Self {
         Self { buffer: Arc::default(), limit }
     }
 
+    /// What the guest printed, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.buffer.lock().unwrap()).trim_end().to_string()
     }

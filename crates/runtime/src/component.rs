@@ -1,0 +1,269 @@
+//! A compiled, pre-linked component version and its calls: each one in a
+//! fresh store with the component's sandbox, a memory limit and an epoch
+//! deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+
+use crate::cache::Origin;
+use crate::capabilities::key_value::KeyValueCtx;
+use crate::capabilities::llm::LlmCtx;
+use crate::capabilities::outbound_http::{InternalRequests, OutboundHooks};
+use crate::engine::{EPOCH_TICK, Services};
+use crate::sandbox::Sandbox;
+use crate::state::{GuestOutput, InvocationState};
+
+/// A request or response body larger than this is refused.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// What a guest may print per invocation before the rest is dropped.
+const MAX_GUEST_OUTPUT: usize = 64 * 1024;
+
+/// Tables (function references) a guest may grow to.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// A compiled, pre-linked component version, ready to serve: what every
+/// call instantiates from.
+pub struct ComponentPre {
+    /// The component id.
+    pub id: Arc<str>,
+    /// SHA-256 of the component's bytes: its version.
+    pub digest: String,
+    /// Compiled now or taken from the cache.
+    pub origin: Origin,
+    /// What each call may do.
+    pub sandbox: Sandbox,
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) pre: ProxyPre<InvocationState>,
+    pub(crate) services: Arc<Services>,
+    pub(crate) component: Component,
+}
+
+/// What one call brings besides its request.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// The brand of the event being handled, for accounting.
+    pub brand: Option<String>,
+    /// Where this call's requests to `*.spin.internal` go; without one they
+    /// fail as unreachable.
+    pub internal: Option<Arc<dyn InternalRequests>>,
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext").field("brand", &self.brand).field("internal", &self.internal.is_some()).finish()
+    }
+}
+
+/// Why a call did not produce a response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// It ran past its time limit.
+    #[error("timed out after {0:?}")]
+    TimedOut(Duration),
+    /// It tried to grow its memory past its limit (bytes).
+    #[error("exceeded its memory limit of {} MiB", .0 / (1024 * 1024))]
+    OutOfMemory(u64),
+    /// It trapped, or answered with an error code instead of a response.
+    #[error("trapped: {0}")]
+    Trapped(String),
+    /// Its store could not be set up (a mount that went away).
+    #[error("failed to start: {0}")]
+    Setup(String),
+}
+
+/// A buffered response and what the guest printed on the way.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The response, or why there is none.
+    pub result: Result<http::Response<Bytes>, CallError>,
+    /// What the guest printed to stdout and stderr.
+    pub output: String,
+    /// Wall time of the call, waiting for a turn included.
+    pub elapsed: Duration,
+}
+
+/// Enforces the memory limit and remembers that it did.
+pub(crate) struct Limiter {
+    memory_limit: u64,
+    hit: Arc<AtomicBool>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.memory_limit {
+            self.hit.store(true, Ordering::Relaxed);
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit of {} MiB exceeded",
+                self.memory_limit / (1024 * 1024)
+            )));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+struct Flags {
+    timed_out: Arc<AtomicBool>,
+    out_of_memory: Arc<AtomicBool>,
+}
+
+/// What became of the reply a guest was to send.
+enum Reply {
+    /// It set an error code instead of a response.
+    Refused(String),
+    /// It finished without setting one.
+    Missing,
+    /// Its body could not be read (too large, or broken off).
+    Body(String),
+}
+
+impl ComponentPre {
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    fn new_store(&self, ctx: &CallContext, output: &GuestOutput) -> Result<(Store<InvocationState>, Flags)> {
+        let sandbox = &self.sandbox;
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(output.clone()).stderr(output.clone());
+        wasi.envs(&sandbox.environment);
+        for (host, guest) in &sandbox.mounts {
+            wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadOnly)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("mounting {} at {guest}", host.display()))?;
+        }
+        let internal = ctx.internal.clone();
+        let out_of_memory = Arc::new(AtomicBool::new(false));
+        let state = InvocationState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks { component: self.id.clone(), allowed: sandbox.allowed_hosts.clone(), internal },
+            key_value: KeyValueCtx::new(
+                self.services.key_value.clone(),
+                sandbox.key_value_stores.clone(),
+                self.id.clone(),
+            ),
+            variables: sandbox.variables.clone(),
+            llm: LlmCtx {
+                models: self.services.models.clone(),
+                allowed: sandbox.ai_models.clone(),
+                component: self.id.clone(),
+                brand: ctx.brand.clone(),
+            },
+            limiter: Limiter { memory_limit: sandbox.memory_limit, hit: out_of_memory.clone() },
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + sandbox.timeout;
+        let flag = timed_out.clone();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                flag.store(true, Ordering::Relaxed);
+                return Err(wasmtime::Error::msg("the invocation's time limit was reached"));
+            }
+            // Give the thread back to other work every tick; the guest resumes
+            // where it was.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        Ok((store, Flags { timed_out, out_of_memory }))
+    }
+
+    /// Runs one HTTP request through the component's incoming handler.
+    pub async fn call(&self, request: http::Request<Bytes>, ctx: &CallContext) -> CallOutcome {
+        let started = Instant::now();
+        let output = GuestOutput::new(MAX_GUEST_OUTPUT);
+        let _permit = self.permits.acquire().await;
+        let result = self.call_inner(request, ctx, &output).await;
+        CallOutcome { result, output: output.text(), elapsed: started.elapsed() }
+    }
+
+    async fn call_inner(
+        &self,
+        request: http::Request<Bytes>,
+        ctx: &CallContext,
+        output: &GuestOutput,
+    ) -> Result<http::Response<Bytes>, CallError> {
+        let (mut store, flags) = self.new_store(ctx, output).map_err(|e| CallError::Setup(format!("{e:#}")))?;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let request = request.map(Full::new);
+        let setup = (|| {
+            let req = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
+            let out = store.data_mut().http().new_response_outparam(sender)?;
+            wasmtime::Result::Ok((req, out))
+        })();
+        let (req, out) = setup.map_err(|e: wasmtime::Error| CallError::Setup(e.to_string()))?;
+        let pre = self.pre.clone();
+        // The guest runs in this task, not a spawned one: a delivery is
+        // already on its own task, and handing the guest to another worker
+        // thread cost a cross-thread wake-up per event (`cargo bench
+        // --bench invoke`). The store, and with it the response sender,
+        // drops when this future completes.
+        let guest = async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+        };
+
+        let timeout = self.sandbox.timeout;
+        let classify = |error: String| {
+            if flags.timed_out.load(Ordering::Relaxed) {
+                CallError::TimedOut(timeout)
+            } else if flags.out_of_memory.load(Ordering::Relaxed) {
+                CallError::OutOfMemory(self.sandbox.memory_limit)
+            } else {
+                CallError::Trapped(error)
+            }
+        };
+
+        // Read the reply while the guest writes it.
+        let reply = async {
+            let response = match receiver.await {
+                Ok(Ok(response)) => response,
+                Ok(Err(code)) => return Err(Reply::Refused(format!("{code:?}"))),
+                Err(_) => return Err(Reply::Missing),
+            };
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_BODY).collect().await.map_err(|e| Reply::Body(e.to_string()))?.to_bytes();
+            Ok(http::Response::from_parts(parts, body))
+        };
+        let exchange = async {
+            let (ran, reply) = tokio::join!(guest, reply);
+            match (ran, reply) {
+                (_, Err(Reply::Refused(code))) => Err(classify(format!("the component answered with error {code}"))),
+                // A reply counts only if the component also finished cleanly.
+                (Err(e), _) => Err(classify(format!("{e:?}"))),
+                (Ok(()), Ok(response)) => Ok(response),
+                (Ok(()), Err(Reply::Missing)) => {
+                    Err(CallError::Trapped("the component returned without setting a response".into()))
+                }
+                (Ok(()), Err(Reply::Body(e))) => Err(classify(format!("reading the response body: {e}"))),
+            }
+        };
+        // The epoch callback stops a busy guest; this also stops one that
+        // waits forever on a host call.
+        match tokio::time::timeout(timeout + EPOCH_TICK * 10, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::TimedOut(timeout)),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Delivering one CloudEvent to a component over the HTTP binding, the way
+//! Knative delivers to a service, and reading what it answers. What an
+//! answer means for the event (retry it, dead-letter it) is the host's
+//! business; this says only what happened.
+
+use std::time::Duration;
+
+use agent_store_events::binding;
+use bytes::Bytes;
+use cloudevents::{AttributesReader, Event};
+
+use crate::component::{CallContext, CallError, ComponentPre};
+
+/// The path a component receives events on. The SDK takes a request as a
+/// CloudEvent only there, and nothing from outside reaches it: a manifest
+/// route never covers it (the manifest check refuses one that would).
+pub const DELIVERY_PATH: &str = agent_store_events::binding::DELIVERY_PATH;
+
+/// Why a delivery did not produce events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The event cannot be put on the HTTP binding.
+    #[error("cannot be delivered over HTTP: {0}")]
+    Encode(String),
+    /// The component answered with a status other than 2xx.
+    #[error("answered {status}: {reason}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The `error` of its JSON answer, or the body.
+        reason: String,
+    },
+    /// The call failed: a trap, a timeout, a memory limit.
+    #[error("{0}")]
+    Call(CallError),
+    /// A 2xx answer whose events are not valid.
+    #[error("answered with events that are not valid: {0}")]
+    Reply(String),
+}
+
+impl DeliveryError {
+    /// The component (or the binding) says the event itself is wrong: a 4xx
+    /// answer, or an event that cannot be encoded. Trying again will not
+    /// help.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::Encode(_) => true,
+            Self::Status { status, .. } => (400..500).contains(status),
+            Self::Call(_) | Self::Reply(_) => false,
+        }
+    }
+}
+
+/// The outcome of one delivery.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The events the component answered with, or why there are none.
+    pub result: Result<Vec<Event>, DeliveryError>,
+    /// What the component printed while handling the event.
+    pub output: String,
+    /// Wall time of the call.
+    pub elapsed: Duration,
+}
+
+/// The error text of a failed reply: `{"error": "..."}` from the SDK, or the
+/// body as it is.
+fn reason(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect())
+}
+
+impl ComponentPre {
+    /// Delivers `event` in binary mode to the component's
+    /// [`DELIVERY_PATH`] and reads the events it answers with.
+    pub async fn deliver(&self, event: &Event, ctx: &CallContext) -> Delivery {
+        let request = match binding::encode_binary(event) {
+            Ok((headers, body)) => {
+                let mut request = http::Request::new(Bytes::from(body));
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = format!("http://{}.spin.internal{DELIVERY_PATH}", self.id)
+                    .parse()
+                    .expect("a component id is a valid host");
+                *request.headers_mut() = headers;
+                request
+            }
+            Err(e) => {
+                return Delivery {
+                    result: Err(DeliveryError::Encode(e.to_string())),
+                    output: String::new(),
+                    elapsed: Duration::ZERO,
+                };
+            }
+        };
+        let outcome = self.call(request, ctx).await;
+        let result = match outcome.result {
+            Err(e) => Err(DeliveryError::Call(e)),
+            Ok(response) => {
+                let status = response.status();
+                let (parts, body) = response.into_parts();
+                if !status.is_success() {
+                    Err(DeliveryError::Status { status: status.as_u16(), reason: reason(&body) })
+                } else {
+                    binding::decode_reply(status, &parts.headers, body.to_vec())
+                        .map_err(|e| DeliveryError::Reply(e.to_string()))
+                }
+            }
+        };
+        if let Err(e) = &result {
+            tracing::debug!(component = %self.id, event = event.id(), error = %e, "delivery failed");
+        }
+        Delivery { result, output: outcome.output, elapsed: outcome.elapsed }
+    }
+}
