@@ -472,6 +472,6 @@ impl Harness {
 
     /// Writes a value before a test, as if the component had.
     pub async fn store(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
-        self.key_value.open(store).set(key, value).await
+        Ok(self.key_value.open(store).set(key, value).await?)
     }
 }

@@ -155,17 +155,17 @@ impl Handled {
     /// publish.
     pub async fn finish(&self, key: &str, token: &Token, outputs: &[Event]) -> Result<bool> {
         let done = encode(&Record::Done { outputs: outputs.to_vec() });
-        self.store.compare_and_swap(key, Some(&token.0), &done).await
+        Ok(self.store.compare_and_swap(key, Some(&token.0), &done).await?)
     }
 
     /// The outputs are confirmed: a redelivery from now on is only acked.
     pub async fn mark_published(&self, key: &str) -> Result<()> {
-        self.store.set(key, &encode(&Record::Published)).await
+        Ok(self.store.set(key, &encode(&Record::Published)).await?)
     }
 
     /// Gives the claim back after a failure, so that the next attempt runs.
     pub async fn release(&self, key: &str) -> Result<()> {
-        self.store.delete(key).await
+        Ok(self.store.delete(key).await?)
     }
 }
 

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
-use super::{Store, parse_counter};
+use super::{Error, Store, StoreResult, parse_counter};
 
 /// One redb database holding every store, a table each.
 pub struct EmbeddedBackend {
@@ -74,11 +74,15 @@ impl EmbeddedStore {
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Database, TableDefinition<'_, &str, &[u8]>, Option<Duration>) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+    ) -> StoreResult<T> {
         let db = self.db.clone();
         let table = self.table.clone();
         let ttl = self.ttl;
-        tokio::task::spawn_blocking(move || f(&db, TableDefinition::new(&table), ttl)).await?
+        let done = tokio::task::spawn_blocking(move || f(&db, TableDefinition::new(&table), ttl))
+            .await
+            .map_err(|e| Error::Backend(format!("the database task failed: {e}")))?;
+        // A value error raised inside the transaction stays one.
+        done.map_err(|e| e.downcast::<Error>().unwrap_or_else(Error::from))
     }
 }
 
@@ -117,17 +121,17 @@ fn update<T>(
 
 #[async_trait]
 impl Store for EmbeddedStore {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         let key = key.to_string();
         self.blocking(move |db, def, _| read(db, def, &key)).await
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+    async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         let (key, value) = (key.to_string(), value.to_vec());
         self.blocking(move |db, def, ttl| update(db, def, &key, ttl, |_| Ok((Some(value), ())))).await
     }
 
-    async fn delete(&self, key: &str) -> Result<()> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         let key = key.to_string();
         self.blocking(move |db, def, _| {
             let txn = db.begin_write()?;
@@ -138,7 +142,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn keys(&self) -> Result<Vec<String>> {
+    async fn keys(&self) -> StoreResult<Vec<String>> {
         self.blocking(|db, def, _| {
             let txn = db.begin_read()?;
             let table = match txn.open_table(def) {
@@ -158,18 +162,20 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+    async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         let key = key.to_string();
         self.blocking(move |db, def, ttl| {
             update(db, def, &key, ttl, |current| {
-                let next = parse_counter(current.as_deref())?.checked_add(delta).context("the counter overflows")?;
+                let next = parse_counter(current.as_deref())?
+                    .checked_add(delta)
+                    .ok_or_else(|| Error::Value(format!("incrementing by {delta} overflows")))?;
                 Ok((Some(next.to_string().into_bytes()), next))
             })
         })
         .await
     }
 
-    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> StoreResult<bool> {
         let (key, expected, new) = (key.to_string(), expected.map(<[u8]>::to_vec), new.to_vec());
         self.blocking(move |db, def, ttl| {
             update(

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
 use async_trait::async_trait;
 
-use super::{Store, parse_counter};
+use super::{Error, Store, StoreResult, parse_counter};
 
 type Entries = HashMap<String, (Vec<u8>, Option<Instant>)>;
 
@@ -51,39 +50,40 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         Ok(Self::live(&mut self.entries.lock().unwrap(), key))
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+    async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         let expiry = self.expiry();
         self.entries.lock().unwrap().insert(key.to_string(), (value.to_vec(), expiry));
         Ok(())
     }
 
-    async fn delete(&self, key: &str) -> Result<()> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         self.entries.lock().unwrap().remove(key);
         Ok(())
     }
 
-    async fn keys(&self) -> Result<Vec<String>> {
+    async fn keys(&self) -> StoreResult<Vec<String>> {
         let mut entries = self.entries.lock().unwrap();
         let now = Instant::now();
         entries.retain(|_, (_, expires)| expires.is_none_or(|e| e > now));
         Ok(entries.keys().cloned().collect())
     }
 
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+    async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         let mut entries = self.entries.lock().unwrap();
         let current = parse_counter(Self::live(&mut entries, key).as_deref())?;
-        let next =
-            current.checked_add(delta).ok_or_else(|| anyhow::anyhow!("incrementing {key} by {delta} overflows"))?;
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| Error::Value(format!("incrementing {key} by {delta} overflows")))?;
         let expiry = self.expiry();
         entries.insert(key.to_string(), (next.to_string().into_bytes(), expiry));
         Ok(next)
     }
 
-    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> StoreResult<bool> {
         let mut entries = self.entries.lock().unwrap();
         if Self::live(&mut entries, key).as_deref() != expected {
             return Ok(false);
@@ -97,6 +97,7 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::Result;
 
     #[tokio::test]
     async fn memory_store_keeps_the_contract() -> Result<()> {

@@ -25,25 +25,53 @@ use crate::bindings::wasi::keyvalue as wasi_kv;
 /// leak in the guest, and Spin draws the line at the same place.
 const MAX_OPEN_STORES: usize = 32;
 
+/// Why a store operation failed, drawn where Spin's factor-key-value draws
+/// it: the value does not suit the operation, or the backend failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The value at the key does not suit the operation: a counter that is
+    /// not a decimal integer, or one that would overflow.
+    #[error("{0}")]
+    Value(String),
+    /// The backend failed or could not be reached; trying later may work.
+    #[error("the key-value backend failed: {0}")]
+    Backend(String),
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Backend(format!("{error:#}"))
+    }
+}
+
+impl From<::redis::RedisError> for Error {
+    fn from(error: ::redis::RedisError) -> Self {
+        Self::Backend(error.to_string())
+    }
+}
+
+/// What a [`Store`] operation gives.
+pub type StoreResult<T> = std::result::Result<T, Error>;
+
 /// One named store. Every method is atomic on its own.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// The value at `key`, if there is one.
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Writes `value` at `key`.
-    async fn set(&self, key: &str, value: &[u8]) -> Result<()>;
+    async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()>;
     /// Removes `key` (absent is fine).
-    async fn delete(&self, key: &str) -> Result<()>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Whether `key` has a value.
-    async fn exists(&self, key: &str) -> Result<bool> {
+    async fn exists(&self, key: &str) -> StoreResult<bool> {
         Ok(self.get(key).await?.is_some())
     }
     /// Every key of the store.
-    async fn keys(&self) -> Result<Vec<String>>;
+    async fn keys(&self) -> StoreResult<Vec<String>>;
     /// Adds `delta` to the decimal integer at `key` (missing counts as 0).
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64>;
+    async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64>;
     /// Writes `new` if the key still holds `expected`; `false` if it does not.
-    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool>;
+    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> StoreResult<bool>;
 }
 
 /// Where stores live, chosen once for the host.
@@ -222,12 +250,12 @@ pub fn add_to_linker<T: Send + 'static>(
     Ok(())
 }
 
-fn spin_error(e: anyhow::Error) -> spin_kv::Error {
+fn spin_error(e: Error) -> spin_kv::Error {
     tracing::warn!(error = %format!("{e:#}"), "key-value backend error");
     spin_kv::Error::Other(format!("{e:#}"))
 }
 
-fn wasi_error(e: anyhow::Error) -> wasi_kv::store::Error {
+fn wasi_error(e: Error) -> wasi_kv::store::Error {
     tracing::warn!(error = %format!("{e:#}"), "key-value backend error");
     wasi_kv::store::Error::Other(format!("{e:#}"))
 }
@@ -439,12 +467,13 @@ impl wasi_kv::batch::Host for KeyValueView<'_> {
 }
 
 /// Parses a counter the way `increment` stores it: a decimal string.
-pub(crate) fn parse_counter(value: Option<&[u8]>) -> Result<i64> {
+pub(crate) fn parse_counter(value: Option<&[u8]>) -> StoreResult<i64> {
     match value {
         None => Ok(0),
         Some(bytes) => {
-            let text = std::str::from_utf8(bytes).map_err(|_| anyhow::anyhow!("the value is not a decimal integer"))?;
-            text.trim().parse().map_err(|_| anyhow::anyhow!("the value {text:?} is not a decimal integer"))
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| Error::Value("the value is not a decimal integer".into()))?;
+            text.trim().parse().map_err(|_| Error::Value(format!("the value {text:?} is not a decimal integer")))
         }
     }
 }

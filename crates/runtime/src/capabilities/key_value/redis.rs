@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::Store;
+use super::{Store, StoreResult};
 
 /// Namespace for our keys, so the store can share a Redis with others.
 const DEFAULT_PREFIX: &str = "agent-store:kv";
@@ -85,11 +85,11 @@ impl RedisStore {
 
 #[async_trait]
 impl Store for RedisStore {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.conn.clone().get(self.key(key)).await?)
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+    async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         match self.ttl_ms() {
             0 => conn.set::<_, _, ()>(self.key(key), value).await?,
@@ -98,16 +98,16 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn delete(&self, key: &str) -> Result<()> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         self.conn.clone().del::<_, ()>(self.key(key)).await?;
         Ok(())
     }
 
-    async fn exists(&self, key: &str) -> Result<bool> {
+    async fn exists(&self, key: &str) -> StoreResult<bool> {
         Ok(self.conn.clone().exists(self.key(key)).await?)
     }
 
-    async fn keys(&self) -> Result<Vec<String>> {
+    async fn keys(&self) -> StoreResult<Vec<String>> {
         let mut conn = self.conn.clone();
         let pattern = format!("{}*", escape_glob(&self.prefix));
         let mut iter: redis::AsyncIter<String> = conn.scan_match(pattern).await?;
@@ -119,7 +119,7 @@ impl Store for RedisStore {
         Ok(keys)
     }
 
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+    async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         let mut conn = self.conn.clone();
         let value: i64 = conn
             .incr(self.key(key), delta)
@@ -131,7 +131,7 @@ impl Store for RedisStore {
         Ok(value)
     }
 
-    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+    async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> StoreResult<bool> {
         let mut conn = self.conn.clone();
         let swapped: i32 = redis::Script::new(CAS_SCRIPT)
             .key(self.key(key))
