@@ -181,6 +181,9 @@ async fn post_until_accepted(hosts: &[&HostProcess], events: &[Event], within: D
             .await;
         match sent {
             Ok(response) if response.status() == 202 => return Ok(()),
+            Ok(response) if response.status().is_client_error() => {
+                bail!("{} refused the events: {} {}", host.url, response.status(), response.text().await?)
+            }
             _ if tokio::time::Instant::now() > deadline => bail!("no host took the events within {within:?}"),
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }

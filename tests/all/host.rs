@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use agent_store_events::ProductQueryResult;
-use agent_store_tests::{HostBuilder, TEST_TOKEN, event, is, test_app};
+use agent_store_tests::{HostBuilder, TEST_TOKEN, event, is, private_dir, test_app};
 use anyhow::Result;
 use serde_json::{Value, json};
 
@@ -181,7 +181,7 @@ async fn routes_are_served_and_can_publish_through_the_event_router() -> Result<
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_reuses_the_compiled_components() -> Result<()> {
-    let data = tempfile::tempdir()?;
+    let data = private_dir()?;
     let app = test_app(PROBE_APP)?;
     let manifest = app.path().join("spin.toml");
     // A fresh cache directory of this test's own, so the first start compiles.

@@ -58,7 +58,7 @@ hash_salt = "{{ customer_hash_salt }}"
 
 [component.whatsapp-gateway.tool.agent-store]
 subscribe = [{ type = "store.chat.response" }, { type = "store.whatsapp.message.send" }]
-emits = ["store.whatsapp.*", "store.chat.message.new"]
+emits = ["store.whatsapp.message.*", "store.chat.message.new"]
 
 [component.seller-fashion]
 source = "{{wasm}}/test_probe.wasm"

@@ -33,6 +33,18 @@ pub fn demo_env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// A new temporary directory only its owner can read: what the host wants
+/// for its data directory (it refuses one that others can read).
+pub fn private_dir() -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(builder.tempdir()?)
+}
+
 /// A running host, killed when dropped. Its log lines (JSON) are kept.
 pub struct HostProcess {
     pub url: String,
@@ -118,7 +130,7 @@ impl HostBuilder {
         let (temp, data_dir) = match &self.data_dir {
             Some(dir) => (None, dir.clone()),
             None => {
-                let temp = tempfile::tempdir()?;
+                let temp = private_dir()?;
                 let dir = temp.path().to_path_buf();
                 (Some(temp), dir)
             }
@@ -155,7 +167,7 @@ impl HostBuilder {
 
     /// Runs `up` expecting it to fail; returns everything it printed.
     pub async fn expect_failure(self) -> Result<String> {
-        let temp = tempfile::tempdir()?;
+        let temp = private_dir()?;
         let data_dir = self.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
         let output = tokio::time::timeout(START_TIMEOUT, self.command(&data_dir).output()).await??;
         if output.status.success() {

@@ -21,8 +21,9 @@ pub const MAX_EXTENSIONS: usize = 32;
 /// `data`, in bytes: far above any event of the store, far below a broker's
 /// message limit.
 pub const MAX_DATA: usize = 4 << 20;
-/// Events in one batch at the ingress.
-pub const MAX_BATCH: usize = 100;
+/// Events in one batch at the ingress: enough for a bulk producer, bounded
+/// well inside the 16 MiB request body.
+pub const MAX_BATCH: usize = 1000;
 
 /// Which bound an event passes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +117,7 @@ mod tests {
         let mut big = event("t");
         big.set_extension("brand", "x".repeat(5000));
         assert!(matches!(check(&big), Err(Exceeded::Attribute { .. })));
-        let batch: Vec<Event> = (0..101).map(|_| event("t")).collect();
-        assert_eq!(check_batch(&batch), Err(Exceeded::Batch(101)));
+        let batch: Vec<Event> = (0..=MAX_BATCH).map(|_| event("t")).collect();
+        assert_eq!(check_batch(&batch), Err(Exceeded::Batch(MAX_BATCH + 1)));
     }
 }

@@ -275,7 +275,7 @@ impl Core {
         let event = match cloudevents_amqp::to_event(&message.properties, &message.body) {
             Ok(event) => event,
             Err(error) => {
-                let reason = format!("{error}");
+                let reason = agent_store_events::binding::redact(&error.to_string());
                 return self.dead_letter(&link, &mut ticket, &message, reason, attempt).await;
             }
         };
