@@ -36,6 +36,8 @@
 //! is wrong; the host dead-letters it at once), anything else answers 500
 //! (the host retries with backoff).
 
+pub mod auth;
+
 pub use agent_store_events as events;
 pub use agent_store_events::binding;
 pub use cloudevents::event::ExtensionValue;
