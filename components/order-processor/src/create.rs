@@ -18,7 +18,7 @@ use agent_store_events::{
 use agent_store_sdk::{Error, Event, Incoming, Result};
 
 use crate::catalog::{self, CatalogError};
-use crate::kv::Orders;
+use crate::kv::{self, Orders};
 use crate::model::{self, Outcome, StatusChange, StoredOrder};
 use crate::voice::{self, Lang};
 
@@ -44,7 +44,7 @@ pub async fn handle(event: &Incoming) -> Result<Vec<Event>> {
             "store.order.create: request_id is longer than {MAX_REQUEST_ID} characters"
         )));
     }
-    let orders = Orders::open().map_err(Error::failed)?;
+    let orders = kv::open()?;
     let outcome = match stored_outcome(&orders, &request.request_id)? {
         Some(outcome) => outcome,
         None => decide(&orders, &request).await?,
@@ -53,7 +53,7 @@ pub async fn handle(event: &Incoming) -> Result<Vec<Event>> {
 }
 
 fn stored_outcome(orders: &Orders, request_id: &str) -> Result<Option<Outcome>> {
-    match orders.get(&model::request_key(request_id)).map_err(Error::failed)? {
+    match orders.get(&model::request_key(request_id))? {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -95,8 +95,8 @@ async fn decide(orders: &Orders, request: &OrderCreate) -> Result<Outcome> {
         }),
     };
     let key = model::request_key(&request.request_id);
-    let bytes = serde_json::to_vec(&outcome).map_err(Error::failed)?;
-    if orders.swap(&key, None, &bytes).map_err(Error::failed)? {
+    let bytes = serde_json::to_vec(&outcome)?;
+    if orders.swap(&key, None, &bytes)? {
         return Ok(outcome);
     }
     stored_outcome(orders, &request.request_id)?
@@ -175,12 +175,12 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
         outbox: Vec::new(),
     };
     let key = model::order_key(&order_id);
-    let bytes = serde_json::to_vec(&stored).map_err(Error::failed)?;
-    if orders.swap(&key, None, &bytes).map_err(Error::failed)? {
+    let bytes = serde_json::to_vec(&stored)?;
+    if orders.swap(&key, None, &bytes)? {
         return Ok(Ok(order));
     }
     // Stored by an earlier attempt that did not get to record its outcome.
-    let existing = orders.get(&key).map_err(Error::failed)?.unwrap_or_default();
+    let existing = orders.get(&key)?.unwrap_or_default();
     let existing: StoredOrder =
         serde_json::from_slice(&existing).map_err(|e| Error::failed(format!("order {order_id} is unreadable: {e}")))?;
     Ok(Ok(existing.order))

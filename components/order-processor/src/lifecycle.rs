@@ -17,11 +17,12 @@
 use agent_store_events::{
     ChatResponse, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OutboundMessage, Responder,
 };
+use agent_store_sdk::kv::KvError;
 use agent_store_sdk::{Emit, Event};
 use chrono::Utc;
 
 use crate::catalog::{self, CatalogError};
-use crate::kv::Orders;
+use crate::kv::{self, Orders};
 use crate::model::{self, Action, Plan, Refusal, StoredOrder};
 use crate::voice::{self, Lang, Notice};
 
@@ -36,6 +37,12 @@ pub enum Failure {
     Catalog(CatalogError),
     /// Something that may work on a retry.
     Unavailable(String),
+}
+
+impl From<KvError> for Failure {
+    fn from(e: KvError) -> Self {
+        Failure::Unavailable(e.to_string())
+    }
 }
 
 impl Failure {
@@ -65,11 +72,10 @@ impl Failure {
 
 /// The order after the change, and whether this call changed it.
 pub async fn change(order_id: &str, action: &Action) -> Result<(StoredOrder, bool), Failure> {
-    let orders = Orders::open().map_err(Failure::Unavailable)?;
+    let orders = kv::open()?;
     let key = model::order_key(order_id);
     loop {
-        let bytes =
-            orders.get(&key).map_err(Failure::Unavailable)?.ok_or_else(|| Failure::NotFound(order_id.to_string()))?;
+        let bytes = orders.get(&key)?.ok_or_else(|| Failure::NotFound(order_id.to_string()))?;
         let stored: StoredOrder = serde_json::from_slice(&bytes)
             .map_err(|e| Failure::Unavailable(format!("order {order_id} is unreadable: {e}")))?;
         match model::plan(&stored, action).map_err(Failure::Refused)? {
@@ -90,7 +96,7 @@ pub async fn change(order_id: &str, action: &Action) -> Result<(StoredOrder, boo
             updated.outbox.push(serde_json::to_value(&event).map_err(|e| Failure::Unavailable(e.to_string()))?);
         }
         let encoded = serde_json::to_vec(&updated).map_err(|e| Failure::Unavailable(e.to_string()))?;
-        if orders.swap(&key, Some(&bytes), &encoded).map_err(Failure::Unavailable)? {
+        if orders.swap(&key, Some(&bytes), &encoded)? {
             let updated = flush(&orders, updated).await?;
             return Ok((updated, true));
         }
@@ -115,14 +121,14 @@ async fn flush(orders: &Orders, stored: StoredOrder) -> Result<StoredOrder, Fail
     let published = stored.outbox.clone();
     let key = model::order_key(stored.order.id.as_str());
     loop {
-        let Some(bytes) = orders.get(&key).map_err(Failure::Unavailable)? else {
+        let Some(bytes) = orders.get(&key)? else {
             return Ok(stored);
         };
         let mut current: StoredOrder =
             serde_json::from_slice(&bytes).map_err(|e| Failure::Unavailable(e.to_string()))?;
         current.outbox.retain(|event| !published.contains(event));
         let encoded = serde_json::to_vec(&current).map_err(|e| Failure::Unavailable(e.to_string()))?;
-        if orders.swap(&key, Some(&bytes), &encoded).map_err(Failure::Unavailable)? {
+        if orders.swap(&key, Some(&bytes), &encoded)? {
             return Ok(current);
         }
     }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 
 use crate::auth;
-use crate::kv::Orders;
+use crate::kv::{self, Orders};
 use crate::lifecycle::{self, Failure};
 use crate::model::{self, Action, Cancellation, Listing, Shipment, StoredOrder};
 use crate::voice::{self, Lang};
@@ -173,7 +173,7 @@ async fn apply(order_id: &str, action: Action) -> Response {
 
 /// The language of an order, for the words of a default cancellation reason.
 fn language_of(order_id: &str) -> Lang {
-    let stored = Orders::open()
+    let stored = kv::open()
         .ok()
         .and_then(|orders| orders.get(&model::order_key(order_id)).ok().flatten())
         .and_then(|bytes| serde_json::from_slice::<StoredOrder>(&bytes).ok());
@@ -249,8 +249,8 @@ async fn cancel(order_id: &str, body: &[u8]) -> Response {
 
 fn load_all(orders: &Orders) -> Result<Vec<Order>, String> {
     let mut all = Vec::new();
-    for key in orders.keys("order:")? {
-        if let Some(bytes) = orders.get(&key)? {
+    for key in orders.keys("order:").map_err(|e| e.to_string())? {
+        if let Some(bytes) = orders.get(&key).map_err(|e| e.to_string())? {
             let stored: StoredOrder =
                 serde_json::from_slice(&bytes).map_err(|e| format!("{key} is unreadable: {e}"))?;
             all.push(stored.order);
@@ -264,7 +264,7 @@ fn list(request: &Request) -> Response {
         Ok(listing) => listing,
         Err(message) => return error(400, "bad_request", &message),
     };
-    let all = match Orders::open().and_then(|orders| load_all(&orders)) {
+    let all = match kv::open().map_err(|e| e.to_string()).and_then(|orders| load_all(&orders)) {
         Ok(all) => all,
         Err(message) => {
             eprintln!("order-processor: listing orders: {message}");
@@ -280,7 +280,7 @@ fn list(request: &Request) -> Response {
 }
 
 fn read(order_id: &str) -> Response {
-    let found = Orders::open().and_then(|orders| orders.get(&model::order_key(order_id)));
+    let found = kv::open().and_then(|orders| orders.get(&model::order_key(order_id)));
     match found {
         Ok(Some(bytes)) => match serde_json::from_slice::<StoredOrder>(&bytes) {
             Ok(stored) => json_response(200, &stored.view()),

@@ -12,12 +12,13 @@
 //! | `GET /stock/<product_id>` | 200 `{product_id, brand, stock, sold, reserved, available}` |
 //! | `POST /quote {brand?, lines}` | 200 the priced lines, each with `available`, nothing held |
 
+use agent_store_sdk::kv::Bucket;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 
 use crate::catalog::Catalog;
-use crate::kv::WasiKv;
+use crate::kv;
 use crate::quote::{self, LineRequest};
 use crate::stock::{self, Kv, StockError};
 
@@ -97,8 +98,8 @@ fn order_id(id: &str) -> Result<&str, StockError> {
     }
 }
 
-fn open() -> Result<WasiKv, StockError> {
-    WasiKv::open().map_err(StockError::Store)
+fn open() -> Result<Bucket, StockError> {
+    kv::open().map_err(|e| StockError::Store(e.to_string()))
 }
 
 fn catalog(brand: Option<&str>) -> Result<Catalog, StockError> {

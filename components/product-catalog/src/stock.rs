@@ -30,6 +30,7 @@
 
 use std::fmt;
 
+use agent_store_sdk::kv::KvError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -38,14 +39,14 @@ use crate::catalog::{Catalog, CatalogProduct};
 use crate::quote::{self, LineRequest, Quote};
 
 /// The key-value operations stock needs; each one atomic on its own. The component
-/// uses `wasi:keyvalue` ([`crate::kv::WasiKv`]); the unit tests an in-memory map.
+/// uses `wasi:keyvalue` ([`agent_store_sdk::kv::Bucket`]); the unit tests an in-memory map.
 pub trait Kv {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
-    fn delete(&self, key: &str) -> Result<(), String>;
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Adds `delta` to the counter at `key` (absent is 0) and returns the new value.
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, String>;
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
     /// Writes `new` if `key` still holds `expected` (`None`: absent); `false` if not.
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String>;
+    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError>;
 }
 
 /// Where a reservation is in its life.
@@ -251,8 +252,8 @@ fn order_key(order_id: &str) -> String {
     format!("order:{order_id}")
 }
 
-fn store_err(e: String) -> StockError {
-    StockError::Store(e)
+fn store_err(e: KvError) -> StockError {
+    StockError::Store(e.to_string())
 }
 
 /// The units of `product` that can be ordered now. Two reads, no write for a product
@@ -491,28 +492,32 @@ mod tests {
     }
 
     impl Kv for MemKv {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
             std::thread::yield_now();
             Ok(self.map.lock().unwrap().get(key).cloned())
         }
 
-        fn delete(&self, key: &str) -> Result<(), String> {
+        fn delete(&self, key: &str) -> Result<(), KvError> {
             self.map.lock().unwrap().remove(key);
             Ok(())
         }
 
-        fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
             std::thread::yield_now();
             let mut map = self.map.lock().unwrap();
             let current: i64 = match map.get(key) {
-                Some(v) => std::str::from_utf8(v).unwrap().parse().map_err(|e| format!("{e}"))?,
+                Some(v) => std::str::from_utf8(v).unwrap().parse().map_err(|e| KvError::Store {
+                    label: "memory".into(),
+                    doing: format!("incrementing {key}"),
+                    message: format!("{e}"),
+                })?,
                 None => 0,
             };
             map.insert(key.to_string(), (current + delta).to_string().into_bytes());
             Ok(current + delta)
         }
 
-        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError> {
             std::thread::yield_now();
             let mut map = self.map.lock().unwrap();
             if map.get(key).map(Vec::as_slice) != expected {
@@ -532,15 +537,15 @@ mod tests {
     }
 
     impl Kv for Interleave<'_> {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
             self.inner.get(key)
         }
 
-        fn delete(&self, key: &str) -> Result<(), String> {
+        fn delete(&self, key: &str) -> Result<(), KvError> {
             self.inner.delete(key)
         }
 
-        fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
             if key == self.trigger
                 && let Some(hook) = self.hook.borrow_mut().take()
             {
@@ -549,7 +554,7 @@ mod tests {
             self.inner.increment(key, delta)
         }
 
-        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError> {
             self.inner.compare_and_swap(key, expected, new)
         }
     }

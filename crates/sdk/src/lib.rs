@@ -37,6 +37,7 @@
 //! (the host retries with backoff).
 
 pub mod auth;
+pub mod kv;
 
 pub use agent_store_events as events;
 pub use agent_store_events::binding;
