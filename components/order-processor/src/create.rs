@@ -20,7 +20,7 @@ use agent_store_sdk::{Error, Event, Incoming, Result};
 use crate::catalog::{self, CatalogError};
 use crate::kv::{self, Orders};
 use crate::model::{self, Outcome, StatusChange, StoredOrder};
-use crate::voice::{self, Lang};
+use crate::voice;
 
 /// The most units of one product in an order: a shop's limit, not the
 /// catalog's (which only guards its counters).
@@ -83,7 +83,7 @@ fn answer(event: &Incoming, request: &OrderCreate, outcome: &Outcome) -> Result<
 /// Decides a new request and stores the outcome; if another delivery of the
 /// same request stored one first, that one is the answer.
 async fn decide(orders: &Orders, request: &OrderCreate) -> Result<Outcome> {
-    let lang = Lang::from_tag(request.language.as_deref());
+    let lang = voice::language(request.language.as_deref());
     let outcome = match place(orders, request).await? {
         Ok(order) => Outcome::Created(OrderCreated { request_id: request.request_id.clone(), order }),
         Err((reason, name)) => Outcome::Rejected(OrderRejected {

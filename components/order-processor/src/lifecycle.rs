@@ -24,7 +24,7 @@ use chrono::Utc;
 use crate::catalog::{self, CatalogError};
 use crate::kv::{self, Orders};
 use crate::model::{self, Action, Plan, Refusal, StoredOrder};
-use crate::voice::{self, Lang, Notice};
+use crate::voice::{self, Notice};
 
 const COMPONENT: &str = "order-processor";
 
@@ -139,7 +139,7 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> Result<Vec<E
     let order = &stored.order;
     let (brand, conversation) = (order.brand.as_str(), order.conversation.as_str());
     let emit = |event: Emit| event.brand(brand).conversation(conversation).build().map_err(|e| e.to_string());
-    let lang = Lang::from_tag(order.language.as_deref());
+    let lang = voice::language(order.language.as_deref());
     let id = order.id.as_str();
     let (status_event, notice) = match action {
         Action::Pay(payment) => (

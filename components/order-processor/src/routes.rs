@@ -12,6 +12,7 @@
 //! `{"error": code, "message": sentence, ...}`.
 
 use agent_store_events::{Money, Order, PaymentInfo};
+use agent_store_text::Language;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ use crate::auth;
 use crate::kv::{self, Orders};
 use crate::lifecycle::{self, Failure};
 use crate::model::{self, Action, Cancellation, Listing, Shipment, StoredOrder};
-use crate::voice::{self, Lang};
+use crate::voice;
 
 const PREFIX: &str = "/orders";
 
@@ -172,12 +173,12 @@ async fn apply(order_id: &str, action: Action) -> Response {
 }
 
 /// The language of an order, for the words of a default cancellation reason.
-fn language_of(order_id: &str) -> Lang {
+fn language_of(order_id: &str) -> Language {
     let stored = kv::open()
         .ok()
         .and_then(|orders| orders.get(&model::order_key(order_id)).ok().flatten())
         .and_then(|bytes| serde_json::from_slice::<StoredOrder>(&bytes).ok());
-    Lang::from_tag(stored.as_ref().and_then(|s| s.order.language.as_deref()))
+    voice::language(stored.as_ref().and_then(|s| s.order.language.as_deref()))
 }
 
 async fn payment(body: Vec<u8>) -> Response {

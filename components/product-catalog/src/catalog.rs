@@ -17,6 +17,7 @@ pub const MAX_LIMIT: usize = 50;
 
 pub use agent_store_events::Money;
 use agent_store_events::{BrandId, Product, ProductId};
+use agent_store_text::{fold, stem};
 
 /// One `brands/<brand>/catalog.json` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -679,25 +680,6 @@ impl ProductIndex {
     }
 }
 
-/// The folding the sellers apply to what customers write, from the shared
-/// contract crate so both sides always agree.
-pub use agent_store_events::text::fold;
-
-/// Drops a plural "s", then a final "e", on words longer than three letters. Stripping
-/// the "e" too is what makes both sides agree: "dresses"/"dress" -> "dress",
-/// "headphones"/"headphone" -> "headphon", "pantalones"/"pantalón" -> "pantalon",
-/// while "ss" endings ("dress", "glass") keep their "s".
-fn stem(word: &str) -> &str {
-    let mut w = word;
-    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
-        w = &w[..w.len() - 1];
-    }
-    if w.len() > 3 && w.ends_with('e') {
-        w = &w[..w.len() - 1];
-    }
-    w
-}
-
 /// The meaningful words of a text: folded, split on anything but letters and digits,
 /// stopwords removed.
 fn query_terms(text: &str) -> impl Iterator<Item = Term> {
@@ -920,16 +902,6 @@ mod tests {
         assert_eq!(r.total, c.products("fashion").len());
         let pops: Vec<u8> = r.products.iter().map(|h| h.product.popularity).collect();
         assert!(pops.windows(2).all(|w| w[0] >= w[1]), "{pops:?}");
-    }
-
-    #[test]
-    fn folding_and_stemming() {
-        assert_eq!(fold("Sofá CAÇA Tênis Niño Ação"), "sofa caca tenis nino acao");
-        assert_eq!(stem("dresses"), stem("dress"));
-        assert_eq!(stem("headphones"), stem("headphone"));
-        assert_eq!(stem("zapatillas"), stem("zapatilla"));
-        assert_eq!(stem(&fold("pantalones")), stem(&fold("pantalón")));
-        assert_eq!(stem("gas"), "gas");
     }
 
     // -- filters -----------------------------------------------------------------------

@@ -78,7 +78,6 @@ mod common;
 mod order;
 mod product;
 mod sales;
-pub mod text;
 mod whatsapp;
 
 pub use cart::{Cart, CartItem, CartItemAdded};

@@ -18,13 +18,13 @@
 //!    search too.
 
 use agent_store_events::{Intent, IntentEntities, MessageContent};
+use agent_store_text::{Language, detect_or, tokens};
 
-use crate::lang::{Language, detect_or};
 use crate::lexicon as lex;
 use crate::persona::Persona;
 use crate::sentiment;
 use crate::state::SearchPlan;
-use crate::text::{covered, find_phrase, has_any, number, small_number_word, tokens};
+use crate::text::{covered, find_phrase, has_any, number, small_number_word};
 
 /// What the brain needs to know besides the message.
 #[derive(Debug, Clone, Copy, Default)]

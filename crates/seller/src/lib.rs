@@ -34,7 +34,6 @@
 //! else runs natively in tests.
 
 pub mod brain;
-pub mod lang;
 pub mod lexicon;
 pub mod model;
 pub mod persona;
@@ -44,7 +43,7 @@ pub mod sentiment;
 pub mod state;
 pub mod text;
 
-pub use lang::Language;
+pub use agent_store_text::Language;
 pub use model::{Health, Model, NoModel};
 pub use persona::Persona;
 pub use seller::{Brand, Out, Seller, Standard};

@@ -20,12 +20,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use agent_store_events::Intent;
+use agent_store_text::{Language, detect, tokens};
 
 use crate::brain::{Position, Reading};
-use crate::lang::{Language, detect};
 use crate::persona::Persona;
 use crate::state::{Conversation, SearchPlan};
-use crate::text::{tokens, truncate};
+use crate::text::truncate;
 
 /// The logical model name the sellers ask for (`ai_models = ["chat"]`).
 pub const MODEL: &str = "chat";

@@ -32,8 +32,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::lang::Language;
-use crate::text::{fold, same_word, tokens};
+use agent_store_text::{Language, fold, same_word, tokens};
 
 /// The default lines of every seller, by language and key (`templates.toml`).
 pub const TEMPLATES: &str = include_str!("templates.toml");

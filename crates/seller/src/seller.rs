@@ -14,14 +14,14 @@ use agent_store_events::{
     ProductQueryResult, ProductRecommend, ProductRecommendResult, RecommendationKind, RejectionReason, Responder,
     SalesEscalate, Speaker,
 };
+use agent_store_text::{Language, same_word, tokens};
 
 use crate::brain::{self, Ask, CartChange, Context, Position, Reading, Tap};
-use crate::lang::Language;
 use crate::model::{self, Model};
 use crate::persona::Persona;
 use crate::render::{Voice, valid};
 use crate::state::{Awaiting, Conversation, EscalationNote, OrderNote, Pending, PendingKind, ProductInfo, SearchPlan};
-use crate::text::{same_word, tokens, truncate};
+use crate::text::truncate;
 
 /// Transcript lines sent with an escalation.
 const ESCALATION_TRANSCRIPT: usize = 12;

@@ -8,7 +8,7 @@ use agent_store_events::{
     Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus, OutboundMessage,
     ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason, Resolution,
 };
-use agent_store_seller::{Brand, Conversation, Model, NoModel, Out, Persona, Seller, Standard, lang};
+use agent_store_seller::{Brand, Conversation, Model, NoModel, Out, Persona, Seller, Standard};
 use chrono::{DateTime, Duration, Utc};
 use product_catalog::catalog::{Catalog, SearchQuery};
 use product_catalog::recommend;
@@ -246,7 +246,7 @@ fn every_seller_greets_in_character_in_three_languages() {
             assert_eq!(intent(&outs), Intent::Greeting, "{brand} {hello}");
             let text = said(&outs);
             assert!(text.contains(agent) && text.contains("Ana"), "{brand}/{language}: {text}");
-            assert_eq!(lang::detect(&text).map(|l| l.tag()), Some(language), "{brand}: {text}");
+            assert_eq!(agent_store_text::detect(&text).map(|l| l.tag()), Some(language), "{brand}: {text}");
             let Some(Out::Intent(detected)) = outs.iter().find(|o| matches!(o, Out::Intent(_))) else { panic!() };
             assert_eq!(detected.language, language);
             assert_eq!(detected.engine.as_deref(), Some("rules"));
