@@ -61,9 +61,11 @@ impl Failure {
                 serde_json::json!({ "error": "unknown_order", "message": format!("no order {id}") })
             }
             Failure::Refused(refusal) => refusal.to_json(),
-            Failure::Catalog(e @ CatalogError::Refused { code, .. }) => {
-                serde_json::json!({ "error": "stock_refused", "message": e.to_string(), "catalog_error": code })
-            }
+            Failure::Catalog(e @ CatalogError::Refused { refused, .. }) => serde_json::json!({
+                "error": "stock_refused",
+                "message": e.to_string(),
+                "catalog_error": refused.refusal.code(),
+            }),
             Failure::Catalog(e) => serde_json::json!({ "error": "unavailable", "message": e.to_string() }),
             Failure::Unavailable(message) => serde_json::json!({ "error": "unavailable", "message": message }),
         }

@@ -9,9 +9,10 @@
 //! voice, so they are plain. English, Spanish and Portuguese; English for any
 //! other language.
 
+use agent_store_events::stock::MAX_QUANTITY;
 use agent_store_events::{DEMO_BRANDS, Money, RejectionReason};
-
 use agent_store_text::Language;
+
 /// The language of what the customer is told: the order's, English for any
 /// language the notices are not written in.
 pub fn language(tag: Option<&str>) -> Language {
@@ -300,17 +301,17 @@ pub fn rejection(lang: Language, reason: &RejectionReason, name: Option<&str>) -
         }
         (InvalidQuantity { product_id, quantity }, Language::En) => format!(
             "An order can have 1 to {} units of each product, and {quantity} of {} were asked for, so the order was not placed.",
-            crate::create::MAX_QUANTITY,
+            MAX_QUANTITY,
             product(product_id.as_str())
         ),
         (InvalidQuantity { product_id, quantity }, Language::Es) => format!(
             "Un pedido puede llevar de 1 a {} unidades de cada producto y se pidieron {quantity} de {}, así que el pedido no se realizó.",
-            crate::create::MAX_QUANTITY,
+            MAX_QUANTITY,
             product(product_id.as_str())
         ),
         (InvalidQuantity { product_id, quantity }, Language::Pt) => format!(
             "Um pedido pode ter de 1 a {} unidades de cada produto e foram pedidas {quantity} de {}, então o pedido não foi feito.",
-            crate::create::MAX_QUANTITY,
+            MAX_QUANTITY,
             product(product_id.as_str())
         ),
         (EmptyOrder, Language::En) => "The order had no products, so nothing was placed.".into(),
