@@ -94,7 +94,7 @@ pub async fn change(order_id: &str, action: &Action) -> Result<(StoredOrder, boo
         }
         let was_paid = stored.payment.is_some();
         let mut updated = model::apply(stored, action, Utc::now());
-        for event in events(&updated, action, was_paid).map_err(Failure::Unavailable)? {
+        for event in events(&updated, action, was_paid).map_err(|e| Failure::Unavailable(e.to_string()))? {
             updated.outbox.push(serde_json::to_value(&event).map_err(|e| Failure::Unavailable(e.to_string()))?);
         }
         let encoded = serde_json::to_vec(&updated).map_err(|e| Failure::Unavailable(e.to_string()))?;
@@ -137,10 +137,10 @@ async fn flush(orders: &Orders, stored: StoredOrder) -> Result<StoredOrder, Fail
 }
 
 /// The `store.order.*` event of a change and the customer's notice of it.
-fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> Result<Vec<Event>, String> {
+fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> agent_store_sdk::Result<Vec<Event>> {
     let order = &stored.order;
     let (brand, conversation) = (order.brand.as_str(), order.conversation.as_str());
-    let emit = |event: Emit| event.brand(brand).conversation(conversation).build().map_err(|e| e.to_string());
+    let emit = |event: Emit| event.brand(brand).conversation(conversation).build();
     let lang = voice::language(order.language.as_deref());
     let id = order.id.as_str();
     let (status_event, notice) = match action {
@@ -207,7 +207,7 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> Result<Vec<E
             voice::notice(brand, lang, id, &Notice::Cancelled { reason: &cancellation.reason, refund: was_paid }),
         ),
     };
-    let status_event = emit(status_event.map_err(|e| e.to_string())?)?;
+    let status_event = emit(status_event?)?;
     let mut message = OutboundMessage::text(notice);
     if let (Action::Ship(shipment), OutboundMessage::Text { preview_url, .. }) = (action, &mut message) {
         *preview_url = shipment.tracking_url.is_some();
@@ -219,7 +219,7 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> Result<Vec<E
         from: Responder::System,
         messages: vec![message],
     };
-    response.validate()?;
-    let notice_event = emit(Emit::new(COMPONENT, &response).map_err(|e| e.to_string())?)?;
+    response.validate().map_err(agent_store_sdk::Error::failed)?;
+    let notice_event = emit(Emit::new(COMPONENT, &response)?)?;
     Ok(vec![status_event, notice_event])
 }

@@ -248,12 +248,12 @@ async fn cancel(order_id: &str, body: &[u8]) -> Response {
     apply(order_id, Action::Cancel(Cancellation { reason, cancelled_at: Utc::now() })).await
 }
 
-fn load_all(orders: &Orders) -> Result<Vec<Order>, String> {
+fn load_all(orders: &Orders) -> Result<Vec<Order>, Failure> {
     let mut all = Vec::new();
-    for key in orders.keys("order:").map_err(|e| e.to_string())? {
-        if let Some(bytes) = orders.get(&key).map_err(|e| e.to_string())? {
-            let stored: StoredOrder =
-                serde_json::from_slice(&bytes).map_err(|e| format!("{key} is unreadable: {e}"))?;
+    for key in orders.keys("order:")? {
+        if let Some(bytes) = orders.get(&key)? {
+            let stored: StoredOrder = serde_json::from_slice(&bytes)
+                .map_err(|e| Failure::Unavailable(format!("{key} is unreadable: {e}")))?;
             all.push(stored.order);
         }
     }
@@ -263,12 +263,12 @@ fn load_all(orders: &Orders) -> Result<Vec<Order>, String> {
 fn list(request: &Request) -> Response {
     let listing = match Listing::parse(request.query()) {
         Ok(listing) => listing,
-        Err(message) => return error(400, "bad_request", &message),
+        Err(e) => return error(400, "bad_request", &e.to_string()),
     };
-    let all = match kv::open().map_err(|e| e.to_string()).and_then(|orders| load_all(&orders)) {
+    let all = match kv::open().map_err(Failure::from).and_then(|orders| load_all(&orders)) {
         Ok(all) => all,
-        Err(message) => {
-            eprintln!("order-processor: listing orders: {message}");
+        Err(failure) => {
+            eprintln!("order-processor: listing orders: {}", failure.to_json()["message"].as_str().unwrap_or_default());
             return error(503, "unavailable", "the orders store is unavailable");
         }
     };
@@ -291,8 +291,8 @@ fn read(order_id: &str) -> Response {
             }
         },
         Ok(None) => error(404, "unknown_order", &format!("no order {order_id}")),
-        Err(message) => {
-            eprintln!("order-processor: reading order {order_id}: {message}");
+        Err(e) => {
+            eprintln!("order-processor: reading order {order_id}: {e}");
             error(503, "unavailable", "the orders store is unavailable")
         }
     }

@@ -15,6 +15,22 @@ pub struct Sellers {
     tokens: Tokens<String>,
 }
 
+/// Why an `api_tokens` text was refused; never quotes a token. Entries are
+/// numbered from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SellersError {
+    #[error("api_tokens entry {0}: expected token=seller_id")]
+    NotAPair(usize),
+    #[error("api_tokens entry {0}: the token is empty")]
+    EmptyToken(usize),
+    #[error("api_tokens entry {entry}: `{seller}` is not a seller id (letters, digits, . _ - @; at most 64)")]
+    BadSellerId { entry: usize, seller: String },
+    #[error("api_tokens entry {0}: the same token is given twice")]
+    Twice(usize),
+    #[error("api_tokens lists no seller")]
+    NoSeller,
+}
+
 /// Seller ids become parts of store keys and of events: plain ids only.
 fn valid_seller_id(id: &str) -> bool {
     !id.is_empty()
@@ -25,28 +41,24 @@ fn valid_seller_id(id: &str) -> bool {
 impl Sellers {
     /// Parses `token=seller_id` pairs separated by commas. Errors never
     /// quote a token.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SellersError> {
         let mut tokens = Tokens::default();
         for (n, pair) in text.split(',').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
-            let Some((token, seller)) = pair.split_once('=') else {
-                return Err(format!("api_tokens entry {}: expected token=seller_id", n + 1));
-            };
+            let entry = n + 1;
+            let (token, seller) = pair.split_once('=').ok_or(SellersError::NotAPair(entry))?;
             let (token, seller) = (token.trim(), seller.trim());
             if token.is_empty() {
-                return Err(format!("api_tokens entry {}: the token is empty", n + 1));
+                return Err(SellersError::EmptyToken(entry));
             }
             if !valid_seller_id(seller) {
-                return Err(format!(
-                    "api_tokens entry {}: `{seller}` is not a seller id (letters, digits, . _ - @; at most 64)",
-                    n + 1
-                ));
+                return Err(SellersError::BadSellerId { entry, seller: seller.to_string() });
             }
             if !tokens.insert(token, seller.to_string()) {
-                return Err(format!("api_tokens entry {}: the same token is given twice", n + 1));
+                return Err(SellersError::Twice(entry));
             }
         }
         if tokens.is_empty() {
-            return Err("api_tokens lists no seller".into());
+            return Err(SellersError::NoSeller);
         }
         Ok(Self { tokens })
     }
@@ -89,7 +101,7 @@ mod tests {
             ("secret-token=ana/lima", "not a seller id"),
             ("secret-token=ana,secret-token=bruno", "twice"),
         ] {
-            let error = Sellers::parse(text).unwrap_err();
+            let error = Sellers::parse(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text}: {error}");
             assert!(!error.contains("secret-token"), "{error}");
         }

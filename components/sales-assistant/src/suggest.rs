@@ -322,7 +322,18 @@ pub struct Situation<'a> {
 
 /// Suggestions for `situation`; `model` turns a prompt into a draft (the
 /// `chat` model in the component, a stand-in in tests).
-pub fn suggest(situation: &Situation<'_>, model: impl FnOnce(&str) -> Result<String, String>) -> Suggestions {
+/// Why the model wrote no draft; the templates stand in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DraftError {
+    /// The model's backend does not serve it.
+    #[error("model `{0}` is not supported by its backend")]
+    Unsupported(&'static str),
+    /// The call failed (no model configured, a timeout…), as the host says.
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub fn suggest(situation: &Situation<'_>, model: impl FnOnce(&str) -> Result<String, DraftError>) -> Suggestions {
     let language = language(situation.language_tag, situation.transcript);
     let objections = objections(situation.transcript);
     let mut drafts: Vec<Draft> = Vec::new();
@@ -333,7 +344,7 @@ pub fn suggest(situation: &Situation<'_>, model: impl FnOnce(&str) -> Result<Str
             None
         }
         Ok(_) => Some("the model answered with nothing".to_string()),
-        Err(e) => Some(e),
+        Err(e) => Some(e.to_string()),
     };
     if objections.is_empty() {
         drafts.push(Draft { text: template(None, situation.reason, language).into(), source: "template" });
@@ -494,7 +505,7 @@ mod tests {
     #[test]
     fn without_a_model_the_templates_answer() {
         let transcript = [customer("this is useless")];
-        let s = suggest(&situation(&transcript), |_| Err("no model configured for `chat`".into()));
+        let s = suggest(&situation(&transcript), |_| Err(DraftError::Failed("no model configured for `chat`".into())));
         assert_eq!(s.model_error.as_deref(), Some("no model configured for `chat`"));
         assert_eq!(s.drafts.len(), 1);
         assert!(s.drafts[0].text.starts_with("I'm sorry"), "low sentiment, no objection: {:?}", s.drafts);

@@ -278,7 +278,7 @@ async fn receive(request: &Request) -> Response {
         Ok(notification) => notification,
         Err(e) => {
             eprintln!("webhook refused: {e}");
-            return json_response(400, &e);
+            return json_response(400, &e.to_string());
         }
     };
     match accept(&config, notification).await {

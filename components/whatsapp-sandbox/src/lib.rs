@@ -140,7 +140,8 @@ fn send(request: &Request, phone_number_id: &str) -> Answer {
     authorized(request)?;
     let body: Value = serde_json::from_slice(request.body())
         .map_err(|e| graph_error(400, 100, "Invalid parameter", &format!("the body is not JSON: {e}")))?;
-    let to = validate::message(&body).map_err(|reason| graph_error(400, 100, "Invalid parameter", &reason))?;
+    let to =
+        validate::message(&body).map_err(|reason| graph_error(400, 100, "Invalid parameter", &reason.to_string()))?;
     let mailbox = Mailbox::open().map_err(store_error)?;
     let sent = mailbox
         .keep(&to, |seq| Sent {
