@@ -15,7 +15,7 @@
 //!    publishes them: the store never has a change the events missed.
 
 use agent_store_events::{
-    ChatResponse, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OutboundMessage, Responder,
+    ChatResponse, Order, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OutboundMessage, Responder,
 };
 use agent_store_sdk::kv::KvError;
 use agent_store_sdk::{Emit, Event};
@@ -141,9 +141,31 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> agent_store_
     let order = &stored.order;
     let (brand, conversation) = (order.brand.as_str(), order.conversation.as_str());
     let emit = |event: Emit| event.brand(brand).conversation(conversation).build();
+    let (status_event, notice) = status_change(order, action, was_paid);
+    let status_event = emit(status_event?)?;
+    let mut message = OutboundMessage::text(notice);
+    if let (Action::Ship(shipment), OutboundMessage::Text { preview_url, .. }) = (action, &mut message) {
+        *preview_url = shipment.tracking_url.is_some();
+    }
+    let response = ChatResponse {
+        conversation: order.conversation.clone(),
+        brand: order.brand.clone(),
+        in_reply_to: None,
+        from: Responder::System,
+        messages: vec![message],
+    };
+    response.validate().map_err(agent_store_sdk::Error::failed)?;
+    let notice_event = emit(Emit::new(COMPONENT, &response)?)?;
+    Ok(vec![status_event, notice_event])
+}
+
+/// The status event of a change, and what the customer is told of it in the
+/// brand's voice and the order's language.
+fn status_change(order: &Order, action: &Action, was_paid: bool) -> (agent_store_sdk::Result<Emit>, String) {
+    let brand = order.brand.as_str();
     let lang = voice::language(order.language.as_deref());
     let id = order.id.as_str();
-    let (status_event, notice) = match action {
+    match action {
         Action::Pay(payment) => (
             Emit::new(
                 COMPONENT,
@@ -206,20 +228,5 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> agent_store_
             ),
             voice::notice(brand, lang, id, &Notice::Cancelled { reason: &cancellation.reason, refund: was_paid }),
         ),
-    };
-    let status_event = emit(status_event?)?;
-    let mut message = OutboundMessage::text(notice);
-    if let (Action::Ship(shipment), OutboundMessage::Text { preview_url, .. }) = (action, &mut message) {
-        *preview_url = shipment.tracking_url.is_some();
     }
-    let response = ChatResponse {
-        conversation: order.conversation.clone(),
-        brand: order.brand.clone(),
-        in_reply_to: None,
-        from: Responder::System,
-        messages: vec![message],
-    };
-    response.validate().map_err(agent_store_sdk::Error::failed)?;
-    let notice_event = emit(Emit::new(COMPONENT, &response)?)?;
-    Ok(vec![status_event, notice_event])
 }
