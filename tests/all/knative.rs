@@ -77,7 +77,7 @@ async fn knative_host(ingress: &Ingress) -> Result<HostProcess> {
 
 /// Posts `event` the way a Trigger delivers it (binary mode).
 async fn deliver(host: &HostProcess, component: &str, event: &Event) -> Result<(u16, Value)> {
-    let (headers, body) = agent_store_events::binding::encode_binary(event).map_err(|e| anyhow::anyhow!(e.0))?;
+    let (headers, body) = agent_store_events::binding::encode_binary(event)?;
     let response = reqwest::Client::new()
         .post(format!("{}/events/deliver/{component}", host.url))
         .headers(headers)
@@ -176,7 +176,7 @@ async fn what_knative_gives_up_on_is_kept_with_its_reason() -> Result<()> {
         "http://agent-store.agent-store.svc.cluster.local/events/deliver/product-catalog",
     );
     failed.set_extension("knativeerrordata", "eyJlcnJvciI6InJldHJ5In0=");
-    let (headers, body) = agent_store_events::binding::encode_binary(&failed).map_err(|e| anyhow::anyhow!(e.0))?;
+    let (headers, body) = agent_store_events::binding::encode_binary(&failed)?;
     let client = reqwest::Client::new();
     let response = client.post(format!("{}/events/dead-letter", host.url)).headers(headers).body(body).send().await?;
     assert_eq!(response.status(), 200);

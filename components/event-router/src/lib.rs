@@ -41,16 +41,28 @@ fn depth(event: &Event) -> i64 {
     attribute(event, ext::DEPTH).and_then(|d| d.parse().ok()).unwrap_or(0)
 }
 
-async fn deliver(component: &str, event: &Event) -> Result<Vec<Event>, String> {
-    let (headers, body) = binding::encode_binary(event).map_err(|e| e.0)?;
+/// Why a delivery did not happen; the router logs it and goes on.
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error("{0}")]
+    Binding(#[from] binding::DecodeError),
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("answered {status}: {body}")]
+    Refused { status: http::StatusCode, body: String },
+}
+
+async fn deliver(component: &str, event: &Event) -> Result<Vec<Event>, DeliveryError> {
+    let (headers, body) = binding::encode_binary(event)?;
     let mut request = Request::post(format!("http://{component}.spin.internal{}", binding::DELIVERY_PATH), body);
     for (name, value) in &headers {
         request.header(name.as_str(), value.to_str().unwrap_or_default());
     }
-    let response: Response = send(request.build()).await.map_err(|e| e.to_string())?;
-    let status = http::StatusCode::from_u16(*response.status()).map_err(|e| e.to_string())?;
+    let response: Response = send(request.build()).await.map_err(|e| DeliveryError::Unreachable(e.to_string()))?;
+    let status = http::StatusCode::from_u16(*response.status())
+        .map_err(|e| DeliveryError::Unreachable(format!("an answer with {e}")))?;
     if !status.is_success() {
-        return Err(format!("answered {status}: {}", String::from_utf8_lossy(response.body())));
+        return Err(DeliveryError::Refused { status, body: String::from_utf8_lossy(response.body()).into_owned() });
     }
     let mut reply_headers = http::HeaderMap::new();
     for (name, value) in response.headers() {
@@ -60,7 +72,7 @@ async fn deliver(component: &str, event: &Event) -> Result<Vec<Event>, String> {
             reply_headers.append(n, v);
         }
     }
-    binding::decode_reply(status, &reply_headers, response.into_body()).map_err(|e| e.0)
+    Ok(binding::decode_reply(status, &reply_headers, response.into_body())?)
 }
 
 /// Delivers `events` and everything they cause, breadth first.
@@ -106,7 +118,7 @@ async fn handle_http(request: Request) -> Response {
             return Response::builder()
                 .status(400)
                 .header("content-type", "application/json")
-                .body(serde_json::json!({ "error": e.0 }).to_string())
+                .body(serde_json::json!({ "error": e.to_string() }).to_string())
                 .build();
         }
     };

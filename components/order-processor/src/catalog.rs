@@ -2,7 +2,7 @@
 //! (`http://product-catalog.spin.internal`, see `components/product-catalog/src/api.rs`).
 //! The catalog prices every line; nothing the request says about prices is used.
 
-use agent_store_events::Money;
+use agent_store_events::{Money, OrderRequestLine, ReservationState, StockRefusal, StockRefused};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
@@ -23,7 +23,7 @@ pub struct PricedLine {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Reservation {
     pub order_id: String,
-    pub state: String,
+    pub state: ReservationState,
     pub lines: Vec<PricedLine>,
     pub subtotal: Money,
 }
@@ -32,7 +32,7 @@ pub struct Reservation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CatalogError {
     /// The catalog said no: a 4xx with its `{"error": code, "message", ...}` body.
-    Refused { status: u16, code: String, body: Value },
+    Refused { status: u16, refused: StockRefused },
     /// It could not be reached or failed (5xx): worth retrying.
     Unavailable(String),
 }
@@ -40,8 +40,8 @@ pub enum CatalogError {
 impl std::fmt::Display for CatalogError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CatalogError::Refused { status, code, body } => {
-                write!(f, "the catalog refused ({status} {code}): {}", body["message"].as_str().unwrap_or(""))
+            CatalogError::Refused { status, refused } => {
+                write!(f, "the catalog refused ({status} {}): {}", refused.refusal.code(), refused.message)
             }
             CatalogError::Unavailable(message) => write!(f, "the catalog is unavailable: {message}"),
         }
@@ -62,7 +62,12 @@ async fn post(path: &str, body: Value) -> Result<Value, CatalogError> {
     match status {
         200..=299 => Ok(body),
         400..=499 => {
-            Err(CatalogError::Refused { status, code: body["error"].as_str().unwrap_or("unknown").to_string(), body })
+            // A body that is no refusal still refuses; what it says is kept.
+            let refused = serde_json::from_value(body.clone()).unwrap_or_else(|_| StockRefused {
+                refusal: StockRefusal::Other,
+                message: body["message"].as_str().unwrap_or_default().to_string(),
+            });
+            Err(CatalogError::Refused { status, refused })
         }
         _ => Err(CatalogError::Unavailable(format!(
             "POST {path} answered {status}: {}",
@@ -72,8 +77,7 @@ async fn post(path: &str, body: Value) -> Result<Value, CatalogError> {
 }
 
 /// Holds every line for `order_id` (or none) and prices them.
-pub async fn reserve(order_id: &str, brand: &str, lines: &[(String, u32)]) -> Result<Reservation, CatalogError> {
-    let lines: Vec<Value> = lines.iter().map(|(p, q)| json!({ "product_id": p, "quantity": q })).collect();
+pub async fn reserve(order_id: &str, brand: &str, lines: &[OrderRequestLine]) -> Result<Reservation, CatalogError> {
     let body = post("/stock/reserve", json!({ "order_id": order_id, "brand": brand, "lines": lines })).await?;
     serde_json::from_value(body).map_err(|e| CatalogError::Unavailable(format!("an unreadable reservation: {e}")))
 }
@@ -83,7 +87,10 @@ pub async fn reserve(order_id: &str, brand: &str, lines: &[(String, u32)]) -> Re
 pub async fn release(order_id: &str) -> Result<(), CatalogError> {
     match post("/stock/release", json!({ "order_id": order_id })).await {
         Ok(_) => Ok(()),
-        Err(CatalogError::Refused { code, .. }) if code == "unknown_reservation" => {
+        Err(CatalogError::Refused {
+            refused: StockRefused { refusal: StockRefusal::UnknownReservation { .. }, .. },
+            ..
+        }) => {
             eprintln!("order-processor: releasing {order_id}: the catalog holds nothing for it");
             Ok(())
         }

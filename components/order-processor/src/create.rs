@@ -11,22 +11,18 @@
 //! `request_id`, so a retry after a crash finds the catalog's reservation
 //! instead of making a second one.
 
+use agent_store_events::stock::{LineError, MAX_LINES, normalize_lines};
 use agent_store_events::{
-    Money, Order, OrderCreate, OrderCreated, OrderId, OrderLine, OrderRejected, OrderStatus, ProductId,
-    RejectionReason, ext,
+    Money, Order, OrderCreate, OrderCreated, OrderId, OrderLine, OrderRejected, OrderRequestLine, OrderStatus,
+    ProductId, RejectionReason, StockRefusal, StockRefused, ext,
 };
 use agent_store_sdk::{Error, Event, Incoming, Result};
 
 use crate::catalog::{self, CatalogError};
-use crate::kv::Orders;
+use crate::kv::{self, Orders};
 use crate::model::{self, Outcome, StatusChange, StoredOrder};
-use crate::voice::{self, Lang};
+use crate::voice;
 
-/// The most units of one product in an order: a shop's limit, not the
-/// catalog's (which only guards its counters).
-pub const MAX_QUANTITY: u32 = 20;
-/// The most different products in an order.
-pub const MAX_LINES: usize = 20;
 /// Longest `request_id` accepted: it becomes a key.
 const MAX_REQUEST_ID: usize = 200;
 
@@ -44,7 +40,7 @@ pub async fn handle(event: &Incoming) -> Result<Vec<Event>> {
             "store.order.create: request_id is longer than {MAX_REQUEST_ID} characters"
         )));
     }
-    let orders = Orders::open().map_err(Error::failed)?;
+    let orders = kv::open()?;
     let outcome = match stored_outcome(&orders, &request.request_id)? {
         Some(outcome) => outcome,
         None => decide(&orders, &request).await?,
@@ -53,7 +49,7 @@ pub async fn handle(event: &Incoming) -> Result<Vec<Event>> {
 }
 
 fn stored_outcome(orders: &Orders, request_id: &str) -> Result<Option<Outcome>> {
-    match orders.get(&model::request_key(request_id)).map_err(Error::failed)? {
+    match orders.get(&model::request_key(request_id))? {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -83,7 +79,7 @@ fn answer(event: &Incoming, request: &OrderCreate, outcome: &Outcome) -> Result<
 /// Decides a new request and stores the outcome; if another delivery of the
 /// same request stored one first, that one is the answer.
 async fn decide(orders: &Orders, request: &OrderCreate) -> Result<Outcome> {
-    let lang = Lang::from_tag(request.language.as_deref());
+    let lang = voice::language(request.language.as_deref());
     let outcome = match place(orders, request).await? {
         Ok(order) => Outcome::Created(OrderCreated { request_id: request.request_id.clone(), order }),
         Err((reason, name)) => Outcome::Rejected(OrderRejected {
@@ -95,8 +91,8 @@ async fn decide(orders: &Orders, request: &OrderCreate) -> Result<Outcome> {
         }),
     };
     let key = model::request_key(&request.request_id);
-    let bytes = serde_json::to_vec(&outcome).map_err(Error::failed)?;
-    if orders.swap(&key, None, &bytes).map_err(Error::failed)? {
+    let bytes = serde_json::to_vec(&outcome)?;
+    if orders.swap(&key, None, &bytes)? {
         return Ok(outcome);
     }
     stored_outcome(orders, &request.request_id)?
@@ -116,7 +112,7 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
     let order_id = model::order_id_for(&request.request_id);
     let reservation = match catalog::reserve(&order_id, request.brand.as_str(), &lines).await {
         Ok(reservation) => reservation,
-        Err(CatalogError::Refused { code, body, .. }) => return refusal(&code, &body).map(Err),
+        Err(CatalogError::Refused { refused, .. }) => return refusal(refused).map(Err),
         Err(e @ CatalogError::Unavailable(_)) => return Err(Error::failed(e)),
     };
 
@@ -175,82 +171,61 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
         outbox: Vec::new(),
     };
     let key = model::order_key(&order_id);
-    let bytes = serde_json::to_vec(&stored).map_err(Error::failed)?;
-    if orders.swap(&key, None, &bytes).map_err(Error::failed)? {
+    let bytes = serde_json::to_vec(&stored)?;
+    if orders.swap(&key, None, &bytes)? {
         return Ok(Ok(order));
     }
     // Stored by an earlier attempt that did not get to record its outcome.
-    let existing = orders.get(&key).map_err(Error::failed)?.unwrap_or_default();
+    let existing = orders.get(&key)?.unwrap_or_default();
     let existing: StoredOrder =
         serde_json::from_slice(&existing).map_err(|e| Error::failed(format!("order {order_id} is unreadable: {e}")))?;
     Ok(Ok(existing.order))
 }
 
-/// The lines merged by product and checked against the shop's limits.
-fn normalize(request: &OrderCreate) -> Result<Vec<(String, u32)>, RejectionReason> {
-    if request.lines.is_empty() {
-        return Err(RejectionReason::EmptyOrder);
-    }
-    let mut merged: Vec<(String, u64)> = Vec::new();
-    for line in &request.lines {
-        let id = line.product_id.as_str().trim();
-        match merged.iter_mut().find(|(p, _)| p == id) {
-            Some((_, quantity)) => *quantity += u64::from(line.quantity),
-            None => merged.push((id.to_string(), u64::from(line.quantity))),
+/// The lines merged by product and checked against the limits of an order.
+fn normalize(request: &OrderCreate) -> Result<Vec<OrderRequestLine>, RejectionReason> {
+    normalize_lines(&request.lines).map_err(|e| match e {
+        LineError::Empty => RejectionReason::EmptyOrder,
+        LineError::BlankProductId => RejectionReason::UnknownProduct { product_id: ProductId::new("") },
+        LineError::InvalidQuantity { product_id, quantity } => {
+            RejectionReason::InvalidQuantity { product_id, quantity: u32::try_from(quantity).unwrap_or(u32::MAX) }
         }
-        if line.quantity == 0 {
-            return Err(RejectionReason::InvalidQuantity { product_id: line.product_id.clone(), quantity: 0 });
+        LineError::TooManyProducts { .. } => {
+            RejectionReason::Other { message: format!("An order can have at most {MAX_LINES} different products.") }
         }
-    }
-    if merged.len() > MAX_LINES {
-        return Err(RejectionReason::Other {
-            message: format!("An order can have at most {MAX_LINES} different products."),
-        });
-    }
-    merged
-        .into_iter()
-        .map(|(product_id, quantity)| {
-            if product_id.is_empty() {
-                return Err(RejectionReason::UnknownProduct { product_id: ProductId::new(product_id) });
-            }
-            match u32::try_from(quantity) {
-                Ok(q) if q <= MAX_QUANTITY => Ok((product_id, q)),
-                _ => Err(RejectionReason::InvalidQuantity {
-                    product_id: ProductId::new(product_id),
-                    quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
-                }),
-            }
-        })
-        .collect()
+    })
 }
 
 /// The rejection for a catalog refusal, or a failure to retry when the refusal
 /// is about timing rather than the order.
-fn refusal(code: &str, body: &serde_json::Value) -> Result<Rejection> {
-    let product = || ProductId::new(body["product_id"].as_str().unwrap_or_default());
-    let number = |field: &str| u32::try_from(body[field].as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
-    let name = body["name"].as_str().map(str::to_string);
-    let reason = match code {
-        "out_of_stock" => RejectionReason::OutOfStock { product_id: product(), available: number("available") },
-        "unknown_product" => RejectionReason::UnknownProduct { product_id: product() },
-        "invalid_quantity" => RejectionReason::InvalidQuantity { product_id: product(), quantity: number("quantity") },
-        "empty_order" => RejectionReason::EmptyOrder,
+fn refusal(refused: StockRefused) -> Result<Rejection> {
+    let StockRefused { refusal, message } = refused;
+    let reason = match refusal {
+        StockRefusal::OutOfStock { product_id, name, available, .. } => {
+            return Ok((RejectionReason::OutOfStock { product_id, available }, Some(name)));
+        }
+        StockRefusal::UnknownProduct { product_id, .. } => RejectionReason::UnknownProduct { product_id },
+        StockRefusal::InvalidQuantity { product_id, quantity, .. } => {
+            RejectionReason::InvalidQuantity { product_id, quantity: u32::try_from(quantity).unwrap_or(u32::MAX) }
+        }
+        StockRefusal::EmptyOrder => RejectionReason::EmptyOrder,
         // Another delivery of this request is reserving right now: its outcome
         // will be there when this one is retried.
-        "reservation_in_progress" => return Err(Error::failed("the reservation is in progress; retrying")),
-        _ => RejectionReason::Other {
-            message: format!(
-                "The order could not be placed: {}.",
-                body["message"].as_str().unwrap_or(code).trim_end_matches('.')
-            ),
-        },
+        StockRefusal::InProgress { .. } => return Err(Error::failed("the reservation is in progress; retrying")),
+        other => {
+            let said = if message.is_empty() { other.code() } else { message.as_str() };
+            RejectionReason::Other {
+                message: format!("The order could not be placed: {}.", said.trim_end_matches('.')),
+            }
+        }
     };
-    Ok((reason, name))
+    Ok((reason, None))
 }
 
 #[cfg(test)]
 mod tests {
-    use agent_store_events::{CustomerRef, OrderRequestLine};
+    use agent_store_events::stock::MAX_QUANTITY;
+    use agent_store_events::{CustomerRef, ReservationState};
     use serde_json::json;
 
     use super::*;
@@ -274,10 +249,8 @@ mod tests {
 
     #[test]
     fn lines_merge_and_respect_the_limits() {
-        assert_eq!(
-            normalize(&request(&[("a", 1), ("b", 2), ("a", 3)])),
-            Ok(vec![("a".to_string(), 4), ("b".to_string(), 2)])
-        );
+        let line = |p: &str, q: u32| OrderRequestLine { product_id: ProductId::new(p), quantity: q };
+        assert_eq!(normalize(&request(&[("a", 1), ("b", 2), ("a", 3)])), Ok(vec![line("a", 4), line("b", 2)]));
         assert_eq!(normalize(&request(&[])), Err(RejectionReason::EmptyOrder));
         assert!(matches!(normalize(&request(&[("a", 0)])), Err(RejectionReason::InvalidQuantity { quantity: 0, .. })));
         assert!(matches!(
@@ -288,6 +261,10 @@ mod tests {
             normalize(&request(&[("a", u32::MAX), ("a", 5)])),
             Err(RejectionReason::InvalidQuantity { quantity: u32::MAX, .. })
         ));
+        assert_eq!(
+            normalize(&request(&[(" ", 1)])),
+            Err(RejectionReason::UnknownProduct { product_id: ProductId::new("") })
+        );
         let many: Vec<(String, u32)> = (0..=MAX_LINES).map(|i| (format!("p-{i}"), 1)).collect();
         let many: Vec<(&str, u32)> = many.iter().map(|(p, q)| (p.as_str(), *q)).collect();
         assert!(matches!(normalize(&request(&many)), Err(RejectionReason::Other { .. })));
@@ -295,20 +272,27 @@ mod tests {
 
     #[test]
     fn catalog_refusals_become_reasons() {
-        let (reason, name) = refusal(
-            "out_of_stock",
-            &json!({ "error": "out_of_stock", "product_id": "tec-1", "name": "Mouse", "available": 2 }),
-        )
-        .unwrap();
+        let body = json!({ "error": "out_of_stock", "message": "2 × Mouse (tec-1) asked for, 2 available",
+                           "product_id": "tec-1", "name": "Mouse", "requested": 3, "available": 2 });
+        let (reason, name) = refusal(serde_json::from_value(body).unwrap()).unwrap();
         assert_eq!(reason, RejectionReason::OutOfStock { product_id: "tec-1".into(), available: 2 });
         assert_eq!(name.as_deref(), Some("Mouse"));
-        let (reason, _) = refusal("unknown_product", &json!({ "product_id": "x-9" })).unwrap();
-        assert_eq!(reason, RejectionReason::UnknownProduct { product_id: "x-9".into() });
-        let (reason, _) = refusal("reservation_conflict", &json!({ "message": "order was released." })).unwrap();
+        let unknown = StockRefusal::UnknownProduct { product_id: "x-9".into(), brand: None };
+        let (reason, name) = refusal(unknown.into()).unwrap();
+        assert_eq!((reason, name), (RejectionReason::UnknownProduct { product_id: "x-9".into() }, None));
+        let conflict = StockRefused {
+            refusal: StockRefusal::Conflict {
+                order_id: "o-1".into(),
+                state: ReservationState::Released,
+                reason: "order was released.".into(),
+            },
+            message: "order was released.".into(),
+        };
+        let (reason, _) = refusal(conflict).unwrap();
         assert_eq!(
             reason,
             RejectionReason::Other { message: "The order could not be placed: order was released.".into() }
         );
-        assert!(refusal("reservation_in_progress", &json!({})).is_err());
+        assert!(refusal(StockRefusal::InProgress { order_id: "o-1".into() }.into()).is_err());
     }
 }

@@ -15,15 +15,16 @@
 //!    publishes them: the store never has a change the events missed.
 
 use agent_store_events::{
-    ChatResponse, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OutboundMessage, Responder,
+    ChatResponse, Order, OrderCancelled, OrderConfirmed, OrderDelivered, OrderShipped, OutboundMessage, Responder,
 };
+use agent_store_sdk::kv::KvError;
 use agent_store_sdk::{Emit, Event};
 use chrono::Utc;
 
 use crate::catalog::{self, CatalogError};
-use crate::kv::Orders;
+use crate::kv::{self, Orders};
 use crate::model::{self, Action, Plan, Refusal, StoredOrder};
-use crate::voice::{self, Lang, Notice};
+use crate::voice::{self, Notice};
 
 const COMPONENT: &str = "order-processor";
 
@@ -36,6 +37,12 @@ pub enum Failure {
     Catalog(CatalogError),
     /// Something that may work on a retry.
     Unavailable(String),
+}
+
+impl From<KvError> for Failure {
+    fn from(e: KvError) -> Self {
+        Failure::Unavailable(e.to_string())
+    }
 }
 
 impl Failure {
@@ -54,9 +61,11 @@ impl Failure {
                 serde_json::json!({ "error": "unknown_order", "message": format!("no order {id}") })
             }
             Failure::Refused(refusal) => refusal.to_json(),
-            Failure::Catalog(e @ CatalogError::Refused { code, .. }) => {
-                serde_json::json!({ "error": "stock_refused", "message": e.to_string(), "catalog_error": code })
-            }
+            Failure::Catalog(e @ CatalogError::Refused { refused, .. }) => serde_json::json!({
+                "error": "stock_refused",
+                "message": e.to_string(),
+                "catalog_error": refused.refusal.code(),
+            }),
             Failure::Catalog(e) => serde_json::json!({ "error": "unavailable", "message": e.to_string() }),
             Failure::Unavailable(message) => serde_json::json!({ "error": "unavailable", "message": message }),
         }
@@ -65,11 +74,10 @@ impl Failure {
 
 /// The order after the change, and whether this call changed it.
 pub async fn change(order_id: &str, action: &Action) -> Result<(StoredOrder, bool), Failure> {
-    let orders = Orders::open().map_err(Failure::Unavailable)?;
+    let orders = kv::open()?;
     let key = model::order_key(order_id);
     loop {
-        let bytes =
-            orders.get(&key).map_err(Failure::Unavailable)?.ok_or_else(|| Failure::NotFound(order_id.to_string()))?;
+        let bytes = orders.get(&key)?.ok_or_else(|| Failure::NotFound(order_id.to_string()))?;
         let stored: StoredOrder = serde_json::from_slice(&bytes)
             .map_err(|e| Failure::Unavailable(format!("order {order_id} is unreadable: {e}")))?;
         match model::plan(&stored, action).map_err(Failure::Refused)? {
@@ -86,11 +94,11 @@ pub async fn change(order_id: &str, action: &Action) -> Result<(StoredOrder, boo
         }
         let was_paid = stored.payment.is_some();
         let mut updated = model::apply(stored, action, Utc::now());
-        for event in events(&updated, action, was_paid).map_err(Failure::Unavailable)? {
+        for event in events(&updated, action, was_paid).map_err(|e| Failure::Unavailable(e.to_string()))? {
             updated.outbox.push(serde_json::to_value(&event).map_err(|e| Failure::Unavailable(e.to_string()))?);
         }
         let encoded = serde_json::to_vec(&updated).map_err(|e| Failure::Unavailable(e.to_string()))?;
-        if orders.swap(&key, Some(&bytes), &encoded).map_err(Failure::Unavailable)? {
+        if orders.swap(&key, Some(&bytes), &encoded)? {
             let updated = flush(&orders, updated).await?;
             return Ok((updated, true));
         }
@@ -115,27 +123,49 @@ async fn flush(orders: &Orders, stored: StoredOrder) -> Result<StoredOrder, Fail
     let published = stored.outbox.clone();
     let key = model::order_key(stored.order.id.as_str());
     loop {
-        let Some(bytes) = orders.get(&key).map_err(Failure::Unavailable)? else {
+        let Some(bytes) = orders.get(&key)? else {
             return Ok(stored);
         };
         let mut current: StoredOrder =
             serde_json::from_slice(&bytes).map_err(|e| Failure::Unavailable(e.to_string()))?;
         current.outbox.retain(|event| !published.contains(event));
         let encoded = serde_json::to_vec(&current).map_err(|e| Failure::Unavailable(e.to_string()))?;
-        if orders.swap(&key, Some(&bytes), &encoded).map_err(Failure::Unavailable)? {
+        if orders.swap(&key, Some(&bytes), &encoded)? {
             return Ok(current);
         }
     }
 }
 
 /// The `store.order.*` event of a change and the customer's notice of it.
-fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> Result<Vec<Event>, String> {
+fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> agent_store_sdk::Result<Vec<Event>> {
     let order = &stored.order;
     let (brand, conversation) = (order.brand.as_str(), order.conversation.as_str());
-    let emit = |event: Emit| event.brand(brand).conversation(conversation).build().map_err(|e| e.to_string());
-    let lang = Lang::from_tag(order.language.as_deref());
+    let emit = |event: Emit| event.brand(brand).conversation(conversation).build();
+    let (status_event, notice) = status_change(order, action, was_paid);
+    let status_event = emit(status_event?)?;
+    let mut message = OutboundMessage::text(notice);
+    if let (Action::Ship(shipment), OutboundMessage::Text { preview_url, .. }) = (action, &mut message) {
+        *preview_url = shipment.tracking_url.is_some();
+    }
+    let response = ChatResponse {
+        conversation: order.conversation.clone(),
+        brand: order.brand.clone(),
+        in_reply_to: None,
+        from: Responder::System,
+        messages: vec![message],
+    };
+    response.validate().map_err(agent_store_sdk::Error::failed)?;
+    let notice_event = emit(Emit::new(COMPONENT, &response)?)?;
+    Ok(vec![status_event, notice_event])
+}
+
+/// The status event of a change, and what the customer is told of it in the
+/// brand's voice and the order's language.
+fn status_change(order: &Order, action: &Action, was_paid: bool) -> (agent_store_sdk::Result<Emit>, String) {
+    let brand = order.brand.as_str();
+    let lang = voice::language(order.language.as_deref());
     let id = order.id.as_str();
-    let (status_event, notice) = match action {
+    match action {
         Action::Pay(payment) => (
             Emit::new(
                 COMPONENT,
@@ -198,20 +228,5 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> Result<Vec<E
             ),
             voice::notice(brand, lang, id, &Notice::Cancelled { reason: &cancellation.reason, refund: was_paid }),
         ),
-    };
-    let status_event = emit(status_event.map_err(|e| e.to_string())?)?;
-    let mut message = OutboundMessage::text(notice);
-    if let (Action::Ship(shipment), OutboundMessage::Text { preview_url, .. }) = (action, &mut message) {
-        *preview_url = shipment.tracking_url.is_some();
     }
-    let response = ChatResponse {
-        conversation: order.conversation.clone(),
-        brand: order.brand.clone(),
-        in_reply_to: None,
-        from: Responder::System,
-        messages: vec![message],
-    };
-    response.validate()?;
-    let notice_event = emit(Emit::new(COMPONENT, &response).map_err(|e| e.to_string())?)?;
-    Ok(vec![status_event, notice_event])
 }

@@ -260,20 +260,33 @@ pub const DEFAULT_PAGE: usize = 20;
 /// The largest page.
 pub const MAX_PAGE: usize = 100;
 
+/// A query string the orders API does not take; the message names the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListingError {
+    #[error("{0}: bad percent-encoding")]
+    BadEncoding(String),
+    #[error("status: {0:?} is not an order status")]
+    NotAStatus(String),
+    #[error("limit: {0:?} is not a number from 1 to {MAX_PAGE}")]
+    BadLimit(String),
+    #[error("unknown parameter {0:?}")]
+    Unknown(String),
+}
+
 impl Listing {
     /// From a query string; a bad value is an error that names it.
-    pub fn parse(query: &str) -> Result<Self, String> {
+    pub fn parse(query: &str) -> Result<Self, ListingError> {
         let mut listing = Listing { limit: DEFAULT_PAGE, ..Listing::default() };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value).ok_or_else(|| format!("{name}: bad percent-encoding"))?;
+            let value = percent_decode(value).ok_or_else(|| ListingError::BadEncoding(name.to_string()))?;
             match name {
                 "brand" => listing.brand = Some(value),
                 "conversation" => listing.conversation = Some(value),
                 "status" => {
                     listing.status = Some(
                         serde_json::from_value(serde_json::Value::String(value.clone()))
-                            .map_err(|_| format!("status: {value:?} is not an order status"))?,
+                            .map_err(|_| ListingError::NotAStatus(value.clone()))?,
                     )
                 }
                 "limit" => {
@@ -281,10 +294,10 @@ impl Listing {
                         .parse::<usize>()
                         .ok()
                         .filter(|l| (1..=MAX_PAGE).contains(l))
-                        .ok_or_else(|| format!("limit: {value:?} is not a number from 1 to {MAX_PAGE}"))?
+                        .ok_or_else(|| ListingError::BadLimit(value.clone()))?
                 }
                 "cursor" => listing.cursor = Some(value),
-                other => return Err(format!("unknown parameter {other:?}")),
+                other => return Err(ListingError::Unknown(other.to_string())),
             }
         }
         Ok(listing)
@@ -480,10 +493,12 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        assert!(Listing::parse("status=lost").unwrap_err().contains("status"));
-        assert!(Listing::parse("limit=0").unwrap_err().contains("limit"));
-        assert!(Listing::parse("limit=101").unwrap_err().contains("limit"));
-        assert!(Listing::parse("colour=red").unwrap_err().contains("colour"));
+        let error = |query: &str| Listing::parse(query).unwrap_err().to_string();
+        assert!(error("status=lost").contains("status"));
+        assert!(error("limit=0").contains("limit"));
+        assert!(error("limit=101").contains("limit"));
+        assert!(error("colour=red").contains("colour"));
+        assert_eq!(Listing::parse("limit=x"), Err(ListingError::BadLimit("x".into())));
         assert_eq!(Listing::parse("conversation=cv%2D1+x").unwrap().conversation.as_deref(), Some("cv-1 x"));
     }
 }

@@ -12,16 +12,17 @@
 //! `{"error": code, "message": sentence, ...}`.
 
 use agent_store_events::{Money, Order, PaymentInfo};
+use agent_store_text::Language;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 
 use crate::auth;
-use crate::kv::Orders;
+use crate::kv::{self, Orders};
 use crate::lifecycle::{self, Failure};
 use crate::model::{self, Action, Cancellation, Listing, Shipment, StoredOrder};
-use crate::voice::{self, Lang};
+use crate::voice;
 
 const PREFIX: &str = "/orders";
 
@@ -172,12 +173,12 @@ async fn apply(order_id: &str, action: Action) -> Response {
 }
 
 /// The language of an order, for the words of a default cancellation reason.
-fn language_of(order_id: &str) -> Lang {
-    let stored = Orders::open()
+fn language_of(order_id: &str) -> Language {
+    let stored = kv::open()
         .ok()
         .and_then(|orders| orders.get(&model::order_key(order_id)).ok().flatten())
         .and_then(|bytes| serde_json::from_slice::<StoredOrder>(&bytes).ok());
-    Lang::from_tag(stored.as_ref().and_then(|s| s.order.language.as_deref()))
+    voice::language(stored.as_ref().and_then(|s| s.order.language.as_deref()))
 }
 
 async fn payment(body: Vec<u8>) -> Response {
@@ -247,12 +248,12 @@ async fn cancel(order_id: &str, body: &[u8]) -> Response {
     apply(order_id, Action::Cancel(Cancellation { reason, cancelled_at: Utc::now() })).await
 }
 
-fn load_all(orders: &Orders) -> Result<Vec<Order>, String> {
+fn load_all(orders: &Orders) -> Result<Vec<Order>, Failure> {
     let mut all = Vec::new();
     for key in orders.keys("order:")? {
         if let Some(bytes) = orders.get(&key)? {
-            let stored: StoredOrder =
-                serde_json::from_slice(&bytes).map_err(|e| format!("{key} is unreadable: {e}"))?;
+            let stored: StoredOrder = serde_json::from_slice(&bytes)
+                .map_err(|e| Failure::Unavailable(format!("{key} is unreadable: {e}")))?;
             all.push(stored.order);
         }
     }
@@ -262,12 +263,12 @@ fn load_all(orders: &Orders) -> Result<Vec<Order>, String> {
 fn list(request: &Request) -> Response {
     let listing = match Listing::parse(request.query()) {
         Ok(listing) => listing,
-        Err(message) => return error(400, "bad_request", &message),
+        Err(e) => return error(400, "bad_request", &e.to_string()),
     };
-    let all = match Orders::open().and_then(|orders| load_all(&orders)) {
+    let all = match kv::open().map_err(Failure::from).and_then(|orders| load_all(&orders)) {
         Ok(all) => all,
-        Err(message) => {
-            eprintln!("order-processor: listing orders: {message}");
+        Err(failure) => {
+            eprintln!("order-processor: listing orders: {}", failure.to_json()["message"].as_str().unwrap_or_default());
             return error(503, "unavailable", "the orders store is unavailable");
         }
     };
@@ -280,7 +281,7 @@ fn list(request: &Request) -> Response {
 }
 
 fn read(order_id: &str) -> Response {
-    let found = Orders::open().and_then(|orders| orders.get(&model::order_key(order_id)));
+    let found = kv::open().and_then(|orders| orders.get(&model::order_key(order_id)));
     match found {
         Ok(Some(bytes)) => match serde_json::from_slice::<StoredOrder>(&bytes) {
             Ok(stored) => json_response(200, &stored.view()),
@@ -290,8 +291,8 @@ fn read(order_id: &str) -> Response {
             }
         },
         Ok(None) => error(404, "unknown_order", &format!("no order {order_id}")),
-        Err(message) => {
-            eprintln!("order-processor: reading order {order_id}: {message}");
+        Err(e) => {
+            eprintln!("order-processor: reading order {order_id}: {e}");
             error(503, "unavailable", "the orders store is unavailable")
         }
     }

@@ -9,26 +9,14 @@
 //! voice, so they are plain. English, Spanish and Portuguese; English for any
 //! other language.
 
+use agent_store_events::stock::MAX_QUANTITY;
 use agent_store_events::{DEMO_BRANDS, Money, RejectionReason};
+use agent_store_text::Language;
 
-/// The languages notices are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Es,
-    Pt,
-}
-
-impl Lang {
-    /// From a BCP 47 tag such as `pt-BR`, by its primary language.
-    pub fn from_tag(tag: Option<&str>) -> Self {
-        let primary = tag.unwrap_or_default().split(['-', '_']).next().unwrap_or_default();
-        match primary.to_ascii_lowercase().as_str() {
-            "es" => Lang::Es,
-            "pt" => Lang::Pt,
-            _ => Lang::En,
-        }
-    }
+/// The language of what the customer is told: the order's, English for any
+/// language the notices are not written in.
+pub fn language(tag: Option<&str>) -> Language {
+    tag.and_then(Language::from_tag).unwrap_or_default()
 }
 
 /// One notice about an order.
@@ -212,11 +200,11 @@ fn voice(brand: &str) -> &'static Voice {
     VOICES.iter().find(|v| v.brand == brand).unwrap_or(&NEUTRAL)
 }
 
-fn templates(voice: &Voice, lang: Lang) -> &Templates {
+fn templates(voice: &Voice, lang: Language) -> &Templates {
     match lang {
-        Lang::En => &voice.en,
-        Lang::Es => &voice.es,
-        Lang::Pt => &voice.pt,
+        Language::En => &voice.en,
+        Language::Es => &voice.es,
+        Language::Pt => &voice.pt,
     }
 }
 
@@ -227,7 +215,7 @@ pub fn seller(brand: &str) -> Option<&'static str> {
 }
 
 /// The text of a notice about order `id`.
-pub fn notice(brand: &str, lang: Lang, id: &str, notice: &Notice<'_>) -> String {
+pub fn notice(brand: &str, lang: Language, id: &str, notice: &Notice<'_>) -> String {
     let t = templates(voice(brand), lang);
     let mut text = match notice {
         Notice::Confirmed { total } => t.confirmed.replace("{total}", &total.to_string()),
@@ -259,83 +247,83 @@ pub fn notice(brand: &str, lang: Lang, id: &str, notice: &Notice<'_>) -> String 
 }
 
 /// The reason given when a payment provider calls a payment off.
-pub fn payment_cancelled(lang: Lang) -> &'static str {
+pub fn payment_cancelled(lang: Language) -> &'static str {
     match lang {
-        Lang::En => "the payment was not completed",
-        Lang::Es => "el pago no se completó",
-        Lang::Pt => "o pagamento não foi concluído",
+        Language::En => "the payment was not completed",
+        Language::Es => "el pago no se completó",
+        Language::Pt => "o pagamento não foi concluído",
     }
 }
 
 /// The reason given when a cancellation request names none.
-pub fn cancelled_on_request(lang: Lang) -> &'static str {
+pub fn cancelled_on_request(lang: Language) -> &'static str {
     match lang {
-        Lang::En => "it was cancelled at your request",
-        Lang::Es => "se canceló a tu pedido",
-        Lang::Pt => "foi cancelado a seu pedido",
+        Language::En => "it was cancelled at your request",
+        Language::Es => "se canceló a tu pedido",
+        Language::Pt => "foi cancelado a seu pedido",
     }
 }
 
 /// One sentence a seller can relay when an order is refused.
-pub fn rejection(lang: Lang, reason: &RejectionReason, name: Option<&str>) -> String {
+pub fn rejection(lang: Language, reason: &RejectionReason, name: Option<&str>) -> String {
     use RejectionReason::*;
     let product = |id: &str| name.map(str::to_string).unwrap_or_else(|| id.to_string());
     match (reason, lang) {
-        (OutOfStock { product_id, available: 0 }, Lang::En) => {
+        (OutOfStock { product_id, available: 0 }, Language::En) => {
             format!("Sorry, {} just sold out, so the order was not placed.", product(product_id.as_str()))
         }
-        (OutOfStock { product_id, available: 0 }, Lang::Es) => {
+        (OutOfStock { product_id, available: 0 }, Language::Es) => {
             format!("Lo siento, {} se acaba de agotar, así que el pedido no se realizó.", product(product_id.as_str()))
         }
-        (OutOfStock { product_id, available: 0 }, Lang::Pt) => {
+        (OutOfStock { product_id, available: 0 }, Language::Pt) => {
             format!("Desculpe, {} acabou de esgotar, então o pedido não foi feito.", product(product_id.as_str()))
         }
-        (OutOfStock { product_id, available }, Lang::En) => format!(
+        (OutOfStock { product_id, available }, Language::En) => format!(
             "Sorry, only {available} of {} left, so the order was not placed; it can be ordered with {available}.",
             product(product_id.as_str())
         ),
-        (OutOfStock { product_id, available }, Lang::Es) => format!(
+        (OutOfStock { product_id, available }, Language::Es) => format!(
             "Lo siento, solo quedan {available} de {}, así que el pedido no se realizó; se puede pedir con {available}.",
             product(product_id.as_str())
         ),
-        (OutOfStock { product_id, available }, Lang::Pt) => format!(
+        (OutOfStock { product_id, available }, Language::Pt) => format!(
             "Desculpe, só restam {available} de {}, então o pedido não foi feito; dá para pedir com {available}.",
             product(product_id.as_str())
         ),
-        (UnknownProduct { product_id }, Lang::En) => {
+        (UnknownProduct { product_id }, Language::En) => {
             format!("Sorry, {product_id} is not in our catalog, so the order was not placed.")
         }
-        (UnknownProduct { product_id }, Lang::Es) => {
+        (UnknownProduct { product_id }, Language::Es) => {
             format!("Lo siento, {product_id} no está en nuestro catálogo, así que el pedido no se realizó.")
         }
-        (UnknownProduct { product_id }, Lang::Pt) => {
+        (UnknownProduct { product_id }, Language::Pt) => {
             format!("Desculpe, {product_id} não está no nosso catálogo, então o pedido não foi feito.")
         }
-        (InvalidQuantity { product_id, quantity }, Lang::En) => format!(
+        (InvalidQuantity { product_id, quantity }, Language::En) => format!(
             "An order can have 1 to {} units of each product, and {quantity} of {} were asked for, so the order was not placed.",
-            crate::create::MAX_QUANTITY,
+            MAX_QUANTITY,
             product(product_id.as_str())
         ),
-        (InvalidQuantity { product_id, quantity }, Lang::Es) => format!(
+        (InvalidQuantity { product_id, quantity }, Language::Es) => format!(
             "Un pedido puede llevar de 1 a {} unidades de cada producto y se pidieron {quantity} de {}, así que el pedido no se realizó.",
-            crate::create::MAX_QUANTITY,
+            MAX_QUANTITY,
             product(product_id.as_str())
         ),
-        (InvalidQuantity { product_id, quantity }, Lang::Pt) => format!(
+        (InvalidQuantity { product_id, quantity }, Language::Pt) => format!(
             "Um pedido pode ter de 1 a {} unidades de cada produto e foram pedidas {quantity} de {}, então o pedido não foi feito.",
-            crate::create::MAX_QUANTITY,
+            MAX_QUANTITY,
             product(product_id.as_str())
         ),
-        (EmptyOrder, Lang::En) => "The order had no products, so nothing was placed.".into(),
-        (EmptyOrder, Lang::Es) => "El pedido no tenía productos, así que no se realizó.".into(),
-        (EmptyOrder, Lang::Pt) => "O pedido não tinha produtos, então não foi feito.".into(),
-        (TotalMismatch { expected, actual }, Lang::En) => format!(
+        (EmptyOrder, Language::En) => "The order had no products, so nothing was placed.".into(),
+        (EmptyOrder, Language::Es) => "El pedido no tenía productos, así que no se realizó.".into(),
+        (EmptyOrder, Language::Pt) => "O pedido não tinha produtos, então não foi feito.".into(),
+        (TotalMismatch { expected, actual }, Language::En) => format!(
             "The total is now {actual}, not the {expected} shown (a price or promotion changed), so the order was not placed; it can be placed again at the new total."
         ),
-        (TotalMismatch { expected, actual }, Lang::Es) => format!(
+        (TotalMismatch { expected, actual }, Language::Es) => format!(
             "El total ahora es {actual}, no los {expected} mostrados (cambió un precio o una promoción), así que el pedido no se realizó; se puede hacer de nuevo con el nuevo total."
         ),
-        (TotalMismatch { expected, actual }, Lang::Pt) => format!(
+        (TotalMismatch { expected, actual }, Language::Pt) => format!(
             "O total agora é {actual}, não os {expected} mostrados (mudou um preço ou uma promoção), então o pedido não foi feito; dá para fazer de novo com o novo total."
         ),
         (Other { message }, _) => message.clone(),
@@ -348,11 +336,11 @@ mod tests {
 
     #[test]
     fn languages_by_primary_tag() {
-        assert_eq!(Lang::from_tag(Some("pt-BR")), Lang::Pt);
-        assert_eq!(Lang::from_tag(Some("ES")), Lang::Es);
-        assert_eq!(Lang::from_tag(Some("es_MX")), Lang::Es);
-        assert_eq!(Lang::from_tag(Some("fr")), Lang::En);
-        assert_eq!(Lang::from_tag(None), Lang::En);
+        assert_eq!(language(Some("pt-BR")), Language::Pt);
+        assert_eq!(language(Some("ES")), Language::Es);
+        assert_eq!(language(Some("es_MX")), Language::Es);
+        assert_eq!(language(Some("fr")), Language::En);
+        assert_eq!(language(None), Language::En);
     }
 
     #[test]
@@ -369,7 +357,7 @@ mod tests {
             Notice::Cancelled { reason: "out of time.", refund: true },
         ];
         for brand in ["fashion", "tech", "home", "beauty", "gaming", "pets"] {
-            for lang in [Lang::En, Lang::Es, Lang::Pt] {
+            for lang in [Language::En, Language::Es, Language::Pt] {
                 for n in &notices {
                     let text = notice(brand, lang, "ord-1", n);
                     assert!(!text.contains('{'), "{brand} {lang:?}: {text}");
@@ -399,24 +387,24 @@ mod tests {
         let confirmed = Notice::Confirmed { total: &total };
         let texts: std::collections::BTreeSet<String> = ["fashion", "tech", "home", "beauty", "gaming"]
             .iter()
-            .map(|b| notice(b, Lang::En, "ord-1", &confirmed))
+            .map(|b| notice(b, Language::En, "ord-1", &confirmed))
             .collect();
         assert_eq!(texts.len(), 5);
-        assert!(notice("tech", Lang::Es, "ord-1", &confirmed).starts_with("Pago confirmado"));
-        assert!(notice("home", Lang::Pt, "ord-1", &confirmed).starts_with("Muito obrigada"));
+        assert!(notice("tech", Language::Es, "ord-1", &confirmed).starts_with("Pago confirmado"));
+        assert!(notice("home", Language::Pt, "ord-1", &confirmed).starts_with("Muito obrigada"));
     }
 
     #[test]
     fn rejections_name_the_product_and_the_way_out() {
         let reason = RejectionReason::OutOfStock { product_id: "fsh-014".into(), available: 0 };
         assert_eq!(
-            rejection(Lang::En, &reason, Some("Straw Panama Hat")),
+            rejection(Language::En, &reason, Some("Straw Panama Hat")),
             "Sorry, Straw Panama Hat just sold out, so the order was not placed."
         );
         let reason = RejectionReason::OutOfStock { product_id: "fsh-014".into(), available: 2 };
-        assert!(rejection(Lang::Pt, &reason, None).contains("só restam 2 de fsh-014"));
+        assert!(rejection(Language::Pt, &reason, None).contains("só restam 2 de fsh-014"));
         let reason =
             RejectionReason::TotalMismatch { expected: Money::new(6892, "USD"), actual: Money::new(7100, "USD") };
-        assert!(rejection(Lang::Es, &reason, None).contains("USD 71.00"));
+        assert!(rejection(Language::Es, &reason, None).contains("USD 71.00"));
     }
 }

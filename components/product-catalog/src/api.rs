@@ -2,7 +2,8 @@
 //!
 //! The manifest routes it `{ private = true }`, so only other components reach it,
 //! through `http://product-catalog.spin.internal/...`. JSON in and out; every refusal
-//! is `{"error": code, "message": sentence, ...details}` (see [`StockError`]).
+//! is `{"error": code, "message": sentence, ...details}` (see [`StockError`] and the
+//! contract's [`StockRefusal`]).
 //!
 //! | request | answer |
 //! |---|---|
@@ -12,13 +13,16 @@
 //! | `GET /stock/<product_id>` | 200 `{product_id, brand, stock, sold, reserved, available}` |
 //! | `POST /quote {brand?, lines}` | 200 the priced lines, each with `available`, nothing held |
 
+use agent_store_events::stock::normalize_lines;
+use agent_store_events::{OrderRequestLine, ProductId, StockRefusal};
+use agent_store_sdk::kv::Bucket;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 
 use crate::catalog::Catalog;
-use crate::kv::WasiKv;
-use crate::quote::{self, LineRequest};
+use crate::kv;
+use crate::quote;
 use crate::stock::{self, Kv, StockError};
 
 /// Longest order id accepted: ids become key-value keys.
@@ -30,7 +34,7 @@ struct ReserveBody {
     order_id: String,
     #[serde(default)]
     brand: Option<String>,
-    lines: Vec<LineRequest>,
+    lines: Vec<OrderRequestLine>,
 }
 
 #[derive(Deserialize)]
@@ -44,7 +48,7 @@ struct OrderBody {
 struct QuoteBody {
     #[serde(default)]
     brand: Option<String>,
-    lines: Vec<LineRequest>,
+    lines: Vec<OrderRequestLine>,
 }
 
 pub async fn handle(request: Request) -> Response {
@@ -81,7 +85,8 @@ fn json_response(status: u16, body: &Value) -> Response {
 }
 
 fn body<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, StockError> {
-    serde_json::from_slice(request.body()).map_err(|e| StockError::BadRequest(format!("the body is not valid: {e}")))
+    serde_json::from_slice(request.body())
+        .map_err(|e| StockRefusal::BadRequest { reason: format!("the body is not valid: {e}") }.into())
 }
 
 fn order_id(id: &str) -> Result<&str, StockError> {
@@ -91,14 +96,15 @@ fn order_id(id: &str) -> Result<&str, StockError> {
     if ok {
         Ok(id)
     } else {
-        Err(StockError::BadRequest(format!(
-            "order_id must be 1 to {MAX_ORDER_ID} letters, digits, '-', '_', '.' or ':'"
-        )))
+        Err(StockRefusal::BadRequest {
+            reason: format!("order_id must be 1 to {MAX_ORDER_ID} letters, digits, '-', '_', '.' or ':'"),
+        }
+        .into())
     }
 }
 
-fn open() -> Result<WasiKv, StockError> {
-    WasiKv::open().map_err(StockError::Store)
+fn open() -> Result<Bucket, StockError> {
+    kv::open().map_err(|e| StockError::Store(e.to_string()))
 }
 
 fn catalog(brand: Option<&str>) -> Result<Catalog, StockError> {
@@ -130,7 +136,8 @@ fn commit(request: &Request) -> Result<Value, StockError> {
 
 fn level(product_id: &str) -> Result<Value, StockError> {
     let catalog = catalog(None)?;
-    let unknown = || StockError::UnknownProduct { product_id: product_id.to_string(), brand: None };
+    let unknown =
+        || StockError::from(StockRefusal::UnknownProduct { product_id: ProductId::new(product_id), brand: None });
     let product = catalog.get(product_id).ok_or_else(unknown)?;
     let brand = catalog.brand_of(product_id).ok_or_else(unknown)?;
     let mut level = serde_json::to_value(stock::level(&open()?, product)?).unwrap_or_default();
@@ -140,7 +147,7 @@ fn level(product_id: &str) -> Result<Value, StockError> {
 
 fn quote(request: &Request) -> Result<Value, StockError> {
     let body: QuoteBody = body(request)?;
-    let lines = quote::normalize(&body.lines)?;
+    let lines = normalize_lines(&body.lines)?;
     let catalog = catalog(body.brand.as_deref())?;
     let quote = quote::price(&catalog, body.brand.as_deref(), &lines, now())?;
     let kv: &dyn Kv = &open()?;

@@ -19,9 +19,9 @@ use agent_store_events::{
     BrandId, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult, Recommendation,
     types,
 };
+use agent_store_sdk::kv::Bucket;
 use agent_store_sdk::{Error, Event, Incoming, Result};
 use catalog::{Catalog, CatalogProduct, SearchQuery};
-use kv::WasiKv;
 
 /// Where the manifest mounts the brand catalogs inside the component.
 const CATALOG_ROOT: &str = "/brands";
@@ -92,11 +92,11 @@ fn recommend(event: &Incoming) -> Result<Vec<Event>> {
     Ok(vec![event.reply(&result)?])
 }
 
-fn open_stock() -> Result<WasiKv> {
-    WasiKv::open().map_err(Error::failed)
+fn open_stock() -> Result<Bucket> {
+    Ok(kv::open()?)
 }
 
-fn live_stock(kv: &WasiKv, product: &CatalogProduct) -> Result<u32> {
+fn live_stock(kv: &Bucket, product: &CatalogProduct) -> Result<u32> {
     stock::available(kv, product).map_err(|e| Error::failed(e.to_string()))
 }
 

@@ -1,26 +1,13 @@
 //! Pricing an order's lines: what the customer pays now for each product, checked
-//! against the catalog. The order processor never prices anything itself; it takes
+//! against the catalog. The lines' shape and limits are the order contract's
+//! ([`agent_store_events::stock`]). The order processor never prices anything itself; it takes
 //! these lines from the catalog's API.
 
+use agent_store_events::{OrderRequestLine, StockRefusal};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{AppliedPromotion, Catalog, Money};
-use crate::stock::StockError;
-
-/// The most units of one product a request may name. Far above any real order (the
-/// order processor has its own, business, limit); it keeps counters far from overflow.
-pub const MAX_QUANTITY: u32 = 10_000;
-
-/// The most distinct products one request may name.
-pub const MAX_LINES: usize = 100;
-
-/// One line as requested: only what the customer chose.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineRequest {
-    pub product_id: String,
-    pub quantity: u32,
-}
 
 /// One line as the catalog prices it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,55 +34,20 @@ pub struct Quote {
     pub subtotal: Money,
 }
 
-/// Checks the lines' shape and merges lines that name the same product (in the order
-/// first named), so that each product is counted once.
-pub fn normalize(lines: &[LineRequest]) -> Result<Vec<LineRequest>, StockError> {
-    if lines.is_empty() {
-        return Err(StockError::EmptyOrder);
-    }
-    let mut merged: Vec<(String, u64)> = Vec::new();
-    for line in lines {
-        let id = line.product_id.trim();
-        if id.is_empty() {
-            return Err(StockError::BadRequest("a line has an empty product_id".into()));
-        }
-        if line.quantity == 0 {
-            return Err(StockError::InvalidQuantity { product_id: id.to_string(), quantity: 0 });
-        }
-        match merged.iter_mut().find(|(p, _)| p == id) {
-            Some((_, quantity)) => *quantity += u64::from(line.quantity),
-            None => merged.push((id.to_string(), u64::from(line.quantity))),
-        }
-    }
-    if merged.len() > MAX_LINES {
-        return Err(StockError::BadRequest(format!(
-            "{} different products in one request; at most {MAX_LINES}",
-            merged.len()
-        )));
-    }
-    merged
-        .into_iter()
-        .map(|(product_id, quantity)| match u32::try_from(quantity) {
-            Ok(q) if q <= MAX_QUANTITY => Ok(LineRequest { product_id, quantity: q }),
-            _ => Err(StockError::InvalidQuantity { product_id, quantity }),
-        })
-        .collect()
-}
-
-/// Prices normalized lines at `now`. With `brand`, every product must be that brand's:
-/// an order is sold by one brand, and a product id of another brand is as unknown to it
-/// as a made-up one.
+/// Prices lines at `now`, once [`agent_store_events::stock::normalize_lines`] has merged
+/// and checked them. With `brand`, every product must be that brand's: an order is sold
+/// by one brand, and a product id of another brand is as unknown to it as a made-up one.
 pub fn price(
     catalog: &Catalog,
     brand: Option<&str>,
-    lines: &[LineRequest],
+    lines: &[OrderRequestLine],
     now: DateTime<Utc>,
-) -> Result<Quote, StockError> {
+) -> Result<Quote, StockRefusal> {
     let mut priced = Vec::with_capacity(lines.len());
     for line in lines {
         let unknown =
-            || StockError::UnknownProduct { product_id: line.product_id.clone(), brand: brand.map(str::to_string) };
-        let product = catalog.get(&line.product_id).ok_or_else(unknown)?;
+            || StockRefusal::UnknownProduct { product_id: line.product_id.clone(), brand: brand.map(str::to_string) };
+        let product = catalog.get(line.product_id.as_str()).ok_or_else(unknown)?;
         let product_brand = catalog.brand_of(&product.id).ok_or_else(unknown)?;
         if brand.is_some_and(|b| b != product_brand) {
             return Err(unknown());
@@ -103,7 +55,7 @@ pub fn price(
         let (unit_price, promotion) = catalog.effective_price(product, now);
         let line_total = unit_price
             .checked_mul(line.quantity)
-            .ok_or_else(|| StockError::BadRequest(format!("the total of {} overflows", product.id)))?;
+            .ok_or_else(|| StockRefusal::BadRequest { reason: format!("the total of {} overflows", product.id) })?;
         priced.push(PricedLine {
             product_id: product.id.clone(),
             brand: product_brand.to_string(),
@@ -115,7 +67,7 @@ pub fn price(
             line_total,
         });
     }
-    let currency = priced.first().map(|l| l.unit_price.currency.clone()).ok_or(StockError::EmptyOrder)?;
+    let currency = priced.first().map(|l| l.unit_price.currency.clone()).ok_or(StockRefusal::EmptyOrder)?;
     let mut subtotal = Money::zero(&currency);
     for line in &priced {
         subtotal = subtotal.checked_add(&line.line_total).ok_or_else(|| {
@@ -123,9 +75,9 @@ pub fn price(
             currencies.sort();
             currencies.dedup();
             if currencies.len() > 1 {
-                StockError::MixedCurrencies { currencies }
+                StockRefusal::MixedCurrencies { currencies }
             } else {
-                StockError::BadRequest("the order total overflows".into())
+                StockRefusal::BadRequest { reason: "the order total overflows".into() }
             }
         })?;
     }
@@ -160,35 +112,12 @@ mod tests {
         Catalog::from_files([("alpha", a.as_str()), ("beta", b.as_str())]).unwrap()
     }
 
-    fn line(id: &str, quantity: u32) -> LineRequest {
-        LineRequest { product_id: id.into(), quantity }
+    fn line(id: &str, quantity: u32) -> OrderRequestLine {
+        OrderRequestLine { product_id: id.into(), quantity }
     }
 
     fn now() -> DateTime<Utc> {
         "2026-06-01T00:00:00Z".parse().unwrap()
-    }
-
-    #[test]
-    fn duplicate_lines_merge_in_first_seen_order() {
-        let lines = normalize(&[line("a-2", 1), line("a-1", 2), line("a-2", 3)]).unwrap();
-        assert_eq!(lines, [line("a-2", 4), line("a-1", 2)]);
-    }
-
-    #[test]
-    fn bad_shapes_are_refused() {
-        assert_eq!(normalize(&[]), Err(StockError::EmptyOrder));
-        assert!(matches!(normalize(&[line("a-1", 0)]), Err(StockError::InvalidQuantity { quantity: 0, .. })));
-        assert!(matches!(
-            normalize(&[line("a-1", MAX_QUANTITY), line("a-1", 1)]),
-            Err(StockError::InvalidQuantity { .. })
-        ));
-        assert!(matches!(
-            normalize(&[line("a-1", u32::MAX), line("a-1", u32::MAX)]),
-            Err(StockError::InvalidQuantity { quantity, .. }) if quantity == 2 * u64::from(u32::MAX)
-        ));
-        assert!(matches!(normalize(&[line(" ", 1)]), Err(StockError::BadRequest(_))));
-        let many: Vec<_> = (0..=MAX_LINES).map(|i| line(&format!("x-{i}"), 1)).collect();
-        assert!(matches!(normalize(&many), Err(StockError::BadRequest(_))));
     }
 
     #[test]
@@ -212,14 +141,14 @@ mod tests {
     fn products_must_exist_in_the_brand() {
         let c = catalog();
         let err = price(&c, Some("alpha"), &[line("b-1", 1)], now()).unwrap_err();
-        assert_eq!(err, StockError::UnknownProduct { product_id: "b-1".into(), brand: Some("alpha".into()) });
+        assert_eq!(err, StockRefusal::UnknownProduct { product_id: "b-1".into(), brand: Some("alpha".into()) });
         assert!(matches!(
             price(&c, None, &[line("zz-9", 1)], now()),
-            Err(StockError::UnknownProduct { brand: None, .. })
+            Err(StockRefusal::UnknownProduct { brand: None, .. })
         ));
         assert_eq!(
             price(&c, None, &[line("a-1", 1), line("b-1", 1)], now()),
-            Err(StockError::MixedCurrencies { currencies: vec!["EUR".into(), "USD".into()] })
+            Err(StockRefusal::MixedCurrencies { currencies: vec!["EUR".into(), "USD".into()] })
         );
     }
 }

@@ -30,54 +30,32 @@
 
 use std::fmt;
 
+use agent_store_events::stock::{LineError, normalize_lines};
+use agent_store_events::{OrderRequestLine, ProductId, ReservationState, StockRefusal, StockRefused};
+use agent_store_sdk::kv::KvError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, CatalogProduct};
-use crate::quote::{self, LineRequest, Quote};
+use crate::quote::{self, Quote};
 
 /// The key-value operations stock needs; each one atomic on its own. The component
-/// uses `wasi:keyvalue` ([`crate::kv::WasiKv`]); the unit tests an in-memory map.
+/// uses `wasi:keyvalue` ([`agent_store_sdk::kv::Bucket`]); the unit tests an in-memory map.
 pub trait Kv {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
-    fn delete(&self, key: &str) -> Result<(), String>;
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Adds `delta` to the counter at `key` (absent is 0) and returns the new value.
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, String>;
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
     /// Writes `new` if `key` still holds `expected` (`None`: absent); `false` if not.
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String>;
-}
-
-/// Where a reservation is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// The counters are being incremented, by the call that created the record.
-    Reserving,
-    /// Every line is held.
-    Reserved,
-    /// Paid: the units moved from `reserved` to `sold`.
-    Committed,
-    /// Given back, from `reserved` or (a cancelled paid order) from `sold`.
-    Released,
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            State::Reserving => "reserving",
-            State::Reserved => "reserved",
-            State::Committed => "committed",
-            State::Released => "released",
-        })
-    }
+    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError>;
 }
 
 /// The record of one order's reservation, `order:<order id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation {
     pub order_id: String,
-    pub state: State,
+    pub state: ReservationState,
     /// The brand the order was reserved for, if the request named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand: Option<String>,
@@ -98,7 +76,7 @@ impl Reservation {
         })
     }
 
-    fn same_request(&self, brand: Option<&str>, lines: &[LineRequest]) -> bool {
+    fn same_request(&self, brand: Option<&str>, lines: &[OrderRequestLine]) -> bool {
         self.brand.as_deref() == brand
             && self.quote.lines.len() == lines.len()
             && self
@@ -106,7 +84,7 @@ impl Reservation {
                 .lines
                 .iter()
                 .zip(lines)
-                .all(|(held, asked)| held.product_id == asked.product_id && held.quantity == asked.quantity)
+                .all(|(held, asked)| held.product_id == asked.product_id.as_str() && held.quantity == asked.quantity)
     }
 }
 
@@ -122,118 +100,49 @@ pub struct Level {
     pub available: u32,
 }
 
-/// Why a stock operation was refused or failed; each maps to an HTTP status and a code
-/// the order processor turns into a rejection reason.
+/// Why a stock operation did not happen: refused (the request, or the reservation's
+/// state, says no: a 4xx whose body the order processor reads as a
+/// [`StockRefusal`]), or failed (worth retrying).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StockError {
-    BadRequest(String),
-    EmptyOrder,
-    /// Zero, or more than [`quote::MAX_QUANTITY`] (after merging lines of one product).
-    InvalidQuantity {
-        product_id: String,
-        quantity: u64,
-    },
-    UnknownProduct {
-        product_id: String,
-        brand: Option<String>,
-    },
-    MixedCurrencies {
-        currencies: Vec<String>,
-    },
-    OutOfStock {
-        product_id: String,
-        name: String,
-        requested: u32,
-        available: u32,
-    },
-    UnknownReservation {
-        order_id: String,
-    },
-    /// Another call is reserving this order right now; try again shortly.
-    InProgress {
-        order_id: String,
-    },
-    /// The reservation is in a state that does not allow the operation.
-    Conflict {
-        order_id: String,
-        state: State,
-        message: String,
-    },
-    /// The key-value store failed: worth retrying.
+    Refused(StockRefusal),
+    /// The key-value store failed, or holds a record this version cannot read.
     Store(String),
+}
+
+impl From<StockRefusal> for StockError {
+    fn from(refusal: StockRefusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+impl From<LineError> for StockError {
+    fn from(e: LineError) -> Self {
+        Self::Refused(e.into())
+    }
 }
 
 impl StockError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::BadRequest(_) => 400,
-            Self::UnknownReservation { .. } => 404,
-            Self::OutOfStock { .. } | Self::InProgress { .. } | Self::Conflict { .. } => 409,
-            Self::EmptyOrder
-            | Self::InvalidQuantity { .. }
-            | Self::UnknownProduct { .. }
-            | Self::MixedCurrencies { .. } => 422,
+            Self::Refused(refusal) => refusal.status(),
             Self::Store(_) => 503,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::EmptyOrder => "empty_order",
-            Self::InvalidQuantity { .. } => "invalid_quantity",
-            Self::UnknownProduct { .. } => "unknown_product",
-            Self::MixedCurrencies { .. } => "mixed_currencies",
-            Self::OutOfStock { .. } => "out_of_stock",
-            Self::UnknownReservation { .. } => "unknown_reservation",
-            Self::InProgress { .. } => "reservation_in_progress",
-            Self::Conflict { .. } => "reservation_conflict",
-            Self::Store(_) => "store_unavailable",
         }
     }
 
     /// `{"error": code, "message": sentence, ...details}`.
     pub fn to_json(&self) -> Value {
-        let mut body = json!({ "error": self.code(), "message": self.to_string() });
-        let details = match self {
-            Self::InvalidQuantity { product_id, quantity } => {
-                json!({ "product_id": product_id, "quantity": quantity, "max_quantity": quote::MAX_QUANTITY })
-            }
-            Self::UnknownProduct { product_id, brand } => json!({ "product_id": product_id, "brand": brand }),
-            Self::MixedCurrencies { currencies } => json!({ "currencies": currencies }),
-            Self::OutOfStock { product_id, name, requested, available } => {
-                json!({ "product_id": product_id, "name": name, "requested": requested, "available": available })
-            }
-            Self::UnknownReservation { order_id } | Self::InProgress { order_id } => json!({ "order_id": order_id }),
-            Self::Conflict { order_id, state, .. } => json!({ "order_id": order_id, "state": state }),
-            _ => json!({}),
-        };
-        if let (Some(body), Value::Object(details)) = (body.as_object_mut(), details) {
-            body.extend(details);
+        match self {
+            Self::Refused(refusal) => serde_json::to_value(StockRefused::from(refusal.clone())).unwrap_or_default(),
+            Self::Store(_) => json!({ "error": "store_unavailable", "message": self.to_string() }),
         }
-        body
     }
 }
 
 impl fmt::Display for StockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadRequest(message) => f.write_str(message),
-            Self::EmptyOrder => f.write_str("the request has no lines"),
-            Self::InvalidQuantity { product_id, quantity } => {
-                write!(f, "{quantity} is not a valid quantity of {product_id}: between 1 and {}", quote::MAX_QUANTITY)
-            }
-            Self::UnknownProduct { product_id, brand: Some(brand) } => write!(f, "{brand} has no product {product_id}"),
-            Self::UnknownProduct { product_id, brand: None } => write!(f, "there is no product {product_id}"),
-            Self::MixedCurrencies { currencies } => {
-                write!(f, "the lines are priced in different currencies ({})", currencies.join(", "))
-            }
-            Self::OutOfStock { product_id, name, requested, available } => {
-                write!(f, "{requested} × {name} ({product_id}) asked for, {available} available")
-            }
-            Self::UnknownReservation { order_id } => write!(f, "no reservation for order {order_id}"),
-            Self::InProgress { order_id } => write!(f, "order {order_id} is being reserved right now; try again"),
-            Self::Conflict { message, .. } => f.write_str(message),
+            Self::Refused(refusal) => refusal.fmt(f),
             Self::Store(message) => write!(f, "the stock store failed: {message}"),
         }
     }
@@ -251,8 +160,8 @@ fn order_key(order_id: &str) -> String {
     format!("order:{order_id}")
 }
 
-fn store_err(e: String) -> StockError {
-    StockError::Store(e)
+fn store_err(e: KvError) -> StockError {
+    StockError::Store(e.to_string())
 }
 
 /// The units of `product` that can be ordered now. Two reads, no write for a product
@@ -306,10 +215,10 @@ pub fn reserve(
     catalog: &Catalog,
     order_id: &str,
     brand: Option<&str>,
-    lines: &[LineRequest],
+    lines: &[OrderRequestLine],
     now: DateTime<Utc>,
 ) -> Result<Reservation, StockError> {
-    let lines = quote::normalize(lines)?;
+    let lines = normalize_lines(lines)?;
     let key = order_key(order_id);
     if let Some((_, existing)) = load(kv, order_id)? {
         return replay(existing, brand, &lines);
@@ -317,7 +226,7 @@ pub fn reserve(
     let quote = quote::price(catalog, brand, &lines, now)?;
     let claim = Reservation {
         order_id: order_id.to_string(),
-        state: State::Reserving,
+        state: ReservationState::Reserving,
         brand: brand.map(str::to_string),
         quote,
         updated_at: now,
@@ -327,7 +236,7 @@ pub fn reserve(
         // Another call created the record between our read and our swap.
         return match load(kv, order_id)? {
             Some((_, existing)) => replay(existing, brand, &lines),
-            None => Err(StockError::InProgress { order_id: order_id.to_string() }),
+            None => Err(StockRefusal::InProgress { order_id: order_id.to_string() }.into()),
         };
     }
 
@@ -344,12 +253,13 @@ pub fn reserve(
             let sold = kv.increment(&sold_key(&line.product_id), 0).map_err(store_err)?;
             if stock - sold - reserved < 0 {
                 let before_us = stock - sold - (reserved - quantity);
-                return Err(StockError::OutOfStock {
-                    product_id: line.product_id.clone(),
+                return Err(StockRefusal::OutOfStock {
+                    product_id: ProductId::new(&line.product_id),
                     name: line.name.clone(),
                     requested: line.quantity,
                     available: u32::try_from(before_us.max(0)).unwrap_or(0),
-                });
+                }
+                .into());
             }
         }
         Ok(())
@@ -362,8 +272,8 @@ pub fn reserve(
         // A refused reservation holds nothing, so a retry is a fresh attempt. Only
         // this call writes a record while it is `reserving`, so a plain delete is safe.
         let _ = kv.delete(&key);
-        if let StockError::OutOfStock { product_id, available, .. } = &mut refusal
-            && let Some(Ok(now_free)) = catalog.get(product_id).map(|p| self::available(kv, p))
+        if let StockError::Refused(StockRefusal::OutOfStock { product_id, available, .. }) = &mut refusal
+            && let Some(Ok(now_free)) = catalog.get(product_id.as_str()).map(|p| self::available(kv, p))
         {
             // The figures read during the attempt may count a concurrent commit twice;
             // after our undo, a fresh read is what the customer can still have.
@@ -371,7 +281,7 @@ pub fn reserve(
         }
         return Err(refusal);
     }
-    let reserved = Reservation { state: State::Reserved, ..claim };
+    let reserved = Reservation { state: ReservationState::Reserved, ..claim };
     if !kv.compare_and_swap(&key, Some(&claim_bytes), &encode(&reserved)).map_err(store_err)? {
         return Err(StockError::Store(format!("the reservation record of {order_id} changed while it was being made")));
     }
@@ -379,21 +289,23 @@ pub fn reserve(
 }
 
 /// A reserve for an order that already has a record.
-fn replay(existing: Reservation, brand: Option<&str>, lines: &[LineRequest]) -> Result<Reservation, StockError> {
+fn replay(existing: Reservation, brand: Option<&str>, lines: &[OrderRequestLine]) -> Result<Reservation, StockError> {
     let order_id = existing.order_id.clone();
     match existing.state {
-        State::Reserving => Err(StockError::InProgress { order_id }),
-        State::Released => Err(StockError::Conflict {
-            message: format!("order {order_id} was released; a new order needs a new id"),
+        ReservationState::Reserving => Err(StockRefusal::InProgress { order_id }.into()),
+        ReservationState::Released => Err(StockRefusal::Conflict {
+            reason: format!("order {order_id} was released; a new order needs a new id"),
             order_id,
-            state: State::Released,
-        }),
-        State::Reserved | State::Committed if existing.same_request(brand, lines) => Ok(existing),
-        state => Err(StockError::Conflict {
-            message: format!("order {order_id} is already {state} with other lines"),
+            state: ReservationState::Released,
+        }
+        .into()),
+        ReservationState::Reserved | ReservationState::Committed if existing.same_request(brand, lines) => Ok(existing),
+        state => Err(StockRefusal::Conflict {
+            reason: format!("order {order_id} is already {state} with other lines"),
             order_id,
             state,
-        }),
+        }
+        .into()),
     }
 }
 
@@ -405,12 +317,12 @@ fn transition(
     kv: &dyn Kv,
     order_id: &str,
     now: DateTime<Utc>,
-    decide: impl Fn(&Reservation) -> Result<Option<State>, StockError>,
-    counters: impl Fn(&Reservation, State) -> Result<(), StockError>,
+    decide: impl Fn(&Reservation) -> Result<Option<ReservationState>, StockError>,
+    counters: impl Fn(&Reservation, ReservationState) -> Result<(), StockError>,
 ) -> Result<Reservation, StockError> {
     loop {
         let Some((bytes, current)) = load(kv, order_id)? else {
-            return Err(StockError::UnknownReservation { order_id: order_id.to_string() });
+            return Err(StockRefusal::UnknownReservation { order_id: order_id.to_string() }.into());
         };
         let Some(next) = decide(&current)? else {
             return Ok(current);
@@ -432,12 +344,12 @@ pub fn release(kv: &dyn Kv, order_id: &str, now: DateTime<Utc>) -> Result<Reserv
         order_id,
         now,
         |r| match r.state {
-            State::Reserving => Err(StockError::InProgress { order_id: order_id.to_string() }),
-            State::Reserved | State::Committed => Ok(Some(State::Released)),
-            State::Released => Ok(None),
+            ReservationState::Reserving => Err(StockRefusal::InProgress { order_id: order_id.to_string() }.into()),
+            ReservationState::Reserved | ReservationState::Committed => Ok(Some(ReservationState::Released)),
+            ReservationState::Released => Ok(None),
         },
         |r, _| {
-            let counter = if r.state == State::Committed { sold_key } else { reserved_key };
+            let counter = if r.state == ReservationState::Committed { sold_key } else { reserved_key };
             for line in &r.quote.lines {
                 kv.increment(&counter(&line.product_id), -i64::from(line.quantity)).map_err(store_err)?;
             }
@@ -454,14 +366,15 @@ pub fn commit(kv: &dyn Kv, order_id: &str, now: DateTime<Utc>) -> Result<Reserva
         order_id,
         now,
         |r| match r.state {
-            State::Reserving => Err(StockError::InProgress { order_id: order_id.to_string() }),
-            State::Reserved => Ok(Some(State::Committed)),
-            State::Committed => Ok(None),
-            State::Released => Err(StockError::Conflict {
+            ReservationState::Reserving => Err(StockRefusal::InProgress { order_id: order_id.to_string() }.into()),
+            ReservationState::Reserved => Ok(Some(ReservationState::Committed)),
+            ReservationState::Committed => Ok(None),
+            ReservationState::Released => Err(StockRefusal::Conflict {
                 order_id: order_id.to_string(),
-                state: State::Released,
-                message: format!("order {order_id} was released; its units are no longer held"),
-            }),
+                state: ReservationState::Released,
+                reason: format!("order {order_id} was released; its units are no longer held"),
+            }
+            .into()),
         },
         |r, _| {
             for line in &r.quote.lines {
@@ -491,28 +404,32 @@ mod tests {
     }
 
     impl Kv for MemKv {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
             std::thread::yield_now();
             Ok(self.map.lock().unwrap().get(key).cloned())
         }
 
-        fn delete(&self, key: &str) -> Result<(), String> {
+        fn delete(&self, key: &str) -> Result<(), KvError> {
             self.map.lock().unwrap().remove(key);
             Ok(())
         }
 
-        fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
             std::thread::yield_now();
             let mut map = self.map.lock().unwrap();
             let current: i64 = match map.get(key) {
-                Some(v) => std::str::from_utf8(v).unwrap().parse().map_err(|e| format!("{e}"))?,
+                Some(v) => std::str::from_utf8(v).unwrap().parse().map_err(|e| KvError::Store {
+                    label: "memory".into(),
+                    doing: format!("incrementing {key}"),
+                    message: format!("{e}"),
+                })?,
                 None => 0,
             };
             map.insert(key.to_string(), (current + delta).to_string().into_bytes());
             Ok(current + delta)
         }
 
-        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError> {
             std::thread::yield_now();
             let mut map = self.map.lock().unwrap();
             if map.get(key).map(Vec::as_slice) != expected {
@@ -532,15 +449,15 @@ mod tests {
     }
 
     impl Kv for Interleave<'_> {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
             self.inner.get(key)
         }
 
-        fn delete(&self, key: &str) -> Result<(), String> {
+        fn delete(&self, key: &str) -> Result<(), KvError> {
             self.inner.delete(key)
         }
 
-        fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
             if key == self.trigger
                 && let Some(hook) = self.hook.borrow_mut().take()
             {
@@ -549,7 +466,7 @@ mod tests {
             self.inner.increment(key, delta)
         }
 
-        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, String> {
+        fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError> {
             self.inner.compare_and_swap(key, expected, new)
         }
     }
@@ -568,8 +485,8 @@ mod tests {
         "2026-06-01T00:00:00Z".parse().unwrap()
     }
 
-    fn line(id: &str, quantity: u32) -> LineRequest {
-        LineRequest { product_id: id.into(), quantity }
+    fn line(id: &str, quantity: u32) -> OrderRequestLine {
+        OrderRequestLine { product_id: id.into(), quantity }
     }
 
     fn level_of(kv: &dyn Kv, c: &Catalog, id: &str) -> Level {
@@ -580,7 +497,7 @@ mod tests {
     fn reserve_commit_release_move_the_counters_once() {
         let (kv, c) = (MemKv::default(), catalog());
         let r = reserve(&kv, &c, "o-1", Some("mini"), &[line("m-1", 3)], now()).unwrap();
-        assert_eq!(r.state, State::Reserved);
+        assert_eq!(r.state, ReservationState::Reserved);
         assert_eq!(r.quote.subtotal.amount_minor, 1500);
         assert_eq!(level_of(&kv, &c, "m-1").available, 7);
 
@@ -589,14 +506,14 @@ mod tests {
         assert_eq!(again, r);
         assert_eq!(level_of(&kv, &c, "m-1").reserved, 3);
 
-        assert_eq!(commit(&kv, "o-1", now()).unwrap().state, State::Committed);
-        assert_eq!(commit(&kv, "o-1", now()).unwrap().state, State::Committed);
+        assert_eq!(commit(&kv, "o-1", now()).unwrap().state, ReservationState::Committed);
+        assert_eq!(commit(&kv, "o-1", now()).unwrap().state, ReservationState::Committed);
         let l = level_of(&kv, &c, "m-1");
         assert_eq!((l.sold, l.reserved, l.available), (3, 0, 7));
 
         // Cancelling a paid order puts its units back on the shelf.
-        assert_eq!(release(&kv, "o-1", now()).unwrap().state, State::Released);
-        assert_eq!(release(&kv, "o-1", now()).unwrap().state, State::Released);
+        assert_eq!(release(&kv, "o-1", now()).unwrap().state, ReservationState::Released);
+        assert_eq!(release(&kv, "o-1", now()).unwrap().state, ReservationState::Released);
         let l = level_of(&kv, &c, "m-1");
         assert_eq!((l.sold, l.reserved, l.available), (0, 0, 10));
     }
@@ -614,19 +531,34 @@ mod tests {
     #[test]
     fn wrong_moves_are_refused_with_the_state() {
         let (kv, c) = (MemKv::default(), catalog());
-        assert_eq!(commit(&kv, "o-404", now()), Err(StockError::UnknownReservation { order_id: "o-404".into() }));
-        assert!(matches!(release(&kv, "o-404", now()), Err(StockError::UnknownReservation { .. })));
+        assert_eq!(
+            commit(&kv, "o-404", now()),
+            Err(StockError::Refused(StockRefusal::UnknownReservation { order_id: "o-404".into() }))
+        );
+        assert!(matches!(
+            release(&kv, "o-404", now()),
+            Err(StockError::Refused(StockRefusal::UnknownReservation { .. }))
+        ));
 
         reserve(&kv, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap();
         let other = reserve(&kv, &c, "o-1", None, &[line("m-1", 2)], now()).unwrap_err();
-        assert!(matches!(other, StockError::Conflict { state: State::Reserved, .. }), "{other}");
+        assert!(
+            matches!(other, StockError::Refused(StockRefusal::Conflict { state: ReservationState::Reserved, .. })),
+            "{other}"
+        );
 
         release(&kv, "o-1", now()).unwrap();
         let err = commit(&kv, "o-1", now()).unwrap_err();
-        assert!(matches!(err, StockError::Conflict { state: State::Released, .. }), "{err}");
+        assert!(
+            matches!(err, StockError::Refused(StockRefusal::Conflict { state: ReservationState::Released, .. })),
+            "{err}"
+        );
         assert_eq!(err.status(), 409);
         let err = reserve(&kv, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap_err();
-        assert!(matches!(err, StockError::Conflict { state: State::Released, .. }), "{err}");
+        assert!(
+            matches!(err, StockError::Refused(StockRefusal::Conflict { state: ReservationState::Released, .. })),
+            "{err}"
+        );
         assert_eq!(level_of(&kv, &c, "m-1").reserved, 0);
     }
 
@@ -636,16 +568,21 @@ mod tests {
         let err = reserve(&kv, &c, "o-1", None, &[line("m-1", 2), line("m-2", 2)], now()).unwrap_err();
         assert_eq!(
             err,
-            StockError::OutOfStock { product_id: "m-2".into(), name: "Two".into(), requested: 2, available: 1 }
+            StockError::Refused(StockRefusal::OutOfStock {
+                product_id: "m-2".into(),
+                name: "Two".into(),
+                requested: 2,
+                available: 1
+            })
         );
         assert_eq!(err.to_json()["available"], 1);
         assert_eq!(level_of(&kv, &c, "m-1").reserved, 0, "the first line was undone");
         assert_eq!(level_of(&kv, &c, "m-2").reserved, 0);
         // Nothing is left behind, so the same order may try again with less.
         let r = reserve(&kv, &c, "o-1", None, &[line("m-1", 2), line("m-2", 1)], now()).unwrap();
-        assert_eq!(r.state, State::Reserved);
+        assert_eq!(r.state, ReservationState::Reserved);
         let err = reserve(&kv, &c, "o-2", None, &[line("m-3", 1)], now()).unwrap_err();
-        assert!(matches!(err, StockError::OutOfStock { available: 0, .. }));
+        assert!(matches!(err, StockError::Refused(StockRefusal::OutOfStock { available: 0, .. })));
     }
 
     #[test]
@@ -657,9 +594,9 @@ mod tests {
             // The record exists but the counters are not moved yet.
             let c = catalog();
             let err = reserve(inner, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap_err();
-            assert_eq!(err, StockError::InProgress { order_id: "o-1".into() });
-            assert!(matches!(release(inner, "o-1", now()), Err(StockError::InProgress { .. })));
-            assert!(matches!(commit(inner, "o-1", now()), Err(StockError::InProgress { .. })));
+            assert_eq!(err, StockError::Refused(StockRefusal::InProgress { order_id: "o-1".into() }));
+            assert!(matches!(release(inner, "o-1", now()), Err(StockError::Refused(StockRefusal::InProgress { .. }))));
+            assert!(matches!(commit(inner, "o-1", now()), Err(StockError::Refused(StockRefusal::InProgress { .. }))));
         }));
         reserve(&kv, &c, "o-1", None, &[line("m-1", 1)], now()).unwrap();
         assert_eq!(level_of(inner, &c, "m-1").reserved, 1);
@@ -676,7 +613,7 @@ mod tests {
             hook: RefCell::new(Some(Box::new(|| {
                 // A has incremented `reserved` and is about to read `sold`.
                 let err = reserve(&mem, &catalog(), "b", None, &[line("m-2", 1)], now()).unwrap_err();
-                assert!(matches!(err, StockError::OutOfStock { available: 0, .. }), "{err}");
+                assert!(matches!(err, StockError::Refused(StockRefusal::OutOfStock { available: 0, .. })), "{err}");
             }))),
         };
         reserve(&kv, &c, "a", None, &[line("m-2", 1)], now()).unwrap();
@@ -698,7 +635,7 @@ mod tests {
         };
         // 9 held + our 2 > 10, whether the 9 are counted as held or as sold.
         let err = reserve(&kv, &c, "late", None, &[line("m-1", 2)], now()).unwrap_err();
-        assert!(matches!(err, StockError::OutOfStock { available: 1, .. }), "{err}");
+        assert!(matches!(err, StockError::Refused(StockRefusal::OutOfStock { available: 1, .. })), "{err}");
         let l = level_of(&mem, &c, "m-1");
         assert_eq!((l.sold, l.reserved, l.available), (9, 0, 1));
     }
@@ -723,7 +660,10 @@ mod tests {
             let won = results.iter().filter(|r| r.is_ok()).count();
             assert_eq!(won, 10, "round {round}");
             assert!(
-                results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StockError::OutOfStock { .. })),
+                results
+                    .iter()
+                    .filter_map(|r| r.as_ref().err())
+                    .all(|e| matches!(e, StockError::Refused(StockRefusal::OutOfStock { .. }))),
                 "round {round}"
             );
             let l = level_of(&*kv, &c, "m-1");
@@ -779,8 +719,8 @@ mod tests {
                 let units: i64 =
                     r.quote.lines.iter().filter(|l| l.product_id == p).map(|l| i64::from(l.quantity)).sum();
                 match r.state {
-                    State::Committed => sold += units,
-                    State::Reserved => reserved += units,
+                    ReservationState::Committed => sold += units,
+                    ReservationState::Reserved => reserved += units,
                     _ => {}
                 }
             }

@@ -1,29 +1,34 @@
 //! Who is calling the API: `Authorization: Bearer <token>`, mapped to a
 //! human seller through the `api_tokens` variable (`token=seller_id,…`).
 //!
-//! Tokens are compared as SHA-256 digests in constant time, and every
-//! configured token is compared on every request, so neither the time a
-//! check takes nor the length of a guess tells anything about a token.
+//! Tokens are compared as [`agent_store_sdk::auth::Tokens`] compares them:
+//! as SHA-256 digests in constant time, every configured token on every
+//! request, so neither the time a check takes nor the length of a guess
+//! tells anything about a token.
 
-use sha2::{Digest, Sha256};
-use subtle::{ConditionallySelectable, ConstantTimeEq};
+use agent_store_sdk::auth::{self, Tokens};
 
-/// The human sellers allowed to use the API.
-#[derive(Clone)]
+/// The human sellers allowed to use the API: what each token stands for.
+/// Its `Debug` shows seller ids, never tokens.
+#[derive(Debug, Clone)]
 pub struct Sellers {
-    /// (SHA-256 of the token, seller id)
-    entries: Vec<([u8; 32], String)>,
+    tokens: Tokens<String>,
 }
 
-impl std::fmt::Debug for Sellers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ids: Vec<&str> = self.entries.iter().map(|(_, id)| id.as_str()).collect();
-        f.debug_struct("Sellers").field("ids", &ids).finish()
-    }
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+/// Why an `api_tokens` text was refused; never quotes a token. Entries are
+/// numbered from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SellersError {
+    #[error("api_tokens entry {0}: expected token=seller_id")]
+    NotAPair(usize),
+    #[error("api_tokens entry {0}: the token is empty")]
+    EmptyToken(usize),
+    #[error("api_tokens entry {entry}: `{seller}` is not a seller id (letters, digits, . _ - @; at most 64)")]
+    BadSellerId { entry: usize, seller: String },
+    #[error("api_tokens entry {0}: the same token is given twice")]
+    Twice(usize),
+    #[error("api_tokens lists no seller")]
+    NoSeller,
 }
 
 /// Seller ids become parts of store keys and of events: plain ids only.
@@ -36,48 +41,31 @@ fn valid_seller_id(id: &str) -> bool {
 impl Sellers {
     /// Parses `token=seller_id` pairs separated by commas. Errors never
     /// quote a token.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut entries: Vec<([u8; 32], String)> = Vec::new();
+    pub fn parse(text: &str) -> Result<Self, SellersError> {
+        let mut tokens = Tokens::default();
         for (n, pair) in text.split(',').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
-            let Some((token, seller)) = pair.split_once('=') else {
-                return Err(format!("api_tokens entry {}: expected token=seller_id", n + 1));
-            };
+            let entry = n + 1;
+            let (token, seller) = pair.split_once('=').ok_or(SellersError::NotAPair(entry))?;
             let (token, seller) = (token.trim(), seller.trim());
             if token.is_empty() {
-                return Err(format!("api_tokens entry {}: the token is empty", n + 1));
+                return Err(SellersError::EmptyToken(entry));
             }
             if !valid_seller_id(seller) {
-                return Err(format!(
-                    "api_tokens entry {}: `{seller}` is not a seller id (letters, digits, . _ - @; at most 64)",
-                    n + 1
-                ));
+                return Err(SellersError::BadSellerId { entry, seller: seller.to_string() });
             }
-            let hash = digest(token);
-            if entries.iter().any(|(h, _)| *h == hash) {
-                return Err(format!("api_tokens entry {}: the same token is given twice", n + 1));
+            if !tokens.insert(token, seller.to_string()) {
+                return Err(SellersError::Twice(entry));
             }
-            entries.push((hash, seller.to_string()));
         }
-        if entries.is_empty() {
-            return Err("api_tokens lists no seller".into());
+        if tokens.is_empty() {
+            return Err(SellersError::NoSeller);
         }
-        Ok(Self { entries })
+        Ok(Self { tokens })
     }
 
     /// The seller an `Authorization` header belongs to.
     pub fn authenticate(&self, authorization: Option<&str>) -> Option<&str> {
-        let header = authorization?.trim();
-        let (scheme, token) = header.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        let given = digest(token.trim());
-        // Index of the match, or u32::MAX; every entry is compared.
-        let mut found = u32::MAX;
-        for (index, (hash, _)) in self.entries.iter().enumerate() {
-            found.conditional_assign(&(index as u32), hash[..].ct_eq(&given[..]));
-        }
-        self.entries.get(found as usize).map(|(_, seller)| seller.as_str())
+        self.tokens.get(auth::bearer(authorization)?).map(String::as_str)
     }
 }
 
@@ -113,7 +101,7 @@ mod tests {
             ("secret-token=ana/lima", "not a seller id"),
             ("secret-token=ana,secret-token=bruno", "twice"),
         ] {
-            let error = Sellers::parse(text).unwrap_err();
+            let error = Sellers::parse(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text}: {error}");
             assert!(!error.contains("secret-token"), "{error}");
         }

@@ -32,7 +32,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use model::{Conversation, Escalation, RETENTION, Status};
 use store::{Store, Update};
-use suggest::{Situation, Suggestions};
+use suggest::{DraftError, Situation, Suggestions};
 
 /// The component id in `spin.toml`.
 pub const ID: &str = "sales-assistant";
@@ -276,13 +276,13 @@ pub fn suggestions(escalation: &Escalation, conversation: Option<&Conversation>)
 
 /// A reply draft from the `chat` model; the error says why there is none
 /// (no model configured, a timeout…) and the templates stand in.
-fn model_draft(prompt: &str) -> std::result::Result<String, String> {
+fn model_draft(prompt: &str) -> std::result::Result<String, DraftError> {
     use spin_sdk::llm;
     let params = llm::InferencingParams { max_tokens: 200, temperature: 0.4, ..Default::default() };
     llm::infer_with_options(llm::InferencingModel::Other(MODEL), prompt, params).map(|result| result.text).map_err(
         |e| match e {
-            llm::Error::ModelNotSupported => format!("model `{MODEL}` is not supported by its backend"),
-            llm::Error::RuntimeError(m) | llm::Error::InvalidInput(m) => m,
+            llm::Error::ModelNotSupported => DraftError::Unsupported(MODEL),
+            llm::Error::RuntimeError(m) | llm::Error::InvalidInput(m) => DraftError::Failed(m),
         },
     )
 }

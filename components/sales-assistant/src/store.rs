@@ -3,17 +3,13 @@
 //! sellers accepting the same escalation at once are told apart (and how
 //! concurrent events on one conversation do not overwrite each other).
 
+use agent_store_sdk::kv::{self, Bucket};
 use agent_store_sdk::{Error, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use spin_sdk::wit::wasi::keyvalue::{atomics, store as kv};
 
 /// The store label in the manifest entry.
 pub const LABEL: &str = "sales";
-
-/// Tries of a compare-and-swap update before the event is failed (and
-/// retried by the host): ten writers racing on one key is already unusual.
-const CAS_TRIES: usize = 10;
 
 /// What an [`Store::update`] closure decides.
 pub enum Update<T, R> {
@@ -23,21 +19,18 @@ pub enum Update<T, R> {
     Keep(R),
 }
 
+/// JSON values and counters over the SDK's bucket.
 pub struct Store {
-    bucket: kv::Bucket,
-}
-
-fn kv_error(what: &str, e: kv::Error) -> Error {
-    Error::failed(format!("key-value store `{LABEL}`: {what}: {e:?}"))
+    bucket: Bucket,
 }
 
 impl Store {
     pub fn open() -> Result<Self> {
-        Ok(Self { bucket: kv::open(LABEL).map_err(|e| kv_error("opening", e))? })
+        Ok(Self { bucket: Bucket::open(LABEL)? })
     }
 
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.bucket.get(key).map_err(|e| kv_error(key, e))? {
+        match self.bucket.get(key)? {
             None => Ok(None),
             Some(bytes) => decode(key, &bytes).map(Some),
         }
@@ -45,34 +38,25 @@ impl Store {
 
     pub fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(Error::failed)?;
-        self.bucket.set(key, &bytes).map_err(|e| kv_error(key, e))
+        Ok(self.bucket.set(key, &bytes)?)
     }
 
     pub fn delete(&self, key: &str) -> Result<()> {
-        self.bucket.delete(key).map_err(|e| kv_error(key, e))
+        Ok(self.bucket.delete(key)?)
     }
 
-    /// Every key starting with `prefix`, following the cursor across pages.
+    /// Every key starting with `prefix`.
     pub fn keys(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut keys = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.bucket.list_keys(cursor.as_deref()).map_err(|e| kv_error("listing keys", e))?;
-            keys.extend(page.keys.into_iter().filter(|k| k.starts_with(prefix)));
-            match page.cursor {
-                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => return Ok(keys),
-            }
-        }
+        Ok(self.bucket.keys(prefix)?)
     }
 
     pub fn increment(&self, key: &str, delta: i64) -> Result<i64> {
-        atomics::increment(&self.bucket, key, delta).map_err(|e| kv_error(key, e))
+        Ok(self.bucket.increment(key, delta)?)
     }
 
     /// A counter's value as `increment` wrote it (0 when missing).
     pub fn counter(&self, key: &str) -> Result<i64> {
-        let bytes = self.bucket.get(key).map_err(|e| kv_error(key, e))?;
+        let bytes = self.bucket.get(key)?;
         Ok(bytes.and_then(|b| String::from_utf8(b).ok()).and_then(|t| t.trim().parse().ok()).unwrap_or(0))
     }
 
@@ -83,24 +67,15 @@ impl Store {
     where
         T: Serialize + DeserializeOwned,
     {
-        let mut cas = atomics::Cas::new(&self.bucket, key).map_err(|e| kv_error(key, e))?;
-        for _ in 0..CAS_TRIES {
-            let current = match cas.current().map_err(|e| kv_error(key, e))? {
-                None => None,
-                Some(bytes) => Some(decode(key, &bytes)?),
-            };
-            let (value, result) = match decide(current)? {
-                Update::Keep(result) => return Ok(result),
-                Update::Write(value, result) => (value, result),
-            };
-            let bytes = serde_json::to_vec(&value).map_err(Error::failed)?;
-            match atomics::swap(cas, &bytes) {
-                Ok(()) => return Ok(result),
-                Err(atomics::CasError::CasFailed(fresh)) => cas = fresh,
-                Err(atomics::CasError::StoreError(e)) => return Err(kv_error(key, e)),
-            }
-        }
-        Err(Error::failed(format!("key `{key}` kept changing under {CAS_TRIES} tries; try again")))
+        self.bucket.update(key, |current| {
+            let current = current.map(|bytes| decode(key, &bytes)).transpose()?;
+            Ok(match decide(current)? {
+                Update::Keep(result) => kv::Update::Keep(result),
+                Update::Write(value, result) => {
+                    kv::Update::Write(serde_json::to_vec(&value).map_err(Error::failed)?, result)
+                }
+            })
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 //! `store.sales.insight` events, which carry no customer data.
 
 use agent_store_events::{Cart, EscalationReason, Speaker, TranscriptEntry};
+use agent_store_text::{Language, fold};
 use serde::Serialize;
 
 /// Customer lines looked at for objections: the recent ones say what is in
@@ -16,34 +17,6 @@ const RECENT_CUSTOMER_LINES: usize = 5;
 
 /// The longest model draft shown; a model that rambles is cut.
 const MAX_MODEL_DRAFT: usize = 700;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lang {
-    En,
-    Es,
-    Pt,
-}
-
-impl Lang {
-    /// From a BCP 47 tag as the sellers write it (`es`, `pt-BR`).
-    pub fn from_tag(tag: &str) -> Option<Lang> {
-        match tag.split(['-', '_']).next()?.to_ascii_lowercase().as_str() {
-            "en" => Some(Lang::En),
-            "es" => Some(Lang::Es),
-            "pt" => Some(Lang::Pt),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Lang::En => "English",
-            Lang::Es => "Spanish",
-            Lang::Pt => "Portuguese",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -181,31 +154,12 @@ const CUES: &[(ObjectionKind, &[&str])] = &[
     ),
 ];
 
-/// Lowercase, accents off, punctuation to spaces, padded with spaces so
-/// that cues match whole words: `" es muy caro "`.
+/// Folded words, one space apart and padded with spaces so that cues match
+/// whole words: `" es muy caro "`.
 fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(' ');
-    for c in text.chars().flat_map(char::to_lowercase) {
-        let c = match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'í' | 'ì' | 'î' | 'ï' => 'i',
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
-            'ñ' => 'n',
-            c if c.is_alphanumeric() => c,
-            _ => ' ',
-        };
-        if c != ' ' || !out.ends_with(' ') {
-            out.push(c);
-        }
-    }
-    if !out.ends_with(' ') {
-        out.push(' ');
-    }
-    out
+    let folded = fold(text);
+    let words: Vec<&str> = folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    format!(" {} ", words.join(" "))
 }
 
 /// One objection found, with the cue that gave it away.
@@ -242,11 +196,11 @@ pub fn objections(transcript: &[TranscriptEntry]) -> Vec<Objection> {
     found
 }
 
-/// The customer's language: the seller's reading when there is one, else a
-/// count of telltale words in what the customer wrote; English on a tie.
-pub fn language(tag: Option<&str>, transcript: &[TranscriptEntry]) -> Lang {
-    if let Some(lang) = tag.and_then(Lang::from_tag) {
-        return lang;
+/// The customer's language: the seller's reading when there is one, else
+/// what the customer wrote reads as; English when neither says.
+pub fn language(tag: Option<&str>, transcript: &[TranscriptEntry]) -> Language {
+    if let Some(language) = tag.and_then(Language::from_tag) {
+        return language;
     }
     let text: String = transcript
         .iter()
@@ -254,39 +208,7 @@ pub fn language(tag: Option<&str>, transcript: &[TranscriptEntry]) -> Lang {
         .map(|e| e.text.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    detect(&text)
-}
-
-/// Guesses en, es or pt from words and letters only one of them uses.
-pub fn detect(text: &str) -> Lang {
-    const ES: &[&str] = &[
-        "el", "la", "los", "las", "es", "una", "muy", "pero", "por", "para", "quiero", "necesito", "gracias", "hola",
-        "usted", "envio", "cuando", "donde", "tengo", "tienen", "puedo", "ya", "y", "mi", "del", "eso", "nada",
-    ];
-    const PT: &[&str] = &[
-        "nao", "voce", "muito", "obrigado", "obrigada", "ola", "oi", "quero", "preciso", "e", "o", "com", "um", "uma",
-        "isso", "meu", "minha", "quando", "onde", "tenho", "tem", "posso", "ja", "do", "da", "qual", "frete", "nada",
-    ];
-    const EN: &[&str] = &[
-        "the", "is", "are", "i", "you", "it", "this", "that", "to", "and", "my", "too", "not", "what", "when", "how",
-        "can", "do", "please", "thanks", "want", "need", "of",
-    ];
-    let lower = text.to_lowercase();
-    let mut es = lower.chars().filter(|c| matches!(c, 'ñ' | '¿' | '¡')).count() * 2;
-    let mut pt = lower.chars().filter(|c| matches!(c, 'ã' | 'õ' | 'ç')).count() * 2;
-    let mut en = 0;
-    for word in normalize(text).split_whitespace() {
-        es += usize::from(ES.contains(&word));
-        pt += usize::from(PT.contains(&word));
-        en += usize::from(EN.contains(&word));
-    }
-    if es > en && es > pt {
-        Lang::Es
-    } else if pt > en && pt > es {
-        Lang::Pt
-    } else {
-        Lang::En
-    }
+    agent_store_text::detect(&text).unwrap_or_default()
 }
 
 /// How to handle an objection, for the human seller.
@@ -313,8 +235,8 @@ pub fn strategy(kind: ObjectionKind) -> &'static str {
 
 /// A template draft: what to say about `kind` (or, with `None`, a human
 /// picking the conversation up) in `lang`.
-pub fn template(kind: Option<ObjectionKind>, reason: EscalationReason, lang: Lang) -> &'static str {
-    use Lang::*;
+pub fn template(kind: Option<ObjectionKind>, reason: EscalationReason, lang: Language) -> &'static str {
+    use Language::*;
     use ObjectionKind::*;
     match (kind, lang) {
         (Some(Price), En) => {
@@ -379,7 +301,7 @@ pub struct Draft {
 /// Everything suggested for a conversation at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suggestions {
-    pub language: Lang,
+    pub language: Language,
     pub objections: Vec<Objection>,
     /// The best first: the model's when it answered, then the templates.
     pub drafts: Vec<Draft>,
@@ -400,7 +322,18 @@ pub struct Situation<'a> {
 
 /// Suggestions for `situation`; `model` turns a prompt into a draft (the
 /// `chat` model in the component, a stand-in in tests).
-pub fn suggest(situation: &Situation<'_>, model: impl FnOnce(&str) -> Result<String, String>) -> Suggestions {
+/// Why the model wrote no draft; the templates stand in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DraftError {
+    /// The model's backend does not serve it.
+    #[error("model `{0}` is not supported by its backend")]
+    Unsupported(&'static str),
+    /// The call failed (no model configured, a timeout…), as the host says.
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub fn suggest(situation: &Situation<'_>, model: impl FnOnce(&str) -> Result<String, DraftError>) -> Suggestions {
     let language = language(situation.language_tag, situation.transcript);
     let objections = objections(situation.transcript);
     let mut drafts: Vec<Draft> = Vec::new();
@@ -411,7 +344,7 @@ pub fn suggest(situation: &Situation<'_>, model: impl FnOnce(&str) -> Result<Str
             None
         }
         Ok(_) => Some("the model answered with nothing".to_string()),
-        Err(e) => Some(e),
+        Err(e) => Some(e.to_string()),
     };
     if objections.is_empty() {
         drafts.push(Draft { text: template(None, situation.reason, language).into(), source: "template" });
@@ -427,7 +360,7 @@ pub fn suggest(situation: &Situation<'_>, model: impl FnOnce(&str) -> Result<Str
 
 /// The prompt for one reply draft. The transcript is the customer's own
 /// words: they go to the configured model, nowhere else.
-pub fn prompt(situation: &Situation<'_>, language: Lang, objections: &[Objection]) -> String {
+pub fn prompt(situation: &Situation<'_>, language: Language, objections: &[Objection]) -> String {
     let mut text = format!(
         "You help a human sales agent of the {} store who took over a WhatsApp conversation from the AI seller.\n\
          Why it was escalated: {}.\n",
@@ -521,24 +454,23 @@ mod tests {
 
     #[test]
     fn languages_come_from_the_seller_or_the_words() {
-        assert_eq!(language(Some("pt-BR"), &[]), Lang::Pt);
-        assert_eq!(language(Some("xx"), &[customer("¿Dónde está mi pedido? Quiero saber")]), Lang::Es);
-        assert_eq!(detect("Não gostei, quero devolver isso"), Lang::Pt);
-        assert_eq!(detect("Está muito caro, tem desconto?"), Lang::Pt);
-        assert_eq!(detect("Qual o prazo de entrega?"), Lang::Pt);
-        assert_eq!(detect("La calidad es mala, se rompió"), Lang::Es);
-        assert_eq!(detect("Hola, necesito ayuda con el envío por favor"), Lang::Es);
-        assert_eq!(detect("I want to know when it arrives"), Lang::En);
-        assert_eq!(detect(""), Lang::En);
+        assert_eq!(language(Some("pt-BR"), &[]), Language::Pt);
+        assert_eq!(language(Some("xx"), &[customer("¿Dónde está mi pedido? Quiero saber")]), Language::Es);
+        let words = |text: &str| language(None, &[customer(text)]);
+        assert_eq!(words("Não gostei, quero devolver isso"), Language::Pt);
+        assert_eq!(words("Está muito caro, tem desconto?"), Language::Pt);
+        assert_eq!(words("Qual o prazo de entrega?"), Language::Pt);
+        assert_eq!(words("La calidad es mala, se rompió"), Language::Es);
+        assert_eq!(words("Hola, necesito ayuda con el envío por favor"), Language::Es);
+        assert_eq!(words("I want to know when it arrives"), Language::En);
+        assert_eq!(words(""), Language::En);
     }
 
     #[test]
     fn every_objection_has_a_template_in_every_language() {
         for kind in [ObjectionKind::Price, ObjectionKind::Quality, ObjectionKind::Delivery, ObjectionKind::Trust] {
-            let texts: Vec<_> = [Lang::En, Lang::Es, Lang::Pt]
-                .into_iter()
-                .map(|lang| template(Some(kind), EscalationReason::Other, lang))
-                .collect();
+            let texts: Vec<_> =
+                Language::ALL.into_iter().map(|lang| template(Some(kind), EscalationReason::Other, lang)).collect();
             assert!(texts.iter().all(|t| !t.is_empty()));
             assert_eq!(texts.len(), 3);
             assert!(texts[0] != texts[1] && texts[1] != texts[2], "{kind:?}");
@@ -564,7 +496,7 @@ mod tests {
             assert!(prompt.contains("Customer: Es muy caro") && prompt.contains("in Spanish"), "{prompt}");
             Ok("\"¿Te muestro otra opción?\"".into())
         });
-        assert_eq!(s.language, Lang::Es);
+        assert_eq!(s.language, Language::Es);
         assert_eq!(s.drafts[0], Draft { text: "¿Te muestro otra opción?".into(), source: "model" });
         assert_eq!(s.drafts[1].source, "template");
         assert_eq!(s.model_error, None);
@@ -573,7 +505,7 @@ mod tests {
     #[test]
     fn without_a_model_the_templates_answer() {
         let transcript = [customer("this is useless")];
-        let s = suggest(&situation(&transcript), |_| Err("no model configured for `chat`".into()));
+        let s = suggest(&situation(&transcript), |_| Err(DraftError::Failed("no model configured for `chat`".into())));
         assert_eq!(s.model_error.as_deref(), Some("no model configured for `chat`"));
         assert_eq!(s.drafts.len(), 1);
         assert!(s.drafts[0].text.starts_with("I'm sorry"), "low sentiment, no objection: {:?}", s.drafts);

@@ -3,6 +3,17 @@
 
 use agent_store_sdk::{Error, Result};
 
+/// Why a `brand_numbers` text is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrandNumbersError {
+    #[error("brand_numbers item {0:?} is not phone_number_id=brand")]
+    NotAPair(String),
+    #[error("brand_numbers item {0:?} has an empty side")]
+    EmptySide(String),
+    #[error("brand_numbers lists phone_number_id {0} twice")]
+    Twice(String),
+}
+
 /// Which brand owns which WhatsApp business number: Meta's
 /// `phone_number_id` → brand id, from `"id=brand,id=brand"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -13,17 +24,17 @@ pub struct BrandNumbers {
 impl BrandNumbers {
     /// Parses `"100000000000001=fashion,100000000000002=tech"`; spaces around
     /// items are ignored, an empty text is no brand at all.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, BrandNumbersError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let Some((id, brand)) = item.split_once('=').map(|(i, b)| (i.trim(), b.trim())) else {
-                return Err(format!("brand_numbers item {item:?} is not phone_number_id=brand"));
+                return Err(BrandNumbersError::NotAPair(item.to_string()));
             };
             if id.is_empty() || brand.is_empty() {
-                return Err(format!("brand_numbers item {item:?} has an empty side"));
+                return Err(BrandNumbersError::EmptySide(item.to_string()));
             }
             if pairs.iter().any(|(known, _)| known == id) {
-                return Err(format!("brand_numbers lists phone_number_id {id} twice"));
+                return Err(BrandNumbersError::Twice(id.to_string()));
             }
             pairs.push((id.to_string(), brand.to_string()));
         }
@@ -94,8 +105,10 @@ mod tests {
 
     #[test]
     fn bad_brand_numbers_say_what_is_wrong() {
-        assert!(BrandNumbers::parse("100000000000001").unwrap_err().contains("phone_number_id=brand"));
-        assert!(BrandNumbers::parse("=fashion").unwrap_err().contains("empty"));
-        assert!(BrandNumbers::parse("1=a,1=b").unwrap_err().contains("twice"));
+        let error = |text: &str| BrandNumbers::parse(text).unwrap_err().to_string();
+        assert!(error("100000000000001").contains("phone_number_id=brand"));
+        assert!(error("=fashion").contains("empty"));
+        assert!(error("1=a,1=b").contains("twice"));
+        assert_eq!(BrandNumbers::parse("1=a,1=b"), Err(BrandNumbersError::Twice("1".into())));
     }
 }

@@ -44,7 +44,7 @@ use agent_store_events::{
     ChatMessageNew, ChatResponse, CustomerRef, DeliveryStatus, EventData, MessageContent, WhatsAppMessageReceived,
     WhatsAppMessageSend, WhatsAppMessageStatus, ext, types,
 };
-use agent_store_sdk::{AttributesReader, AttributesWriter, Emit, Error, Event, Incoming, Result};
+use agent_store_sdk::{AttributesReader, AttributesWriter, Emit, Error, Event, Incoming, Result, auth};
 use sha2::{Digest, Sha256};
 use spin_sdk::http::{Method, Request, Response};
 
@@ -256,7 +256,7 @@ fn verify(request: &Request) -> Response {
         Ok(expected) => expected,
         Err(e) => return json_response(500, &e.to_string()),
     };
-    if !privacy::same_secret(&token, &expected) {
+    if !auth::same_secret(&token, &expected) {
         eprintln!("webhook verification refused: wrong hub.verify_token");
         return json_response(403, "hub.verify_token does not match");
     }
@@ -270,15 +270,15 @@ async fn receive(request: &Request) -> Response {
         Err(e) => return json_response(500, &e.to_string()),
     };
     let signature = request.header("x-hub-signature-256").and_then(|v| v.as_str());
-    if let Err(e) = privacy::verify_signature(&config.app_secret, request.body(), signature) {
-        eprintln!("webhook refused: {e}");
-        return json_response(401, &e.to_string());
+    if let Err(e) = auth::verify_signature(config.app_secret.as_bytes(), request.body(), signature) {
+        eprintln!("webhook refused: X-Hub-Signature-256: {e}");
+        return json_response(401, &format!("X-Hub-Signature-256: {e}"));
     }
     let notification = match webhook::parse(request.body()) {
         Ok(notification) => notification,
         Err(e) => {
             eprintln!("webhook refused: {e}");
-            return json_response(400, &e);
+            return json_response(400, &e.to_string());
         }
     };
     match accept(&config, notification).await {

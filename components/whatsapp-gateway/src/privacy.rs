@@ -1,5 +1,6 @@
 //! Keeping phone numbers inside the gateway: the ids that stand for them,
-//! the webhook signature, and the scrubbing of what leaves.
+//! and the scrubbing of what leaves. (The webhook's signature is checked
+//! with [`agent_store_sdk::auth`].)
 //!
 //! A customer's number is never in an event, a log line or a store key. The
 //! agents know a customer by `customer.id`, a chat by its conversation id and
@@ -77,52 +78,6 @@ pub fn digest(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))[..ID_HEX].to_string()
 }
 
-/// Why a webhook's signature was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignatureError {
-    Missing,
-    Malformed,
-    Mismatch,
-}
-
-impl std::fmt::Display for SignatureError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Missing => "the X-Hub-Signature-256 header is missing",
-            Self::Malformed => "the X-Hub-Signature-256 header is not `sha256=<64 hex digits>`",
-            Self::Mismatch => "the X-Hub-Signature-256 signature does not match the body",
-        })
-    }
-}
-
-/// Checks Meta's `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the
-/// raw body with the app secret. The comparison is constant-time
-/// (`Mac::verify_slice`), so the time taken says nothing about how much of a
-/// forged signature was right.
-pub fn verify_signature(app_secret: &str, body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
-    let hex_digest = header.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
-    let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
-    if expected.len() != 32 {
-        return Err(SignatureError::Malformed);
-    }
-    let mut mac = HmacSha256::new_from_slice(app_secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(body);
-    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
-}
-
-/// Compares two secrets in constant time (for the verify token).
-pub fn same_secret(given: &str, expected: &str) -> bool {
-    // Comparing MACs of both sides keeps the time independent of the inputs,
-    // their lengths included.
-    let tag = |text: &str| {
-        let mut mac = HmacSha256::new_from_slice(b"verify-token").expect("HMAC takes keys of any length");
-        mac.update(text.as_bytes());
-        mac
-    };
-    tag(given).verify_slice(&tag(expected).finalize().into_bytes()).is_ok()
-}
-
 /// Masks `phone` and anything that looks like a phone number in `text`.
 /// Used on what the Cloud API says back (its error details can quote the
 /// recipient) and on unsupported messages kept for the agents.
@@ -195,32 +150,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn sign(secret: &str, body: &[u8]) -> String {
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-    }
-
-    #[test]
-    fn signatures_are_checked_against_the_raw_body() {
-        let body = br#"{"object":"whatsapp_business_account"}"#;
-        let good = sign("s3cret", body);
-        assert_eq!(verify_signature("s3cret", body, Some(&good)), Ok(()));
-        assert_eq!(verify_signature("other", body, Some(&good)), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature("s3cret", b"{}", Some(&good)), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature("s3cret", body, None), Err(SignatureError::Missing));
-        assert_eq!(verify_signature("s3cret", body, Some("sha1=abcd")), Err(SignatureError::Malformed));
-        assert_eq!(verify_signature("s3cret", body, Some("sha256=zz")), Err(SignatureError::Malformed));
-        assert_eq!(verify_signature("s3cret", body, Some("sha256=abcd")), Err(SignatureError::Malformed));
-    }
-
-    #[test]
-    fn a_known_hmac_vector() {
-        // RFC 4231 test case 2.
-        let header = sign("Jefe", b"what do ya want for nothing?");
-        assert_eq!(header, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    }
-
     #[test]
     fn ids_are_stable_salted_and_free_of_the_number() {
         let a = conversation_id("salt", "fashion", "100000000000001", "34600000001");
@@ -248,13 +177,6 @@ mod tests {
         let mut raw = json!({"id": wamid, "context": {"id": wamid, "from": "15550783881"}, "n": 1, "list": [wamid]});
         tokenise_message_ids(&mut raw, "salt");
         assert_eq!(raw, json!({"id": token, "context": {"id": token, "from": "15550783881"}, "n": 1, "list": [token]}));
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret("token", "token"));
-        assert!(!same_secret("token", "tokens"));
-        assert!(!same_secret("", "token"));
     }
 
     #[test]

@@ -141,12 +141,33 @@ impl ApiError {
     }
 }
 
+/// A webhook body that is not the documented JSON at all, with what the
+/// parser said (anything like a phone number masked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the webhook body is not a WhatsApp notification: {0}")]
+pub struct NotANotification(String);
+
+/// Why a message or a status in a notification was left out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Ignored {
+    #[error("ignored a {0} that is not a JSON object")]
+    NotAnObject(&'static str),
+    #[error("ignored a message without an id")]
+    MessageWithoutId,
+    #[error("ignored a status without a message id")]
+    StatusWithoutId,
+    /// `message` is the message id's digest: the id encodes the sender's number.
+    #[error("ignored message {message} without a sender")]
+    NoSender { message: String },
+    #[error("ignored status {status:?} of message {message}")]
+    UnknownStatus { status: Option<String>, message: String },
+}
+
 /// Reads a webhook body. Only a body that is not the documented JSON at all
 /// is an error; a change or an item that cannot be read becomes a note.
-pub fn parse(body: &[u8]) -> Result<Notification, String> {
-    let payload: Payload = serde_json::from_slice(body).map_err(|e| {
-        format!("the webhook body is not a WhatsApp notification: {}", privacy::redact(&e.to_string(), ""))
-    })?;
+pub fn parse(body: &[u8]) -> Result<Notification, NotANotification> {
+    let payload: Payload =
+        serde_json::from_slice(body).map_err(|e| NotANotification(privacy::redact(&e.to_string(), "")))?;
     let mut notification = Notification::default();
     if payload.object != "whatsapp_business_account" {
         notification.notes.push(format!("ignored a notification for object {:?}", payload.object));
@@ -180,13 +201,13 @@ fn read_messages_value(value: MessagesValue, into: &mut Notification) {
     for raw in &value.messages {
         match message(&phone_number_id, &value.contacts, raw) {
             Ok(message) => into.messages.push(message),
-            Err(reason) => into.notes.push(reason),
+            Err(reason) => into.notes.push(reason.to_string()),
         }
     }
     for raw in &value.statuses {
         match status(&phone_number_id, raw) {
             Ok(status) => into.statuses.push(status),
-            Err(reason) => into.notes.push(reason),
+            Err(reason) => into.notes.push(reason.to_string()),
         }
     }
 }
@@ -205,12 +226,11 @@ fn timestamp(value: Option<&Value>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(seconds, 0)
 }
 
-fn message(phone_number_id: &str, contacts: &[Contact], raw: &Value) -> Result<InboundMessage, String> {
-    let object = raw.as_object().ok_or("ignored a message that is not a JSON object")?;
-    let message_id = text_of(object, "id").ok_or("ignored a message without an id")?.to_string();
-    let phone = text_of(object, "from")
-        .ok_or_else(|| format!("ignored message {} without a sender", privacy::digest(&message_id)))?
-        .to_string();
+fn message(phone_number_id: &str, contacts: &[Contact], raw: &Value) -> Result<InboundMessage, Ignored> {
+    let object = raw.as_object().ok_or(Ignored::NotAnObject("message"))?;
+    let message_id = text_of(object, "id").ok_or(Ignored::MessageWithoutId)?.to_string();
+    let phone =
+        text_of(object, "from").ok_or_else(|| Ignored::NoSender { message: privacy::digest(&message_id) })?.to_string();
     let profile_name = contacts
         .iter()
         .find(|c| c.wa_id.as_deref() == Some(phone.as_str()))
@@ -487,16 +507,17 @@ fn unsupported(kind: &str, raw: &Value, phone: &str) -> MessageContent {
     MessageContent::Unsupported { raw_type: kind.to_string(), raw }
 }
 
-fn status(phone_number_id: &str, raw: &Value) -> Result<StatusUpdate, String> {
-    let object = raw.as_object().ok_or("ignored a status that is not a JSON object")?;
-    let message_id = text_of(object, "id").ok_or("ignored a status without a message id")?.to_string();
+fn status(phone_number_id: &str, raw: &Value) -> Result<StatusUpdate, Ignored> {
+    let object = raw.as_object().ok_or(Ignored::NotAnObject("status"))?;
+    let message_id = text_of(object, "id").ok_or(Ignored::StatusWithoutId)?.to_string();
     let status = match text_of(object, "status") {
         Some("sent") => DeliveryStatus::Sent,
         Some("delivered") => DeliveryStatus::Delivered,
         Some("read") => DeliveryStatus::Read,
         Some("failed") => DeliveryStatus::Failed,
         other => {
-            return Err(format!("ignored status {other:?} of message {}", privacy::digest(&message_id)));
+            let status = other.map(str::to_string);
+            return Err(Ignored::UnknownStatus { status, message: privacy::digest(&message_id) });
         }
     };
     let recipient = text_of(object, "recipient_id").map(str::to_string);
@@ -606,7 +627,7 @@ mod tests {
             "{:?}",
             parsed.notes
         );
-        let error = parse(br#"{"object": 16505551234}"#).err().unwrap();
+        let error = parse(br#"{"object": 16505551234}"#).err().unwrap().to_string();
         assert!(!error.contains("16505551234"), "{error}");
     }
 }

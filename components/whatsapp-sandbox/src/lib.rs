@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use spin_sdk::http::{Method, Request, Response};
 
-use crate::mailbox::{Mailbox, MediaInfo, Sent};
+use crate::mailbox::{Mailbox, MailboxError, MediaInfo, Sent};
 
 /// Where the manifest mounts the sandbox publicly.
 const PUBLIC_PREFIX: &str = "/sandbox/whatsapp";
@@ -113,8 +113,8 @@ fn graph_error(status: u16, code: i64, message: &str, details: &str) -> Response
     )
 }
 
-fn store_error(e: String) -> Response {
-    graph_error(500, 2, "Service temporarily unavailable", &e)
+fn store_error(e: MailboxError) -> Response {
+    graph_error(500, 2, "Service temporarily unavailable", &e.to_string())
 }
 
 /// The Cloud API wants a bearer token; the sandbox takes any.
@@ -140,7 +140,8 @@ fn send(request: &Request, phone_number_id: &str) -> Answer {
     authorized(request)?;
     let body: Value = serde_json::from_slice(request.body())
         .map_err(|e| graph_error(400, 100, "Invalid parameter", &format!("the body is not JSON: {e}")))?;
-    let to = validate::message(&body).map_err(|reason| graph_error(400, 100, "Invalid parameter", &reason))?;
+    let to =
+        validate::message(&body).map_err(|reason| graph_error(400, 100, "Invalid parameter", &reason.to_string()))?;
     let mailbox = Mailbox::open().map_err(store_error)?;
     let sent = mailbox
         .keep(&to, |seq| Sent {

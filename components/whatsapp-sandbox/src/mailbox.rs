@@ -7,16 +7,24 @@
 //! | `media-count` | media uploaded so far (an atomic counter) |
 //! | `media:<id>` / `media-info:<id>` | an uploaded file and its [`MediaInfo`] |
 //!
-//! Counters go through `wasi:keyvalue/atomics`, so that two messages sent at
-//! once never share a sequence number.
+//! Everything goes through the SDK's `wasi:keyvalue` bucket, whose atomic
+//! counters make sure two messages sent at once never share a sequence number.
 
+use agent_store_sdk::kv::{Bucket, KvError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use spin_sdk::key_value::Store;
-use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
 
 /// The store's label in `spin.toml`.
 pub const STORE: &str = "whatsapp-sandbox";
+
+/// What keeping or reading messages failed with.
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    #[error("the sandbox's store failed: {0}")]
+    Store(#[from] KvError),
+    #[error("the sandbox's store holds a broken record at {key}: {source}")]
+    Broken { key: String, source: serde_json::Error },
+}
 
 /// One message the business sent, as the people's side reads it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,53 +50,48 @@ pub struct MediaInfo {
 }
 
 pub struct Mailbox {
-    store: Store,
-    counters: wasi_store::Bucket,
-}
-
-fn failed(what: &str, e: impl std::fmt::Debug) -> String {
-    format!("the sandbox's store failed {what}: {e:?}")
+    bucket: Bucket,
 }
 
 impl Mailbox {
-    pub fn open() -> Result<Self, String> {
-        Ok(Self {
-            store: Store::open(STORE).map_err(|e| failed("to open", e))?,
-            counters: wasi_store::open(STORE).map_err(|e| failed("to open", e))?,
-        })
+    pub fn open() -> Result<Self, MailboxError> {
+        Ok(Self { bucket: Bucket::open(STORE)? })
     }
 
-    fn count(&self, key: &str, delta: i64) -> Result<u64, String> {
-        let value = atomics::increment(&self.counters, key, delta).map_err(|e| failed("to count", e))?;
+    fn count(&self, key: &str, delta: i64) -> Result<u64, MailboxError> {
+        let value = self.bucket.increment(key, delta)?;
         Ok(value.max(0) as u64)
     }
 
-    fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, String> {
-        match self.store.get(key).map_err(|e| failed("to read", e))? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| failed("with a broken record", e)),
+    fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, MailboxError> {
+        match self.bucket.get(key)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| MailboxError::Broken { key: key.to_string(), source }),
             None => Ok(None),
         }
     }
 
-    fn set_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), String> {
-        let bytes = serde_json::to_vec(value).map_err(|e| failed("to encode", e))?;
-        self.store.set(key, &bytes).map_err(|e| failed("to write", e))
+    fn set_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), MailboxError> {
+        let bytes =
+            serde_json::to_vec(value).map_err(|source| MailboxError::Broken { key: key.to_string(), source })?;
+        Ok(self.bucket.set(key, &bytes)?)
     }
 
     /// Keeps a message for `to`; returns its sequence number.
-    pub fn keep(&self, to: &str, make: impl FnOnce(u64) -> Sent) -> Result<Sent, String> {
+    pub fn keep(&self, to: &str, make: impl FnOnce(u64) -> Sent) -> Result<Sent, MailboxError> {
         let sent = make(self.count(&format!("last:{to}"), 1)?);
         self.set_json(&format!("message:{to}:{}", sent.seq), &sent)?;
         Ok(sent)
     }
 
     /// The highest sequence number sent to `to` (0 when none).
-    pub fn last(&self, to: &str) -> Result<u64, String> {
+    pub fn last(&self, to: &str) -> Result<u64, MailboxError> {
         self.count(&format!("last:{to}"), 0)
     }
 
     /// Up to `limit` messages to `to` after `after`, oldest first.
-    pub fn after(&self, to: &str, after: u64, limit: u64) -> Result<(Vec<Sent>, u64), String> {
+    pub fn after(&self, to: &str, after: u64, limit: u64) -> Result<(Vec<Sent>, u64), MailboxError> {
         let last = self.last(to)?;
         let mut messages = Vec::new();
         for seq in (after + 1..=last).take(limit as usize) {
@@ -103,19 +106,19 @@ impl Mailbox {
     }
 
     /// Keeps an uploaded file; returns its media id.
-    pub fn upload(&self, bytes: &[u8], info: &MediaInfo) -> Result<String, String> {
+    pub fn upload(&self, bytes: &[u8], info: &MediaInfo) -> Result<String, MailboxError> {
         // Meta's media ids are long numbers; these look alike.
         let id = format!("7{:015}", self.count("media-count", 1)?);
-        self.store.set(&format!("media:{id}"), bytes).map_err(|e| failed("to write", e))?;
+        self.bucket.set(&format!("media:{id}"), bytes)?;
         self.set_json(&format!("media-info:{id}"), info)?;
         Ok(id)
     }
 
-    pub fn media_info(&self, id: &str) -> Result<Option<MediaInfo>, String> {
+    pub fn media_info(&self, id: &str) -> Result<Option<MediaInfo>, MailboxError> {
         self.get_json(&format!("media-info:{id}"))
     }
 
-    pub fn media(&self, id: &str) -> Result<Option<Vec<u8>>, String> {
-        self.store.get(&format!("media:{id}")).map_err(|e| failed("to read", e))
+    pub fn media(&self, id: &str) -> Result<Option<Vec<u8>>, MailboxError> {
+        Ok(self.bucket.get(&format!("media:{id}"))?)
     }
 }

@@ -21,26 +21,75 @@ const TYPES: &[&str] = &[
     "template",
 ];
 
+/// Why the Cloud API would refuse a body; the text is what its
+/// `error_data.details` would say.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("the body must be a JSON object")]
+    NotAnObject,
+    #[error("{field} must be {expected}")]
+    MustBe { field: String, expected: &'static str },
+    #[error("{field} is required")]
+    Required { field: String },
+    #[error("{field} is required and must be a string")]
+    NotAString { field: String },
+    #[error("{field} must not be empty")]
+    Empty { field: String },
+    #[error("{field} is {chars} characters; at most {max} are allowed")]
+    TooLong { field: String, chars: usize, max: usize },
+    #[error("`to` must be the recipient's phone number")]
+    NoRecipient,
+    #[error("`to` is not a phone number")]
+    NotAPhoneNumber,
+    #[error("type {0:?} is not a message type")]
+    UnknownType(String),
+    #[error("a {0} message needs a `{0}` object")]
+    NoObject(String),
+    #[error("a {0} needs a link or an id")]
+    NoMedia(String),
+    #[error("a {0} has no caption")]
+    NoCaption(String),
+    #[error("interactive.type {0:?} is not one the sandbox sends (button, list)")]
+    UnsentInteractive(String),
+    #[error("a list's header can only be text")]
+    ListHeader,
+    #[error("{count} {what}; {limit}")]
+    Count { count: usize, what: &'static str, limit: &'static str },
+    #[error("button ids and titles must be unique")]
+    DuplicateButton,
+    #[error("every section needs rows")]
+    NoRows,
+    #[error("row id {0:?} is used twice")]
+    DuplicateRow(String),
+}
+
+fn must_be(field: impl Into<String>, expected: &'static str) -> Invalid {
+    Invalid::MustBe { field: field.into(), expected }
+}
+
+fn required(field: impl Into<String>) -> Invalid {
+    Invalid::Required { field: field.into() }
+}
+
 /// The recipient's number, digits only, when the body is a message the
 /// Cloud API would accept; else why not.
-pub fn message(body: &Value) -> Result<String, String> {
-    let body = body.as_object().ok_or("the body must be a JSON object")?;
+pub fn message(body: &Value) -> Result<String, Invalid> {
+    let body = body.as_object().ok_or(Invalid::NotAnObject)?;
     if body.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
-        return Err("messaging_product must be \"whatsapp\"".into());
+        return Err(must_be("messaging_product", "\"whatsapp\""));
     }
     if let Some(kind) = body.get("recipient_type")
         && kind.as_str() != Some("individual")
     {
-        return Err("recipient_type must be \"individual\"".into());
+        return Err(must_be("recipient_type", "\"individual\""));
     }
     let to = recipient(body.get("to"))?;
     // The Cloud API sends text when no type is given.
-    let kind = body.get("type").map_or(Some("text"), Value::as_str).ok_or("type must be a string")?;
+    let kind = body.get("type").map_or(Some("text"), Value::as_str).ok_or_else(|| must_be("type", "a string"))?;
     if !TYPES.contains(&kind) {
-        return Err(format!("type {kind:?} is not a message type"));
+        return Err(Invalid::UnknownType(kind.to_string()));
     }
-    let object =
-        body.get(kind).and_then(Value::as_object).ok_or_else(|| format!("a {kind} message needs a `{kind}` object"))?;
+    let object = body.get(kind).and_then(Value::as_object).ok_or_else(|| Invalid::NoObject(kind.to_string()))?;
     if let Some(context) = body.get("context") {
         text(context.get("message_id"), "context.message_id", 256)?;
     }
@@ -56,14 +105,14 @@ pub fn message(body: &Value) -> Result<String, String> {
                     .get(key)
                     .is_some_and(|v| v.is_number() || v.as_str().is_some_and(|s| s.parse::<f64>().is_ok()))
                 {
-                    return Err(format!("location.{key} must be a number"));
+                    return Err(must_be(format!("location.{key}"), "a number"));
                 }
             }
         }
         "reaction" => {
             text(object.get("message_id"), "reaction.message_id", 256)?;
             if !object.get("emoji").is_some_and(Value::is_string) {
-                return Err("reaction.emoji must be a string (empty to remove a reaction)".into());
+                return Err(must_be("reaction.emoji", "a string (empty to remove a reaction)"));
             }
         }
         "template" => {
@@ -76,52 +125,52 @@ pub fn message(body: &Value) -> Result<String, String> {
     Ok(to)
 }
 
-fn recipient(value: Option<&Value>) -> Result<String, String> {
-    let to = value.and_then(Value::as_str).ok_or("`to` must be the recipient's phone number")?;
+fn recipient(value: Option<&Value>) -> Result<String, Invalid> {
+    let to = value.and_then(Value::as_str).ok_or(Invalid::NoRecipient)?;
     let digits: String = to.chars().filter(char::is_ascii_digit).collect();
     let allowed = to.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
     if !allowed || !(5..=20).contains(&digits.len()) {
-        return Err("`to` is not a phone number".into());
+        return Err(Invalid::NotAPhoneNumber);
     }
     Ok(digits)
 }
 
-fn text<'a>(value: Option<&'a Value>, what: &str, max: usize) -> Result<&'a str, String> {
-    let text = value.and_then(Value::as_str).ok_or_else(|| format!("{what} is required and must be a string"))?;
+fn text<'a>(value: Option<&'a Value>, what: &str, max: usize) -> Result<&'a str, Invalid> {
+    let text = value.and_then(Value::as_str).ok_or_else(|| Invalid::NotAString { field: what.to_string() })?;
     if text.trim().is_empty() {
-        return Err(format!("{what} must not be empty"));
+        return Err(Invalid::Empty { field: what.to_string() });
     }
     let chars = text.chars().count();
     if chars > max {
-        return Err(format!("{what} is {chars} characters; at most {max} are allowed"));
+        return Err(Invalid::TooLong { field: what.to_string(), chars, max });
     }
     Ok(text)
 }
 
-fn media(object: &Map<String, Value>, kind: &str) -> Result<(), String> {
+fn media(object: &Map<String, Value>, kind: &str) -> Result<(), Invalid> {
     match (object.get("link"), object.get("id")) {
         (Some(link), _) => {
             let link = text(Some(link), &format!("{kind}.link"), 2048)?;
             if !link.starts_with("https://") && !link.starts_with("http://") {
-                return Err(format!("{kind}.link must be an http(s) URL"));
+                return Err(must_be(format!("{kind}.link"), "an http(s) URL"));
             }
         }
         (None, Some(id)) => {
             text(Some(id), &format!("{kind}.id"), 128)?;
         }
-        (None, None) => return Err(format!("a {kind} needs a link or an id")),
+        (None, None) => return Err(Invalid::NoMedia(kind.to_string())),
     }
     if let Some(caption) = object.get("caption") {
         if matches!(kind, "audio" | "sticker") {
-            return Err(format!("a {kind} has no caption"));
+            return Err(Invalid::NoCaption(kind.to_string()));
         }
         text(Some(caption), &format!("{kind}.caption"), 1024)?;
     }
     Ok(())
 }
 
-fn interactive(object: &Map<String, Value>) -> Result<(), String> {
-    let kind = object.get("type").and_then(Value::as_str).ok_or("interactive.type is required")?;
+fn interactive(object: &Map<String, Value>) -> Result<(), Invalid> {
+    let kind = object.get("type").and_then(Value::as_str).ok_or_else(|| required("interactive.type"))?;
     text(object.get("body").and_then(|b| b.get("text")), "interactive.body.text", 1024)?;
     if let Some(footer) = object.get("footer") {
         text(footer.get("text"), "interactive.footer.text", 60)?;
@@ -133,41 +182,39 @@ fn interactive(object: &Map<String, Value>) -> Result<(), String> {
             }
             Some(media_kind @ ("image" | "video" | "document")) => {
                 let media_object = header.get(media_kind).and_then(Value::as_object);
-                media(media_object.ok_or(format!("interactive.header.{media_kind} is required"))?, media_kind)?;
+                media(media_object.ok_or_else(|| required(format!("interactive.header.{media_kind}")))?, media_kind)?;
             }
-            _ => {
-                return Err("interactive.header.type must be text, image, video or document".into());
-            }
+            _ => return Err(must_be("interactive.header.type", "text, image, video or document")),
         }
     }
-    let action = object.get("action").ok_or("interactive.action is required")?;
+    let action = object.get("action").ok_or_else(|| required("interactive.action"))?;
     match kind {
         "button" => buttons(action),
         "list" => {
             if object.get("header").and_then(|h| h.get("type")).is_some_and(|t| t != "text") {
-                return Err("a list's header can only be text".into());
+                return Err(Invalid::ListHeader);
             }
             list(action)
         }
-        other => Err(format!("interactive.type {other:?} is not one the sandbox sends (button, list)")),
+        other => Err(Invalid::UnsentInteractive(other.to_string())),
     }
 }
 
-fn buttons(action: &Value) -> Result<(), String> {
-    let buttons = action.get("buttons").and_then(Value::as_array).ok_or("action.buttons is required")?;
+fn buttons(action: &Value) -> Result<(), Invalid> {
+    let buttons = action.get("buttons").and_then(Value::as_array).ok_or_else(|| required("action.buttons"))?;
     if !(1..=3).contains(&buttons.len()) {
-        return Err(format!("{} buttons; a message has 1 to 3", buttons.len()));
+        return Err(Invalid::Count { count: buttons.len(), what: "buttons", limit: "a message has 1 to 3" });
     }
     let mut seen = (Vec::new(), Vec::new());
     for button in buttons {
         if button.get("type").and_then(Value::as_str) != Some("reply") {
-            return Err("every button's type must be \"reply\"".into());
+            return Err(must_be("every button's type", "\"reply\""));
         }
         let reply = button.get("reply");
         let id = text(reply.and_then(|r| r.get("id")), "button reply.id", 256)?;
         let title = text(reply.and_then(|r| r.get("title")), "button reply.title", 20)?;
         if seen.0.contains(&id) || seen.1.contains(&title) {
-            return Err("button ids and titles must be unique".into());
+            return Err(Invalid::DuplicateButton);
         }
         seen.0.push(id);
         seen.1.push(title);
@@ -175,11 +222,11 @@ fn buttons(action: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn list(action: &Value) -> Result<(), String> {
+fn list(action: &Value) -> Result<(), Invalid> {
     text(action.get("button"), "action.button", 20)?;
-    let sections = action.get("sections").and_then(Value::as_array).ok_or("action.sections is required")?;
+    let sections = action.get("sections").and_then(Value::as_array).ok_or_else(|| required("action.sections"))?;
     if !(1..=10).contains(&sections.len()) {
-        return Err(format!("{} sections; a list has 1 to 10", sections.len()));
+        return Err(Invalid::Count { count: sections.len(), what: "sections", limit: "a list has 1 to 10" });
     }
     let mut ids = Vec::new();
     for section in sections {
@@ -187,20 +234,20 @@ fn list(action: &Value) -> Result<(), String> {
             text(section.get("title"), "section title (required with several sections)", 24)?;
         }
         let rows = section.get("rows").and_then(Value::as_array).filter(|r| !r.is_empty());
-        for row in rows.ok_or("every section needs rows")? {
+        for row in rows.ok_or(Invalid::NoRows)? {
             let id = text(row.get("id"), "row id", 200)?;
             text(row.get("title"), "row title", 24)?;
             if let Some(description) = row.get("description") {
                 text(Some(description), "row description", 72)?;
             }
             if ids.contains(&id) {
-                return Err(format!("row id {id:?} is used twice"));
+                return Err(Invalid::DuplicateRow(id.to_string()));
             }
             ids.push(id);
         }
     }
     if ids.len() > 10 {
-        return Err(format!("{} rows; a list has at most 10", ids.len()));
+        return Err(Invalid::Count { count: ids.len(), what: "rows", limit: "a list has at most 10" });
     }
     Ok(())
 }
@@ -255,7 +302,7 @@ mod tests {
             (json!({"messaging_product": "whatsapp", "to": "not a number", "text": {"body": "x"}}), "`to`"),
         ];
         for (body, expected) in cases {
-            let error = message(&body).unwrap_err();
+            let error = message(&body).unwrap_err().to_string();
             assert!(error.contains(expected), "{expected:?} not in {error:?}");
         }
     }

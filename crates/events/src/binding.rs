@@ -55,17 +55,58 @@ pub enum Mode {
     Batch,
 }
 
-/// Why a message is not a valid event; the text is what a client is told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError(pub String);
-
-impl std::fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a message is not a valid event (or events cannot be written); the
+/// text is what a client is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// No CloudEvent at all: no `ce-specversion`, no CloudEvents content type.
+    #[error(
+        "not a CloudEvent: send binary mode (ce-specversion, ce-id, ce-source, ce-type headers), \
+         or Content-Type {STRUCTURED_CONTENT_TYPE} or {BATCH_CONTENT_TYPE}"
+    )]
+    NotAnEvent,
+    /// Binary mode whose headers do not make an event.
+    #[error("invalid binary-mode CloudEvent: {0}")]
+    Binary(String),
+    /// Structured mode whose body is not an event.
+    #[error("invalid structured CloudEvent: {0}")]
+    Structured(String),
+    /// A batch body that is not a JSON array.
+    #[error("invalid CloudEvents batch: {0}")]
+    Batch(String),
+    /// One item of a batch that is not an event.
+    #[error("invalid CloudEvent at index {index} of the batch: {reason}")]
+    BatchItem {
+        /// Its position in the batch.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A required attribute is empty.
+    #[error("invalid CloudEvent: `{0}` is empty")]
+    Empty(&'static str),
+    /// Data declared as JSON that is not JSON.
+    #[error("event {id}: data is declared as {content_type} but is not valid JSON: {reason}")]
+    NotJson {
+        /// The event's id.
+        id: String,
+        /// Its `datacontenttype`.
+        content_type: String,
+        /// The parser's words.
+        reason: String,
+    },
+    /// A reply whose status carries no events.
+    #[error("the reply has status {0}")]
+    ReplyStatus(StatusCode),
+    /// Events that cannot be written in the binding.
+    #[error("cannot encode {what}: {reason}")]
+    Encode {
+        /// Which event, or the batch.
+        what: String,
+        /// Why not.
+        reason: String,
+    },
 }
-
-impl std::error::Error for DecodeError {}
 
 /// A parser's message without the payload text it may quote (serde quotes
 /// an offending value: `invalid type: string "…", expected u32`), so that
@@ -115,28 +156,23 @@ pub fn mode(headers: &HeaderMap) -> Option<Mode> {
 pub fn decode(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeError> {
     let events = match mode(headers) {
         None => {
-            return Err(DecodeError(format!(
-                "not a CloudEvent: send binary mode (ce-specversion, ce-id, ce-source, ce-type headers), \
-                 or Content-Type {STRUCTURED_CONTENT_TYPE} or {BATCH_CONTENT_TYPE}"
-            )));
+            return Err(DecodeError::NotAnEvent);
         }
-        Some(Mode::Binary) => vec![
-            cloudevents::binding::http::to_event(headers, body)
-                .map_err(|e| DecodeError(format!("invalid binary-mode CloudEvent: {e}")))?,
-        ],
-        Some(Mode::Structured) => vec![
-            serde_json::from_slice::<Event>(&body)
-                .map_err(|e| DecodeError(format!("invalid structured CloudEvent: {e}")))?,
-        ],
+        Some(Mode::Binary) => {
+            vec![cloudevents::binding::http::to_event(headers, body).map_err(|e| DecodeError::Binary(e.to_string()))?]
+        }
+        Some(Mode::Structured) => {
+            vec![serde_json::from_slice::<Event>(&body).map_err(|e| DecodeError::Structured(e.to_string()))?]
+        }
         Some(Mode::Batch) => {
             let items: Vec<serde_json::Value> =
-                serde_json::from_slice(&body).map_err(|e| DecodeError(format!("invalid CloudEvents batch: {e}")))?;
+                serde_json::from_slice(&body).map_err(|e| DecodeError::Batch(e.to_string()))?;
             items
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| {
                     serde_json::from_value::<Event>(item)
-                        .map_err(|e| DecodeError(format!("invalid CloudEvent at index {i} of the batch: {e}")))
+                        .map_err(|e| DecodeError::BatchItem { index: i, reason: e.to_string() })
                 })
                 .collect::<Result<_, _>>()?
         }
@@ -149,10 +185,10 @@ pub fn decode(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeEr
 /// came in.
 fn normalize(mut event: Event) -> Result<Event, DecodeError> {
     if event.id().is_empty() {
-        return Err(DecodeError("invalid CloudEvent: `id` is empty".into()));
+        return Err(DecodeError::Empty("id"));
     }
     if event.ty().is_empty() {
-        return Err(DecodeError("invalid CloudEvent: `type` is empty".into()));
+        return Err(DecodeError::Empty("type"));
     }
     let json = event.datacontenttype().is_none_or(is_json_content_type);
     if json {
@@ -166,11 +202,11 @@ fn normalize(mut event: Event) -> Result<Event, DecodeError> {
                 event.set_data_unchecked(value);
             }
             Some(Err(e)) if event.datacontenttype().is_some() => {
-                return Err(DecodeError(format!(
-                    "event {}: data is declared as {} but is not valid JSON: {e}",
-                    event.id(),
-                    event.datacontenttype().unwrap_or_default()
-                )));
+                return Err(DecodeError::NotJson {
+                    id: event.id().to_string(),
+                    content_type: event.datacontenttype().unwrap_or_default().to_string(),
+                    reason: e.to_string(),
+                });
             }
             _ => {}
         }
@@ -211,12 +247,13 @@ pub fn encode_binary(event: &Event) -> Result<(HeaderMap, Vec<u8>), DecodeError>
         event.clone(),
         Serializer::new(HeaderBuilder { headers: HeaderMap::new(), body: Vec::new() }),
     )
-    .map_err(|e| DecodeError(format!("cannot encode event {}: {e}", event.id())))
+    .map_err(|e| DecodeError::Encode { what: format!("event {}", event.id()), reason: e.to_string() })
 }
 
 /// Several events as one batch body.
 pub fn encode_batch(events: &[Event]) -> Result<(HeaderMap, Vec<u8>), DecodeError> {
-    let body = serde_json::to_vec(events).map_err(|e| DecodeError(format!("cannot encode batch: {e}")))?;
+    let body = serde_json::to_vec(events)
+        .map_err(|e| DecodeError::Encode { what: "the batch".into(), reason: e.to_string() })?;
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(BATCH_CONTENT_TYPE));
     Ok((headers, body))
@@ -234,7 +271,7 @@ pub fn encode_reply(events: &[Event]) -> Result<(StatusCode, HeaderMap, Vec<u8>)
 /// Reads a reply: a 2xx without events means none.
 pub fn decode_reply(status: StatusCode, headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeError> {
     if !status.is_success() {
-        return Err(DecodeError(format!("the reply has status {status}")));
+        return Err(DecodeError::ReplyStatus(status));
     }
     if mode(headers).is_none() {
         return Ok(Vec::new());
@@ -321,16 +358,17 @@ mod tests {
     #[test]
     fn malformed_events_are_refused_with_the_reason() {
         let err = decode(&HeaderMap::new(), b"{}".to_vec()).unwrap_err();
-        assert!(err.0.starts_with("not a CloudEvent"), "{err}");
+        assert_eq!(err, DecodeError::NotAnEvent);
+        assert!(err.to_string().starts_with("not a CloudEvent"), "{err}");
 
         let (mut h, b) = encode_binary(&event("1")).unwrap();
         h.remove("ce-source");
         let err = decode(&h, b).unwrap_err();
-        assert!(err.0.contains("source"), "{err}");
+        assert!(matches!(&err, DecodeError::Binary(reason) if reason.contains("source")), "{err}");
 
         let (h, _) = encode_binary(&event("1")).unwrap();
         let err = decode(&h, b"{not json".to_vec()).unwrap_err();
-        assert!(err.0.contains("not valid JSON"), "{err}");
+        assert!(matches!(err, DecodeError::NotJson { .. }) && err.to_string().contains("not valid JSON"), "{err}");
 
         let mut h = HeaderMap::new();
         h.insert(CONTENT_TYPE, HeaderValue::from_static(BATCH_CONTENT_TYPE));
@@ -338,7 +376,7 @@ mod tests {
         second.as_object_mut().unwrap().remove("type");
         let body = serde_json::to_vec(&serde_json::json!([event("1"), second])).unwrap();
         let err = decode(&h, body).unwrap_err();
-        assert!(err.0.contains("index 1"), "{err}");
+        assert!(matches!(err, DecodeError::BatchItem { index: 1, .. }), "{err}");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! * one serde type per event for its `data`, each implementing [`EventData`]
 //!   so that the type name travels with the payload;
 //! * the building blocks the payloads share ([`Money`], [`Product`], [`Cart`],
-//!   [`MessageContent`], [`OutboundMessage`], …).
+//!   [`MessageContent`], [`OutboundMessage`], …);
+//! * [`stock`] — the catalog's stock API as the order processor calls it: the
+//!   limits of an order's lines and the typed [`StockRefusal`].
 //!
 //! `docs/events.md` shows a JSON example of every event; a test parses that page
 //! and round-trips each example through these types, so the page and the code
@@ -78,7 +80,7 @@ mod common;
 mod order;
 mod product;
 mod sales;
-pub mod text;
+pub mod stock;
 mod whatsapp;
 
 pub use cart::{Cart, CartItem, CartItemAdded};
@@ -96,6 +98,7 @@ pub use sales::{
     ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased, InsightKind, Resolution,
     SalesEscalate, SalesInsight, Speaker, TranscriptEntry,
 };
+pub use stock::{LineError, ReservationState, StockRefusal, StockRefused};
 pub use whatsapp::{
     DeliveryStatus, ListRow, ListSection, Media, MessageContent, OrderedItem, OutboundMessage, ProductSummary,
     ReplyButton, SharedContact, StatusError, WhatsAppMessageReceived, WhatsAppMessageSend, WhatsAppMessageStatus,

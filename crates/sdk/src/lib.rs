@@ -37,6 +37,9 @@
 //! is wrong; the host dead-letters it at once), anything else answers 500
 //! (the host retries with backoff).
 
+pub mod auth;
+pub mod kv;
+
 pub use agent_store_events as events;
 pub use agent_store_events::binding;
 pub use cloudevents::event::ExtensionValue;
@@ -291,7 +294,7 @@ where
     let headers = header_map(&request);
     let events = match binding::decode(&headers, request.into_body()) {
         Ok(events) => events,
-        Err(e) => return error_response(&Error::BadEvent(e.0)),
+        Err(e) => return error_response(&Error::BadEvent(e.to_string())),
     };
     let mut out = Vec::new();
     for event in events {
@@ -313,7 +316,7 @@ where
             }
             response.body(body).build()
         }
-        Err(e) => error_response(&Error::Failed(e.0)),
+        Err(e) => error_response(&Error::Failed(e.to_string())),
     }
 }
 

@@ -18,13 +18,13 @@
 //!    search too.
 
 use agent_store_events::{Intent, IntentEntities, MessageContent};
+use agent_store_text::{Language, detect_or, tokens};
 
-use crate::lang::{Language, detect_or};
 use crate::lexicon as lex;
 use crate::persona::Persona;
 use crate::sentiment;
 use crate::state::SearchPlan;
-use crate::text::{covered, find_phrase, has_any, number, small_number_word, tokens};
+use crate::text::{covered, find_phrase, has_any, number, small_number_word};
 
 /// What the brain needs to know besides the message.
 #[derive(Debug, Clone, Copy, Default)]
@@ -275,53 +275,77 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
     reading
 }
 
+/// Reads a message's words in four steps: the details (prices, position,
+/// quantity, what is asked), the words left for a search, the intent, and the
+/// search to run.
 fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Reading) {
-    let has = |phrases: &[&str]| has_any(words, phrases);
-    r.greets = has(lex::GREETING);
-    r.focus = has(lex::FOCUS);
-    r.order_id = words.iter().find(|w| w.starts_with("ord")).and_then(|w| {
-        // Order ids look like ord-20250602-0042: the tokenizer split them.
-        let start = words.iter().position(|x| x == w)?;
-        let parts: Vec<&str> = words[start..].iter().take(3).map(String::as_str).collect();
-        (parts.len() == 3 && parts[1..].iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))).then(|| parts.join("-"))
-    });
+    let (min, max, price_mask) = read_details(words, context, r);
+    r.words = product_words(persona, words, &price_mask, r);
+    r.category = persona.category_of(&r.words).map(|c| c.id.clone());
+    r.beyond_scope = has_any(words, lex::BEYOND_SCOPE) || r.quantity.is_some_and(|q| q >= BULK_QUANTITY);
+    let (intent, confidence) = intent(words, context, r);
+    r.intent = intent;
+    r.confidence = confidence;
+    plan_search(persona, words, (min, max), r);
+}
+
+/// Greeting, focus, order id, position, quantity and what is asked about; the
+/// price range, and which words are prices.
+fn read_details(words: &[String], context: &Context, r: &mut Reading) -> (Option<i64>, Option<i64>, Vec<bool>) {
+    r.greets = has_any(words, lex::GREETING);
+    r.focus = has_any(words, lex::FOCUS);
+    r.order_id = order_id(words);
     let (min, max, price_mask) = prices(words);
     r.position = position(words, context);
     r.quantity = quantity(words, &price_mask);
     r.asks = asks(words);
+    (min, max, price_mask)
+}
 
-    // Whatever no intent phrase, filler, price or position explains is what
-    // the customer is looking for.
+/// An order id such as ord-20250602-0042, which the tokenizer split in three.
+fn order_id(words: &[String]) -> Option<String> {
+    let start = words.iter().position(|w| w.starts_with("ord"))?;
+    let parts: Vec<&str> = words[start..].iter().take(3).map(String::as_str).collect();
+    (parts.len() == 3 && parts[1..].iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))).then(|| parts.join("-"))
+}
+
+/// The phrase tables whose words say what the customer wants done, not what
+/// they are looking for.
+const EXPLAINING: &[&[&str]] = &[
+    lex::GREETING,
+    lex::THANKS,
+    lex::GOODBYE,
+    lex::ACKNOWLEDGE,
+    lex::HUMAN_STRONG,
+    lex::TALK,
+    lex::PERSON,
+    lex::ORDER_STATUS,
+    lex::CHECKOUT,
+    lex::VIEW_CART,
+    lex::CHANGE_CART,
+    lex::ADD,
+    lex::RECOMMEND,
+    lex::QUESTION,
+    lex::BROWSE,
+    lex::FOCUS,
+    lex::FILLER,
+    lex::YES,
+    lex::NO,
+    lex::SIZE_WORDS,
+    lex::COMPLAINT,
+];
+
+/// Whatever no intent phrase, filler, price or position explains is what the
+/// customer is looking for.
+fn product_words(persona: &Persona, words: &[String], price_mask: &[bool], r: &Reading) -> Vec<String> {
     let mut explained = vec![false; words.len()];
-    for table in [
-        lex::GREETING,
-        lex::THANKS,
-        lex::GOODBYE,
-        lex::ACKNOWLEDGE,
-        lex::HUMAN_STRONG,
-        lex::TALK,
-        lex::PERSON,
-        lex::ORDER_STATUS,
-        lex::CHECKOUT,
-        lex::VIEW_CART,
-        lex::CHANGE_CART,
-        lex::ADD,
-        lex::RECOMMEND,
-        lex::QUESTION,
-        lex::BROWSE,
-        lex::FOCUS,
-        lex::FILLER,
-        lex::YES,
-        lex::NO,
-        lex::SIZE_WORDS,
-        lex::COMPLAINT,
-    ] {
+    for table in EXPLAINING {
         for (slot, hit) in explained.iter_mut().zip(covered(words, table)) {
             *slot |= hit;
         }
     }
     let after_size = |i: usize| i > 0 && lex::SIZE_WORDS.contains(&words[i - 1].as_str());
-    r.words = words
+    words
         .iter()
         .enumerate()
         .filter(|&(i, w)| {
@@ -336,40 +360,45 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Re
                 && w.chars().count() > 1
         })
         .map(|(_, w)| w.clone())
-        .collect();
-    r.category = persona.category_of(&r.words).map(|c| c.id.clone());
+        .collect()
+}
 
+/// What asking for money back sounds like, in the three languages.
+const MONEY_BACK: &[&str] = &[
+    "refund*",
+    "return*",
+    "money back",
+    "reembols*",
+    "devol*",
+    "devuel*",
+    "dinero",
+    "dinheiro",
+    "estorno",
+    "troca*",
+    "chargeback",
+    "dispute",
+    "cancel*",
+    "lawyer",
+    "abogado",
+    "advogado",
+    "procon",
+    "garantia",
+    "warranty",
+];
+
+/// The intent and how sure of it the brain is, from the first rule that fits;
+/// an answer to the seller's question or a cart change is noted on the way.
+fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32) {
+    let has = |phrases: &[&str]| has_any(words, phrases);
     let human = has(lex::HUMAN_STRONG) || (has(lex::TALK) && has(lex::PERSON));
-    r.beyond_scope = has(lex::BEYOND_SCOPE) || r.quantity.is_some_and(|q| q >= BULK_QUANTITY);
     let complaint = has(lex::COMPLAINT);
     let whole_answer =
         |phrases: &[&str]| phrases.iter().any(|p| find_phrase(words, p).is_some_and(|(_, len)| len + 1 >= words.len()));
 
-    let (intent, confidence) = if human {
+    if human {
         (Intent::HumanRequest, 0.95)
     } else if r.beyond_scope {
-        let money = has(&[
-            "refund*",
-            "return*",
-            "money back",
-            "reembols*",
-            "devol*",
-            "devuel*",
-            "dinero",
-            "dinheiro",
-            "estorno",
-            "troca*",
-            "chargeback",
-            "dispute",
-            "cancel*",
-            "lawyer",
-            "abogado",
-            "advogado",
-            "procon",
-            "garantia",
-            "warranty",
-        ]);
-        (if money || complaint { Intent::Complaint } else { Intent::ProductQuestion }, 0.85)
+        (if has(MONEY_BACK) || complaint { Intent::Complaint } else { Intent::ProductQuestion }, 0.85)
     } else if context.awaiting_answer && whole_answer(lex::YES) {
         r.answer = Some(true);
         (Intent::Checkout, 0.9)
@@ -383,20 +412,7 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Re
     } else if has(lex::CHECKOUT) {
         (Intent::Checkout, 0.9)
     } else if has(lex::CHANGE_CART) {
-        r.change = Some(if has(&["empty", "clear my", "clear the", "vacia", "vaciar", "esvaziar", "esvazia"]) {
-            CartChange::Empty
-        } else if let Some(n) = r.quantity.filter(|_| {
-            !has(&[
-                "remove", "delete", "take out", "quita*", "saca*", "elimina*", "borra*", "remov*", "tira*", "exclu*",
-                "apaga*",
-            ])
-        }) {
-            CartChange::SetQuantity(n)
-        } else if has(&["only one", "just one", "solo uno", "solo una", "so um", "so uma"]) {
-            CartChange::SetQuantity(1)
-        } else {
-            CartChange::Remove
-        });
+        r.change = Some(cart_change(words, r.quantity));
         (Intent::ChangeCart, 0.85)
     } else if (has(lex::ADD) && !wants_new_product(words)) || wants_a_quantity(words) {
         (Intent::AddToCart, 0.9)
@@ -430,28 +446,52 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Re
         (Intent::Thanks, 0.5)
     } else {
         (Intent::Unknown, 0.2)
-    };
-    r.intent = intent;
-    r.confidence = confidence;
+    }
+}
 
+/// How a message that changes the cart changes it.
+fn cart_change(words: &[String], quantity: Option<u32>) -> CartChange {
+    let has = |phrases: &[&str]| has_any(words, phrases);
+    if has(&["empty", "clear my", "clear the", "vacia", "vaciar", "esvaziar", "esvazia"]) {
+        CartChange::Empty
+    } else if let Some(n) = quantity.filter(|_| {
+        !has(&[
+            "remove", "delete", "take out", "quita*", "saca*", "elimina*", "borra*", "remov*", "tira*", "exclu*",
+            "apaga*",
+        ])
+    }) {
+        CartChange::SetQuantity(n)
+    } else if has(&["only one", "just one", "solo uno", "solo una", "so um", "so uma"]) {
+        CartChange::SetQuantity(1)
+    } else {
+        CartChange::Remove
+    }
+}
+
+/// The catalog search for an intent that looks for products, with a looser
+/// one to fall back on.
+fn plan_search(persona: &Persona, words: &[String], (min, max): (Option<i64>, Option<i64>), r: &mut Reading) {
     let looks_for_products =
-        matches!(intent, Intent::Browse | Intent::Recommendation | Intent::ProductQuestion | Intent::AddToCart)
+        matches!(r.intent, Intent::Browse | Intent::Recommendation | Intent::ProductQuestion | Intent::AddToCart)
             && !r.beyond_scope;
     let has_filter = min.is_some() || max.is_some();
-    if looks_for_products && (!r.words.is_empty() || has_filter || (intent == Intent::Browse && r.category.is_some())) {
-        let only_category = r.category.is_some()
-            && persona.category(r.category.as_deref().unwrap_or_default()).is_some_and(|c| {
-                r.words.iter().all(|w| persona.category_of(std::slice::from_ref(w)).is_some_and(|x| x.id == c.id))
-            });
-        let plan = SearchPlan {
-            text: (!r.words.is_empty() && !only_category).then(|| r.words.join(" ")),
-            category: if only_category { r.category.clone() } else { None },
-            min_price_minor: min,
-            max_price_minor: max,
-        };
-        r.fallback = fallback(&plan, r, words);
-        r.search = Some(plan);
+    if !looks_for_products
+        || (r.words.is_empty() && !has_filter && !(r.intent == Intent::Browse && r.category.is_some()))
+    {
+        return;
     }
+    let only_category = r.category.is_some()
+        && persona.category(r.category.as_deref().unwrap_or_default()).is_some_and(|c| {
+            r.words.iter().all(|w| persona.category_of(std::slice::from_ref(w)).is_some_and(|x| x.id == c.id))
+        });
+    let plan = SearchPlan {
+        text: (!r.words.is_empty() && !only_category).then(|| r.words.join(" ")),
+        category: if only_category { r.category.clone() } else { None },
+        min_price_minor: min,
+        max_price_minor: max,
+    };
+    r.fallback = fallback(&plan, r, words);
+    r.search = Some(plan);
 }
 
 const RECOMMEND_VERBS: &[&str] = &["recommend*", "suggest*", "recomien*", "recomend*", "sugier*", "sugere", "indica"];

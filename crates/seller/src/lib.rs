@@ -34,7 +34,6 @@
 //! else runs natively in tests.
 
 pub mod brain;
-pub mod lang;
 pub mod lexicon;
 pub mod model;
 pub mod persona;
@@ -44,9 +43,9 @@ pub mod sentiment;
 pub mod state;
 pub mod text;
 
-pub use lang::Language;
-pub use model::{Health, Model, NoModel};
-pub use persona::Persona;
+pub use agent_store_text::Language;
+pub use model::{Health, Model, ModelError, NoModel};
+pub use persona::{Persona, PersonaError};
 pub use seller::{Brand, Out, Seller, Standard};
 pub use state::{Conversation, ProductInfo};
 
@@ -60,7 +59,7 @@ use spin_sdk::key_value::Store;
 
 /// Handles one event for the seller described by `persona_toml`.
 pub async fn handle(persona_toml: &str, brand: &dyn Brand, event: Incoming) -> Result<Vec<Event>> {
-    let persona = Persona::parse(persona_toml).map_err(Error::failed)?;
+    let persona = Persona::parse(persona_toml)?;
     let store = Store::open(&format!("seller-{}", persona.brand))
         .map_err(|e| Error::failed(format!("opening the key-value store seller-{}: {e}", persona.brand)))?;
     let now = Utc::now();
@@ -239,10 +238,10 @@ impl Model for SpinModel<'_> {
         self.health.clone().available(self.now)
     }
 
-    fn infer(&mut self, prompt: &str, max_tokens: u32) -> std::result::Result<String, String> {
+    fn infer(&mut self, prompt: &str, max_tokens: u32) -> std::result::Result<String, ModelError> {
         if !self.health.available(self.now) {
             self.changed = true;
-            return Err("the model failed recently".into());
+            return Err(ModelError::Resting);
         }
         self.health.started(self.now);
         self.write();
@@ -266,7 +265,7 @@ impl Model for SpinModel<'_> {
                 eprintln!("seller: the {} model failed, the offline brain answers: {error}", model::MODEL);
                 self.health.failed(self.now, &error);
                 self.write();
-                Err(error)
+                Err(ModelError::Failed(error))
             }
         }
     }

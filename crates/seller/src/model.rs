@@ -20,12 +20,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use agent_store_events::Intent;
+use agent_store_text::{Language, detect, tokens};
 
 use crate::brain::{Position, Reading};
-use crate::lang::{Language, detect};
 use crate::persona::Persona;
 use crate::state::{Conversation, SearchPlan};
-use crate::text::{tokens, truncate};
+use crate::text::truncate;
 
 /// The logical model name the sellers ask for (`ai_models = ["chat"]`).
 pub const MODEL: &str = "chat";
@@ -45,6 +45,20 @@ const LONGEST_PAUSE: Duration = Duration::minutes(10);
 /// A call still marked in flight after this long died with its invocation.
 const STUCK_AFTER: Duration = Duration::seconds(45);
 
+/// Why a model gave no completion; the offline brain answers instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// None is configured.
+    #[error("no model")]
+    Absent,
+    /// It failed lately and is left alone for a while ([`Health`]).
+    #[error("the model failed recently")]
+    Resting,
+    /// The call failed, as the host says.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// A source of completions.
 pub trait Model {
     /// Whether to ask it now at all.
@@ -53,7 +67,7 @@ pub trait Model {
     }
 
     /// The completion of `prompt`, or why there is none.
-    fn infer(&mut self, prompt: &str, max_tokens: u32) -> Result<String, String>;
+    fn infer(&mut self, prompt: &str, max_tokens: u32) -> Result<String, ModelError>;
 }
 
 /// No model: the offline brain alone.
@@ -65,8 +79,8 @@ impl Model for NoModel {
         false
     }
 
-    fn infer(&mut self, _: &str, _: u32) -> Result<String, String> {
-        Err("no model".into())
+    fn infer(&mut self, _: &str, _: u32) -> Result<String, ModelError> {
+        Err(ModelError::Absent)
     }
 }
 

@@ -32,8 +32,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::lang::Language;
-use crate::text::{fold, same_word, tokens};
+use agent_store_text::{Language, fold, same_word, tokens};
 
 /// The default lines of every seller, by language and key (`templates.toml`).
 pub const TEMPLATES: &str = include_str!("templates.toml");
@@ -100,30 +99,60 @@ fn default_results() -> u32 {
     DEFAULT_RESULTS
 }
 
+/// Why a persona file was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PersonaError {
+    /// Not TOML of the persona's shape.
+    #[error("persona.toml: {0}")]
+    Syntax(toml::de::Error),
+    /// The shared default lines do not read (a bug in this crate).
+    #[error("templates.toml: {0}")]
+    Templates(toml::de::Error),
+    /// Well-formed, but not a persona a seller can speak with.
+    #[error("persona.toml of {brand}: {problem}")]
+    Invalid { brand: String, problem: Problem },
+}
+
+/// What is wrong with a well-formed persona file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("brand and agent must not be empty")]
+    Unnamed,
+    #[error("results is {0}, it must be 1 to 10")]
+    Results(u32),
+    #[error("category {0} has no words")]
+    NoWords(String),
+    #[error("category {category} has no {language} name")]
+    NoName { category: String, language: &'static str },
+    #[error("no {language} line for `{key}`")]
+    MissingLine { language: &'static str, key: String },
+    #[error("unknown line `{key}` in [text.{language}]")]
+    UnknownLine { language: &'static str, key: String },
+}
+
 impl Persona {
     /// Reads and checks a persona file; the error says what is wrong.
-    pub fn parse(toml_text: &str) -> Result<Persona, String> {
-        let mut persona: Persona = toml::from_str(toml_text).map_err(|e| format!("persona.toml: {e}"))?;
-        persona.defaults = toml::from_str(TEMPLATES).map_err(|e| format!("templates.toml: {e}"))?;
-        persona.check()?;
+    pub fn parse(toml_text: &str) -> Result<Persona, PersonaError> {
+        let mut persona: Persona = toml::from_str(toml_text).map_err(PersonaError::Syntax)?;
+        persona.defaults = toml::from_str(TEMPLATES).map_err(PersonaError::Templates)?;
+        persona.check().map_err(|problem| PersonaError::Invalid { brand: persona.brand.clone(), problem })?;
         Ok(persona)
     }
 
-    fn check(&self) -> Result<(), String> {
-        let fail = |what: String| Err(format!("persona.toml of {}: {what}", self.brand));
+    fn check(&self) -> Result<(), Problem> {
         if self.brand.trim().is_empty() || self.agent.trim().is_empty() {
-            return fail("brand and agent must not be empty".into());
+            return Err(Problem::Unnamed);
         }
         if !(1..=10).contains(&self.results) {
-            return fail(format!("results is {}, it must be 1 to 10", self.results));
+            return Err(Problem::Results(self.results));
         }
         for category in &self.categories {
             if category.words.is_empty() {
-                return fail(format!("category {} has no words", category.id));
+                return Err(Problem::NoWords(category.id.clone()));
             }
             for language in Language::ALL {
                 if !category.names.contains_key(&language) {
-                    return fail(format!("category {} has no {} name", category.id, language.tag()));
+                    return Err(Problem::NoName { category: category.id.clone(), language: language.tag() });
                 }
             }
         }
@@ -133,13 +162,13 @@ impl Persona {
         for language in Language::ALL {
             for key in &keys {
                 if self.lookup(language, key).is_none() {
-                    return fail(format!("no {} line for `{key}`", language.tag()));
+                    return Err(Problem::MissingLine { language: language.tag(), key: key.to_string() });
                 }
             }
             if let Some(lines) = self.text.get(&language) {
                 for key in lines.keys() {
                     if !keys.contains(&key) {
-                        return fail(format!("unknown line `{key}` in [text.{}]", language.tag()));
+                        return Err(Problem::UnknownLine { language: language.tag(), key: key.clone() });
                     }
                 }
             }
@@ -232,14 +261,15 @@ mod tests {
     #[test]
     fn mistakes_in_the_file_are_named() {
         let unknown = format!("{MINIMAL}\n[text.en]\ngretting = \"hi\"\n");
-        let err = Persona::parse(&unknown).unwrap_err();
+        let err = Persona::parse(&unknown).unwrap_err().to_string();
         assert!(err.contains("gretting"), "{err}");
         let err = Persona::parse(&format!("{MINIMAL}\nresults = 11\n")).unwrap_err();
-        assert!(err.contains("results"), "{err}");
-        let err = Persona::parse("brand = 1").unwrap_err();
+        assert!(matches!(err, PersonaError::Invalid { problem: Problem::Results(11), .. }), "{err}");
+        assert!(err.to_string().contains("results"), "{err}");
+        let err = Persona::parse("brand = 1").unwrap_err().to_string();
         assert!(err.starts_with("persona.toml"), "{err}");
         let no_name = format!("{MINIMAL}\n[[categories]]\nid = \"x\"\nnames = {{ en = \"X\" }}\nwords = [\"x\"]\n");
-        assert!(Persona::parse(&no_name).unwrap_err().contains("no es name"));
+        assert!(Persona::parse(&no_name).unwrap_err().to_string().contains("no es name"));
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! gateway broken.
 
 use agent_store_events::{Cart, ListRow, ListSection, OutboundMessage, ProductSummary, ReplyButton, limits};
+use agent_store_text::Language;
 
 use crate::brain::Tap;
-use crate::lang::Language;
 use crate::persona::Persona;
 use crate::state::ProductInfo;
 use crate::text::truncate;

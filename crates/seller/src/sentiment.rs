@@ -7,7 +7,9 @@
 //! two negatives, an insult to the service, shouting — falls below the
 //! escalation threshold of 0.3.
 
-use crate::text::{has_phrase, tokens};
+use agent_store_text::tokens;
+
+use crate::text::has_phrase;
 
 /// Strongly negative: one of these alone means trouble.
 #[rustfmt::skip]

@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use agent_store_events::{Cart, CustomerRef, EscalationReason, Money, Product, ProductId, Speaker, TranscriptEntry};
+use agent_store_text::Language;
 
-use crate::lang::Language;
 use crate::text::{fingerprint, truncate};
 
 /// Lines of transcript kept (and sent with an escalation).

@@ -1,55 +1,11 @@
-//! Words: folding, tokenizing, phrase matching and safe truncation.
+//! Phrases, numbers and safe truncation, over the words of
+//! [`agent_store_text`].
 //!
-//! Everything the brain reads goes through [`tokens`], so "¿Cuánto cuesta?",
-//! "cuanto CUESTA" and "cuánto cuesta!!" are the same two words.
+//! Everything the brain reads goes through [`agent_store_text::tokens`], so
+//! "¿Cuánto cuesta?", "cuanto CUESTA" and "cuánto cuesta!!" are the same two
+//! words.
 
-/// The same folding the catalog's search applies (one function in the
-/// shared contract crate), so that a word the seller sends means to the
-/// catalog what it meant to the seller.
-pub use agent_store_events::text::fold;
-
-/// The folded words of a text. Words are runs of letters and digits; a `.`
-/// or `,` between two digits stays in the word, so prices such as `49.90`
-/// and `1,200` are one token.
-pub fn tokens(text: &str) -> Vec<String> {
-    let folded = fold(text);
-    let chars: Vec<char> = folded.chars().collect();
-    let mut out = Vec::new();
-    let mut word = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        let inner_separator = (c == '.' || c == ',')
-            && i > 0
-            && chars[i - 1].is_ascii_digit()
-            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
-        if c.is_alphanumeric() || inner_separator {
-            word.push(c);
-        } else if !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
-}
-
-/// Drops a plural `s`, then a final `e`, on words longer than three letters:
-/// the catalog's stemming, used to compare "shoes" with "shoe".
-pub fn stem(word: &str) -> &str {
-    let mut w = word;
-    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
-        w = &w[..w.len() - 1];
-    }
-    if w.len() > 3 && w.ends_with('e') {
-        w = &w[..w.len() - 1];
-    }
-    w
-}
-
-/// Whether two folded words are the same word, plural or not.
-pub fn same_word(a: &str, b: &str) -> bool {
-    a == b || stem(a) == stem(b)
-}
+use agent_store_text::fold;
 
 /// Whether `phrase` (written naturally, e.g. "what's in my cart"; a word
 /// ending in `*` matches any word it begins) occurs as consecutive words of
@@ -167,16 +123,9 @@ pub fn fingerprint(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use agent_store_text::tokens;
 
-    #[test]
-    fn tokens_fold_and_keep_prices_whole() {
-        assert_eq!(tokens("¿Cuánto CUESTA el Sofá?"), ["cuanto", "cuesta", "el", "sofa"]);
-        assert_eq!(tokens("under $49.90, ok?"), ["under", "49.90", "ok"]);
-        assert_eq!(tokens("what’s in my cart"), ["what", "s", "in", "my", "cart"]);
-        assert_eq!(tokens("1,200 reais"), ["1,200", "reais"]);
-        assert!(tokens("  !!! ").is_empty());
-    }
+    use super::*;
 
     #[test]
     fn phrases_match_consecutive_words_with_wildcards() {
@@ -208,10 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn stems_and_same_words() {
-        assert!(same_word("shoes", "shoe"));
-        assert!(same_word("dresses", "dress"));
-        assert!(!same_word("dress", "boots"));
+    fn fingerprints_are_stable_and_distinct() {
         assert_eq!(fingerprint("wamid.1"), fingerprint("wamid.1"));
         assert_ne!(fingerprint("wamid.1"), fingerprint("wamid.2"));
     }

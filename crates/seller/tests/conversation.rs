@@ -8,7 +8,7 @@ use agent_store_events::{
     Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus, OutboundMessage,
     ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason, Resolution,
 };
-use agent_store_seller::{Brand, Conversation, Model, NoModel, Out, Persona, Seller, Standard, lang};
+use agent_store_seller::{Brand, Conversation, Model, ModelError, NoModel, Out, Persona, Seller, Standard};
 use chrono::{DateTime, Duration, Utc};
 use product_catalog::catalog::{Catalog, SearchQuery};
 use product_catalog::recommend;
@@ -26,14 +26,18 @@ fn now() -> DateTime<Utc> {
 
 /// A model that answers from a script, and counts the calls.
 struct Scripted {
-    answers: Vec<Result<String, String>>,
+    answers: Vec<Result<String, ModelError>>,
     calls: usize,
 }
 
 impl Model for Scripted {
-    fn infer(&mut self, _prompt: &str, _max_tokens: u32) -> Result<String, String> {
+    fn infer(&mut self, _prompt: &str, _max_tokens: u32) -> Result<String, ModelError> {
         self.calls += 1;
-        if self.answers.is_empty() { Err("script exhausted".into()) } else { self.answers.remove(0) }
+        if self.answers.is_empty() {
+            Err(ModelError::Failed("script exhausted".into()))
+        } else {
+            self.answers.remove(0)
+        }
     }
 }
 
@@ -246,7 +250,7 @@ fn every_seller_greets_in_character_in_three_languages() {
             assert_eq!(intent(&outs), Intent::Greeting, "{brand} {hello}");
             let text = said(&outs);
             assert!(text.contains(agent) && text.contains("Ana"), "{brand}/{language}: {text}");
-            assert_eq!(lang::detect(&text).map(|l| l.tag()), Some(language), "{brand}: {text}");
+            assert_eq!(agent_store_text::detect(&text).map(|l| l.tag()), Some(language), "{brand}: {text}");
             let Some(Out::Intent(detected)) = outs.iter().find(|o| matches!(o, Out::Intent(_))) else { panic!() };
             assert_eq!(detected.language, language);
             assert_eq!(detected.engine.as_deref(), Some("rules"));
@@ -606,7 +610,7 @@ fn the_model_reads_and_rewords_when_it_checks_out() {
 #[test]
 fn without_a_usable_model_the_offline_brain_answers() {
     for answer in [
-        Err("timed out after 8s".to_owned()),
+        Err(ModelError::Failed("timed out after 8s".to_owned())),
         Ok("I think the customer wants shoes".to_owned()),
         Ok(r#"{"intent": "buy_everything"}"#.to_owned()),
         Ok(r#"{"intent": "browse", "sentiment": 7}"#.to_owned()),
@@ -614,7 +618,7 @@ fn without_a_usable_model_the_offline_brain_answers() {
         Ok(r#"{"intent": "browse", "query": "<script>alert(1)</script>"}"#.to_owned()),
     ] {
         let mut chat = Chat::new("tech");
-        let mut model = Scripted { answers: vec![answer.clone(), Err("down".into())], calls: 0 };
+        let mut model = Scripted { answers: vec![answer.clone(), Err(ModelError::Failed("down".into()))], calls: 0 };
         let outs = chat.say_with("do you have noise cancelling headphones?", &mut model);
         let Some(Out::Intent(detected)) = outs.iter().find(|o| matches!(o, Out::Intent(_))) else { panic!() };
         assert_eq!(detected.engine.as_deref(), Some("rules"), "{answer:?}");

@@ -192,7 +192,7 @@ async fn every_seller_greets_in_character_in_three_languages() -> Result<()> {
             let text = said(&events)?;
             assert!(text.contains(agent) && text.contains("Ana"), "{brand}: {text}");
             assert_eq!(
-                agent_store_seller::lang::detect(&text).map(|l| l.tag()),
+                agent_store_text::detect(&text).map(|l| l.tag()),
                 Some(intent.language.as_str()),
                 "{brand}: {text}"
             );

@@ -7,22 +7,26 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::tokens;
+use crate::tokens;
 
-/// A language the sellers speak.
+/// A language the store speaks with customers; English when nothing says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
+    /// English.
     #[default]
     En,
+    /// Spanish.
     Es,
+    /// Portuguese.
     Pt,
 }
 
 impl Language {
+    /// The three, in a fixed order.
     pub const ALL: [Language; 3] = [Language::En, Language::Es, Language::Pt];
 
-    /// The BCP 47 tag written in `store.chat.intent.detected`.
+    /// The BCP 47 tag events carry (`store.chat.intent.detected`, `store.order.create`).
     pub fn tag(self) -> &'static str {
         match self {
             Language::En => "en",
@@ -154,6 +158,13 @@ mod tests {
             ("cadê meu pedido", Language::Pt),
             ("obrigada!", Language::Pt),
             ("gracias!", Language::Es),
+            // What customers tell a human seller (the sales assistant's cases).
+            ("Não gostei, quero devolver isso", Language::Pt),
+            ("Está muito caro, tem desconto?", Language::Pt),
+            ("Qual o prazo de entrega?", Language::Pt),
+            ("La calidad es mala, se rompió", Language::Es),
+            ("Hola, necesito ayuda con el envío por favor", Language::Es),
+            ("I want to know when it arrives", Language::En),
         ] {
             assert_eq!(detect(text), Some(expected), "{text}");
         }
@@ -162,6 +173,7 @@ mod tests {
     #[test]
     fn short_messages_keep_the_conversation_language() {
         assert_eq!(detect("2"), None);
+        assert_eq!(detect(""), None);
         assert_eq!(detect_or("ok 👍", Language::Pt), Language::Pt);
         assert_eq!(detect_or("fsh-001", Language::Es), Language::Es);
     }
@@ -172,6 +184,8 @@ mod tests {
             assert_eq!(Language::from_tag(language.tag()), Some(language));
         }
         assert_eq!(Language::from_tag("pt-BR"), Some(Language::Pt));
+        assert_eq!(Language::from_tag("ES"), Some(Language::Es));
+        assert_eq!(Language::from_tag("es_MX"), Some(Language::Es));
         assert_eq!(Language::from_tag("fr"), None);
     }
 }

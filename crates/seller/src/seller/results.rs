@@ -1,0 +1,290 @@
+//! Searches and recommendations: the requests to the catalog, and what the
+//! customer is shown when it answers.
+
+use agent_store_events::{
+    ConversationId, EscalationReason, Intent, ProductId, ProductQuery, ProductQueryResult, ProductRecommend,
+    ProductRecommendResult, RecommendationKind,
+};
+use agent_store_text::Language;
+
+use super::MISUNDERSTANDINGS;
+use super::{Out, Reply, Seller};
+use crate::brain::{Ask, Reading};
+use crate::persona::Persona;
+use crate::state::{Conversation, Pending, PendingKind, ProductInfo, SearchPlan};
+
+impl Seller<'_> {
+    /// Asks the catalog, and remembers what to do with the answer.
+    pub(super) fn search(
+        &mut self,
+        c: &mut Conversation,
+        conversation: &ConversationId,
+        plan: &SearchPlan,
+        r: &Reading,
+        recommended: bool,
+        reply: &mut Reply,
+    ) {
+        let label = plan
+            .text
+            .clone()
+            .or_else(|| plan.category.as_ref().map(|id| self.category_name(id, r.language)))
+            .unwrap_or_default();
+        let then_add = (r.intent == Intent::AddToCart).then(|| r.quantity.unwrap_or(1));
+        let asks = r.asks.iter().map(ask_name).collect();
+        let kind = PendingKind::Search {
+            label,
+            fallback: r.fallback.clone(),
+            then_add,
+            asks,
+            recommended,
+            guessed: r.confidence < 0.7 && r.tap.is_none(),
+        };
+        c.last_query = plan.text.clone();
+        self.query(c, conversation, plan, kind, reply);
+    }
+
+    pub(super) fn query(
+        &mut self,
+        c: &mut Conversation,
+        conversation: &ConversationId,
+        plan: &SearchPlan,
+        kind: PendingKind,
+        reply: &mut Reply,
+    ) {
+        let request_id = c.next_id("q", conversation.as_str());
+        c.expect(Pending { request_id: request_id.clone(), at: self.now, kind });
+        reply.emit(Out::Query(ProductQuery {
+            request_id,
+            brand: Some(self.brand_id()),
+            text: plan.text.clone(),
+            category: plan.category.clone(),
+            min_price_minor: plan.min_price_minor,
+            max_price_minor: plan.max_price_minor,
+            in_stock_only: false,
+            limit: Some(self.persona.results),
+            conversation: Some(conversation.clone()),
+        }));
+    }
+
+    pub(super) fn recommend(
+        &mut self,
+        c: &mut Conversation,
+        conversation: &ConversationId,
+        around: Option<ProductId>,
+        reply: &mut Reply,
+    ) {
+        let request_id = c.next_id("r", conversation.as_str());
+        let cart: Vec<ProductId> =
+            c.cart.iter().flat_map(|cart| cart.items.iter().map(|i| i.product_id.clone())).collect();
+        let kinds = match &around {
+            Some(_) => vec![RecommendationKind::Related, RecommendationKind::Complementary],
+            None if !cart.is_empty() => vec![RecommendationKind::Complementary, RecommendationKind::Popular],
+            None => vec![RecommendationKind::Popular],
+        };
+        c.expect(Pending {
+            request_id: request_id.clone(),
+            at: self.now,
+            kind: PendingKind::Recommend { around: around.clone() },
+        });
+        reply.emit(Out::Recommend(ProductRecommend {
+            request_id,
+            brand: self.brand_id(),
+            conversation: Some(conversation.clone()),
+            product_id: around,
+            cart,
+            kinds,
+            limit: Some(self.persona.results),
+        }));
+    }
+
+    /// A product's price, stock and the details asked about, with its card.
+    pub(super) fn answer_about(
+        &self,
+        c: &mut Conversation,
+        id: &ProductId,
+        asks: &[Ask],
+        language: Language,
+        reply: &mut Reply,
+    ) {
+        let voice = self.voice(language);
+        let Some(product) = c.product(id).cloned() else {
+            return self.which_product(c, language, reply);
+        };
+        let (price, was) = voice.price(&product);
+        let mut lead = voice.say(
+            "price_answer",
+            &[("product", &product.name), ("price", &price), ("was", &was), ("stock", &voice.stock(product.stock))],
+        );
+        if let Some(promotion) = &product.promotion {
+            lead.push_str(&format!(" 🏷️ {promotion}."));
+        }
+        for ask in asks {
+            if let Ask::Detail(keys) = ask {
+                let keys: Vec<String> = if keys.is_empty() {
+                    product.attributes.iter().map(|(k, _)| k.clone()).collect()
+                } else {
+                    keys.clone()
+                };
+                let details = voice.highlights(&product, &keys);
+                lead.push('\n');
+                if details.is_empty() {
+                    lead.push_str(&voice.say("detail_missing", &[("product", &product.name)]));
+                } else {
+                    lead.push_str(&details);
+                }
+            }
+        }
+        c.focus = Some(product.id.clone());
+        for message in voice.product_card(&lead, &product) {
+            reply.say(message);
+        }
+    }
+
+    /// The catalog's answer to a search.
+    pub fn on_query_result(&mut self, c: &mut Conversation, result: &ProductQueryResult) -> Vec<Out> {
+        let Some(pending) = c.take_pending(&result.request_id, self.now) else {
+            return Vec::new();
+        };
+        let products: Vec<ProductInfo> = result.products.iter().map(ProductInfo::from).collect();
+        c.remember(&products);
+        if c.is_escalated() {
+            return Vec::new();
+        }
+        let conversation = result.conversation.clone().unwrap_or_default();
+        let language = c.language;
+        let voice = self.voice(language);
+        let mut reply = Reply::new();
+        let PendingKind::Search { label, fallback, then_add, asks, recommended, guessed } = pending.kind else {
+            self.show_products(c, &voice.say("recommend_intro", &[]), &products, 0, &mut reply);
+            return self.finish(c, &conversation, None, reply);
+        };
+        if products.is_empty() {
+            if let Some(plan) = fallback {
+                let kind = PendingKind::Search { label, fallback: None, then_add: None, asks, recommended, guessed };
+                self.query(c, &conversation, &plan, kind, &mut reply);
+                return reply.events;
+            }
+            if recommended {
+                // Nothing fits the words: the best sellers are still a
+                // recommendation.
+                self.recommend(c, &conversation, None, &mut reply);
+                return reply.events;
+            }
+            if guessed {
+                c.misunderstood += 1;
+                if c.misunderstood >= MISUNDERSTANDINGS {
+                    self.escalate(c, &conversation, EscalationReason::RepeatedMisunderstanding, 0.5, &mut reply);
+                    return self.finish(c, &conversation, None, reply);
+                }
+            }
+            let text = voice.say("no_results", &[("query", &label)]);
+            reply.say(voice.categories(&text));
+            return self.finish(c, &conversation, None, reply);
+        }
+        if guessed {
+            c.misunderstood = 0;
+        }
+        let more = result.total.saturating_sub(products.len() as u32);
+        match (then_add, products.as_slice()) {
+            (Some(quantity), [only]) => self.add(c, &conversation, &only.id, quantity, language, &mut reply),
+            (_, [only]) if !asks.is_empty() => {
+                let asks: Vec<Ask> = asks.iter().filter_map(|a| ask_from_name(a)).collect();
+                self.answer_about(c, &only.id, &asks, language, &mut reply);
+            }
+            _ => {
+                let intro = if recommended || label.is_empty() {
+                    voice.say("recommend_intro", &[])
+                } else if self.persona.category_by_label(&label).is_some() {
+                    voice.say("category_intro", &[("category", &label)])
+                } else {
+                    voice.say("search_intro", &[("query", &label)])
+                };
+                self.show_products(c, &intro, &products, more, &mut reply);
+            }
+        }
+        self.finish(c, &conversation, None, reply)
+    }
+
+    /// The catalog's recommendations.
+    pub fn on_recommend_result(&mut self, c: &mut Conversation, result: &ProductRecommendResult) -> Vec<Out> {
+        let Some(pending) = c.take_pending(&result.request_id, self.now) else {
+            return Vec::new();
+        };
+        let products: Vec<ProductInfo> = result.recommendations.iter().map(|r| ProductInfo::from(&r.product)).collect();
+        c.remember(&products);
+        if c.is_escalated() {
+            return Vec::new();
+        }
+        let conversation = result.conversation.clone().unwrap_or_default();
+        let voice = self.voice(c.language);
+        let mut reply = Reply::new();
+        if products.is_empty() {
+            let text = voice.say("no_recommendations", &[]);
+            reply.say(voice.categories(&text));
+        } else {
+            let key = match pending.kind {
+                PendingKind::Recommend { around: Some(_) } => "similar_intro",
+                _ => "recommend_intro",
+            };
+            let intro = voice.say(key, &[]);
+            self.show_products(c, &intro, &products, 0, &mut reply);
+        }
+        self.finish(c, &conversation, None, reply)
+    }
+
+    pub(super) fn show_products(
+        &self,
+        c: &mut Conversation,
+        intro: &str,
+        products: &[ProductInfo],
+        more: u32,
+        reply: &mut Reply,
+    ) {
+        let voice = self.voice(c.language);
+        if let [only] = products {
+            c.focus = Some(only.id.clone());
+            c.show(vec![only.id.clone()], false);
+            let (price, was) = voice.price(only);
+            let lead = format!(
+                "{intro}\n{}",
+                voice.say(
+                    "price_answer",
+                    &[("product", &only.name), ("price", &price), ("was", &was), ("stock", &voice.stock(only.stock))]
+                )
+            );
+            for message in voice.product_card(&lead, only) {
+                reply.say(message);
+            }
+            return;
+        }
+        let shown = &products[..products.len().min(agent_store_events::limits::LIST_ROWS)];
+        c.focus = None;
+        c.show(shown.iter().map(|p| p.id.clone()).collect(), false);
+        reply.say(voice.product_list(intro, shown, more));
+    }
+}
+
+impl Persona {
+    /// The category whose name in some language is `label`.
+    fn category_by_label(&self, label: &str) -> Option<&str> {
+        self.categories.iter().find(|c| c.names.values().any(|n| n == label)).map(|c| c.id.as_str())
+    }
+}
+
+fn ask_name(ask: &Ask) -> String {
+    match ask {
+        Ask::Price => "price".into(),
+        Ask::Stock => "stock".into(),
+        Ask::Detail(keys) => format!("detail:{}", keys.join(",")),
+    }
+}
+
+fn ask_from_name(name: &str) -> Option<Ask> {
+    match name {
+        "price" => Some(Ask::Price),
+        "stock" => Some(Ask::Stock),
+        _ => name
+            .strip_prefix("detail:")
+            .map(|keys| Ask::Detail(keys.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())),
+    }
+}
