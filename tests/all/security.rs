@@ -173,8 +173,17 @@ async fn what_a_component_does_not_declare_is_dead_lettered_not_published() -> R
     assert_eq!(host.post_event(&bounce).await?.0, 202);
     let refused = tail.find(WAIT, |r| r["kind"] == "rejected" && r["component"] == "probe").await?;
     assert_ne!(refused["event"]["id"], bounce.id(), "the output, not the input, is refused");
-    let letters = dead_letters(&host).await?;
-    let letter = letters.iter().find(|l| l["event"]["type"] == "test.bounce").expect("kept as a dead letter");
+    // The tail shows the refusal as the component returns; the broker keeps
+    // the dead letter right after.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let letter = loop {
+        let letters = dead_letters(&host).await?;
+        if let Some(letter) = letters.into_iter().find(|l| l["event"]["type"] == "test.bounce") {
+            break letter;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the refused output was not kept as a dead letter");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(letter["reason"].as_str().unwrap_or_default().contains("does not declare"), "{letter}");
     // Nothing of it was published: no second delivery of test.bounce.
     assert!(tail.find(Duration::from_secs(2), |r| r["kind"] == "delivered").await.is_err());
