@@ -118,7 +118,7 @@ impl HostBuilder {
         let (temp, data_dir) = match &self.data_dir {
             Some(dir) => (None, dir.clone()),
             None => {
-                let temp = tempfile::tempdir()?;
+                let temp = private_tempdir()?;
                 let dir = temp.path().to_path_buf();
                 (Some(temp), dir)
             }
@@ -155,7 +155,7 @@ impl HostBuilder {
 
     /// Runs `up` expecting it to fail; returns everything it printed.
     pub async fn expect_failure(self) -> Result<String> {
-        let temp = tempfile::tempdir()?;
+        let temp = private_tempdir()?;
         let data_dir = self.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
         let output = tokio::time::timeout(START_TIMEOUT, self.command(&data_dir).output()).await??;
         if output.status.success() {
@@ -163,6 +163,15 @@ impl HostBuilder {
         }
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }
+}
+
+/// A temporary data directory the host accepts: readable by its owner only
+/// (under a umask of 022 a plain `tempdir` is not, and the host refuses it).
+fn private_tempdir() -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    Ok(builder.tempdir()?)
 }
 
 /// The `agent-store` binary of this build, next to the test executable
