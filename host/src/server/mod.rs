@@ -8,6 +8,7 @@
 mod auth;
 mod events;
 mod guard;
+pub mod oidc;
 mod routes;
 
 use std::net::SocketAddr;
