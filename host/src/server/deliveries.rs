@@ -42,7 +42,12 @@ pub struct DeliveryOptions {
     /// With `--broker knative` and no `--knative-oidc-issuer`: the cluster's
     /// DNS domain. Deliveries are then served only when addressed to
     /// `<service>.<namespace>.svc` or `<service>.<namespace>.svc.<domain>`.
-    #[arg(long = "knative-cluster-domain", env = "AGENT_STORE_KNATIVE_CLUSTER_DOMAIN", default_value = DEFAULT_CLUSTER_DOMAIN)]
+    #[arg(
+        long = "knative-cluster-domain",
+        env = "AGENT_STORE_KNATIVE_CLUSTER_DOMAIN",
+        default_value = DEFAULT_CLUSTER_DOMAIN,
+        value_name = "DOMAIN"
+    )]
     pub cluster_domain: String,
 }
 
