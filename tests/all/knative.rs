@@ -1,7 +1,8 @@
 //! The host as Knative runs it (`--broker knative`): Triggers push
 //! deliveries to `/events/deliver/<component>`, emitted events go to the
 //! Broker's ingress. The ingress is a fake on 127.0.0.1 (there is no
-//! cluster here) that keeps what it is sent, or refuses it on demand.
+//! cluster here) that keeps what it is sent, or refuses it on demand; so is
+//! the cluster's OIDC issuer, which vouches for Knative's senders.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use cloudevents::{AttributesReader, Event};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -63,29 +66,128 @@ impl Ingress {
     }
 }
 
+/// The private half of the fake issuer's signing key, and of the key a
+/// forger signs with: test keys made for these tests (tests/fixtures/oidc).
+const ISSUER_KEY: &str = include_str!("../fixtures/oidc/issuer-key.pem");
+const ATTACKER_KEY: &str = include_str!("../fixtures/oidc/attacker-key.pem");
+const ISSUER_KID: &str = "test-key";
+/// What the Triggers of deploy/knative give as their subscriber's audience.
+const AUDIENCE: &str = "agent-store";
+/// The identity Knative gives the Trigger `product-catalog-0`.
+const TRIGGER: &str = "system:serviceaccount:agent-store:product-catalog-0-oidc-eventing.knative.dev-trigger";
+
+/// The cluster's OIDC issuer as the host sees it: a discovery document and
+/// the public half of [`ISSUER_KEY`] as its JWKS.
+struct Issuer {
+    url: String,
+}
+
+impl Issuer {
+    async fn start() -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let discovery = json!({ "issuer": url, "jwks_uri": format!("{url}/openid/v1/jwks") });
+        let mut jwk = Jwk::from_encoding_key(&EncodingKey::from_rsa_pem(ISSUER_KEY.as_bytes())?, Algorithm::RS256)?;
+        jwk.common.key_id = Some(ISSUER_KID.into());
+        let jwks = json!({ "keys": [jwk] });
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(discovery) }),
+            )
+            .route("/openid/v1/jwks", axum::routing::get(move || async move { axum::Json(jwks) }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { url })
+    }
+
+    /// What Knative's dispatcher sends for the Trigger: a token for our
+    /// audience, valid for an hour.
+    fn claims(&self) -> Value {
+        claims(&self.url)
+    }
+}
+
+fn claims(issuer: &str) -> Value {
+    let now = jsonwebtoken::get_current_timestamp();
+    json!({ "iss": issuer, "aud": [AUDIENCE], "sub": TRIGGER, "iat": now, "nbf": now, "exp": now + 3600 })
+}
+
+/// `claims` signed with `key` under the issuer's key id.
+fn sign(key: &str, claims: &Value) -> Result<String> {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(ISSUER_KID.into());
+    Ok(jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(key.as_bytes())?)?)
+}
+
+fn with(mut claims: Value, field: &str, value: Value) -> Value {
+    claims[field] = value;
+    claims
+}
+
 async fn knative_host(ingress: &Ingress) -> Result<HostProcess> {
+    knative_host_with(ingress, HostBuilder::repo_manifest(), &[]).await
+}
+
+async fn knative_host_with(ingress: &Ingress, builder: HostBuilder, args: &[&str]) -> Result<HostProcess> {
     let sink = ingress.start().await?;
-    HostBuilder::repo_manifest()
-        .arg("--kv")
-        .arg("memory")
-        .arg("--broker")
-        .arg("knative")
-        .env("K_SINK", &sink)
-        .start()
-        .await
+    let builder = builder.arg("--kv").arg("memory").arg("--broker").arg("knative").env("K_SINK", &sink);
+    args.iter().fold(builder, |builder, arg| builder.arg(*arg)).start().await
 }
 
 /// Posts `event` the way a Trigger delivers it (binary mode).
 async fn deliver(host: &HostProcess, component: &str, event: &Event) -> Result<(u16, Value)> {
+    deliver_with(host, &format!("/events/deliver/{component}"), event, HeaderMap::new()).await
+}
+
+/// Posts `event` to `path` with `extra` headers (a token, a `Host`).
+async fn deliver_with(host: &HostProcess, path: &str, event: &Event, extra: HeaderMap) -> Result<(u16, Value)> {
     let (headers, body) = agent_store_events::binding::encode_binary(event)?;
     let response = reqwest::Client::new()
-        .post(format!("{}/events/deliver/{component}", host.url))
+        .post(format!("{}{path}", host.url))
         .headers(headers)
+        .headers(extra)
         .body(body)
         .send()
         .await?;
     let status = response.status().as_u16();
     Ok((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+fn bearer(token: &str) -> Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(headers)
+}
+
+fn addressed_to(host: &str) -> Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", host.parse()?);
+    Ok(headers)
+}
+
+/// The request ids of the catalog results the Broker got: which deliveries
+/// ran the component.
+fn answered(ingress: &Ingress) -> Vec<String> {
+    let received = ingress.received.lock().unwrap();
+    received
+        .iter()
+        .filter(|e| e.ty() == "store.product.query.result")
+        .filter_map(|e| match e.data() {
+            Some(cloudevents::Data::Json(value)) => value["request_id"].as_str().map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn dead_letters(host: &HostProcess) -> Result<Vec<Value>> {
+    let listing: Value = reqwest::Client::new()
+        .get(format!("{}/admin/dead-letters", host.url))
+        .bearer_auth(TEST_TOKEN)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(listing["dead_letters"].as_array().cloned().unwrap_or_default())
 }
 
 fn query(id: &str) -> Event {
@@ -205,6 +307,142 @@ async fn the_pull_brokers_refuse_pushed_deliveries_and_knative_needs_a_sink() ->
     let refusal =
         HostBuilder::repo_manifest().arg("--kv").arg("memory").arg("--broker").arg("knative").expect_failure().await?;
     assert!(refusal.contains("K_SINK"), "{refusal}");
+
+    // Knative's tokens on a host that takes no pushed deliveries are a
+    // misconfiguration, and so is half of them.
+    let refusal = HostBuilder::repo_manifest()
+        .arg("--knative-oidc-issuer")
+        .arg("https://issuer.example")
+        .expect_failure()
+        .await?;
+    assert!(refusal.contains("--knative-oidc-audience"), "{refusal}");
+    let refusal = HostBuilder::repo_manifest()
+        .arg("--knative-oidc-issuer")
+        .arg("https://issuer.example")
+        .arg("--knative-oidc-audience")
+        .arg(AUDIENCE)
+        .expect_failure()
+        .await?;
+    assert!(refusal.contains("--broker knative"), "{refusal}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_oidc_on_only_the_broker_s_senders_deliver() -> Result<()> {
+    let ingress = Ingress::default();
+    let issuer = Issuer::start().await?;
+    let oidc = [
+        "--knative-oidc-issuer",
+        &issuer.url,
+        "--knative-oidc-audience",
+        AUDIENCE,
+        "--knative-oidc-subject",
+        "system:serviceaccount:agent-store:*",
+    ];
+    let host = knative_host_with(&ingress, HostBuilder::repo_manifest(), &oidc).await?;
+    host.wait_for_log("need an OIDC sender token", WAIT).await?;
+
+    let valid = issuer.claims();
+    let now = jsonwebtoken::get_current_timestamp();
+    let expired = with(with(valid.clone(), "exp", json!(now - 600)), "nbf", json!(now - 4200));
+    let forgeries = [
+        ("no token", None, 401),
+        ("a token signed by another key", Some(sign(ATTACKER_KEY, &valid)?), 401),
+        ("an expired token", Some(sign(ISSUER_KEY, &expired)?), 401),
+        (
+            "a token for the broker ingress",
+            Some(sign(ISSUER_KEY, &with(valid.clone(), "aud", json!(["broker"])))?),
+            401,
+        ),
+        (
+            "a token of another namespace's service account",
+            Some(sign(ISSUER_KEY, &with(valid.clone(), "sub", json!("system:serviceaccount:default:default")))?),
+            403,
+        ),
+    ];
+    for (n, (what, token, expected)) in forgeries.iter().enumerate() {
+        let headers = match token {
+            Some(token) => bearer(token)?,
+            None => HeaderMap::new(),
+        };
+        let path = "/events/deliver/product-catalog";
+        let (status, body) = deliver_with(&host, path, &query(&format!("q-forged-{n}")), headers.clone()).await?;
+        assert_eq!(status, *expected, "a delivery with {what}: {body}");
+        let (status, body) = deliver_with(&host, "/events/dead-letter", &query("q-dead"), headers).await?;
+        assert_eq!(status, *expected, "a dead letter with {what}: {body}");
+    }
+    // Deliveries answer before the event's results are lost or kept: had a
+    // forgery run the catalog, its result would be with the Broker by now.
+    assert_eq!(answered(&ingress), Vec::<String>::new(), "a forged delivery ran the component");
+    assert!(dead_letters(&host).await?.is_empty(), "a forged dead letter was kept");
+
+    let (status, body) =
+        deliver_with(&host, "/events/deliver/product-catalog", &query("q-signed"), bearer(&sign(ISSUER_KEY, &valid)?)?)
+            .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(answered(&ingress), vec!["q-signed".to_string()]);
+    let (status, body) =
+        deliver_with(&host, "/events/dead-letter", &query("q-dead"), bearer(&sign(ISSUER_KEY, &valid)?)?).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(dead_letters(&host).await?.len(), 1);
+
+    let signed = sign(ISSUER_KEY, &valid)?;
+    let signature = signed.rsplit('.').next().unwrap_or_default();
+    assert!(host.logs().iter().all(|line| !line.contains(signature)), "a token was logged");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_issuer_out_of_reach_deliveries_wait_rather_than_fail() -> Result<()> {
+    // An address nothing listens on: the cluster's issuer, down.
+    let issuer = format!("http://{}", std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?);
+    let ingress = Ingress::default();
+    let oidc = ["--knative-oidc-issuer", &issuer, "--knative-oidc-audience", AUDIENCE];
+    let host = knative_host_with(&ingress, HostBuilder::repo_manifest(), &oidc).await?;
+    host.wait_for_log("could not be fetched", WAIT).await?;
+
+    let token = sign(ISSUER_KEY, &claims(&issuer))?;
+    let response = reqwest::Client::new()
+        .post(format!("{}/events/deliver/product-catalog", host.url))
+        .bearer_auth(&token)
+        .headers(agent_store_events::binding::encode_binary(&query("q-wait"))?.0)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 503, "Knative retries a 503; a 401 would dead-letter a genuine delivery");
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(answered(&ingress), Vec::<String>::new());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_oidc_deliveries_are_served_only_on_cluster_local_names() -> Result<()> {
+    let ingress = Ingress::default();
+    // On all addresses, as in a pod, so that requests may name any host.
+    let host = knative_host_with(&ingress, HostBuilder::repo_manifest().listen("0.0.0.0:0"), &[]).await?;
+    let warning = host.wait_for_log("not authenticated", WAIT).await?;
+    assert_eq!(warning["level"], "WARN", "{warning}");
+
+    // Through the public ingress a request names the Service's public
+    // domain: refused, whatever it carries.
+    for public in ["agent-store.agent-store.example.com", "agent-store.agent-store.svc.cluster.local.evil.example"] {
+        let (status, body) =
+            deliver_with(&host, "/events/deliver/product-catalog", &query("q-public"), addressed_to(public)?).await?;
+        assert_eq!(status, 403, "{public}: {body}");
+        let (status, body) =
+            deliver_with(&host, "/events/dead-letter", &query("q-public"), addressed_to(public)?).await?;
+        assert_eq!(status, 403, "{public}: {body}");
+    }
+    assert_eq!(answered(&ingress), Vec::<String>::new(), "a delivery from outside ran the component");
+    assert!(dead_letters(&host).await?.is_empty());
+
+    // What a Trigger's subscriber and the Broker's dead-letter sink resolve to.
+    let local = addressed_to("agent-store.agent-store.svc.cluster.local")?;
+    let (status, body) =
+        deliver_with(&host, "/events/deliver/product-catalog", &query("q-local"), local.clone()).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(answered(&ingress), vec!["q-local".to_string()]);
+    let (status, body) = deliver_with(&host, "/events/dead-letter", &query("q-local"), local).await?;
+    assert_eq!(status, 200, "{body}");
     Ok(())
 }
 

@@ -61,6 +61,7 @@ pub struct HostBuilder {
     env: Vec<(String, String)>,
     data_dir: Option<PathBuf>,
     own_cache: bool,
+    listen: String,
 }
 
 /// Compiled components shared by every test host of this run, so that each
@@ -71,7 +72,14 @@ fn shared_cache_dir() -> PathBuf {
 
 impl HostBuilder {
     pub fn new(manifest: impl Into<PathBuf>) -> Self {
-        Self { manifest: manifest.into(), args: Vec::new(), env: Vec::new(), data_dir: None, own_cache: false }
+        Self {
+            manifest: manifest.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            data_dir: None,
+            own_cache: false,
+            listen: "127.0.0.1:0".into(),
+        }
     }
 
     /// The repository's own `spin.toml`, with the demo secrets of `demo.env`.
@@ -88,6 +96,14 @@ impl HostBuilder {
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Listen on `address` rather than a free port of 127.0.0.1: on all
+    /// addresses (`0.0.0.0:0`) the host serves requests naming other hosts,
+    /// as in a pod. The host's `url` still goes through 127.0.0.1.
+    pub fn listen(mut self, address: &str) -> Self {
+        self.listen = address.to_string();
         self
     }
 
@@ -108,7 +124,7 @@ impl HostBuilder {
             .arg("--manifest")
             .arg(&self.manifest)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(&self.listen)
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--admin-token")
@@ -162,6 +178,7 @@ impl HostBuilder {
         let Some(address) = address else {
             bail!("agent-store did not start listening:\n{}", logs.lock().unwrap().join("\n"));
         };
+        let address = address.replace("0.0.0.0:", "127.0.0.1:");
         Ok(HostProcess { url: format!("http://{address}"), data_dir, child, logs, _temp: temp })
     }
 

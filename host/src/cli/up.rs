@@ -15,7 +15,7 @@ use crate::broker::Broker;
 use crate::broker::knative::{self, KnativeBroker};
 use crate::broker::memory::{self, MemoryBroker};
 use crate::broker::rabbitmq::{self, RabbitBroker, RabbitOptions};
-use crate::server::{self, AdminToken, Credentials, ServerState};
+use crate::server::{self, AdminToken, Credentials, DeliveryGate, DeliveryOptions, ServerState};
 use agent_store_manifest::Manifest;
 use agent_store_runtime::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
 use agent_store_runtime::capabilities::llm::config::models_from_specs;
@@ -52,6 +52,9 @@ pub struct UpArgs {
     /// A SinkBinding sets `K_SINK` in the pod.
     #[arg(long, env = "K_SINK")]
     sink: Option<String>,
+
+    #[command(flatten)]
+    deliveries: DeliveryOptions,
 
     /// Key-value backend: `embedded` (a file in the data directory),
     /// `memory`, or a `redis://` URL (for several replicas).
@@ -110,6 +113,11 @@ pub struct UpArgs {
 }
 
 impl UpArgs {
+    /// Whether Knative pushes deliveries to this host.
+    fn knative(&self) -> bool {
+        self.broker == "knative"
+    }
+
     fn key_value_backend(&self) -> Result<BackendKind> {
         Ok(match self.key_value.as_str() {
             "embedded" => BackendKind::Embedded(self.data_dir.join(data_dir::DATABASE)),
@@ -184,6 +192,7 @@ async fn load(args: &UpArgs) -> Result<Loaded> {
 }
 
 pub async fn check(args: UpArgs) -> Result<()> {
+    DeliveryGate::from_options(&args.deliveries, args.knative())?;
     let Loaded { app, .. } = load(&args).await?;
     Producers::parse(&args.producers)?;
     for component in app.components() {
@@ -197,11 +206,15 @@ pub async fn check(args: UpArgs) -> Result<()> {
 pub async fn up(args: UpArgs) -> Result<()> {
     // Everything is validated before listening: a bad manifest or component
     // fails here, not at the first request.
+    let deliveries = DeliveryGate::from_options(&args.deliveries, args.knative())?.map(Arc::new);
     let Loaded { app, knative } = load(&args).await?;
     let admin = AdminToken::load_or_create(args.admin_token.clone(), &args.data_dir)?;
     let producers = Producers::parse(&args.producers)?;
     if !producers.names().is_empty() {
         tracing::info!(producers = ?producers.names(), "producers may publish to /events");
+    }
+    if let Some(gate) = &deliveries {
+        gate.announce().await;
     }
     // Signal handlers go in before the host says it is up, so that a SIGTERM
     // right after that line already means "drain and stop".
@@ -221,7 +234,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
         tracing::info!(route = route.pattern.as_str(), component = %route.component, "route");
     }
     let credentials = Credentials { admin, producers };
-    let (state, stopping) = ServerState::new(app.clone(), credentials, knative, address);
+    let (state, stopping) = ServerState::new(app.clone(), credentials, knative, deliveries, address);
     tokio::spawn(async move {
         signals.recv().await;
         let _ = stopping.send(true);

@@ -1,13 +1,16 @@
 //! The host's HTTP side, one module per ingress: event ingress and the live
-//! tail ([`events`]), the manifest's routes ([`routes`]), health.
+//! tail ([`events`]), Knative's pushed deliveries and who may push them
+//! ([`deliveries`], [`oidc`]), the manifest's routes ([`routes`]), health.
 //!
 //! Paths under `/events`, `/healthz`, `/readyz`, `/admin` and `/metrics`
 //! belong to the host; everything else goes to the component whose
 //! `[[trigger.http]]` route matches, as under Spin.
 
 mod auth;
+mod deliveries;
 mod events;
 mod guard;
+pub mod oidc;
 mod routes;
 
 use std::net::SocketAddr;
@@ -21,6 +24,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 pub use self::auth::{AdminToken, Credentials, token_path as auth_token_path};
+pub use self::deliveries::{DeliveryGate, DeliveryOptions};
 use crate::app::App;
 use crate::broker::knative::KnativeBroker;
 
@@ -36,6 +40,8 @@ pub struct ServerState {
     pub credentials: Arc<Credentials>,
     /// With `--broker knative`: where Triggers push deliveries.
     pub knative: Option<Arc<KnativeBroker>>,
+    /// With `--broker knative`: who may push deliveries.
+    pub deliveries: Option<Arc<DeliveryGate>>,
     /// Serving on a loopback address: requests must name this machine in
     /// `Host` (see [`guard`]).
     pub loopback: bool,
@@ -49,11 +55,18 @@ impl ServerState {
         app: Arc<App>,
         credentials: Credentials,
         knative: Option<Arc<KnativeBroker>>,
+        deliveries: Option<Arc<DeliveryGate>>,
         listen: SocketAddr,
     ) -> (Self, tokio::sync::watch::Sender<bool>) {
         let (sender, stopping) = tokio::sync::watch::channel(false);
-        let state =
-            Self { app, credentials: Arc::new(credentials), knative, loopback: listen.ip().is_loopback(), stopping };
+        let state = Self {
+            app,
+            credentials: Arc::new(credentials),
+            knative,
+            deliveries,
+            loopback: listen.ip().is_loopback(),
+            stopping,
+        };
         (state, sender)
     }
 
@@ -63,14 +76,18 @@ impl ServerState {
 }
 
 pub fn router(state: ServerState) -> Router {
+    // Only the broker pushes deliveries: checked before a body is read.
+    let deliveries = Router::new()
+        .route("/events/deliver/{component}", post(events::deliver))
+        .route("/events/dead-letter", post(events::dead_letter))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), deliveries::admit));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/events", post(events::ingest))
         .route("/events/tail", get(events::tail))
         .route("/admin/llm/usage", get(llm_usage))
-        .route("/events/deliver/{component}", post(events::deliver))
-        .route("/events/dead-letter", post(events::dead_letter))
+        .merge(deliveries)
         .route("/admin/dead-letters", get(dead_letters))
         .fallback(routes::handle)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::host_header))
