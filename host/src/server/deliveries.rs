@@ -1,7 +1,7 @@
 //! Knative deliveries come from the broker only. `POST
 //! /events/deliver/<component>` and `POST /events/dead-letter` run
 //! components and keep dead letters on the word of whoever calls them, so
-//! with `--broker knative` one of two rules guards them (docs/security-knative.md):
+//! with `--broker knative` one of two rules guards them (docs/security.md, "Knative deliveries"):
 //!
 //! * with `--knative-oidc-*`, every request carries a Knative Eventing OIDC
 //!   sender token that [`Verifier`] takes: 401 without or with a bad one,
@@ -114,7 +114,7 @@ impl DeliveryGate {
                  /events/dead-letter are served only to requests addressed to a cluster-local name \
                  (*.svc.{domain}), so anyone inside the cluster can make components run and fill the dead \
                  letters; turn on Knative's OIDC sender tokens when the broker supports them \
-                 (docs/security-knative.md)"
+                 (docs/security.md, Knative deliveries)"
             ),
         }
     }
