@@ -26,11 +26,7 @@ const SOURCE: &str = "/agent-store/product-catalog";
 const STORE: &str = "catalog";
 
 fn catalog() -> Result<Harness> {
-    Harness::builder("product_catalog")
-        .id("product-catalog")
-        .key_value_stores(&[STORE])
-        .mount_dir("brands", "/brands")
-        .build()
+    Harness::component("product-catalog").build()
 }
 
 /// A `store.product.query` carrying `data` and the extensions a requester

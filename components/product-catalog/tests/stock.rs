@@ -17,11 +17,7 @@ use cloudevents::AttributesReader;
 use serde_json::{Value, json};
 
 fn catalog() -> Result<Harness> {
-    Harness::builder("product_catalog")
-        .id("product-catalog")
-        .key_value_stores(&["catalog"])
-        .mount_dir("brands", "/brands")
-        .build()
+    Harness::component("product-catalog").build()
 }
 
 /// A request to the catalog's private API, as service chaining delivers it.

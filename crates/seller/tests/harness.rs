@@ -35,19 +35,11 @@ const SEARCHES: [(&str, &str, &str); 5] = [
 ];
 
 fn seller(brand: &str) -> Result<Harness> {
-    Harness::builder(&format!("seller_{brand}"))
-        .id(&format!("seller-{brand}"))
-        .key_value_stores(&[&format!("seller-{brand}")])
-        .ai_models(&["chat"])
-        .build()
+    Harness::component(&format!("seller-{brand}")).build()
 }
 
 fn catalog() -> Result<Harness> {
-    Harness::builder("product_catalog")
-        .id("product-catalog")
-        .mount_dir("brands", "/brands")
-        .key_value_stores(&["catalog"])
-        .build()
+    Harness::component("product-catalog").build()
 }
 
 /// One customer talking to one seller, the catalog answering its searches.
@@ -375,12 +367,7 @@ async fn fake_openai() -> Result<FakeServer> {
 
 fn seller_with_model(server: &FakeServer) -> Result<Harness> {
     let spec = format!("chat=openai:{}?model=fake&timeout=1s&retries=0", server.url);
-    Harness::builder("seller_fashion")
-        .id("seller-fashion")
-        .key_value_stores(&["seller-fashion"])
-        .ai_models(&["chat"])
-        .models(models_from_specs(&[spec])?)
-        .build()
+    Harness::component("seller-fashion").models(models_from_specs(&[spec])?).build()
 }
 
 fn engine(events: &[Event]) -> Result<String> {
