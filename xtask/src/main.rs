@@ -4,6 +4,8 @@
 //!   store locally with the embedded defaults.
 //! - `cargo xtask test` starts the services the tests use when they are not
 //!   running, builds every component once, then runs every test.
+//! - `cargo xtask fuzz` runs the fuzz targets of `tests/fuzz` for a million
+//!   cases each (the tests run a short smoke of each).
 //!
 //! Both install what they need themselves (the `wasm32-wasip2` target).
 //! Guest components are found dynamically: every workspace member whose
@@ -29,6 +31,10 @@ const GUEST_DIRS: &[&str] = &["components", "brands", "tests/components"];
 const HOST: &str = "agent-store";
 /// Tells the host and the test harness where the built components are.
 const WASM_DIR_ENV: &str = "AGENT_STORE_WASM_DIR";
+/// The fuzz targets' package, and the profile they run in: release speed
+/// with overflow checks (see Cargo.toml).
+const FUZZ: &str = "agent-store-fuzz";
+const FUZZ_PROFILE: &str = "fuzz";
 
 const HELP: &str = "\
 cargo xtask <command> [options]
@@ -47,10 +53,19 @@ Commands:
                         Make sure RabbitMQ (127.0.0.1:5672) and Redis (127.0.0.1:6379) are
                         reachable, starting them if they are not; build; then
                         `cargo test --workspace --all-targets` and the doctests, with
-                        AGENT_STORE_WASM_DIR set. Arguments go to `cargo test` verbatim:
+                        AGENT_STORE_WASM_DIR set (a smoke run of every fuzz target included).
+                        Arguments go to `cargo test` verbatim:
                         `cargo xtask test -p product-catalog -- --nocapture`.
   bench [<cargo bench args>]
                         build, then `cargo bench -p agent-store <args>` with AGENT_STORE_WASM_DIR.
+  fuzz [--cases N] [--seed S] [target…]
+                        Run the fuzz targets of tests/fuzz (all of them when none is named) for
+                        N cases each (default 1,000,000), built in the `fuzz` profile (release,
+                        with overflow checks); print cases per second and the total per target.
+                        On a failure, exit non-zero with the case seed that replays it
+                        (`cargo xtask fuzz <target> --replay <seed>`) and the shrunk input,
+                        written under <target dir>/fuzz-artifacts/ (`--input <file>`).
+                        `cargo xtask fuzz --list` names the targets.
   help                  This text.
 
 CARGO_TARGET_DIR is respected everywhere.";
@@ -91,6 +106,7 @@ fn run() -> Result<ExitCode> {
         "up" => up(rest),
         "test" => test(rest),
         "bench" => bench(rest),
+        "fuzz" => fuzz(rest),
         "help" | "-h" | "--help" => {
             println!("{HELP}");
             Ok(ExitCode::SUCCESS)
@@ -473,6 +489,16 @@ fn bench(args: Vec<OsString>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Builds the fuzz runner and runs it with `args`; it needs no component.
+fn fuzz(args: Vec<OsString>) -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let artifacts = ws.target_dir.join("fuzz-artifacts");
+    let mut command = cargo(&ws.root);
+    command.args(["run", "--profile", FUZZ_PROFILE, "-p", FUZZ, "--", "--artifacts"]).arg(&artifacts).args(&args);
+    run_step(&mut command, "the fuzz targets")?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A service the tests use for real, and how to start it when it is down.
 struct Service {
     name: &'static str,
@@ -586,7 +612,7 @@ mod tests {
 
     #[test]
     fn help_mentions_every_command() {
-        for command in ["build", "up", "test", "bench"] {
+        for command in ["build", "up", "test", "bench", "fuzz"] {
             assert!(HELP.contains(&format!("\n  {command} ")), "{command}");
         }
     }

@@ -26,56 +26,59 @@ use crate::voice;
 
 const PREFIX: &str = "/orders";
 
+/// What a payment hook reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum PaymentStatus {
+pub enum PaymentStatus {
     Paid,
     Cancelled,
 }
 
 /// What a payment provider posts.
 #[derive(Debug, Deserialize)]
-struct PaymentHook {
-    order_id: String,
-    status: PaymentStatus,
-    provider: String,
-    reference: String,
+pub struct PaymentHook {
+    pub order_id: String,
+    pub status: PaymentStatus,
+    pub provider: String,
+    pub reference: String,
     /// Required when `paid`: must equal the order total.
     #[serde(default)]
-    amount: Option<Money>,
+    pub amount: Option<Money>,
     /// When `cancelled`, in words the customer can be told.
     #[serde(default)]
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
+/// What a shipping hook reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum ShippingStatus {
+pub enum ShippingStatus {
     Shipped,
     Delivered,
 }
 
 /// What a carrier posts.
 #[derive(Debug, Deserialize)]
-struct ShippingHook {
-    order_id: String,
-    status: ShippingStatus,
+pub struct ShippingHook {
+    pub order_id: String,
+    pub status: ShippingStatus,
     #[serde(default)]
-    carrier: Option<String>,
+    pub carrier: Option<String>,
     #[serde(default)]
-    tracking_number: Option<String>,
+    pub tracking_number: Option<String>,
     #[serde(default)]
-    tracking_url: Option<String>,
+    pub tracking_url: Option<String>,
     /// When it happened; now when absent.
     #[serde(default)]
-    at: Option<DateTime<Utc>>,
+    pub at: Option<DateTime<Utc>>,
 }
 
+/// The body of `POST /orders/<id>/cancel`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CancelBody {
+pub struct CancelBody {
     #[serde(default)]
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 pub async fn handle(request: Request) -> Response {
@@ -146,7 +149,8 @@ fn authorized(request: &Request, then: impl FnOnce() -> Response) -> Response {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
+/// Reads a JSON body (a hook's, a cancellation's); a 400 that says why if it is not one.
+pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| error(400, "bad_request", &format!("the body is not valid: {e}")))
 }
 

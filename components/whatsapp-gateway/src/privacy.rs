@@ -128,11 +128,24 @@ pub fn scrub(value: &mut Value, phone: &str) {
     match value {
         Value::Object(map) => {
             map.retain(|key, _| !PII_KEYS.contains(&key.as_str()));
+            // A key can be a number too (an object keyed by who it is about);
+            // two such keys become one, which loses nothing a person needs.
+            let keyed_by_number: Vec<String> = map.keys().filter(|k| redact(k, phone) != **k).cloned().collect();
+            for key in keyed_by_number {
+                if let Some(inner) = map.remove(&key) {
+                    map.insert(redact(&key, phone), inner);
+                }
+            }
             for (key, inner) in map.iter_mut() {
                 match inner {
                     Value::String(text) if OPAQUE_KEYS.contains(&key.as_str()) => {
                         if text.contains(phone) {
                             *text = redact(text, phone);
+                        }
+                    }
+                    Value::Number(number) if OPAQUE_KEYS.contains(&key.as_str()) => {
+                        if number.to_string().contains(phone) {
+                            scrub_number(inner, phone);
                         }
                     }
                     _ => scrub(inner, phone),
@@ -141,7 +154,18 @@ pub fn scrub(value: &mut Value, phone: &str) {
         }
         Value::Array(items) => items.iter_mut().for_each(|item| scrub(item, phone)),
         Value::String(text) => *text = redact(text, phone),
+        Value::Number(_) => scrub_number(value, phone),
         _ => {}
+    }
+}
+
+/// A number is masked as its digits would be in text: a phone number sent
+/// as a JSON number is still a phone number.
+fn scrub_number(value: &mut Value, phone: &str) {
+    let text = value.to_string();
+    let redacted = redact(&text, phone);
+    if redacted != text {
+        *value = Value::String(redacted);
     }
 }
 
@@ -205,5 +229,28 @@ mod tests {
         assert_eq!(raw["timestamp"], "1749416383");
         assert_eq!(raw["errors"][0]["code"], 131051);
         assert_eq!(raw["system"]["body"], "User A changed from [phone] to [phone]");
+    }
+
+    #[test]
+    fn numbers_and_keys_that_are_phone_numbers_are_masked_too() {
+        // Found by the whatsapp-webhook fuzz target: the sender's number as a
+        // JSON number, or as a key, went out untouched in an unsupported
+        // message.
+        let mut raw = json!({
+            "type": "callback",
+            "callback": {"number": 34600000001_u64, "other": 34600000002_u64, "count": 3, "code": 131051},
+            "id": 34600000001_u64,
+            "timestamp": 1749416383,
+            "by_number": {"34600000001": "read"},
+        });
+        scrub(&mut raw, "34600000001");
+        let text = raw.to_string();
+        assert!(!text.contains("600"), "{text}");
+        assert_eq!(raw["callback"]["number"], "[phone]");
+        assert_eq!(raw["callback"]["count"], 3);
+        assert_eq!(raw["callback"]["code"], 131051);
+        assert_eq!(raw["id"], "[phone]");
+        assert_eq!(raw["timestamp"], 1749416383, "an id or time of digits is not a number to mask");
+        assert_eq!(raw["by_number"]["[phone]"], "read");
     }
 }

@@ -113,7 +113,7 @@ impl MessageDeserializer for AmqpDeserializer<'_> {
 
 /// `application/cloudevents+json`, with or without parameters (`; charset=utf-8`);
 /// media types are case-insensitive.
-fn is_structured(content_type: &str) -> bool {
+pub(crate) fn is_structured(content_type: &str) -> bool {
     crate::media_type(content_type).eq_ignore_ascii_case(CLOUDEVENTS_JSON_CONTENT_TYPE)
 }
 
@@ -144,9 +144,15 @@ fn attribute_value(header: &str, value: &AMQPValue) -> message::Result<MessageAt
     })
 }
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z): a later time
+/// would be written to the `time` header as a five-digit year, which no
+/// reader (this one included) parses.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
 fn timestamp(header: &str, seconds: u64) -> message::Result<MessageAttributeValue> {
-    i64::try_from(seconds)
-        .ok()
+    (seconds <= LAST_RFC3339_SECOND)
+        .then(|| i64::try_from(seconds).ok())
+        .flatten()
         .and_then(|s| DateTime::from_timestamp(s, 0))
         .map(MessageAttributeValue::DateTime)
         .ok_or_else(|| invalid(header, format!("timestamp {seconds} is out of range")))

@@ -25,9 +25,9 @@
 //! | CloudEvents | AMQP 0-9-1 | Notes |
 //! |---|---|---|
 //! | `data` | message body | bytes as they are; JSON data written compactly. An empty body reads back as *no data*. |
-//! | `datacontenttype` | `content-type` property | in header `cloudEvents:datacontenttype` instead if longer than 255 bytes |
+//! | `datacontenttype` | `content-type` property | in header `cloudEvents:datacontenttype` instead if longer than 255 bytes, or if it is `application/cloudevents+json` (which would make the message structured) |
 //! | `id` | `message-id` property | in header `cloudEvents:id` instead if longer than 255 bytes |
-//! | `time` | `timestamp` property (whole seconds since the epoch) **and** header `cloudEvents:time` (RFC 3339, as precise as the event: nanoseconds survive) | on read the header wins; the property alone still gives the time, to the second. No property before 1970. |
+//! | `time` | `timestamp` property (whole seconds since the epoch) **and** header `cloudEvents:time` (RFC 3339, as precise as the event: nanoseconds survive) | on read the header wins; the property alone still gives the time, to the second. No property before 1970; one after 9999 is an error. |
 //! | `specversion` | header `cloudEvents:specversion`, long string (`1.0`, `0.3`) | its presence is what makes a message a binary-mode CloudEvent |
 //! | `type`, `source`, `subject`, `dataschema` (`schemaurl` in 0.3) | header `cloudEvents:<name>`, long string | |
 //! | extension, string | header `cloudEvents:<name>`, long string (`S`) | |

@@ -9,6 +9,7 @@ use cloudevents::message::{
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
+use crate::deserializer::is_structured;
 use crate::{CLOUDEVENTS_JSON_CONTENT_TYPE, Error, HEADER_PREFIX, Result, SPEC_VERSION_HEADER};
 
 /// A CloudEvent as an AMQP message: the properties (with their headers) and
@@ -84,9 +85,11 @@ impl BinarySerializer<AmqpMessage> for AmqpSerializer {
                 Ok(id) => self.properties = self.properties.with_message_id(id),
                 Err(_) => self.header(name, long_string(value.to_string()))?,
             },
+            // In the property, the structured-mode content type would make
+            // the message read as structured: the data taken for the event.
             "datacontenttype" => match ShortString::try_new(value.to_string()) {
-                Ok(ct) => self.properties = self.properties.with_content_type(ct),
-                Err(_) => self.header(name, long_string(value.to_string()))?,
+                Ok(ct) if !is_structured(ct.as_str()) => self.properties = self.properties.with_content_type(ct),
+                _ => self.header(name, long_string(value.to_string()))?,
             },
             "time" => {
                 let time: DateTime<Utc> = value.try_into()?;

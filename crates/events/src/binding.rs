@@ -29,6 +29,7 @@
 pub mod limits;
 
 use cloudevents::binding::http::{Builder, Serializer};
+use cloudevents::event::{AttributeValue, ExtensionValue, SpecVersion};
 use cloudevents::message::BinaryDeserializer;
 use cloudevents::{AttributesReader, Data, Event};
 use http::StatusCode;
@@ -82,6 +83,10 @@ pub enum DecodeError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An event the store does not take as it is: another spec version, an
+    /// attribute or extension that would not survive delivery.
+    #[error("invalid CloudEvent: {0}")]
+    Invalid(String),
     /// A required attribute is empty.
     #[error("invalid CloudEvent: `{0}` is empty")]
     Empty(&'static str),
@@ -159,6 +164,13 @@ pub fn decode(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeEr
             return Err(DecodeError::NotAnEvent);
         }
         Some(Mode::Binary) => {
+            // The SDK reads any `application/cloudevents+json…` body as a
+            // structured event, whatever the `ce-*` headers say.
+            if let Some(media_type) = media_type(headers).filter(|m| is_cloudevents_format(m)) {
+                return Err(DecodeError::Binary(format!(
+                    "Content-Type {media_type} is a CloudEvents format, not data"
+                )));
+            }
             vec![cloudevents::binding::http::to_event(headers, body).map_err(|e| DecodeError::Binary(e.to_string()))?]
         }
         Some(Mode::Structured) => {
@@ -184,11 +196,39 @@ pub fn decode(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, DecodeEr
 /// JSON data is kept as a value so that readers need not care which mode it
 /// came in.
 fn normalize(mut event: Event) -> Result<Event, DecodeError> {
+    // The store speaks CloudEvents 1.0, as Knative does. The SDK cannot read
+    // back every 0.3 event it writes in a batch (bytes that are not JSON,
+    // without a content type), and 0.3 attribute names become 1.0 extensions
+    // that clash with 1.0 attributes.
+    if event.specversion() != SpecVersion::V10 {
+        return Err(DecodeError::Invalid(format!(
+            "specversion {} is not supported: send CloudEvents 1.0",
+            event.specversion()
+        )));
+    }
     if event.id().is_empty() {
         return Err(DecodeError::Empty("id"));
     }
     if event.ty().is_empty() {
         return Err(DecodeError::Empty("type"));
+    }
+    // Binary mode carries an extension as a `ce-<name>` header, and header
+    // names are case-insensitive: `Brand` would reach a component as
+    // `brand` (and overwrite it), `brand ` not at all. The spec's names
+    // survive every binding unchanged.
+    if let Some((name, why)) = event.iter_extensions().find_map(|(name, _)| Some((name, bad_extension_name(name)?))) {
+        return Err(DecodeError::Invalid(format!("extension `{name}` {why}")));
+    }
+    if let Some(name) = not_a_header_value(&event) {
+        return Err(DecodeError::Invalid(format!("`{name}` {NOT_A_HEADER_VALUE}")));
+    }
+    // In binary mode the data's content type is the message's: data typed
+    // as CloudEvents would be read as events of their own, unchecked by
+    // whatever checked this one.
+    if let Some(ct) = event.datacontenttype().filter(|ct| is_cloudevents_format(ct)) {
+        return Err(DecodeError::Invalid(format!(
+            "datacontenttype `{ct}` is a CloudEvents format: the data cannot be events"
+        )));
     }
     let json = event.datacontenttype().is_none_or(is_json_content_type);
     if json {
@@ -212,6 +252,47 @@ fn normalize(mut event: Event) -> Result<Event, DecodeError> {
         }
     }
     Ok(event)
+}
+
+/// `application/cloudevents+json`, `application/cloudevents-batch+json` and
+/// their kin, in any case: the media types of events rather than of data.
+fn is_cloudevents_format(content_type: &str) -> bool {
+    content_type.trim_start().to_ascii_lowercase().starts_with("application/cloudevents")
+}
+
+const NOT_A_HEADER_VALUE: &str =
+    "holds what an HTTP header cannot carry as it is (only visible ASCII and spaces, none at the ends)";
+
+/// The first attribute or extension whose value binary mode would not carry
+/// unchanged, if any: header values are read back as visible ASCII only, and
+/// HTTP trims the spaces around them. (The spec's percent-encoding would
+/// carry them; neither the SDK nor Knative's brokers are relied on for it.)
+fn not_a_header_value(event: &Event) -> Option<String> {
+    let fits = |value: &str| value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.trim_matches(' ') == value;
+    let attribute = event.iter_attributes().find_map(|(name, value)| match value {
+        AttributeValue::String(text) if !fits(text) => Some(name.to_string()),
+        AttributeValue::URIRef(text) if !fits(text) => Some(name.to_string()),
+        _ => None,
+    });
+    attribute.or_else(|| {
+        event.iter_extensions().find_map(|(name, value)| match value {
+            ExtensionValue::String(text) if !fits(text) => Some(name.to_string()),
+            _ => None,
+        })
+    })
+}
+
+/// Why an extension cannot have this name, if it cannot. Names must be the
+/// spec's `[a-z0-9]+`, and not `data`, which the JSON format (a batch)
+/// writes the data under.
+fn bad_extension_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        Some("is not a CloudEvents attribute name (lowercase ASCII letters and digits)")
+    } else if name == "data" {
+        Some("has the name the JSON format gives the data")
+    } else {
+        None
+    }
 }
 
 fn is_json_content_type(ct: &str) -> bool {
@@ -241,8 +322,31 @@ impl Builder<(HeaderMap, Vec<u8>)> for HeaderBuilder {
     }
 }
 
-/// One event in binary mode: `ce-*` headers and the data as the body.
+/// One event in binary mode: `ce-*` headers and the data as the body. An
+/// event that would not arrive as it is, is refused (`decode` never accepts
+/// one, but other bindings may): a `datacontenttype` that is a CloudEvents
+/// format would be read as the events in its data, and an extension name
+/// that is not a CloudEvents attribute name would be folded to lowercase
+/// (`Brand` overwriting `brand`) or dropped.
 pub fn encode_binary(event: &Event) -> Result<(HeaderMap, Vec<u8>), DecodeError> {
+    if let Some(ct) = event.datacontenttype().filter(|ct| is_cloudevents_format(ct)) {
+        return Err(DecodeError::Encode {
+            what: format!("event {} in binary mode", event.id()),
+            reason: format!("its datacontenttype `{ct}` would make it read as other events"),
+        });
+    }
+    if let Some((name, why)) = event.iter_extensions().find_map(|(name, _)| Some((name, bad_extension_name(name)?))) {
+        return Err(DecodeError::Encode {
+            what: format!("event {} in binary mode", event.id()),
+            reason: format!("its extension `{name}` {why}"),
+        });
+    }
+    if let Some(name) = not_a_header_value(event) {
+        return Err(DecodeError::Encode {
+            what: format!("event {} in binary mode", event.id()),
+            reason: format!("`{name}` {NOT_A_HEADER_VALUE}"),
+        });
+    }
     BinaryDeserializer::deserialize_binary(
         event.clone(),
         Serializer::new(HeaderBuilder { headers: HeaderMap::new(), body: Vec::new() }),
@@ -313,6 +417,7 @@ pub fn attribute(event: &Event, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudevents::{EventBuilder, EventBuilderV10};
 
     #[test]
     fn redacted_messages_keep_field_names_and_lose_values() {
@@ -327,7 +432,6 @@ mod tests {
         );
         assert_eq!(redact(r#"unterminated "secret"#), r#"unterminated "…"#);
     }
-    use cloudevents::{EventBuilder, EventBuilderV10};
 
     fn event(id: &str) -> Event {
         EventBuilderV10::new()
@@ -377,6 +481,112 @@ mod tests {
         let body = serde_json::to_vec(&serde_json::json!([event("1"), second])).unwrap();
         let err = decode(&h, body).unwrap_err();
         assert!(matches!(err, DecodeError::BatchItem { index: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn extension_names_binary_mode_would_change_are_refused() {
+        // Found by the http-binding fuzz target: a structured event with a
+        // `Brand` extension passed a brand scope check on `brand`, then
+        // reached components in binary mode as `ce-brand`.
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(STRUCTURED_CONTENT_TYPE));
+        for name in ["Brand", "brand ", "trace-id", "über", ""] {
+            let mut value = serde_json::to_value(event("1")).unwrap();
+            value.as_object_mut().unwrap().insert(name.to_string(), "tech".into());
+            let err = decode(&h, serde_json::to_vec(&value).unwrap()).unwrap_err();
+            assert!(err.to_string().contains("not a CloudEvents attribute name"), "{name:?}: {err}");
+        }
+        // `ce-data` made an extension that a batch writes where the data goes.
+        let (mut binary, body) = encode_binary(&event("1")).unwrap();
+        binary.insert("ce-data", HeaderValue::from_static("x"));
+        let err = decode(&binary, body).unwrap_err();
+        assert!(err.to_string().contains("extension `data`"), "{err}");
+        // Events from other bindings (AMQP headers are case-sensitive) are
+        // not delivered changed either.
+        let mut two_brands = event("1");
+        two_brands.set_extension("Brand", "fashion");
+        let err = encode_binary(&two_brands).unwrap_err();
+        assert!(err.to_string().contains("`Brand`"), "{err}");
+
+        let mut value = serde_json::to_value(event("1")).unwrap();
+        value.as_object_mut().unwrap().insert("knativearrivaltime2".into(), "x".into());
+        let decoded = decode(&h, serde_json::to_vec(&value).unwrap()).unwrap();
+        let (h, b) = encode_binary(&decoded[0]).unwrap();
+        assert_eq!(decode(&h, b).unwrap(), decoded, "a valid name survives binary mode");
+    }
+
+    #[test]
+    fn data_typed_as_cloudevents_is_refused_so_it_cannot_smuggle_events() {
+        // Found by the http-binding fuzz target: an event whose data is a
+        // batch of other events, typed `application/cloudevents-batch+json`,
+        // was accepted, then delivered in binary mode with that Content-Type,
+        // so the component read the events inside, which nothing had checked.
+        let inner = serde_json::to_value([event("smuggled")]).unwrap();
+        for ct in [BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, "Application/CloudEvents+JSON; charset=utf-8"] {
+            let mut outer = serde_json::to_value(event("outer")).unwrap();
+            outer["datacontenttype"] = ct.into();
+            // As text: the SDK wants a string for a type it does not know as JSON.
+            outer["data"] = inner.to_string().into();
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(STRUCTURED_CONTENT_TYPE));
+            let err = decode(&h, serde_json::to_vec(&outer).unwrap()).unwrap_err();
+            assert!(err.to_string().contains("CloudEvents format"), "{ct}: {err}");
+
+            let built = EventBuilderV10::new()
+                .id("outer")
+                .source("/agent-store/test")
+                .ty("store.product.query")
+                .data(ct, inner.clone())
+                .build()
+                .unwrap();
+            let err = encode_binary(&built).unwrap_err();
+            assert!(err.to_string().contains("cannot encode"), "{ct}: {err}");
+        }
+
+        // A binary-mode message whose Content-Type the SDK would read as
+        // structured (it matches the prefix) is not binary mode.
+        let (mut h, _) = encode_binary(&event("1")).unwrap();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/cloudevents+json-seq"));
+        let err = decode(&h, serde_json::to_vec(&event("other")).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("CloudEvents format"), "{err}");
+    }
+
+    #[test]
+    fn values_binary_mode_would_not_carry_are_refused() {
+        // Found by the http-binding fuzz target: a structured event with an
+        // extension value `é` was accepted, then could not be read in binary
+        // mode, so no component could ever be delivered it.
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(STRUCTURED_CONTENT_TYPE));
+        for (name, value) in [("brand", "café"), ("subject", "a\nb"), ("id", " 1"), ("source", "/x\t")] {
+            let mut json = serde_json::to_value(event("1")).unwrap();
+            json[name] = value.into();
+            let err = decode(&h, serde_json::to_vec(&json).unwrap()).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("`{name}` holds what an HTTP header cannot carry")),
+                "{name}: {err}"
+            );
+        }
+        let mut built = event("1");
+        built.set_extension("conversation", "ü");
+        assert!(encode_binary(&built).unwrap_err().to_string().contains("`conversation`"));
+        let mut spaced = event("1");
+        spaced.set_extension("conversation", "a b");
+        let (h, b) = encode_binary(&spaced).unwrap();
+        assert_eq!(decode(&h, b).unwrap(), vec![spaced], "spaces inside travel");
+    }
+
+    #[test]
+    fn a_0_3_event_is_refused() {
+        // Found by the http-binding fuzz target: a 0.3 event whose data is not
+        // JSON and has no content type was accepted, but its batch form
+        // (base64 data, JSON by default) did not read back.
+        let mut h = HeaderMap::new();
+        for (name, value) in [("ce-specversion", "0.3"), ("ce-id", "1"), ("ce-source", "/x"), ("ce-type", "t")] {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+        let err = decode(&h, b"not json".to_vec()).unwrap_err();
+        assert!(err.to_string().contains("specversion 0.3 is not supported"), "{err}");
     }
 
     #[test]

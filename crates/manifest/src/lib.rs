@@ -34,6 +34,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// stay well under this; a runaway allocation fails that event only.
 pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 128;
 
+/// The largest `memory_limit_mb`: a 32-bit linear memory (every
+/// `wasm32-wasip2` component's) cannot grow past 4 GiB, so a larger limit
+/// is a mistake, and one past 2^44 MiB would not even fit in bytes.
+pub const MAX_MEMORY_LIMIT_MB: u64 = 4096;
+
 /// A parsed `spin.toml`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {
@@ -353,6 +358,11 @@ impl Manifest {
         if let Some(timeout) = &tool.timeout {
             parse_duration(timeout).with_context(|| format!("tool.{TOOL_TABLE}.timeout"))?;
         }
+        if let Some(mb) = tool.memory_limit_mb
+            && mb > MAX_MEMORY_LIMIT_MB
+        {
+            bail!("tool.{TOOL_TABLE}.memory_limit_mb = {mb} is more than a component can use ({MAX_MEMORY_LIMIT_MB})");
+        }
         for sub in &tool.subscribe {
             validate_subscription(sub).with_context(|| format!("tool.{TOOL_TABLE}.subscribe"))?;
         }
@@ -420,7 +430,9 @@ impl AgentStoreTool {
 
     /// The linear memory one instance may grow to.
     pub fn memory_limit_bytes(&self) -> u64 {
-        self.memory_limit_mb.unwrap_or(DEFAULT_MEMORY_LIMIT_MB) * 1024 * 1024
+        // Saturating: a manifest that was not validated must not wrap a huge
+        // limit around to a tiny one.
+        self.memory_limit_mb.unwrap_or(DEFAULT_MEMORY_LIMIT_MB).saturating_mul(1024 * 1024)
     }
 }
 
@@ -515,14 +527,16 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map(|i| text.split_at(i)).unwrap_or((text, "s"));
     let n: u64 =
         number.parse().with_context(|| format!("`{text}` is not a duration like \"500ms\", \"10s\" or \"2m\""))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
+    let seconds_per = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => bail!("`{text}`: unknown unit `{unit}` (use ms, s, m, h or d)"),
-    })
+    };
+    let seconds = n.checked_mul(seconds_per).with_context(|| format!("`{text}` is too long a duration"))?;
+    Ok(Duration::from_secs(seconds))
 }
 
 /// A Spin route: literal segments, `:name` captures, and a trailing `/...`
@@ -674,6 +688,24 @@ timeout = "2s"
     }
 
     #[test]
+    fn memory_limits_past_what_a_component_can_use_are_refused() -> Result<()> {
+        // Found by the manifest fuzz target: 2^44 MiB and more overflowed
+        // `memory_limit_bytes` (a panic in a debug build, a limit wrapped
+        // to zero in release).
+        let huge = MANIFEST.replace("timeout = \"2s\"", "timeout = \"2s\"\nmemory_limit_mb = 17592186044416");
+        let m = Manifest::parse(&huge)?;
+        let err = format!("{:#}", m.validate().unwrap_err());
+        assert!(err.contains("memory_limit_mb") && err.contains("[component.worker]"), "{err}");
+        assert_eq!(m.tool("worker")?.memory_limit_bytes(), u64::MAX);
+
+        let most = MANIFEST.replace("timeout = \"2s\"", "timeout = \"2s\"\nmemory_limit_mb = 4096");
+        let m = Manifest::parse(&most)?;
+        m.validate()?;
+        assert_eq!(m.tool("worker")?.memory_limit_bytes(), 4 << 30);
+        Ok(())
+    }
+
+    #[test]
     fn routes_match_like_spin() -> Result<()> {
         let wild = RoutePattern::parse("/hello/...")?;
         assert_eq!(wild.matches("/hello").unwrap().path_info, "");
@@ -696,6 +728,13 @@ timeout = "2s"
         assert_eq!(parse_duration("250ms")?, Duration::from_millis(250));
         assert_eq!(parse_duration("2m")?, Duration::from_secs(120));
         assert!(parse_duration("soon").is_err());
+        // Found by the manifest fuzz target: minutes, hours and days past
+        // u64 seconds overflowed (a panic in a debug build, a short timeout
+        // in release).
+        let err = format!("{:#}", parse_duration("307445734561825861m").unwrap_err());
+        assert!(err.contains("too long"), "{err}");
+        assert!(parse_duration("213503982334602d").is_err());
+        assert_eq!(parse_duration("307445734561825860m")?, Duration::from_secs(307_445_734_561_825_860 * 60));
         Ok(())
     }
 }

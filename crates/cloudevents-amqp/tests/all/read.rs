@@ -166,6 +166,24 @@ fn timestamp_property_alone_gives_the_time() -> TestResult {
 }
 
 #[test]
+fn a_timestamp_past_year_9999_is_out_of_range() -> TestResult {
+    // Found by the amqp-binding fuzz target: year 10000 was read, then
+    // written again as a `time` header no reader parses.
+    let at = |seconds| {
+        BasicProperties::default().with_message_id("0001".into()).with_timestamp(seconds).with_headers(table(&[
+            ("cloudEvents:specversion", long_string("1.0")),
+            ("cloudEvents:type", long_string("t")),
+            ("cloudEvents:source", long_string("/s")),
+        ]))
+    };
+    let last = to_event(&at(253_402_300_799), b"")?;
+    assert_eq!(to_event(&properties_for(&last)?, b"")?, last);
+    let error = to_event(&at(253_402_300_800), b"").unwrap_err();
+    assert!(matches!(error, cloudevents_amqp::Error::InvalidHeader { .. }), "{error}");
+    Ok(())
+}
+
+#[test]
 fn unsupported_header_type_is_an_error() {
     let properties = BasicProperties::default().with_message_id("0001".into()).with_headers(table(&[
         ("cloudEvents:specversion", long_string("1.0")),

@@ -223,6 +223,23 @@ fn long_id_and_content_type_move_to_headers() -> TestResult {
 }
 
 #[test]
+fn a_structured_content_type_as_data_type_moves_to_the_header() -> TestResult {
+    // Found by the amqp-binding fuzz target: in the `content-type` property it
+    // made the message read as structured mode, the data taken for the event.
+    for content_type in ["application/cloudevents+json", "Application/CloudEvents+JSON; charset=utf-8"] {
+        let inner = serde_json::to_string(&minimal().id("smuggled").build()?)?;
+        let event = minimal().data(content_type, inner).build()?;
+        let properties = properties_for(&event)?;
+        assert_eq!(properties.content_type(), &None, "{content_type}");
+        assert_eq!(header(&properties, "cloudEvents:datacontenttype"), Some(&long_string(content_type)));
+        let back = to_event(&properties, &body_for(&event))?;
+        assert_eq!(back.id(), "0001", "{content_type}: read as the data's event");
+        assert_eq!(back.datacontenttype(), Some(content_type));
+    }
+    Ok(())
+}
+
+#[test]
 fn extension_name_too_long_for_a_header_is_an_error() -> TestResult {
     let event = minimal().extension(&"x".repeat(250), 1).build()?;
     let error = properties_for(&event).unwrap_err();
