@@ -169,6 +169,7 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
         cancellation: None,
         history: vec![StatusChange { status: OrderStatus::Created, at: now }],
         outbox: Vec::new(),
+        publishing: None,
     };
     let key = model::order_key(&order_id);
     let bytes = serde_json::to_vec(&stored)?;

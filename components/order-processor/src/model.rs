@@ -80,16 +80,44 @@ pub struct StoredOrder {
     /// change the store has is never lost to a failed publish.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<serde_json::Value>,
+    /// Who is publishing the outbox. Only the holder publishes it, and no
+    /// change is saved while it holds events of an earlier one, so the
+    /// customer hears of the changes once each, in the order they happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publishing: Option<Claim>,
+}
+
+/// A claim to publish an order's outbox, held by one call until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The call holding it: a random id of its own.
+    pub by: String,
+    /// When it lapses, so that a call that died holding it blocks its order
+    /// only for a while.
+    pub until: DateTime<Utc>,
+}
+
+impl Claim {
+    /// Whether it still holds at `now`.
+    pub fn holds(&self, now: DateTime<Utc>) -> bool {
+        now < self.until
+    }
 }
 
 impl StoredOrder {
-    /// What the orders API shows: everything but the outbox.
+    /// What the orders API shows: everything but the outbox and its claim.
     pub fn view(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
             map.remove("outbox");
+            map.remove("publishing");
         }
         value
+    }
+
+    /// Whether another call is publishing events of an earlier change.
+    pub fn is_publishing(&self, now: DateTime<Utc>) -> bool {
+        !self.outbox.is_empty() && self.publishing.as_ref().is_some_and(|claim| claim.holds(now))
     }
 }
 
@@ -391,6 +419,7 @@ mod tests {
             cancellation: None,
             history: vec![],
             outbox: vec![],
+            publishing: None,
         }
     }
 

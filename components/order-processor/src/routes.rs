@@ -164,10 +164,14 @@ async fn apply(order_id: &str, action: Action) -> Response {
             json_response(200, &json!({ "order_id": order_id, "status": stored.order.status, "changed": changed }))
         }
         Err(failure) => {
-            if matches!(failure, Failure::Unavailable(_) | Failure::Catalog(_)) {
+            if matches!(failure, Failure::Unavailable(_) | Failure::Catalog(_) | Failure::Busy(_)) {
                 eprintln!("order-processor: order {order_id}: {}", failure.to_json()["message"]);
             }
-            json_response(failure.status(), &failure.to_json())
+            let mut response = json_response(failure.status(), &failure.to_json());
+            if matches!(failure, Failure::Busy(_)) {
+                response.set_header("retry-after", "1");
+            }
+            response
         }
     }
 }

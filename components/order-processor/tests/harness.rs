@@ -8,7 +8,7 @@ use agent_store_events::{
     ChatResponse, OrderCreated, OrderRejected, OutboundMessage, RejectionReason, Responder, ext, types,
 };
 use agent_store_testing::{Harness, data, event};
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use bytes::Bytes;
 use cloudevents::{AttributesReader, Event};
 use order_processor::auth::sign;
@@ -453,6 +453,62 @@ async fn events_survive_a_failed_publish() -> Result<()> {
     Ok(())
 }
 
+/// A call that died while publishing an order's events leaves its claim:
+/// changes wait for it while it holds (503 with `Retry-After` after a
+/// while), and once it has lapsed the next change publishes the events
+/// first, then its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_left_by_a_dead_call_holds_until_it_lapses() -> Result<()> {
+    let app = App::new()?;
+    let cut_off = App { orders: order_processor(&[CATALOG])?, catalog: catalog()? };
+    cut_off.orders.chain(&cut_off.catalog);
+    let order = cut_off
+        .created(order_request("oc-claim", "tech", json!([{"product_id": "tec-001", "quantity": 1}])))
+        .await?
+        .order;
+    let payment = json!({"order_id": order.id, "status": "paid", "provider": "stripe", "reference": "pi_c", "amount": order.total});
+    assert_eq!(cut_off.hook("payment", payment).await?.0, 503);
+    let key = format!("order:{}", order.id);
+    let mut stored: Value = serde_json::from_slice(
+        &cut_off.orders.stored("orders").await?.into_iter().find(|(k, _)| *k == key).context("the order")?.1,
+    )?;
+    assert_eq!(stored["outbox"].as_array().map(Vec::len), Some(2), "{stored}");
+    for (key, value) in cut_off.orders.stored("orders").await? {
+        app.orders.store("orders", &key, &value).await?;
+    }
+
+    let claim = |seconds: i64| json!({"by": "a-call-that-died", "until": (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()});
+    stored["publishing"] = claim(60);
+    app.orders.store("orders", &key, stored.to_string().as_bytes()).await?;
+    let path = format!("/orders/{}/cancel", order.id);
+    let started = std::time::Instant::now();
+    let bearer = format!("Bearer {API_TOKEN}");
+    let response = app
+        .orders
+        .http(
+            http::Request::post(format!("http://localhost{path}")).header("authorization", bearer).body(Bytes::new())?,
+        )
+        .await?;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4), "it waited for the claim first");
+    assert!(app.published().is_empty(), "nothing is published behind the holder's back");
+
+    stored["publishing"] = claim(-1);
+    app.orders.store("orders", &key, stored.to_string().as_bytes()).await?;
+    let (status, body) = app.api("POST", &path, b"").await?;
+    assert_eq!((status, &body["status"]), (200, &json!("cancelled")), "{body}");
+    let events = app.published();
+    assert_eq!(
+        types_of(&events),
+        [types::ORDER_CONFIRMED, types::CHAT_RESPONSE, types::ORDER_CANCELLED, types::CHAT_RESPONSE],
+        "the payment's events first, then the cancellation's"
+    );
+    let (_, body) = app.api("GET", &format!("/orders/{}", order.id), b"").await?;
+    assert!(body.get("publishing").is_none() && body.get("outbox").is_none(), "{body}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_orders_api_lists_and_reads_with_a_token() -> Result<()> {
     let app = App::new()?;
@@ -564,8 +620,9 @@ async fn simultaneous_deliveries_of_one_request_make_one_order() -> Result<()> {
 }
 
 /// A payment and a cancellation of one order arriving together: whichever
-/// wins, the order ends cancelled with all its units back, and the customer
-/// is promised a refund exactly when the payment went through first.
+/// wins, the order ends cancelled with all its units back, the customer is
+/// promised a refund exactly when the payment went through first, and hears
+/// of each change once, the cancellation last.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_racing_a_cancellation_leaves_order_and_stock_agreeing() -> Result<()> {
     let app = std::sync::Arc::new(App::new()?);
@@ -606,6 +663,12 @@ async fn a_payment_racing_a_cancellation_leaves_order_and_stock_agreeing() -> Re
         assert_eq!((&stock["sold"], &stock["reserved"]), (&json!(0), &json!(0)), "round {round}: {stock}");
 
         let events = app.published();
+        // Each event once: a notice published again after a later one would
+        // reach the customer last, saying what is no longer true.
+        let mut ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), events.len(), "round {round}: {:?}", types_of(&events));
         let confirmed = types_of(&events).iter().any(|t| t == types::ORDER_CONFIRMED);
         assert_eq!(confirmed, paid == 200, "round {round}: {:?}", types_of(&events));
         let cancellation = notices(&events).into_iter().last().unwrap_or_default();
