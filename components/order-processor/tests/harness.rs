@@ -14,7 +14,8 @@ use cloudevents::{AttributesReader, Event};
 use order_processor::auth::sign;
 use serde_json::{Value, json};
 
-const HOOK_SECRET: &str = "test-hook-secret";
+const PAYMENT_SECRET: &str = "test-payment-secret";
+const SHIPPING_SECRET: &str = "test-shipping-secret";
 const API_TOKEN: &str = "test-api-token";
 
 const CATALOG: &str = "http://product-catalog.spin.internal";
@@ -35,13 +36,26 @@ fn catalog() -> Result<Harness> {
 
 /// The order processor as the manifest configures it, reaching `hosts`.
 fn order_processor(hosts: &[&str]) -> Result<Harness> {
+    order_processor_signed_with(hosts, PAYMENT_SECRET, SHIPPING_SECRET)
+}
+
+fn order_processor_signed_with(hosts: &[&str], payment: &str, shipping: &str) -> Result<Harness> {
     Harness::builder("order_processor")
         .id("order-processor")
         .key_value_stores(&["orders"])
-        .variable("hook_secret", HOOK_SECRET)
+        .variable("payment_hook_secret", payment)
+        .variable("shipping_hook_secret", shipping)
         .variable("api_token", API_TOKEN)
         .allowed_outbound_hosts(hosts)
         .build()
+}
+
+/// The secret the provider of a kind of hook signs with.
+fn secret_of(kind: &str) -> &'static str {
+    match kind {
+        "payment" => PAYMENT_SECRET,
+        _ => SHIPPING_SECRET,
+    }
 }
 
 impl App {
@@ -90,8 +104,13 @@ impl App {
 
     /// A hook posted with a valid signature.
     async fn hook(&self, kind: &str, body: Value) -> Result<(u16, Value)> {
+        self.hook_signed_with(kind, secret_of(kind), body).await
+    }
+
+    /// A hook posted signed with `secret`.
+    async fn hook_signed_with(&self, kind: &str, secret: &str, body: Value) -> Result<(u16, Value)> {
         let body = body.to_string();
-        let signature = sign(HOOK_SECRET.as_bytes(), body.as_bytes());
+        let signature = sign(secret.as_bytes(), body.as_bytes());
         let headers = [("content-type", "application/json"), ("x-agent-store-signature", signature.as_str())];
         self.request("POST", &format!("/orders/hooks/{kind}"), &headers, body.as_bytes()).await
     }
@@ -326,7 +345,7 @@ async fn wrong_hooks_are_refused_and_change_nothing() -> Result<()> {
     let body =
         json!({"order_id": id, "status": "paid", "provider": "stripe", "reference": "pi_9", "amount": order.total})
             .to_string();
-    let good = sign(HOOK_SECRET.as_bytes(), body.as_bytes());
+    let good = sign(PAYMENT_SECRET.as_bytes(), body.as_bytes());
     let other = sign(b"not-the-secret", body.as_bytes());
     let tampered = body.replace("pi_9", "pi_0");
     for (headers, payload) in [
@@ -371,6 +390,73 @@ async fn wrong_hooks_are_refused_and_change_nothing() -> Result<()> {
     let (_, body) = app.api("GET", &format!("/orders/{id}"), b"").await?;
     assert_eq!(body["order"]["status"], "created");
     assert_eq!(app.stock("hom-017").await?["reserved"], 1);
+    Ok(())
+}
+
+/// A carrier holds the shipping secret only: what it signs is refused on the
+/// payment hook, so it cannot mark an order paid (nor cancel its payment),
+/// and a payment provider cannot ship. One secret for both hooks is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_carrier_cannot_mark_an_order_paid() -> Result<()> {
+    let app = App::new()?;
+    let order = app
+        .created(order_request("oc-carrier", "home", json!([{"product_id": "hom-017", "quantity": 1}])))
+        .await?
+        .order;
+    let id = order.id.to_string();
+    let paid = json!({"order_id": id, "status": "paid", "provider": "stripe", "reference": "pi_forged", "amount": order.total});
+    let (status, body) = app.hook_signed_with("payment", SHIPPING_SECRET, paid.clone()).await?;
+    assert_eq!((status, body["error"].as_str()), (401, Some("bad_signature")), "{body}");
+    let cancelled = json!({"order_id": id, "status": "cancelled", "provider": "stripe", "reference": "pi_forged"});
+    let (status, _) = app.hook_signed_with("payment", SHIPPING_SECRET, cancelled).await?;
+    assert_eq!(status, 401);
+    let (_, stored) = app.api("GET", &format!("/orders/{id}"), b"").await?;
+    assert_eq!(stored["order"]["status"], "created", "{stored}");
+    assert!(stored.get("payment").is_none(), "{stored}");
+    let stock = app.stock("hom-017").await?;
+    assert_eq!((&stock["reserved"], &stock["sold"]), (&json!(1), &json!(0)), "{stock}");
+    assert!(app.published().is_empty(), "nobody is told of a payment that did not happen");
+
+    // Paid for real, then a payment provider tries to ship it.
+    assert_eq!(app.hook("payment", paid).await?.0, 200);
+    app.published();
+    let shipped = json!({"order_id": id, "status": "shipped", "carrier": "UPS", "tracking_number": "1Z"});
+    let (status, _) = app.hook_signed_with("shipping", PAYMENT_SECRET, shipped.clone()).await?;
+    assert_eq!(status, 401);
+    assert_eq!(app.hook("shipping", shipped).await?.0, 200, "the carrier's own signature works");
+
+    // Both hooks signed with one secret would let a carrier sign payments.
+    let one_secret = App {
+        orders: order_processor_signed_with(&[CATALOG, ROUTER], PAYMENT_SECRET, PAYMENT_SECRET)?,
+        catalog: catalog()?,
+    };
+    one_secret.orders.chain(&one_secret.catalog);
+    for kind in ["payment", "shipping"] {
+        let (status, body) = one_secret.hook_signed_with(kind, PAYMENT_SECRET, json!({"order_id": id})).await?;
+        assert_eq!((status, body["error"].as_str()), (500, Some("misconfigured")), "{kind}: {body}");
+    }
+    Ok(())
+}
+
+/// A payment of the wrong amount is refused without saying what the right
+/// one is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_amount_does_not_learn_the_total() -> Result<()> {
+    let app = App::new()?;
+    let order =
+        app.created(order_request("oc-probe", "tech", json!([{"product_id": "tec-014", "quantity": 1}]))).await?.order;
+    let total = order.total.amount_minor;
+    let (status, body) = app
+        .hook("payment", json!({"order_id": order.id, "status": "paid", "provider": "stripe", "reference": "pi_p", "amount": {"amount_minor": 1, "currency": "USD"}}))
+        .await?;
+    assert_eq!((status, body["error"].as_str()), (422, Some("amount_mismatch")), "{body}");
+    let text = body.to_string();
+    for told in [total.to_string(), format!("{:.2}", total as f64 / 100.0)] {
+        assert!(!text.contains(&told), "the 422 tells the total ({told}): {text}");
+    }
+    assert!(body.get("expected").is_none(), "{body}");
+    let (_, stored) = app.api("GET", &format!("/orders/{}", order.id), b"").await?;
+    assert_eq!(stored["order"]["status"], "created");
     Ok(())
 }
 
