@@ -5,10 +5,10 @@
 //! The `orders` store holds:
 //!
 //! - `order:<order id>` → [`StoredOrder`]: the order and what happened to it;
-//! - `request:<request id>` → [`Outcome`]: the answer to a `store.order.create`,
-//!   so that a redelivered request gets the same answer.
+//! - `request:<digest>` → [`Outcome`]: the answer to a `store.order.create`,
+//!   so that a redelivered request gets the same answer ([`request_digest`]).
 
-use agent_store_events::{Money, Order, OrderCreated, OrderRejected, OrderStatus, PaymentInfo};
+use agent_store_events::{Money, Order, OrderCreate, OrderCreated, OrderRejected, OrderStatus, PaymentInfo};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,15 +17,35 @@ pub fn order_key(order_id: &str) -> String {
     format!("order:{order_id}")
 }
 
-pub fn request_key(request_id: &str) -> String {
-    format!("request:{request_id}")
+/// What makes a create request the one it is, digested: its `request_id`
+/// within the brand, conversation and customer that sent it, and what it asks
+/// for. A redelivery is the same request and finds its answer; the same
+/// `request_id` from another conversation or customer, or asking for other
+/// things (a seller whose state expired numbers its requests from 1 again), is
+/// another request, and never gets someone else's order.
+pub fn request_digest(request: &OrderCreate) -> String {
+    let identity = serde_json::json!([
+        "agent-store/order-request",
+        request.brand,
+        request.conversation,
+        request.customer.id,
+        request.request_id,
+        request.lines,
+        request.expected_total,
+    ]);
+    hex::encode(Sha256::digest(identity.to_string().as_bytes()))
 }
 
-/// The order id for a create request: derived from its `request_id`, so that a
-/// retry after a crash reaches the catalog with the same order id and finds its
-/// reservation instead of making a second one.
-pub fn order_id_for(request_id: &str) -> String {
-    let digest = Sha256::digest(format!("agent-store/order/{request_id}").as_bytes());
+/// Where the answer to a create request is kept.
+pub fn request_key(request: &OrderCreate) -> String {
+    format!("request:{}", request_digest(request))
+}
+
+/// The order id for a create request: derived from the request (see
+/// [`request_digest`]), so that a retry after a crash reaches the catalog with
+/// the same order id and finds its reservation instead of making a second one.
+pub fn order_id_for(request: &OrderCreate) -> String {
+    let digest = Sha256::digest(format!("agent-store/order/{}", request_digest(request)).as_bytes());
     format!("ord-{}", &hex::encode(digest)[..16])
 }
 
@@ -446,11 +466,46 @@ mod tests {
         Action::Cancel(Cancellation { reason: "changed my mind".into(), cancelled_at: Utc::now() })
     }
 
+    fn create(request_id: &str) -> OrderCreate {
+        serde_json::from_value(serde_json::json!({
+            "request_id": request_id, "conversation": "cv-1", "brand": "tech",
+            "customer": {"id": "cus-1", "name": "Ana"},
+            "lines": [{"product_id": "tec-001", "quantity": 1}],
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn order_ids_are_stable_per_request() {
-        assert_eq!(order_id_for("r-1"), order_id_for("r-1"));
-        assert_ne!(order_id_for("r-1"), order_id_for("r-2"));
-        assert_eq!(order_id_for("r-1").len(), "ord-".len() + 16);
+        assert_eq!(order_id_for(&create("r-1")), order_id_for(&create("r-1")));
+        assert_ne!(order_id_for(&create("r-1")), order_id_for(&create("r-2")));
+        assert_eq!(order_id_for(&create("r-1")).len(), "ord-".len() + 16);
+        // What does not say which request it is does not change it.
+        let mut noted = create("r-1");
+        noted.notes = Some("gift wrap".into());
+        noted.customer.name = Some("Ana Maria".into());
+        assert_eq!(request_key(&noted), request_key(&create("r-1")));
+    }
+
+    #[test]
+    fn a_request_id_is_scoped_to_who_sent_it_and_what_it_asks() {
+        let base = create("oc-1");
+        let mut others = Vec::new();
+        for change in [
+            |r: &mut OrderCreate| r.conversation = "cv-2".into(),
+            |r: &mut OrderCreate| r.customer.id = "cus-2".into(),
+            |r: &mut OrderCreate| r.brand = "home".into(),
+            |r: &mut OrderCreate| r.lines[0].quantity = 2,
+            |r: &mut OrderCreate| r.expected_total = Some(Money::new(100, "USD")),
+        ] {
+            let mut other = base.clone();
+            change(&mut other);
+            others.push(other);
+        }
+        for other in &others {
+            assert_ne!(request_key(other), request_key(&base), "{other:?}");
+            assert_ne!(order_id_for(other), order_id_for(&base), "{other:?}");
+        }
     }
 
     #[test]

@@ -256,6 +256,47 @@ async fn refused_orders_say_why_in_the_customers_language() -> Result<()> {
     Ok(())
 }
 
+/// A `request_id` is not a key to someone else's order: the same id from
+/// another conversation or customer, or asking for something else in the
+/// same conversation (a seller whose state expired numbers from 1 again),
+/// is a new order; only the very same request gets the same answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_id_used_again_never_returns_someone_elses_order() -> Result<()> {
+    let app = App::new()?;
+    let mut ana = order_request("oc-1", "home", json!([{"product_id": "hom-001", "quantity": 1}]));
+    ana["shipping"] =
+        json!({"name": "Ana", "line1": "Rua A 1", "city": "Lisboa", "postal_code": "1000-001", "country": "PT"});
+    let first = app.created(ana.clone()).await?.order;
+
+    let mut bruno = order_request("oc-1", "home", json!([{"product_id": "hom-001", "quantity": 1}]));
+    bruno["conversation"] = json!("cv-home-2");
+    bruno["customer"] = json!({"id": "cus-2", "name": "Bruno"});
+    let mut same_customer_elsewhere = ana.clone();
+    same_customer_elsewhere["conversation"] = json!("cv-home-3");
+    let mut later_in_the_conversation = ana.clone();
+    later_in_the_conversation["lines"] = json!([{"product_id": "hom-017", "quantity": 2}]);
+    let mut seen = vec![first.id.to_string()];
+    for (what, request) in
+        [("bruno", bruno), ("ana elsewhere", same_customer_elsewhere), ("ana later", later_in_the_conversation)]
+    {
+        let answer = app.create(request.clone()).await?;
+        let text = data_of(&answer).to_string();
+        assert!(!text.contains(first.id.as_str()), "{what} got Ana's order: {text}");
+        assert!(what.starts_with("ana") || !text.contains("Rua A 1"), "{what} got Ana's address: {text}");
+        let order = app.created(request.clone()).await?.order;
+        assert!(!seen.contains(&order.id.to_string()), "{what}: a new order, not {seen:?}");
+        assert_eq!(order.conversation.as_str(), request["conversation"].as_str().unwrap_or_default(), "{what}");
+        assert_eq!(order.customer.id, request["customer"]["id"].as_str().unwrap_or_default(), "{what}");
+        seen.push(order.id.to_string());
+    }
+    assert_eq!(app.stock("hom-001").await?["reserved"], 3, "three orders hold a unit each");
+
+    // Ana's own request again is a redelivery: her order, nothing more held.
+    assert_eq!(app.created(ana).await?.order, first);
+    assert_eq!(app.stock("hom-001").await?["reserved"], 3);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_requests_are_bad_events() -> Result<()> {
     let app = App::new()?;
