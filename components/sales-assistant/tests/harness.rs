@@ -225,6 +225,75 @@ async fn the_api_needs_a_seller_token() -> Result<()> {
     Ok(())
 }
 
+/// Sellers scoped to brands next to one with an old, unscoped token.
+const SCOPED_TOKENS: &str = "tok-fiona=fiona:fashion,tok-tomas=tomas:tech+gaming,tok-ana=ana";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seller_sees_and_acts_on_only_their_brands() -> Result<()> {
+    let desk = Desk {
+        h: Harness::builder("sales_assistant")
+            .id("sales-assistant")
+            .key_value_stores(&["sales"])
+            .variable("api_tokens", SCOPED_TOKENS)
+            .allowed_outbound_hosts(&[ROUTER])
+            .ai_models(&["chat"])
+            .build()?,
+    };
+    desk.send(message("tech", "cv-t", "wamid.t1", "My laptop arrived broken, I want my money back")).await?;
+    desk.send(escalate("esc-tech", "tech", "cv-t", 0.1, Some(160_000), 0)).await?;
+    desk.send(message("fashion", "cv-f", "wamid.f1", "Do you have this in blue?")).await?;
+    desk.send(escalate("esc-fashion", "fashion", "cv-f", 0.4, None, 0)).await?;
+
+    // Fiona works for fashion: the tech escalation does not exist for her,
+    // whatever she asks, and asking changes nothing.
+    let queue = desk.get("/sales/escalations", "tok-fiona").await?;
+    assert_eq!(ids(&queue.body["queued"]), ["esc-fashion"], "{}", queue.body);
+    for path in ["/sales/escalations/esc-tech", "/sales/escalations/esc-tech/suggestions"] {
+        let answer = desk.get(path, "tok-fiona").await?;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.body);
+        let wrong_id = desk.get("/sales/escalations/esc-nope", "tok-fiona").await?.body;
+        assert_eq!(answer.body.to_string(), wrong_id.to_string().replace("esc-nope", "esc-tech"), "like a wrong id");
+        assert!(!answer.body.to_string().contains("money back"), "no transcript: {}", answer.body);
+    }
+    let accept = desk.post("/sales/escalations/esc-tech/accept", "tok-fiona", json!({})).await?;
+    assert_eq!(accept.status, 404, "{}", accept.body);
+    assert!(desk.published_of(types::SALES_ESCALATION_ACCEPTED).is_empty());
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-tomas").await?.body["queued"]), ["esc-tech"], "still queued");
+
+    // Tomas takes it; Fiona can neither answer the customer nor hand it back.
+    assert_eq!(desk.post("/sales/escalations/esc-tech/accept", "tok-tomas", json!({})).await?.status, 200);
+    let reply =
+        desk.post("/sales/escalations/esc-tech/reply", "tok-fiona", json!({ "text": "Hi, Fiona here" })).await?;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    let release =
+        desk.post("/sales/escalations/esc-tech/release", "tok-fiona", json!({ "resolution": "resolved" })).await?;
+    assert_eq!(release.status, 404, "{}", release.body);
+    assert!(desk.published_of(types::CHAT_RESPONSE).is_empty());
+    assert_eq!(desk.post("/sales/escalations/esc-fashion/accept", "tok-fiona", json!({})).await?.status, 200);
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-tomas").await?.body["queued"]), Vec::<String>::new());
+
+    // Her analytics are fashion's and her own; an unscoped token sees all.
+    let mine = desk.get("/sales/analytics", "tok-fiona").await?.body;
+    let brands: Vec<&String> = mine["brands"].as_object().context("brands")?.keys().collect();
+    assert_eq!(brands, ["fashion"], "{mine}");
+    let sellers: Vec<&String> = mine["sellers"].as_object().context("sellers")?.keys().collect();
+    assert_eq!(sellers, ["fiona"], "{mine}");
+    assert_eq!(mine["queue"]["in_progress"], 1, "{mine}");
+    let all = desk.get("/sales/analytics", "tok-ana").await?.body;
+    assert_eq!(all["brands"].as_object().map(|b| b.len()), Some(2), "{all}");
+    assert_eq!(all["queue"]["in_progress"], 2, "{all}");
+    // The old token=seller form still means every brand.
+    desk.send(escalate("esc-home", "home", "cv-h", 0.4, None, 0)).await?;
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-ana").await?.body["queued"]), ["esc-home"]);
+    assert_eq!(desk.get("/sales/escalations/esc-home", "tok-ana").await?.status, 200);
+    assert_eq!(desk.get("/sales/escalations/esc-fashion", "tok-ana").await?.status, 403, "Fiona's, not hidden");
+    for scoped in ["tok-fiona", "tok-tomas"] {
+        assert_eq!(ids(&desk.get("/sales/escalations", scoped).await?.body["queued"]), Vec::<String>::new());
+        assert_eq!(desk.get("/sales/escalations/esc-home", scoped).await?.status, 404);
+    }
+    Ok(())
+}
+
 // -- accepting ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
