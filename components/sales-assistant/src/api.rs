@@ -24,9 +24,10 @@ use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 
 use crate::auth::{Brands, Seller, Sellers};
-use crate::model::{Conversation, Escalation, Status};
+use crate::model::{Conversation, Escalation, Expiry, Status};
+use crate::settings::Settings;
 use crate::store::{Store, Update};
-use crate::{ACTIVE, ID, QUEUE, analytics, index, insight};
+use crate::{ACTIVE, ID, QUEUE, analytics, index, insight, queue};
 
 /// The longest note a seller may leave for the AI seller.
 const MAX_NOTE: usize = 1000;
@@ -114,18 +115,22 @@ async fn handle(request: &Request) -> ApiResult {
     let Some(seller) = sellers.authenticate(authorization) else {
         return Err(error(401, "a seller token is required: Authorization: Bearer <token>"));
     };
+    let settings = Settings::load().map_err(|e| error(500, format!("the API is misconfigured: {e}")))?;
+    let at = At { settings: &settings, now: Utc::now() };
     let segments = segments(request.path());
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let now = Utc::now();
+    let now = at.now;
     let method = request.method();
     match (segments.as_slice(), method) {
-        (["escalations"], Method::Get) => list(seller, now),
-        (["escalations", id], Method::Get) => detail(seller, id, !request.query().contains("suggestions=false"), now),
-        (["escalations", id, "suggestions"], Method::Get) => suggestions(seller, id),
-        (["escalations", id, "accept"], Method::Post) => accept(seller, id, now).await,
+        (["escalations"], Method::Get) => list(seller, &at).await,
+        (["escalations", id], Method::Get) => {
+            detail(seller, id, !request.query().contains("suggestions=false"), &at).await
+        }
+        (["escalations", id, "suggestions"], Method::Get) => suggestions(seller, id, &at).await,
+        (["escalations", id, "accept"], Method::Post) => accept(seller, id, &at).await,
         (["escalations", id, "reply"], Method::Post) => reply(seller, id, request.body()).await,
         (["escalations", id, "release"], Method::Post) => release(seller, id, request.body(), now).await,
-        (["analytics"], Method::Get) => analytics(seller, now),
+        (["analytics"], Method::Get) => analytics(seller, &at),
         (["escalations"] | ["escalations", _] | ["escalations", _, "suggestions"] | ["analytics"], _)
         | (["escalations", _, "accept" | "reply" | "release"], _) => Err(error(405, "method not allowed")),
         _ => Err(error(404, format!("no such API path: {}", request.path()))),
@@ -146,8 +151,38 @@ fn load(store: &Store, id: &str, seller: &Seller) -> Result<Escalation, ApiError
         .ok_or_else(|| missing(id))
 }
 
+/// The bounds in force and the time of the request.
+struct At<'a> {
+    settings: &'a Settings,
+    now: DateTime<Utc>,
+}
+
+/// The escalation as it stands at `at`: one that has waited out its lifetime
+/// expires now, and its AI seller is told (if that cannot be published, the
+/// customer's next message tells it; see [`queue`]).
+async fn current(store: &Store, escalation: Escalation, at: &At<'_>) -> Result<Escalation, ApiError> {
+    let ttl = at.settings.escalation_ttl;
+    if !escalation.is_due(at.now, ttl) {
+        return Ok(escalation);
+    }
+    let Some(expired) = queue::expire(store, escalation.id(), Expiry::Unanswered, Some(ttl), at.now)? else {
+        // Someone else moved it first.
+        return Ok(store.get(&Escalation::key(escalation.id()))?.unwrap_or(escalation));
+    };
+    if let Some(back) = queue::handed_back(&expired)?
+        && let Err(e) = publish(&[back]).await
+    {
+        eprintln!(
+            "{ID}: the hand-back of expired escalation {} waits for the next message: {}",
+            expired.id(),
+            e.message
+        );
+    }
+    Ok(expired)
+}
+
 /// Who may see an escalation of their brands: anyone while it is queued or
-/// after it was released; only its seller while it is accepted.
+/// after it was released or expired; only its seller while it is accepted.
 fn visible_to(escalation: &Escalation, seller: &Seller) -> Result<(), ApiError> {
     match &escalation.state {
         Status::Accepted { seller_id, .. } if *seller_id != seller.id => {
@@ -189,6 +224,10 @@ fn view(escalation: &Escalation, now: DateTime<Utc>) -> Value {
             view["resolution"] = json!(resolution);
             view["note"] = json!(note);
         }
+        Status::Expired { expired_at, cause } => {
+            view["expired_at"] = json!(expired_at);
+            view["expiry"] = json!(cause);
+        }
     }
     view
 }
@@ -209,10 +248,16 @@ fn records_for(store: &Store, index_key: &str, seller: &Seller) -> Result<Vec<Es
     Ok(records(store, index_key)?.into_iter().filter(|e| seller.covers(e.escalate.brand.as_str())).collect())
 }
 
-fn list(seller: &Seller, now: DateTime<Utc>) -> ApiResult {
+async fn list(seller: &Seller, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
-    let mut queued: Vec<Escalation> =
-        records_for(&store, QUEUE, seller)?.into_iter().filter(|e| e.state == Status::Queued).collect();
+    let mut queued = Vec::new();
+    for escalation in records_for(&store, QUEUE, seller)? {
+        let escalation = current(&store, escalation, at).await?;
+        if escalation.state == Status::Queued {
+            queued.push(escalation);
+        }
+    }
     // Highest priority first; the longest waiting first among equals.
     queued.sort_by(|a, b| {
         b.priority(now).total_cmp(&a.priority(now)).then(a.escalate.escalated_at.cmp(&b.escalate.escalated_at))
@@ -231,9 +276,10 @@ fn list(seller: &Seller, now: DateTime<Utc>) -> ApiResult {
     ))
 }
 
-fn detail(seller: &Seller, id: &str, with_suggestions: bool, now: DateTime<Utc>) -> ApiResult {
+async fn detail(seller: &Seller, id: &str, with_suggestions: bool, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
-    let escalation = load(&store, id, seller)?;
+    let escalation = current(&store, load(&store, id, seller)?, at).await?;
     visible_to(&escalation, seller)?;
     let conversation = store.get::<Conversation>(&Conversation::key(&escalation.escalate.conversation))?;
     let transcript = match &conversation {
@@ -247,9 +293,9 @@ fn detail(seller: &Seller, id: &str, with_suggestions: bool, now: DateTime<Utc>)
     Ok(json_response(200, &body))
 }
 
-fn suggestions(seller: &Seller, id: &str) -> ApiResult {
+async fn suggestions(seller: &Seller, id: &str, at: &At<'_>) -> ApiResult {
     let store = Store::open()?;
-    let escalation = load(&store, id, seller)?;
+    let escalation = current(&store, load(&store, id, seller)?, at).await?;
     visible_to(&escalation, seller)?;
     let conversation = store.get::<Conversation>(&Conversation::key(&escalation.escalate.conversation))?;
     Ok(json_response(200, &json!(crate::suggestions(&escalation, conversation.as_ref()))))
@@ -274,12 +320,19 @@ enum Claim {
     AlreadyYours(Escalation),
     Taken,
     Closed,
+    Expired,
     Missing,
 }
 
-async fn accept(seller: &Seller, id: &str, now: DateTime<Utc>) -> ApiResult {
+async fn accept(seller: &Seller, id: &str, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
     crate::check_id("escalation id", id).map_err(|e| error(400, e.to_string()))?;
+    if let Some(escalation) = store.get::<Escalation>(&Escalation::key(id))?
+        && seller.covers(escalation.escalate.brand.as_str())
+    {
+        current(&store, escalation, at).await?;
+    }
     let key = Escalation::key(id);
     // The compare-and-swap is the decision: of sellers accepting at once,
     // exactly one writer sees `Queued` and wins.
@@ -297,6 +350,7 @@ async fn accept(seller: &Seller, id: &str, now: DateTime<Utc>) -> ApiResult {
             }
             Status::Accepted { .. } => Update::Keep(Claim::Taken),
             Status::Released { .. } => Update::Keep(Claim::Closed),
+            Status::Expired { .. } => Update::Keep(Claim::Expired),
         })
     })?;
     let escalation = match claim {
@@ -306,6 +360,7 @@ async fn accept(seller: &Seller, id: &str, now: DateTime<Utc>) -> ApiResult {
         }
         Claim::Taken => return Err(error(409, format!("escalation `{id}` was already accepted by another seller"))),
         Claim::Closed => return Err(error(409, format!("escalation `{id}` was already released"))),
+        Claim::Expired => return Err(expired(id)),
         Claim::Missing => return Err(missing(id)),
     };
     let accepted = EscalationAccepted {
@@ -342,7 +397,12 @@ fn accepted_by(store: &Store, id: &str, seller: &Seller) -> Result<Escalation, A
         Status::Accepted { .. } => Err(error(403, format!("escalation `{id}` is another seller's"))),
         Status::Queued => Err(error(409, format!("escalation `{id}` is not accepted yet: accept it first"))),
         Status::Released { .. } => Err(error(409, format!("escalation `{id}` was already released"))),
+        Status::Expired { .. } => Err(expired(id)),
     }
+}
+
+fn expired(id: &str) -> ApiError {
+    error(409, format!("escalation `{id}` expired unanswered: the AI seller has the conversation back"))
 }
 
 fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -469,15 +529,18 @@ async fn release(seller: &Seller, id: &str, bytes: &[u8], now: DateTime<Utc>) ->
 
 /// The figures of `seller`'s brands; a seller scoped to some brands sees
 /// their own figures, and one for every brand everybody's.
-fn analytics(seller: &Seller, now: DateTime<Utc>) -> ApiResult {
+fn analytics(seller: &Seller, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
     let mut report = analytics::report(&store)?;
     report.brands.retain(|brand, _| seller.covers(brand));
     if seller.brands != Brands::All {
         report.sellers.retain(|id, _| *id == seller.id);
     }
-    let queued: Vec<Escalation> =
-        records_for(&store, QUEUE, seller)?.into_iter().filter(|e| e.state == Status::Queued).collect();
+    let queued: Vec<Escalation> = records_for(&store, QUEUE, seller)?
+        .into_iter()
+        .filter(|e| e.state == Status::Queued && !e.is_due(now, at.settings.escalation_ttl))
+        .collect();
     let oldest = queued.iter().map(|e| e.waited(now).num_seconds()).max();
     let accepted = records_for(&store, ACTIVE, seller)?.len();
     Ok(json_response(
