@@ -30,11 +30,14 @@ fn demo(name: &str) -> String {
     demo_env().into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_default()
 }
 
-/// `X-Agent-Store-Signature` for `body`, computed by `openssl` as the docs show.
-fn signature(body: &str) -> Result<String> {
+/// `X-Agent-Store-Signature` for `body` sent to the `kind` hook, computed by
+/// `openssl` as the docs show, with that hook's own secret.
+fn signature(kind: &str, body: &str) -> Result<String> {
     use std::io::Write;
+    let secret = demo(&format!("SPIN_VARIABLE_ORDERS_{}_HOOK_SECRET", kind.to_uppercase()));
+    ensure!(!secret.is_empty(), "demo.env has no secret for the {kind} hook");
     let mut openssl = std::process::Command::new("openssl")
-        .args(["dgst", "-sha256", "-r", "-hmac", &demo("SPIN_VARIABLE_ORDERS_HOOK_SECRET")])
+        .args(["dgst", "-sha256", "-r", "-hmac", &secret])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -52,7 +55,7 @@ async fn hook(host: &HostProcess, kind: &str, body: Value) -> Result<(u16, Value
     let response = reqwest::Client::new()
         .post(format!("{}/orders/hooks/{kind}", host.url))
         .header("content-type", "application/json")
-        .header("x-agent-store-signature", signature(&body)?)
+        .header("x-agent-store-signature", signature(kind, &body)?)
         .body(body)
         .send()
         .await?;

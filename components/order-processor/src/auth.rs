@@ -2,7 +2,8 @@
 //!
 //! - Payment and shipping hooks are signed: the header
 //!   [`SIGNATURE_HEADER`]` = sha256=<hex>` carries the HMAC-SHA256 of the raw
-//!   request body keyed with the `hook_secret` variable.
+//!   request body keyed with the hook's own secret ([`Hook::variable`]), so
+//!   that a carrier cannot sign a payment, nor a payment provider a shipment.
 //! - The orders API takes `Authorization: Bearer <api_token>`.
 //!
 //! Both are checked by [`agent_store_sdk::auth`], in time that reveals
@@ -15,6 +16,28 @@ pub use agent_store_sdk::auth::sign;
 
 /// The header of a hook's signature.
 pub const SIGNATURE_HEADER: &str = "x-agent-store-signature";
+
+/// Who signs a hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// `/orders/hooks/payment`: paid, or the payment cancelled.
+    Payment,
+    /// `/orders/hooks/shipping`: shipped, delivered.
+    Shipping,
+}
+
+impl Hook {
+    /// The component variable holding its secret.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Hook::Payment => "payment_hook_secret",
+            Hook::Shipping => "shipping_hook_secret",
+        }
+    }
+}
+
+/// Whether two secrets are the same, in constant time.
+pub use agent_store_sdk::auth::same_secret;
 
 /// Whether `header` is the signature of `body` with `secret`.
 pub fn verify_signature(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {

@@ -6,10 +6,12 @@
 //! one the customer was shown: a difference rejects the order (`total_mismatch`,
 //! the reservation released) rather than charge what the customer did not see.
 //!
-//! Idempotent by `request_id`: the answer is stored under `request:<id>` and a
-//! redelivered request gets it again. The order id is derived from the
-//! `request_id`, so a retry after a crash finds the catalog's reservation
-//! instead of making a second one.
+//! Idempotent by request: the answer is stored under a digest of the
+//! `request_id` with who sent it and what it asks for
+//! ([`model::request_digest`]), and a redelivered request gets it again; the
+//! same `request_id` from another conversation or customer is another request.
+//! The order id is derived from the same digest, so a retry after a crash
+//! finds the catalog's reservation instead of making a second one.
 
 use agent_store_events::stock::{LineError, MAX_LINES, normalize_lines};
 use agent_store_events::{
@@ -41,19 +43,19 @@ pub async fn handle(event: &Incoming) -> Result<Vec<Event>> {
         )));
     }
     let orders = kv::open()?;
-    let outcome = match stored_outcome(&orders, &request.request_id)? {
+    let outcome = match stored_outcome(&orders, &request)? {
         Some(outcome) => outcome,
         None => decide(&orders, &request).await?,
     };
     Ok(vec![answer(event, &request, &outcome)?])
 }
 
-fn stored_outcome(orders: &Orders, request_id: &str) -> Result<Option<Outcome>> {
-    match orders.get(&model::request_key(request_id))? {
+fn stored_outcome(orders: &Orders, request: &OrderCreate) -> Result<Option<Outcome>> {
+    match orders.get(&model::request_key(request))? {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| Error::failed(format!("the stored outcome of {request_id} is unreadable: {e}"))),
+            .map_err(|e| Error::failed(format!("the stored outcome of {} is unreadable: {e}", request.request_id))),
     }
 }
 
@@ -90,12 +92,12 @@ async fn decide(orders: &Orders, request: &OrderCreate) -> Result<Outcome> {
             reason,
         }),
     };
-    let key = model::request_key(&request.request_id);
+    let key = model::request_key(request);
     let bytes = serde_json::to_vec(&outcome)?;
     if orders.swap(&key, None, &bytes)? {
         return Ok(outcome);
     }
-    stored_outcome(orders, &request.request_id)?
+    stored_outcome(orders, request)?
         .ok_or_else(|| Error::failed(format!("the outcome of {} vanished", request.request_id)))
 }
 
@@ -109,7 +111,7 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
         Ok(lines) => lines,
         Err(reason) => return Ok(Err((reason, None))),
     };
-    let order_id = model::order_id_for(&request.request_id);
+    let order_id = model::order_id_for(request);
     let reservation = match catalog::reserve(&order_id, request.brand.as_str(), &lines).await {
         Ok(reservation) => reservation,
         Err(CatalogError::Refused { refused, .. }) => return refusal(refused).map(Err),
@@ -169,6 +171,7 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
         cancellation: None,
         history: vec![StatusChange { status: OrderStatus::Created, at: now }],
         outbox: Vec::new(),
+        publishing: None,
     };
     let key = model::order_key(&order_id);
     let bytes = serde_json::to_vec(&stored)?;
@@ -179,6 +182,16 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
     let existing = orders.get(&key)?.unwrap_or_default();
     let existing: StoredOrder =
         serde_json::from_slice(&existing).map_err(|e| Error::failed(format!("order {order_id} is unreadable: {e}")))?;
+    // Two requests deriving one order id would be a 64-bit hash collision;
+    // should it ever happen, this one fails rather than answer with someone
+    // else's order.
+    let theirs = &existing.order;
+    if existing.request_id != request.request_id
+        || theirs.conversation != request.conversation
+        || theirs.customer.id != request.customer.id
+    {
+        return Err(Error::failed(format!("order id {order_id} is already another request's")));
+    }
     Ok(Ok(existing.order))
 }
 

@@ -5,10 +5,10 @@
 //! The `orders` store holds:
 //!
 //! - `order:<order id>` → [`StoredOrder`]: the order and what happened to it;
-//! - `request:<request id>` → [`Outcome`]: the answer to a `store.order.create`,
-//!   so that a redelivered request gets the same answer.
+//! - `request:<digest>` → [`Outcome`]: the answer to a `store.order.create`,
+//!   so that a redelivered request gets the same answer ([`request_digest`]).
 
-use agent_store_events::{Money, Order, OrderCreated, OrderRejected, OrderStatus, PaymentInfo};
+use agent_store_events::{Money, Order, OrderCreate, OrderCreated, OrderRejected, OrderStatus, PaymentInfo};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,15 +17,35 @@ pub fn order_key(order_id: &str) -> String {
     format!("order:{order_id}")
 }
 
-pub fn request_key(request_id: &str) -> String {
-    format!("request:{request_id}")
+/// What makes a create request the one it is, digested: its `request_id`
+/// within the brand, conversation and customer that sent it, and what it asks
+/// for. A redelivery is the same request and finds its answer; the same
+/// `request_id` from another conversation or customer, or asking for other
+/// things (a seller whose state expired numbers its requests from 1 again), is
+/// another request, and never gets someone else's order.
+pub fn request_digest(request: &OrderCreate) -> String {
+    let identity = serde_json::json!([
+        "agent-store/order-request",
+        request.brand,
+        request.conversation,
+        request.customer.id,
+        request.request_id,
+        request.lines,
+        request.expected_total,
+    ]);
+    hex::encode(Sha256::digest(identity.to_string().as_bytes()))
 }
 
-/// The order id for a create request: derived from its `request_id`, so that a
-/// retry after a crash reaches the catalog with the same order id and finds its
-/// reservation instead of making a second one.
-pub fn order_id_for(request_id: &str) -> String {
-    let digest = Sha256::digest(format!("agent-store/order/{request_id}").as_bytes());
+/// Where the answer to a create request is kept.
+pub fn request_key(request: &OrderCreate) -> String {
+    format!("request:{}", request_digest(request))
+}
+
+/// The order id for a create request: derived from the request (see
+/// [`request_digest`]), so that a retry after a crash reaches the catalog with
+/// the same order id and finds its reservation instead of making a second one.
+pub fn order_id_for(request: &OrderCreate) -> String {
+    let digest = Sha256::digest(format!("agent-store/order/{}", request_digest(request)).as_bytes());
     format!("ord-{}", &hex::encode(digest)[..16])
 }
 
@@ -80,16 +100,44 @@ pub struct StoredOrder {
     /// change the store has is never lost to a failed publish.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<serde_json::Value>,
+    /// Who is publishing the outbox. Only the holder publishes it, and no
+    /// change is saved while it holds events of an earlier one, so the
+    /// customer hears of the changes once each, in the order they happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publishing: Option<Claim>,
+}
+
+/// A claim to publish an order's outbox, held by one call until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The call holding it: a random id of its own.
+    pub by: String,
+    /// When it lapses, so that a call that died holding it blocks its order
+    /// only for a while.
+    pub until: DateTime<Utc>,
+}
+
+impl Claim {
+    /// Whether it still holds at `now`.
+    pub fn holds(&self, now: DateTime<Utc>) -> bool {
+        now < self.until
+    }
 }
 
 impl StoredOrder {
-    /// What the orders API shows: everything but the outbox.
+    /// What the orders API shows: everything but the outbox and its claim.
     pub fn view(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
             map.remove("outbox");
+            map.remove("publishing");
         }
         value
+    }
+
+    /// Whether another call is publishing events of an earlier change.
+    pub fn is_publishing(&self, now: DateTime<Utc>) -> bool {
+        !self.outbox.is_empty() && self.publishing.as_ref().is_some_and(|claim| claim.holds(now))
     }
 }
 
@@ -151,10 +199,12 @@ impl Refusal {
                 "error": "invalid_transition", "message": message, "from": from, "to": to,
             }),
             Refusal::Conflict(message) => serde_json::json!({ "error": "conflict", "message": message }),
-            Refusal::AmountMismatch { expected, paid } => serde_json::json!({
+            // The total is not told back: what a hook answers can travel
+            // through the provider to whoever made the payment, and an
+            // order's total is not theirs to probe with wrong amounts.
+            Refusal::AmountMismatch { paid, .. } => serde_json::json!({
                 "error": "amount_mismatch",
-                "message": format!("the payment of {paid} does not match the order total of {expected}"),
-                "expected": expected,
+                "message": format!("the payment of {paid} does not match the order total"),
                 "paid": paid,
             }),
         }
@@ -391,6 +441,7 @@ mod tests {
             cancellation: None,
             history: vec![],
             outbox: vec![],
+            publishing: None,
         }
     }
 
@@ -415,11 +466,46 @@ mod tests {
         Action::Cancel(Cancellation { reason: "changed my mind".into(), cancelled_at: Utc::now() })
     }
 
+    fn create(request_id: &str) -> OrderCreate {
+        serde_json::from_value(serde_json::json!({
+            "request_id": request_id, "conversation": "cv-1", "brand": "tech",
+            "customer": {"id": "cus-1", "name": "Ana"},
+            "lines": [{"product_id": "tec-001", "quantity": 1}],
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn order_ids_are_stable_per_request() {
-        assert_eq!(order_id_for("r-1"), order_id_for("r-1"));
-        assert_ne!(order_id_for("r-1"), order_id_for("r-2"));
-        assert_eq!(order_id_for("r-1").len(), "ord-".len() + 16);
+        assert_eq!(order_id_for(&create("r-1")), order_id_for(&create("r-1")));
+        assert_ne!(order_id_for(&create("r-1")), order_id_for(&create("r-2")));
+        assert_eq!(order_id_for(&create("r-1")).len(), "ord-".len() + 16);
+        // What does not say which request it is does not change it.
+        let mut noted = create("r-1");
+        noted.notes = Some("gift wrap".into());
+        noted.customer.name = Some("Ana Maria".into());
+        assert_eq!(request_key(&noted), request_key(&create("r-1")));
+    }
+
+    #[test]
+    fn a_request_id_is_scoped_to_who_sent_it_and_what_it_asks() {
+        let base = create("oc-1");
+        let mut others = Vec::new();
+        for change in [
+            |r: &mut OrderCreate| r.conversation = "cv-2".into(),
+            |r: &mut OrderCreate| r.customer.id = "cus-2".into(),
+            |r: &mut OrderCreate| r.brand = "home".into(),
+            |r: &mut OrderCreate| r.lines[0].quantity = 2,
+            |r: &mut OrderCreate| r.expected_total = Some(Money::new(100, "USD")),
+        ] {
+            let mut other = base.clone();
+            change(&mut other);
+            others.push(other);
+        }
+        for other in &others {
+            assert_ne!(request_key(other), request_key(&base), "{other:?}");
+            assert_ne!(order_id_for(other), order_id_for(&base), "{other:?}");
+        }
     }
 
     #[test]
@@ -459,6 +545,7 @@ mod tests {
         let refusal = plan(&created, &pay("pi_1", 999)).unwrap_err();
         assert_eq!(refusal.status(), 422);
         assert_eq!(refusal.to_json()["error"], "amount_mismatch");
+        assert!(!refusal.to_json().to_string().contains("1000"), "the total is not told: {}", refusal.to_json());
         let paid = apply(created, &pay("pi_1", 1000), Utc::now());
         assert!(matches!(plan(&paid, &pay("pi_2", 1000)), Err(Refusal::Conflict(_))));
         let shipped = apply(paid, &ship("1Z"), Utc::now());

@@ -2,8 +2,8 @@
 //!
 //! | request | who | auth |
 //! |---|---|---|
-//! | `POST /orders/hooks/payment` | a payment provider | `X-Agent-Store-Signature` |
-//! | `POST /orders/hooks/shipping` | a carrier | `X-Agent-Store-Signature` |
+//! | `POST /orders/hooks/payment` | a payment provider | `X-Agent-Store-Signature`, the payment secret |
+//! | `POST /orders/hooks/shipping` | a carrier | `X-Agent-Store-Signature`, the shipping secret |
 //! | `GET /orders?brand=&status=&conversation=&limit=&cursor=` | staff, tools | bearer token |
 //! | `GET /orders/<id>` | staff, tools | bearer token |
 //! | `POST /orders/<id>/cancel {reason?}` | a seller, staff | bearer token |
@@ -88,8 +88,14 @@ pub async fn handle(request: Request) -> Response {
     };
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match (request.method(), segments.as_slice()) {
-        (Method::Post, ["hooks", "payment"]) => signed(&request, payment).await,
-        (Method::Post, ["hooks", "shipping"]) => signed(&request, shipping).await,
+        (Method::Post, ["hooks", "payment"]) => match secret(auth::Hook::Payment) {
+            Ok(secret) => signed(&request, &secret, payment).await,
+            Err(response) => response,
+        },
+        (Method::Post, ["hooks", "shipping"]) => match secret(auth::Hook::Shipping) {
+            Ok(secret) => signed(&request, &secret, shipping).await,
+            Err(response) => response,
+        },
         (_, ["hooks", _]) => error(405, "method_not_allowed", "hooks take POST"),
         (Method::Get, []) => authorized(&request, || list(&request)),
         (Method::Get, [id]) => authorized(&request, || read(id)),
@@ -116,15 +122,30 @@ fn variable(name: &str) -> Result<String, Response> {
     })
 }
 
-/// Runs a hook if its body carries a valid signature; 401 and nothing else if not.
-async fn signed<F>(request: &Request, hook: fn(Vec<u8>) -> F) -> Response
+/// The secret that signs a hook. The two hooks' secrets must differ: with
+/// one secret for both, a carrier could mark orders paid.
+fn secret(hook: auth::Hook) -> Result<String, Response> {
+    let payment = variable(auth::Hook::Payment.variable())?;
+    let shipping = variable(auth::Hook::Shipping.variable())?;
+    if !payment.is_empty() && auth::same_secret(&payment, &shipping) {
+        eprintln!(
+            "order-processor: orders_payment_hook_secret and orders_shipping_hook_secret are the same secret: \
+             both hooks are refused until they differ"
+        );
+        return Err(error(500, "misconfigured", "the order processor is not configured"));
+    }
+    Ok(match hook {
+        auth::Hook::Payment => payment,
+        auth::Hook::Shipping => shipping,
+    })
+}
+
+/// Runs a hook if its body carries a valid signature with `secret`; 401 and
+/// nothing else if not.
+async fn signed<F>(request: &Request, secret: &str, hook: fn(Vec<u8>) -> F) -> Response
 where
     F: Future<Output = Response>,
 {
-    let secret = match variable("hook_secret") {
-        Ok(secret) => secret,
-        Err(response) => return response,
-    };
     let header = request.header(auth::SIGNATURE_HEADER).and_then(|h| h.as_str());
     if !auth::verify_signature(secret.as_bytes(), request.body(), header) {
         return error(401, "bad_signature", "the X-Agent-Store-Signature header is missing or does not sign this body");
@@ -168,10 +189,14 @@ async fn apply(order_id: &str, action: Action) -> Response {
             json_response(200, &json!({ "order_id": order_id, "status": stored.order.status, "changed": changed }))
         }
         Err(failure) => {
-            if matches!(failure, Failure::Unavailable(_) | Failure::Catalog(_)) {
+            if matches!(failure, Failure::Unavailable(_) | Failure::Catalog(_) | Failure::Busy(_)) {
                 eprintln!("order-processor: order {order_id}: {}", failure.to_json()["message"]);
             }
-            json_response(failure.status(), &failure.to_json())
+            let mut response = json_response(failure.status(), &failure.to_json());
+            if matches!(failure, Failure::Busy(_)) {
+                response.set_header("retry-after", "1");
+            }
+            response
         }
     }
 }

@@ -8,13 +8,14 @@ use agent_store_events::{
     ChatResponse, OrderCreated, OrderRejected, OutboundMessage, RejectionReason, Responder, ext, types,
 };
 use agent_store_testing::{Harness, data, event};
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use bytes::Bytes;
 use cloudevents::{AttributesReader, Event};
 use order_processor::auth::sign;
 use serde_json::{Value, json};
 
-const HOOK_SECRET: &str = "test-hook-secret";
+const PAYMENT_SECRET: &str = "test-payment-secret";
+const SHIPPING_SECRET: &str = "test-shipping-secret";
 const API_TOKEN: &str = "test-api-token";
 
 const CATALOG: &str = "http://product-catalog.spin.internal";
@@ -35,13 +36,26 @@ fn catalog() -> Result<Harness> {
 
 /// The order processor as the manifest configures it, reaching `hosts`.
 fn order_processor(hosts: &[&str]) -> Result<Harness> {
+    order_processor_signed_with(hosts, PAYMENT_SECRET, SHIPPING_SECRET)
+}
+
+fn order_processor_signed_with(hosts: &[&str], payment: &str, shipping: &str) -> Result<Harness> {
     Harness::builder("order_processor")
         .id("order-processor")
         .key_value_stores(&["orders"])
-        .variable("hook_secret", HOOK_SECRET)
+        .variable("payment_hook_secret", payment)
+        .variable("shipping_hook_secret", shipping)
         .variable("api_token", API_TOKEN)
         .allowed_outbound_hosts(hosts)
         .build()
+}
+
+/// The secret the provider of a kind of hook signs with.
+fn secret_of(kind: &str) -> &'static str {
+    match kind {
+        "payment" => PAYMENT_SECRET,
+        _ => SHIPPING_SECRET,
+    }
 }
 
 impl App {
@@ -90,8 +104,13 @@ impl App {
 
     /// A hook posted with a valid signature.
     async fn hook(&self, kind: &str, body: Value) -> Result<(u16, Value)> {
+        self.hook_signed_with(kind, secret_of(kind), body).await
+    }
+
+    /// A hook posted signed with `secret`.
+    async fn hook_signed_with(&self, kind: &str, secret: &str, body: Value) -> Result<(u16, Value)> {
         let body = body.to_string();
-        let signature = sign(HOOK_SECRET.as_bytes(), body.as_bytes());
+        let signature = sign(secret.as_bytes(), body.as_bytes());
         let headers = [("content-type", "application/json"), ("x-agent-store-signature", signature.as_str())];
         self.request("POST", &format!("/orders/hooks/{kind}"), &headers, body.as_bytes()).await
     }
@@ -237,6 +256,47 @@ async fn refused_orders_say_why_in_the_customers_language() -> Result<()> {
     Ok(())
 }
 
+/// A `request_id` is not a key to someone else's order: the same id from
+/// another conversation or customer, or asking for something else in the
+/// same conversation (a seller whose state expired numbers from 1 again),
+/// is a new order; only the very same request gets the same answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_id_used_again_never_returns_someone_elses_order() -> Result<()> {
+    let app = App::new()?;
+    let mut ana = order_request("oc-1", "home", json!([{"product_id": "hom-001", "quantity": 1}]));
+    ana["shipping"] =
+        json!({"name": "Ana", "line1": "Rua A 1", "city": "Lisboa", "postal_code": "1000-001", "country": "PT"});
+    let first = app.created(ana.clone()).await?.order;
+
+    let mut bruno = order_request("oc-1", "home", json!([{"product_id": "hom-001", "quantity": 1}]));
+    bruno["conversation"] = json!("cv-home-2");
+    bruno["customer"] = json!({"id": "cus-2", "name": "Bruno"});
+    let mut same_customer_elsewhere = ana.clone();
+    same_customer_elsewhere["conversation"] = json!("cv-home-3");
+    let mut later_in_the_conversation = ana.clone();
+    later_in_the_conversation["lines"] = json!([{"product_id": "hom-017", "quantity": 2}]);
+    let mut seen = vec![first.id.to_string()];
+    for (what, request) in
+        [("bruno", bruno), ("ana elsewhere", same_customer_elsewhere), ("ana later", later_in_the_conversation)]
+    {
+        let answer = app.create(request.clone()).await?;
+        let text = data_of(&answer).to_string();
+        assert!(!text.contains(first.id.as_str()), "{what} got Ana's order: {text}");
+        assert!(what.starts_with("ana") || !text.contains("Rua A 1"), "{what} got Ana's address: {text}");
+        let order = app.created(request.clone()).await?.order;
+        assert!(!seen.contains(&order.id.to_string()), "{what}: a new order, not {seen:?}");
+        assert_eq!(order.conversation.as_str(), request["conversation"].as_str().unwrap_or_default(), "{what}");
+        assert_eq!(order.customer.id, request["customer"]["id"].as_str().unwrap_or_default(), "{what}");
+        seen.push(order.id.to_string());
+    }
+    assert_eq!(app.stock("hom-001").await?["reserved"], 3, "three orders hold a unit each");
+
+    // Ana's own request again is a redelivery: her order, nothing more held.
+    assert_eq!(app.created(ana).await?.order, first);
+    assert_eq!(app.stock("hom-001").await?["reserved"], 3);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_requests_are_bad_events() -> Result<()> {
     let app = App::new()?;
@@ -326,7 +386,7 @@ async fn wrong_hooks_are_refused_and_change_nothing() -> Result<()> {
     let body =
         json!({"order_id": id, "status": "paid", "provider": "stripe", "reference": "pi_9", "amount": order.total})
             .to_string();
-    let good = sign(HOOK_SECRET.as_bytes(), body.as_bytes());
+    let good = sign(PAYMENT_SECRET.as_bytes(), body.as_bytes());
     let other = sign(b"not-the-secret", body.as_bytes());
     let tampered = body.replace("pi_9", "pi_0");
     for (headers, payload) in [
@@ -371,6 +431,73 @@ async fn wrong_hooks_are_refused_and_change_nothing() -> Result<()> {
     let (_, body) = app.api("GET", &format!("/orders/{id}"), b"").await?;
     assert_eq!(body["order"]["status"], "created");
     assert_eq!(app.stock("hom-017").await?["reserved"], 1);
+    Ok(())
+}
+
+/// A carrier holds the shipping secret only: what it signs is refused on the
+/// payment hook, so it cannot mark an order paid (nor cancel its payment),
+/// and a payment provider cannot ship. One secret for both hooks is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_carrier_cannot_mark_an_order_paid() -> Result<()> {
+    let app = App::new()?;
+    let order = app
+        .created(order_request("oc-carrier", "home", json!([{"product_id": "hom-017", "quantity": 1}])))
+        .await?
+        .order;
+    let id = order.id.to_string();
+    let paid = json!({"order_id": id, "status": "paid", "provider": "stripe", "reference": "pi_forged", "amount": order.total});
+    let (status, body) = app.hook_signed_with("payment", SHIPPING_SECRET, paid.clone()).await?;
+    assert_eq!((status, body["error"].as_str()), (401, Some("bad_signature")), "{body}");
+    let cancelled = json!({"order_id": id, "status": "cancelled", "provider": "stripe", "reference": "pi_forged"});
+    let (status, _) = app.hook_signed_with("payment", SHIPPING_SECRET, cancelled).await?;
+    assert_eq!(status, 401);
+    let (_, stored) = app.api("GET", &format!("/orders/{id}"), b"").await?;
+    assert_eq!(stored["order"]["status"], "created", "{stored}");
+    assert!(stored.get("payment").is_none(), "{stored}");
+    let stock = app.stock("hom-017").await?;
+    assert_eq!((&stock["reserved"], &stock["sold"]), (&json!(1), &json!(0)), "{stock}");
+    assert!(app.published().is_empty(), "nobody is told of a payment that did not happen");
+
+    // Paid for real, then a payment provider tries to ship it.
+    assert_eq!(app.hook("payment", paid).await?.0, 200);
+    app.published();
+    let shipped = json!({"order_id": id, "status": "shipped", "carrier": "UPS", "tracking_number": "1Z"});
+    let (status, _) = app.hook_signed_with("shipping", PAYMENT_SECRET, shipped.clone()).await?;
+    assert_eq!(status, 401);
+    assert_eq!(app.hook("shipping", shipped).await?.0, 200, "the carrier's own signature works");
+
+    // Both hooks signed with one secret would let a carrier sign payments.
+    let one_secret = App {
+        orders: order_processor_signed_with(&[CATALOG, ROUTER], PAYMENT_SECRET, PAYMENT_SECRET)?,
+        catalog: catalog()?,
+    };
+    one_secret.orders.chain(&one_secret.catalog);
+    for kind in ["payment", "shipping"] {
+        let (status, body) = one_secret.hook_signed_with(kind, PAYMENT_SECRET, json!({"order_id": id})).await?;
+        assert_eq!((status, body["error"].as_str()), (500, Some("misconfigured")), "{kind}: {body}");
+    }
+    Ok(())
+}
+
+/// A payment of the wrong amount is refused without saying what the right
+/// one is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_amount_does_not_learn_the_total() -> Result<()> {
+    let app = App::new()?;
+    let order =
+        app.created(order_request("oc-probe", "tech", json!([{"product_id": "tec-014", "quantity": 1}]))).await?.order;
+    let total = order.total.amount_minor;
+    let (status, body) = app
+        .hook("payment", json!({"order_id": order.id, "status": "paid", "provider": "stripe", "reference": "pi_p", "amount": {"amount_minor": 1, "currency": "USD"}}))
+        .await?;
+    assert_eq!((status, body["error"].as_str()), (422, Some("amount_mismatch")), "{body}");
+    let text = body.to_string();
+    for told in [total.to_string(), format!("{:.2}", total as f64 / 100.0)] {
+        assert!(!text.contains(&told), "the 422 tells the total ({told}): {text}");
+    }
+    assert!(body.get("expected").is_none(), "{body}");
+    let (_, stored) = app.api("GET", &format!("/orders/{}", order.id), b"").await?;
+    assert_eq!(stored["order"]["status"], "created");
     Ok(())
 }
 
@@ -450,6 +577,62 @@ async fn events_survive_a_failed_publish() -> Result<()> {
     assert_eq!(types_of(&app.published()), [types::ORDER_CONFIRMED, types::CHAT_RESPONSE]);
     assert_eq!(app.hook("payment", payment).await?.0, 200);
     assert!(app.published().is_empty(), "published once");
+    Ok(())
+}
+
+/// A call that died while publishing an order's events leaves its claim:
+/// changes wait for it while it holds (503 with `Retry-After` after a
+/// while), and once it has lapsed the next change publishes the events
+/// first, then its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_left_by_a_dead_call_holds_until_it_lapses() -> Result<()> {
+    let app = App::new()?;
+    let cut_off = App { orders: order_processor(&[CATALOG])?, catalog: catalog()? };
+    cut_off.orders.chain(&cut_off.catalog);
+    let order = cut_off
+        .created(order_request("oc-claim", "tech", json!([{"product_id": "tec-001", "quantity": 1}])))
+        .await?
+        .order;
+    let payment = json!({"order_id": order.id, "status": "paid", "provider": "stripe", "reference": "pi_c", "amount": order.total});
+    assert_eq!(cut_off.hook("payment", payment).await?.0, 503);
+    let key = format!("order:{}", order.id);
+    let mut stored: Value = serde_json::from_slice(
+        &cut_off.orders.stored("orders").await?.into_iter().find(|(k, _)| *k == key).context("the order")?.1,
+    )?;
+    assert_eq!(stored["outbox"].as_array().map(Vec::len), Some(2), "{stored}");
+    for (key, value) in cut_off.orders.stored("orders").await? {
+        app.orders.store("orders", &key, &value).await?;
+    }
+
+    let claim = |seconds: i64| json!({"by": "a-call-that-died", "until": (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()});
+    stored["publishing"] = claim(60);
+    app.orders.store("orders", &key, stored.to_string().as_bytes()).await?;
+    let path = format!("/orders/{}/cancel", order.id);
+    let started = std::time::Instant::now();
+    let bearer = format!("Bearer {API_TOKEN}");
+    let response = app
+        .orders
+        .http(
+            http::Request::post(format!("http://localhost{path}")).header("authorization", bearer).body(Bytes::new())?,
+        )
+        .await?;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4), "it waited for the claim first");
+    assert!(app.published().is_empty(), "nothing is published behind the holder's back");
+
+    stored["publishing"] = claim(-1);
+    app.orders.store("orders", &key, stored.to_string().as_bytes()).await?;
+    let (status, body) = app.api("POST", &path, b"").await?;
+    assert_eq!((status, &body["status"]), (200, &json!("cancelled")), "{body}");
+    let events = app.published();
+    assert_eq!(
+        types_of(&events),
+        [types::ORDER_CONFIRMED, types::CHAT_RESPONSE, types::ORDER_CANCELLED, types::CHAT_RESPONSE],
+        "the payment's events first, then the cancellation's"
+    );
+    let (_, body) = app.api("GET", &format!("/orders/{}", order.id), b"").await?;
+    assert!(body.get("publishing").is_none() && body.get("outbox").is_none(), "{body}");
     Ok(())
 }
 
@@ -564,8 +747,9 @@ async fn simultaneous_deliveries_of_one_request_make_one_order() -> Result<()> {
 }
 
 /// A payment and a cancellation of one order arriving together: whichever
-/// wins, the order ends cancelled with all its units back, and the customer
-/// is promised a refund exactly when the payment went through first.
+/// wins, the order ends cancelled with all its units back, the customer is
+/// promised a refund exactly when the payment went through first, and hears
+/// of each change once, the cancellation last.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_racing_a_cancellation_leaves_order_and_stock_agreeing() -> Result<()> {
     let app = std::sync::Arc::new(App::new()?);
@@ -606,6 +790,12 @@ async fn a_payment_racing_a_cancellation_leaves_order_and_stock_agreeing() -> Re
         assert_eq!((&stock["sold"], &stock["reserved"]), (&json!(0), &json!(0)), "round {round}: {stock}");
 
         let events = app.published();
+        // Each event once: a notice published again after a later one would
+        // reach the customer last, saying what is no longer true.
+        let mut ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), events.len(), "round {round}: {:?}", types_of(&events));
         let confirmed = types_of(&events).iter().any(|t| t == types::ORDER_CONFIRMED);
         assert_eq!(confirmed, paid == 200, "round {round}: {:?}", types_of(&events));
         let cancellation = notices(&events).into_iter().last().unwrap_or_default();

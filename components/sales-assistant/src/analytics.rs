@@ -62,6 +62,11 @@ pub fn released(store: &Store, escalation: &Escalation, seller: &str, resolution
     store.increment(&seller_key(seller, &format!("resolution/{resolution}")), 1).map(drop)
 }
 
+/// An escalation went back to the AI seller without a human seller.
+pub fn expired(store: &Store, escalation: &Escalation) -> Result<()> {
+    store.increment(&brand_key(escalation.escalate.brand.as_str(), "expired"), 1).map(drop)
+}
+
 pub fn converted(store: &Store, escalation: &Escalation) -> Result<()> {
     store.increment(&brand_key(escalation.escalate.brand.as_str(), "converted"), 1)?;
     if let Some(seller) = escalation.state.seller() {
@@ -85,6 +90,9 @@ pub struct BrandFigures {
     pub accepted: i64,
     pub avg_time_to_accept_s: Option<f64>,
     pub resolutions: BTreeMap<String, i64>,
+    /// Escalations no human seller took: they waited out their lifetime, or
+    /// found the queue full.
+    pub expired: i64,
     /// Escalated conversations that went on to order.
     pub conversions: i64,
     /// Conversions per escalation.
@@ -145,6 +153,7 @@ pub fn from_counters(counters: &[(String, i64)]) -> Report {
                     ["accept_ms"] => _ = accept_ms.insert((true, brand.to_string()), *value),
                     ["resolution", resolution] => _ = b.resolutions.insert(resolution.to_string(), *value),
                     ["converted"] => b.conversions = *value,
+                    ["expired"] => b.expired = *value,
                     _ => {}
                 }
             }

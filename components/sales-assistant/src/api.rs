@@ -1,6 +1,8 @@
 //! The API human sellers work through, under `/sales` (see
 //! `docs/sales-assistant.md`). Every request needs `Authorization: Bearer
-//! <token>`; the token says which seller is calling.
+//! <token>`; the token says which seller is calling and for which brands
+//! (see [`crate::auth`]): everything below covers those brands only, and
+//! another brand's escalation is a 404.
 //!
 //! | method | path | does |
 //! |---|---|---|
@@ -21,10 +23,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 
-use crate::auth::Sellers;
-use crate::model::{Conversation, Escalation, Status};
+use crate::auth::{Brands, Seller, Sellers};
+use crate::model::{Conversation, Escalation, Expiry, Status};
+use crate::settings::Settings;
 use crate::store::{Store, Update};
-use crate::{ACTIVE, ID, QUEUE, analytics, index, insight};
+use crate::{ACTIVE, ID, QUEUE, analytics, index, insight, queue};
 
 /// The longest note a seller may leave for the AI seller.
 const MAX_NOTE: usize = 1000;
@@ -112,34 +115,77 @@ async fn handle(request: &Request) -> ApiResult {
     let Some(seller) = sellers.authenticate(authorization) else {
         return Err(error(401, "a seller token is required: Authorization: Bearer <token>"));
     };
+    let settings = Settings::load().map_err(|e| error(500, format!("the API is misconfigured: {e}")))?;
+    let at = At { settings: &settings, now: Utc::now() };
     let segments = segments(request.path());
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let now = Utc::now();
+    let now = at.now;
     let method = request.method();
     match (segments.as_slice(), method) {
-        (["escalations"], Method::Get) => list(seller, now),
-        (["escalations", id], Method::Get) => detail(seller, id, !request.query().contains("suggestions=false"), now),
-        (["escalations", id, "suggestions"], Method::Get) => suggestions(seller, id),
-        (["escalations", id, "accept"], Method::Post) => accept(seller, id, now).await,
+        (["escalations"], Method::Get) => list(seller, &at).await,
+        (["escalations", id], Method::Get) => {
+            detail(seller, id, !request.query().contains("suggestions=false"), &at).await
+        }
+        (["escalations", id, "suggestions"], Method::Get) => suggestions(seller, id, &at).await,
+        (["escalations", id, "accept"], Method::Post) => accept(seller, id, &at).await,
         (["escalations", id, "reply"], Method::Post) => reply(seller, id, request.body()).await,
         (["escalations", id, "release"], Method::Post) => release(seller, id, request.body(), now).await,
-        (["analytics"], Method::Get) => analytics(now),
+        (["analytics"], Method::Get) => analytics(seller, &at),
         (["escalations"] | ["escalations", _] | ["escalations", _, "suggestions"] | ["analytics"], _)
         | (["escalations", _, "accept" | "reply" | "release"], _) => Err(error(405, "method not allowed")),
         _ => Err(error(404, format!("no such API path: {}", request.path()))),
     }
 }
 
-fn load(store: &Store, id: &str) -> Result<Escalation, ApiError> {
-    crate::check_id("escalation id", id).map_err(|e| error(400, e.to_string()))?;
-    store.get::<Escalation>(&Escalation::key(id))?.ok_or_else(|| error(404, format!("no escalation `{id}`")))
+fn missing(id: &str) -> ApiError {
+    error(404, format!("no escalation `{id}`"))
 }
 
-/// Who may see an escalation: anyone while it is queued or after it was
-/// released; only its seller while it is accepted.
-fn visible_to(escalation: &Escalation, seller: &str) -> Result<(), ApiError> {
+/// The escalation, if it exists for `seller`: another brand's is answered as
+/// one that does not exist, so a seller cannot tell it from a wrong id.
+fn load(store: &Store, id: &str, seller: &Seller) -> Result<Escalation, ApiError> {
+    crate::check_id("escalation id", id).map_err(|e| error(400, e.to_string()))?;
+    store
+        .get::<Escalation>(&Escalation::key(id))?
+        .filter(|escalation| seller.covers(escalation.escalate.brand.as_str()))
+        .ok_or_else(|| missing(id))
+}
+
+/// The bounds in force and the time of the request.
+struct At<'a> {
+    settings: &'a Settings,
+    now: DateTime<Utc>,
+}
+
+/// The escalation as it stands at `at`: one that has waited out its lifetime
+/// expires now, and its AI seller is told (if that cannot be published, the
+/// customer's next message tells it; see [`queue`]).
+async fn current(store: &Store, escalation: Escalation, at: &At<'_>) -> Result<Escalation, ApiError> {
+    let ttl = at.settings.escalation_ttl;
+    if !escalation.is_due(at.now, ttl) {
+        return Ok(escalation);
+    }
+    let Some(expired) = queue::expire(store, escalation.id(), Expiry::Unanswered, Some(ttl), at.now)? else {
+        // Someone else moved it first.
+        return Ok(store.get(&Escalation::key(escalation.id()))?.unwrap_or(escalation));
+    };
+    if let Some(back) = queue::handed_back(&expired)?
+        && let Err(e) = publish(&[back]).await
+    {
+        eprintln!(
+            "{ID}: the hand-back of expired escalation {} waits for the next message: {}",
+            expired.id(),
+            e.message
+        );
+    }
+    Ok(expired)
+}
+
+/// Who may see an escalation of their brands: anyone while it is queued or
+/// after it was released or expired; only its seller while it is accepted.
+fn visible_to(escalation: &Escalation, seller: &Seller) -> Result<(), ApiError> {
     match &escalation.state {
-        Status::Accepted { seller_id, .. } if seller_id != seller => {
+        Status::Accepted { seller_id, .. } if *seller_id != seller.id => {
             Err(error(403, format!("escalation `{}` is another seller's", escalation.id())))
         }
         _ => Ok(()),
@@ -178,6 +224,10 @@ fn view(escalation: &Escalation, now: DateTime<Utc>) -> Value {
             view["resolution"] = json!(resolution);
             view["note"] = json!(note);
         }
+        Status::Expired { expired_at, cause } => {
+            view["expired_at"] = json!(expired_at);
+            view["expiry"] = json!(cause);
+        }
     }
     view
 }
@@ -193,31 +243,43 @@ fn records(store: &Store, index_key: &str) -> Result<Vec<Escalation>, ApiError> 
     Ok(found)
 }
 
-fn list(seller: &str, now: DateTime<Utc>) -> ApiResult {
+/// The escalations listed at `index_key` that are `seller`'s brands'.
+fn records_for(store: &Store, index_key: &str, seller: &Seller) -> Result<Vec<Escalation>, ApiError> {
+    Ok(records(store, index_key)?.into_iter().filter(|e| seller.covers(e.escalate.brand.as_str())).collect())
+}
+
+async fn list(seller: &Seller, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
-    let mut queued: Vec<Escalation> =
-        records(&store, QUEUE)?.into_iter().filter(|e| e.state == Status::Queued).collect();
+    let mut queued = Vec::new();
+    for escalation in records_for(&store, QUEUE, seller)? {
+        let escalation = current(&store, escalation, at).await?;
+        if escalation.state == Status::Queued {
+            queued.push(escalation);
+        }
+    }
     // Highest priority first; the longest waiting first among equals.
     queued.sort_by(|a, b| {
         b.priority(now).total_cmp(&a.priority(now)).then(a.escalate.escalated_at.cmp(&b.escalate.escalated_at))
     });
-    let mine: Vec<Escalation> = records(&store, ACTIVE)?
+    let mine: Vec<Escalation> = records_for(&store, ACTIVE, seller)?
         .into_iter()
-        .filter(|e| matches!(&e.state, Status::Accepted { seller_id, .. } if seller_id == seller))
+        .filter(|e| matches!(&e.state, Status::Accepted { seller_id, .. } if *seller_id == seller.id))
         .collect();
     Ok(json_response(
         200,
         &json!({
-            "seller_id": seller,
+            "seller_id": seller.id,
             "queued": queued.iter().map(|e| view(e, now)).collect::<Vec<_>>(),
             "mine": mine.iter().map(|e| view(e, now)).collect::<Vec<_>>(),
         }),
     ))
 }
 
-fn detail(seller: &str, id: &str, with_suggestions: bool, now: DateTime<Utc>) -> ApiResult {
+async fn detail(seller: &Seller, id: &str, with_suggestions: bool, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
-    let escalation = load(&store, id)?;
+    let escalation = current(&store, load(&store, id, seller)?, at).await?;
     visible_to(&escalation, seller)?;
     let conversation = store.get::<Conversation>(&Conversation::key(&escalation.escalate.conversation))?;
     let transcript = match &conversation {
@@ -231,9 +293,9 @@ fn detail(seller: &str, id: &str, with_suggestions: bool, now: DateTime<Utc>) ->
     Ok(json_response(200, &body))
 }
 
-fn suggestions(seller: &str, id: &str) -> ApiResult {
+async fn suggestions(seller: &Seller, id: &str, at: &At<'_>) -> ApiResult {
     let store = Store::open()?;
-    let escalation = load(&store, id)?;
+    let escalation = current(&store, load(&store, id, seller)?, at).await?;
     visible_to(&escalation, seller)?;
     let conversation = store.get::<Conversation>(&Conversation::key(&escalation.escalate.conversation))?;
     Ok(json_response(200, &json!(crate::suggestions(&escalation, conversation.as_ref()))))
@@ -258,25 +320,37 @@ enum Claim {
     AlreadyYours(Escalation),
     Taken,
     Closed,
+    Expired,
     Missing,
 }
 
-async fn accept(seller: &str, id: &str, now: DateTime<Utc>) -> ApiResult {
+async fn accept(seller: &Seller, id: &str, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
     crate::check_id("escalation id", id).map_err(|e| error(400, e.to_string()))?;
+    if let Some(escalation) = store.get::<Escalation>(&Escalation::key(id))?
+        && seller.covers(escalation.escalate.brand.as_str())
+    {
+        current(&store, escalation, at).await?;
+    }
     let key = Escalation::key(id);
     // The compare-and-swap is the decision: of sellers accepting at once,
     // exactly one writer sees `Queued` and wins.
     let claim = store.update(&key, |current: Option<Escalation>| {
-        let Some(mut escalation) = current else { return Ok(Update::Keep(Claim::Missing)) };
+        let Some(mut escalation) = current.filter(|e| seller.covers(e.escalate.brand.as_str())) else {
+            return Ok(Update::Keep(Claim::Missing));
+        };
         Ok(match &escalation.state {
             Status::Queued => {
-                escalation.state = Status::Accepted { seller_id: seller.to_string(), accepted_at: now };
+                escalation.state = Status::Accepted { seller_id: seller.id.clone(), accepted_at: now };
                 Update::Write(escalation.clone(), Claim::Won(escalation))
             }
-            Status::Accepted { seller_id, .. } if seller_id == seller => Update::Keep(Claim::AlreadyYours(escalation)),
+            Status::Accepted { seller_id, .. } if *seller_id == seller.id => {
+                Update::Keep(Claim::AlreadyYours(escalation))
+            }
             Status::Accepted { .. } => Update::Keep(Claim::Taken),
             Status::Released { .. } => Update::Keep(Claim::Closed),
+            Status::Expired { .. } => Update::Keep(Claim::Expired),
         })
     })?;
     let escalation = match claim {
@@ -286,13 +360,14 @@ async fn accept(seller: &str, id: &str, now: DateTime<Utc>) -> ApiResult {
         }
         Claim::Taken => return Err(error(409, format!("escalation `{id}` was already accepted by another seller"))),
         Claim::Closed => return Err(error(409, format!("escalation `{id}` was already released"))),
-        Claim::Missing => return Err(error(404, format!("no escalation `{id}`"))),
+        Claim::Expired => return Err(expired(id)),
+        Claim::Missing => return Err(missing(id)),
     };
     let accepted = EscalationAccepted {
         escalation_id: id.to_string(),
         conversation: escalation.escalate.conversation.clone(),
         brand: escalation.escalate.brand.clone(),
-        seller_id: seller.to_string(),
+        seller_id: seller.id.clone(),
         accepted_at: now,
     };
     if let Err(e) = publish(&[event(&escalation, &accepted)?]).await {
@@ -310,19 +385,24 @@ async fn accept(seller: &str, id: &str, now: DateTime<Utc>) -> ApiResult {
     }
     index(&store, QUEUE, id, false)?;
     index(&store, ACTIVE, id, true)?;
-    analytics::accepted(&store, &escalation, seller, now)?;
+    analytics::accepted(&store, &escalation, &seller.id, now)?;
     Ok(json_response(200, &json!({ "escalation": view(&escalation, now) })))
 }
 
 /// The escalation, if `seller` has it accepted.
-fn accepted_by(store: &Store, id: &str, seller: &str) -> Result<Escalation, ApiError> {
-    let escalation = load(store, id)?;
+fn accepted_by(store: &Store, id: &str, seller: &Seller) -> Result<Escalation, ApiError> {
+    let escalation = load(store, id, seller)?;
     match &escalation.state {
-        Status::Accepted { seller_id, .. } if seller_id == seller => Ok(escalation),
+        Status::Accepted { seller_id, .. } if *seller_id == seller.id => Ok(escalation),
         Status::Accepted { .. } => Err(error(403, format!("escalation `{id}` is another seller's"))),
         Status::Queued => Err(error(409, format!("escalation `{id}` is not accepted yet: accept it first"))),
         Status::Released { .. } => Err(error(409, format!("escalation `{id}` was already released"))),
+        Status::Expired { .. } => Err(expired(id)),
     }
+}
+
+fn expired(id: &str) -> ApiError {
+    error(409, format!("escalation `{id}` expired unanswered: the AI seller has the conversation back"))
 }
 
 fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -335,7 +415,7 @@ struct ReplyBody {
     text: String,
 }
 
-async fn reply(seller: &str, id: &str, bytes: &[u8]) -> ApiResult {
+async fn reply(seller: &Seller, id: &str, bytes: &[u8]) -> ApiResult {
     let store = Store::open()?;
     let escalation = accepted_by(&store, id, seller)?;
     let ReplyBody { text } = body(bytes)?;
@@ -343,7 +423,7 @@ async fn reply(seller: &str, id: &str, bytes: &[u8]) -> ApiResult {
         conversation: escalation.escalate.conversation.clone(),
         brand: escalation.escalate.brand.clone(),
         in_reply_to: None,
-        from: Responder::Human { seller_id: seller.to_string() },
+        from: Responder::Human { seller_id: seller.id.clone() },
         messages: vec![OutboundMessage::text(text.trim())],
     };
     response.validate().map_err(|e| error(400, e))?;
@@ -377,7 +457,7 @@ fn resolution(name: &str) -> Result<Resolution, ApiError> {
     })
 }
 
-async fn release(seller: &str, id: &str, bytes: &[u8], now: DateTime<Utc>) -> ApiResult {
+async fn release(seller: &Seller, id: &str, bytes: &[u8], now: DateTime<Utc>) -> ApiResult {
     let store = Store::open()?;
     accepted_by(&store, id, seller)?;
     let ReleaseBody { resolution: name, note } = body(bytes)?;
@@ -392,12 +472,12 @@ async fn release(seller: &str, id: &str, bytes: &[u8], now: DateTime<Utc>) -> Ap
         let Status::Accepted { seller_id, accepted_at } = &escalation.state else {
             return Ok(Update::Keep(None));
         };
-        if seller_id != seller {
+        if *seller_id != seller.id {
             return Ok(Update::Keep(None));
         }
         let before = escalation.state.clone();
         escalation.state = Status::Released {
-            seller_id: seller.to_string(),
+            seller_id: seller.id.clone(),
             accepted_at: *accepted_at,
             released_at: now,
             resolution,
@@ -413,7 +493,7 @@ async fn release(seller: &str, id: &str, bytes: &[u8], now: DateTime<Utc>) -> Ap
         escalation_id: id.to_string(),
         conversation: escalation.escalate.conversation.clone(),
         brand: escalation.escalate.brand.clone(),
-        seller_id: seller.to_string(),
+        seller_id: seller.id.clone(),
         resolution,
         note: note.clone(),
         released_at: now,
@@ -431,7 +511,7 @@ async fn release(seller: &str, id: &str, bytes: &[u8], now: DateTime<Utc>) -> Ap
         return Err(e);
     }
     index(&store, ACTIVE, id, false)?;
-    analytics::released(&store, &escalation, seller, resolution)?;
+    analytics::released(&store, &escalation, &seller.id, resolution)?;
     // Performance figures travel on the release itself: components have no
     // timers to send them on. A failure here loses a report, not the release.
     let performance = analytics::report(&store)
@@ -447,12 +527,22 @@ async fn release(seller: &str, id: &str, bytes: &[u8], now: DateTime<Utc>) -> Ap
     Ok(json_response(200, &json!({ "escalation": view(&escalation, now) })))
 }
 
-fn analytics(now: DateTime<Utc>) -> ApiResult {
+/// The figures of `seller`'s brands; a seller scoped to some brands sees
+/// their own figures, and one for every brand everybody's.
+fn analytics(seller: &Seller, at: &At<'_>) -> ApiResult {
+    let now = at.now;
     let store = Store::open()?;
-    let report = analytics::report(&store)?;
-    let queued: Vec<Escalation> = records(&store, QUEUE)?.into_iter().filter(|e| e.state == Status::Queued).collect();
+    let mut report = analytics::report(&store)?;
+    report.brands.retain(|brand, _| seller.covers(brand));
+    if seller.brands != Brands::All {
+        report.sellers.retain(|id, _| *id == seller.id);
+    }
+    let queued: Vec<Escalation> = records_for(&store, QUEUE, seller)?
+        .into_iter()
+        .filter(|e| e.state == Status::Queued && !e.is_due(now, at.settings.escalation_ttl))
+        .collect();
     let oldest = queued.iter().map(|e| e.waited(now).num_seconds()).max();
-    let accepted = records(&store, ACTIVE)?.len();
+    let accepted = records_for(&store, ACTIVE, seller)?.len();
     Ok(json_response(
         200,
         &json!({

@@ -20,6 +20,8 @@ pub mod api;
 pub mod auth;
 pub mod insight;
 pub mod model;
+pub mod queue;
+pub mod settings;
 pub mod store;
 pub mod suggest;
 
@@ -30,7 +32,8 @@ use agent_store_events::{
 use agent_store_sdk::{AttributesReader, Error, Event, Incoming, Result};
 use chrono::{DateTime, Duration, Utc};
 
-use model::{Conversation, Escalation, RETENTION, Status};
+use model::{Conversation, Escalation, Expiry, Status};
+use settings::Settings;
 use store::{Store, Update};
 use suggest::{DraftError, Situation, Suggestions};
 
@@ -52,17 +55,18 @@ pub const ACTIVE: &str = "index/accepted";
 const SWEEP_EVERY: Duration = Duration::minutes(5);
 /// Records one sweep reads at most; the next sweep carries on from there.
 const SWEEP_BUDGET: usize = 200;
-/// Released escalations are kept this long for the record, then dropped
-/// (the analytics counters stay).
+/// Released and expired escalations are kept this long for the record, then
+/// dropped (the analytics counters stay).
 const KEEP_RELEASED: Duration = Duration::days(30);
 
 async fn handle(event: Incoming) -> Result<Vec<Event>> {
     let now = Utc::now();
+    let settings = Settings::load()?;
     match event.ty() {
-        types::SALES_ESCALATE => on_escalate(&event, now),
-        types::CHAT_MESSAGE_NEW => on_message(&event, now),
-        types::CHAT_RESPONSE => on_response(&event, now),
-        types::CHAT_INTENT_DETECTED => on_intent(&event, now),
+        types::SALES_ESCALATE => on_escalate(&event, &settings, now),
+        types::CHAT_MESSAGE_NEW => on_message(&event, &settings, now),
+        types::CHAT_RESPONSE => on_response(&event, &settings, now),
+        types::CHAT_INTENT_DETECTED => on_intent(&event, &settings, now),
         types::ORDER_CREATED => on_order(&event, now),
         other => Err(Error::bad_event(format!("{ID} does not handle {other} events"))),
     }
@@ -82,12 +86,12 @@ pub fn check_id(what: &str, id: &str) -> Result<()> {
     }
 }
 
-fn on_escalate(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
+fn on_escalate(event: &Incoming, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<Event>> {
     let escalate: SalesEscalate = event.data()?;
     check_id("escalation_id", &escalate.escalation_id)?;
     let store = Store::open()?;
     let id = escalate.escalation_id.clone();
-    let (created, escalation) = store.update(&Escalation::key(&id), |current: Option<Escalation>| {
+    let (created, mut escalation) = store.update(&Escalation::key(&id), |current: Option<Escalation>| {
         Ok(match current {
             // A redelivery: the first delivery queued it.
             Some(existing) => Update::Keep((false, existing)),
@@ -99,15 +103,32 @@ fn on_escalate(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
         })
     })?;
     if created {
-        index(&store, QUEUE, &id, true)?;
         analytics::escalated(&store, &escalation)?;
     }
+    // On every delivery while it waits, so a redelivery finishes what a
+    // failed one began.
+    if escalation.state == Status::Queued {
+        let expiry = if escalation.is_due(now, settings.escalation_ttl) {
+            Some((Expiry::Unanswered, Some(settings.escalation_ttl)))
+        } else if !queue::enqueue(&store, &id, settings.max_queued)? {
+            Some((Expiry::QueueFull, None))
+        } else {
+            None
+        };
+        if let Some((cause, ttl)) = expiry {
+            queue::expire(&store, &id, cause, ttl, now)?;
+            escalation = store.get(&Escalation::key(&id))?.unwrap_or(escalation);
+        }
+    }
     let conversation = store.update(&Conversation::key(&escalate.conversation), |current| {
-        let mut conversation = Conversation::current_or_new(current, &escalate.brand, now);
+        let mut conversation = Conversation::current_or_new(current, &escalate.brand, now, settings.conversation_ttl);
         conversation.escalation_id = Some(id.clone());
         conversation.merge(&escalate.transcript);
         Ok(Update::Write(conversation.clone(), conversation))
     })?;
+    if matches!(escalation.state, Status::Expired { .. }) {
+        return Ok(queue::handed_back(&escalation)?.into_iter().collect());
+    }
     if escalation.state != Status::Queued {
         return Ok(Vec::new());
     }
@@ -132,12 +153,12 @@ fn customer_text(message: &ChatMessageNew) -> String {
     }
 }
 
-fn on_message(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
+fn on_message(event: &Incoming, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<Event>> {
     let message: ChatMessageNew = event.data()?;
     let store = Store::open()?;
     let text = customer_text(&message);
     let (conversation, added, first) = store.update(&Conversation::key(&message.conversation), |current| {
-        let mut conversation = Conversation::current_or_new(current, &message.brand, now);
+        let mut conversation = Conversation::current_or_new(current, &message.brand, now, settings.conversation_ttl);
         let added = conversation.record(&message.message_id, Speaker::Customer, &text, message.received_at);
         let first = !conversation.counted;
         conversation.counted = true;
@@ -149,23 +170,39 @@ fn on_message(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
     if first {
         analytics::conversation_started(&store, message.brand.as_str())?;
     }
-    if let Err(e) = sweep(&store, now) {
+    let mut out = sweep(&store, settings, now).unwrap_or_else(|e| {
         // Housekeeping must not fail the message it rides on.
         eprintln!("{ID}: sweeping old conversations failed: {e}");
-    }
+        Vec::new()
+    });
     let Some(id) = conversation.escalation_id.as_deref().filter(|_| added) else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
-    let Some(escalation) = store.get::<Escalation>(&Escalation::key(id))? else {
-        return Ok(Vec::new());
+    let Some(mut escalation) = store.get::<Escalation>(&Escalation::key(id))? else {
+        return Ok(out);
     };
-    if !matches!(escalation.state, Status::Accepted { .. }) {
-        return Ok(Vec::new());
+    if escalation.is_due(now, settings.escalation_ttl) {
+        queue::expire(&store, id, Expiry::Unanswered, Some(settings.escalation_ttl), now)?;
+        escalation = store.get(&Escalation::key(id))?.unwrap_or(escalation);
     }
-    let suggestions = suggestions(&escalation, Some(&conversation));
-    let in_message = suggest::objections_in(&text);
-    let insight = insight::message(&escalation, &message.message_id, &in_message, &suggestions, now);
-    Ok(vec![emit(event, &insight, &escalation)?])
+    match &escalation.state {
+        // The customer writes to nobody until the AI seller has it back.
+        Status::Expired { expired_at, .. } if !conversation.ai_spoke_since(*expired_at) => {
+            if let Some(back) = queue::handed_back(&escalation)?
+                && !out.iter().any(|e| e.id() == back.id())
+            {
+                out.push(back);
+            }
+        }
+        Status::Accepted { .. } => {
+            let suggestions = suggestions(&escalation, Some(&conversation));
+            let in_message = suggest::objections_in(&text);
+            let insight = insight::message(&escalation, &message.message_id, &in_message, &suggestions, now);
+            out.push(emit(event, &insight, &escalation)?);
+        }
+        _ => {}
+    }
+    Ok(out)
 }
 
 /// A reply as a transcript line.
@@ -183,7 +220,7 @@ fn response_text(response: &ChatResponse) -> String {
     lines.join("\n")
 }
 
-fn on_response(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
+fn on_response(event: &Incoming, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<Event>> {
     let response: ChatResponse = event.data()?;
     let (speaker, human) = match &response.from {
         Responder::Human { seller_id } => (Speaker::Human, Some(seller_id.clone())),
@@ -193,7 +230,7 @@ fn on_response(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
     let text = response_text(&response);
     let store = Store::open()?;
     let added = store.update(&Conversation::key(&response.conversation), |current| {
-        let mut conversation = Conversation::current_or_new(current, &response.brand, now);
+        let mut conversation = Conversation::current_or_new(current, &response.brand, now, settings.conversation_ttl);
         Ok(match conversation.record(event.id(), speaker, &text, at) {
             true => Update::Write(conversation, true),
             false => Update::Keep(false),
@@ -205,11 +242,11 @@ fn on_response(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
     Ok(Vec::new())
 }
 
-fn on_intent(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
+fn on_intent(event: &Incoming, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<Event>> {
     let intent: ChatIntentDetected = event.data()?;
     let store = Store::open()?;
     store.update(&Conversation::key(&intent.conversation), |current| {
-        let mut conversation = Conversation::current_or_new(current, &intent.brand, now);
+        let mut conversation = Conversation::current_or_new(current, &intent.brand, now, settings.conversation_ttl);
         Ok(match conversation.language.as_deref() == Some(intent.language.as_str()) {
             true => Update::Keep(()),
             false => {
@@ -314,11 +351,13 @@ struct SweepMark {
     after: Option<String>,
 }
 
-/// Forgets conversations that went quiet more than [`RETENTION`] ago and
-/// escalations released more than [`KEEP_RELEASED`] ago, a bounded number
-/// of records at a time, at most every [`SWEEP_EVERY`]: components have no
+/// Forgets conversations that went quiet `conversation_ttl` ago or more and
+/// escalations released or expired more than [`KEEP_RELEASED`] ago, expires
+/// queued escalations that waited out `escalation_ttl` (returning their
+/// hand-backs), and takes stale ids off the queue; a bounded number of
+/// records at a time, at most every [`SWEEP_EVERY`]: components have no
 /// timers, so the chat traffic itself drives the housekeeping.
-fn sweep(store: &Store, now: DateTime<Utc>) -> Result<()> {
+fn sweep(store: &Store, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<Event>> {
     let claimed = store.update("sweep", |mark: Option<SweepMark>| {
         Ok(match mark {
             Some(mark) if now - mark.at < SWEEP_EVERY => Update::Keep(None),
@@ -328,36 +367,49 @@ fn sweep(store: &Store, now: DateTime<Utc>) -> Result<()> {
             }
         })
     })?;
-    let Some(after) = claimed else { return Ok(()) };
+    let Some(after) = claimed else { return Ok(Vec::new()) };
     let mut keys: Vec<String> = store.keys("conv/")?;
     keys.extend(store.keys("esc/")?);
     keys.sort();
     let start = after.map(|a| keys.partition_point(|k| *k <= a)).unwrap_or(0);
     let batch: Vec<&String> = keys[start..].iter().take(SWEEP_BUDGET).collect();
+    let mut handed_back = Vec::new();
     for key in &batch {
         if key.starts_with("conv/") {
             let Some(conversation) = store.get::<Conversation>(key)? else { continue };
-            if now - conversation.last_at < RETENTION {
+            if now - conversation.last_at < settings.conversation_ttl {
                 continue;
             }
             let open = match &conversation.escalation_id {
-                Some(id) => store
-                    .get::<Escalation>(&Escalation::key(id))?
-                    .is_some_and(|e| !matches!(e.state, Status::Released { .. })),
+                Some(id) => store.get::<Escalation>(&Escalation::key(id))?.is_some_and(|e| e.state.is_open()),
                 None => false,
             };
             if !open {
                 store.delete(key)?;
             }
-        } else if let Some(escalation) = store.get::<Escalation>(key)?
-            && let Status::Released { released_at, .. } = escalation.state
-            && now - released_at > KEEP_RELEASED
-        {
-            store.delete(key)?;
+            continue;
+        }
+        let Some(escalation) = store.get::<Escalation>(key)? else { continue };
+        match escalation.state {
+            Status::Queued if escalation.is_due(now, settings.escalation_ttl) => {
+                let id = escalation.id();
+                if let Some(expired) = queue::expire(store, id, Expiry::Unanswered, Some(settings.escalation_ttl), now)?
+                {
+                    handed_back.extend(queue::handed_back(&expired)?);
+                }
+            }
+            Status::Released { released_at: at, .. } | Status::Expired { expired_at: at, .. }
+                if now - at > KEEP_RELEASED =>
+            {
+                store.delete(key)?;
+            }
+            _ => {}
         }
     }
+    queue::tidy(store)?;
     let next = (batch.len() == SWEEP_BUDGET).then(|| batch.last().map(|k| k.to_string())).flatten();
-    store.put("sweep", &SweepMark { at: now, after: next })
+    store.put("sweep", &SweepMark { at: now, after: next })?;
+    Ok(handed_back)
 }
 
 agent_store_sdk::export!(id: "sales-assistant", events: handle, http: api::route);

@@ -16,11 +16,6 @@ pub const MAX_LINE: usize = 1000;
 /// is not written twice.
 const MAX_SEEN: usize = 64;
 
-/// A conversation nobody wrote in for this long is forgotten (unless it is
-/// escalated): long enough that the transcript exists when an escalation
-/// arrives, short enough that the store holds only the last hour of chats.
-pub const RETENTION: Duration = Duration::hours(1);
-
 /// Where an escalation is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -38,6 +33,31 @@ pub enum Status {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// No seller took it: the AI seller has the conversation back.
+    Expired {
+        expired_at: DateTime<Utc>,
+        cause: Expiry,
+    },
+}
+
+/// Why a queued escalation went back to the AI seller unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expiry {
+    /// It waited its whole lifetime (`escalation_ttl`) without a seller.
+    Unanswered,
+    /// The queue was full (`max_queued`) when it came.
+    QueueFull,
+}
+
+impl Expiry {
+    /// What the AI seller is told, as the release note.
+    pub fn note(self) -> &'static str {
+        match self {
+            Expiry::Unanswered => "No seller accepted the escalation in time; it expired.",
+            Expiry::QueueFull => "The queue of escalations was full; the escalation was not queued.",
+        }
+    }
 }
 
 impl Status {
@@ -46,13 +66,19 @@ impl Status {
             Status::Queued => "queued",
             Status::Accepted { .. } => "accepted",
             Status::Released { .. } => "released",
+            Status::Expired { .. } => "expired",
         }
+    }
+
+    /// Whether a seller has it or may still take it.
+    pub fn is_open(&self) -> bool {
+        matches!(self, Status::Queued | Status::Accepted { .. })
     }
 
     /// The human seller who has (or had) it.
     pub fn seller(&self) -> Option<&str> {
         match self {
-            Status::Queued => None,
+            Status::Queued | Status::Expired { .. } => None,
             Status::Accepted { seller_id, .. } | Status::Released { seller_id, .. } => Some(seller_id),
         }
     }
@@ -85,13 +111,20 @@ impl Escalation {
     }
 
     /// How long the customer has waited for a person (until now, or until
-    /// a seller accepted).
+    /// a seller accepted, or until it expired).
     pub fn waited(&self, now: DateTime<Utc>) -> Duration {
         let until = match &self.state {
             Status::Queued => now,
             Status::Accepted { accepted_at, .. } | Status::Released { accepted_at, .. } => *accepted_at,
+            Status::Expired { expired_at, .. } => *expired_at,
         };
         (until - self.escalate.escalated_at).max(Duration::zero())
+    }
+
+    /// Whether it is queued and has waited `ttl` since the assistant queued
+    /// it (the assistant's clock, not the seller's `escalated_at`).
+    pub fn is_due(&self, now: DateTime<Utc>, ttl: Duration) -> bool {
+        self.state == Status::Queued && now - self.queued_at >= ttl
     }
 }
 
@@ -156,13 +189,23 @@ impl Conversation {
     }
 
     /// The stored conversation, or a fresh one if there is none or it went
-    /// quiet long enough ago to be forgotten (an escalated conversation is
-    /// never forgotten this way).
-    pub fn current_or_new(stored: Option<Conversation>, brand: &BrandId, now: DateTime<Utc>) -> Conversation {
+    /// quiet `retention` ago or more (an escalated conversation is never
+    /// forgotten this way).
+    pub fn current_or_new(
+        stored: Option<Conversation>,
+        brand: &BrandId,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Conversation {
         match stored {
-            Some(c) if c.escalation_id.is_some() || now - c.last_at < RETENTION => c,
+            Some(c) if c.escalation_id.is_some() || now - c.last_at < retention => c,
             _ => Conversation::new(brand.clone(), now),
         }
+    }
+
+    /// Whether the AI seller has written in the conversation since `at`.
+    pub fn ai_spoke_since(&self, at: DateTime<Utc>) -> bool {
+        self.transcript.iter().any(|line| line.from == Speaker::Ai && line.at > at)
     }
 
     /// Adds a line unless `id` is already in; `false` if it was.
@@ -263,13 +306,17 @@ mod tests {
     #[test]
     fn quiet_conversations_are_forgotten_unless_escalated() {
         let now = Utc::now();
+        let hour = Duration::hours(1);
         let old = Conversation { last_at: now - Duration::hours(2), ..Conversation::new("home".into(), now) };
-        let mut fresh = Conversation::current_or_new(Some(old.clone()), &"home".into(), now);
+        let mut fresh = Conversation::current_or_new(Some(old.clone()), &"home".into(), now, hour);
         assert_eq!(fresh.last_at, now);
+        let kept = Conversation::current_or_new(Some(old.clone()), &"home".into(), now, Duration::hours(3));
+        assert_eq!(kept.last_at, old.last_at, "a longer retention keeps it");
         fresh = Conversation::current_or_new(
             Some(Conversation { escalation_id: Some("e".into()), ..old }),
             &"home".into(),
             now,
+            hour,
         );
         assert_eq!(fresh.escalation_id.as_deref(), Some("e"));
     }

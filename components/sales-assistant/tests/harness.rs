@@ -43,6 +43,36 @@ fn desk_with(models: Models, allowed: &[&str]) -> Result<Desk> {
     Ok(Desk { h })
 }
 
+/// A desk with some of its bounds (`escalation_ttl`, `max_queued`…) set.
+fn desk_bounded(variables: &[(&str, &str)]) -> Result<Desk> {
+    let mut builder = Harness::builder("sales_assistant")
+        .id("sales-assistant")
+        .key_value_stores(&["sales"])
+        .variable("api_tokens", TOKENS)
+        .allowed_outbound_hosts(&[ROUTER])
+        .ai_models(&["chat"]);
+    for (name, value) in variables {
+        builder = builder.variable(name, value);
+    }
+    Ok(Desk { h: builder.build()? })
+}
+
+/// The hand-backs among `events`: (escalation id, note), checked for what
+/// every hand-back carries.
+fn hand_backs(events: &[Event]) -> Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for event in events.iter().filter(|e| e.ty() == types::SALES_ESCALATION_RELEASED) {
+        let released: EscalationReleased = serde_json::from_value(data(event))?;
+        assert_eq!(released.seller_id, "sales-assistant", "nobody took it");
+        assert_eq!(serde_json::to_value(released.resolution)?, "unresolved");
+        assert_eq!(event.id(), format!("expired:{}", released.escalation_id), "one id per hand-back");
+        assert_eq!(event.extension(ext::BRAND).map(|v| v.to_string()), Some(released.brand.to_string()));
+        assert_eq!(event.extension(ext::CONVERSATION).map(|v| v.to_string()), Some(released.conversation.to_string()));
+        found.push((released.escalation_id, released.note.unwrap_or_default()));
+    }
+    Ok(found)
+}
+
 /// A response's status and JSON body.
 struct Answer {
     status: u16,
@@ -222,6 +252,75 @@ async fn the_api_needs_a_seller_token() -> Result<()> {
     assert_eq!(desk.get("/sales/nothing-here", "tok-ana").await?.status, 404);
     assert_eq!(desk.get("/sales/escalations/esc-missing", "tok-ana").await?.status, 404);
     assert_eq!(desk.call("DELETE", "/sales/escalations", Some("tok-ana"), None).await?.status, 405);
+    Ok(())
+}
+
+/// Sellers scoped to brands next to one with an old, unscoped token.
+const SCOPED_TOKENS: &str = "tok-fiona=fiona:fashion,tok-tomas=tomas:tech+gaming,tok-ana=ana";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seller_sees_and_acts_on_only_their_brands() -> Result<()> {
+    let desk = Desk {
+        h: Harness::builder("sales_assistant")
+            .id("sales-assistant")
+            .key_value_stores(&["sales"])
+            .variable("api_tokens", SCOPED_TOKENS)
+            .allowed_outbound_hosts(&[ROUTER])
+            .ai_models(&["chat"])
+            .build()?,
+    };
+    desk.send(message("tech", "cv-t", "wamid.t1", "My laptop arrived broken, I want my money back")).await?;
+    desk.send(escalate("esc-tech", "tech", "cv-t", 0.1, Some(160_000), 0)).await?;
+    desk.send(message("fashion", "cv-f", "wamid.f1", "Do you have this in blue?")).await?;
+    desk.send(escalate("esc-fashion", "fashion", "cv-f", 0.4, None, 0)).await?;
+
+    // Fiona works for fashion: the tech escalation does not exist for her,
+    // whatever she asks, and asking changes nothing.
+    let queue = desk.get("/sales/escalations", "tok-fiona").await?;
+    assert_eq!(ids(&queue.body["queued"]), ["esc-fashion"], "{}", queue.body);
+    for path in ["/sales/escalations/esc-tech", "/sales/escalations/esc-tech/suggestions"] {
+        let answer = desk.get(path, "tok-fiona").await?;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.body);
+        let wrong_id = desk.get("/sales/escalations/esc-nope", "tok-fiona").await?.body;
+        assert_eq!(answer.body.to_string(), wrong_id.to_string().replace("esc-nope", "esc-tech"), "like a wrong id");
+        assert!(!answer.body.to_string().contains("money back"), "no transcript: {}", answer.body);
+    }
+    let accept = desk.post("/sales/escalations/esc-tech/accept", "tok-fiona", json!({})).await?;
+    assert_eq!(accept.status, 404, "{}", accept.body);
+    assert!(desk.published_of(types::SALES_ESCALATION_ACCEPTED).is_empty());
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-tomas").await?.body["queued"]), ["esc-tech"], "still queued");
+
+    // Tomas takes it; Fiona can neither answer the customer nor hand it back.
+    assert_eq!(desk.post("/sales/escalations/esc-tech/accept", "tok-tomas", json!({})).await?.status, 200);
+    let reply =
+        desk.post("/sales/escalations/esc-tech/reply", "tok-fiona", json!({ "text": "Hi, Fiona here" })).await?;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    let release =
+        desk.post("/sales/escalations/esc-tech/release", "tok-fiona", json!({ "resolution": "resolved" })).await?;
+    assert_eq!(release.status, 404, "{}", release.body);
+    assert!(desk.published_of(types::CHAT_RESPONSE).is_empty());
+    assert_eq!(desk.post("/sales/escalations/esc-fashion/accept", "tok-fiona", json!({})).await?.status, 200);
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-tomas").await?.body["queued"]), Vec::<String>::new());
+
+    // Her analytics are fashion's and her own; an unscoped token sees all.
+    let mine = desk.get("/sales/analytics", "tok-fiona").await?.body;
+    let brands: Vec<&String> = mine["brands"].as_object().context("brands")?.keys().collect();
+    assert_eq!(brands, ["fashion"], "{mine}");
+    let sellers: Vec<&String> = mine["sellers"].as_object().context("sellers")?.keys().collect();
+    assert_eq!(sellers, ["fiona"], "{mine}");
+    assert_eq!(mine["queue"]["in_progress"], 1, "{mine}");
+    let all = desk.get("/sales/analytics", "tok-ana").await?.body;
+    assert_eq!(all["brands"].as_object().map(|b| b.len()), Some(2), "{all}");
+    assert_eq!(all["queue"]["in_progress"], 2, "{all}");
+    // The old token=seller form still means every brand.
+    desk.send(escalate("esc-home", "home", "cv-h", 0.4, None, 0)).await?;
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-ana").await?.body["queued"]), ["esc-home"]);
+    assert_eq!(desk.get("/sales/escalations/esc-home", "tok-ana").await?.status, 200);
+    assert_eq!(desk.get("/sales/escalations/esc-fashion", "tok-ana").await?.status, 403, "Fiona's, not hidden");
+    for scoped in ["tok-fiona", "tok-tomas"] {
+        assert_eq!(ids(&desk.get("/sales/escalations", scoped).await?.body["queued"]), Vec::<String>::new());
+        assert_eq!(desk.get("/sales/escalations/esc-home", scoped).await?.status, 404);
+    }
     Ok(())
 }
 
@@ -582,5 +681,118 @@ async fn quiet_conversations_are_forgotten_escalated_ones_are_kept() -> Result<(
     assert!(!keys.contains(&"conv/cv-quiet".to_string()), "{keys:?}");
     assert!(keys.contains(&"conv/cv-open".to_string()), "an open escalation keeps its conversation: {keys:?}");
     assert!(keys.contains(&"conv/cv-new".to_string()));
+    Ok(())
+}
+
+// -- bounds ------------------------------------------------------------------------------
+
+/// A queued escalation nobody takes expires after `escalation_ttl`: it
+/// leaves the queue, cannot be accepted any more, and the AI seller gets the
+/// conversation back, told again until it speaks. Whichever comes first
+/// expires it: the customer writing, a seller looking, or the clean-up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_escalation_expires_and_the_ai_seller_takes_the_conversation_back() -> Result<()> {
+    let desk = desk_bounded(&[("escalation_ttl", "1s")])?;
+    desk.send(escalate("esc-wait", "tech", "cv-w", 0.2, None, 0)).await?;
+    desk.send(escalate("esc-api", "home", "cv-a", 0.2, None, 0)).await?;
+    desk.send(escalate("esc-swept", "gaming", "cv-s", 0.2, None, 0)).await?;
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-ana").await?.body["queued"]).len(), 3);
+    // The clean-up runs now, with nothing due, and not again for a while.
+    assert!(desk.send(message("beauty", "cv-other", "wamid.o1", "hi")).await?.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // The customer writes into the silence: the AI seller is told…
+    let emitted = desk.send(message("tech", "cv-w", "wamid.w1", "hello? anyone?")).await?;
+    let backs = hand_backs(&emitted)?;
+    assert_eq!(backs.len(), 1, "{backs:?}");
+    assert_eq!(backs[0].0, "esc-wait");
+    assert!(backs[0].1.contains("expired"), "{backs:?}");
+    // …and told again while it has not spoken, in case that was lost…
+    let again = desk.send(message("tech", "cv-w", "wamid.w2", "hello??")).await?;
+    assert_eq!(hand_backs(&again)?.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["esc-wait"]);
+    // …but not once it has the conversation again.
+    desk.send(ai_reply("tech", "cv-w", "I'm back! Anything else I can help you with?")).await?;
+    assert!(hand_backs(&desk.send(message("tech", "cv-w", "wamid.w3", "ok")).await?)?.is_empty());
+
+    // A seller looking at one expires it, and publishes the hand-back.
+    let detail = desk.get("/sales/escalations/esc-api", "tok-ana").await?;
+    assert_eq!(detail.body["escalation"]["status"], "expired", "{}", detail.body);
+    let published = hand_backs(&desk.published_of(types::SALES_ESCALATION_RELEASED))?;
+    assert_eq!(published.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["esc-api"]);
+
+    // The clean-up finds the one nobody touched.
+    let long_ago = json!({ "at": (Utc::now() - Duration::hours(1)).to_rfc3339(), "after": null });
+    desk.h.store("sales", "sweep", long_ago.to_string().as_bytes()).await?;
+    let swept = hand_backs(&desk.send(message("beauty", "cv-other", "wamid.o2", "hi again")).await?)?;
+    assert_eq!(swept.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["esc-swept"]);
+
+    assert_eq!(ids(&desk.get("/sales/escalations", "tok-ana").await?.body["queued"]), Vec::<String>::new());
+    let detail = desk.get("/sales/escalations/esc-wait", "tok-ana").await?;
+    let escalation = &detail.body["escalation"];
+    assert_eq!((escalation["status"].as_str(), escalation["expiry"].as_str()), (Some("expired"), Some("unanswered")));
+    let accept = desk.post("/sales/escalations/esc-wait/accept", "tok-ana", json!({})).await?;
+    assert_eq!(accept.status, 409, "{}", accept.body);
+    assert!(accept.body["error"].as_str().unwrap_or_default().contains("expired"), "{}", accept.body);
+    assert!(desk.published_of(types::SALES_ESCALATION_ACCEPTED).is_empty());
+    let report = desk.get("/sales/analytics", "tok-ana").await?.body;
+    for brand in ["tech", "home", "gaming"] {
+        assert_eq!(report["brands"][brand]["expired"], 1, "{brand}: {report}");
+    }
+    assert_eq!(report["queue"]["waiting"], 0);
+    let index = desk.h.stored("sales").await?.into_iter().find(|(k, _)| k == "index/queued");
+    assert_eq!(index.map(|(_, v)| serde_json::from_slice::<Vec<String>>(&v)).transpose()?, Some(Vec::new()));
+    Ok(())
+}
+
+/// At most `max_queued` escalations wait: one more goes back to its AI
+/// seller at once, on every delivery, and never into the queue.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_is_bounded() -> Result<()> {
+    let desk = desk_bounded(&[("max_queued", "3")])?;
+    for n in 0..3 {
+        let emitted = desk.send(escalate(&format!("esc-{n}"), "fashion", &format!("cv-{n}"), 0.2, None, 0)).await?;
+        assert_eq!(emitted[0].ty(), types::SALES_INSIGHT, "queued: {n}");
+    }
+    for n in 3..6 {
+        let emitted = desk.send(escalate(&format!("esc-{n}"), "fashion", &format!("cv-{n}"), 0.2, None, 0)).await?;
+        let backs = hand_backs(&emitted)?;
+        assert_eq!(backs.len(), 1, "{n}: {emitted:?}");
+        assert!(backs[0].1.contains("full"), "{backs:?}");
+    }
+    let redelivered = desk.send(escalate("esc-4", "fashion", "cv-4", 0.2, None, 0)).await?;
+    assert_eq!(hand_backs(&redelivered)?.len(), 1, "a redelivery hands back again, it does not queue");
+    let queue = desk.get("/sales/escalations", "tok-ana").await?;
+    assert_eq!(ids(&queue.body["queued"]).len(), 3, "{}", queue.body);
+    let stored = desk.h.stored("sales").await?;
+    let index = stored.iter().find(|(k, _)| k == "index/queued").context("the queue")?;
+    assert_eq!(serde_json::from_slice::<Vec<String>>(&index.1)?.len(), 3);
+    assert_eq!(desk.get("/sales/analytics", "tok-ana").await?.body["brands"]["fashion"]["expired"], 3);
+
+    // A place frees up when a seller takes one.
+    assert_eq!(desk.post("/sales/escalations/esc-0/accept", "tok-ana", json!({})).await?.status, 200);
+    let emitted = desk.send(escalate("esc-6", "fashion", "cv-6", 0.2, None, 0)).await?;
+    assert_eq!(emitted[0].ty(), types::SALES_INSIGHT);
+    Ok(())
+}
+
+/// How long a quiet conversation is kept is the `conversation_ttl` variable.
+#[tokio::test(flavor = "multi_thread")]
+async fn how_long_quiet_conversations_are_kept_is_a_setting() -> Result<()> {
+    let desk = desk_bounded(&[("conversation_ttl", "4h")])?;
+    let old = (Utc::now() - Duration::hours(3)).to_rfc3339();
+    let older = (Utc::now() - Duration::hours(5)).to_rfc3339();
+    for (key, at) in [("conv/cv-3h", &old), ("conv/cv-5h", &older)] {
+        let quiet = json!({ "brand": "tech", "last_at": at, "transcript": [], "seen": [], "counted": true });
+        desk.h.store("sales", key, quiet.to_string().as_bytes()).await?;
+    }
+    desk.send(message("tech", "cv-new", "wamid.n", "hi")).await?;
+    let keys: Vec<String> = desk.h.stored("sales").await?.into_iter().map(|(k, _)| k).collect();
+    assert!(keys.contains(&"conv/cv-3h".to_string()), "kept within 4 hours: {keys:?}");
+    assert!(!keys.contains(&"conv/cv-5h".to_string()), "{keys:?}");
+
+    let bad = desk_bounded(&[("escalation_ttl", "soon")])?;
+    let sent = bad.h.send(message("tech", "cv-x", "wamid.x", "hi")).await;
+    assert!(sent.error().map(|e| e.to_string()).unwrap_or_default().contains("escalation_ttl"), "named");
+    assert_eq!(bad.get("/sales/escalations", "tok-ana").await?.status, 500);
     Ok(())
 }

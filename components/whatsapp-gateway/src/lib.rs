@@ -36,13 +36,14 @@ pub mod config;
 mod media;
 pub mod privacy;
 mod store;
+pub mod throttle;
 pub mod webhook;
 
 use std::collections::HashSet;
 
 use agent_store_events::{
-    ChatMessageNew, ChatResponse, CustomerRef, DeliveryStatus, EventData, MessageContent, WhatsAppMessageReceived,
-    WhatsAppMessageSend, WhatsAppMessageStatus, ext, types,
+    ChatMessageNew, ChatResponse, CustomerRef, DeliveryStatus, EventData, MessageContent, OutboundMessage,
+    WhatsAppMessageReceived, WhatsAppMessageSend, WhatsAppMessageStatus, ext, types,
 };
 use agent_store_sdk::{AttributesReader, AttributesWriter, Emit, Error, Event, Incoming, Result, auth};
 use sha2::{Digest, Sha256};
@@ -50,6 +51,7 @@ use spin_sdk::http::{Method, Request, Response};
 
 use crate::cloud_api::Outcome;
 use crate::store::{Conversation, Memory};
+use crate::throttle::{Meter, RateLimit, Verdict};
 use crate::webhook::{InboundMessage, Notification, StatusUpdate};
 
 /// This component's id in `spin.toml`, the `source` of what it emits.
@@ -301,8 +303,9 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
         eprintln!("webhook: {note}");
     }
     let memory = Memory::open()?;
+    let (limit, meter, now) = (RateLimit::load()?, Meter::open()?, chrono::Utc::now());
     let mut events = Vec::new();
-    let (mut messages, mut statuses) = (Vec::new(), Vec::new());
+    let (mut messages, mut statuses, mut throttled) = (Vec::new(), Vec::new(), Vec::new());
     let (mut repeated, mut unowned) = (0, HashSet::new());
     let mut in_this_call = HashSet::new();
     for message in &notification.messages {
@@ -324,6 +327,20 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
                 name: message.profile_name.clone(),
             },
         )?;
+        let customer = privacy::customer_id(&config.hash_salt, &message.phone);
+        if let Verdict::Throttled { first, window } = meter.count(&limit, &customer, now)? {
+            if first {
+                eprintln!(
+                    "webhook: customer {customer} sent more than {} messages in {}s: the rest of the window is dropped",
+                    limit.messages,
+                    limit.window.as_secs()
+                );
+                let text = message.content.text().unwrap_or_default();
+                events.push(slow_down(brand, &conversation, &customer, window, text)?);
+            }
+            throttled.push(message.message_id.as_str());
+            continue;
+        }
         // Before publishing: an answer may quote the message at once.
         for wamid in std::iter::once(&message.message_id).chain(&message.context_message_id) {
             memory.remember_token(&privacy::message_token(&config.hash_salt, wamid), wamid)?;
@@ -355,7 +372,8 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
     agent_store_sdk::publish(&events).await?;
     // A redelivery after a failure here publishes again, with the same event
     // ids: consumers that deduplicate on (source, id) see it once.
-    for id in &messages {
+    // Dropped ones too: a redelivery of a dropped message stays dropped.
+    for id in messages.iter().chain(&throttled) {
         if let Err(e) = memory.mark_message(id) {
             eprintln!("message {} may be published twice if Meta redelivers it: {e}", privacy::digest(id));
         }
@@ -366,11 +384,30 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
         }
     }
     Ok(format!(
-        "{} messages and {} statuses published, {repeated} already seen, {} for unknown business numbers",
+        "{} messages and {} statuses published, {repeated} already seen, {} over the rate limit, {} for unknown \
+         business numbers",
         messages.len(),
         statuses.len(),
-        notification.messages.len() + notification.statuses.len() - messages.len() - statuses.len() - repeated
+        throttled.len(),
+        notification.messages.len() + notification.statuses.len()
+            - messages.len()
+            - statuses.len()
+            - throttled.len()
+            - repeated
     ))
+}
+
+/// The note asking a customer over the rate limit to slow down, once per
+/// window: an id of its own per customer and window, so a redelivery does
+/// not send it twice.
+fn slow_down(brand: &str, conversation: &str, customer: &str, window: u64, text: &str) -> Result<Event> {
+    let send = WhatsAppMessageSend {
+        conversation: conversation.into(),
+        brand: brand.into(),
+        message: OutboundMessage::text(throttle::slow_down(text)),
+        reply_to: None,
+    };
+    emit(&send, stable_id("slow-down", &format!("{customer}\0{window}")), brand, Some(conversation))
 }
 
 fn status_name(status: DeliveryStatus) -> &'static str {

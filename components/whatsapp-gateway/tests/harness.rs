@@ -66,6 +66,16 @@ fn gateway(api: &FakeApi) -> Result<Harness> {
     gateway_with(&api.base(), &["http://event-router.spin.internal", &api.origin()])
 }
 
+/// A text message webhook from `phone`, with its own message id.
+fn text_from(phone: &str, n: usize, body: &str) -> Vec<u8> {
+    String::from_utf8(fixture("text"))
+        .unwrap()
+        .replace(TEXT_WAMID, &format!("wamid.flood.{phone}.{n}"))
+        .replace(PHONE, phone)
+        .replace("Does it come in another color?", body)
+        .into_bytes()
+}
+
 fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> http::Request<Bytes> {
     let mut builder = http::Request::builder().method(method).uri(format!("http://localhost{uri}"));
     for (name, value) in headers {
@@ -704,5 +714,81 @@ async fn no_phone_number_leaves_the_gateway() -> Result<()> {
     }
     assert!(seen.contains("Sheena Nelson"), "the scan saw the events");
     assert_no_phone(&seen, "what the gateway published, logged or keyed");
+    Ok(())
+}
+
+/// A customer sending a hundred messages at once gets `rate_limit` of them
+/// to the seller and one note to slow down; every webhook is answered 200 so
+/// Meta does not retry the rest, and another customer writing meanwhile is
+/// not held back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_customer_is_throttled_and_others_are_not() -> Result<()> {
+    // Windows are fixed hours: keep the flood inside one.
+    let into_hour = chrono::Utc::now().timestamp() % 3600;
+    if into_hour > 3540 {
+        tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour) as u64)).await;
+    }
+    let api = FakeApi::start().await?;
+    let gateway = std::sync::Arc::new(
+        Harness::builder("whatsapp_gateway")
+            .id("whatsapp-gateway")
+            .key_value_stores(&["whatsapp"])
+            .variable("verify_token", VERIFY_TOKEN)
+            .variable("app_secret", APP_SECRET)
+            .variable("access_token", ACCESS_TOKEN)
+            .variable("api_base", &api.base())
+            .variable("brand_numbers", &format!("{FASHION_NUMBER}=fashion"))
+            .variable("hash_salt", "test-salt")
+            .variable("rate_limit", "20/1h")
+            .allowed_outbound_hosts(&["http://event-router.spin.internal", &api.origin()])
+            .build()?,
+    );
+    const CALM: &str = "34600000001";
+    let mut posts = Vec::new();
+    for n in 0..100 {
+        let flood = text_from(PHONE, n, "hola, ¿tienen camisas?");
+        let calm = (n % 20 == 0).then(|| text_from(CALM, n, "Do you have linen shirts?"));
+        for body in std::iter::once(flood).chain(calm) {
+            let gateway = gateway.clone();
+            posts.push(tokio::spawn(async move {
+                let signature = sign(&body, APP_SECRET);
+                post_webhook(&gateway, &body, Some(&signature)).await
+            }));
+        }
+    }
+    for post in posts {
+        let answer = post.await??;
+        assert_eq!(answer.status, 200, "{}\n{}", answer.body, answer.output);
+        assert_no_phone(&answer.output, "the log");
+    }
+    let published = gateway.take_published();
+    let chats: Vec<ChatMessageNew> =
+        published.iter().filter(|e| e.ty() == types::CHAT_MESSAGE_NEW).map(typed).collect::<Result<_>>()?;
+    let flooding = chats.iter().find(|c| c.text.starts_with("hola")).context("the flood")?.customer.id.clone();
+    let (flooder, calm): (Vec<&ChatMessageNew>, Vec<_>) = chats.iter().partition(|c| c.customer.id == flooding);
+    assert!(calm.iter().all(|c| c.text.starts_with("Do you")), "two customers");
+    assert_eq!(flooder.len(), 20, "the flooding customer reaches the seller 20 times");
+    assert_eq!(calm.len(), 5, "the other customer is not held back");
+    let received = published.iter().filter(|e| e.ty() == types::WHATSAPP_MESSAGE_RECEIVED).count();
+    assert_eq!(received, 25, "nothing else is forwarded");
+
+    let notes: Vec<&Event> = published.iter().filter(|e| e.ty() == types::WHATSAPP_MESSAGE_SEND).collect();
+    assert_eq!(notes.len(), 1, "one note per window");
+    let note: WhatsAppMessageSend = typed(notes[0])?;
+    assert_eq!(note.conversation, flooder[0].conversation);
+    let text = serde_json::to_value(&note.message)?["body"].as_str().unwrap_or_default().to_string();
+    assert!(text.starts_with("Estás enviando mensajes"), "in the customer's language: {text}");
+    assert_no_phone(&serde_json::to_string(&published)?, "the events");
+
+    // A dropped message redelivered by Meta stays dropped; the note goes out
+    // as any other message.
+    let again = text_from(PHONE, 99, "hola, ¿tienen camisas?");
+    assert_eq!(post_webhook(&gateway, &again, Some(&sign(&again, APP_SECRET))).await?.status, 200);
+    assert!(gateway.take_published().is_empty());
+    assert!(gateway.send(notes[0].clone()).await.events()?.is_empty());
+    let calls = api.requests();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].body["to"], PHONE);
+    assert_eq!(calls[0].body["text"]["body"], text);
     Ok(())
 }

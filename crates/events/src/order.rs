@@ -83,9 +83,11 @@ pub struct ShippingAddress {
 /// confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCreate {
-    /// Idempotency key: the order processor creates at most one order per
-    /// `request_id` and answers a repeat with the same outcome, so a
-    /// redelivered event never creates a second order.
+    /// Idempotency key: the order processor answers a repeat of the same
+    /// request (the same `request_id` from the same brand, conversation and
+    /// customer, for the same lines and expected total) with the same outcome,
+    /// so a redelivered event never creates a second order; the same id from
+    /// another conversation or customer is another request.
     pub request_id: String,
     /// The conversation the order comes from.
     pub conversation: ConversationId,

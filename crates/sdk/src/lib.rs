@@ -39,6 +39,7 @@
 
 pub mod auth;
 pub mod kv;
+pub mod settings;
 
 pub use agent_store_events as events;
 pub use agent_store_events::binding;
