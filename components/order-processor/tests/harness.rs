@@ -27,11 +27,7 @@ struct App {
 }
 
 fn catalog() -> Result<Harness> {
-    Harness::builder("product_catalog")
-        .id("product-catalog")
-        .key_value_stores(&["catalog"])
-        .mount_dir("brands", "/brands")
-        .build()
+    Harness::component("product-catalog").build()
 }
 
 /// The order processor as the manifest configures it, reaching `hosts`.
@@ -40,9 +36,7 @@ fn order_processor(hosts: &[&str]) -> Result<Harness> {
 }
 
 fn order_processor_signed_with(hosts: &[&str], payment: &str, shipping: &str) -> Result<Harness> {
-    Harness::builder("order_processor")
-        .id("order-processor")
-        .key_value_stores(&["orders"])
+    Harness::component("order-processor")
         .variable("payment_hook_secret", payment)
         .variable("shipping_hook_secret", shipping)
         .variable("api_token", API_TOKEN)

@@ -32,12 +32,9 @@ fn desk() -> Result<Desk> {
 }
 
 fn desk_with(models: Models, allowed: &[&str]) -> Result<Desk> {
-    let h = Harness::builder("sales_assistant")
-        .id("sales-assistant")
-        .key_value_stores(&["sales"])
+    let h = Harness::component("sales-assistant")
         .variable("api_tokens", TOKENS)
         .allowed_outbound_hosts(allowed)
-        .ai_models(&["chat"])
         .models(models)
         .build()?;
     Ok(Desk { h })
@@ -45,12 +42,8 @@ fn desk_with(models: Models, allowed: &[&str]) -> Result<Desk> {
 
 /// A desk with some of its bounds (`escalation_ttl`, `max_queued`…) set.
 fn desk_bounded(variables: &[(&str, &str)]) -> Result<Desk> {
-    let mut builder = Harness::builder("sales_assistant")
-        .id("sales-assistant")
-        .key_value_stores(&["sales"])
-        .variable("api_tokens", TOKENS)
-        .allowed_outbound_hosts(&[ROUTER])
-        .ai_models(&["chat"]);
+    let mut builder =
+        Harness::component("sales-assistant").variable("api_tokens", TOKENS).allowed_outbound_hosts(&[ROUTER]);
     for (name, value) in variables {
         builder = builder.variable(name, value);
     }
@@ -261,12 +254,9 @@ const SCOPED_TOKENS: &str = "tok-fiona=fiona:fashion,tok-tomas=tomas:tech+gaming
 #[tokio::test(flavor = "multi_thread")]
 async fn a_seller_sees_and_acts_on_only_their_brands() -> Result<()> {
     let desk = Desk {
-        h: Harness::builder("sales_assistant")
-            .id("sales-assistant")
-            .key_value_stores(&["sales"])
+        h: Harness::component("sales-assistant")
             .variable("api_tokens", SCOPED_TOKENS)
             .allowed_outbound_hosts(&[ROUTER])
-            .ai_models(&["chat"])
             .build()?,
     };
     desk.send(message("tech", "cv-t", "wamid.t1", "My laptop arrived broken, I want my money back")).await?;

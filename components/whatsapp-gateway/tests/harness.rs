@@ -49,9 +49,7 @@ fn sign(body: &[u8], secret: &str) -> String {
 
 /// The gateway with test secrets; `api` is where its Cloud API is.
 fn gateway_with(api_base: &str, allowed: &[&str]) -> Result<Harness> {
-    Harness::builder("whatsapp_gateway")
-        .id("whatsapp-gateway")
-        .key_value_stores(&["whatsapp"])
+    Harness::component("whatsapp-gateway")
         .variable("verify_token", VERIFY_TOKEN)
         .variable("app_secret", APP_SECRET)
         .variable("access_token", ACCESS_TOKEN)
@@ -730,9 +728,7 @@ async fn a_flooding_customer_is_throttled_and_others_are_not() -> Result<()> {
     }
     let api = FakeApi::start().await?;
     let gateway = std::sync::Arc::new(
-        Harness::builder("whatsapp_gateway")
-            .id("whatsapp-gateway")
-            .key_value_stores(&["whatsapp"])
+        Harness::component("whatsapp-gateway")
             .variable("verify_token", VERIFY_TOKEN)
             .variable("app_secret", APP_SECRET)
             .variable("access_token", ACCESS_TOKEN)

@@ -160,9 +160,7 @@ fn sign(body: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gateway_sends_to_it_in_the_local_store() -> Result<()> {
     let sandbox = sandbox()?;
-    let gateway = Harness::builder("whatsapp_gateway")
-        .id("whatsapp-gateway")
-        .key_value_stores(&["whatsapp"])
+    let gateway = Harness::component("whatsapp-gateway")
         .variable("verify_token", "demo-verify-token")
         .variable("app_secret", "demo-app-secret")
         .variable("access_token", "demo-access-token")
