@@ -179,17 +179,6 @@ fn answered(ingress: &Ingress) -> Vec<String> {
         .collect()
 }
 
-async fn dead_letters(host: &HostProcess) -> Result<Vec<Value>> {
-    let listing: Value = reqwest::Client::new()
-        .get(format!("{}/admin/dead-letters", host.url))
-        .bearer_auth(TEST_TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(listing["dead_letters"].as_array().cloned().unwrap_or_default())
-}
-
 fn query(id: &str) -> Event {
     let mut query = event(
         "store.product.query",
@@ -374,7 +363,7 @@ async fn with_oidc_on_only_the_broker_s_senders_deliver() -> Result<()> {
     // Deliveries answer before the event's results are lost or kept: had a
     // forgery run the catalog, its result would be with the Broker by now.
     assert_eq!(answered(&ingress), Vec::<String>::new(), "a forged delivery ran the component");
-    assert!(dead_letters(&host).await?.is_empty(), "a forged dead letter was kept");
+    assert!(host.dead_letters().await?.is_empty(), "a forged dead letter was kept");
 
     let (status, body) =
         deliver_with(&host, "/events/deliver/product-catalog", &query("q-signed"), bearer(&sign(ISSUER_KEY, &valid)?)?)
@@ -384,7 +373,7 @@ async fn with_oidc_on_only_the_broker_s_senders_deliver() -> Result<()> {
     let (status, body) =
         deliver_with(&host, "/events/dead-letter", &query("q-dead"), bearer(&sign(ISSUER_KEY, &valid)?)?).await?;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(dead_letters(&host).await?.len(), 1);
+    assert_eq!(host.dead_letters().await?.len(), 1);
 
     let signed = sign(ISSUER_KEY, &valid)?;
     let signature = signed.rsplit('.').next().unwrap_or_default();
@@ -433,7 +422,7 @@ async fn without_oidc_deliveries_are_served_only_on_cluster_local_names() -> Res
         assert_eq!(status, 403, "{public}: {body}");
     }
     assert_eq!(answered(&ingress), Vec::<String>::new(), "a delivery from outside ran the component");
-    assert!(dead_letters(&host).await?.is_empty());
+    assert!(host.dead_letters().await?.is_empty());
 
     // What a Trigger's subscriber and the Broker's dead-letter sink resolve to.
     let local = addressed_to("agent-store.agent-store.svc.cluster.local")?;

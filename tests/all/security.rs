@@ -8,7 +8,7 @@ use std::time::Duration;
 use agent_store_tests::{HostBuilder, TEST_TOKEN, amqp_url, event, is, rabbitmq_shared, remove_prefix, test_app};
 use anyhow::Result;
 use cloudevents::AttributesReader;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -177,7 +177,7 @@ async fn what_a_component_does_not_declare_is_dead_lettered_not_published() -> R
     // the dead letter right after.
     let deadline = tokio::time::Instant::now() + WAIT;
     let letter = loop {
-        let letters = dead_letters(&host).await?;
+        let letters = host.dead_letters().await?;
         if let Some(letter) = letters.into_iter().find(|l| l["event"]["type"] == "test.bounce") {
             break letter;
         }
@@ -209,17 +209,6 @@ async fn a_brand_s_component_cannot_speak_for_another_brand() -> Result<()> {
     assert_eq!(host.post_event(&fine).await?.0, 202);
     tail.find(WAIT, |r| is(r, "published", "test.reply")).await?;
     Ok(())
-}
-
-async fn dead_letters(host: &agent_store_tests::HostProcess) -> Result<Vec<Value>> {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/admin/dead-letters", host.url))
-        .bearer_auth(TEST_TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(body["dead_letters"].as_array().cloned().unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread")]

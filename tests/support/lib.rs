@@ -259,6 +259,18 @@ impl HostProcess {
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
+    /// The dead letters the host lists at `GET /admin/dead-letters`.
+    pub async fn dead_letters(&self) -> Result<Vec<Value>> {
+        let listing: Value = reqwest::Client::new()
+            .get(format!("{}/admin/dead-letters", self.url))
+            .bearer_auth(TEST_TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(listing["dead_letters"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Opens the live tail (with the test token) with query filters.
     pub async fn tail(&self, query: &[(&str, &str)]) -> Result<Tail> {
         let response = reqwest::Client::new()

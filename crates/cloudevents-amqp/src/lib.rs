@@ -120,6 +120,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 mod deserializer;
 mod serializer;
 

@@ -51,8 +51,11 @@ pub const DELIVERY_PATH: &str = "/.agent-store/deliver";
 /// How a request or response carries its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// `ce-*` headers, the data as the body.
     Binary,
+    /// One event as JSON (`application/cloudevents+json`).
     Structured,
+    /// A JSON array of events (`application/cloudevents-batch+json`).
     Batch,
 }
 

@@ -72,6 +72,8 @@
 //! assert!(reply.validate().is_ok());
 //! ```
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "http-binding")]
 pub mod binding;
 mod cart;

@@ -37,6 +37,8 @@
 //! is wrong; the host dead-letters it at once), anything else answers 500
 //! (the host retries with backoff).
 
+#![deny(missing_docs)]
+
 pub mod auth;
 pub mod kv;
 pub mod settings;
@@ -68,10 +70,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// The event is wrong and always will be (answered 400).
     pub fn bad_event(reason: impl std::fmt::Display) -> Self {
         Self::BadEvent(reason.to_string())
     }
 
+    /// A failure that may pass on another try (answered 500).
     pub fn failed(reason: impl std::fmt::Display) -> Self {
         Self::Failed(reason.to_string())
     }
@@ -103,6 +107,7 @@ impl<E: std::error::Error> From<E> for Error {
     }
 }
 
+/// A handler's result: [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One delivered event, with the component's identity for the replies.
@@ -113,22 +118,27 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The event `component` received.
     pub fn new(event: Event, component: &'static str) -> Self {
         Self { event, component }
     }
 
+    /// The CloudEvent itself.
     pub fn event(&self) -> &Event {
         &self.event
     }
 
+    /// The CloudEvent, taken out.
     pub fn into_event(self) -> Event {
         self.event
     }
 
+    /// Its `type`.
     pub fn ty(&self) -> &str {
         self.event.ty()
     }
 
+    /// Its `id`.
     pub fn id(&self) -> &str {
         self.event.id()
     }
@@ -143,10 +153,12 @@ impl Incoming {
         self.event.extension(name).map(|v| v.to_string())
     }
 
+    /// Its `brand` extension.
     pub fn brand(&self) -> Option<String> {
         self.extension(ext::BRAND)
     }
 
+    /// Its `conversation` extension.
     pub fn conversation(&self) -> Option<String> {
         self.extension(ext::CONVERSATION)
     }
@@ -196,6 +208,7 @@ pub struct Emit {
 }
 
 impl Emit {
+    /// An event of `data`'s type from `component`.
     pub fn new<T: EventData>(component: &str, data: &T) -> Result<Self> {
         let value = serde_json::to_value(data).map_err(Error::failed)?;
         Ok(Self {
@@ -208,24 +221,29 @@ impl Emit {
         })
     }
 
+    /// Sets an extension attribute.
     pub fn extension(mut self, name: &str, value: impl Into<String>) -> Self {
         self.builder = self.builder.extension(name, value.into());
         self
     }
 
+    /// Sets the `brand` extension.
     pub fn brand(self, brand: impl Into<String>) -> Self {
         self.extension(ext::BRAND, brand)
     }
 
+    /// Sets the `conversation` extension.
     pub fn conversation(self, conversation: impl Into<String>) -> Self {
         self.extension(ext::CONVERSATION, conversation)
     }
 
+    /// Sets the `subject` attribute.
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
         self.builder = self.builder.subject(subject.into());
         self
     }
 
+    /// The event.
     pub fn build(self) -> Result<Event> {
         self.builder.build().map_err(Error::failed)
     }
