@@ -151,9 +151,13 @@ pub enum CartChange {
 /// The brain's reading of one message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
+    /// What the customer wants done.
     pub intent: Intent,
+    /// How sure the brain is of `intent`, from 0 to 1 (1 for a tap).
     pub confidence: f32,
+    /// The customer's mood, from 0 (furious) through 0.5 to 1 (delighted).
     pub sentiment: f32,
+    /// The language the message is in (for a tap, the conversation's).
     pub language: Language,
     /// The message also says hello ("Hi! Do you have…").
     pub greets: bool,
@@ -191,7 +195,9 @@ pub struct Reading {
 /// A product detail asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ask {
+    /// What it costs.
     Price,
+    /// Whether it is in stock, and how many are left.
     Stock,
     /// The attribute keys that answer it, most specific first.
     Detail(Vec<String>),

@@ -7,6 +7,7 @@
 //! somewhere in the catalogs ("bota" is a boot, "muestras" are samples,
 //! "cuarto" is a bedroom) are deliberately left out.
 
+/// Hellos, alone or before a request ("Hi! Do you have…").
 #[rustfmt::skip]
 pub const GREETING: &[&str] = &[
     "hi", "hello", "hey", "hiya", "howdy", "yo", "good morning", "good afternoon", "good evening",
@@ -17,6 +18,7 @@ pub const GREETING: &[&str] = &[
     "como vai",
 ];
 
+/// Thanking the seller.
 #[rustfmt::skip]
 pub const THANKS: &[&str] = &[
     "thanks", "thank you", "thx", "ty", "cheers", "appreciate it", "much appreciated", "tks",
@@ -32,6 +34,7 @@ pub const ACKNOWLEDGE: &[&str] = &[
     "beleza", "blz", "legal", "perfeito", "otimo", "show", "certo", "entendi", "massa",
 ];
 
+/// Taking leave, or saying there is nothing else.
 #[rustfmt::skip]
 pub const GOODBYE: &[&str] = &[
     "bye", "goodbye", "bye bye", "see you", "see ya", "cya", "later", "talk later", "have a good day",
@@ -64,6 +67,7 @@ pub const TALK: &[&str] = &[
     "falar", "conversar", "passa", "passar", "quero", "preciso", "ligar", "chamar",
 ];
 
+/// Who [`TALK`] asks for: someone rather than the bot.
 #[rustfmt::skip]
 pub const PERSON: &[&str] = &[
     "someone", "somebody", "person", "agent", "manager", "supervisor", "people", "employee",
@@ -101,6 +105,8 @@ pub const BEYOND_SCOPE: &[&str] = &[
     "acionar a garantia", "reclamar la garantia", "claim the warranty",
 ];
 
+/// Something went wrong: a faulty, wrong or missing item, a late delivery,
+/// bad service.
 #[rustfmt::skip]
 pub const COMPLAINT: &[&str] = &[
     "broken", "damaged", "defective", "doesn t work", "does not work", "not working",
@@ -122,6 +128,7 @@ pub const COMPLAINT: &[&str] = &[
     "trincada", "arranhado", "arranhada", "rasgado", "rasgada", "chateado", "chateada",
 ];
 
+/// Asking after an order already placed: where it is, when it arrives.
 #[rustfmt::skip]
 pub const ORDER_STATUS: &[&str] = &[
     "where is my order", "where s my order", "my order", "order status", "status of my order",
@@ -136,6 +143,7 @@ pub const ORDER_STATUS: &[&str] = &[
     "codigo de rastreio", "minha encomenda", "meu pacote",
 ];
 
+/// Asking to pay for the cart and place the order.
 #[rustfmt::skip]
 pub const CHECKOUT: &[&str] = &[
     "checkout", "check out", "pay", "payment", "place the order", "place my order",
@@ -150,6 +158,7 @@ pub const CHECKOUT: &[&str] = &[
     "fazer pedido", "finalizar a compra", "comprar tudo",
 ];
 
+/// Asking what is in the cart, or what it comes to.
 #[rustfmt::skip]
 pub const VIEW_CART: &[&str] = &[
     "cart", "basket", "bag", "what s in my", "what did i add", "my total", "the total",
@@ -158,6 +167,7 @@ pub const VIEW_CART: &[&str] = &[
     "carrinho", "sacola", "o total", "quanto deu", "quanto ficou", "o que eu tenho",
 ];
 
+/// Taking something out of the cart, changing a quantity, emptying it.
 #[rustfmt::skip]
 pub const CHANGE_CART: &[&str] = &[
     "remove", "delete", "take out", "take off", "drop the", "get rid of", "don t want",
@@ -172,6 +182,7 @@ pub const CHANGE_CART: &[&str] = &[
     "so uma", "esvaziar", "esvazia", "nao quero mais", "nao quero o", "nao quero a", "diminui",
 ];
 
+/// Putting a product in the cart ("I'll take it", "me lo llevo").
 #[rustfmt::skip]
 pub const ADD: &[&str] = &[
     "add", "put it in", "put them in", "put in my", "i ll take", "ill take", "i will take",
@@ -189,6 +200,7 @@ pub const ADD: &[&str] = &[
     "fico com",
 ];
 
+/// Asking for a suggestion: what sells, what is best, a gift idea.
 #[rustfmt::skip]
 pub const RECOMMEND: &[&str] = &[
     "recommend*", "suggest*", "what should i", "what would you", "best seller", "bestseller*",
@@ -231,6 +243,7 @@ pub const QUESTION: &[&str] = &[
     "medem", "vem com", "inclui", "funciona no", "funciona na", "roda no", "roda em",
 ];
 
+/// Looking for products ("do you have", "show me", "busco").
 #[rustfmt::skip]
 pub const BROWSE: &[&str] = &[
     "do you have", "do you sell", "do you guys have", "have you got", "got any", "any",

@@ -33,6 +33,8 @@
 //! [`Conversation`]); this module only loads, calls and saves, so everything
 //! else runs natively in tests.
 
+#![deny(missing_docs)]
+
 pub mod brain;
 pub mod lexicon;
 pub mod model;

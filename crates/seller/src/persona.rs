@@ -110,24 +110,50 @@ pub enum PersonaError {
     Templates(toml::de::Error),
     /// Well-formed, but not a persona a seller can speak with.
     #[error("persona.toml of {brand}: {problem}")]
-    Invalid { brand: String, problem: Problem },
+    Invalid {
+        /// The brand the file is for.
+        brand: String,
+        /// What is wrong with it.
+        problem: Problem,
+    },
 }
 
 /// What is wrong with a well-formed persona file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
+    /// The brand or the seller has no name.
     #[error("brand and agent must not be empty")]
     Unnamed,
+    /// More products per search than a list holds, or none.
     #[error("results is {0}, it must be 1 to 10")]
     Results(u32),
+    /// A category customers could never name (its id).
     #[error("category {0} has no words")]
     NoWords(String),
+    /// A category without a name in one of the languages.
     #[error("category {category} has no {language} name")]
-    NoName { category: String, language: &'static str },
+    NoName {
+        /// The category's id.
+        category: String,
+        /// The language's tag (`es`).
+        language: &'static str,
+    },
+    /// A line neither the persona nor the defaults have in one language.
     #[error("no {language} line for `{key}`")]
-    MissingLine { language: &'static str, key: String },
+    MissingLine {
+        /// The language's tag.
+        language: &'static str,
+        /// The line's key.
+        key: String,
+    },
+    /// A line the persona overrides that no default has (a typo, likely).
     #[error("unknown line `{key}` in [text.{language}]")]
-    UnknownLine { language: &'static str, key: String },
+    UnknownLine {
+        /// The language's tag.
+        language: &'static str,
+        /// The line's key.
+        key: String,
+    },
 }
 
 impl Persona {

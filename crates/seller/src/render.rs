@@ -16,11 +16,14 @@ use crate::text::truncate;
 /// The words for one seller in one language.
 #[derive(Clone, Copy)]
 pub struct Voice<'a> {
+    /// Whose lines they are.
     pub persona: &'a Persona,
+    /// The language they are said in.
     pub language: Language,
 }
 
 impl<'a> Voice<'a> {
+    /// The voice of `persona` in `language`.
     pub fn new(persona: &'a Persona, language: Language) -> Self {
         Self { persona, language }
     }

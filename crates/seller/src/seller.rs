@@ -54,12 +54,19 @@ impl Brand for Standard {}
 /// An event the seller emits.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
+    /// Messages to the customer (`store.chat.response`).
     Respond(ChatResponse),
+    /// How the customer's message was read (`store.chat.intent.detected`).
     Intent(ChatIntentDetected),
+    /// A product search (`store.product.query`).
     Query(ProductQuery),
+    /// A request for recommendations (`store.product.recommend`).
     Recommend(ProductRecommend),
+    /// A product put in the cart (`store.cart.item.added`).
     CartAdded(CartItemAdded),
+    /// The cart to be placed as an order (`store.order.create`).
     OrderCreate(OrderCreate),
+    /// The conversation handed to a person (`store.sales.escalate`).
     Escalate(SalesEscalate),
 }
 
@@ -77,9 +84,14 @@ impl Out {
 
 /// A seller handling one event.
 pub struct Seller<'a> {
+    /// The brand's seller: its name, voice, categories and lines.
     pub persona: &'a Persona,
+    /// What the brand does differently.
     pub brand: &'a dyn Brand,
+    /// The model to read messages and reword replies with, while it answers
+    /// ([`NoModel`](crate::NoModel) for none).
     pub model: &'a mut dyn Model,
+    /// The time of this event; timestamps and staleness are reckoned from it.
     pub now: DateTime<Utc>,
 }
 

@@ -72,21 +72,33 @@ pub struct Conversation {
 /// What a seller keeps of a product the catalog sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductInfo {
+    /// The catalog id (`fsh-001`).
     pub id: ProductId,
+    /// The name customers see.
     pub name: String,
+    /// The catalog category id (`shoes`).
     pub category: String,
+    /// The catalog's description, cut to 300 characters.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// The list price.
     pub price: Money,
+    /// The price while a promotion runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sale_price: Option<Money>,
+    /// The running promotion's label, quoted when the product is shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<String>,
+    /// Units available when the catalog answered.
     pub stock: u32,
+    /// The main picture's URL; empty when there is none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image_url: String,
+    /// The first eight catalog tags, which customers may name it by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Up to twelve attributes (`color` → `navy`), values cut to 120
+    /// characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<(String, String)>,
 }
@@ -119,8 +131,11 @@ impl From<&Product> for ProductInfo {
 /// A catalog request in flight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
+    /// The request's id, matched against the result's.
     pub request_id: String,
+    /// When it was sent; an answer after [`PENDING_TTL`] is stale.
     pub at: DateTime<Utc>,
+    /// What to do with the answer.
     pub kind: PendingKind,
 }
 
@@ -161,12 +176,16 @@ pub enum PendingKind {
 /// `store.product.query`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchPlan {
+    /// The words to search for, space-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The catalog category to search in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// A lowest price, in minor units of the brand's currency ("over 50").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_price_minor: Option<i64>,
+    /// A highest price, in minor units of the brand's currency ("under 80").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_price_minor: Option<i64>,
 }
@@ -176,13 +195,28 @@ pub struct SearchPlan {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Awaiting {
     /// "Shall I place it?" for the cart at this total.
-    Checkout { total: Money },
+    Checkout {
+        /// The total the customer was shown; a cart that changed since is
+        /// confirmed again.
+        total: Money,
+    },
     /// "Shall I show you something similar?"
-    Similar { product: ProductId },
+    Similar {
+        /// The product the suggestions are to be like.
+        product: ProductId,
+    },
     /// "I can place it with N instead": set the line to N and check out.
-    Quantity { product: ProductId, quantity: u32 },
+    Quantity {
+        /// The cart line to change.
+        product: ProductId,
+        /// The quantity to set it to, one the order processor accepts.
+        quantity: u32,
+    },
     /// "Shall I place it at the new total?"
-    NewTotal { total: Money },
+    NewTotal {
+        /// The total the order processor came to.
+        total: Money,
+    },
     /// "Shall I try again or would you rather talk to a person?"
     Retry,
 }
@@ -190,19 +224,26 @@ pub enum Awaiting {
 /// The order requested or placed last.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderNote {
+    /// The `store.order.create` request's id, matched against the answer's.
     pub request_id: String,
+    /// When it was requested: a checkout soon after waits for the answer.
     pub at: DateTime<Utc>,
     /// Set once `store.order.created` arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// The total asked for, then the total the order came to.
     pub total: Money,
 }
 
 /// An escalation in progress: the seller is silent until it is released.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EscalationNote {
+    /// The escalation's id, as sent in `store.sales.escalate`.
     pub id: String,
+    /// Why a person was asked for.
     pub reason: EscalationReason,
+    /// When the seller escalated, or when a person took over a conversation
+    /// the seller had not escalated.
     pub at: DateTime<Utc>,
     /// The human seller who accepted it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
