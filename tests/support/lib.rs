@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub use agent_store_testing::{data, event, wasm_dir, wasm_path, workspace_root};
+pub use agent_store_testing::{data, demo_env, event, wasm_dir, wasm_path, workspace_root};
 
 /// The admin token test hosts use.
 pub const TEST_TOKEN: &str = "test-admin-token";
@@ -21,17 +21,6 @@ pub const TEST_TOKEN: &str = "test-admin-token";
 /// How long a test waits for the host to come up (it may compile components
 /// the first time).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The `KEY=value` lines of the repository's `demo.env`.
-pub fn demo_env() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(workspace_root().join("demo.env")).expect("demo.env");
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 /// A new temporary directory only its owner can read: what the host wants
 /// for its data directory (it refuses one that others can read).
