@@ -115,6 +115,19 @@ async fn publishing_needs_a_token_and_stays_within_its_scope() -> Result<()> {
     assert_eq!(response.status(), 403);
 
     assert_eq!(host.post_event_as(&query, Some(TEST_TOKEN)).await?.0, 202, "the admin token publishes anything");
+
+    // An oversized batch is refused whole, even for the admin.
+    let flood: Vec<_> =
+        (0..1001).map(|n| event("store.product.query", json!({ "request_id": format!("b-{n}") }))).collect();
+    let response = reqwest::Client::new()
+        .post(format!("{}/events", host.url))
+        .bearer_auth(TEST_TOKEN)
+        .header("content-type", "application/cloudevents-batch+json")
+        .body(serde_json::to_vec(&flood)?)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await?.contains("a batch of 1001 events"));
     Ok(())
 }
 
