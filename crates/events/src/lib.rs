@@ -76,6 +76,7 @@
 
 #[cfg(feature = "http-binding")]
 pub mod binding;
+mod brand;
 mod cart;
 mod chat;
 mod common;
@@ -85,6 +86,7 @@ mod sales;
 pub mod stock;
 mod whatsapp;
 
+pub use brand::{BrandOnboarded, BrandRemoved};
 pub use cart::{Cart, CartItem, CartItemAdded};
 pub use chat::{ChatIntentDetected, ChatMessageNew, ChatResponse, Intent, IntentEntities, Responder};
 pub use common::{BrandId, ConversationId, CustomerRef, DEMO_BRANDS, DemoBrand, Money, OrderId, ProductId};
@@ -158,6 +160,10 @@ pub mod types {
     pub const SALES_ESCALATION_ACCEPTED: &str = "store.sales.escalation.accepted";
     /// A human seller handed an escalated conversation back to the AI seller.
     pub const SALES_ESCALATION_RELEASED: &str = "store.sales.escalation.released";
+    /// A brand's package was deployed into the running store ([`crate::BrandOnboarded`]).
+    pub const BRAND_ONBOARDED: &str = "store.brand.onboarded";
+    /// A brand's package was removed from the running store ([`crate::BrandRemoved`]).
+    pub const BRAND_REMOVED: &str = "store.brand.removed";
 
     /// Every event type, in the order `docs/events.md` documents them.
     pub const ALL: &[&str] = &[
@@ -183,6 +189,8 @@ pub mod types {
         SALES_INSIGHT,
         SALES_ESCALATION_ACCEPTED,
         SALES_ESCALATION_RELEASED,
+        BRAND_ONBOARDED,
+        BRAND_REMOVED,
     ];
 }
 
@@ -299,7 +307,7 @@ mod tests {
     fn type_names_are_unique_and_namespaced() {
         let unique: BTreeSet<_> = types::ALL.iter().collect();
         assert_eq!(unique.len(), types::ALL.len());
-        assert_eq!(types::ALL.len(), 22);
+        assert_eq!(types::ALL.len(), 24);
         for name in types::ALL {
             assert!(name.starts_with("store."), "{name}");
         }

@@ -83,6 +83,25 @@ pub struct AppTool {
     /// Per-store settings, e.g. `seller-fashion = { ttl = "24h" }`.
     #[serde(default)]
     pub key_value: BTreeMap<String, StoreSpec>,
+    /// A brand's package (`brands/<brand>/spin.toml`): the brand the
+    /// manifest brings into a running store.
+    #[serde(default)]
+    pub brand: Option<BrandPackage>,
+}
+
+/// `[application.tool.agent-store.brand]`: what the shared components need
+/// to serve a brand that joins the store at runtime (`docs/hot-swap.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandPackage {
+    /// The brand, as its events' `brand` extension names it.
+    pub name: String,
+    /// The WhatsApp Cloud API `phone_number_id` of the brand's number.
+    pub whatsapp_number: String,
+    /// Its `catalog.json`, relative to the manifest.
+    pub catalog: String,
+    /// Its seller's `persona.toml`, relative to the manifest.
+    pub persona: String,
 }
 
 /// Settings of one key-value store.
@@ -242,6 +261,30 @@ pub struct AgentStoreTool {
     pub emits: Vec<String>,
 }
 
+impl BrandPackage {
+    fn validate(&self) -> Result<()> {
+        if self.name.is_empty()
+            || self.name.len() > 32
+            || !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            bail!("name = {:?}: a brand is 1 to 32 of a-z, 0-9 and `-`", self.name);
+        }
+        if self.whatsapp_number.is_empty()
+            || self.whatsapp_number.len() > 32
+            || !self.whatsapp_number.chars().all(|c| c.is_ascii_digit())
+        {
+            bail!("whatsapp_number = {:?}: a WhatsApp phone_number_id is digits only", self.whatsapp_number);
+        }
+        for (key, path) in [("catalog", &self.catalog), ("persona", &self.persona)] {
+            let relative = Path::new(path);
+            if relative.is_absolute() || relative.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                bail!("{key} = {path:?}: a path inside the package (relative, no `..`)");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One subscription: an event type (`store.order.*` ends in a wildcard for
 /// any one more segment, `store.#` for any number) and exact-match filters on
 /// other attributes, such as `brand = "fashion"`.
@@ -296,6 +339,9 @@ impl Manifest {
                 parse_duration(ttl)
                     .with_context(|| format!("[application.tool.{TOOL_TABLE}.key_value] {label}.ttl"))?;
             }
+        }
+        if let Some(brand) = &self.app_tool()?.brand {
+            brand.validate().with_context(|| format!("[application.tool.{TOOL_TABLE}.brand]"))?;
         }
         for name in self.variables.keys() {
             check_variable_name(name).with_context(|| format!("[variables] {name}"))?;
