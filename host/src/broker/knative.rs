@@ -67,6 +67,8 @@ pub enum Pushed {
 struct Attached {
     subscription: Subscription,
     handler: Arc<dyn Handler>,
+    /// Removed by a deploy: pushes are answered "retry later".
+    removed: bool,
 }
 
 pub struct KnativeBroker {
@@ -113,6 +115,11 @@ impl KnativeBroker {
         let Some(attached) = attached else {
             return Pushed::UnknownComponent;
         };
+        if attached.removed {
+            // Answered as a failure, so that Knative keeps the event and
+            // redelivers it (or dead-letters it to us) rather than drop it.
+            return Pushed::Retry(format!("component `{component}` is removed; its events wait for a deploy"));
+        }
         if !attached.subscription.matches(&event) {
             return Pushed::Filtered;
         }
@@ -243,12 +250,24 @@ impl Broker for KnativeBroker {
     }
 
     async fn subscribe(&self, subscription: Subscription, handler: Arc<dyn Handler>) -> Result<()> {
+        // Again is a deploy: the Triggers are the cluster's, the filters
+        // checked here are the new ones.
         let component = subscription.component.clone();
-        let previous =
-            self.subscriptions.write().unwrap().insert(component.clone(), Arc::new(Attached { subscription, handler }));
-        if previous.is_some() {
-            bail!("component `{component}` subscribed twice");
-        }
+        self.subscriptions
+            .write()
+            .unwrap()
+            .insert(component, Arc::new(Attached { subscription, handler, removed: false }));
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, component: &str) -> Result<()> {
+        let mut subscriptions = self.subscriptions.write().unwrap();
+        let Some(attached) = subscriptions.get(component).cloned() else {
+            bail!("component `{component}` is not subscribed");
+        };
+        let removed =
+            Attached { subscription: attached.subscription.clone(), handler: attached.handler.clone(), removed: true };
+        subscriptions.insert(component.to_string(), Arc::new(removed));
         Ok(())
     }
 

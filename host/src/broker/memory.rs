@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::{Broker, DeadLetter, Full, Handler, Outcome, RetryPolicy, Subscription, Verdict, ordering_key};
 
@@ -47,6 +47,9 @@ struct Envelope {
 struct Lanes {
     subscription: Subscription,
     senders: Vec<mpsc::UnboundedSender<Envelope>>,
+    /// `true` while the component is removed: its lanes hold what is queued
+    /// (and new events are not routed to it) until it is subscribed again.
+    paused: Arc<watch::Sender<bool>>,
 }
 
 struct Inner {
@@ -109,8 +112,10 @@ impl Inner {
     /// Routes events from outside, unless that would pass the capacity.
     fn admit(&self, events: &[Event]) -> Result<(), Full> {
         let subscriptions = self.subscriptions.read().unwrap();
-        let deliveries: usize =
-            events.iter().map(|e| subscriptions.iter().filter(|l| l.subscription.matches(e)).count()).sum();
+        let deliveries: usize = events
+            .iter()
+            .map(|e| subscriptions.iter().filter(|l| !*l.paused.borrow() && l.subscription.matches(e)).count())
+            .sum();
         let queued = self.pending.load(Ordering::SeqCst);
         if queued + deliveries > self.capacity {
             return Err(Full { queued, retry_after: RETRY_AFTER });
@@ -129,7 +134,7 @@ impl Inner {
     fn route_locked(&self, subscriptions: &[Lanes], events: &[Event]) {
         for event in events {
             let key = ordering_key(event);
-            for lanes in subscriptions.iter().filter(|l| l.subscription.matches(event)) {
+            for lanes in subscriptions.iter().filter(|l| !*l.paused.borrow() && l.subscription.matches(event)) {
                 let lane = lane_of(&key, lanes.senders.len());
                 self.pending.fetch_add(1, Ordering::SeqCst);
                 if lanes.senders[lane].send(Envelope { event: event.clone(), attempt: 1 }).is_err() {
@@ -180,8 +185,15 @@ async fn run_lane(
     handler: Arc<dyn Handler>,
     sender: mpsc::UnboundedSender<Envelope>,
     mut receiver: mpsc::UnboundedReceiver<Envelope>,
+    mut paused: watch::Receiver<bool>,
 ) {
-    while let Some(Envelope { event, attempt }) = receiver.recv().await {
+    loop {
+        // Waiting before taking the next event keeps it queued, in order,
+        // while the component is removed.
+        if paused.wait_for(|p| !*p).await.is_err() {
+            return;
+        }
+        let Some(Envelope { event, attempt }) = receiver.recv().await else { return };
         // A panicking handler must not take the lane down with it.
         let handled = tokio::spawn({
             let (handler, event) = (handler.clone(), event.clone());
@@ -228,6 +240,17 @@ impl Broker for MemoryBroker {
     }
 
     async fn subscribe(&self, subscription: Subscription, handler: Arc<dyn Handler>) -> Result<()> {
+        {
+            // Again: new filters on the same lanes (the handler looks the
+            // component up per event, so it is the same one).
+            let mut subscriptions = self.inner.subscriptions.write().unwrap();
+            if let Some(lanes) = subscriptions.iter_mut().find(|l| l.subscription.component == subscription.component) {
+                lanes.subscription.filters = subscription.filters;
+                lanes.paused.send_replace(false);
+                return Ok(());
+            }
+        }
+        let paused = Arc::new(watch::channel(false).0);
         let mut senders = Vec::new();
         for _ in 0..subscription.concurrency.max(1) {
             let (sender, receiver) = mpsc::unbounded_channel();
@@ -237,10 +260,20 @@ impl Broker for MemoryBroker {
                 handler.clone(),
                 sender.clone(),
                 receiver,
+                paused.subscribe(),
             ));
             senders.push(sender);
         }
-        self.inner.subscriptions.write().unwrap().push(Lanes { subscription, senders });
+        self.inner.subscriptions.write().unwrap().push(Lanes { subscription, senders, paused });
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, component: &str) -> Result<()> {
+        let subscriptions = self.inner.subscriptions.read().unwrap();
+        let Some(lanes) = subscriptions.iter().find(|l| l.subscription.component == component) else {
+            bail!("component `{component}` is not subscribed");
+        };
+        lanes.paused.send_replace(true);
         Ok(())
     }
 

@@ -202,8 +202,16 @@ pub trait Broker: Send + Sync {
     /// capacity refuses the whole call with [`Full`] when it is reached.
     async fn publish(&self, events: &[Event]) -> Result<()>;
 
-    /// Starts delivering `subscription`'s events to `handler`.
+    /// Starts delivering `subscription`'s events to `handler`. Subscribing a
+    /// component again (a deploy) replaces its filters and resumes a
+    /// subscription that [`unsubscribe`](Broker::unsubscribe) paused; what
+    /// was queued for it is delivered, nothing is dropped.
     async fn subscribe(&self, subscription: Subscription, handler: Arc<dyn Handler>) -> Result<()>;
+
+    /// Stops routing new events to `component` and stops delivering its
+    /// queued ones, which are kept for a later [`subscribe`](Broker::subscribe);
+    /// deliveries in flight finish.
+    async fn unsubscribe(&self, component: &str) -> Result<()>;
 
     /// Whether the broker can take events right now.
     async fn ready(&self) -> bool;

@@ -10,7 +10,7 @@
 //! while it waited is skipped, since RabbitMQ hands it out again.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -151,17 +151,22 @@ struct Core {
 pub struct Subscriber {
     core: Arc<Core>,
     lanes: Vec<mpsc::UnboundedSender<Job>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// One subscription's consumers on one link.
 pub struct Consuming {
     channel: Channel,
     tags: Vec<ShortString>,
+    /// Set before cancelling: the end of the consumer streams is then ours,
+    /// not the broker's, and must not fail the link.
+    stopped: Arc<AtomicBool>,
 }
 
 impl Consuming {
     /// Stops deliveries; those received already are still handled.
     pub async fn cancel(self) {
+        self.stopped.store(true, Ordering::SeqCst);
         for tag in self.tags {
             let cancel = self.channel.basic_cancel(tag, BasicCancelOptions::default());
             // A dead connection needs no cancelling; lapin may not answer on it.
@@ -180,20 +185,47 @@ impl Subscriber {
     ) -> Self {
         let lanes_count = subscription.concurrency.max(1);
         let core = Arc::new(Core { subscription, handler, settings, handled, in_flight, evicted: Default::default() });
-        let lanes = (0..lanes_count)
+        let (lanes, workers) = (0..lanes_count)
             .map(|_| {
                 let (sender, mut receiver) = mpsc::unbounded_channel::<Job>();
                 let core = core.clone();
-                tokio::spawn(async move {
+                let worker = tokio::spawn(async move {
                     while let Some(job) = receiver.recv().await {
                         core.process(job).await;
                         core.in_flight.done();
                     }
                 });
-                sender
+                (sender, worker)
             })
-            .collect();
-        Self { core, lanes }
+            .unzip();
+        Self { core, lanes, workers }
+    }
+
+    /// A new subscriber of the same subscription, with lanes of its own.
+    pub fn fresh(&self) -> Self {
+        let core = &self.core;
+        Self::new(
+            core.subscription.clone(),
+            core.handler.clone(),
+            core.settings.clone(),
+            core.handled.clone(),
+            core.in_flight.clone(),
+        )
+    }
+
+    /// Waits (up to `grace`) for the deliveries this subscriber took to be
+    /// handled and settled: after a deploy replaced it, so that one
+    /// conversation's next event does not overtake the one still running.
+    /// Its consumers must be cancelled first.
+    pub async fn finish(self, grace: Duration) {
+        let Self { lanes, workers, core } = self;
+        drop(lanes);
+        if tokio::time::timeout(grace, futures::future::join_all(workers)).await.is_err() {
+            tracing::warn!(
+                component = core.component(),
+                "a replaced subscriber still runs deliveries after {grace:?}: they finish on their own"
+            );
+        }
     }
 
     pub fn subscription(&self) -> &Subscription {
@@ -230,6 +262,8 @@ impl Subscriber {
         let (link, lanes, in_flight, for_jobs) =
             (link.clone(), self.lanes.clone(), self.core.in_flight.clone(), channel.clone());
         let closing = settings.closing.clone();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let cancelled = stopped.clone();
         tokio::spawn(async move {
             while let Some(item) = deliveries.next().await {
                 match item {
@@ -245,7 +279,7 @@ impl Subscriber {
                         link.fail(&format!("consuming for `{component}`: {error}"));
                         return;
                     }
-                    None if closing.load(Ordering::SeqCst) => {}
+                    None if closing.load(Ordering::SeqCst) || cancelled.load(Ordering::SeqCst) => {}
                     None => {
                         link.fail(&format!("the broker cancelled a consumer of `{component}`"));
                         return;
@@ -253,7 +287,7 @@ impl Subscriber {
                 }
             }
         });
-        Ok(Consuming { channel, tags })
+        Ok(Consuming { channel, tags, stopped })
     }
 }
 

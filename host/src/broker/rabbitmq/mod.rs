@@ -148,7 +148,14 @@ pub struct Settings {
 struct Attached {
     subscriber: Subscriber,
     consuming: Option<Consuming>,
+    /// `false` once removed by a deploy: a reconnect neither binds nor
+    /// consumes it, its queues keep what they hold.
+    active: bool,
 }
+
+/// How long a replaced subscriber may take to settle what it had taken
+/// before its successor starts consuming.
+const REPLACE_GRACE: Duration = Duration::from_secs(30);
 
 struct Inner {
     url: String,
@@ -220,7 +227,7 @@ impl Inner {
         let attached = async {
             let declare = link.channel().await?;
             topology::declare_events(&declare, &self.settings.names).await?;
-            for attached in subscribers.iter_mut() {
+            for attached in subscribers.iter_mut().filter(|a| a.active) {
                 let subscription = attached.subscriber.subscription();
                 topology::declare_subscription(
                     &declare,
@@ -336,6 +343,30 @@ impl Broker for RabbitBroker {
 
     async fn subscribe(&self, subscription: Subscription, handler: Arc<dyn Handler>) -> Result<()> {
         let settings = &self.inner.settings;
+        let mut subscribers = self.inner.subscribers.lock().await;
+        let previous = subscribers.iter().position(|a| a.subscriber.subscription().component == subscription.component);
+        let mut stale_filters = Vec::new();
+        if let Some(index) = previous {
+            let attached = &subscribers[index];
+            if attached.active && attached.subscriber.subscription() == &subscription {
+                // The component is looked up per event: a new version
+                // with the same subscription needs nothing of the broker.
+                return Ok(());
+            }
+            let attached = subscribers.remove(index);
+            stale_filters = attached
+                .subscriber
+                .subscription()
+                .filters
+                .iter()
+                .filter(|f| !subscription.filters.contains(f))
+                .cloned()
+                .collect();
+            if let Some(consuming) = attached.consuming {
+                consuming.cancel().await;
+            }
+            attached.subscriber.finish(REPLACE_GRACE).await;
+        }
         let subscriber = Subscriber::new(
             subscription.clone(),
             handler,
@@ -343,7 +374,6 @@ impl Broker for RabbitBroker {
             self.inner.handled.clone(),
             self.inner.in_flight.clone(),
         );
-        let mut subscribers = self.inner.subscribers.lock().await;
         let mut consuming = None;
         if let Some(link) = self.inner.current() {
             let attached = async {
@@ -356,6 +386,7 @@ impl Broker for RabbitBroker {
                     &settings.policy,
                 )
                 .await?;
+                topology::unbind(&declare, &settings.names, &subscription.component, &stale_filters).await?;
                 let _ = declare.close(200, "declared".into()).await;
                 subscriber.consume(&link).await
             };
@@ -369,7 +400,37 @@ impl Broker for RabbitBroker {
                 Err(error) => return Err(error),
             }
         }
-        subscribers.push(Attached { subscriber, consuming });
+        subscribers.push(Attached { subscriber, consuming, active: true });
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, component: &str) -> Result<()> {
+        let settings = &self.inner.settings;
+        let mut subscribers = self.inner.subscribers.lock().await;
+        let Some(attached) = subscribers.iter_mut().find(|a| a.subscriber.subscription().component == component) else {
+            bail!("component `{component}` is not subscribed");
+        };
+        let Some(link) = self.inner.current() else {
+            bail!("RabbitMQ is unreachable: `{component}` stays subscribed");
+        };
+        let filters = attached.subscriber.subscription().filters.clone();
+        let unbound = async {
+            let channel = link.channel().await?;
+            topology::unbind(&channel, &settings.names, component, &filters).await?;
+            let _ = channel.close(200, "unbound".into()).await;
+            anyhow::Ok(())
+        };
+        link.bounded("unsubscribing", ESTABLISH_TIMEOUT, unbound).await?;
+        attached.active = false;
+        if let Some(consuming) = attached.consuming.take() {
+            consuming.cancel().await;
+        }
+        // What it had taken is handled before this returns, while the
+        // component is still there to handle it; a later deploy resumes
+        // with a fresh subscriber.
+        let fresh = attached.subscriber.fresh();
+        let previous = std::mem::replace(&mut attached.subscriber, fresh);
+        previous.finish(REPLACE_GRACE).await;
         Ok(())
     }
 

@@ -12,16 +12,16 @@
 //! ```
 //!
 //! Declaring is idempotent, so every host declares everything at start and
-//! after every reconnect. It never removes anything: a filter taken out of
-//! the manifest keeps its binding until someone deletes it (`docs/broker.md`
-//! says how).
+//! after every reconnect. A filter taken out of the manifest keeps its
+//! binding until someone deletes it (`docs/broker.md` says how); a deploy
+//! ([`unbind`]) takes out the filters the new version no longer has.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lapin::options::{
-    ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, ExchangeUnbindOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
@@ -273,6 +273,32 @@ pub async fn declare_subscription(
         ("x-overflow", AMQPValue::LongString("drop-head".into())),
     ]);
     channel.queue_declare(names.dead(component).into(), durable_queue(), bounds).await.with_context(context)?;
+    Ok(())
+}
+
+/// Takes `filters` of `component` off the events exchange: events they
+/// matched are no longer routed to its queues. The queues, and what they
+/// hold, stay (a removed component's events wait for its next deploy).
+pub async fn unbind(channel: &Channel, names: &Names, component: &str, filters: &[Filter]) -> Result<()> {
+    let context = || format!("unbinding the filters of `{component}`");
+    for filter in filters {
+        let pattern = ShortString::try_new(filter.event_type.clone())
+            .map_err(|e| anyhow::anyhow!("`{component}` subscribes to `{}`: {e}", filter.event_type))?;
+        let destination = match filter_arguments(filter) {
+            None => names.subscription(component),
+            Some(_) => names.filter(component, filter),
+        };
+        channel
+            .exchange_unbind(
+                destination.into(),
+                names.events().into(),
+                pattern,
+                ExchangeUnbindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .with_context(context)?;
+    }
     Ok(())
 }
 
