@@ -4,4 +4,5 @@
 pub mod app;
 pub mod broker;
 pub mod cli;
+pub mod deploy;
 pub mod server;

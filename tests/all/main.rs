@@ -3,6 +3,7 @@
 mod assistant;
 mod broker;
 mod host;
+mod hotswap;
 mod knative;
 mod llm;
 mod orders;

@@ -64,7 +64,7 @@ impl Dispatcher {
             let reason = format!("hop limit of {} reached: a loop between components?", app.options.max_depth);
             return reject(event, reason, None);
         }
-        let Some(loaded) = app.components.load().get(component).cloned() else {
+        let Some(loaded) = app.component(component) else {
             return Outcome::Retry(format!("component `{component}` is not loaded"));
         };
         let brand = event.extension(agent_store_events::ext::BRAND).map(|v| v.to_string());

@@ -234,7 +234,7 @@ impl AppInner {
                 None => Ok(()),
             },
             Publisher::Component { id, .. } => {
-                let Some(component) = self.components.load().get(&**id).cloned() else {
+                let Some(component) = self.component(id) else {
                     return Err(IngressError::Forbidden(format!("`{id}` is not a running component")));
                 };
                 match events.iter().find_map(|e| component.scope.refusal(id, e)) {
@@ -249,7 +249,7 @@ impl AppInner {
     /// broker confirms, since a subscriber may already have handled an
     /// event (and published what it caused) by the time `publish` returns,
     /// and the tail must show causes before their effects.
-    async fn publish(&self, events: &[Event]) -> Result<(), IngressError> {
+    pub(crate) async fn publish(&self, events: &[Event]) -> Result<(), IngressError> {
         for event in events {
             self.tap.record(TapRecord::published(event));
         }

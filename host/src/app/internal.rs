@@ -59,7 +59,7 @@ impl InternalRequests for Chained {
                 &json!({ "error": format!("events reach `{target}` through the broker, not by a direct call") }),
             ));
         }
-        let Some(component) = app.components.load().get(target).cloned() else {
+        let Some(component) = app.component(target) else {
             return Ok(json_response(404, &json!({ "error": format!("no component `{target}{INTERNAL_SUFFIX}`") })));
         };
         let ctx = app.call_context(target, self.cause.clone(), None);

@@ -16,6 +16,7 @@
 mod dispatch;
 pub mod ingress;
 mod internal;
+pub mod swap;
 pub mod tap;
 pub mod trace;
 
@@ -66,10 +67,53 @@ pub struct HttpRoute {
     pub component: String,
 }
 
-/// A loaded component: its compiled version and what it may emit.
+/// The manifest a component came from: the one the host started with, or
+/// a deployed package (`docs/hot-swap.md`).
+pub struct Package {
+    pub manifest: Manifest,
+    /// The deployed package's digest; `None` for the host's own manifest.
+    pub digest: Option<String>,
+}
+
+/// A loaded component: its compiled version, what it may emit, and what
+/// the broker and the router need of it.
 pub struct Component {
     pub pre: Arc<ComponentPre>,
     pub scope: EmitScope,
+    pub package: Arc<Package>,
+    pub subscription: Option<Subscription>,
+    pub routes: Vec<HttpRoute>,
+    /// When this version started serving.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+impl Component {
+    /// The sha256 of its `.wasm`.
+    pub fn version(&self) -> &str {
+        &self.pre.digest
+    }
+}
+
+/// What serves: components and routes, swapped together in one step so
+/// that a request never sees a route without its component.
+#[derive(Default, Clone)]
+pub(crate) struct Table {
+    pub(crate) components: HashMap<String, Arc<Component>>,
+    /// Most specific first, as Spin picks them.
+    pub(crate) routes: Vec<HttpRoute>,
+}
+
+impl Table {
+    fn new(components: HashMap<String, Arc<Component>>) -> Self {
+        let mut routes: Vec<HttpRoute> = components.values().flat_map(|c| c.routes.iter().cloned()).collect();
+        routes.sort_by(|a, b| {
+            b.pattern
+                .specificity()
+                .cmp(&a.pattern.specificity())
+                .then_with(|| a.pattern.as_str().cmp(b.pattern.as_str()))
+        });
+        Self { components, routes }
+    }
 }
 
 pub struct App {
@@ -81,17 +125,22 @@ pub(crate) struct AppInner {
     pub(crate) runtime: Arc<Runtime>,
     /// Looked up per event and per request, so that a version swapped in
     /// takes the next one while in-flight calls finish on theirs.
-    pub(crate) components: ArcSwap<HashMap<String, Arc<Component>>>,
-    pub(crate) routes: Vec<HttpRoute>,
+    pub(crate) table: ArcSwap<Table>,
     pub(crate) broker: Arc<dyn Broker>,
     pub(crate) tap: Tap,
     pub(crate) options: AppOptions,
-    subscriptions: Vec<Subscription>,
+    /// Deploys, rollbacks and removals one at a time.
+    pub(crate) swapping: tokio::sync::Mutex<()>,
+    /// Every version prepared since start, by (component, version): a
+    /// rollback switches to one of these without compiling.
+    pub(crate) prepared: std::sync::Mutex<HashMap<(String, String), Arc<Component>>>,
+    pub(crate) versions: crate::deploy::Versions,
 }
 
 impl App {
-    /// Loads every component the manifest needs, refusing the whole
-    /// application if any of them is wrong.
+    /// Loads every component the manifest needs, then the versions deployed
+    /// since (they outlive a restart), refusing the whole application if
+    /// any of them is wrong.
     pub async fn load(
         manifest: Manifest,
         runtime: Arc<Runtime>,
@@ -99,73 +148,47 @@ impl App {
         options: AppOptions,
     ) -> Result<Self> {
         manifest.validate()?;
-        let variables = AppVariables::resolve(&manifest, |name| std::env::var(name).ok())?;
-        let staging = options.data_dir.join("files");
+        let versions = crate::deploy::Versions::open(&options.data_dir)?;
+        let package = Arc::new(Package { manifest: manifest.clone(), digest: None });
         let mut components = HashMap::new();
-        let mut subscriptions = Vec::new();
         for id in manifest.active_components()? {
-            let tool = manifest.tool(&id)?;
-            if tool.router {
+            if manifest.tool(&id)?.router {
                 // The host's own broker does what this component does under Spin.
                 continue;
             }
             let path = locate_source(&manifest, &id, options.wasm_dir.as_deref())?;
             let bytes =
                 std::fs::read(&path).with_context(|| format!("component `{id}`: reading {}", path.display()))?;
-            let sandbox = Sandbox::from_manifest(&manifest, &id, &variables, &staging)?;
-            let pre = tokio::task::block_in_place(|| runtime.load(&id, &bytes, sandbox))?;
-            tracing::info!(component = %id, version = &pre.digest[..12], origin = ?pre.origin, "component ready");
-            if !tool.subscribe.is_empty() {
-                subscriptions.push(Subscription {
-                    component: id.clone(),
-                    filters: tool.subscribe.iter().map(Filter::from).collect(),
-                    concurrency: tool.concurrency(),
-                });
-            }
-            let scope = EmitScope::from_tool(&tool);
-            components.insert(id, Arc::new(Component { pre, scope }));
+            // Kept by content, so that this version can be rolled back to
+            // after a deploy even once the file on disk has changed.
+            versions.keep(&bytes)?;
+            let component = prepare(&runtime, &options, &package, &id, &bytes).await?;
+            tracing::info!(component = %id, version = &component.pre.digest[..12], origin = ?component.pre.origin, "component ready");
+            components.insert(id, component);
         }
-        let mut routes: Vec<HttpRoute> = manifest
-            .trigger
-            .http
-            .iter()
-            .filter_map(|t| match &t.route {
-                Route::Path(path) if components.contains_key(&t.component) => Some((path, &t.component)),
-                _ => None,
-            })
-            .map(|(path, component)| {
-                Ok(HttpRoute { pattern: RoutePattern::parse(path)?, component: component.clone() })
-            })
-            .collect::<Result<_>>()?;
-        routes.sort_by_key(|r| std::cmp::Reverse(r.pattern.specificity()));
-
         let inner = Arc::new(AppInner {
             manifest,
-            components: ArcSwap::from_pointee(components),
-            routes,
+            table: ArcSwap::from_pointee(Table::new(components)),
             broker,
             tap: Tap::default(),
             options,
-            subscriptions,
             runtime,
+            swapping: tokio::sync::Mutex::new(()),
+            prepared: std::sync::Mutex::new(HashMap::new()),
+            versions,
         });
+        inner.restore_deploys().await?;
         Ok(Self { inner })
     }
 
     /// Subscribes every component to its events: after this, events flow.
     pub async fn start(&self) -> Result<()> {
-        for subscription in &self.inner.subscriptions {
-            let handler = Arc::new(Dispatcher::new(Arc::downgrade(&self.inner), subscription.component.clone()));
-            self.inner
-                .broker
-                .subscribe(subscription.clone(), handler)
-                .await
-                .with_context(|| format!("subscribing `{}`", subscription.component))?;
-            tracing::info!(
-                component = %subscription.component,
-                filters = ?subscription.filters.iter().map(|f| f.event_type.as_str()).collect::<Vec<_>>(),
-                "subscribed"
-            );
+        let table = self.inner.table.load_full();
+        let mut ids: Vec<&String> = table.components.keys().collect();
+        ids.sort();
+        for id in ids {
+            let Some(subscription) = table.components[id].subscription.clone() else { continue };
+            self.inner.subscribe(subscription).await?;
         }
         Ok(())
     }
@@ -184,11 +207,11 @@ impl App {
     }
 
     pub fn component(&self, id: &str) -> Option<Arc<Component>> {
-        self.inner.components.load().get(id).cloned()
+        self.inner.component(id)
     }
 
     pub fn components(&self) -> Vec<Arc<Component>> {
-        let mut all: Vec<_> = self.inner.components.load().values().cloned().collect();
+        let mut all: Vec<_> = self.inner.table.load().components.values().cloned().collect();
         all.sort_by(|a, b| a.pre.id.cmp(&b.pre.id));
         all
     }
@@ -200,12 +223,14 @@ impl App {
         self.inner.call_context(component, None, None)
     }
 
-    pub fn routes(&self) -> &[HttpRoute] {
-        &self.inner.routes
+    /// The routes now, most specific first.
+    pub fn routes(&self) -> Vec<HttpRoute> {
+        self.inner.table.load().routes.clone()
     }
 
-    pub fn subscriptions(&self) -> &[Subscription] {
-        &self.inner.subscriptions
+    /// The subscriptions now, by component.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.components().iter().filter_map(|c| c.subscription.clone()).collect()
     }
 
     pub fn tap(&self) -> &Tap {
@@ -224,15 +249,67 @@ impl App {
         &self.inner.manifest
     }
 
-    /// The route a path belongs to, most specific first, as Spin picks it.
-    pub fn route_for(&self, path: &str) -> Option<(&HttpRoute, agent_store_manifest::RouteMatch)> {
-        self.inner.routes.iter().find_map(|r| r.pattern.matches(path).map(|m| (r, m)))
+    /// The route a path belongs to, most specific first, as Spin picks it,
+    /// with the component serving it now.
+    pub fn route_for(&self, path: &str) -> Option<(HttpRoute, agent_store_manifest::RouteMatch, Arc<Component>)> {
+        let table = self.inner.table.load();
+        let (route, matched) = table.routes.iter().find_map(|r| r.pattern.matches(path).map(|m| (r, m)))?;
+        let component = table.components.get(&route.component)?.clone();
+        Some((route.clone(), matched, component))
     }
 
     /// Stops deliveries and lets in-flight events finish.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.broker.shutdown(grace).await;
     }
+}
+
+/// Compiles (or takes from the cache) one component of `package`, with the
+/// sandbox, subscription and routes the package gives it. Nothing serves
+/// it yet.
+pub(crate) async fn prepare(
+    runtime: &Arc<Runtime>,
+    options: &AppOptions,
+    package: &Arc<Package>,
+    id: &str,
+    bytes: &[u8],
+) -> Result<Arc<Component>> {
+    let manifest = &package.manifest;
+    let tool = manifest.tool(id)?;
+    let variables = AppVariables::resolve(manifest, |name| std::env::var(name).ok())?;
+    let digest = agent_store_runtime::cache::digest(bytes);
+    // One staging directory per version: a new version's files never
+    // change under the old one's feet while it finishes its calls.
+    let staging = options.data_dir.join("files").join(&digest[..16]);
+    let sandbox = Sandbox::from_manifest(manifest, id, &variables, &staging)?;
+    let pre = {
+        let (runtime, id, bytes) = (runtime.clone(), id.to_string(), bytes.to_vec());
+        tokio::task::spawn_blocking(move || runtime.load(&id, &bytes, sandbox)).await??
+    };
+    let subscription = (!tool.subscribe.is_empty()).then(|| Subscription {
+        component: id.to_string(),
+        filters: tool.subscribe.iter().map(Filter::from).collect(),
+        concurrency: tool.concurrency(),
+    });
+    let routes = manifest
+        .trigger
+        .http
+        .iter()
+        .filter(|t| t.component == id)
+        .filter_map(|t| match &t.route {
+            Route::Path(path) => Some(path),
+            Route::Private { .. } => None,
+        })
+        .map(|path| Ok(HttpRoute { pattern: RoutePattern::parse(path)?, component: id.to_string() }))
+        .collect::<Result<_>>()?;
+    Ok(Arc::new(Component {
+        pre,
+        scope: EmitScope::from_tool(&tool),
+        package: package.clone(),
+        subscription,
+        routes,
+        since: chrono::Utc::now(),
+    }))
 }
 
 impl AppInner {
@@ -247,6 +324,20 @@ impl AppInner {
     ) -> CallContext {
         let chained = Chained::new(Arc::downgrade(self), Arc::from(component), cause);
         CallContext { brand, internal: Some(Arc::new(chained)) }
+    }
+
+    pub(crate) fn component(&self, id: &str) -> Option<Arc<Component>> {
+        self.table.load().components.get(id).cloned()
+    }
+
+    /// Starts (or, for a deploy, updates) one component's subscription.
+    pub(crate) async fn subscribe(self: &Arc<Self>, subscription: Subscription) -> Result<()> {
+        let component = subscription.component.clone();
+        let filters: Vec<String> = subscription.filters.iter().map(|f| f.event_type.clone()).collect();
+        let handler = Arc::new(Dispatcher::new(Arc::downgrade(self), component.clone()));
+        self.broker.subscribe(subscription, handler).await.with_context(|| format!("subscribing `{component}`"))?;
+        tracing::info!(component, ?filters, "subscribed");
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod chat;
 mod data_dir;
+mod deploy;
 mod dlq;
 mod knative;
 mod tail;
@@ -48,13 +49,21 @@ enum Command {
     Dlq(dlq::DlqArgs),
     /// Knative deployment helpers: `knative triggers` prints the Triggers of spin.toml.
     Knative(knative::KnativeArgs),
+    /// Deploys (or upgrades) a component, or every component of a manifest, into a running host.
+    Deploy(deploy::DeployArgs),
+    /// Lists the running host's components: version, state, since when, replicas.
+    Components(deploy::ComponentsArgs),
+    /// Switches a component back to a kept version, without compiling.
+    Rollback(deploy::RollbackArgs),
+    /// Removes a component from the running host; its queued events and history are kept.
+    Remove(deploy::RemoveArgs),
 }
 
 /// Options shared by commands that talk to a running host.
 #[derive(Debug, Clone, Args)]
 pub struct HostArgs {
     /// The host's base URL.
-    #[arg(long, env = "AGENT_STORE_URL", default_value = "http://127.0.0.1:3000")]
+    #[arg(long, visible_alias = "host", env = "AGENT_STORE_URL", default_value = "http://127.0.0.1:3000")]
     pub url: String,
 
     /// The admin token; by default the one the host wrote to its data directory.
@@ -120,6 +129,10 @@ pub fn main() -> std::process::ExitCode {
             Command::Chat(args) => chat::chat(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,
             Command::Knative(args) => knative::knative(args).await,
+            Command::Deploy(args) => deploy::deploy(args).await,
+            Command::Components(args) => deploy::components(args).await,
+            Command::Rollback(args) => deploy::rollback(args).await,
+            Command::Remove(args) => deploy::remove(args).await,
         }
     });
     match result {

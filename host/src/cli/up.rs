@@ -39,6 +39,12 @@ pub struct UpArgs {
     #[arg(long, env = "AGENT_STORE_DATA_DIR", default_value = ".agent-store")]
     data_dir: PathBuf,
 
+    /// Start from the manifest's versions, forgetting which versions
+    /// `agent-store deploy` and `rollback` switched to (their history and
+    /// files stay, for a later rollback).
+    #[arg(long)]
+    reset_deploys: bool,
+
     /// The broker: `memory` (embedded, the default), an `amqp://` URL
     /// (RabbitMQ), or `knative` (Knative Eventing: Triggers push deliveries
     /// to `/events/deliver/<component>`, emitted events go to `--sink`).
@@ -187,6 +193,10 @@ async fn load(args: &UpArgs) -> Result<Loaded> {
     let runtime = Arc::new(Runtime::new(&config, services)?);
     let options =
         AppOptions { data_dir: args.data_dir.clone(), wasm_dir: args.wasm_dir.clone(), max_depth: args.max_depth };
+    if args.reset_deploys {
+        crate::deploy::Versions::open(&args.data_dir)?.reset()?;
+        tracing::info!("deploys reset: the manifest's versions serve");
+    }
     let app = App::load(manifest, runtime, broker, options).await?;
     Ok(Loaded { app: Arc::new(app), knative })
 }

@@ -6,6 +6,7 @@
 //! belong to the host; everything else goes to the component whose
 //! `[[trigger.http]]` route matches, as under Spin.
 
+mod admin;
 mod auth;
 mod deliveries;
 mod events;
@@ -81,6 +82,17 @@ pub fn router(state: ServerState) -> Router {
         .route("/events/deliver/{component}", post(events::deliver))
         .route("/events/dead-letter", post(events::dead_letter))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), deliveries::admit));
+    // Hot swap: the token is checked before a body is read.
+    let admin = Router::new()
+        .route("/admin/components", get(admin::list))
+        .route("/admin/components/{id}", get(admin::show).delete(admin::remove))
+        .route("/admin/components/{id}/rollback", post(admin::rollback))
+        .route(
+            "/admin/blobs/{digest}",
+            axum::routing::put(admin::put_blob).head(admin::has_blob).layer(DefaultBodyLimit::max(admin::MAX_BLOB)),
+        )
+        .route("/admin/deploys", post(admin::deploy))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), admin::admin_only));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -88,6 +100,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/events/tail", get(events::tail))
         .route("/admin/llm/usage", get(llm_usage))
         .merge(deliveries)
+        .merge(admin)
         .route("/admin/dead-letters", get(dead_letters))
         .fallback(routes::handle)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::host_header))

@@ -25,12 +25,10 @@ pub(super) async fn handle(State(state): State<ServerState>, request: Request) -
     if segments == delivery {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no route for {path}") }))).into_response();
     }
-    let Some((route, matched)) = state.app.route_for(&path) else {
+    // The route and its component come from one table: a deploy swapping
+    // both cannot hand this request one without the other.
+    let Some((route, matched, component)) = state.app.route_for(&path) else {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no route for {path}") }))).into_response();
-    };
-    let Some(component) = state.app.component(&route.component) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "the route's component is not loaded" })))
-            .into_response();
     };
     let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let (mut parts, body) = request.into_parts();

@@ -120,6 +120,12 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
             Ok(vec![reply(&event, outcome)?])
         }
         "test.env" => Ok(vec![reply(&event, json!({ "value": std::env::var(field(&data, "name")).ok() }))?]),
+        // Holds its lane for a while, so that what comes after it queues.
+        "test.sleep" => {
+            let ms = data.get("ms").and_then(Value::as_u64).unwrap_or(1000);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok(vec![reply(&event, json!({ "value": std::env::var("PROBE_TAG").ok() }))?])
+        }
         "test.llm" => {
             let model = llm::InferencingModel::Other(field(&data, "model"));
             let outcome = match llm::infer(model, field(&data, "prompt")) {

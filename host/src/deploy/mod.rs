@@ -1,0 +1,372 @@
+//! Hot swap's durable side (`docs/hot-swap.md`): what a deploy uploads and
+//! which version of each component serves, kept in the data directory so
+//! that a restarted host comes up on the deployed versions.
+//!
+//! ```text
+//! <data-dir>/deploys/
+//!   blobs/<sha256>                 every uploaded file, by content: .wasm, catalogs, personas
+//!   packages/<sha256>/spin.toml    a deployed manifest, with its files at their relative paths
+//!   packages/<sha256>/package.json which blob is each component's source and each file
+//!   state.json                     per component: running or removed, the current version, history
+//! ```
+//!
+//! Blobs and packages are immutable and named by their content, so writing
+//! one twice is harmless and a rollback finds every kept version intact.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Component as PathPart, Path, PathBuf};
+use std::sync::Mutex;
+
+use agent_store_manifest::{Manifest, Source};
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Versions kept in a component's history; older ones are forgotten (their
+/// blobs stay on disk).
+pub const MAX_HISTORY: usize = 20;
+
+/// The largest manifest a deploy may carry.
+pub const MAX_MANIFEST: usize = 1 << 20;
+
+/// The most files (sources included) one deploy may carry.
+pub const MAX_FILES: usize = 1000;
+
+/// How a version came to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The manifest the host started with.
+    Manifest,
+    /// `agent-store deploy`.
+    Deploy,
+    /// `agent-store rollback`.
+    Rollback,
+}
+
+/// Whether a component serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentState {
+    Running,
+    Removed,
+}
+
+/// One version of a component, as it was switched to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The sha256 of its `.wasm`.
+    pub version: String,
+    /// The deployed package it came from; `None`: the host's own manifest.
+    pub package: Option<String>,
+    pub at: DateTime<Utc>,
+    pub origin: Origin,
+}
+
+/// What the data directory says of one component.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub state: ComponentState,
+    /// `None`: the manifest's version (never deployed, or reset).
+    pub current: Option<Entry>,
+    /// Oldest first, at most [`MAX_HISTORY`].
+    pub history: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    components: BTreeMap<String, Record>,
+}
+
+/// What a package's files are: each component's source and every other
+/// file, by the relative path the manifest names it with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contents {
+    /// Component id to the sha256 of its `.wasm`.
+    pub sources: BTreeMap<String, String>,
+    /// Path relative to the manifest to the sha256 of the file.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+/// The deploys of one data directory.
+pub struct Versions {
+    dir: PathBuf,
+    state: Mutex<State>,
+}
+
+impl Versions {
+    /// Opens (creating) `<data_dir>/deploys`.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        let dir = data_dir.join("deploys");
+        for sub in ["blobs", "packages"] {
+            create_private(&dir.join(sub))?;
+        }
+        let path = dir.join("state.json");
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a deploy state: fix or delete it", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(Self { dir, state: Mutex::new(state) })
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.dir.join("blobs").join(digest)
+    }
+
+    pub fn has_blob(&self, digest: &str) -> bool {
+        is_digest(digest) && self.blob_path(digest).is_file()
+    }
+
+    /// Keeps `bytes` under `digest`, which must be their sha256.
+    pub fn put_blob(&self, digest: &str, bytes: &[u8]) -> Result<()> {
+        if !is_digest(digest) {
+            bail!("`{digest}` is not a sha256 (64 lowercase hex digits)");
+        }
+        let actual = agent_store_runtime::cache::digest(bytes);
+        if actual != digest {
+            bail!("the upload's sha256 is {actual}, not {digest}: it was changed or cut on the way");
+        }
+        write_private(&self.blob_path(digest), bytes)
+    }
+
+    /// Keeps a file of the host's own manifest as a blob, so that its
+    /// version can be rolled back to after the file changed on disk.
+    pub fn keep(&self, bytes: &[u8]) -> Result<String> {
+        let digest = agent_store_runtime::cache::digest(bytes);
+        if !self.blob_path(&digest).is_file() {
+            write_private(&self.blob_path(&digest), bytes)?;
+        }
+        Ok(digest)
+    }
+
+    /// Writes a package (its manifest and its files, from blobs) and
+    /// returns its digest. Paths must stay inside the package.
+    pub fn materialize(&self, manifest: &str, contents: &Contents) -> Result<String> {
+        if manifest.len() > MAX_MANIFEST {
+            bail!("the manifest is {} bytes; at most {MAX_MANIFEST}", manifest.len());
+        }
+        if contents.sources.len() + contents.files.len() > MAX_FILES {
+            bail!("a deploy carries at most {MAX_FILES} files");
+        }
+        for (name, digest) in contents.sources.iter().chain(&contents.files) {
+            if !self.has_blob(digest) {
+                bail!("`{name}`: blob {digest} was not uploaded (PUT /admin/blobs/{digest} first)");
+            }
+        }
+        for path in contents.files.keys() {
+            check_relative(path)?;
+        }
+        let package = serde_json::to_vec(contents)?;
+        let digest = agent_store_runtime::cache::digest(&[manifest.as_bytes(), b"\0", &package].concat());
+        let dir = self.dir.join("packages").join(&digest);
+        if dir.join("package.json").is_file() {
+            return Ok(digest);
+        }
+        // Written aside and renamed: a package directory is whole or absent.
+        let staging = self.dir.join("packages").join(format!(".{digest}.{}", uuid::Uuid::new_v4().simple()));
+        create_private(&staging)?;
+        write_private(&staging.join("spin.toml"), manifest.as_bytes())?;
+        for (path, blob) in &contents.files {
+            let target = staging.join(path);
+            if let Some(parent) = target.parent() {
+                create_private(parent)?;
+            }
+            std::fs::copy(self.blob_path(blob), &target).with_context(|| format!("writing {path}"))?;
+        }
+        write_private(&staging.join("package.json"), &package)?;
+        match std::fs::rename(&staging, &dir) {
+            Ok(()) => Ok(digest),
+            // Another deploy of the same package won the race: same content.
+            Err(_) if dir.join("package.json").is_file() => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Ok(digest)
+            }
+            Err(e) => Err(e).with_context(|| format!("writing package {digest}")),
+        }
+    }
+
+    /// A deployed package's manifest, its components' sources pointing at
+    /// their blobs.
+    pub fn package(&self, digest: &str) -> Result<(Manifest, Contents)> {
+        if !is_digest(digest) {
+            bail!("`{digest}` is not a package digest");
+        }
+        let dir = self.dir.join("packages").join(digest);
+        let contents: Contents = serde_json::from_slice(
+            &std::fs::read(dir.join("package.json")).with_context(|| format!("package {digest} is not kept"))?,
+        )?;
+        let mut manifest = Manifest::load(&dir.join("spin.toml"))?;
+        for (id, blob) in &contents.sources {
+            let entry = manifest.component.get_mut(id).with_context(|| format!("package {digest} has no `{id}`"))?;
+            entry.source = Source::Path(self.blob_path(blob).to_string_lossy().into_owned());
+        }
+        Ok((manifest, contents))
+    }
+
+    pub fn record(&self, id: &str) -> Option<Record> {
+        self.state.lock().unwrap().components.get(id).cloned()
+    }
+
+    pub fn records(&self) -> BTreeMap<String, Record> {
+        self.state.lock().unwrap().components.clone()
+    }
+
+    /// `entry` serves `id` from now on; `manifest` is the version it
+    /// replaces when that one came from the host's manifest and is not in
+    /// the history yet (so that it can be rolled back to).
+    pub fn switched(&self, id: &str, entry: Entry, manifest: Option<Entry>) -> Result<()> {
+        self.update(|state| {
+            let record = state.components.entry(id.to_string()).or_insert_with(|| Record {
+                state: ComponentState::Running,
+                current: None,
+                history: Vec::new(),
+            });
+            if let Some(original) = manifest {
+                if !record.history.iter().any(|e| e.version == original.version && e.package.is_none()) {
+                    record.history.push(original);
+                }
+            }
+            record.state = ComponentState::Running;
+            record.current = Some(entry.clone());
+            record.history.push(entry);
+            let excess = record.history.len().saturating_sub(MAX_HISTORY);
+            record.history.drain(..excess);
+        })
+    }
+
+    pub fn removed(&self, id: &str, manifest: Option<Entry>) -> Result<()> {
+        self.update(|state| {
+            let record = state.components.entry(id.to_string()).or_insert_with(|| Record {
+                state: ComponentState::Removed,
+                current: None,
+                history: Vec::new(),
+            });
+            if let Some(original) = manifest {
+                if !record.history.iter().any(|e| e.version == original.version && e.package.is_none()) {
+                    record.history.push(original);
+                }
+            }
+            record.state = ComponentState::Removed;
+        })
+    }
+
+    /// Forgets what serves (`up --reset-deploys`): the manifest's versions
+    /// serve again. Histories and blobs stay, for a rollback.
+    pub fn reset(&self) -> Result<()> {
+        self.update(|state| {
+            for record in state.components.values_mut() {
+                record.state = ComponentState::Running;
+                record.current = None;
+            }
+        })
+    }
+
+    fn update(&self, change: impl FnOnce(&mut State)) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let mut next = state.clone();
+        change(&mut next);
+        write_private(&self.dir.join("state.json"), &serde_json::to_vec_pretty(&next)?)?;
+        *state = next;
+        Ok(())
+    }
+}
+
+/// A sha256 in lowercase hex.
+pub fn is_digest(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A path inside the package: relative, without `..`, nothing odd.
+pub fn check_relative(path: &str) -> Result<()> {
+    let parsed = Path::new(path);
+    let inside = !path.is_empty()
+        && path.len() <= 1024
+        && !path.contains('\\')
+        && parsed.components().all(|c| matches!(c, PathPart::Normal(_) | PathPart::CurDir));
+    if !inside {
+        bail!("`{path}`: a package file must be a relative path inside the package (no `..`, not absolute)");
+    }
+    Ok(())
+}
+
+fn create_private(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Written aside and renamed, so a crash leaves the old file or the new
+/// one, never half of one.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let aside = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = (|| {
+        let mut file = options.open(&aside)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&aside, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&aside);
+    }
+    written.with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_paths_stay_inside() {
+        for bad in ["../x", "/etc/passwd", "a/../../b", "", "a\\b"] {
+            assert!(check_relative(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["catalog.json", "brands/sports/catalog.json", "./persona.toml"] {
+            check_relative(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_blob_must_be_what_its_name_says() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let versions = Versions::open(dir.path())?;
+        let digest = agent_store_runtime::cache::digest(b"hello");
+        assert!(versions.put_blob(&digest, b"hellO").is_err());
+        assert!(versions.put_blob("../../etc", b"hello").is_err());
+        versions.put_blob(&digest, b"hello")?;
+        assert!(versions.has_blob(&digest));
+        Ok(())
+    }
+
+    #[test]
+    fn the_state_outlives_the_process_and_history_is_bounded() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let entry =
+            |n: usize| Entry { version: format!("{n:064x}"), package: None, at: Utc::now(), origin: Origin::Deploy };
+        {
+            let versions = Versions::open(dir.path())?;
+            for n in 0..MAX_HISTORY + 5 {
+                versions.switched("c", entry(n), None)?;
+            }
+        }
+        let versions = Versions::open(dir.path())?;
+        let record = versions.record("c").unwrap();
+        assert_eq!(record.history.len(), MAX_HISTORY);
+        assert_eq!(
+            record.current,
+            Some(entry(MAX_HISTORY + 4)).map(|e| Entry { at: record.current.as_ref().unwrap().at, ..e })
+        );
+        versions.reset()?;
+        assert_eq!(Versions::open(dir.path())?.record("c").unwrap().current, None);
+        Ok(())
+    }
+}

@@ -1,0 +1,470 @@
+//! Hot swap as an operator does it: `agent-store deploy`, `components`,
+//! `rollback` and `remove` (real processes) and the admin API behind them,
+//! against a running host. Two versions of the probe answer differently:
+//! each is the probe's `.wasm` with its own custom section (so its sha256,
+//! the version, differs) and its own `PROBE_TAG`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agent_store_tests::{
+    HostBuilder, HostProcess, TEST_TOKEN, amqp_url, event, host_binary_path, private_dir, rabbitmq_shared,
+    remove_prefix, wasm_dir,
+};
+use anyhow::{Context, Result, bail};
+use cloudevents::AttributesWriter;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The probe, at a route, subscribed to `test.#`, tagged `tag`.
+fn probe_manifest(source: &Path, tag: &str, extra: &str) -> String {
+    format!(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "swap-app"
+
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+
+[component.probe]
+source = "{}"
+allowed_outbound_hosts = ["http://event-router.spin.internal"]
+environment = {{ PROBE_TAG = "{tag}" }}
+{extra}
+
+[component.probe.tool.agent-store]
+subscribe = [{{ type = "test.env" }}, {{ type = "test.sleep" }}]
+emits = ["test.#"]
+concurrency = 4
+timeout = "5s"
+"#,
+        source.display()
+    )
+}
+
+/// The probe's `.wasm` with a custom section naming `tag`: the same
+/// behaviour, another version.
+fn probe_version(dir: &Path, tag: &str) -> Result<PathBuf> {
+    let mut bytes = std::fs::read(wasm_dir().join("test_probe.wasm"))?;
+    let name = b"agent-store-test-version";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(tag.as_bytes());
+    bytes.push(0);
+    leb128(&mut bytes, payload.len());
+    bytes.extend_from_slice(&payload);
+    let path = dir.join(format!("probe-{tag}.wasm"));
+    std::fs::write(&path, bytes)?;
+    Ok(path)
+}
+
+fn leb128(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A directory with `spin.toml` for version `tag` of the probe.
+struct Version {
+    dir: tempfile::TempDir,
+    digest: String,
+}
+
+impl Version {
+    fn new(tag: &str, extra: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let wasm = probe_version(dir.path(), tag)?;
+        let digest = sha256(&std::fs::read(&wasm)?);
+        std::fs::write(dir.path().join("spin.toml"), probe_manifest(&wasm, tag, extra))?;
+        Ok(Self { dir, digest })
+    }
+
+    fn manifest(&self) -> PathBuf {
+        self.dir.path().join("spin.toml")
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs the CLI against `host`; returns (success, stdout + stderr).
+async fn cli(host: &HostProcess, args: &[&str]) -> Result<(bool, String)> {
+    let output = tokio::process::Command::new(host_binary_path())
+        .args(args)
+        .arg("--host")
+        .arg(&host.url)
+        .arg("--token")
+        .arg(TEST_TOKEN)
+        .env("AGENT_STORE_LOG_FORMAT", "text")
+        .output()
+        .await?;
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    Ok((output.status.success(), text))
+}
+
+/// Which version answers an event now: the tag of its reply.
+async fn tag_of(host: &HostProcess, id: &str) -> Result<String> {
+    let mut tail = host.tail(&[("type", "test.reply")]).await?;
+    let mut ask = event("test.env", json!({ "name": "PROBE_TAG" }));
+    ask.set_id(id);
+    let (status, body) = host.post_event(&ask).await?;
+    assert_eq!(status, 202, "{body}");
+    let reply = tail.find(WAIT, |r| r["kind"] == "published" && r["event"]["id"] == format!("{id}-reply")).await?;
+    Ok(reply["event"]["data"]["value"].as_str().unwrap_or_default().to_string())
+}
+
+async fn admin(host: &HostProcess, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    let mut request = reqwest::Client::new().request(method, format!("{}{path}", host.url)).bearer_auth(TEST_TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+async fn running_version(host: &HostProcess) -> Result<String> {
+    let (status, body) = admin(host, reqwest::Method::GET, "/admin/components/probe", None).await?;
+    assert_eq!(status, 200, "{body}");
+    Ok(body["component"]["version"].as_str().unwrap_or_default().to_string())
+}
+
+async fn start(v1: &Version, extra_args: &[&str]) -> Result<HostProcess> {
+    let mut builder = HostBuilder::new(v1.manifest()).arg("--kv").arg("memory");
+    for arg in extra_args {
+        builder = builder.arg(*arg);
+    }
+    builder.start().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_upgrade_list_rollback_and_remove_through_the_cli() -> Result<()> {
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let host = start(&v1, &[]).await?;
+    assert_eq!(tag_of(&host, "before").await?, "v1");
+
+    let manifest = v2.manifest();
+    let (ok, out) = cli(&host, &["deploy", "probe", "--manifest", manifest.to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("probe: {} serving (was {})", &v2.digest[..12], &v1.digest[..12])), "{out}");
+    assert!(out.contains("uploading") && out.contains("100%"), "progress is shown: {out}");
+    assert_eq!(tag_of(&host, "after-deploy").await?, "v2");
+    // The route serves the new version too: one table.
+    let routed = reqwest::get(format!("{}/probe/hello", host.url)).await?;
+    assert!(routed.status().as_u16() < 500);
+
+    let (ok, out) = cli(&host, &["components"]).await?;
+    assert!(ok, "{out}");
+    assert!(out.contains("probe") && out.contains(&v2.digest[..12]) && out.contains("running"), "{out}");
+    let (ok, out) = cli(&host, &["components", "probe"]).await?;
+    assert!(ok && out.contains(&v1.digest[..12]) && out.contains("manifest"), "history shows v1: {out}");
+
+    let (ok, out) = cli(&host, &["rollback", "probe"]).await?;
+    assert!(ok, "{out}");
+    assert_eq!(tag_of(&host, "after-rollback").await?, "v1");
+    let (ok, out) = cli(&host, &["rollback", "probe", "--to", &v2.digest[..8]]).await?;
+    assert!(ok, "{out}");
+    assert_eq!(tag_of(&host, "after-rollback-to").await?, "v2");
+
+    let (ok, out) = cli(&host, &["remove", "probe"]).await?;
+    assert!(ok, "{out}");
+    assert_eq!(reqwest::get(format!("{}/probe/hello", host.url)).await?.status(), 404, "its route is gone");
+    let (ok, out) = cli(&host, &["components", "probe"]).await?;
+    assert!(ok && out.contains("removed"), "{out}");
+    let (ok, out) = cli(&host, &["deploy", "probe", "--manifest", manifest.to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    assert!(out.contains("already on the host"), "nothing is uploaded twice: {out}");
+    assert_eq!(tag_of(&host, "redeployed").await?, "v2");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refused_deploy_leaves_the_running_version_untouched() -> Result<()> {
+    let v1 = Version::new("v1", "")?;
+    let host = start(&v1, &[]).await?;
+    let work = tempfile::tempdir()?;
+    let put = |bytes: Vec<u8>| {
+        let url = format!("{}/admin/blobs/{}", host.url, sha256(&bytes));
+        async move {
+            let response = reqwest::Client::new().put(url).bearer_auth(TEST_TOKEN).body(bytes).send().await?;
+            anyhow::ensure!(response.status().is_success(), "upload: {}", response.status());
+            anyhow::Ok(())
+        }
+    };
+    let probe = std::fs::read(probe_version(work.path(), "v9")?)?;
+    put(probe.clone()).await?;
+    let not_a_component = b"\0asm this is not a component".to_vec();
+    put(not_a_component.clone()).await?;
+    let forbidden = std::fs::read(wasm_dir().join("test_forbidden_import.wasm"))?;
+    put(forbidden.clone()).await?;
+    let source = |bytes: &[u8]| json!({ "probe": sha256(bytes) });
+    let intruder = r#"
+spin_manifest_version = 2
+[application]
+name = "intruder"
+[[trigger.http]]
+route = "/probe/..."
+component = "intruder"
+[component.intruder]
+source = "intruder.wasm"
+"#;
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "not a component",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", ""), "sources": source(&not_a_component) }),
+            422,
+            "probe",
+        ),
+        (
+            "a forbidden import",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", ""), "sources": source(&forbidden) }),
+            422,
+            "wasi:sockets",
+        ),
+        (
+            "an invalid manifest entry",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", "").replace("timeout = \"5s\"", "timeout = \"soon\""), "sources": source(&probe) }),
+            422,
+            "timeout",
+        ),
+        (
+            "a route collision",
+            json!({ "manifest": intruder, "sources": { "intruder": sha256(&probe) } }),
+            409,
+            "/probe/...",
+        ),
+        (
+            "another component's key-value store",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", "key_value_stores = [\"orders\"]"), "sources": source(&probe) }),
+            422,
+            "orders",
+        ),
+        (
+            "a file outside the package",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", "files = [{ source = \"../../etc\", destination = \"/etc\" }]"), "sources": source(&probe) }),
+            422,
+            "..",
+        ),
+        (
+            "a path escape in the uploaded files",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", ""), "sources": source(&probe), "files": { "../../escape": sha256(&probe) } }),
+            422,
+            "inside the package",
+        ),
+        (
+            "a source that was never uploaded",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", ""), "sources": { "probe": "0".repeat(64) } }),
+            422,
+            "was not uploaded",
+        ),
+    ];
+    for (what, request, status, needle) in cases {
+        let (got, body) = admin(&host, reqwest::Method::POST, "/admin/deploys", Some(request)).await?;
+        assert_eq!(got, status, "{what}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(needle), "{what}: expected {needle:?} in {error:?}");
+        assert_eq!(running_version(&host).await?, v1.digest, "{what} changed the running version");
+    }
+    // Without the token, or with a wrong one: nothing is read.
+    for token in [None, Some("wrong")] {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/admin/deploys", host.url))
+            .json(&json!({ "manifest": "", "sources": {} }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        assert_eq!(request.send().await?.status(), 401);
+        let mut upload = reqwest::Client::new().put(format!("{}/admin/blobs/{}", host.url, sha256(b"x"))).body("x");
+        if let Some(token) = token {
+            upload = upload.bearer_auth(token);
+        }
+        assert_eq!(upload.send().await?.status(), 401);
+    }
+    // An upload whose bytes are not what its name says is refused.
+    let response = reqwest::Client::new()
+        .put(format!("{}/admin/blobs/{}", host.url, sha256(b"one")))
+        .bearer_auth(TEST_TOKEN)
+        .body("two")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 422);
+    // The CLI says why and exits non-zero.
+    let broken = work.path().join("spin.toml");
+    std::fs::write(
+        &broken,
+        probe_manifest(&work.path().join("probe-v9.wasm"), "v9", "key_value_stores = [\"orders\"]"),
+    )?;
+    let (ok, out) = cli(&host, &["deploy", "probe", "--manifest", broken.to_str().unwrap()]).await?;
+    assert!(!ok && out.contains("orders"), "{out}");
+    let (ok, out) = cli(&host, &["rollback", "probe"]).await?;
+    assert!(!ok && out.contains("no earlier version"), "{out}");
+    assert_eq!(tag_of(&host, "still-v1").await?, "v1");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_host_runs_the_deployed_version_until_reset() -> Result<()> {
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let data = private_dir()?;
+    let builder = || HostBuilder::new(v1.manifest()).arg("--kv").arg("memory").data_dir(data.path());
+    let host = builder().start().await?;
+    let (ok, out) = cli(&host, &["deploy", "--manifest", v2.manifest().to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    host.stop().await?;
+
+    let host = builder().start().await?;
+    assert_eq!(running_version(&host).await?, v2.digest);
+    assert_eq!(tag_of(&host, "restarted").await?, "v2");
+    // The manifest's version can still be rolled back to, without its file.
+    let (ok, out) = cli(&host, &["rollback", "probe", "--to", &v1.digest[..12]]).await?;
+    assert!(ok, "{out}");
+    assert_eq!(tag_of(&host, "rolled-back").await?, "v1");
+    let (ok, out) = cli(&host, &["rollback", "probe"]).await?;
+    assert!(ok, "{out}");
+    host.stop().await?;
+
+    let host = builder().arg("--reset-deploys").start().await?;
+    assert_eq!(running_version(&host).await?, v1.digest, "--reset-deploys starts from the manifest");
+    Ok(())
+}
+
+/// A steady stream of events while the probe is switched ten times between
+/// two versions: every event is handled exactly once, by one of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn swapping_ten_times_under_load_handles_every_event_exactly_once() -> Result<()> {
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let host = start(&v1, &[]).await?;
+    let (ok, out) = cli(&host, &["deploy", "probe", "--manifest", v2.manifest().to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    let mut tail = host.tail(&[("type", "test.reply")]).await?;
+
+    const EVENTS: usize = 400;
+    let url = host.url.clone();
+    let sender = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        for n in 0..EVENTS {
+            let mut ask = event("test.env", json!({ "name": "PROBE_TAG" }));
+            ask.set_id(format!("load-{n}"));
+            ask.set_extension("conversation", format!("cv-{}", n % 16));
+            let response = client
+                .post(format!("{url}/events"))
+                .header("content-type", "application/cloudevents+json")
+                .bearer_auth(TEST_TOKEN)
+                .body(serde_json::to_vec(&ask)?)
+                .send()
+                .await?;
+            anyhow::ensure!(response.status() == 202, "event {n}: {}", response.status());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        anyhow::Ok(())
+    });
+    for swap in 0..10 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let to = if swap % 2 == 0 { &v1.digest } else { &v2.digest };
+        let (status, body) =
+            admin(&host, reqwest::Method::POST, "/admin/components/probe/rollback", Some(json!({ "to": to }))).await?;
+        assert_eq!(status, 200, "swap {swap}: {body}");
+    }
+    sender.await??;
+
+    let mut replies: HashMap<String, Vec<String>> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while replies.len() < EVENTS && tokio::time::Instant::now() < deadline {
+        let Some(record) = tail.next(Duration::from_secs(5)).await? else { continue };
+        if record["kind"] != "published" {
+            continue;
+        }
+        let id = record["event"]["id"].as_str().unwrap_or_default().trim_end_matches("-reply").to_string();
+        let tag = record["event"]["data"]["value"].as_str().unwrap_or_default().to_string();
+        replies.entry(id).or_default().push(tag);
+    }
+    let missing: Vec<usize> = (0..EVENTS).filter(|n| !replies.contains_key(&format!("load-{n}"))).collect();
+    if !missing.is_empty() {
+        bail!("{} events never handled, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    }
+    let twice: Vec<_> = replies.iter().filter(|(_, tags)| tags.len() != 1).collect();
+    assert!(twice.is_empty(), "handled more than once: {twice:?}");
+    let by_tag = |tag: &str| replies.values().filter(|t| t[0] == tag).count();
+    assert_eq!(by_tag("v1") + by_tag("v2"), EVENTS);
+    assert!(by_tag("v1") > 0 && by_tag("v2") > 0, "both versions served");
+    assert!(host.dead_letters().await?.is_empty(), "nothing dead-lettered by a swap");
+    Ok(())
+}
+
+/// What was queued for a component when it is removed is kept and
+/// delivered when it comes back; what it was handling finishes on its
+/// version. On the memory broker and on RabbitMQ.
+async fn removed_components_keep_their_queue(host: &HostProcess, v2: &Version) -> Result<()> {
+    assert_eq!(tag_of(host, "queue-before").await?, "v1");
+    let mut tail = host.tail(&[("type", "test.reply")]).await?;
+    let mut slow = event("test.sleep", json!({ "ms": 1500 }));
+    slow.set_id("slow");
+    slow.set_extension("conversation", "cv-queue");
+    assert_eq!(host.post_event(&slow).await?.0, 202);
+    for n in 0..20 {
+        let mut ask = event("test.env", json!({ "name": "PROBE_TAG" }));
+        ask.set_id(format!("queued-{n}"));
+        // One conversation: these wait behind the slow one, in order.
+        ask.set_extension("conversation", "cv-queue");
+        assert_eq!(host.post_event(&ask).await?.0, 202);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ok, out) = cli(host, &["remove", "probe"]).await?;
+    assert!(ok, "{out}");
+    let mut seen: HashMap<String, String> = HashMap::new();
+    // Until the slow one is done, then a while longer: what else comes
+    // was handled before the removal took effect.
+    let mut quiet = WAIT;
+    while let Some(record) = tail.next(quiet).await? {
+        let id = record["event"]["id"].as_str().unwrap_or_default().to_string();
+        let tag = record["event"]["data"]["value"].as_str().unwrap_or_default().to_string();
+        assert!(seen.insert(id.clone(), tag).is_none(), "{id} handled twice");
+        if seen.contains_key("slow-reply") {
+            quiet = Duration::from_millis(700);
+        }
+    }
+    assert_eq!(seen.get("slow-reply").map(String::as_str), Some("v1"), "in flight: finished on its version");
+    assert!(seen.len() < 21, "a removed component kept handling its queue: {seen:?}");
+    let (ok, out) = cli(host, &["deploy", "probe", "--manifest", v2.manifest().to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    while seen.len() < 21 {
+        let record = tail.next(WAIT).await?.with_context(|| format!("only {} of 21 handled: {seen:?}", seen.len()))?;
+        let id = record["event"]["id"].as_str().unwrap_or_default().to_string();
+        let tag = record["event"]["data"]["value"].as_str().unwrap_or_default().to_string();
+        assert_eq!(tag, "v2", "{id}: after the deploy, the new version");
+        assert!(seen.insert(id.clone(), tag).is_none(), "{id} handled twice");
+    }
+    assert!(host.dead_letters().await.unwrap_or_default().is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_memory_a_removed_components_queue_waits_for_its_return() -> Result<()> {
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let host = start(&v1, &[]).await?;
+    removed_components_keep_their_queue(&host, &v2).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_rabbitmq_a_removed_components_queue_waits_for_its_return() -> Result<()> {
+    let _shared = rabbitmq_shared().await;
+    let prefix = format!("swap-{}", uuid::Uuid::new_v4().simple());
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let host = start(&v1, &["--broker", &amqp_url(), "--broker-prefix", &prefix]).await?;
+    let result = removed_components_keep_their_queue(&host, &v2).await;
+    drop(host);
+    remove_prefix(&prefix).await?;
+    result
+}
