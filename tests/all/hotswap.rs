@@ -468,3 +468,41 @@ async fn on_rabbitmq_a_removed_components_queue_waits_for_its_return() -> Result
     remove_prefix(&prefix).await?;
     result
 }
+
+/// `up --watch`: a change to a watched file runs the build command and
+/// deploys the result in place; a failing build leaves the running version.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_watch_rebuilds_and_deploys_in_place() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let v1 = probe_version(dir.path(), "v1")?;
+    let v2 = probe_version(dir.path(), "v2")?;
+    let live = dir.path().join("probe.wasm");
+    std::fs::copy(&v1, &live)?;
+    // The "build" copies whichever version `next.txt` names over the source.
+    let build = format!(
+        "[component.probe.build]\ncommand = \"test -s next.txt && cp $(cat next.txt) {}\"\nwatch = [\"src/*.txt\"]",
+        live.display()
+    );
+    let write_manifest = |tag: &str| {
+        std::fs::write(dir.path().join("spin.toml"), format!("{}\n{build}\n", probe_manifest(&live, tag, "")))
+    };
+    write_manifest("v1")?;
+    std::fs::create_dir_all(dir.path().join("src"))?;
+    std::fs::write(dir.path().join("src/lib.txt"), "one")?;
+    let host = HostBuilder::new(dir.path().join("spin.toml")).arg("--kv").arg("memory").arg("--watch").start().await?;
+    assert_eq!(tag_of(&host, "watch-before").await?, "v1");
+
+    // A broken build: the running version stays.
+    std::fs::write(dir.path().join("next.txt"), "")?;
+    std::fs::write(dir.path().join("src/lib.txt"), "two")?;
+    host.wait_for_log("watch: not deployed", WAIT).await?;
+    assert_eq!(tag_of(&host, "watch-broken").await?, "v1");
+
+    std::fs::write(dir.path().join("next.txt"), v2.display().to_string())?;
+    write_manifest("v2")?;
+    std::fs::write(dir.path().join("src/lib.txt"), "three")?;
+    host.wait_for_log("watch: deployed", WAIT).await?;
+    assert_eq!(tag_of(&host, "watch-after").await?, "v2");
+    assert_eq!(running_version(&host).await?, sha256(&std::fs::read(&v2)?));
+    Ok(())
+}

@@ -274,7 +274,7 @@ fn short(value: &Value) -> String {
 
 /// The component's `.wasm`: the manifest's path, or the same file name in
 /// the directory the build put it in.
-fn source_of(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn source_of(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Result<PathBuf> {
     let path = manifest.source_path(id)?;
     if path.exists() {
         return Ok(path);
@@ -289,7 +289,7 @@ fn source_of(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Result<P
 
 /// Every file the deployed components mount, and the brand's catalog and
 /// persona, relative to the manifest.
-fn files_of(manifest: &Manifest, ids: &[String]) -> Result<Vec<String>> {
+pub(crate) fn files_of(manifest: &Manifest, ids: &[String]) -> Result<Vec<String>> {
     let mut files = BTreeMap::new();
     let root = &manifest.root;
     let mut add = |path: &Path| -> Result<()> {

@@ -8,6 +8,7 @@ mod dlq;
 mod knative;
 mod tail;
 mod up;
+mod watch;
 
 use std::path::PathBuf;
 

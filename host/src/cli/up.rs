@@ -45,6 +45,11 @@ pub struct UpArgs {
     #[arg(long)]
     reset_deploys: bool,
 
+    /// Rebuild a component when a file of its `build.watch` globs changes
+    /// and deploy it in place, without restarting (like `spin watch`).
+    #[arg(long)]
+    watch: bool,
+
     /// The broker: `memory` (embedded, the default), an `amqp://` URL
     /// (RabbitMQ), or `knative` (Knative Eventing: Triggers push deliveries
     /// to `/events/deliver/<component>`, emitted events go to `--sink`).
@@ -242,6 +247,10 @@ pub async fn up(args: UpArgs) -> Result<()> {
     );
     for route in app.routes() {
         tracing::info!(route = route.pattern.as_str(), component = %route.component, "route");
+    }
+    if args.watch {
+        super::watch::spawn(app.clone(), args.manifest.clone(), args.wasm_dir.clone());
+        tracing::info!("watching the components' build.watch files: a change rebuilds and deploys in place");
     }
     let credentials = Credentials { admin, producers };
     let (state, stopping) = ServerState::new(app.clone(), credentials, knative, deliveries, address);
