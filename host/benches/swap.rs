@@ -208,6 +208,9 @@ async fn main() -> anyhow::Result<()> {
     }
     summary("rollback", rollbacks);
 
+    // A first stream warms the instance pool and the allocator up, so that
+    // the two measured ones start alike.
+    stream(&app, "warm-up", async {}).await;
     let steady = stream(&app, "steady", async {}).await;
     let (steady_p50, steady_p99) = summary("event latency, steady", steady);
     let swapping = stream(&app, "swapping", async {
