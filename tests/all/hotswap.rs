@@ -192,7 +192,8 @@ async fn deploy_upgrade_list_rollback_and_remove_through_the_cli() -> Result<()>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_refused_deploy_leaves_the_running_version_untouched() -> Result<()> {
-    let v1 = Version::new("v1", "")?;
+    // The store keeps a secret from the probe.
+    let v1 = Version::new("v1", "[variables]\nprobe_secret = { default = \"s3cret\", secret = true }")?;
     let host = start(&v1, &[]).await?;
     let work = tempfile::tempdir()?;
     let put = |bytes: Vec<u8>| {
@@ -262,6 +263,18 @@ source = "intruder.wasm"
             json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", ""), "sources": source(&probe), "files": { "../../escape": sha256(&probe) } }),
             422,
             "inside the package",
+        ),
+        (
+            "one of the store's secrets",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", "variables = { steal = \"{{ probe_secret }}\" }\n[variables]\nprobe_secret = { required = true }"), "sources": source(&probe) }),
+            422,
+            "probe_secret",
+        ),
+        (
+            "a brand package listening to every brand",
+            json!({ "manifest": probe_manifest(Path::new("x.wasm"), "bad", "").replace("[[trigger.http]]", "[application.tool.agent-store.brand]\nname = \"evil\"\nwhatsapp_number = \"100000000000099\"\ncatalog = \"c.json\"\npersona = \"p.toml\"\n[[trigger.http]]"), "sources": source(&probe) }),
+            422,
+            "brand = \"evil\"",
         ),
         (
             "a source that was never uploaded",
