@@ -200,6 +200,8 @@ async fn a_component_harness_takes_its_sandbox_from_the_manifest() -> Result<()>
     let (staged, guest) = sandbox.mounts.first().expect("the catalog files are mounted");
     assert_eq!(guest, "/");
     assert!(staged.join("brands/fashion/catalog.json").is_file());
+    // A brand package's catalog arrives when the package is deployed.
+    assert!(!staged.join("brands/sports/catalog.json").exists());
     let query = event("store.product.query", json!({ "request_id": "r1", "brand": "fashion", "text": "vestido" }));
     catalog.send(query).await.one("store.product.query.result")?;
     Ok(())

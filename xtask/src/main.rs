@@ -10,6 +10,9 @@
 //! Both install what they need themselves (the `wasm32-wasip2` target).
 //! Guest components are found dynamically: every workspace member whose
 //! manifest lives under `components/`, `brands/` or `tests/components/`.
+//! That includes the components of brand packages (`brands/<brand>/spin.toml`),
+//! which the store's `spin.toml` does not name: they are deployed into a
+//! running store, and the tests that deploy them need them built too.
 //! Nothing here sets `CARGO_TARGET_DIR`: where things are built is the
 //! caller's choice, and `cargo metadata` tells us where that is.
 
@@ -29,6 +32,8 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 const GUEST_DIRS: &[&str] = &["components", "brands", "tests/components"];
 /// The host package and binary.
 const HOST: &str = "agent-store";
+/// Where brand packages live: `<dir>/<brand>/spin.toml`.
+const PACKAGES_DIR: &str = "brands";
 /// Tells the host and the test harness where the built components are.
 const WASM_DIR_ENV: &str = "AGENT_STORE_WASM_DIR";
 /// The fuzz targets' package, and the profile they run in: release speed
@@ -43,6 +48,8 @@ Commands:
   build [--debug]       Build every guest component (crates under components/, brands/
                         and tests/components/) for wasm32-wasip2 in one cargo invocation,
                         adding the wasm32-wasip2 target with rustup first if it is missing.
+                        The components of brand packages (brands/<brand>/spin.toml, deployed
+                        into a running store) are built with the rest.
                         Release by default; the .wasm files land in
                         <target dir>/wasm32-wasip2/release/ (debug/ with --debug).
   up [-- <args>]        build, then build the host (release) and run
@@ -136,6 +143,8 @@ impl Profile {
 /// A guest component crate.
 struct Guest {
     package: String,
+    /// The crate's directory.
+    dir: PathBuf,
     /// The `.wasm` file name, from its `cdylib` target (`None` if it has none).
     wasm: Option<String>,
 }
@@ -145,6 +154,8 @@ struct Workspace {
     root: PathBuf,
     target_dir: PathBuf,
     guests: Vec<Guest>,
+    /// Brand packages: `(brand, the .wasm of its component)`.
+    packages: Vec<(String, String)>,
 }
 
 impl Workspace {
@@ -185,7 +196,7 @@ impl Workspace {
                 })
                 .and_then(|target| target["name"].as_str())
                 .map(|name| format!("{}.wasm", name.replace('-', "_")));
-            guests.push(Guest { package: str_field(package, "name")?.to_string(), wasm });
+            guests.push(Guest { package: str_field(package, "name")?.to_string(), dir: dir.to_path_buf(), wasm });
         }
         guests.sort_by(|a, b| a.package.cmp(&b.package));
 
@@ -211,12 +222,46 @@ impl Workspace {
         if guests.is_empty() {
             bail!("no guest components found: no workspace member under {}", GUEST_DIRS.join("/, ") + "/");
         }
-        Ok(Workspace { root, target_dir, guests })
+        let packages = brand_packages(&root, &guests)?;
+        Ok(Workspace { root, target_dir, guests, packages })
     }
 
     fn wasm_dir(&self, profile: Profile) -> PathBuf {
         self.target_dir.join(WASM_TARGET).join(profile.dir())
     }
+}
+
+/// The brand packages under `brands/`, each with the component its crate
+/// builds. No test or store start reads a package's manifest before it is
+/// deployed, so a package whose component would not be built (its crate not a
+/// workspace member, or not the one its `spin.toml` names) fails the build
+/// here rather than at deploy time.
+fn brand_packages(root: &Path, guests: &[Guest]) -> Result<Vec<(String, String)>> {
+    let mut packages = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root.join(PACKAGES_DIR)) else {
+        return Ok(packages);
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let manifest = dir.join("spin.toml");
+        if !manifest.is_file() {
+            continue;
+        }
+        let shown = manifest.strip_prefix(root).unwrap_or(&manifest).display().to_string();
+        let wasm =
+            guests.iter().find(|g| same_file(&g.dir, &dir)).and_then(|g| g.wasm.clone()).with_context(|| {
+                format!("{shown}: no component crate (a workspace member with a cdylib) next to it")
+            })?;
+        // A text search, not a TOML parse: xtask stays dependency-light, and
+        // the manifest crate's tests check the package in full.
+        let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {shown}"))?;
+        if !text.contains(&format!("/{wasm}\"")) {
+            bail!("{shown}: no component `source` ends in {wasm}, the file its crate builds");
+        }
+        packages.push((entry.file_name().to_string_lossy().into_owned(), wasm));
+    }
+    packages.sort();
+    Ok(packages)
 }
 
 fn str_field<'a>(value: &'a Value, name: &str) -> Result<&'a str> {
@@ -332,6 +377,9 @@ fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf> {
             Ok(meta) => println!("  {file:<32} {:>8} KiB  ({})", meta.len() / 1024, guest.package),
             Err(_) => eprintln!("warning: {file} of `{}` was not produced", guest.package),
         }
+    }
+    for (brand, file) in &ws.packages {
+        println!("  brand package {brand} (brands/{brand}/spin.toml, not in spin.toml): {file}");
     }
     Ok(dir)
 }
@@ -640,6 +688,26 @@ mod tests {
         for required in ["SPIN_VARIABLE_WHATSAPP_APP_SECRET", "SPIN_VARIABLE_WHATSAPP_SANDBOX"] {
             assert!(keys.iter().any(|k| k == required), "{required} in {keys:?}");
         }
+    }
+
+    #[test]
+    fn brand_packages_are_built_with_the_other_components() -> Result<()> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let seller = |wasm: &str| Guest {
+            package: "seller-sports".into(),
+            dir: root.join("brands/sports"),
+            wasm: Some(wasm.into()),
+        };
+        let packages = brand_packages(&root, &[seller("seller_sports.wasm")])?;
+        assert!(packages.contains(&("sports".to_string(), "seller_sports.wasm".to_string())), "{packages:?}");
+
+        // A package whose manifest names another file than its crate builds.
+        let err = brand_packages(&root, &[seller("seller_sport.wasm")]).unwrap_err().to_string();
+        assert!(err.contains("brands/sports/spin.toml") && err.contains("seller_sport.wasm"), "{err}");
+        // A package with no crate of its own.
+        let err = brand_packages(&root, &[]).unwrap_err().to_string();
+        assert!(err.contains("no component crate"), "{err}");
+        Ok(())
     }
 
     #[test]

@@ -106,12 +106,14 @@ fn file_products(brand: &str) -> Result<Vec<Value>> {
     file["products"].as_array().cloned().context("a catalog file has products")
 }
 
-/// The brands that have a catalog file.
+/// The brands that have a catalog file in the store at start: a brand
+/// package (a folder with its own `spin.toml`) joins only when deployed, and
+/// `spin.toml` keeps its catalog out of the catalog component's files.
 fn brands() -> Result<Vec<String>> {
     let mut brands = Vec::new();
     for entry in std::fs::read_dir(workspace_root().join("brands"))? {
         let entry = entry?;
-        if entry.path().join("catalog.json").is_file() {
+        if entry.path().join("catalog.json").is_file() && !entry.path().join("spin.toml").is_file() {
             brands.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
@@ -384,6 +386,24 @@ async fn a_brand_without_a_catalog_gives_an_empty_result() -> Result<()> {
         let result = ask(&catalog, data).await?;
         assert_eq!((result.products.len(), result.total), (0, 0));
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_brand_package_is_not_sold_before_it_is_deployed() -> Result<()> {
+    let catalog = catalog()?;
+    let mut packages = 0;
+    for entry in std::fs::read_dir(workspace_root().join("brands"))? {
+        let dir = entry?.path();
+        if !(dir.join("spin.toml").is_file() && dir.join("catalog.json").is_file()) {
+            continue;
+        }
+        packages += 1;
+        let brand = dir.file_name().context("a brand folder")?.to_string_lossy().into_owned();
+        let result = ask(&catalog, json!({ "request_id": format!("rq-package-{brand}"), "brand": brand })).await?;
+        assert_eq!((result.products.len(), result.total), (0, 0), "{brand}: {:?}", ids(&result));
+    }
+    assert!(packages > 0, "brands/sports is a package");
     Ok(())
 }
 

@@ -1,7 +1,7 @@
-//! The five seller components in the real runtime (`agent-store-testing`),
-//! with the real product catalog component answering their searches, and a
-//! fake OpenAI-compatible server on 127.0.0.1 behind the host's own
-//! `--llm chat=openai:…` backend for the model path.
+//! The five seller components and the sports package's in the real runtime
+//! (`agent-store-testing`), with the real product catalog component answering
+//! their searches, and a fake OpenAI-compatible server on 127.0.0.1 behind
+//! the host's own `--llm chat=openai:…` backend for the model path.
 //!
 //! Needs the components built: `cargo xtask build` (or the `cargo build
 //! --target wasm32-wasip2 --release -p seller-<brand> -p product-catalog`
@@ -40,6 +40,25 @@ fn seller(brand: &str) -> Result<Harness> {
 
 fn catalog() -> Result<Harness> {
     Harness::component("product-catalog").build()
+}
+
+/// The sports seller, a brand package's component: the harness reads the
+/// store's spin.toml, which does not name it, so its sandbox is the one
+/// `brands/sports/spin.toml` gives it, set by hand (the manifest crate's
+/// tests hold the package to these values).
+fn sports_seller() -> Result<Harness> {
+    Harness::builder("seller_sports")
+        .id("seller-sports")
+        .key_value_stores(&["seller-sports"])
+        .ai_models(&["chat"])
+        .build()
+}
+
+/// The catalog as it is once the sports package is deployed: the store's
+/// spin.toml keeps the package's catalog out of its files, so it is mounted
+/// here.
+fn catalog_with_sports() -> Result<Harness> {
+    Harness::component("product-catalog").mount_dir("brands/sports", "/brands/sports").build()
 }
 
 /// One customer talking to one seller, the catalog answering its searches.
@@ -196,56 +215,80 @@ async fn every_seller_greets_in_character_in_three_languages() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_seller_sells_from_search_to_order_number() -> Result<()> {
     for (brand, text, product) in SEARCHES {
-        let mut chat = Chat::new(brand, seller(brand)?, catalog()?);
-        let events = chat.say(text).await?;
-        let query_event = events.iter().find(|e| e.ty() == types::PRODUCT_QUERY).context("a product query")?;
-        let query: ProductQuery = serde_json::from_value(data(query_event))?;
-        assert_eq!(
-            query_event.extension(ext::CORRELATION).map(|v| v.to_string()),
-            Some(query.request_id.clone()),
-            "{brand}: correlation"
-        );
-        assert_eq!(query.conversation.as_ref().map(|c| c.as_str()), Some(chat.conversation.as_str()));
-        assert!(
-            choices(&events)?.iter().any(|c| c.ends_with(product)),
-            "{brand}: {product} offered in {:?}\n{}",
-            choices(&events)?,
-            said(&events)?
-        );
-        assert!(said(&events)?.contains("USD"), "prices shown");
-
-        let events = chat.tap(&format!("add:{product}"), "Add").await?;
-        let added: CartItemAdded = one(&events, types::CART_ITEM_ADDED)?;
-        assert_eq!(added.item.product_id.as_str(), product);
-        let state = chat.state().await?;
-        assert_eq!(state.cart.as_ref().map(|c| c.items.len()), Some(1), "{brand}: the cart is stored");
-
-        let events = chat.tap("checkout", "Checkout").await?;
-        assert!(choices(&events)?.contains(&"yes".to_owned()), "{brand}: asks to confirm");
-        let events = chat.tap("yes", "Place order").await?;
-        let create_event = events.iter().find(|e| e.ty() == types::ORDER_CREATE).context("order.create")?;
-        let create: OrderCreate = serde_json::from_value(data(create_event))?;
-        assert_eq!(create_event.extension(ext::CORRELATION).map(|v| v.to_string()), Some(create.request_id.clone()));
-        assert_eq!(create.expected_total, Some(added.cart.subtotal.clone()));
-
-        let mut created = event(
-            types::ORDER_CREATED,
-            json!({
-                "request_id": create.request_id,
-                "order": {
-                    "id": "ord-20261201-0099", "conversation": chat.conversation, "brand": brand,
-                    "customer": {"id": "cus-test"}, "lines": [], "subtotal": added.cart.subtotal,
-                    "discount": {"amount_minor": 0, "currency": "USD"}, "total": added.cart.subtotal,
-                    "status": "created", "created_at": "2026-12-01T12:01:00Z"
-                }
-            }),
-        );
-        created.set_extension(ext::BRAND, brand);
-        created.set_extension(ext::CONVERSATION, chat.conversation.as_str());
-        let events = chat.deliver(created).await?;
-        assert!(said(&events)?.contains("ord-20261201-0099"), "{brand}: {}", said(&events)?);
-        assert!(chat.state().await?.cart.is_none());
+        sells(Chat::new(brand, seller(brand)?, catalog()?), text, product).await?;
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sports_package_seller_greets_and_sells() -> Result<()> {
+    for hello in ["Hi!", "¡Hola!", "Oi!"] {
+        let mut chat = Chat::new("sports", sports_seller()?, catalog_with_sports()?);
+        let events = chat.say(hello).await?;
+        let intent: ChatIntentDetected = one(&events, types::CHAT_INTENT_DETECTED)?;
+        assert_eq!(intent.intent, agent_store_events::Intent::Greeting);
+        let response: ChatResponse = one(&events, types::CHAT_RESPONSE)?;
+        assert_eq!(response.from, agent_store_events::Responder::Ai { agent: "Leo".into() });
+        let text = said(&events)?;
+        assert!(text.contains("Leo") && text.contains("Ana"), "{text}");
+        assert_eq!(agent_store_text::detect(&text).map(|l| l.tag()), Some(intent.language.as_str()), "{text}");
+    }
+    let chat = Chat::new("sports", sports_seller()?, catalog_with_sports()?);
+    sells(chat, "¿tienen zapatillas de trail?", "spt-001").await
+}
+
+/// A search that must offer `product`, then add to cart, checkout and the
+/// order number, in one conversation.
+async fn sells(mut chat: Chat, text: &str, product: &str) -> Result<()> {
+    let brand = chat.brand;
+    let events = chat.say(text).await?;
+    let query_event = events.iter().find(|e| e.ty() == types::PRODUCT_QUERY).context("a product query")?;
+    let query: ProductQuery = serde_json::from_value(data(query_event))?;
+    assert_eq!(
+        query_event.extension(ext::CORRELATION).map(|v| v.to_string()),
+        Some(query.request_id.clone()),
+        "{brand}: correlation"
+    );
+    assert_eq!(query.conversation.as_ref().map(|c| c.as_str()), Some(chat.conversation.as_str()));
+    assert!(
+        choices(&events)?.iter().any(|c| c.ends_with(product)),
+        "{brand}: {product} offered in {:?}\n{}",
+        choices(&events)?,
+        said(&events)?
+    );
+    assert!(said(&events)?.contains("USD"), "prices shown");
+
+    let events = chat.tap(&format!("add:{product}"), "Add").await?;
+    let added: CartItemAdded = one(&events, types::CART_ITEM_ADDED)?;
+    assert_eq!(added.item.product_id.as_str(), product);
+    let state = chat.state().await?;
+    assert_eq!(state.cart.as_ref().map(|c| c.items.len()), Some(1), "{brand}: the cart is stored");
+
+    let events = chat.tap("checkout", "Checkout").await?;
+    assert!(choices(&events)?.contains(&"yes".to_owned()), "{brand}: asks to confirm");
+    let events = chat.tap("yes", "Place order").await?;
+    let create_event = events.iter().find(|e| e.ty() == types::ORDER_CREATE).context("order.create")?;
+    let create: OrderCreate = serde_json::from_value(data(create_event))?;
+    assert_eq!(create_event.extension(ext::CORRELATION).map(|v| v.to_string()), Some(create.request_id.clone()));
+    assert_eq!(create.expected_total, Some(added.cart.subtotal.clone()));
+
+    let mut created = event(
+        types::ORDER_CREATED,
+        json!({
+            "request_id": create.request_id,
+            "order": {
+                "id": "ord-20261201-0099", "conversation": chat.conversation, "brand": brand,
+                "customer": {"id": "cus-test"}, "lines": [], "subtotal": added.cart.subtotal,
+                "discount": {"amount_minor": 0, "currency": "USD"}, "total": added.cart.subtotal,
+                "status": "created", "created_at": "2026-12-01T12:01:00Z"
+            }
+        }),
+    );
+    created.set_extension(ext::BRAND, brand);
+    created.set_extension(ext::CONVERSATION, chat.conversation.as_str());
+    let events = chat.deliver(created).await?;
+    assert!(said(&events)?.contains("ord-20261201-0099"), "{brand}: {}", said(&events)?);
+    assert!(chat.state().await?.cart.is_none());
     Ok(())
 }
 
