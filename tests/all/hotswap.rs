@@ -519,3 +519,148 @@ async fn up_watch_rebuilds_and_deploys_in_place() -> Result<()> {
     assert_eq!(running_version(&host).await?, sha256(&std::fs::read(&v2)?));
     Ok(())
 }
+
+/// The chat's number for the choice labelled with one of `labels`, read
+/// from its output (`  [2] Add to cart`); the label found is returned too.
+async fn choice(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    labels: &[&str],
+    log: &mut Vec<String>,
+) -> Result<(String, String)> {
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await? {
+            log.push(line.clone());
+            let trimmed = line.trim();
+            if let Some((number, label)) = trimmed.strip_prefix('[').and_then(|rest| rest.split_once("] ")) {
+                if number.chars().all(|c| c.is_ascii_digit()) && labels.iter().any(|l| label.contains(l)) {
+                    return Ok((number.to_string(), label.to_string()));
+                }
+            }
+        }
+        bail!("the chat ended")
+    })
+    .await;
+    match found {
+        Ok(result) => result.with_context(|| format!("no choice {labels:?} in:\n{}", log.join("\n"))),
+        Err(_) => bail!("no choice {labels:?} in the chat's output:\n{}", log.join("\n")),
+    }
+}
+
+/// A sixth brand that was not in the store at start: deployed into the
+/// running store as a package, it sells over the WhatsApp webhook from "hi"
+/// to a paid order; removed, its number says it is out of service.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sports_brand_joins_the_running_store_and_sells_over_whatsapp() -> Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let host = HostBuilder::repo_manifest().arg("--kv").arg("memory").start().await?;
+    let package = agent_store_tests::workspace_root().join("brands/sports/spin.toml");
+    let wasm = wasm_dir();
+    let (ok, out) =
+        cli(&host, &["deploy", "--manifest", package.to_str().unwrap(), "--wasm-dir", wasm.to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    assert!(out.contains("seller-sports:") && out.contains("catalog.json"), "{out}");
+
+    let chat = |phone: &str| {
+        tokio::process::Command::new(host_binary_path())
+            .args(["chat", "--brand", "sports", "--brand-numbers", "100000000000006=sports"])
+            .args(["--phone", phone, "--url", &host.url, "--poll-ms", "100"])
+            .current_dir(agent_store_tests::workspace_root())
+            .env("AGENT_STORE_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+    };
+    let mut customer = chat("+34 600 000 066")?;
+    let mut stdin = customer.stdin.take().context("stdin")?;
+    let mut lines = tokio::io::BufReader::new(customer.stdout.take().context("stdout")?).lines();
+    let mut log = Vec::new();
+    let mut say = async |text: &str| -> Result<()> {
+        stdin.write_all(format!("{text}\n").as_bytes()).await?;
+        Ok(())
+    };
+    say("hi!").await?;
+    let greeting = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await? {
+            log.push(line.clone());
+            if line.contains("Leo") {
+                return anyhow::Ok(line);
+            }
+        }
+        bail!("the chat ended")
+    })
+    .await
+    .with_context(|| format!("Leo never greeted:\n{}", log.join("\n")))??;
+    assert!(greeting.starts_with("sports: "), "{greeting}");
+
+    say("trail running shoes").await?;
+    let (number, label) = choice(&mut lines, &["Add to cart", "Ridgeline Trail Running Shoes"], &mut log).await?;
+    say(&number).await?;
+    if !label.contains("Add to cart") {
+        let (number, _) = choice(&mut lines, &["Add to cart"], &mut log).await?;
+        say(&number).await?;
+    }
+    let (number, _) = choice(&mut lines, &["Checkout"], &mut log).await?;
+    say(&number).await?;
+    let (number, _) = choice(&mut lines, &["Place order"], &mut log).await?;
+    say(&number).await?;
+    let order = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await? {
+            log.push(line.clone());
+            if let Some(at) = line.find("ord-") {
+                let id: String =
+                    line[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                return anyhow::Ok(id);
+            }
+        }
+        bail!("the chat ended")
+    })
+    .await
+    .with_context(|| format!("no order number:\n{}", log.join("\n")))??;
+
+    let (status, body) = crate::orders::api(&host, reqwest::Method::GET, &format!("/orders/{order}")).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["order"]["brand"], "sports", "{body}");
+    assert!(body["order"]["lines"][0]["product_id"].as_str().unwrap_or_default().starts_with("spt-"), "{body}");
+    let paid = json!({"order_id": order, "status": "paid", "provider": "stripe", "reference": "pi_sports", "amount": body["order"]["total"]});
+    let (status, body) = crate::orders::hook(&host, "payment", paid).await?;
+    assert_eq!((status, &body["status"]), (200, &json!("confirmed")), "{body}");
+    // The order processor tells the customer, on the sports number.
+    let confirmed = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await? {
+            log.push(line.clone());
+            if line.contains(&order) && line.to_lowercase().contains("payment") {
+                return anyhow::Ok(line);
+            }
+        }
+        bail!("the chat ended")
+    })
+    .await;
+    assert!(confirmed.is_ok(), "the customer hears the payment: {}", log.join("\n"));
+    say("/quit").await?;
+    drop(say);
+    let _ = tokio::time::timeout(WAIT, customer.wait()).await;
+
+    // Removed: the number answers that it is out of service, not silence.
+    let (ok, out) = cli(&host, &["remove", "seller-sports"]).await?;
+    assert!(ok, "{out}");
+    let mut late = chat("+34 600 000 067")?;
+    let mut stdin = late.stdin.take().context("stdin")?;
+    let mut lines = tokio::io::BufReader::new(late.stdout.take().context("stdout")?).lines();
+    stdin.write_all(b"hello?\n").await?;
+    let mut log = Vec::new();
+    let answer = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await? {
+            log.push(line.clone());
+            if line.starts_with("sports: ") {
+                return anyhow::Ok(line);
+            }
+        }
+        bail!("the chat ended")
+    })
+    .await
+    .with_context(|| format!("silence from a removed brand's number:\n{}", log.join("\n")))??;
+    assert!(answer.to_lowercase().contains("not in service"), "{answer}");
+    Ok(())
+}

@@ -32,7 +32,7 @@ fn demo(name: &str) -> String {
 
 /// `X-Agent-Store-Signature` for `body` sent to the `kind` hook, computed by
 /// `openssl` as the docs show, with that hook's own secret.
-fn signature(kind: &str, body: &str) -> Result<String> {
+pub(crate) fn signature(kind: &str, body: &str) -> Result<String> {
     use std::io::Write;
     let secret = demo(&format!("SPIN_VARIABLE_ORDERS_{}_HOOK_SECRET", kind.to_uppercase()));
     ensure!(!secret.is_empty(), "demo.env has no secret for the {kind} hook");
@@ -50,7 +50,7 @@ fn signature(kind: &str, body: &str) -> Result<String> {
     Ok(format!("sha256={hex}"))
 }
 
-async fn hook(host: &HostProcess, kind: &str, body: Value) -> Result<(u16, Value)> {
+pub(crate) async fn hook(host: &HostProcess, kind: &str, body: Value) -> Result<(u16, Value)> {
     let body = body.to_string();
     let response = reqwest::Client::new()
         .post(format!("{}/orders/hooks/{kind}", host.url))
@@ -62,7 +62,7 @@ async fn hook(host: &HostProcess, kind: &str, body: Value) -> Result<(u16, Value
     Ok((response.status().as_u16(), response.json().await.unwrap_or(Value::Null)))
 }
 
-async fn api(host: &HostProcess, method: reqwest::Method, path: &str) -> Result<(u16, Value)> {
+pub(crate) async fn api(host: &HostProcess, method: reqwest::Method, path: &str) -> Result<(u16, Value)> {
     let response = reqwest::Client::new()
         .request(method, format!("{}{path}", host.url))
         .bearer_auth(demo("SPIN_VARIABLE_ORDERS_API_TOKEN"))
