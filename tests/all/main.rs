@@ -1,6 +1,7 @@
 //! Every end-to-end test of Agent Store, one module per area.
 
 mod assistant;
+mod brands;
 mod broker;
 mod host;
 mod hotswap;

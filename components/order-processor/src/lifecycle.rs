@@ -201,7 +201,11 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> agent_store_
     let order = &stored.order;
     let (brand, conversation) = (order.brand.as_str(), order.conversation.as_str());
     let emit = |event: Emit| event.brand(brand).conversation(conversation).build();
-    let (status_event, notice) = status_change(order, action, was_paid);
+    let signer = match crate::kv::open() {
+        Ok(orders) => crate::brands::signer(&orders, brand)?,
+        Err(e) => return Err(agent_store_sdk::Error::failed(e)),
+    };
+    let (status_event, notice) = status_change(order, action, was_paid, signer.as_deref());
     let status_event = emit(status_event?)?;
     let mut message = OutboundMessage::text(notice);
     if let (Action::Ship(shipment), OutboundMessage::Text { preview_url, .. }) = (action, &mut message) {
@@ -221,7 +225,12 @@ fn events(stored: &StoredOrder, action: &Action, was_paid: bool) -> agent_store_
 
 /// The status event of a change, and what the customer is told of it in the
 /// brand's voice and the order's language.
-fn status_change(order: &Order, action: &Action, was_paid: bool) -> (agent_store_sdk::Result<Emit>, String) {
+fn status_change(
+    order: &Order,
+    action: &Action,
+    was_paid: bool,
+    signer: Option<&str>,
+) -> (agent_store_sdk::Result<Emit>, String) {
     let brand = order.brand.as_str();
     let lang = voice::language(order.language.as_deref());
     let id = order.id.as_str();
@@ -237,7 +246,7 @@ fn status_change(order: &Order, action: &Action, was_paid: bool) -> (agent_store
                     confirmed_at: Utc::now(),
                 },
             ),
-            voice::notice(brand, lang, id, &Notice::Confirmed { total: &order.total }),
+            voice::notice_by(brand, signer, lang, id, &Notice::Confirmed { total: &order.total }),
         ),
         Action::Ship(shipment) => (
             Emit::new(
@@ -252,8 +261,9 @@ fn status_change(order: &Order, action: &Action, was_paid: bool) -> (agent_store
                     shipped_at: shipment.shipped_at,
                 },
             ),
-            voice::notice(
+            voice::notice_by(
                 brand,
+                signer,
                 lang,
                 id,
                 &Notice::Shipped {
@@ -273,7 +283,7 @@ fn status_change(order: &Order, action: &Action, was_paid: bool) -> (agent_store
                     delivered_at: *at,
                 },
             ),
-            voice::notice(brand, lang, id, &Notice::Delivered),
+            voice::notice_by(brand, signer, lang, id, &Notice::Delivered),
         ),
         Action::Cancel(cancellation) => (
             Emit::new(
@@ -286,7 +296,13 @@ fn status_change(order: &Order, action: &Action, was_paid: bool) -> (agent_store
                     cancelled_at: cancellation.cancelled_at,
                 },
             ),
-            voice::notice(brand, lang, id, &Notice::Cancelled { reason: &cancellation.reason, refund: was_paid }),
+            voice::notice_by(
+                brand,
+                signer,
+                lang,
+                id,
+                &Notice::Cancelled { reason: &cancellation.reason, refund: was_paid },
+            ),
         ),
     }
 }

@@ -4,8 +4,9 @@
 //! Status notices (confirmed, shipped, delivered, cancelled) go to the customer
 //! as a `store.chat.response` `from: system`, signed with the brand's seller:
 //! Luna (fashion, stylish), Max (tech, precise), Sofia (home, warm), Bella
-//! (beauty, caring), Pixel (gaming, energetic). Another brand gets a neutral,
-//! unsigned voice. Rejection messages are for the seller to relay in its own
+//! (beauty, caring), Pixel (gaming, energetic). Another brand gets the
+//! neutral voice, signed by its seller when the brand was onboarded with a
+//! persona ([`crate::brands`]), unsigned otherwise. Rejection messages are for the seller to relay in its own
 //! voice, so they are plain. English, Spanish and Portuguese; English for any
 //! other language.
 
@@ -214,8 +215,14 @@ pub fn seller(brand: &str) -> Option<&'static str> {
     DEMO_BRANDS.iter().find(|b| known && b.id == brand).map(|b| b.agent)
 }
 
-/// The text of a notice about order `id`.
+/// The text of a notice about order `id`, signed by the brand's built-in seller.
 pub fn notice(brand: &str, lang: Language, id: &str, notice: &Notice<'_>) -> String {
+    notice_by(brand, seller(brand), lang, id, notice)
+}
+
+/// The text of a notice about order `id`, signed by `signer` (the brand's
+/// seller, built-in or learned), or unsigned.
+pub fn notice_by(brand: &str, signer: Option<&str>, lang: Language, id: &str, notice: &Notice<'_>) -> String {
     let t = templates(voice(brand), lang);
     let mut text = match notice {
         Notice::Confirmed { total } => t.confirmed.replace("{total}", &total.to_string()),
@@ -239,7 +246,7 @@ pub fn notice(brand: &str, lang: Language, id: &str, notice: &Notice<'_>) -> Str
         }
     };
     text = text.replace("{id}", id);
-    if let Some(seller) = seller(brand) {
+    if let Some(seller) = signer {
         text.push_str("\n— ");
         text.push_str(seller);
     }
@@ -379,6 +386,13 @@ mod tests {
         }
         assert_eq!(seller("gaming"), Some("Pixel"));
         assert_eq!(seller("pets"), None);
+    }
+
+    #[test]
+    fn a_learned_brand_speaks_neutrally_signed_by_its_seller() {
+        let total = Money::new(100, "USD");
+        let text = notice_by("sports", Some("Leo"), Language::Es, "ord-1", &Notice::Confirmed { total: &total });
+        assert!(text.starts_with("Pago recibido") && text.ends_with("\n— Leo"), "{text}");
     }
 
     #[test]

@@ -5,12 +5,18 @@
 //! at `/brands/<brand>/catalog.json`; and keeps the live stock, which orders
 //! reserve, commit and release through its private HTTP API ([`api`]).
 //!
+//! Brands that join the running store bring their catalog in
+//! `store.brand.onboarded`; it is validated like the files and kept in the
+//! `catalog` store ([`learned`]), and served exactly like them until
+//! `store.brand.removed`.
+//!
 //! Prices are promotion-aware ([`catalog`]); the stock a result shows is the
 //! live figure ([`stock`]), not the file's.
 
 pub mod api;
 pub mod catalog;
 pub mod kv;
+pub mod learned;
 pub mod quote;
 pub mod recommend;
 pub mod stock;
@@ -30,7 +36,27 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
     match event.ty() {
         types::PRODUCT_QUERY => query(&event),
         types::PRODUCT_RECOMMEND => recommend(&event),
+        types::BRAND_ONBOARDED => {
+            let data = agent_store_sdk::brands::onboarded(&event)?;
+            let done = learned::onboard(&open_stock()?, &mounted(None)?, &data).map_err(|e| refusal(&event, e))?;
+            println!("product-catalog: {done}");
+            Ok(Vec::new())
+        }
+        types::BRAND_REMOVED => {
+            let data = agent_store_sdk::brands::removed(&event)?;
+            let done = learned::remove(&open_stock()?, &mounted(None)?, &data).map_err(|e| refusal(&event, e))?;
+            println!("product-catalog: {done}");
+            Ok(Vec::new())
+        }
         other => Err(Error::bad_event(format!("product-catalog does not handle {other} events"))),
+    }
+}
+
+/// A refused brand event names itself in the dead letter.
+fn refusal(event: &Incoming, error: Error) -> Error {
+    match error {
+        Error::BadEvent(reason) => agent_store_sdk::brands::refused(event, &reason),
+        other => other,
     }
 }
 
@@ -100,8 +126,23 @@ fn live_stock(kv: &Bucket, product: &CatalogProduct) -> Result<u32> {
     stock::available(kv, product).map_err(|e| Error::failed(e.to_string()))
 }
 
-/// Reads the catalogs: one brand's when the request names it, else all.
+/// Reads the catalogs: one brand's when the request names it, else all;
+/// the mounted files and the learned ones alike.
 pub(crate) fn load(brand: Option<&str>) -> Result<Catalog> {
+    let mounted = mounted(brand)?;
+    let learned = match brand {
+        // A mounted brand is never also learned (onboarding refuses it).
+        Some(_) if !mounted.is_empty() => Vec::new(),
+        Some(brand) => learned::get(&open_stock()?, brand)?
+            .map(|l| vec![(brand.to_string(), l.catalog.to_string())])
+            .unwrap_or_default(),
+        None => learned::all(&open_stock()?)?,
+    };
+    learned::merge(&mounted, &learned)
+}
+
+/// The mounted catalog files as `(brand, text)`: one brand's, or all.
+fn mounted(brand: Option<&str>) -> Result<Vec<(String, String)>> {
     let brands: Vec<String> = match brand {
         Some(brand) => vec![brand.to_string()],
         None => std::fs::read_dir(CATALOG_ROOT)
@@ -123,8 +164,7 @@ pub(crate) fn load(brand: Option<&str>) -> Result<Catalog> {
             Err(e) => return Err(Error::failed(format!("reading {path}: {e}"))),
         }
     }
-    Catalog::from_files(files.iter().map(|(b, t)| (b.as_str(), t.as_str())))
-        .map_err(|e| Error::failed(format!("the catalog files are invalid: {e}")))
+    Ok(files)
 }
 
 agent_store_sdk::export!(id: "product-catalog", events: handle, http: api::handle);

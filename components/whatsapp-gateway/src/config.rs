@@ -41,6 +41,11 @@ impl BrandNumbers {
         Ok(Self { pairs })
     }
 
+    /// Whether the variable gives `brand` a number.
+    pub fn has_brand(&self, brand: &str) -> bool {
+        self.pairs.iter().any(|(_, b)| b == brand)
+    }
+
     /// The brand that owns a business number.
     pub fn brand_of(&self, phone_number_id: &str) -> Option<&str> {
         self.pairs.iter().find(|(id, _)| id == phone_number_id).map(|(_, brand)| brand.as_str())
@@ -52,6 +57,11 @@ fn variable(name: &str) -> Result<String> {
         .map_err(|e| Error::failed(format!("the gateway's `{name}` variable cannot be read: {e}")))
 }
 
+/// The brands of the `brand_numbers` variable.
+pub fn brand_numbers() -> Result<BrandNumbers> {
+    BrandNumbers::parse(&variable("brand_numbers")?).map_err(Error::failed)
+}
+
 /// What the webhook needs.
 pub struct Inbound {
     pub app_secret: String,
@@ -61,11 +71,7 @@ pub struct Inbound {
 
 impl Inbound {
     pub fn load() -> Result<Self> {
-        Ok(Self {
-            app_secret: variable("app_secret")?,
-            brands: BrandNumbers::parse(&variable("brand_numbers")?).map_err(Error::failed)?,
-            hash_salt: variable("hash_salt")?,
-        })
+        Ok(Self { app_secret: variable("app_secret")?, brands: brand_numbers()?, hash_salt: variable("hash_salt")? })
     }
 }
 
@@ -100,6 +106,7 @@ mod tests {
         assert_eq!(numbers.brand_of("100000000000001"), Some("fashion"));
         assert_eq!(numbers.brand_of("100000000000002"), Some("tech"));
         assert_eq!(numbers.brand_of("100000000000003"), None);
+        assert!(numbers.has_brand("tech") && !numbers.has_brand("sports"));
         assert_eq!(BrandNumbers::parse("").unwrap(), BrandNumbers::default());
     }
 

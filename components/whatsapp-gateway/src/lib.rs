@@ -31,6 +31,7 @@
 //! message tokens instead (see [`privacy::message_token`]); a reply that
 //! quotes one is sent quoting the wamid behind it.
 
+pub mod brands;
 pub mod cloud_api;
 pub mod config;
 mod media;
@@ -39,7 +40,7 @@ mod store;
 pub mod throttle;
 pub mod webhook;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use agent_store_events::{
     ChatMessageNew, ChatResponse, CustomerRef, DeliveryStatus, EventData, MessageContent, OutboundMessage,
@@ -49,6 +50,7 @@ use agent_store_sdk::{AttributesReader, AttributesWriter, Emit, Error, Event, In
 use sha2::{Digest, Sha256};
 use spin_sdk::http::{Method, Request, Response};
 
+use crate::brands::Owner;
 use crate::cloud_api::Outcome;
 use crate::store::{Conversation, Memory};
 use crate::throttle::{Meter, RateLimit, Verdict};
@@ -64,7 +66,28 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
     match event.ty() {
         types::CHAT_RESPONSE => split(&event),
         types::WHATSAPP_MESSAGE_SEND => send(&event).await,
+        types::BRAND_ONBOARDED => {
+            let data = agent_store_sdk::brands::onboarded(&event)?;
+            let done = brands::onboard(&config::brand_numbers()?, &data).map_err(|e| refusal(&event, e))?;
+            println!("{done}");
+            Ok(Vec::new())
+        }
+        types::BRAND_REMOVED => {
+            let data = agent_store_sdk::brands::removed(&event)?;
+            let done = brands::remove(&config::brand_numbers()?, &data).map_err(|e| refusal(&event, e))?;
+            println!("{done}");
+            Ok(Vec::new())
+        }
         other => Err(Error::bad_event(format!("whatsapp-gateway does not handle {other} events"))),
+    }
+}
+
+/// A refused brand event names itself in the dead letter; failures stay
+/// retryable as they were.
+fn refusal(event: &Incoming, error: Error) -> Error {
+    match error {
+        Error::BadEvent(reason) => agent_store_sdk::brands::refused(event, &reason),
+        other => other,
     }
 }
 
@@ -308,11 +331,27 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
     let (mut messages, mut statuses, mut throttled) = (Vec::new(), Vec::new(), Vec::new());
     let (mut repeated, mut unowned) = (0, HashSet::new());
     let mut in_this_call = HashSet::new();
+    let learned = brands::open()?;
+    let mut owners: HashMap<String, Owner> = HashMap::new();
+    let mut owner_of = |number: &str| -> Result<Owner> {
+        if let Some(owner) = owners.get(number) {
+            return Ok(owner.clone());
+        }
+        let owner = brands::owner(&config.brands, learned.as_ref(), number)?;
+        owners.insert(number.to_string(), owner.clone());
+        Ok(owner)
+    };
+    let mut retired = 0;
     for message in &notification.messages {
-        let Some(brand) = config.brands.brand_of(&message.phone_number_id) else {
-            unowned.insert(message.phone_number_id.clone());
-            continue;
+        let (brand, serving) = match owner_of(&message.phone_number_id)? {
+            Owner::Serving(brand) => (brand, true),
+            Owner::Retired(brand) => (brand, false),
+            Owner::Unknown => {
+                unowned.insert(message.phone_number_id.clone());
+                continue;
+            }
         };
+        let brand = brand.as_str();
         if !in_this_call.insert(message.message_id.clone()) || memory.seen_message(&message.message_id)? {
             repeated += 1;
             continue;
@@ -328,6 +367,15 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
             },
         )?;
         let customer = privacy::customer_id(&config.hash_salt, &message.phone);
+        if !serving {
+            // Nobody sells on this number any more: the customer hears so,
+            // once a day at most, and no seller gets the message.
+            let text = message.content.text().unwrap_or_default();
+            events.push(not_in_service(brand, &conversation, &customer, &message.phone_number_id, now, text)?);
+            throttled.push(message.message_id.as_str());
+            retired += 1;
+            continue;
+        }
         if let Verdict::Throttled { first, window } = meter.count(&limit, &customer, now)? {
             if first {
                 eprintln!(
@@ -349,10 +397,16 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
         messages.push(message.message_id.as_str());
     }
     for status in &notification.statuses {
-        let Some(brand) = config.brands.brand_of(&status.phone_number_id) else {
-            unowned.insert(status.phone_number_id.clone());
-            continue;
+        let brand = match owner_of(&status.phone_number_id)? {
+            Owner::Serving(brand) => brand,
+            // The statuses of "not in service" answers concern nobody.
+            Owner::Retired(_) => continue,
+            Owner::Unknown => {
+                unowned.insert(status.phone_number_id.clone());
+                continue;
+            }
         };
+        let brand = brand.as_str();
         let name = status_name(status.status);
         if !in_this_call.insert(format!("{}:{name}", status.message_id))
             || memory.seen_status(&status.message_id, name)?
@@ -384,11 +438,11 @@ async fn accept(config: &config::Inbound, notification: Notification) -> Result<
         }
     }
     Ok(format!(
-        "{} messages and {} statuses published, {repeated} already seen, {} over the rate limit, {} for unknown \
-         business numbers",
+        "{} messages and {} statuses published, {repeated} already seen, {} over the rate limit, {retired} to \
+         numbers out of service, {} for unknown business numbers",
         messages.len(),
         statuses.len(),
-        throttled.len(),
+        throttled.len() - retired,
         notification.messages.len() + notification.statuses.len()
             - messages.len()
             - statuses.len()
@@ -408,6 +462,28 @@ fn slow_down(brand: &str, conversation: &str, customer: &str, window: u64, text:
         reply_to: None,
     };
     emit(&send, stable_id("slow-down", &format!("{customer}\0{window}")), brand, Some(conversation))
+}
+
+/// The answer to a customer writing to a removed brand's number: an id of
+/// its own per customer, number and day, so a customer who keeps writing is
+/// told once a day, not once a message (the send is skipped for an id already
+/// delivered).
+fn not_in_service(
+    brand: &str,
+    conversation: &str,
+    customer: &str,
+    number: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    text: &str,
+) -> Result<Event> {
+    let send = WhatsAppMessageSend {
+        conversation: conversation.into(),
+        brand: brand.into(),
+        message: OutboundMessage::text(brands::not_in_service(text)),
+        reply_to: None,
+    };
+    let day = now.date_naive();
+    emit(&send, stable_id("not-in-service", &format!("{customer}\0{number}\0{day}")), brand, Some(conversation))
 }
 
 fn status_name(status: DeliveryStatus) -> &'static str {

@@ -102,8 +102,10 @@ pub struct DemoBrand {
     pub agent: &'static str,
 }
 
-/// The demo brands and their AI sellers. Not a limit: any other brand id is
-/// just as valid once its seller component is deployed.
+/// The demo brands and their AI sellers, built into the repository's store.
+/// Not a limit: any other brand id is just as valid once its seller component
+/// is deployed, and the shared components learn such a brand's number,
+/// catalog and seller from `store.brand.onboarded` ([`crate::BrandOnboarded`]).
 pub const DEMO_BRANDS: &[DemoBrand] = &[
     DemoBrand { id: "fashion", agent: "Luna" },
     DemoBrand { id: "tech", agent: "Max" },

@@ -86,7 +86,9 @@ mod sales;
 pub mod stock;
 mod whatsapp;
 
-pub use brand::{BrandOnboarded, BrandRemoved};
+pub use brand::{
+    BrandOnboarded, BrandRemoved, MAX_BRAND, MAX_PERSONA, MAX_VERSION, MAX_WHATSAPP_NUMBER, is_valid_brand,
+};
 pub use cart::{Cart, CartItem, CartItemAdded};
 pub use chat::{ChatIntentDetected, ChatMessageNew, ChatResponse, Intent, IntentEntities, Responder};
 pub use common::{BrandId, ConversationId, CustomerRef, DEMO_BRANDS, DemoBrand, Money, OrderId, ProductId};
@@ -296,6 +298,8 @@ event_data! {
     SalesInsight => types::SALES_INSIGHT,
     EscalationAccepted => types::SALES_ESCALATION_ACCEPTED,
     EscalationReleased => types::SALES_ESCALATION_RELEASED,
+    BrandOnboarded => types::BRAND_ONBOARDED,
+    BrandRemoved => types::BRAND_REMOVED,
 }
 
 #[cfg(test)]

@@ -129,6 +129,8 @@ fn check_event(name: &str, json: &str) -> Result<(), String> {
         types::SALES_INSIGHT => event::<SalesInsight>(name, json).map(drop),
         types::SALES_ESCALATION_ACCEPTED => event::<EscalationAccepted>(name, json).map(drop),
         types::SALES_ESCALATION_RELEASED => event::<EscalationReleased>(name, json).map(drop),
+        types::BRAND_ONBOARDED => event::<BrandOnboarded>(name, json).and_then(|b| b.validate()),
+        types::BRAND_REMOVED => event::<BrandRemoved>(name, json).and_then(|b| b.validate()),
         _ => Err("not an event type of `types::ALL`".into()),
     }
 }

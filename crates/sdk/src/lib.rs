@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod brands;
 pub mod kv;
 pub mod settings;
 
