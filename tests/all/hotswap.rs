@@ -664,3 +664,47 @@ async fn the_sports_brand_joins_the_running_store_and_sells_over_whatsapp() -> R
     assert!(answer.to_lowercase().contains("no longer in service"), "{answer}");
     Ok(())
 }
+
+/// A team's deploy token (`--deployer`) changes its own components only.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployer_token_changes_its_own_components_only() -> Result<()> {
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let host = start(
+        &v1,
+        &["--deployer", "probes=probe-team-token-0001:probe", "--deployer", "others=other-team-token-0001:seller-*"],
+    )
+    .await?;
+    let as_team = |token: &'static str, args: &[&str]| {
+        let mut command = tokio::process::Command::new(host_binary_path());
+        command.args(args).args(["--host", &host.url, "--token", token]);
+        async move {
+            let output = command.output().await?;
+            let text =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            anyhow::Ok((output.status.success(), text))
+        }
+    };
+    let manifest = v2.manifest();
+    let deploy = ["deploy", "probe", "--manifest", manifest.to_str().unwrap()];
+    let (ok, out) = as_team("other-team-token-0001", &deploy).await?;
+    assert!(!ok && out.contains("403") && out.contains("may not change `probe`"), "{out}");
+    let (ok, out) = as_team("other-team-token-0001", &["remove", "probe"]).await?;
+    assert!(!ok && out.contains("403"), "{out}");
+    assert_eq!(running_version(&host).await?, v1.digest, "another team changed nothing");
+
+    let (ok, out) = as_team("probe-team-token-0001", &deploy).await?;
+    assert!(ok, "{out}");
+    assert_eq!(tag_of(&host, "team-deployed").await?, "v2");
+    let (ok, out) = as_team("probe-team-token-0001", &["rollback", "probe"]).await?;
+    assert!(ok, "{out}");
+    // A team token is no admin token.
+    let response = reqwest::Client::new()
+        .get(format!("{}/admin/dead-letters", host.url))
+        .bearer_auth("probe-team-token-0001")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 401);
+    let (status, _) = host.post_event_as(&event("test.env", json!({})), Some("probe-team-token-0001")).await?;
+    assert_eq!(status, 401, "a deploy token publishes nothing");
+    Ok(())
+}

@@ -33,6 +33,9 @@ pub enum SwapError {
     /// It would take another component's route.
     #[error("{0}")]
     Conflict(String),
+    /// The caller's deploy token does not cover the component.
+    #[error("{0}")]
+    Forbidden(String),
     /// The host could not do it (the broker, the disk).
     #[error("{0}")]
     Failed(String),
@@ -44,6 +47,7 @@ impl SwapError {
             Self::Refused(_) => 422,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
+            Self::Forbidden(_) => 403,
             Self::Failed(_) => 503,
         }
     }
@@ -118,6 +122,17 @@ impl App {
     /// Deploys the components `request` names (or all of its manifest's),
     /// as one switch.
     pub async fn deploy(&self, request: DeployRequest) -> Result<Vec<Switched>, SwapError> {
+        self.deploy_as(request, &|_| true).await
+    }
+
+    /// [`deploy`](Self::deploy) for a caller that may change only the
+    /// components `allowed` says yes to: any other in the deploy refuses it
+    /// whole.
+    pub async fn deploy_as(
+        &self,
+        request: DeployRequest,
+        allowed: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<Switched>, SwapError> {
         let inner = &self.inner;
         let digest = inner.versions.materialize(&request.manifest, &request.contents).map_err(SwapError::refused)?;
         let (manifest, contents) = inner.versions.package(&digest).map_err(SwapError::refused)?;
@@ -135,6 +150,9 @@ impl App {
         };
         if ids.is_empty() {
             return Err(SwapError::Refused("the manifest runs no component".into()));
+        }
+        if let Some(id) = ids.iter().find(|id| !allowed(id)) {
+            return Err(SwapError::Forbidden(format!("this deployer may not change `{id}`")));
         }
         for id in &ids {
             let Some(_) = manifest.component.get(id) else {

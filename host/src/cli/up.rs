@@ -15,7 +15,7 @@ use crate::broker::Broker;
 use crate::broker::knative::{self, KnativeBroker};
 use crate::broker::memory::{self, MemoryBroker};
 use crate::broker::rabbitmq::{self, RabbitBroker, RabbitOptions};
-use crate::server::{self, AdminToken, Credentials, DeliveryGate, DeliveryOptions, ServerState};
+use crate::server::{self, AdminToken, Credentials, DeliveryGate, DeliveryOptions, Deployers, ServerState};
 use agent_store_manifest::Manifest;
 use agent_store_runtime::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
 use agent_store_runtime::capabilities::llm::config::models_from_specs;
@@ -90,6 +90,18 @@ pub struct UpArgs {
         hide_env_values = true
     )]
     producers: Vec<String>,
+
+    /// A team that may deploy, roll back and remove its own components
+    /// through the admin API (and nothing else): `NAME=TOKEN:COMPONENT[|…]`,
+    /// a COMPONENT ending in `*` a prefix (`seller-sports`, `sports-*`).
+    #[arg(
+        long = "deployer",
+        env = "AGENT_STORE_DEPLOYERS",
+        value_delimiter = ',',
+        value_name = "NAME=TOKEN:COMPONENT",
+        hide_env_values = true
+    )]
+    deployers: Vec<String>,
 
     /// With `--broker memory`: deliveries queued at once before `POST
     /// /events` answers 503 (with Retry-After) instead of taking more.
@@ -252,7 +264,11 @@ pub async fn up(args: UpArgs) -> Result<()> {
         super::watch::spawn(app.clone(), args.manifest.clone(), args.wasm_dir.clone());
         tracing::info!("watching the components' build.watch files: a change rebuilds and deploys in place");
     }
-    let credentials = Credentials { admin, producers };
+    let deployers = Deployers::parse(&args.deployers)?;
+    if !deployers.names().is_empty() {
+        tracing::info!(deployers = ?deployers.names(), "deployers may deploy their components");
+    }
+    let credentials = Credentials { admin, producers, deployers };
     let (state, stopping) = ServerState::new(app.clone(), credentials, knative, deliveries, address);
     tokio::spawn(async move {
         signals.recv().await;

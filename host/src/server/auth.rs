@@ -79,6 +79,8 @@ impl AdminToken {
 pub struct Credentials {
     pub admin: AdminToken,
     pub producers: Producers,
+    /// Teams that may deploy their own components (`--deployer`).
+    pub deployers: super::admin::Deployers,
 }
 
 /// The bearer token of a request, if it has one.

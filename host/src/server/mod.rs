@@ -6,7 +6,7 @@
 //! belong to the host; everything else goes to the component whose
 //! `[[trigger.http]]` route matches, as under Spin.
 
-mod admin;
+pub mod admin;
 mod auth;
 mod deliveries;
 mod events;
@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+pub use self::admin::{Deployer, Deployers};
 pub use self::auth::{AdminToken, Credentials, token_path as auth_token_path};
 pub use self::deliveries::{DeliveryGate, DeliveryOptions};
 use crate::app::App;
