@@ -94,18 +94,24 @@ impl Producers {
     /// The producer whose token this is. Every token is compared, each in
     /// constant time, so that the time taken says nothing of which matched.
     pub fn find(&self, token: &str) -> Option<Arc<Producer>> {
-        let mut found = None;
-        for producer in &self.all {
-            if bool::from(producer.token.as_bytes().ct_eq(token.as_bytes())) {
-                found = Some(producer.clone());
-            }
-        }
-        found
+        find_by_token(&self.all, token, |p| &p.token)
     }
 
     pub fn names(&self) -> Vec<&str> {
         self.all.iter().map(|p| p.name.as_str()).collect()
     }
+}
+
+/// The one of `all` whose token is `token`. Every token is compared, each
+/// in constant time, so that the time taken says nothing of which matched.
+pub(crate) fn find_by_token<T>(all: &[Arc<T>], token: &str, token_of: impl Fn(&T) -> &str) -> Option<Arc<T>> {
+    let mut found = None;
+    for item in all {
+        if bool::from(token_of(item).as_bytes().ct_eq(token.as_bytes())) {
+            found = Some(item.clone());
+        }
+    }
+    found
 }
 
 /// What a component may emit: the types it declares, and for a brand's own

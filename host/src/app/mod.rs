@@ -291,17 +291,7 @@ pub(crate) async fn prepare(
         filters: tool.subscribe.iter().map(Filter::from).collect(),
         concurrency: tool.concurrency(),
     });
-    let routes = manifest
-        .trigger
-        .http
-        .iter()
-        .filter(|t| t.component == id)
-        .filter_map(|t| match &t.route {
-            Route::Path(path) => Some(path),
-            Route::Private { .. } => None,
-        })
-        .map(|path| Ok(HttpRoute { pattern: RoutePattern::parse(path)?, component: id.to_string() }))
-        .collect::<Result<_>>()?;
+    let routes = routes_of(manifest, id)?;
     Ok(Arc::new(Component {
         pre,
         scope: EmitScope::from_tool(&tool),
@@ -341,9 +331,24 @@ impl AppInner {
     }
 }
 
+/// The routes `id` asks for in `manifest`.
+pub(crate) fn routes_of(manifest: &Manifest, id: &str) -> Result<Vec<HttpRoute>> {
+    manifest
+        .trigger
+        .http
+        .iter()
+        .filter(|t| t.component == id)
+        .filter_map(|t| match &t.route {
+            Route::Path(path) => Some(path),
+            Route::Private { .. } => None,
+        })
+        .map(|path| Ok(HttpRoute { pattern: RoutePattern::parse(path)?, component: id.to_string() }))
+        .collect()
+}
+
 /// The component's file: the manifest's path, or the same file name in the
 /// directory the build put it in.
-fn locate_source(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn locate_source(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Result<PathBuf> {
     let path = manifest.source_path(id)?;
     if path.exists() {
         return Ok(path);

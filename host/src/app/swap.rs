@@ -16,7 +16,7 @@ use chrono::Utc;
 use cloudevents::{EventBuilder, EventBuilderV10};
 use serde::Serialize;
 
-use super::{App, AppInner, Component, Package, Table, prepare, trace};
+use super::{App, AppInner, Component, Package, Table, prepare, routes_of, trace};
 use crate::deploy::{ComponentState, Contents, Entry, Origin};
 use crate::server::RESERVED_PREFIXES;
 
@@ -177,7 +177,11 @@ impl App {
         let brand = brand_data(&manifest, &digest)?;
         let package = Arc::new(Package { manifest, digest: Some(digest.clone()) });
         // Cheap checks first: a route collision is refused before compiling.
-        let planned: Vec<_> = ids.iter().map(|id| (id.clone(), routes_of(&package, id))).collect();
+        let planned = ids
+            .iter()
+            .map(|id| Ok((id.clone(), routes_of(&package.manifest, id)?)))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(SwapError::refused)?;
         check_routes(&inner.table.load(), &planned)?;
 
         let mut prepared = Vec::new();
@@ -287,10 +291,9 @@ impl App {
         inner.switch(id, None).await.map_err(SwapError::failed)?;
         inner.versions.removed(id, manifest_entry(&current)).map_err(SwapError::failed)?;
         tracing::info!(component = id, version = &current.pre.digest[..12], "removed");
-        if let (Some(brand), Some(digest)) =
-            (current.package.manifest.app_tool().ok().and_then(|t| t.brand), current.package.digest.as_ref())
-        {
-            let _ = digest;
+        // Only a deployed package brings a brand, so only its removal takes one away.
+        let brand = current.package.manifest.app_tool().ok().and_then(|t| t.brand);
+        if let Some(brand) = brand.filter(|_| current.package.digest.is_some()) {
             let removed = BrandRemoved { brand: brand.name.as_str().into(), whatsapp_number: brand.whatsapp_number };
             inner.announce(types::BRAND_REMOVED, &brand.name, &removed).await?;
         }
@@ -450,23 +453,6 @@ impl AppInner {
             SwapError::Failed(format!("switched, but announcing {ty} failed: {e}; deploy again to announce it"))
         })
     }
-}
-
-/// The routes `id` asks for in `package`.
-fn routes_of(package: &Package, id: &str) -> Vec<super::HttpRoute> {
-    package
-        .manifest
-        .trigger
-        .http
-        .iter()
-        .filter(|t| t.component == id)
-        .filter_map(|t| match &t.route {
-            agent_store_manifest::Route::Path(path) => agent_store_manifest::RoutePattern::parse(path)
-                .ok()
-                .map(|pattern| super::HttpRoute { pattern, component: id.to_string() }),
-            agent_store_manifest::Route::Private { .. } => None,
-        })
-        .collect()
 }
 
 /// A route that another component serves, or one of the host's own paths,

@@ -272,19 +272,9 @@ fn short(value: &Value) -> String {
     value.as_str().map(|v| v.chars().take(12).collect()).unwrap_or_else(|| "-".into())
 }
 
-/// The component's `.wasm`: the manifest's path, or the same file name in
-/// the directory the build put it in.
+/// The component's `.wasm`, where the host would look for it.
 pub(crate) fn source_of(manifest: &Manifest, id: &str, wasm_dir: Option<&Path>) -> Result<PathBuf> {
-    let path = manifest.source_path(id)?;
-    if path.exists() {
-        return Ok(path);
-    }
-    if let (Some(dir), Some(name)) = (wasm_dir, path.file_name()) {
-        if dir.join(name).exists() {
-            return Ok(dir.join(name));
-        }
-    }
-    bail!("`{id}`: {} does not exist; build it first (`cargo xtask build`) or pass --wasm-dir", path.display())
+    crate::app::locate_source(manifest, id, wasm_dir).map_err(|e| anyhow::anyhow!("{e:#}; or pass --wasm-dir"))
 }
 
 /// Every file the deployed components mount, and the brand's catalog and

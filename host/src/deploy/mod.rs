@@ -220,16 +220,7 @@ impl Versions {
     /// the history yet (so that it can be rolled back to).
     pub fn switched(&self, id: &str, entry: Entry, manifest: Option<Entry>) -> Result<()> {
         self.update(|state| {
-            let record = state.components.entry(id.to_string()).or_insert_with(|| Record {
-                state: ComponentState::Running,
-                current: None,
-                history: Vec::new(),
-            });
-            if let Some(original) = manifest {
-                if !record.history.iter().any(|e| e.version == original.version && e.package.is_none()) {
-                    record.history.push(original);
-                }
-            }
+            let record = record_of(state, id, manifest);
             record.state = ComponentState::Running;
             record.current = Some(entry.clone());
             record.history.push(entry);
@@ -239,19 +230,7 @@ impl Versions {
     }
 
     pub fn removed(&self, id: &str, manifest: Option<Entry>) -> Result<()> {
-        self.update(|state| {
-            let record = state.components.entry(id.to_string()).or_insert_with(|| Record {
-                state: ComponentState::Removed,
-                current: None,
-                history: Vec::new(),
-            });
-            if let Some(original) = manifest {
-                if !record.history.iter().any(|e| e.version == original.version && e.package.is_none()) {
-                    record.history.push(original);
-                }
-            }
-            record.state = ComponentState::Removed;
-        })
+        self.update(|state| record_of(state, id, manifest).state = ComponentState::Removed)
     }
 
     /// Forgets what serves (`up --reset-deploys`): the manifest's versions
@@ -273,6 +252,22 @@ impl Versions {
         *state = next;
         Ok(())
     }
+}
+
+/// `id`'s record, created if new, with the manifest's version it is
+/// leaving added to its history.
+fn record_of<'a>(state: &'a mut State, id: &str, manifest: Option<Entry>) -> &'a mut Record {
+    let record = state.components.entry(id.to_string()).or_insert_with(|| Record {
+        state: ComponentState::Running,
+        current: None,
+        history: Vec::new(),
+    });
+    if let Some(original) = manifest {
+        if !record.history.iter().any(|e| e.version == original.version && e.package.is_none()) {
+            record.history.push(original);
+        }
+    }
+    record
 }
 
 /// A sha256 in lowercase hex.

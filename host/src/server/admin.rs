@@ -81,17 +81,9 @@ impl Deployers {
         Ok(Self { all })
     }
 
-    /// The deployer whose token this is; every token is compared in
-    /// constant time.
+    /// The deployer whose token this is, compared in constant time.
     pub fn find(&self, token: &str) -> Option<Arc<Deployer>> {
-        use subtle::ConstantTimeEq;
-        let mut found = None;
-        for deployer in &self.all {
-            if bool::from(deployer.token.as_bytes().ct_eq(token.as_bytes())) {
-                found = Some(deployer.clone());
-            }
-        }
-        found
+        crate::app::ingress::find_by_token(&self.all, token, |d| &d.token)
     }
 
     pub fn names(&self) -> Vec<&str> {
