@@ -521,30 +521,37 @@ async fn up_watch_rebuilds_and_deploys_in_place() -> Result<()> {
     Ok(())
 }
 
-/// The chat's number for the choice labelled with one of `labels`, read
-/// from its output (`  [2] Add to cart`); the label found is returned too.
-async fn choice(
-    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-    labels: &[&str],
-    log: &mut Vec<String>,
-) -> Result<(String, String)> {
+type ChatLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// The chat's next output line for which `wanted` gives a value, every
+/// line read kept in `log` for the failure message.
+async fn line_where<T>(lines: &mut ChatLines, log: &mut Vec<String>, wanted: impl Fn(&str) -> Option<T>) -> Result<T> {
     let found = tokio::time::timeout(WAIT, async {
         while let Some(line) = lines.next_line().await? {
             log.push(line.clone());
-            let trimmed = line.trim();
-            if let Some((number, label)) = trimmed.strip_prefix('[').and_then(|rest| rest.split_once("] ")) {
-                if number.chars().all(|c| c.is_ascii_digit()) && labels.iter().any(|l| label.contains(l)) {
-                    return Ok((number.to_string(), label.to_string()));
-                }
+            if let Some(value) = wanted(&line) {
+                return Ok(value);
             }
         }
         bail!("the chat ended")
     })
     .await;
     match found {
-        Ok(result) => result.with_context(|| format!("no choice {labels:?} in:\n{}", log.join("\n"))),
-        Err(_) => bail!("no choice {labels:?} in the chat's output:\n{}", log.join("\n")),
+        Ok(result) => result.with_context(|| log.join("\n")),
+        Err(_) => bail!("not in the chat's output within {WAIT:?}:\n{}", log.join("\n")),
     }
+}
+
+/// The chat's number for the choice labelled with one of `labels`
+/// (`  [2] Add to cart`), and the label found.
+async fn choice(lines: &mut ChatLines, labels: &[&str], log: &mut Vec<String>) -> Result<(String, String)> {
+    line_where(lines, log, |line| {
+        let (number, label) = line.trim().strip_prefix('[')?.split_once("] ")?;
+        (number.chars().all(|c| c.is_ascii_digit()) && labels.iter().any(|l| label.contains(l)))
+            .then(|| (number.to_string(), label.to_string()))
+    })
+    .await
+    .with_context(|| format!("no choice {labels:?}"))
 }
 
 /// A sixth brand that was not in the store at start: deployed into the
@@ -582,17 +589,9 @@ async fn the_sports_brand_joins_the_running_store_and_sells_over_whatsapp() -> R
         Ok(())
     };
     say("hi!").await?;
-    let greeting = tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await? {
-            log.push(line.clone());
-            if line.contains("Leo") {
-                return anyhow::Ok(line);
-            }
-        }
-        bail!("the chat ended")
-    })
-    .await
-    .with_context(|| format!("Leo never greeted:\n{}", log.join("\n")))??;
+    let greeting = line_where(&mut lines, &mut log, |line| line.contains("Leo").then(|| line.to_string()))
+        .await
+        .context("Leo never greeted")?;
     assert!(greeting.starts_with("sports: "), "{greeting}");
 
     say("trail running shoes").await?;
@@ -627,17 +626,11 @@ async fn the_sports_brand_joins_the_running_store_and_sells_over_whatsapp() -> R
     let (status, body) = crate::orders::hook(&host, "payment", paid).await?;
     assert_eq!((status, &body["status"]), (200, &json!("confirmed")), "{body}");
     // The order processor tells the customer, on the sports number.
-    let confirmed = tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await? {
-            log.push(line.clone());
-            if line.contains(&order) && line.to_lowercase().contains("payment") {
-                return anyhow::Ok(line);
-            }
-        }
-        bail!("the chat ended")
+    line_where(&mut lines, &mut log, |line| {
+        (line.contains(&order) && line.to_lowercase().contains("payment")).then_some(())
     })
-    .await;
-    assert!(confirmed.is_ok(), "the customer hears the payment: {}", log.join("\n"));
+    .await
+    .context("the customer hears the payment")?;
     say("/quit").await?;
     drop(say);
     let _ = tokio::time::timeout(WAIT, customer.wait()).await;
@@ -650,17 +643,9 @@ async fn the_sports_brand_joins_the_running_store_and_sells_over_whatsapp() -> R
     let mut lines = tokio::io::BufReader::new(late.stdout.take().context("stdout")?).lines();
     stdin.write_all(b"hello?\n").await?;
     let mut log = Vec::new();
-    let answer = tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await? {
-            log.push(line.clone());
-            if line.starts_with("sports: ") {
-                return anyhow::Ok(line);
-            }
-        }
-        bail!("the chat ended")
-    })
-    .await
-    .with_context(|| format!("silence from a removed brand's number:\n{}", log.join("\n")))??;
+    let answer = line_where(&mut lines, &mut log, |line| line.starts_with("sports: ").then(|| line.to_string()))
+        .await
+        .context("silence from a removed brand's number")?;
     assert!(answer.to_lowercase().contains("no longer in service"), "{answer}");
     Ok(())
 }
