@@ -165,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
     let config = RuntimeConfig { pooling: true, cache_dir: Some(data_dir.join("cache")) };
     let runtime = Arc::new(Runtime::new(&config, services)?);
     let broker = Arc::new(MemoryBroker::default());
-    let options = AppOptions { data_dir: data_dir.clone(), wasm_dir: None, max_depth: 16 };
+    let options = AppOptions { data_dir: data_dir.clone(), wasm_dir: None, max_depth: 16, cluster: None };
     let app =
         Arc::new(App::load(agent_store_manifest::Manifest::load(&manifest_path)?, runtime, broker, options).await?);
     app.start().await?;

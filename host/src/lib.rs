@@ -4,5 +4,6 @@
 pub mod app;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod deploy;
 pub mod server;

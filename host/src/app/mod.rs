@@ -52,11 +52,14 @@ pub struct AppOptions {
     /// does not exist (a `CARGO_TARGET_DIR` elsewhere).
     pub wasm_dir: Option<PathBuf>,
     pub max_depth: u32,
+    /// The other replicas sharing this host's Redis, when there are any to
+    /// share with: a deploy switches all of them (`crate::cluster`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from(".agent-store"), wasm_dir: None, max_depth: DEFAULT_MAX_DEPTH }
+        Self { data_dir: PathBuf::from(".agent-store"), wasm_dir: None, max_depth: DEFAULT_MAX_DEPTH, cluster: None }
     }
 }
 
@@ -135,6 +138,9 @@ pub(crate) struct AppInner {
     /// rollback switches to one of these without compiling.
     pub(crate) prepared: std::sync::Mutex<HashMap<(String, String), Arc<Component>>>,
     pub(crate) versions: crate::deploy::Versions,
+    /// Cutovers this replica prepared for another's coordinator, waiting
+    /// for its commit or abort.
+    pub(crate) pending: std::sync::Mutex<HashMap<String, Vec<swap::Step>>>,
 }
 
 impl App {
@@ -176,6 +182,7 @@ impl App {
             swapping: tokio::sync::Mutex::new(()),
             prepared: std::sync::Mutex::new(HashMap::new()),
             versions,
+            pending: std::sync::Mutex::new(HashMap::new()),
         });
         inner.restore_deploys().await?;
         Ok(Self { inner })
@@ -189,6 +196,15 @@ impl App {
         for id in ids {
             let Some(subscription) = table.components[id].subscription.clone() else { continue };
             self.inner.subscribe(subscription).await?;
+        }
+        if let Some(cluster) = self.inner.options.cluster.clone() {
+            let (commands, subscribed) = cluster.listen();
+            // Counted alive only once it hears cutovers, so none passes it by.
+            tokio::time::timeout(Duration::from_secs(10), subscribed)
+                .await
+                .context("subscribing to the replicas' control channel: timed out")?
+                .context("the replicas' control channel closed")?;
+            self.inner.follow(cluster, commands);
         }
         Ok(())
     }
@@ -260,6 +276,9 @@ impl App {
 
     /// Stops deliveries and lets in-flight events finish.
     pub async fn shutdown(&self, grace: Duration) {
+        if let Some(cluster) = &self.inner.options.cluster {
+            cluster.leave().await;
+        }
         self.inner.broker.shutdown(grace).await;
     }
 }

@@ -16,7 +16,10 @@ use chrono::Utc;
 use cloudevents::{EventBuilder, EventBuilderV10};
 use serde::Serialize;
 
+use tokio::sync::mpsc;
+
 use super::{App, AppInner, Component, Package, Table, prepare, routes_of, trace};
+use crate::cluster::{Change, Cluster, Control};
 use crate::deploy::{ComponentState, Contents, Entry, Origin};
 use crate::server::RESERVED_PREFIXES;
 
@@ -83,8 +86,13 @@ pub struct Switched {
     pub previous: Option<String>,
     /// Milliseconds spent compiling (or taking it from the cache).
     pub prepare_ms: u64,
-    /// Milliseconds of the switch itself.
+    /// Milliseconds of the switch itself (with several replicas: both
+    /// phases, every replica's preparing included).
     pub switch_ms: u64,
+    /// Every replica and the version it runs now; `null` where a replica
+    /// did not confirm in time (it comes up on this version when it
+    /// restarts).
+    pub replicas: Vec<Replica>,
 }
 
 /// A component, as `agent-store components` lists it.
@@ -106,6 +114,13 @@ pub struct ComponentInfo {
 pub struct Replica {
     pub host: String,
     pub version: Option<String>,
+}
+
+/// One component's part of a switch: the version it goes to (prepared,
+/// with its history entry), or out.
+pub(crate) struct Step {
+    id: String,
+    to: Option<(Arc<Component>, Entry)>,
 }
 
 impl App {
@@ -184,7 +199,8 @@ impl App {
             .map_err(SwapError::refused)?;
         check_routes(&inner.table.load(), &planned)?;
 
-        let mut prepared = Vec::new();
+        let mut steps = Vec::new();
+        let mut prepare_ms = HashMap::new();
         for id in &ids {
             let started = std::time::Instant::now();
             let bytes = std::fs::read(inner.versions.blob_path(&contents.sources[id]))
@@ -193,37 +209,16 @@ impl App {
             let component = prepare(&inner.runtime, &inner.options, &package, id, &bytes)
                 .await
                 .map_err(|e| SwapError::Refused(format!("`{id}` cannot be deployed: {e:#}")))?;
-            prepared.push((component, started.elapsed()));
+            prepare_ms.insert(id.clone(), started.elapsed().as_millis() as u64);
+            let to = entry(&component, Origin::Deploy);
+            steps.push(Step { id: id.clone(), to: Some((component, to)) });
         }
-
-        let _one_at_a_time = inner.swapping.lock().await;
-        let planned: Vec<_> =
-            prepared.iter().map(|(c, _)| (c.pre.id.to_string(), c.routes.clone())).collect::<Vec<_>>();
-        check_routes(&inner.table.load(), &planned)?;
-        let mut switched = Vec::new();
-        for (component, elapsed) in prepared {
-            let started = std::time::Instant::now();
-            let id = component.pre.id.to_string();
-            let previous = inner.component(&id);
-            inner.switch(&id, Some(component.clone())).await.map_err(SwapError::failed)?;
-            inner.remember(&component);
-            inner
-                .versions
-                .switched(&id, entry(&component, Origin::Deploy), previous.as_deref().and_then(manifest_entry))
-                .map_err(SwapError::failed)?;
-            tracing::info!(
-                component = %id,
-                version = &component.pre.digest[..12],
-                previous = previous.as_ref().map(|p| &p.pre.digest[..12]),
-                "deployed"
-            );
-            switched.push(Switched {
-                component: id,
-                version: component.pre.digest.clone(),
-                previous: previous.map(|p| p.pre.digest.clone()),
-                prepare_ms: elapsed.as_millis() as u64,
-                switch_ms: started.elapsed().as_millis() as u64,
-            });
+        if let Some(cluster) = &inner.options.cluster {
+            cluster.share_package(&inner.versions, &digest).await.map_err(SwapError::failed)?;
+        }
+        let mut switched = inner.cutover(steps).await?;
+        for done in &mut switched {
+            done.prepare_ms = prepare_ms.get(&done.component).copied().unwrap_or_default();
         }
         if let Some(onboarded) = brand {
             inner.announce(types::BRAND_ONBOARDED, &onboarded.brand.to_string(), &onboarded).await?;
@@ -235,8 +230,6 @@ impl App {
     /// before the current one. Compiled versions are kept: nothing compiles.
     pub async fn rollback(&self, id: &str, to: Option<&str>) -> Result<Switched, SwapError> {
         let inner = &self.inner;
-        let _one_at_a_time = inner.swapping.lock().await;
-        let started = std::time::Instant::now();
         let current = inner.component(id);
         let record = inner.versions.record(id);
         let history = record.as_ref().map(|r| r.history.clone()).unwrap_or_default();
@@ -265,32 +258,29 @@ impl App {
             }
         };
         let component = inner.revive(id, &target).await?;
-        let previous = current;
-        inner.switch(id, Some(component.clone())).await.map_err(SwapError::failed)?;
+        if let Some(cluster) = &inner.options.cluster {
+            let shared = async {
+                if let Some(package) = &target.package {
+                    cluster.share_package(&inner.versions, package).await?;
+                }
+                cluster.share_blob(&inner.versions, &target.version).await
+            };
+            shared.await.map_err(SwapError::failed)?;
+        }
         let mut back = entry(&component, Origin::Rollback);
         back.package = target.package.clone();
-        inner.versions.switched(id, back, previous.as_deref().and_then(manifest_entry)).map_err(SwapError::failed)?;
-        tracing::info!(component = id, version = &component.pre.digest[..12], "rolled back");
-        Ok(Switched {
-            component: id.to_string(),
-            version: component.pre.digest.clone(),
-            previous: previous.map(|p| p.pre.digest.clone()),
-            prepare_ms: 0,
-            switch_ms: started.elapsed().as_millis() as u64,
-        })
+        let mut switched = inner.cutover(vec![Step { id: id.to_string(), to: Some((component, back)) }]).await?;
+        Ok(switched.remove(0))
     }
 
     /// Unsubscribes `id` and takes its routes out; in-flight events finish,
     /// queued ones wait for a later deploy, its history stays.
     pub async fn remove(&self, id: &str) -> Result<String, SwapError> {
         let inner = &self.inner;
-        let _one_at_a_time = inner.swapping.lock().await;
         let Some(current) = inner.component(id) else {
             return Err(SwapError::NotFound(format!("`{id}` is not running")));
         };
-        inner.switch(id, None).await.map_err(SwapError::failed)?;
-        inner.versions.removed(id, manifest_entry(&current)).map_err(SwapError::failed)?;
-        tracing::info!(component = id, version = &current.pre.digest[..12], "removed");
+        inner.cutover(vec![Step { id: id.to_string(), to: None }]).await?;
         // Only a deployed package brings a brand, so only its removal takes one away.
         let brand = current.package.manifest.app_tool().ok().and_then(|t| t.brand);
         if let Some(brand) = brand.filter(|_| current.package.digest.is_some()) {
@@ -336,13 +326,244 @@ impl App {
             state: if running.is_some() { ComponentState::Running } else { ComponentState::Removed },
             since: running.map(|c| c.since),
             origin,
-            replicas: vec![Replica { host: host_name(), version }],
+            replicas: self.inner.replicas_of(id, version),
             history: history.then_some(entries),
         }
     }
 }
 
 impl AppInner {
+    /// Switches `steps` on this host and, with several replicas, on every
+    /// live one (`crate::cluster`): all prepare first, or nothing changes.
+    async fn cutover(self: &Arc<Self>, steps: Vec<Step>) -> Result<Vec<Switched>, SwapError> {
+        let started = std::time::Instant::now();
+        let changes: Vec<Change> = steps
+            .iter()
+            .map(|s| Change { component: s.id.clone(), to: s.to.as_ref().map(|(_, e)| e.clone()) })
+            .collect();
+        let one_at_a_time = self.swapping.lock().await;
+        let planned: Vec<_> =
+            steps.iter().filter_map(|s| s.to.as_ref().map(|(c, _)| (s.id.clone(), c.routes.clone()))).collect();
+        check_routes(&self.table.load(), &planned)?;
+        let prepared = match &self.options.cluster {
+            Some(cluster) => Some(cluster.prepare(changes).await.map_err(SwapError::Failed)?),
+            None => None,
+        };
+        let mut switched = Vec::new();
+        for step in steps {
+            let previous = self.component(&step.id);
+            let version = self.commit(&step, true).await;
+            let version = match version {
+                Ok(version) => version,
+                // The others prepared and expire it: nothing switched there.
+                Err(error) => return Err(SwapError::failed(error)),
+            };
+            switched.push(Switched {
+                component: step.id,
+                version: version.unwrap_or_default(),
+                previous: previous.map(|p| p.pre.digest.clone()),
+                prepare_ms: 0,
+                switch_ms: 0,
+                replicas: Vec::new(),
+            });
+        }
+        drop(one_at_a_time);
+        let confirmed = match (prepared, &self.options.cluster) {
+            (Some(prepared), Some(cluster)) => {
+                if let Err(error) = cluster.share_state(&self.versions).await {
+                    tracing::warn!(error = %format!("{error:#}"), "cannot share the deploy state: replicas started later will not see it");
+                }
+                cluster.commit(prepared).await
+            }
+            _ => Vec::new(),
+        };
+        let me = self.replica();
+        for done in &mut switched {
+            done.switch_ms = started.elapsed().as_millis() as u64;
+            let version = Some(done.version.clone()).filter(|v| !v.is_empty());
+            done.replicas.push(Replica { host: me.clone(), version });
+            for replica in &confirmed {
+                let version = replica.versions.as_ref().and_then(|v| v.get(&done.component).cloned().flatten());
+                done.replicas.push(Replica { host: replica.replica.clone(), version });
+            }
+        }
+        Ok(switched)
+    }
+
+    /// One step on this host; `record`: the coordinator writes the history
+    /// (the others take the shared one). The version now serving, if any.
+    async fn commit(self: &Arc<Self>, step: &Step, record: bool) -> anyhow::Result<Option<String>> {
+        let previous = self.component(&step.id);
+        match &step.to {
+            Some((component, entry)) => {
+                let component = self.fresh(component);
+                self.switch(&step.id, Some(component.clone())).await?;
+                self.remember(&component);
+                if record {
+                    self.versions.switched(&step.id, entry.clone(), previous.as_deref().and_then(manifest_entry))?;
+                }
+                tracing::info!(
+                    component = %step.id,
+                    version = &component.pre.digest[..12],
+                    previous = previous.as_ref().map(|p| &p.pre.digest[..12]),
+                    origin = ?entry.origin,
+                    "switched"
+                );
+                Ok(Some(component.pre.digest.clone()))
+            }
+            None => {
+                let Some(current) = previous else { return Ok(None) };
+                self.switch(&step.id, None).await?;
+                if record {
+                    self.versions.removed(&step.id, manifest_entry(&current))?;
+                }
+                tracing::info!(component = %step.id, version = &current.pre.digest[..12], "removed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// A prepared version with its serving time set to now.
+    fn fresh(&self, component: &Arc<Component>) -> Arc<Component> {
+        Arc::new(Component {
+            pre: component.pre.clone(),
+            scope: component.scope.clone(),
+            package: component.package.clone(),
+            subscription: component.subscription.clone(),
+            routes: component.routes.clone(),
+            since: Utc::now(),
+        })
+    }
+
+    /// This host's name among the replicas.
+    fn replica(&self) -> String {
+        match &self.options.cluster {
+            Some(cluster) => cluster.replica.clone(),
+            None => host_name(),
+        }
+    }
+
+    /// Which version of `id` each replica runs: this one now, the others
+    /// as their last heartbeat said.
+    fn replicas_of(&self, id: &str, version: Option<String>) -> Vec<Replica> {
+        let me = self.replica();
+        let mut replicas = vec![Replica { host: me.clone(), version }];
+        if let Some(cluster) = &self.options.cluster {
+            for beat in cluster.last_beats().into_iter().filter(|b| b.replica != me) {
+                replicas.push(Replica { version: beat.versions.get(id).cloned(), host: beat.replica });
+            }
+        }
+        replicas
+    }
+
+    /// Answers what other replicas' coordinators ask of this one, and says
+    /// every [`HEARTBEAT`](crate::cluster::HEARTBEAT) that it is alive.
+    pub(crate) fn follow(self: &Arc<Self>, cluster: Arc<Cluster>, mut commands: mpsc::UnboundedReceiver<Control>) {
+        let inner = self.clone();
+        tokio::spawn(async move {
+            while let Some(command) = commands.recv().await {
+                let inner = inner.clone();
+                let cluster = cluster.clone();
+                match command {
+                    Control::Prepare { cutover, from, changes } => {
+                        tokio::spawn(async move {
+                            tracing::info!(%cutover, coordinator = %from, changes = changes.len(), "preparing a cutover");
+                            let reply = match inner.prepare_changes(&cluster, &changes).await {
+                                Ok(steps) => {
+                                    inner.pending.lock().unwrap().insert(cutover.clone(), steps);
+                                    // A cutover whose coordinator went silent is forgotten.
+                                    let (forget, id, after) = (inner.clone(), cutover.clone(), cluster.timeout * 3);
+                                    tokio::spawn(async move {
+                                        tokio::time::sleep(after).await;
+                                        forget.pending.lock().unwrap().remove(&id);
+                                    });
+                                    Control::Ready { cutover, replica: cluster.replica.clone() }
+                                }
+                                Err(error) => {
+                                    tracing::warn!(%cutover, error = %error, "refusing a cutover");
+                                    Control::Refused {
+                                        cutover,
+                                        replica: cluster.replica.clone(),
+                                        reason: error.to_string(),
+                                    }
+                                }
+                            };
+                            cluster.reply(reply).await;
+                        });
+                    }
+                    Control::Commit { cutover, .. } => {
+                        let Some(steps) = inner.pending.lock().unwrap().remove(&cutover) else { continue };
+                        tokio::spawn(async move {
+                            let mut versions = std::collections::BTreeMap::new();
+                            {
+                                let _one_at_a_time = inner.swapping.lock().await;
+                                for step in &steps {
+                                    match inner.commit(step, false).await {
+                                        Ok(version) => {
+                                            versions.insert(step.id.clone(), version);
+                                        }
+                                        Err(error) => {
+                                            tracing::error!(component = %step.id, error = %format!("{error:#}"), "cannot switch")
+                                        }
+                                    }
+                                }
+                            }
+                            if let Err(error) = cluster.restore(&inner.versions).await {
+                                tracing::warn!(error = %format!("{error:#}"), "cannot take the shared deploy state");
+                            }
+                            cluster
+                                .reply(Control::Switched { cutover, replica: cluster.replica.clone(), versions })
+                                .await;
+                        });
+                    }
+                    Control::Abort { cutover, reason, .. } => {
+                        if inner.pending.lock().unwrap().remove(&cutover).is_some() {
+                            tracing::info!(%cutover, reason = %reason, "cutover aborted: nothing switched");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let inner = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::cluster::HEARTBEAT);
+            loop {
+                tick.tick().await;
+                let Some(inner) = inner.upgrade() else { return };
+                let Some(cluster) = inner.options.cluster.clone() else { return };
+                let versions =
+                    inner.table.load().components.iter().map(|(id, c)| (id.clone(), c.pre.digest.clone())).collect();
+                drop(inner);
+                if let Err(error) = cluster.beat(versions).await {
+                    tracing::warn!(error = %format!("{error:#}"), "cannot tell the other replicas this one is alive");
+                }
+            }
+        });
+    }
+
+    /// Phase one on a replica that did not take the deploy: the files, the
+    /// compile (or the kept version), the routes against this table.
+    async fn prepare_changes(self: &Arc<Self>, cluster: &Cluster, changes: &[Change]) -> Result<Vec<Step>, SwapError> {
+        let mut steps = Vec::new();
+        for change in changes {
+            let Some(entry) = &change.to else {
+                steps.push(Step { id: change.component.clone(), to: None });
+                continue;
+            };
+            cluster
+                .fetch_for(&self.versions, entry)
+                .await
+                .map_err(|e| SwapError::Failed(format!("`{}`: {e:#}", change.component)))?;
+            let component = self.revive(&change.component, entry).await?;
+            steps.push(Step { id: change.component.clone(), to: Some((component, entry.clone())) });
+        }
+        let planned: Vec<_> =
+            steps.iter().filter_map(|s| s.to.as_ref().map(|(c, _)| (s.id.clone(), c.routes.clone()))).collect();
+        check_routes(&self.table.load(), &planned)?;
+        Ok(steps)
+    }
+
     /// One component in or out: the table swaps in one step, then the
     /// broker follows (a removed one is unsubscribed first, so that what
     /// it had taken finishes while it is still there).
@@ -386,14 +607,7 @@ impl AppInner {
             }
         };
         self.remember(&component);
-        Ok(Arc::new(Component {
-            pre: component.pre.clone(),
-            scope: component.scope.clone(),
-            package: component.package.clone(),
-            subscription: component.subscription.clone(),
-            routes: component.routes.clone(),
-            since: Utc::now(),
-        }))
+        Ok(component)
     }
 
     fn package_of(&self, id: &str, entry: &Entry) -> anyhow::Result<(Arc<Package>, Vec<u8>)> {
@@ -577,7 +791,7 @@ fn manifest_entry(component: &Component) -> Option<Entry> {
     component.package.digest.is_none().then(|| entry(component, Origin::Manifest))
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

@@ -194,8 +194,24 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
             switched["prepare_ms"],
             switched["switch_ms"],
         );
+        print_replicas(switched);
     }
     Ok(())
+}
+
+/// With several replicas, one line each: the version it confirmed.
+fn print_replicas(switched: &Value) {
+    let replicas = switched["replicas"].as_array().cloned().unwrap_or_default();
+    if replicas.len() < 2 {
+        return;
+    }
+    for replica in replicas {
+        let host = replica["host"].as_str().unwrap_or("?");
+        match replica["version"].as_str() {
+            Some(_) => println!("    replica {host}: {}", short(&replica["version"])),
+            None => println!("    replica {host}: did not confirm (it takes the new version when it restarts)"),
+        }
+    }
 }
 
 pub async fn components(args: ComponentsArgs) -> Result<()> {
@@ -257,6 +273,7 @@ pub async fn rollback(args: RollbackArgs) -> Result<()> {
         short(&switched["previous"]),
         switched["switch_ms"]
     );
+    print_replicas(switched);
     Ok(())
 }
 

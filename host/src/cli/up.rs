@@ -15,6 +15,7 @@ use crate::broker::Broker;
 use crate::broker::knative::{self, KnativeBroker};
 use crate::broker::memory::{self, MemoryBroker};
 use crate::broker::rabbitmq::{self, RabbitBroker, RabbitOptions};
+use crate::cluster::Cluster;
 use crate::server::{self, AdminToken, Credentials, DeliveryGate, DeliveryOptions, Deployers, ServerState};
 use agent_store_manifest::Manifest;
 use agent_store_runtime::capabilities::key_value::{BackendKind, KeyValueStores, StoreOptions};
@@ -71,6 +72,12 @@ pub struct UpArgs {
     /// `memory`, or a `redis://` URL (for several replicas).
     #[arg(long = "kv", env = "AGENT_STORE_KV", default_value = "embedded")]
     key_value: String,
+
+    /// With several replicas on one Redis (`--kv redis://…`): how long a
+    /// deploy waits for every replica to prepare (compile) the new version
+    /// before it is aborted everywhere.
+    #[arg(long, env = "AGENT_STORE_CUTOVER_TIMEOUT", default_value = crate::cluster::DEFAULT_TIMEOUT, value_parser = agent_store_manifest::parse_duration)]
+    cutover_timeout: Duration,
 
     /// The token the admin API and the live tail ask for; generated into the
     /// data directory when not given.
@@ -208,8 +215,26 @@ async fn load(args: &UpArgs) -> Result<Loaded> {
         cache_dir: Some(args.cache_dir.clone().unwrap_or_else(|| args.data_dir.join("cache"))),
     };
     let runtime = Arc::new(Runtime::new(&config, services)?);
-    let options =
-        AppOptions { data_dir: args.data_dir.clone(), wasm_dir: args.wasm_dir.clone(), max_depth: args.max_depth };
+    // Replicas on one Redis share their deploys: this one starts on the
+    // versions the others run.
+    let cluster = match args.key_value_backend()? {
+        BackendKind::Redis(url) => {
+            let cluster = Cluster::connect(&url, args.cutover_timeout).await?;
+            cluster
+                .restore(&crate::deploy::Versions::open(&args.data_dir)?)
+                .await
+                .context("taking the deployed versions the other replicas run")?;
+            tracing::info!(replica = %cluster.replica, "replica: deploys reach every host on this Redis");
+            Some(cluster)
+        }
+        _ => None,
+    };
+    let options = AppOptions {
+        data_dir: args.data_dir.clone(),
+        wasm_dir: args.wasm_dir.clone(),
+        max_depth: args.max_depth,
+        cluster,
+    };
     if args.reset_deploys {
         crate::deploy::Versions::open(&args.data_dir)?.reset()?;
         tracing::info!("deploys reset: the manifest's versions serve");

@@ -207,6 +207,37 @@ impl Versions {
         Ok((manifest, contents))
     }
 
+    /// A deployed package as it was uploaded: its manifest's text and its
+    /// files' table (what another replica needs to write it again).
+    pub fn package_text(&self, digest: &str) -> Result<(String, Contents)> {
+        if !is_digest(digest) {
+            bail!("`{digest}` is not a package digest");
+        }
+        let dir = self.dir.join("packages").join(digest);
+        let contents = serde_json::from_slice(
+            &std::fs::read(dir.join("package.json")).with_context(|| format!("package {digest} is not kept"))?,
+        )?;
+        let manifest = std::fs::read_to_string(dir.join("spin.toml"))?;
+        Ok((manifest, contents))
+    }
+
+    /// What serves and every history, as replicas share it.
+    pub fn state_json(&self) -> Result<Vec<u8>> {
+        Ok(serde_json::to_vec(&*self.state.lock().unwrap())?)
+    }
+
+    /// The records of a shared state.
+    pub fn parse_state(bytes: &[u8]) -> Result<BTreeMap<String, Record>> {
+        let state: State = serde_json::from_slice(bytes).context("the shared deploy state is not one")?;
+        Ok(state.components)
+    }
+
+    /// Takes a shared state as this data directory's own.
+    pub fn replace_state(&self, bytes: &[u8]) -> Result<()> {
+        let shared: State = serde_json::from_slice(bytes).context("the shared deploy state is not one")?;
+        self.update(|state| *state = shared)
+    }
+
     pub fn record(&self, id: &str) -> Option<Record> {
         self.state.lock().unwrap().components.get(id).cloned()
     }

@@ -12,7 +12,7 @@ use redis::aio::ConnectionManager;
 use super::{Store, StoreResult};
 
 /// Namespace for our keys, so the store can share a Redis with others.
-const DEFAULT_PREFIX: &str = "agent-store:kv";
+pub const DEFAULT_PREFIX: &str = "agent-store:kv";
 
 /// Atomic compare-and-swap: compare in the server, not in the host, so two
 /// replicas cannot both win. An empty `ARGV[1]` flag means "expect absent".
