@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agent_store_tests::{
-    HostBuilder, HostProcess, TEST_TOKEN, amqp_url, event, host_binary_path, private_dir, rabbitmq_shared,
+    HostBuilder, HostProcess, TEST_TOKEN, amqp_url, event, host_binary_path, private_dir, rabbitmq_shared, redis_url,
     remove_prefix, wasm_dir,
 };
 use anyhow::{Context, Result, bail};
@@ -692,4 +692,183 @@ async fn a_deployer_token_changes_its_own_components_only() -> Result<()> {
     let (status, _) = host.post_event_as(&event("test.env", json!({})), Some("probe-team-token-0001")).await?;
     assert_eq!(status, 401, "a deploy token publishes nothing");
     Ok(())
+}
+
+/// Replicas of one store: hosts on one RabbitMQ that share one Redis, each
+/// started on `manifest`, with `extra` arguments.
+async fn replica(manifest: &Path, prefix: &str, extra: &[&str]) -> Result<HostProcess> {
+    let mut builder = HostBuilder::new(manifest)
+        .arg("--broker")
+        .arg(amqp_url())
+        .arg("--broker-prefix")
+        .arg(prefix)
+        .arg("--kv")
+        .arg(format!("{}#{prefix}", redis_url()));
+    for arg in extra {
+        builder = builder.arg(*arg);
+    }
+    builder.start().await
+}
+
+/// Waits until `host` sees `count` replicas, each running `version` of the
+/// probe when one is given (what the others run is as fresh as their last
+/// heartbeat).
+async fn replica_versions(host: &HostProcess, count: usize, version: Option<&str>) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = admin(host, reqwest::Method::GET, "/admin/components/probe", None).await?;
+        assert_eq!(status, 200, "{body}");
+        let replicas: HashMap<String, Option<String>> = body["component"]["replicas"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| (r["host"].as_str().unwrap_or_default().to_string(), r["version"].as_str().map(String::from)))
+            .collect();
+        if replicas.len() == count && version.is_none_or(|v| replicas.values().all(|r| r.as_deref() == Some(v))) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{} does not see {count} replicas running {version:?}: {body}", host.url);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Which version answers `n` events sent to the first host, whichever
+/// replica takes each from the shared queue.
+async fn tags_across(hosts: &[&HostProcess], label: &str, n: usize) -> Result<HashMap<String, usize>> {
+    let mut tails = Vec::new();
+    for host in hosts {
+        tails.push(host.tail(&[("type", "test.reply")]).await?);
+    }
+    for i in 0..n {
+        let mut ask = event("test.env", json!({ "name": "PROBE_TAG" }));
+        ask.set_id(format!("{label}-{i}"));
+        assert_eq!(hosts[0].post_event(&ask).await?.0, 202);
+    }
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while seen.len() < n {
+        if tokio::time::Instant::now() > deadline {
+            bail!("only {} of {n} {label} events answered: {seen:?}", seen.len());
+        }
+        for tail in &mut tails {
+            while let Some(record) = tail.next(Duration::from_millis(50)).await? {
+                let id = record["event"]["id"].as_str().unwrap_or_default();
+                if record["kind"] == "published" && id.starts_with(&format!("{label}-")) {
+                    let tag = record["event"]["data"]["value"].as_str().unwrap_or_default().to_string();
+                    assert!(seen.insert(id.to_string(), tag).is_none(), "{id} answered twice");
+                }
+            }
+        }
+    }
+    let mut tags = HashMap::new();
+    for tag in seen.into_values() {
+        *tags.entry(tag).or_default() += 1;
+    }
+    Ok(tags)
+}
+
+/// Two hosts on one RabbitMQ and one Redis converge on a deploy sent to
+/// one of them; a third started later comes up on it; a rollback sent to
+/// that third reaches the other two.
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_converge_on_a_deploy_sent_to_one_of_them() -> Result<()> {
+    let _shared = rabbitmq_shared().await;
+    let prefix = format!("replicas-{}", uuid::Uuid::new_v4().simple());
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let result = async {
+        let a = replica(&v1.manifest(), &prefix, &[]).await?;
+        let b = replica(&v1.manifest(), &prefix, &[]).await?;
+        replica_versions(&a, 2, Some(&v1.digest)).await?;
+        replica_versions(&b, 2, Some(&v1.digest)).await?;
+
+        let (ok, out) = cli(&a, &["deploy", "probe", "--manifest", v2.manifest().to_str().unwrap()]).await?;
+        assert!(ok, "{out}");
+        // `deploy` returns once every replica runs the new version, and says so.
+        assert_eq!(out.matches(&format!("replica ")).count(), 2, "one line per replica: {out}");
+        assert!(!out.contains("did not confirm"), "{out}");
+        for host in [&a, &b] {
+            assert_eq!(running_version(host).await?, v2.digest, "{} switched", host.url);
+            replica_versions(host, 2, Some(&v2.digest)).await?;
+        }
+        assert_eq!(tags_across(&[&a, &b], "after-deploy", 20).await?, HashMap::from([("v2".to_string(), 20)]));
+
+        // A replica started later, on the manifest's v1, comes up on v2.
+        let c = replica(&v1.manifest(), &prefix, &[]).await?;
+        assert_eq!(running_version(&c).await?, v2.digest, "a later replica runs the deployed version");
+        replica_versions(&a, 3, Some(&v2.digest)).await?;
+
+        let (ok, out) = cli(&c, &["rollback", "probe"]).await?;
+        assert!(ok, "{out}");
+        assert_eq!(out.matches("replica ").count(), 3, "{out}");
+        for host in [&a, &b, &c] {
+            assert_eq!(running_version(host).await?, v1.digest, "{} rolled back", host.url);
+        }
+        let (ok, out) = cli(&b, &["components", "probe"]).await?;
+        assert!(ok && out.contains(&v2.digest[..12]) && out.contains("rollback"), "the shared history: {out}");
+        assert_eq!(tags_across(&[&a, &b, &c], "after-rollback", 20).await?, HashMap::from([("v1".to_string(), 20)]));
+        anyhow::Ok(())
+    }
+    .await;
+    remove_prefix(&prefix).await?;
+    result
+}
+
+/// A cutover that one replica refuses (its own manifest serves the route
+/// the new version asks for), or that one cannot prepare in time (it
+/// hangs), is aborted on every replica: both keep the old version, and
+/// the next deploy goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cutover_one_replica_cannot_take_changes_no_replica() -> Result<()> {
+    let _shared = rabbitmq_shared().await;
+    let prefix = format!("replicas-{}", uuid::Uuid::new_v4().simple());
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    // v3 also serves /other/...; replica B's own manifest already does.
+    let v3 = Version::new("v3", "")?;
+    let v3_manifest = std::fs::read_to_string(v3.manifest())?;
+    std::fs::write(v3.manifest(), v3_manifest + "\n[[trigger.http]]\nroute = \"/other/...\"\ncomponent = \"probe\"\n")?;
+    let b_manifest = v1.dir.path().join("b.toml");
+    let other = format!(
+        "\n[[trigger.http]]\nroute = \"/other/...\"\ncomponent = \"other\"\n\n[component.other]\nsource = \"{}\"\n",
+        wasm_dir().join("test_probe.wasm").display()
+    );
+    std::fs::write(&b_manifest, std::fs::read_to_string(v1.manifest())? + &other)?;
+    let result = async {
+        let a = replica(&v1.manifest(), &prefix, &["--cutover-timeout", "3s"]).await?;
+        let b = replica(&b_manifest, &prefix, &["--cutover-timeout", "3s"]).await?;
+        replica_versions(&a, 2, None).await?;
+
+        let (ok, out) = cli(&a, &["deploy", "probe", "--manifest", v3.manifest().to_str().unwrap()]).await?;
+        assert!(!ok, "B refuses: {out}");
+        assert!(out.contains("refused") && out.contains("/other/...") && out.contains("nothing changed"), "{out}");
+        for host in [&a, &b] {
+            assert_eq!(running_version(host).await?, v1.digest, "{} kept v1", host.url);
+        }
+
+        // B hangs: it cannot prepare within the timeout.
+        let pid = b.pid().context("B's pid")?.to_string();
+        std::process::Command::new("kill").args(["-STOP", &pid]).status()?;
+        let hung = cli(&a, &["deploy", "probe", "--manifest", v2.manifest().to_str().unwrap()]).await;
+        std::process::Command::new("kill").args(["-CONT", &pid]).status()?;
+        let (ok, out) = hung?;
+        assert!(!ok, "B cannot prepare: {out}");
+        assert!(out.contains("did not prepare within 3s") && out.contains("nothing changed"), "{out}");
+        assert_eq!(running_version(&a).await?, v1.digest);
+        // B, woken, reads the prepare and the abort it slept through.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(running_version(&b).await?, v1.digest, "B kept v1 after waking");
+        assert_eq!(tags_across(&[&a, &b], "after-abort", 10).await?, HashMap::from([("v1".to_string(), 10)]));
+
+        // With both able, the same deploy goes through on both.
+        let (ok, out) = cli(&a, &["deploy", "probe", "--manifest", v2.manifest().to_str().unwrap()]).await?;
+        assert!(ok, "{out}");
+        for host in [&a, &b] {
+            assert_eq!(running_version(host).await?, v2.digest, "{} switched", host.url);
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    remove_prefix(&prefix).await?;
+    result
 }

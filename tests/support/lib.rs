@@ -201,6 +201,11 @@ pub fn host_binary_path() -> PathBuf {
 }
 
 impl HostProcess {
+    /// The host's process id, to signal it (SIGSTOP: a replica that hangs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }
