@@ -49,20 +49,21 @@ impl Handler for Dispatcher {
 impl Dispatcher {
     async fn deliver(&self, app: &std::sync::Arc<AppInner>, event: Event) -> Outcome {
         let component = self.component.as_str();
-        let reject = |event: Event, reason: String, elapsed_ms: Option<u64>| {
+        let reject = |event: Event, reason: String, elapsed_ms: Option<u64>, version: Option<String>| {
             app.tap.record(TapRecord {
                 kind: TapKind::Rejected,
                 event,
                 component: Some(component.to_string()),
                 detail: Some(reason.clone()),
                 elapsed_ms,
+                version,
             });
             Outcome::Reject(reason)
         };
         let cause = Cause::of(&event);
         if cause.depth() > app.options.max_depth {
             let reason = format!("hop limit of {} reached: a loop between components?", app.options.max_depth);
-            return reject(event, reason, None);
+            return reject(event, reason, None, None);
         }
         let Some(loaded) = app.component(component) else {
             return Outcome::Retry(format!("component `{component}` is not loaded"));
@@ -81,6 +82,7 @@ impl Dispatcher {
                     component: Some(component.to_string()),
                     detail: Some(format!("emitted {}", emitted.len())),
                     elapsed_ms,
+                    version: Some(loaded.pre.digest.clone()),
                 });
                 Outcome::Done(app.outputs(&loaded, &cause, emitted))
             }
@@ -89,7 +91,7 @@ impl Dispatcher {
             Err(error) if error.is_refusal() => {
                 let reason = agent_store_events::binding::redact(&format!("{component}: {error}"));
                 tracing::warn!(version = &loaded.pre.digest[..12], error = %reason, "the component refused the event");
-                reject(event, reason, elapsed_ms)
+                reject(event, reason, elapsed_ms, Some(loaded.pre.digest.clone()))
             }
             // A 5xx, a trap, a timeout, a memory blow-up: worth another try.
             Err(error) => {
@@ -101,6 +103,7 @@ impl Dispatcher {
                     component: Some(component.to_string()),
                     detail: Some(reason.clone()),
                     elapsed_ms,
+                    version: Some(loaded.pre.digest.clone()),
                 });
                 Outcome::Retry(reason)
             }

@@ -267,6 +267,7 @@ impl AppInner {
                     component: None,
                     detail: Some(format!("the broker did not take it: {error:#}")),
                     elapsed_ms: None,
+                    version: None,
                 });
             }
             return Err(match error.downcast_ref::<Full>() {
@@ -298,6 +299,7 @@ impl AppInner {
                         component: Some(component.pre.id.to_string()),
                         detail: Some(reason.clone()),
                         elapsed_ms: None,
+                        version: None,
                     });
                     outputs.refused.push(Refused { event, reason });
                 }

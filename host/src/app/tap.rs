@@ -39,12 +39,22 @@ pub struct TapRecord {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+    /// The version (sha256) of the component that ran the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl TapRecord {
     /// The host handed `event` to the broker.
     pub fn published(event: &Event) -> Self {
-        Self { kind: TapKind::Published, event: event.clone(), component: None, detail: None, elapsed_ms: None }
+        Self {
+            kind: TapKind::Published,
+            event: event.clone(),
+            component: None,
+            detail: None,
+            elapsed_ms: None,
+            version: None,
+        }
     }
 }
 
