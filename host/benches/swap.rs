@@ -8,6 +8,10 @@
 //!   then the same stream while the probe is switched ten times between two
 //!   versions.
 //!
+//! - `deploy` and `rollback` across two replicas on one Redis (the
+//!   two-phase cutover), when a Redis answers (`AGENT_STORE_BENCH_REDIS`,
+//!   default `redis://127.0.0.1:6379`).
+//!
 //! Run with `cargo bench -p agent-store --bench swap`; the figures are in
 //! `BENCHMARKS.md`. Components come from `AGENT_STORE_WASM_DIR`, or else
 //! `<workspace>/target/wasm32-wasip2/release/` (`cargo xtask build`).
@@ -20,6 +24,7 @@ use std::time::{Duration, Instant};
 use agent_store::app::swap::DeployRequest;
 use agent_store::app::{App, AppOptions, Publisher};
 use agent_store::broker::memory::MemoryBroker;
+use agent_store::cluster::Cluster;
 use agent_store::deploy::Contents;
 use agent_store_runtime::capabilities::key_value::KeyValueStores;
 use agent_store_runtime::capabilities::llm::Models;
@@ -229,5 +234,81 @@ async fn main() -> anyhow::Result<()> {
         swap_p99.as_secs_f64() / steady_p99.as_secs_f64()
     );
     app.shutdown(Duration::from_secs(5)).await;
+    replicas(dir.path(), &manifest_path, &write).await
+}
+
+/// Deploy and rollback across two replicas on one Redis (both phases: the
+/// other replica fetches the file from Redis and compiles before either
+/// switches), in one process. Skipped without a Redis.
+async fn replicas(
+    dir: &Path,
+    manifest_path: &Path,
+    write: &dyn Fn(&str) -> anyhow::Result<(PathBuf, Vec<u8>)>,
+) -> anyhow::Result<()> {
+    let url = std::env::var("AGENT_STORE_BENCH_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("swap-bench-{}", std::process::id());
+    let mut apps = Vec::new();
+    for name in ["replica-a", "replica-b"] {
+        let cluster =
+            match Cluster::connect(&format!("{url}#{prefix}"), Duration::from_secs(60), Some(name.into())).await {
+                Ok(cluster) => cluster,
+                Err(error) => {
+                    println!("replicas: skipped, no Redis at {url} ({error:#})");
+                    return Ok(());
+                }
+            };
+        let data_dir = dir.join(name);
+        std::fs::create_dir_all(&data_dir)?;
+        let services = Services::new(Arc::new(KeyValueStores::memory()), Arc::new(Models::default()));
+        let config = RuntimeConfig { pooling: true, cache_dir: Some(data_dir.join("cache")) };
+        let runtime = Arc::new(Runtime::new(&config, services)?);
+        let options = AppOptions { data_dir, wasm_dir: None, max_depth: 16, cluster: Some(cluster.clone()) };
+        let manifest = agent_store_manifest::Manifest::load(manifest_path)?;
+        let app = Arc::new(App::load(manifest, runtime, Arc::new(MemoryBroker::default()), options).await?);
+        app.start().await?;
+        apps.push((app, cluster));
+    }
+    let (coordinator, cluster) = apps[0].clone();
+    while cluster.live().await?.len() < 2 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("two replicas on one Redis ({url}), each its own compile cache");
+    let rounds = if std::env::args().any(|a| a == "--bench") { 10 } else { 2 };
+    let mut deploys = Vec::new();
+    let mut digests = Vec::new();
+    for round in 0..rounds {
+        let tag = format!("replicas-{round}-{}", std::process::id());
+        let (path, bytes) = write(&tag)?;
+        let digest = agent_store_runtime::cache::digest(&bytes);
+        coordinator.put_blob(&digest, &bytes)?;
+        let request = DeployRequest {
+            manifest: manifest(&path, &tag),
+            components: vec!["probe".into()],
+            contents: Contents { sources: [("probe".to_string(), digest.clone())].into(), files: Default::default() },
+        };
+        let started = Instant::now();
+        let switched = coordinator.deploy(request).await.expect("deployed");
+        deploys.push(started.elapsed());
+        let confirmed = switched[0].replicas.iter().filter(|r| r.version.as_deref() == Some(digest.as_str())).count();
+        assert_eq!(confirmed, 2, "both replicas run the deployed version");
+        digests.push(digest);
+    }
+    summary("deploy, 2 replicas", deploys);
+    let mut rollbacks = Vec::new();
+    for round in 0..rounds * 10 {
+        let to = &digests[round % 2];
+        let started = Instant::now();
+        coordinator.rollback("probe", Some(to)).await.expect("rolled back");
+        rollbacks.push(started.elapsed());
+    }
+    summary("rollback, 2 replicas", rollbacks);
+    for (app, _) in &apps {
+        app.shutdown(Duration::from_secs(5)).await;
+    }
+    let mut redis = redis::Client::open(url.as_str())?.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut redis).await?;
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut redis).await?;
+    }
     Ok(())
 }

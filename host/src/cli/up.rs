@@ -79,6 +79,11 @@ pub struct UpArgs {
     #[arg(long, env = "AGENT_STORE_CUTOVER_TIMEOUT", default_value = crate::cluster::DEFAULT_TIMEOUT, value_parser = agent_store_manifest::parse_duration)]
     cutover_timeout: Duration,
 
+    /// This host's name among the replicas on one Redis (default
+    /// `<hostname>-<pid>`; a pod's name is a good one).
+    #[arg(long, env = "AGENT_STORE_REPLICA")]
+    replica: Option<String>,
+
     /// The token the admin API and the live tail ask for; generated into the
     /// data directory when not given.
     #[arg(long, env = "AGENT_STORE_ADMIN_TOKEN", hide_env_values = true)]
@@ -219,7 +224,7 @@ async fn load(args: &UpArgs) -> Result<Loaded> {
     // versions the others run.
     let cluster = match args.key_value_backend()? {
         BackendKind::Redis(url) => {
-            let cluster = Cluster::connect(&url, args.cutover_timeout).await?;
+            let cluster = Cluster::connect(&url, args.cutover_timeout, args.replica.clone()).await?;
             cluster
                 .restore(&crate::deploy::Versions::open(&args.data_dir)?)
                 .await

@@ -115,8 +115,8 @@ pub struct Confirmed {
 
 /// This replica's link to the others.
 pub struct Cluster {
-    /// This replica's name: `<hostname>-<pid>`, unique on a machine and in
-    /// a Kubernetes namespace.
+    /// This replica's name: `--replica`, or `<hostname>-<pid>`, unique on a
+    /// machine and in a Kubernetes namespace.
     pub replica: String,
     pub timeout: Duration,
     client: redis::Client,
@@ -136,8 +136,9 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// Joins the replicas of the Redis at `url` (`redis://host:port[/db]`,
-    /// a `#prefix` fragment as for the key-value stores).
-    pub async fn connect(url: &str, timeout: Duration) -> Result<Arc<Self>> {
+    /// a `#prefix` fragment as for the key-value stores) as `replica`
+    /// (default `<hostname>-<pid>`).
+    pub async fn connect(url: &str, timeout: Duration, replica: Option<String>) -> Result<Arc<Self>> {
         let (url, prefix) = match url.split_once('#') {
             Some((url, prefix)) => (url, prefix),
             None => (url, agent_store_runtime::capabilities::key_value::redis::DEFAULT_PREFIX),
@@ -147,9 +148,12 @@ impl Cluster {
             .await
             .with_context(|| format!("connecting to Redis at {url}: timed out"))?
             .with_context(|| format!("connecting to Redis at {url}"))?;
-        let host = crate::app::swap::host_name();
+        let replica = replica.unwrap_or_else(|| format!("{}-{}", crate::app::swap::host_name(), std::process::id()));
+        if replica.is_empty() || !replica.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            bail!("replica name {replica:?}: letters, digits, `-`, `_` and `.` only");
+        }
         Ok(Arc::new(Self {
-            replica: format!("{host}-{}", std::process::id()),
+            replica,
             timeout,
             client,
             conn,
