@@ -543,11 +543,14 @@ async fn line_where<T>(lines: &mut ChatLines, log: &mut Vec<String>, wanted: imp
 }
 
 /// The chat's number for the choice labelled with one of `labels`
-/// (`  [2] Add to cart`), and the label found.
+/// (`  [2] Add to cart`, or a list row cut short, `[1] Ridgeline Trail
+/// Running… — USD 111.20`), and the label found.
 async fn choice(lines: &mut ChatLines, labels: &[&str], log: &mut Vec<String>) -> Result<(String, String)> {
     line_where(lines, log, |line| {
         let (number, label) = line.trim().strip_prefix('[')?.split_once("] ")?;
-        (number.chars().all(|c| c.is_ascii_digit()) && labels.iter().any(|l| label.contains(l)))
+        let cut = label.split(" — ").next().unwrap_or(label).strip_suffix('…');
+        let names = |l: &&str| label.contains(*l) || cut.is_some_and(|cut| cut.len() >= 8 && l.starts_with(cut));
+        (number.chars().all(|c| c.is_ascii_digit()) && labels.iter().any(names))
             .then(|| (number.to_string(), label.to_string()))
     })
     .await
@@ -871,4 +874,152 @@ async fn a_cutover_one_replica_cannot_take_changes_no_replica() -> Result<()> {
     .await;
     remove_prefix(&prefix).await?;
     result
+}
+
+/// `seller-fashion` whose English greeting names the store `name` (four
+/// letters, as "Luna"): the same seller, another version, whose greeting
+/// says which it is.
+fn fashion_version(dir: &Path, name: &str) -> Result<(PathBuf, String)> {
+    let mut bytes = std::fs::read(wasm_dir().join("seller_fashion.wasm"))?;
+    let (from, to) = (b"your stylist at Luna Fashion".as_slice(), format!("your stylist at {name} Fashion"));
+    assert_eq!(from.len(), to.len(), "the same length keeps the data segment valid");
+    let at: Vec<usize> = bytes.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "the persona's English greeting is in the component once");
+    bytes[at[0]..at[0] + from.len()].copy_from_slice(to.as_bytes());
+    let path = dir.join(format!("seller-fashion-{name}.wasm"));
+    std::fs::write(&path, &bytes)?;
+    let manifest = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "fashion-{name}"
+
+[[trigger.http]]
+route = {{ private = true }}
+component = "seller-fashion"
+
+[component.seller-fashion]
+source = "{}"
+key_value_stores = ["seller-fashion"]
+ai_models = ["chat"]
+
+[component.seller-fashion.tool.agent-store]
+subscribe = [
+  {{ type = "store.chat.message.new", brand = "fashion" }},
+  {{ type = "store.product.query.result", brand = "fashion" }},
+  {{ type = "store.product.recommend.result", brand = "fashion" }},
+  {{ type = "store.order.created", brand = "fashion" }},
+  {{ type = "store.order.rejected", brand = "fashion" }},
+  {{ type = "store.sales.escalation.*", brand = "fashion" }},
+]
+concurrency = 5
+emits = ["store.chat.response", "store.chat.intent.detected", "store.product.query", "store.product.recommend",
+  "store.cart.item.added", "store.order.create", "store.sales.escalate"]
+"#,
+        path.display()
+    );
+    let manifest_path = dir.join(format!("fashion-{name}.toml"));
+    std::fs::write(&manifest_path, manifest)?;
+    Ok((manifest_path, sha256(&bytes)))
+}
+
+/// Customers greet Luna while `seller-fashion` is swapped ten times
+/// between two versions that greet differently: every message is handled
+/// once, and each answer is the one of the version that ran it.
+#[tokio::test(flavor = "multi_thread")]
+async fn seller_fashion_swapped_ten_times_under_customers_answers_each_once_from_its_version() -> Result<()> {
+    let host = HostBuilder::repo_manifest().arg("--kv").arg("memory").start().await?;
+    let work = tempfile::tempdir()?;
+    let (nova, nova_digest) = fashion_version(work.path(), "Nova")?;
+    let luna_digest = sha256(&std::fs::read(wasm_dir().join("seller_fashion.wasm"))?);
+    let (ok, out) = cli(&host, &["deploy", "seller-fashion", "--manifest", nova.to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    let mut tail = host.tail(&[("brand", "fashion")]).await?;
+
+    const CUSTOMERS: usize = 200;
+    let url = host.url.clone();
+    let customers = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        for n in 0..CUSTOMERS {
+            let conversation = format!("cv-swap-{n}");
+            let mut message = event(
+                "store.chat.message.new",
+                json!({
+                    "conversation": conversation, "brand": "fashion",
+                    "customer": {"id": format!("cus-swap-{n}"), "name": "Ana"},
+                    "message_id": format!("wamid.swap.{n}"),
+                    "text": "hi", "content": {"kind": "text", "body": "hi"}, "received_at": "2026-12-01T12:00:00Z"
+                }),
+            );
+            message.set_extension("brand", "fashion");
+            message.set_extension("conversation", conversation.as_str());
+            let response = client
+                .post(format!("{url}/events"))
+                .header("content-type", "application/cloudevents+json")
+                .bearer_auth(TEST_TOKEN)
+                .body(serde_json::to_vec(&message)?)
+                .send()
+                .await?;
+            anyhow::ensure!(response.status() == 202, "customer {n}: {}", response.status());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        anyhow::Ok(())
+    });
+    for swap in 0..10 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let to = if swap % 2 == 0 { &luna_digest } else { &nova_digest };
+        let (status, body) =
+            admin(&host, reqwest::Method::POST, "/admin/components/seller-fashion/rollback", Some(json!({ "to": to })))
+                .await?;
+        assert_eq!(status, 200, "swap {swap}: {body}");
+    }
+    customers.await??;
+
+    // Per conversation: the versions that ran its message, and the stores
+    // its answers named.
+    let mut ran: HashMap<String, Vec<String>> = HashMap::new();
+    let mut answered: HashMap<String, Vec<String>> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while answered.len() < CUSTOMERS && tokio::time::Instant::now() < deadline {
+        let Some(record) = tail.next(Duration::from_secs(5)).await? else { continue };
+        let event = &record["event"];
+        let conversation = event["data"]["conversation"].as_str().unwrap_or_default().to_string();
+        if !conversation.starts_with("cv-swap-") {
+            continue;
+        }
+        if record["kind"] == "delivered"
+            && record["component"] == "seller-fashion"
+            && event["type"] == "store.chat.message.new"
+        {
+            ran.entry(conversation).or_default().push(record["version"].as_str().unwrap_or_default().to_string());
+        } else if record["kind"] == "published"
+            && event["type"] == "store.chat.response"
+            && event["source"] == "/agent-store/seller-fashion"
+        {
+            let text = event["data"].to_string();
+            let store = ["Luna Fashion", "Nova Fashion"].into_iter().find(|s| text.contains(s)).unwrap_or("neither");
+            answered.entry(conversation).or_default().push(store.to_string());
+        }
+    }
+    assert_eq!(answered.len(), CUSTOMERS, "every customer answered");
+    let mut by_version = HashMap::new();
+    for (conversation, stores) in &answered {
+        let versions = ran.get(conversation).cloned().unwrap_or_default();
+        assert_eq!(versions.len(), 1, "{conversation}: handled once, not {versions:?}");
+        assert_eq!(stores.len(), 1, "{conversation}: answered once, not {stores:?}");
+        let expected = if versions[0] == luna_digest {
+            "Luna Fashion"
+        } else {
+            assert_eq!(versions[0], nova_digest, "{conversation}: an unknown version");
+            "Nova Fashion"
+        };
+        assert_eq!(stores[0], expected, "{conversation}: answered by the version that ran it");
+        *by_version.entry(expected).or_insert(0) += 1;
+    }
+    assert!(by_version.len() == 2, "both versions served: {by_version:?}");
+    // The gateway dead-letters the answers: these customers never wrote
+    // over WhatsApp, so it has no number to send to. The seller, nothing.
+    let dead: Vec<Value> =
+        host.dead_letters().await?.into_iter().filter(|d| d["component"] != "whatsapp-gateway").collect();
+    assert!(dead.is_empty(), "nothing dead-lettered by a swap: {dead:#?}");
+    Ok(())
 }
