@@ -259,6 +259,37 @@ pub struct AgentStoreTool {
     /// may emit nothing.
     #[serde(default)]
     pub emits: Vec<String>,
+    /// How Knative scales this agent, and how many events one replica
+    /// takes at once (the host uses that as its `concurrency`).
+    #[serde(default)]
+    pub scale: Option<Scale>,
+}
+
+/// `scale = { min = 0, max = 10, concurrency = 5 }`: the agent's replicas
+/// (Knative's min-scale and max-scale; 0 scales to zero) and the events one
+/// replica takes at once (Knative's target and container concurrency).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// Replicas kept running; 0 lets the agent scale to zero.
+    #[serde(default)]
+    pub min: u32,
+    /// At most this many replicas ([`Scale::DEFAULT_MAX`] when not given).
+    #[serde(default)]
+    pub max: Option<u32>,
+    /// Events one replica takes at once.
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+}
+
+impl Scale {
+    /// At most this many replicas when `max` is not given.
+    pub const DEFAULT_MAX: u32 = 10;
+
+    /// The most replicas.
+    pub fn max(&self) -> u32 {
+        self.max.unwrap_or(Self::DEFAULT_MAX)
+    }
 }
 
 impl BrandPackage {
@@ -398,8 +429,16 @@ impl Manifest {
             }
         }
         let tool = self.tool(id)?;
-        if tool.concurrency == Some(0) {
+        if tool.concurrency == Some(0) || tool.scale.is_some_and(|s| s.concurrency == Some(0)) {
             bail!("tool.{TOOL_TABLE}.concurrency must be at least 1");
+        }
+        if let Some(scale) = tool.scale {
+            if tool.concurrency.is_some() && scale.concurrency.is_some() && tool.concurrency != scale.concurrency {
+                bail!("tool.{TOOL_TABLE}: `concurrency` and `scale.concurrency` disagree; keep one");
+            }
+            if scale.max() == 0 || scale.min > scale.max() {
+                bail!("tool.{TOOL_TABLE}.scale: min = {} and max = {}: 0 ≤ min ≤ max, max ≥ 1", scale.min, scale.max());
+            }
         }
         if let Some(timeout) = &tool.timeout {
             parse_duration(timeout).with_context(|| format!("tool.{TOOL_TABLE}.timeout"))?;
@@ -464,9 +503,15 @@ impl AgentStoreTool {
         brands.all(|b| b == Some(first)).then_some(first)
     }
 
-    /// Events it handles at once.
+    /// Events it handles at once: `scale.concurrency`, or `concurrency`.
     pub fn concurrency(&self) -> usize {
-        self.concurrency.unwrap_or(DEFAULT_CONCURRENCY)
+        self.concurrency.or(self.scale.and_then(|s| s.concurrency)).unwrap_or(DEFAULT_CONCURRENCY)
+    }
+
+    /// Its scale, with the concurrency the host uses.
+    pub fn scale(&self) -> Scale {
+        let scale = self.scale.unwrap_or_default();
+        Scale { concurrency: Some(self.concurrency()), ..scale }
     }
 
     /// How long one event may run.
@@ -703,6 +748,29 @@ subscribe = [{ type = "store.product.query" }, { type = "store.order.*", brand =
 concurrency = 5
 timeout = "2s"
 "#;
+
+    #[test]
+    fn scale_gives_the_replicas_and_the_concurrency() -> Result<()> {
+        let with = |line: &str| Manifest::parse(&MANIFEST.replace("concurrency = 5", line));
+        let m = with("scale = { min = 0, max = 10, concurrency = 7 }")?;
+        m.validate()?;
+        let tool = m.tool("worker")?;
+        assert_eq!(tool.concurrency(), 7, "the host uses scale.concurrency");
+        assert_eq!((tool.scale().min, tool.scale().max()), (0, 10));
+        let m = with("concurrency = 5\nscale = { min = 1 }")?;
+        assert_eq!((m.tool("worker")?.scale().max(), m.tool("worker")?.scale().concurrency), (10, Some(5)));
+        for (bad, why) in [
+            ("concurrency = 5\nscale = { concurrency = 6 }", "disagree"),
+            ("scale = { min = 3, max = 2 }", "min"),
+            ("scale = { max = 0 }", "max"),
+            ("scale = { concurrency = 0 }", "at least 1"),
+        ] {
+            let error = with(bad).and_then(|m| m.validate()).expect_err(bad);
+            assert!(format!("{error:#}").contains(why), "{bad}: {error:#}");
+        }
+        assert!(with("scale = { minimum = 1 }").and_then(|m| m.validate()).is_err(), "a typo is refused");
+        Ok(())
+    }
 
     #[test]
     fn parses_and_validates_a_spin_manifest() -> Result<()> {
