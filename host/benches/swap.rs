@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let config = RuntimeConfig { pooling: true, cache_dir: Some(data_dir.join("cache")) };
     let runtime = Arc::new(Runtime::new(&config, services)?);
     let broker = Arc::new(MemoryBroker::default());
-    let options = AppOptions { data_dir: data_dir.clone(), wasm_dir: None, max_depth: 16, cluster: None };
+    let options = AppOptions { data_dir: data_dir.clone(), wasm_dir: None, max_depth: 16, cluster: None, only: None };
     let app =
         Arc::new(App::load(agent_store_manifest::Manifest::load(&manifest_path)?, runtime, broker, options).await?);
     app.start().await?;
@@ -262,7 +262,8 @@ async fn replicas(
         let services = Services::new(Arc::new(KeyValueStores::memory()), Arc::new(Models::default()));
         let config = RuntimeConfig { pooling: true, cache_dir: Some(data_dir.join("cache")) };
         let runtime = Arc::new(Runtime::new(&config, services)?);
-        let options = AppOptions { data_dir, wasm_dir: None, max_depth: 16, cluster: Some(cluster.clone()) };
+        let options =
+            AppOptions { data_dir, wasm_dir: None, max_depth: 16, cluster: Some(cluster.clone()), only: None };
         let manifest = agent_store_manifest::Manifest::load(manifest_path)?;
         let app = Arc::new(App::load(manifest, runtime, Arc::new(MemoryBroker::default()), options).await?);
         app.start().await?;

@@ -215,3 +215,60 @@ subscribe = [{ type = "test.#" }]
     assert!(output.contains("wasi:sockets/"), "{output}");
     Ok(())
 }
+
+/// `up --components`: one agent per process (a Knative Service each). Only
+/// the named components load, take events, serve routes and show in the
+/// admin API; a deploy of another is refused; unknown ids stop the host.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_components_serves_only_the_named_agents() -> Result<()> {
+    let host = HostBuilder::repo_manifest()
+        .arg("--kv")
+        .arg("memory")
+        .arg("--components")
+        .arg("product-catalog,order-processor")
+        .start()
+        .await?;
+    let client = reqwest::Client::new();
+    let listed: Value =
+        client.get(format!("{}/admin/components", host.url)).bearer_auth(TEST_TOKEN).send().await?.json().await?;
+    let mut ids: Vec<&str> =
+        listed["components"].as_array().into_iter().flatten().filter_map(|c| c["component"].as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["order-processor", "product-catalog"], "{listed}");
+
+    // The catalog answers; the order processor's route is served, the
+    // gateway's is not.
+    let mut tail = host.tail(&[("type", "store.product.query.result")]).await?;
+    let mut query =
+        event("store.product.query", json!({ "request_id": "q-only", "brand": "fashion", "text": "vestido" }));
+    query.set_extension("brand", "fashion");
+    assert_eq!(host.post_event(&query).await?.0, 202);
+    tail.find(WAIT, |r| is(r, "published", "store.product.query.result")).await?;
+    let orders = client.get(format!("{}/orders/ord-nosuch", host.url)).send().await?.status();
+    assert_ne!(orders, 404, "order-processor's /orders/... is served");
+    let webhook = client.get(format!("{}/webhooks/whatsapp", host.url)).send().await?.status();
+    assert_eq!(webhook, 404, "the gateway is not on this host");
+
+    let refused = client
+        .post(format!("{}/admin/deploys", host.url))
+        .bearer_auth(TEST_TOKEN)
+        .json(&json!({ "manifest": "spin_manifest_version = 2\n[application]\nname = \"x\"\n", "components": ["seller-fashion"], "sources": {} }))
+        .send()
+        .await?;
+    let status = refused.status().as_u16();
+    let body: Value = refused.json().await?;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("serves only"), "{body}");
+
+    for (ids, reason) in [("product-catalg", "runs no such component"), ("event-router", "event router")] {
+        let out = HostBuilder::repo_manifest()
+            .arg("--kv")
+            .arg("memory")
+            .arg("--components")
+            .arg(ids)
+            .expect_failure()
+            .await?;
+        assert!(out.contains(reason), "--components {ids}: {out}");
+    }
+    Ok(())
+}

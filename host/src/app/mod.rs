@@ -55,11 +55,27 @@ pub struct AppOptions {
     /// The other replicas sharing this host's Redis, when there are any to
     /// share with: a deploy switches all of them (`crate::cluster`).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Serve only these components (`up --components`): one agent per
+    /// Knative Service. `None`: every component the manifest runs.
+    pub only: Option<Vec<String>>,
+}
+
+impl AppOptions {
+    /// Whether this host serves `id` at all.
+    pub fn serves(&self, id: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.iter().any(|o| o == id))
+    }
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from(".agent-store"), wasm_dir: None, max_depth: DEFAULT_MAX_DEPTH, cluster: None }
+        Self {
+            data_dir: PathBuf::from(".agent-store"),
+            wasm_dir: None,
+            max_depth: DEFAULT_MAX_DEPTH,
+            cluster: None,
+            only: None,
+        }
     }
 }
 
@@ -157,7 +173,16 @@ impl App {
         let versions = crate::deploy::Versions::open(&options.data_dir)?;
         let package = Arc::new(Package { manifest: manifest.clone(), digest: None });
         let mut components = HashMap::new();
-        for id in manifest.active_components()? {
+        let active = manifest.active_components()?;
+        for id in options.only.iter().flatten() {
+            if !active.contains(id) {
+                bail!("--components {id}: the manifest runs no such component (it runs {})", active.join(", "));
+            }
+            if manifest.tool(id)?.router {
+                bail!("--components {id}: the event router is replaced by the host's broker, it is not served");
+            }
+        }
+        for id in active.into_iter().filter(|id| options.serves(id)) {
             if manifest.tool(&id)?.router {
                 // The host's own broker does what this component does under Spin.
                 continue;

@@ -169,6 +169,12 @@ impl App {
         if let Some(id) = ids.iter().find(|id| !allowed(id)) {
             return Err(SwapError::Forbidden(format!("this deployer may not change `{id}`")));
         }
+        if let Some(id) = ids.iter().find(|id| !inner.options.serves(id)) {
+            return Err(SwapError::Refused(format!(
+                "this host serves only {} (`up --components`): deploy `{id}` through a host that serves it",
+                inner.options.only.iter().flatten().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
         for id in &ids {
             let Some(_) = manifest.component.get(id) else {
                 return Err(SwapError::Refused(format!("the manifest has no [component.{id}]")));
@@ -230,6 +236,9 @@ impl App {
     /// before the current one. Compiled versions are kept: nothing compiles.
     pub async fn rollback(&self, id: &str, to: Option<&str>) -> Result<Switched, SwapError> {
         let inner = &self.inner;
+        if !inner.options.serves(id) {
+            return Err(SwapError::NotFound(format!("this host does not serve `{id}` (`up --components`)")));
+        }
         let current = inner.component(id);
         let record = inner.versions.record(id);
         let history = record.as_ref().map(|r| r.history.clone()).unwrap_or_default();
@@ -546,7 +555,9 @@ impl AppInner {
     /// compile (or the kept version), the routes against this table.
     async fn prepare_changes(self: &Arc<Self>, cluster: &Cluster, changes: &[Change]) -> Result<Vec<Step>, SwapError> {
         let mut steps = Vec::new();
-        for change in changes {
+        // A replica serving other agents (`up --components`) takes part
+        // without switching anything.
+        for change in changes.iter().filter(|c| self.options.serves(&c.component)) {
             let Some(entry) = &change.to else {
                 steps.push(Step { id: change.component.clone(), to: None });
                 continue;
@@ -624,6 +635,9 @@ impl AppInner {
     pub(crate) async fn restore_deploys(self: &Arc<Self>) -> anyhow::Result<()> {
         let mut components = self.table.load().components.clone();
         for (id, record) in self.versions.records() {
+            if !self.options.serves(&id) {
+                continue;
+            }
             if record.state == ComponentState::Removed {
                 components.remove(&id);
                 tracing::info!(component = %id, "removed by a deploy: not started");

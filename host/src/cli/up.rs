@@ -46,6 +46,12 @@ pub struct UpArgs {
     #[arg(long)]
     reset_deploys: bool,
 
+    /// Load and serve only these components (comma-separated): their
+    /// routes, subscriptions and admin API, nothing else. One Knative
+    /// Service per agent runs `up --components <id>`.
+    #[arg(long, env = "AGENT_STORE_COMPONENTS", value_delimiter = ',', value_name = "ID")]
+    components: Vec<String>,
+
     /// Rebuild a component when a file of its `build.watch` globs changes
     /// and deploy it in place, without restarting (like `spin watch`).
     #[arg(long)]
@@ -239,6 +245,7 @@ async fn load(args: &UpArgs) -> Result<Loaded> {
         wasm_dir: args.wasm_dir.clone(),
         max_depth: args.max_depth,
         cluster,
+        only: (!args.components.is_empty()).then(|| args.components.clone()),
     };
     if args.reset_deploys {
         crate::deploy::Versions::open(&args.data_dir)?.reset()?;
