@@ -435,30 +435,71 @@ async fn without_oidc_deliveries_are_served_only_on_cluster_local_names() -> Res
     Ok(())
 }
 
+/// The `dead-letters` Service of agents.yaml: a host with no component
+/// keeps what Knative gives up on, and lists it; it runs nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_with_no_components_is_the_dead_letter_sink() -> Result<()> {
+    let ingress = Ingress::default();
+    let builder = HostBuilder::repo_manifest().listen("0.0.0.0:0");
+    let host = knative_host_with(&ingress, builder, &["--no-components"]).await?;
+    let local = addressed_to("dead-letters.agent-store.svc.cluster.local")?;
+    let (status, body) = deliver_with(&host, "/events/dead-letter", &query("q-gave-up"), local.clone()).await?;
+    assert_eq!(status, 200, "{body}");
+    let dead = host.dead_letters().await?;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["event"]["data"]["request_id"], "q-gave-up", "{dead:?}");
+    let (status, body) = deliver_with(&host, "/events/deliver/product-catalog", &query("q-run"), local).await?;
+    assert_eq!(status, 404, "no component runs here: {body}");
+    assert_eq!(answered(&ingress), Vec::<String>::new());
+    Ok(())
+}
+
 #[tokio::test]
-async fn the_committed_triggers_are_the_ones_spin_toml_gives() -> Result<()> {
+async fn the_committed_knative_manifests_are_the_ones_spin_toml_gives() -> Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let output = tokio::process::Command::new(host_binary_path())
-        .args(["knative", "triggers", "--manifest"])
+        .args(["knative", "manifests", "--manifest"])
         .arg(root.join("spin.toml"))
         .output()
         .await?;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let generated = String::from_utf8(output.stdout)?;
-    let committed = std::fs::read_to_string(root.join("deploy/knative/triggers.yaml"))?;
+    let committed = std::fs::read_to_string(root.join("deploy/knative/agents.yaml"))?;
     assert!(
         generated == committed,
-        "deploy/knative/triggers.yaml is stale: run `agent-store knative triggers > deploy/knative/triggers.yaml`"
+        "deploy/knative/agents.yaml is stale: run `agent-store knative manifests > deploy/knative/agents.yaml`"
     );
-    // Every subscribing component, and every seller only for its brand.
+    let documents: Vec<&str> = generated.split("---\n").skip(1).collect();
+    let triggers_of = |component: &str| -> Vec<&str> {
+        let uri = format!("uri: /events/deliver/{component}\n");
+        documents.iter().copied().filter(|d| d.contains("kind: Trigger") && d.contains(&uri)).collect()
+    };
+    // A Service per agent, delivered to by its own Triggers, which filter
+    // on exact attributes only: the RabbitMQ broker applies nothing else.
     for component in ["product-catalog", "order-processor", "sales-assistant", "whatsapp-gateway"] {
-        assert!(generated.contains(&format!("uri: /events/deliver/{component}\n")), "{component}");
+        assert!(generated.contains(&format!("kind: Service\nmetadata:\n  name: {component}\n")), "{component}");
+        assert!(!triggers_of(component).is_empty(), "{component}");
     }
+    assert!(!generated.contains("filters:") && !generated.contains("prefix:"), "only spec.filter.attributes");
     for brand in ["fashion", "tech", "home", "beauty", "gaming"] {
-        let seller = format!("uri: /events/deliver/seller-{brand}\n");
-        let triggers: Vec<&str> = generated.split("---\n").filter(|t| t.contains(&seller)).collect();
-        assert_eq!(triggers.len(), 6, "seller-{brand}");
+        let triggers = triggers_of(&format!("seller-{brand}"));
+        // chat message, query and recommend results, order created and
+        // rejected, and the two escalation events the wildcard stands for.
+        assert_eq!(triggers.len(), 7, "seller-{brand}");
         assert!(triggers.iter().all(|t| t.contains(&format!("brand: \"{brand}\""))), "seller-{brand}");
+        assert!(triggers.iter().all(|t| t.contains("name: dead-letters")), "seller-{brand}: its dead letters");
     }
+    assert!(!generated.contains("name: whatsapp-sandbox"), "the local sandbox is not deployed");
+
+    // Every manifest of deploy/knative against the real CRD schemas, when
+    // the validator the project's machines carry is there.
+    let validator = root.join("../shared/tools/validate-k8s");
+    if !validator.exists() {
+        eprintln!("SKIPPED: schema validation of deploy/knative: {} is not here", validator.display());
+        return Ok(());
+    }
+    let checked = tokio::process::Command::new(&validator).arg("-q").arg(root.join("deploy/knative")).output().await?;
+    let said = format!("{}{}", String::from_utf8_lossy(&checked.stdout), String::from_utf8_lossy(&checked.stderr));
+    assert!(checked.status.success() && !said.contains("WARN"), "validate-k8s deploy/knative:\n{said}");
     Ok(())
 }

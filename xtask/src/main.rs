@@ -476,6 +476,7 @@ fn test(args: Vec<OsString>) -> Result<ExitCode> {
 fn test_phases(phases: &mut Phases, args: &[OsString]) -> Result<()> {
     let ws = Workspace::load()?;
     phases.run("services", ensure_services)?;
+    phases.run("tools", || ensure_manifest_validator(&ws.root))?;
     let wasm_dir = phases.run("build", || build(&ws, Profile::Release))?;
     // The end-to-end tests run the host as a process; cargo builds a
     // binary for the integration tests of its own package only.
@@ -592,6 +593,30 @@ const SERVICES: &[Service] = &[
 
 fn reachable(addr: &str) -> bool {
     addr.parse::<SocketAddr>().is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok())
+}
+
+/// The Python packages `../shared/tools/validate-k8s` needs, installed with
+/// pip when that validator is beside the project and they are missing: the
+/// Knative test checks deploy/knative against the real CRD schemas with it.
+fn ensure_manifest_validator(root: &Path) -> Result<()> {
+    if !root.join("../shared/tools/validate-k8s").exists() {
+        return Ok(());
+    }
+    let present = Command::new("python3")
+        .args(["-c", "import jsonschema, yaml, kubernetes_validate"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    if present.is_ok_and(|s| s.success()) {
+        return Ok(());
+    }
+    let mut pip = Command::new("python3");
+    pip.args(["-m", "pip", "install", "--quiet", "jsonschema", "pyyaml", "kubernetes-validate"]);
+    println!("$ {}", display_command(&pip));
+    let status = pip.status().context("running pip")?;
+    if !status.success() {
+        bail!("installing the manifest validator's Python packages failed ({status})");
+    }
+    Ok(())
 }
 
 fn ensure_services() -> Result<()> {

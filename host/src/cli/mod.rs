@@ -48,7 +48,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Lists, shows, replays or purges the dead letters on RabbitMQ.
     Dlq(dlq::DlqArgs),
-    /// Knative deployment helpers: `knative triggers` prints the Triggers of spin.toml.
+    /// Knative deployment: `knative manifests` prints a Service per agent with
+    /// its Triggers (deploy/knative/agents.yaml), `knative triggers` the Triggers.
     Knative(knative::KnativeArgs),
     /// Deploys (or upgrades) a component, or every component of a manifest, into a running host.
     Deploy(deploy::DeployArgs),

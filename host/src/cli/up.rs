@@ -52,6 +52,11 @@ pub struct UpArgs {
     #[arg(long, env = "AGENT_STORE_COMPONENTS", value_delimiter = ',', value_name = "ID")]
     components: Vec<String>,
 
+    /// Load no component: with `--broker knative`, a dead-letter sink and
+    /// the admin API (`agent-store dlq`) alone.
+    #[arg(long, conflicts_with = "components")]
+    no_components: bool,
+
     /// Rebuild a component when a file of its `build.watch` globs changes
     /// and deploy it in place, without restarting (like `spin watch`).
     #[arg(long)]
@@ -245,7 +250,7 @@ async fn load(args: &UpArgs) -> Result<Loaded> {
         wasm_dir: args.wasm_dir.clone(),
         max_depth: args.max_depth,
         cluster,
-        only: (!args.components.is_empty()).then(|| args.components.clone()),
+        only: (args.no_components || !args.components.is_empty()).then(|| args.components.clone()),
     };
     if args.reset_deploys {
         crate::deploy::Versions::open(&args.data_dir)?.reset()?;
