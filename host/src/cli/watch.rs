@@ -25,24 +25,27 @@ type Fingerprint = Vec<(PathBuf, Option<SystemTime>)>;
 
 /// Watches every component of the manifest that has `build.watch` globs.
 pub fn spawn(app: Arc<App>, manifest_path: PathBuf, wasm_dir: Option<PathBuf>) {
+    // The files as they are before the host serves: a change made once it
+    // answers is a change, however late the watching task first runs.
+    let mut seen: HashMap<String, Fingerprint> = scan(&manifest_path).unwrap_or_else(|error| {
+        tracing::warn!(error = %format!("{error:#}"), "watch: reading the manifest");
+        HashMap::new()
+    });
     tokio::spawn(async move {
-        let mut seen: HashMap<String, Fingerprint> = HashMap::new();
-        let mut first = true;
         loop {
+            tokio::time::sleep(POLL).await;
             match scan(&manifest_path) {
                 Ok(now) => {
                     for (id, fingerprint) in now {
                         let changed = seen.get(&id).is_some_and(|before| *before != fingerprint);
                         seen.insert(id.clone(), fingerprint);
-                        if changed && !first {
+                        if changed {
                             rebuild_and_deploy(&app, &manifest_path, &id, wasm_dir.as_deref()).await;
                         }
                     }
                 }
                 Err(error) => tracing::warn!(error = %format!("{error:#}"), "watch: reading the manifest"),
             }
-            first = false;
-            tokio::time::sleep(POLL).await;
         }
     });
 }
