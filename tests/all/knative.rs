@@ -435,6 +435,26 @@ async fn without_oidc_deliveries_are_served_only_on_cluster_local_names() -> Res
     Ok(())
 }
 
+/// Knative delivers at least once: the same event pushed again (same
+/// source and id) is answered without running its component again, and its
+/// outputs are not posted twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_event_does_not_run_its_component_twice() -> Result<()> {
+    let ingress = Ingress::default();
+    let host = knative_host(&ingress).await?;
+    let once = query("q-once");
+    for attempt in 0..3 {
+        let (status, body) = deliver(&host, "product-catalog", &once).await?;
+        assert_eq!(status, 200, "attempt {attempt}: {body}");
+    }
+    // Outputs are posted before a delivery is answered: this is final.
+    assert_eq!(answered(&ingress), vec!["q-once".to_string()], "one run, one result");
+    let (status, body) = deliver(&host, "product-catalog", &query("q-next")).await?;
+    assert_eq!((status, &body["emitted"]), (200, &json!(1)), "{body}");
+    assert_eq!(answered(&ingress), vec!["q-once".to_string(), "q-next".to_string()]);
+    Ok(())
+}
+
 /// The `dead-letters` Service of agents.yaml: a host with no component
 /// keeps what Knative gives up on, and lists it; it runs nothing.
 #[tokio::test(flavor = "multi_thread")]

@@ -14,11 +14,14 @@
 //! * 503 for a failure worth retrying (a trap, a timeout, an ingress that
 //!   refused the outputs).
 //!
+//! Knative delivers at least once: with idempotency records (the RabbitMQ
+//! backend's, in Redis) a redelivered event is answered from its record
+//! instead of running the component again.
+//!
 //! Order is the Trigger's business: with the RabbitMQ broker class a
-//! Trigger dispatches one event at a time (its `parallelism` annotation,
-//! 1 by default), so a subscription sees events in the order they were
-//! published; `deploy/knative/` raises it only for components whose events
-//! need no order.
+//! Trigger dispatches `parallelism` events at once (1 by default: in the
+//! order they were published); `deploy/knative/agents.yaml` sets it to the
+//! agent's concurrency (docs/knative.md weighs the trade-off).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,6 +33,7 @@ use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
 use tokio::sync::Notify;
 
+use super::rabbitmq::handled::{CLAIM_RENEWAL, Claim, Handled, Token};
 use super::{Broker, DeadLetter, Handler, Outcome, Subscription};
 use agent_store_runtime::capabilities::key_value::Store;
 
@@ -74,6 +78,9 @@ struct Attached {
 pub struct KnativeBroker {
     sink: reqwest::Url,
     dead: Arc<dyn Store>,
+    /// Idempotency records (in Redis, shared by every pod): a redelivered
+    /// event does not run its component again. `None`: off.
+    handled: Option<Handled>,
     client: reqwest::Client,
     subscriptions: RwLock<HashMap<String, Arc<Attached>>>,
     closing: AtomicBool,
@@ -85,6 +92,12 @@ impl KnativeBroker {
     /// `sink` is the broker ingress, e.g.
     /// `http://broker-ingress.knative-eventing.svc.cluster.local/store/default`.
     pub fn new(sink: &str, dead: Arc<dyn Store>) -> Result<Self> {
+        Self::with_records(sink, dead, None)
+    }
+
+    /// [`new`](Self::new), remembering handled events in `handled` (the
+    /// same records, and the same states, as the RabbitMQ backend's).
+    pub fn with_records(sink: &str, dead: Arc<dyn Store>, handled: Option<Handled>) -> Result<Self> {
         let sink = reqwest::Url::parse(sink).with_context(|| format!("the Knative sink `{sink}` is not a URL"))?;
         if !matches!(sink.scheme(), "http" | "https") {
             bail!("the Knative sink `{sink}` must be an http:// or https:// URL");
@@ -93,6 +106,7 @@ impl KnativeBroker {
         Ok(Self {
             sink,
             dead,
+            handled,
             client,
             subscriptions: RwLock::default(),
             closing: AtomicBool::new(false),
@@ -124,9 +138,53 @@ impl KnativeBroker {
             return Pushed::Filtered;
         }
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let pushed = match attached.handler.handle(event, 1).await {
+        let mut claim = None;
+        if let Some(handled) = &self.handled {
+            let key = Handled::key("knative", component, &event.source().to_string(), event.id());
+            match handled.claim(&key).await {
+                Ok(Claim::Fresh(token)) => claim = Some((handled, key, token)),
+                Ok(Claim::Published) => {
+                    tracing::debug!(event_id = event.id(), "handled and published before: answering the redelivery");
+                    return self.finished(Pushed::Done { emitted: 0 });
+                }
+                // The component ran; its outputs may not have reached the
+                // ingress: the same events again (their ids dedup them).
+                Ok(Claim::Done(outputs)) => {
+                    let pushed = match self.publish(&outputs).await {
+                        Ok(()) => {
+                            let _ = handled.mark_published(&key).await;
+                            Pushed::Done { emitted: outputs.len() }
+                        }
+                        Err(error) => Pushed::Retry(format!("the broker ingress did not take the outputs: {error:#}")),
+                    };
+                    return self.finished(pushed);
+                }
+                Err(error) => return self.finished(Pushed::Retry(format!("the idempotency records: {error:#}"))),
+            }
+        }
+        let outcome = match &mut claim {
+            Some((handled, key, token)) => run_renewing(attached.handler.handle(event, 1), handled, key, token).await,
+            None => attached.handler.handle(event, 1).await,
+        };
+        if let (Outcome::Done(outputs), Some((handled, key, token))) = (&outcome, &claim) {
+            match handled.finish(key, token, &outputs.events).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(key = %key, "lost the claim while the component ran"),
+                Err(error) => {
+                    let _ = handled.release(key).await;
+                    return self.finished(Pushed::Retry(format!("could not record the handled event: {error:#}")));
+                }
+            }
+        } else if let Some((handled, key, _)) = &claim {
+            // Failed or refused: the next attempt (or a replay) runs it.
+            let _ = handled.release(key).await;
+        }
+        let pushed = match outcome {
             Outcome::Done(outputs) => match self.publish(&outputs.events).await {
                 Ok(()) => {
+                    if let Some((handled, key, _)) = &claim {
+                        let _ = handled.mark_published(key).await;
+                    }
                     for refused in outputs.refused {
                         let letter = DeadLetter {
                             event: refused.event,
@@ -316,6 +374,26 @@ fn decode_error_data(data: &str) -> String {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .unwrap_or_else(|| data.to_string());
     text.chars().take(500).collect()
+}
+
+/// Runs a delivery, renewing its claim so that a long one keeps it.
+async fn run_renewing(
+    delivery: impl std::future::Future<Output = Outcome>,
+    handled: &Handled,
+    key: &str,
+    token: &mut Token,
+) -> Outcome {
+    tokio::pin!(delivery);
+    loop {
+        tokio::select! {
+            outcome = &mut delivery => return outcome,
+            _ = tokio::time::sleep(CLAIM_RENEWAL) => match handled.renew(key, token).await {
+                Ok(Some(renewed)) => *token = renewed,
+                Ok(None) => tracing::warn!(key, "lost the claim while the component ran"),
+                Err(error) => tracing::warn!(key, error = %error, "could not renew the claim"),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

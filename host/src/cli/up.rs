@@ -187,7 +187,15 @@ impl UpArgs {
                     bail!("--broker knative needs the broker ingress URL: --sink or K_SINK (a SinkBinding sets it)")
                 };
                 let dead = key_value.open(knative::DEAD_LETTERS);
-                let broker = Arc::new(KnativeBroker::new(sink, dead)?);
+                // Knative redelivers at least once: the same records as on
+                // RabbitMQ keep a redelivery from running a component twice.
+                let handled = Some(self.rabbit.dedup_window).filter(|w| !w.is_zero()).map(|_| {
+                    rabbitmq::handled::Handled::new(
+                        key_value.open(rabbitmq::handled::LABEL),
+                        format!("knative-{}", uuid::Uuid::new_v4().simple()),
+                    )
+                });
+                let broker = Arc::new(KnativeBroker::with_records(sink, dead, handled)?);
                 Ok((broker.clone(), Some(broker)))
             }
             other => bail!("--broker {other}: use `memory`, an amqp:// URL or `knative`"),
