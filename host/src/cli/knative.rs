@@ -164,6 +164,7 @@ fn container(out: &mut String, select: &[&str], cluster: &Cluster) {
     out.push_str(
         "          ports:\n            - containerPort: 8080\n          env:\n\
          \x20           - name: AGENT_STORE_WASM_DIR\n              value: /app/wasm\n\
+         \x20           - name: AGENT_STORE_CACHE_DIR\n              value: /app/cache\n\
          \x20           - name: RUST_LOG\n              value: info\n\
          \x20           - name: SPIN_VARIABLE_WHATSAPP_API_BASE\n              value: https://graph.facebook.com/v21.0\n\
          \x20           - name: SPIN_VARIABLE_WHATSAPP_API_ORIGIN\n              value: https://graph.facebook.com\n\

@@ -42,6 +42,9 @@ enum Command {
     Up(up::UpArgs),
     /// Loads the manifest and every component, then exits: a dry run of `up`.
     Check(up::UpArgs),
+    /// Compiles every component into `--cache-dir`, for an image whose
+    /// hosts start without compiling.
+    Compile(up::UpArgs),
     /// Prints every event a running host routes, as it happens.
     Tail(tail::TailArgs),
     /// Chats with the local store as a WhatsApp customer, through the WhatsApp sandbox.
@@ -127,6 +130,7 @@ pub fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Up(args) => up::up(args).await,
             Command::Check(args) => up::check(args).await,
+            Command::Compile(args) => up::compile(args).await,
             Command::Tail(args) => tail::tail(args).await,
             Command::Chat(args) => chat::chat(args).await,
             Command::Dlq(args) => dlq::dlq(args).await,

@@ -280,6 +280,20 @@ pub async fn check(args: UpArgs) -> Result<()> {
     Ok(())
 }
 
+/// `agent-store compile`: every component compiled into the cache
+/// directory, so that an image that carries it starts without compiling (a
+/// seller scaled from zero is ready at once).
+pub async fn compile(args: UpArgs) -> Result<()> {
+    let cache = args.cache_dir.clone().unwrap_or_else(|| args.data_dir.join("cache"));
+    let Loaded { app, .. } = load(&args).await?;
+    for component in app.components() {
+        let pre = &component.pre;
+        println!("{:<24} {}  ({:?})", pre.id, &pre.digest[..12], pre.origin);
+    }
+    println!("{} components compiled into {}", app.components().len(), cache.display());
+    Ok(())
+}
+
 pub async fn up(args: UpArgs) -> Result<()> {
     // Everything is validated before listening: a bad manifest or component
     // fails here, not at the first request.
