@@ -38,6 +38,12 @@ pub const MAX_DEAD_LETTER_BYTES: i64 = 64 << 20;
 /// headers exchange cannot filter on them; the host checks them itself.
 const NOT_IN_HEADERS: &[&str] = &["id", "datacontenttype", "time", "specversion"];
 
+/// The conditions of one filter that the broker matches, at most: each one
+/// more triples the filter's bindings (one per header spelling), 4 make 81.
+/// The host checks every condition again on delivery, so the ones past
+/// these only cost deliveries it then drops, never a wrong delivery.
+const MAX_BROKER_CONDITIONS: usize = 4;
+
 /// Every name derives from the prefix, so that several deployments (or
 /// tests) share one RabbitMQ without seeing each other.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,13 +124,17 @@ pub fn retry_delays(policy: &RetryPolicy) -> Vec<Duration> {
 /// exchange once: RabbitMQ routes a message to each destination once,
 /// whatever the number of bindings that match.
 pub fn filter_bindings(filter: &Filter) -> Vec<FieldTable> {
-    let conditions: Vec<(&String, &String)> =
-        filter.attributes.iter().filter(|(name, _)| !NOT_IN_HEADERS.contains(&name.as_str())).collect();
+    let conditions: Vec<(&String, &String)> = filter
+        .attributes
+        .iter()
+        .filter(|(name, _)| !NOT_IN_HEADERS.contains(&name.as_str()))
+        .take(MAX_BROKER_CONDITIONS)
+        .collect();
     if conditions.is_empty() {
         return Vec::new();
     }
     let spellings = cloudevents_amqp::HEADER_PREFIXES;
-    let combinations = spellings.len().pow(u32::try_from(conditions.len()).unwrap_or(u32::MAX));
+    let combinations = spellings.len().pow(conditions.len() as u32);
     (0..combinations)
         .map(|combination| {
             let mut args = FieldTable::default();
@@ -429,5 +439,13 @@ mod tests {
         assert_eq!(names.len(), 9, "no two alike");
         assert!(names.contains(&vec!["ce-brand".to_string(), "cloudEvents_source".to_string()]), "{names:?}");
         assert!(bindings.iter().all(|b| b.len() == 2), "every condition in every binding");
+
+        let mut many = Filter::new("store.#");
+        for n in 0..10 {
+            many = many.with(&format!("a{n}"), "v");
+        }
+        let bindings = matches(&filter_bindings(&many));
+        assert_eq!(bindings.len(), 81, "the first four conditions; the host checks the rest");
+        assert!(bindings.iter().all(|b| b.len() == MAX_BROKER_CONDITIONS));
     }
 }
