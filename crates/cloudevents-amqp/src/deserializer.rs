@@ -60,9 +60,6 @@ impl<'a> AmqpDeserializer<'a> {
             .collect();
         spelled.sort_by_key(|&(prefix, header, ..)| (prefix, header));
         for (_, header, name, value) in spelled {
-            if name.is_empty() {
-                return Err(invalid(header, "no attribute name after the prefix".to_owned()));
-            }
             let value = attribute_value(header, value)?;
             match found.get(name) {
                 // Compared as text: `3` as an integer in one spelling and as a
