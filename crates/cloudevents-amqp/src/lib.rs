@@ -46,13 +46,13 @@
 //! (parameters such as `; charset=utf-8` allowed, media type compared
 //! case-insensitively) and the body is the event in the JSON event format.
 //! [`AmqpMessage::from_event_structured`] writes it; reading checks it first,
-//! so it wins over any `cloudEvents:` headers.
+//! so it wins over any attribute headers.
 //!
 //! Reading is lenient about header value types: strings may be long strings,
 //! short strings or byte arrays (UTF-8); integers of any width and booleans
 //! become integer and boolean extensions; an AMQP timestamp is a time. Other
-//! types (floats, decimals, arrays, tables, void) in a `cloudEvents:` header
-//! are an [`Error::InvalidHeader`].
+//! types (floats, decimals, arrays, tables, void) in an attribute header, in
+//! any spelling, are an [`Error::InvalidHeader`].
 //!
 //! One message may mix the spellings (`cloudEvents_type` beside
 //! `ce-brand`), and may even carry an attribute in two of them when both say
@@ -184,8 +184,8 @@ pub enum Error {
         /// The message's `content-type` property, if it had one.
         content_type: Option<String>,
     },
-    /// A `cloudEvents:` header whose value cannot be an attribute, or an
-    /// attribute name too long for an AMQP header name.
+    /// An attribute header, in any spelling, whose value cannot be an
+    /// attribute, or an attribute name too long for an AMQP header name.
     #[error("header `{name}`: {reason}")]
     InvalidHeader {
         /// The header name.
