@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(60);
 
 /// One test's corner of RabbitMQ and Redis, emptied when dropped.
-struct Sandbox {
-    prefix: String,
+pub(crate) struct Sandbox {
+    pub(crate) prefix: String,
     _rabbitmq: RabbitMq,
 }
 
@@ -35,7 +35,7 @@ enum RabbitMq {
 
 impl Sandbox {
     /// For a test that leaves RabbitMQ alone.
-    async fn new() -> Result<Self> {
+    pub(crate) async fn new() -> Result<Self> {
         Self::holding(RabbitMq::Shared(rabbitmq_shared().await)).await
     }
 
@@ -55,7 +55,7 @@ impl Sandbox {
     }
 
     /// A host of `app` on the shared broker and key-value store.
-    fn host(&self, app: &tempfile::TempDir) -> HostBuilder {
+    pub(crate) fn host(&self, app: &tempfile::TempDir) -> HostBuilder {
         HostBuilder::new(app.path().join("spin.toml"))
             .arg("--broker")
             .arg(amqp_url())
@@ -70,7 +70,7 @@ impl Sandbox {
     }
 
     /// Runs `agent-store dlq <args> --json` against this sandbox.
-    async fn dlq(&self, args: &[&str]) -> Result<Vec<Value>> {
+    pub(crate) async fn dlq(&self, args: &[&str]) -> Result<Vec<Value>> {
         let output = tokio::process::Command::new(host_binary_path())
             .arg("dlq")
             .args(args)
@@ -191,7 +191,7 @@ async fn post_until_accepted(hosts: &[&HostProcess], events: &[Event], within: D
 }
 
 /// A probe that only takes events: a pure subscriber.
-fn sink(id: &str, subscribe: &str) -> String {
+pub(crate) fn sink(id: &str, subscribe: &str) -> String {
     format!(
         r#"
 [component.{id}]
@@ -204,7 +204,7 @@ emits = ["test.#"]
     )
 }
 
-fn app(name: &str, components: &[String]) -> Result<tempfile::TempDir> {
+pub(crate) fn app(name: &str, components: &[String]) -> Result<tempfile::TempDir> {
     test_app(&format!("spin_manifest_version = 2\n[application]\nname = \"{name}\"\n{}", components.concat()))
 }
 

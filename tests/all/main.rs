@@ -8,6 +8,7 @@ mod hotswap;
 mod knative;
 mod llm;
 mod orders;
+mod producers;
 mod runtime;
 mod security;
 mod sellers;

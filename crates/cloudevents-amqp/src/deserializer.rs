@@ -1,5 +1,7 @@
 //! AMQP → event: [`AmqpDeserializer`] reads a delivery's properties and body.
 
+use std::collections::BTreeMap;
+
 use chrono::DateTime;
 use cloudevents::event::SpecVersion;
 use cloudevents::message::{
@@ -11,7 +13,10 @@ use lapin::message::Delivery;
 use lapin::types::AMQPValue;
 
 use crate::serializer::sdk_error;
-use crate::{CLOUDEVENTS_JSON_CONTENT_TYPE, Error, HEADER_PREFIX, SPEC_VERSION_HEADER};
+use crate::{CLOUDEVENTS_JSON_CONTENT_TYPE, Error, HEADER_PREFIXES};
+
+/// The attribute whose header, in any spelling, makes a message binary mode.
+const SPEC_VERSION: &str = "specversion";
 
 /// The SDK's [`MessageDeserializer`] over an AMQP message: borrowed
 /// properties and body, read in binary or structured content mode.
@@ -36,9 +41,54 @@ impl<'a> AmqpDeserializer<'a> {
         Self::new(&delivery.properties, &delivery.data)
     }
 
-    fn header(&self, name: &str) -> Option<&'a AMQPValue> {
-        self.properties.headers().as_ref()?.inner().get(name)
+    /// Every attribute header, by attribute name, whatever its prefix. An
+    /// attribute in two spellings must have one value in both: a message
+    /// routed by one spelling and read by the other would reach a
+    /// subscriber its event does not match.
+    fn attribute_headers(&self) -> message::Result<BTreeMap<&'a str, Header<'a>>> {
+        let mut found: BTreeMap<&'a str, Header<'a>> = BTreeMap::new();
+        let headers = self.properties.headers().iter().flat_map(|t| t.inner());
+        // In the order of HEADER_PREFIXES, so that errors name the
+        // binding's own spelling first.
+        let mut spelled: Vec<(usize, &'a str, &'a str, &'a AMQPValue)> = headers
+            .filter_map(|(header, value)| {
+                let header = header.as_str();
+                let (prefix, name) =
+                    HEADER_PREFIXES.iter().enumerate().find_map(|(i, p)| Some((i, header.strip_prefix(p)?)))?;
+                Some((prefix, header, name, value))
+            })
+            .collect();
+        spelled.sort_by_key(|&(prefix, header, ..)| (prefix, header));
+        for (_, header, name, value) in spelled {
+            let value = attribute_value(header, value)?;
+            match found.get(name) {
+                // Compared as text: `3` as an integer in one spelling and as a
+                // string in the other is one value.
+                Some(first) if first.value.to_string() != value.to_string() => {
+                    return Err(sdk_error(Error::ConflictingHeaders {
+                        attribute: name.to_owned(),
+                        first: first.name.to_owned(),
+                        second: header.to_owned(),
+                    }));
+                }
+                Some(_) => {}
+                None => {
+                    found.insert(name, Header { name: header, value });
+                }
+            }
+        }
+        Ok(found)
     }
+
+    fn has_spec_version(&self) -> bool {
+        crate::attribute_header(self.properties, SPEC_VERSION).is_some()
+    }
+}
+
+/// An attribute header as read: its name as spelled, its value.
+struct Header<'a> {
+    name: &'a str,
+    value: MessageAttributeValue,
 }
 
 impl BinaryDeserializer for AmqpDeserializer<'_> {
@@ -47,8 +97,9 @@ impl BinaryDeserializer for AmqpDeserializer<'_> {
             return Err(message::Error::WrongEncoding {});
         }
 
-        let spec_version = match self.header(SPEC_VERSION_HEADER) {
-            Some(value) => attribute_value(SPEC_VERSION_HEADER, value)?.to_string(),
+        let mut headers = self.attribute_headers()?;
+        let spec_version = match headers.remove(SPEC_VERSION) {
+            Some(header) => header.value.to_string(),
             None => return Err(message::Error::WrongEncoding {}),
         };
         let spec_version = SpecVersion::try_from(spec_version.as_str())?;
@@ -64,20 +115,14 @@ impl BinaryDeserializer for AmqpDeserializer<'_> {
         }
         // The header has the exact time; whole seconds only when it is missing.
         if let Some(seconds) = self.properties.timestamp()
-            && self.header(&format!("{HEADER_PREFIX}time")).is_none()
+            && !headers.contains_key("time")
         {
             visitor = visitor.set_attribute("time", timestamp("timestamp", *seconds)?)?;
         }
 
-        let headers = self.properties.headers().iter().flat_map(|t| t.inner());
-        for (header, value) in headers {
-            let Some(name) = header.as_str().strip_prefix(HEADER_PREFIX) else {
-                continue; // Not ours: retry counts, x-death, …
-            };
-            if header.as_str() == SPEC_VERSION_HEADER {
-                continue;
-            }
-            let value = attribute_value(header.as_str(), value)?;
+        // Headers without an attribute prefix (retry counts, x-death, …)
+        // are not part of the event.
+        for (name, Header { value, .. }) in headers {
             visitor = if attributes.contains(&name) {
                 visitor.set_attribute(name, value)?
             } else {
@@ -103,7 +148,7 @@ impl MessageDeserializer for AmqpDeserializer<'_> {
         let content_type = self.properties.content_type().as_ref();
         if content_type.is_some_and(|ct| is_structured(ct.as_str())) {
             Encoding::STRUCTURED
-        } else if self.header(SPEC_VERSION_HEADER).is_some() {
+        } else if self.has_spec_version() {
             Encoding::BINARY
         } else {
             Encoding::UNKNOWN

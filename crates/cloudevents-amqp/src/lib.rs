@@ -14,21 +14,27 @@
 //! * [`to_event`] (and [`DeliveryExt::to_event`]) — what the host reads,
 //!   failing with [`Error::NotACloudEvent`] for anything else;
 //! * [`with_extra_headers`] and [`extra_headers`] — our own headers (retry
-//!   count, dead-letter reason) beside the event's, never read as extensions.
+//!   count, dead-letter reason) beside the event's, never read as extensions;
+//! * [`attribute_name`] and [`attribute_header`] — which headers are
+//!   attributes, for a look at one without decoding the event.
 //!
 //! # Wire contract
 //!
 //! Binary content mode, which we publish. Header names are case-sensitive;
-//! only headers starting with [`HEADER_PREFIX`] (`cloudEvents:`, the prefix of
-//! the CloudEvents AMQP 1.0 binding) are CloudEvents attributes.
+//! we write every attribute header with [`HEADER_PREFIX`] (`cloudEvents:`,
+//! the prefix of the CloudEvents AMQP 1.0 binding), and read any of
+//! [`HEADER_PREFIXES`]: `cloudEvents:`, `cloudEvents_` (the binding's
+//! JMS-friendly form, which the Java and Python SDKs write) and `ce-` (the
+//! Python SDK's RabbitMQ binding), so that other producers' events read as
+//! they meant them. Headers with any other name are not part of the event.
 //!
 //! | CloudEvents | AMQP 0-9-1 | Notes |
 //! |---|---|---|
 //! | `data` | message body | bytes as they are; JSON data written compactly. An empty body reads back as *no data*. |
 //! | `datacontenttype` | `content-type` property | in header `cloudEvents:datacontenttype` instead if longer than 255 bytes, or if it is `application/cloudevents+json` (which would make the message structured) |
-//! | `id` | `message-id` property | in header `cloudEvents:id` instead if longer than 255 bytes |
+//! | `id` | `message-id` property | in header `cloudEvents:id` instead if longer than 255 bytes; on read, a header wins over the property (other producers often write only the header) |
 //! | `time` | `timestamp` property (whole seconds since the epoch) **and** header `cloudEvents:time` (RFC 3339, as precise as the event: nanoseconds survive) | on read the header wins; the property alone still gives the time, to the second. No property before 1970; one after 9999 is an error. |
-//! | `specversion` | header `cloudEvents:specversion`, long string (`1.0`, `0.3`) | its presence is what makes a message a binary-mode CloudEvent |
+//! | `specversion` | header `cloudEvents:specversion`, long string (`1.0`, `0.3`) | its presence, in any spelling, is what makes a message a binary-mode CloudEvent |
 //! | `type`, `source`, `subject`, `dataschema` (`schemaurl` in 0.3) | header `cloudEvents:<name>`, long string | |
 //! | extension, string | header `cloudEvents:<name>`, long string (`S`) | |
 //! | extension, integer | header `cloudEvents:<name>`, long-long-int (`l`) | read back as an integer |
@@ -40,16 +46,23 @@
 //! (parameters such as `; charset=utf-8` allowed, media type compared
 //! case-insensitively) and the body is the event in the JSON event format.
 //! [`AmqpMessage::from_event_structured`] writes it; reading checks it first,
-//! so it wins over any `cloudEvents:` headers.
+//! so it wins over any attribute headers.
 //!
 //! Reading is lenient about header value types: strings may be long strings,
 //! short strings or byte arrays (UTF-8); integers of any width and booleans
 //! become integer and boolean extensions; an AMQP timestamp is a time. Other
-//! types (floats, decimals, arrays, tables, void) in a `cloudEvents:` header
-//! are an [`Error::InvalidHeader`].
+//! types (floats, decimals, arrays, tables, void) in an attribute header, in
+//! any spelling, are an [`Error::InvalidHeader`].
 //!
-//! A message that is neither (no `cloudEvents:specversion` header, and not
-//! structured) is [`Error::NotACloudEvent`].
+//! One message may mix the spellings (`cloudEvents_type` beside
+//! `ce-brand`), and may even carry an attribute in two of them when both say
+//! the same (compared as text); two that differ are
+//! [`Error::ConflictingHeaders`], never a silent pick, since a broker routing
+//! on one spelling and a reader taking the other would disagree on where the
+//! event belongs.
+//!
+//! A message that is neither (no `specversion` header in any spelling, and
+//! not structured) is [`Error::NotACloudEvent`].
 //!
 //! Binary mode carries `data` as bytes. The SDK's trait path
 //! ([`MessageDeserializer::into_event`])
@@ -133,12 +146,22 @@ use cloudevents::message::{MessageAttributeValue, MessageDeserializer};
 use cloudevents::{AttributesReader, Data, Event, event::AttributeValue};
 use lapin::BasicProperties;
 use lapin::message::Delivery;
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 
-/// The prefix of every header that carries a CloudEvents attribute.
+/// The prefix of every attribute header this binding writes: the
+/// CloudEvents AMQP binding's.
 pub const HEADER_PREFIX: &str = "cloudEvents:";
 
-/// The header whose presence marks a binary-mode CloudEvent.
+/// The prefixes an attribute header is read with, in the order they are
+/// looked up: the AMQP binding's own (`cloudEvents:`), its JMS-friendly form
+/// (`cloudEvents_`, which the Java and Python SDKs write, since `:` is not a
+/// legal JMS property name), and `ce-` (what the Python SDK's RabbitMQ
+/// binding writes, borrowed from the HTTP binding). Producers that are not
+/// ours write whichever their SDK does; we write [`HEADER_PREFIX`] only.
+pub const HEADER_PREFIXES: [&str; 3] = [HEADER_PREFIX, "cloudEvents_", "ce-"];
+
+/// The header whose presence marks a binary-mode CloudEvent, as we write it
+/// (any spelling of [`HEADER_PREFIXES`] is read).
 pub const SPEC_VERSION_HEADER: &str = "cloudEvents:specversion";
 
 /// The `content-type` of a structured-mode message.
@@ -154,15 +177,15 @@ pub const DELIVERY_MODE_PERSISTENT: u8 = 2;
 pub enum Error {
     /// Neither binary nor structured mode: the message is not a CloudEvent.
     #[error(
-        "message is not a CloudEvent: it has no `{SPEC_VERSION_HEADER}` header and its content-type ({}) is not `{CLOUDEVENTS_JSON_CONTENT_TYPE}`",
+        "message is not a CloudEvent: it has no `{SPEC_VERSION_HEADER}` header (nor `cloudEvents_specversion` or `ce-specversion`) and its content-type ({}) is not `{CLOUDEVENTS_JSON_CONTENT_TYPE}`",
         .content_type.as_deref().unwrap_or("none")
     )]
     NotACloudEvent {
         /// The message's `content-type` property, if it had one.
         content_type: Option<String>,
     },
-    /// A `cloudEvents:` header whose value cannot be an attribute, or an
-    /// attribute name too long for an AMQP header name.
+    /// An attribute header, in any spelling, whose value cannot be an
+    /// attribute, or an attribute name too long for an AMQP header name.
     #[error("header `{name}`: {reason}")]
     InvalidHeader {
         /// The header name.
@@ -170,8 +193,24 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// An extra header would use the `cloudEvents:` prefix.
-    #[error("header `{name}` uses the `{HEADER_PREFIX}` prefix, which is reserved for CloudEvents attributes")]
+    /// One attribute in headers of two spellings (`cloudEvents:type` and
+    /// `ce-type`) with different values: which one the producer meant
+    /// cannot be told, and routing may already have used either.
+    #[error(
+        "attribute `{attribute}` is given twice with different values, in headers {first} and {second}: a producer writes each attribute once, with one prefix"
+    )]
+    ConflictingHeaders {
+        /// The attribute (`type`, `brand`).
+        attribute: String,
+        /// The header read first (in the order of [`HEADER_PREFIXES`]).
+        first: String,
+        /// The header that disagrees with it.
+        second: String,
+    },
+    /// An extra header would use one of the [`HEADER_PREFIXES`].
+    #[error(
+        "header `{name}` starts with `cloudEvents:`, `cloudEvents_` or `ce-`, which are reserved for CloudEvents attributes"
+    )]
     ReservedHeader {
         /// The header name.
         name: String,
@@ -247,12 +286,12 @@ pub fn to_event(properties: &BasicProperties, body: &[u8]) -> Result<Event> {
 
 /// Adds `extra` to the headers of `properties`, keeping the ones already
 /// there (an extra header replaces one of the same name). Names are
-/// compared case-sensitively; one starting with [`HEADER_PREFIX`] is
-/// refused, so an extra header can never be read back as an attribute.
+/// compared case-sensitively; one starting with any of [`HEADER_PREFIXES`]
+/// is refused, so an extra header can never be read back as an attribute.
 pub fn with_extra_headers(properties: BasicProperties, extra: &FieldTable) -> Result<BasicProperties> {
     let mut headers = properties.headers().clone().unwrap_or_default();
     for (name, value) in extra {
-        if name.as_str().starts_with(HEADER_PREFIX) {
+        if attribute_name(name.as_str()).is_some() {
             return Err(Error::ReservedHeader { name: name.to_string() });
         }
         headers.insert(name.clone(), value.clone());
@@ -265,11 +304,26 @@ pub fn extra_headers(properties: &BasicProperties) -> FieldTable {
     let mut extra = FieldTable::default();
     let headers = properties.headers().iter().flat_map(|t| t.inner());
     for (name, value) in headers {
-        if !name.as_str().starts_with(HEADER_PREFIX) {
+        if attribute_name(name.as_str()).is_none() {
             extra.insert(name.clone(), value.clone());
         }
     }
     extra
+}
+
+/// The attribute a header carries, when its name starts with one of
+/// [`HEADER_PREFIXES`] (case-sensitively): `brand` for `cloudEvents_brand`.
+pub fn attribute_name(header: &str) -> Option<&str> {
+    HEADER_PREFIXES.iter().find_map(|prefix| header.strip_prefix(prefix))
+}
+
+/// The header of attribute `name` in `properties`, in the first spelling of
+/// [`HEADER_PREFIXES`] that is there, without decoding the event: for a
+/// quick look (a partition key) where [`to_event`] would be too much. The
+/// spellings are not checked against each other; [`to_event`] does that.
+pub fn attribute_header<'a>(properties: &'a BasicProperties, name: &str) -> Option<&'a AMQPValue> {
+    let headers = properties.headers().as_ref()?.inner();
+    HEADER_PREFIXES.iter().find_map(|prefix| headers.get(format!("{prefix}{name}").as_str()))
 }
 
 /// [`to_event`] as a method of lapin's [`Delivery`] (and, through `Deref`, of

@@ -1,11 +1,13 @@
 //! Reading messages we did not write ourselves: structured mode, other
-//! producers' header types, non-CloudEvents, and our extra headers.
+//! producers' header types and prefix spellings, non-CloudEvents, and our
+//! extra headers.
 
 use cloudevents::event::ExtensionValue;
 use cloudevents::message::{Encoding, MessageDeserializer};
-use cloudevents::{AttributesReader, Data, EventBuilder};
+use cloudevents::{AttributesReader, Data, EventBuilder, EventBuilderV10};
 use cloudevents_amqp::{
-    AmqpDeserializer, AmqpMessage, Error, body_for, extra_headers, properties_for, to_event, with_extra_headers,
+    AmqpDeserializer, AmqpMessage, Error, HEADER_PREFIXES, attribute_header, attribute_name, body_for, extra_headers,
+    properties_for, to_event, with_extra_headers,
 };
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, ByteArray, FieldTable, LongString, ShortString};
@@ -86,6 +88,7 @@ fn plain_message_is_not_a_cloud_event() {
     assert_eq!(
         error.to_string(),
         "message is not a CloudEvent: it has no `cloudEvents:specversion` header \
+         (nor `cloudEvents_specversion` or `ce-specversion`) \
          and its content-type (text/plain) is not `application/cloudevents+json`"
     );
 
@@ -254,10 +257,199 @@ fn extra_headers_ride_along_and_stay_out_of_the_event() -> TestResult {
 }
 
 #[test]
-fn extra_headers_cannot_use_the_prefix() -> TestResult {
+fn extra_headers_cannot_use_any_of_the_prefixes() -> TestResult {
     let event = minimal().build()?;
-    let extra = table(&[("cloudEvents:retry", AMQPValue::LongLongInt(1))]);
-    let error = with_extra_headers(properties_for(&event)?, &extra).unwrap_err();
-    assert!(matches!(&error, Error::ReservedHeader { name } if name == "cloudEvents:retry"), "{error}");
+    for name in ["cloudEvents:retry", "cloudEvents_retry", "ce-retry"] {
+        let extra = table(&[(name, AMQPValue::LongLongInt(1))]);
+        let error = with_extra_headers(properties_for(&event)?, &extra).unwrap_err();
+        assert!(matches!(&error, Error::ReservedHeader { name: refused } if refused == name), "{error}");
+    }
     Ok(())
+}
+
+/// A message as another producer's SDK writes it: every attribute in a
+/// header of one spelling (the id too, no `message-id`), the content type
+/// in the property, a JSON body.
+fn foreign(prefix: &str) -> BasicProperties {
+    let header = |name: &str, value: AMQPValue| (format!("{prefix}{name}"), value);
+    let headers = [
+        header("specversion", long_string("1.0")),
+        header("id", long_string("py-7")),
+        header("type", long_string("com.example.order.placed")),
+        header("source", long_string("/billing")),
+        header("time", long_string("2026-05-01T12:00:00.5Z")),
+        header("brand", long_string("fashion")),
+        header("depth", AMQPValue::LongInt(2)),
+    ];
+    let mut table = FieldTable::default();
+    for (name, value) in headers {
+        table.insert(name.into(), value);
+    }
+    // Not attributes, whoever wrote them.
+    table.insert("x-retry-count".into(), AMQPValue::LongLongInt(1));
+    table.insert("ce_brand".into(), long_string("tech"));
+    BasicProperties::default().with_content_type("application/json".into()).with_headers(table)
+}
+
+#[test]
+fn every_prefix_spelling_reads_as_the_same_event() -> TestResult {
+    let expected = EventBuilderV10::new()
+        .id("py-7")
+        .ty("com.example.order.placed")
+        .source("/billing")
+        .time("2026-05-01T12:00:00.5Z")
+        .extension("brand", "fashion")
+        .extension("depth", 2)
+        .data("application/json", serde_json::json!({ "total": 12 }))
+        .build()?;
+    for prefix in HEADER_PREFIXES {
+        let properties = foreign(prefix);
+        let message = AmqpDeserializer::new(&properties, br#"{"total":12}"#);
+        assert_eq!(message.encoding(), Encoding::BINARY, "{prefix}");
+        assert_eq!(to_event(&properties, br#"{"total":12}"#)?, expected, "{prefix}");
+        // What we write again is the binding's own spelling only.
+        let again = properties_for(&expected)?;
+        let names: Vec<&str> = again.headers().as_ref().unwrap().inner().keys().map(|k| k.as_str()).collect();
+        assert!(names.iter().all(|n| n.starts_with("cloudEvents:")), "{names:?}");
+    }
+    assert_eq!(HEADER_PREFIXES, ["cloudEvents:", "cloudEvents_", "ce-"]);
+    Ok(())
+}
+
+#[test]
+fn one_event_may_mix_spellings() -> TestResult {
+    let properties = BasicProperties::default().with_headers(table(&[
+        ("ce-specversion", long_string("1.0")),
+        ("cloudEvents_id", long_string("m-1")),
+        ("cloudEvents:type", long_string("t")),
+        ("ce-source", long_string("/s")),
+        ("cloudEvents_brand", long_string("tech")),
+    ]));
+    let event = to_event(&properties, b"")?;
+    assert_eq!((event.id(), event.ty(), event.source().as_str()), ("m-1", "t", "/s"));
+    assert_eq!(event.extension("brand"), Some(&ExtensionValue::String("tech".into())));
+    Ok(())
+}
+
+#[test]
+fn two_spellings_that_agree_are_one_attribute() -> TestResult {
+    let properties = BasicProperties::default().with_message_id("0001".into()).with_headers(table(&[
+        ("cloudEvents:specversion", long_string("1.0")),
+        ("ce-specversion", AMQPValue::ShortString(ShortString::from("1.0"))),
+        ("cloudEvents:type", long_string("t")),
+        ("cloudEvents_type", long_string("t")),
+        ("ce-type", AMQPValue::ByteArray(ByteArray::from(&b"t"[..]))),
+        ("cloudEvents:source", long_string("/s")),
+        ("cloudEvents:depth", AMQPValue::LongLongInt(3)),
+        ("ce-depth", long_string("3")),
+    ]));
+    let event = to_event(&properties, b"")?;
+    assert_eq!(event.ty(), "t");
+    // The first spelling gives the value its type.
+    assert_eq!(event.extension("depth"), Some(&ExtensionValue::Integer(3)));
+    Ok(())
+}
+
+#[test]
+fn two_spellings_that_disagree_are_an_error() {
+    let properties = |pairs: &[(&str, &str)]| {
+        let mut headers =
+            table(&[("cloudEvents:specversion", long_string("1.0")), ("cloudEvents:source", long_string("/s"))]);
+        for (name, value) in pairs {
+            headers.insert((*name).into(), long_string(value));
+        }
+        BasicProperties::default().with_message_id("0001".into()).with_headers(headers)
+    };
+
+    let error = to_event(&properties(&[("cloudEvents_type", "t.one"), ("ce-type", "t.two")]), b"").unwrap_err();
+    assert!(
+        matches!(&error, Error::ConflictingHeaders { attribute, first, second }
+            if attribute == "type" && first == "cloudEvents_type" && second == "ce-type"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "attribute `type` is given twice with different values, in headers cloudEvents_type and ce-type: \
+         a producer writes each attribute once, with one prefix"
+    );
+    // The values are not in the message: they may be anyone's text.
+    assert!(!error.to_string().contains("t.one"));
+
+    // An extension too, whichever comes first in the table: the binding's
+    // own spelling is named first.
+    let error = to_event(
+        &properties(&[("ce-brand", "tech"), ("cloudEvents:brand", "fashion"), ("cloudEvents:type", "t")]),
+        b"",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, Error::ConflictingHeaders { attribute, first, second }
+            if attribute == "brand" && first == "cloudEvents:brand" && second == "ce-brand"),
+        "{error:?}"
+    );
+
+    // And the spec version, whose header decides the mode.
+    let error = to_event(&properties(&[("cloudEvents:type", "t"), ("ce-specversion", "0.3")]), b"").unwrap_err();
+    assert!(matches!(&error, Error::ConflictingHeaders { attribute, .. } if attribute == "specversion"), "{error:?}");
+}
+
+#[test]
+fn a_missing_required_attribute_in_another_spelling_is_invalid() {
+    let properties = BasicProperties::default().with_headers(table(&[
+        ("ce-specversion", long_string("1.0")),
+        ("ce-id", long_string("1")),
+        ("ce-type", long_string("t")),
+    ]));
+    assert_eq!(AmqpDeserializer::new(&properties, b"").encoding(), Encoding::BINARY);
+    let error = to_event(&properties, b"").unwrap_err();
+    assert!(matches!(error, Error::Invalid(_)), "{error:?}");
+    assert!(error.to_string().contains("Missing required attribute source"), "{error}");
+}
+
+#[test]
+fn a_prefix_alone_is_the_empty_extension_in_every_spelling() -> TestResult {
+    // Found by the amqp-binding fuzz target: the SDK takes an extension
+    // named "", which we write as a header named `cloudEvents:`, so it must
+    // read back; the other spellings of it are the same attribute.
+    let properties = |extra: &[(&str, &str)]| {
+        let mut headers = table(&[
+            ("cloudEvents_specversion", long_string("1.0")),
+            ("cloudEvents_type", long_string("t")),
+            ("cloudEvents_source", long_string("/s")),
+        ]);
+        for (name, value) in extra {
+            headers.insert((*name).into(), long_string(value));
+        }
+        BasicProperties::default().with_message_id("0001".into()).with_headers(headers)
+    };
+    let event = to_event(&properties(&[("ce-", "?")]), b"")?;
+    assert_eq!(event.extension(""), Some(&ExtensionValue::String("?".into())));
+    assert_eq!(to_event(&properties_for(&event)?, b"")?, event);
+    let error = to_event(&properties(&[("ce-", "?"), ("cloudEvents:", "!")]), b"").unwrap_err();
+    assert!(matches!(&error, Error::ConflictingHeaders { attribute, .. } if attribute.is_empty()), "{error:?}");
+    Ok(())
+}
+
+#[test]
+fn other_spellings_are_not_extra_headers() -> TestResult {
+    let properties = foreign("cloudEvents_");
+    let extra = extra_headers(&properties);
+    let names: Vec<&str> = extra.inner().keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["ce_brand", "x-retry-count"]);
+    assert_eq!(attribute_name("cloudEvents_brand"), Some("brand"));
+    assert_eq!(attribute_name("ce-brand"), Some("brand"));
+    assert_eq!(attribute_name("ce_brand"), None);
+    assert_eq!(attribute_name("CE-brand"), None, "case-sensitive");
+    Ok(())
+}
+
+#[test]
+fn attribute_header_takes_the_first_spelling_there() {
+    let properties = BasicProperties::default().with_headers(table(&[
+        ("ce-conversation", long_string("from ce-")),
+        ("cloudEvents_conversation", long_string("from cloudEvents_")),
+    ]));
+    assert_eq!(attribute_header(&properties, "conversation"), Some(&long_string("from cloudEvents_")));
+    assert_eq!(attribute_header(&properties, "brand"), None);
+    assert_eq!(attribute_header(&BasicProperties::default(), "conversation"), None);
 }

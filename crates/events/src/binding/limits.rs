@@ -1,6 +1,7 @@
 //! Bounds on every part of an event, checked wherever events enter the
-//! store: at the ingress (`POST /events`, the event router) and on what
-//! components emit. An event past one of them is refused with the reason,
+//! store: at the ingress (`POST /events`, the event router), on what
+//! components emit, and on every delivery (for events another producer put
+//! on the broker directly). An event past one of them is refused with the reason,
 //! never half-published: a type longer than RabbitMQ's routing key, say,
 //! would otherwise fail deep inside a broker lane.
 
@@ -16,8 +17,15 @@ pub const MAX_URI: usize = 1024;
 pub const MAX_EXTENSION_NAME: usize = 64;
 /// An extension attribute's value.
 pub const MAX_EXTENSION_VALUE: usize = 4096;
-/// Extension attributes on one event.
+/// Extension attributes on one event, not counting the trace extensions the
+/// host stamps ([`HOST_STAMPED`]).
 pub const MAX_EXTENSIONS: usize = 32;
+/// What the host sets on every event it publishes (hop count and trace),
+/// after the ingress checked it: not counted against [`MAX_EXTENSIONS`],
+/// so that an event within the bounds at the door is within them on
+/// delivery too, where the bounds are checked again for events that did
+/// not come through a door (another producer on the broker).
+pub const HOST_STAMPED: &[&str] = &[crate::ext::DEPTH, crate::ext::TRACEPARENT, crate::ext::TRACESTATE];
 /// `data`, in bytes: far above any event of the store, far below a broker's
 /// message limit.
 pub const MAX_DATA: usize = 4 << 20;
@@ -69,7 +77,9 @@ pub fn check(event: &Event) -> Result<(), Exceeded> {
     }
     let mut extensions = 0;
     for (name, value) in event.iter_extensions() {
-        extensions += 1;
+        if !HOST_STAMPED.contains(&name) {
+            extensions += 1;
+        }
         bounded("extension name", name, MAX_EXTENSION_NAME)?;
         bounded(name, &value.to_string(), MAX_EXTENSION_VALUE)?;
     }
@@ -117,6 +127,19 @@ mod tests {
         let mut big = event("t");
         big.set_extension("brand", "x".repeat(5000));
         assert!(matches!(check(&big), Err(Exceeded::Attribute { .. })));
+        let mut many = event("t");
+        for n in 0..MAX_EXTENSIONS {
+            many.set_extension(&format!("e{n}"), "v");
+        }
+        assert_eq!(check(&many), Ok(()));
+        // Stamped by the host after the door's check: the same event passes
+        // again on delivery.
+        for name in HOST_STAMPED {
+            many.set_extension(name, "1");
+        }
+        assert_eq!(check(&many), Ok(()));
+        many.set_extension("one_more", "v");
+        assert_eq!(check(&many), Err(Exceeded::Extensions(MAX_EXTENSIONS + 1)));
         let batch: Vec<Event> = (0..=MAX_BATCH).map(|_| event("t")).collect();
         assert_eq!(check_batch(&batch), Err(Exceeded::Batch(MAX_BATCH + 1)));
     }

@@ -134,6 +134,9 @@ struct Job {
 struct Message {
     properties: BasicProperties,
     body: Vec<u8>,
+    /// Where it was published: the events exchange, or (retries and
+    /// replays) the subscription's exchange.
+    exchange: String,
     routing_key: String,
 }
 
@@ -298,13 +301,14 @@ impl Core {
 
     async fn process(&self, job: Job) {
         let Job { delivery, link, .. } = job;
-        let Delivery { properties, data, routing_key, acker, .. } = delivery;
+        let Delivery { properties, data, exchange, routing_key, acker, .. } = delivery;
         let mut ticket = Ticket { acker: Some(acker), link: link.clone() };
         if !ticket.usable() {
             tracing::debug!(component = self.component(), "skipping a delivery whose channel closed: it comes back");
             return;
         }
-        let message = Message { properties, body: data, routing_key: routing_key.to_string() };
+        let message =
+            Message { properties, body: data, exchange: exchange.to_string(), routing_key: routing_key.to_string() };
         let attempt = headers::attempt_of(&message.properties);
         let event = match cloudevents_amqp::to_event(&message.properties, &message.body) {
             Ok(event) => event,
@@ -326,6 +330,20 @@ impl Core {
     }
 
     async fn handle(&self, link: &Link, ticket: &mut Ticket, message: &Message, event: Event, attempt: u32) {
+        if message.exchange == self.settings.names.events() && message.routing_key != event.ty() {
+            // Hosts publish every event with its type as the routing key.
+            // Holding other producers to it is what lets RabbitMQ's topic
+            // permissions on their routing keys scope the types they may
+            // publish, as a producer token does at `/events`
+            // (`docs/broker.md`, "Other producers").
+            let reason = format!(
+                "published with routing key `{}` but its type is `{}`: the routing key must be the event type",
+                message.routing_key,
+                event.ty()
+            );
+            let reason = agent_store_events::binding::redact(&reason);
+            return self.dead_letter(link, ticket, message, reason, attempt).await;
+        }
         if !self.subscription.matches(&event) {
             // A binding left over from an older manifest, or an attribute
             // the broker cannot filter on.

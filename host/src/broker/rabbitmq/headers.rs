@@ -2,9 +2,10 @@
 //! pure functions behind them: which partition an event belongs to, which
 //! attempt a delivery is, what a dead letter says about itself.
 //!
-//! None of these names starts with `cloudEvents:` (they are never read back
-//! as extensions) nor with `x-` (a headers exchange ignores binding
-//! arguments with that prefix, and the partition header is matched by one).
+//! None of these names starts with `cloudEvents:`, `cloudEvents_` or `ce-`
+//! (they are never read back as extensions) nor with `x-` (a headers
+//! exchange ignores binding arguments with that prefix, and the partition
+//! header is matched by one).
 
 use cloudevents::Event;
 use lapin::BasicProperties;
@@ -30,11 +31,6 @@ pub const DEAD_ATTEMPTS: &str = "agent-store-dead-attempts";
 /// type, or whatever a foreign publisher used).
 pub const DEAD_ROUTING_KEY: &str = "agent-store-dead-routing-key";
 
-/// The header carrying the `conversation` extension.
-const CONVERSATION_HEADER: &str = "cloudEvents:conversation";
-/// Where the binding puts an id too long for the `message-id` property.
-const ID_HEADER: &str = "cloudEvents:id";
-
 /// FNV-1a, 64 bits: every host, whatever its Rust version, must send one
 /// conversation to the same partition, which rules out `DefaultHasher`.
 pub fn stable_hash(key: &str) -> u64 {
@@ -55,14 +51,19 @@ pub fn lane_of(key: &str, lanes: usize) -> usize {
 }
 
 /// The ordering key of a delivery, read from its headers without decoding
-/// the event: the conversation, else the event id.
+/// the event: the conversation, else the event id. Any spelling of the
+/// attribute headers counts, so that another producer's conversation keeps
+/// to one lane too.
 pub fn ordering_key_of(properties: &BasicProperties) -> Option<String> {
-    if let Some(conversation) = header(properties, CONVERSATION_HEADER).and_then(value_text) {
+    let attribute = |name| cloudevents_amqp::attribute_header(properties, name).and_then(value_text);
+    if let Some(conversation) = attribute("conversation") {
         return Some(conversation);
     }
     match properties.message_id() {
         Some(id) => Some(id.to_string()),
-        None => header(properties, ID_HEADER).and_then(value_text),
+        // Where the binding puts an id too long for `message-id`, and where
+        // other producers put every id.
+        None => attribute("id"),
     }
 }
 
@@ -227,6 +228,23 @@ mod tests {
         assert_eq!(ordering_key_of(&a).as_deref(), Some("c-42"));
         let alone = event_properties(&event("solo", None), 8).unwrap();
         assert_eq!(ordering_key_of(&alone).as_deref(), Some("solo"), "the id when there is no conversation");
+    }
+
+    #[test]
+    fn another_producer_s_conversation_is_its_ordering_key() {
+        let with = |name: String, value: &str| {
+            let mut headers = FieldTable::default();
+            headers.insert(name.into(), AMQPValue::LongString(value.into()));
+            headers
+        };
+        for prefix in cloudevents_amqp::HEADER_PREFIXES {
+            let properties = BasicProperties::default()
+                .with_message_id("m-1".into())
+                .with_headers(with(format!("{prefix}conversation"), "c-7"));
+            assert_eq!(ordering_key_of(&properties).as_deref(), Some("c-7"), "{prefix}");
+            let properties = BasicProperties::default().with_headers(with(format!("{prefix}id"), "id-9"));
+            assert_eq!(ordering_key_of(&properties).as_deref(), Some("id-9"), "{prefix}");
+        }
     }
 
     #[test]

@@ -34,9 +34,15 @@ pub const MAX_DEAD_LETTERS: i64 = 10_000;
 /// …and this many bytes; past either RabbitMQ drops the oldest.
 pub const MAX_DEAD_LETTER_BYTES: i64 = 64 << 20;
 
-/// Attributes the binding does not carry in a `cloudEvents:` header, so a
+/// Attributes the binding does not carry in an attribute header, so a
 /// headers exchange cannot filter on them; the host checks them itself.
 const NOT_IN_HEADERS: &[&str] = &["id", "datacontenttype", "time", "specversion"];
+
+/// The conditions of one filter that the broker matches, at most: each one
+/// more triples the filter's bindings (one per header spelling), 4 make 81.
+/// The host checks every condition again on delivery, so the ones past
+/// these only cost deliveries it then drops, never a wrong delivery.
+const MAX_BROKER_CONDITIONS: usize = 4;
 
 /// Every name derives from the prefix, so that several deployments (or
 /// tests) share one RabbitMQ without seeing each other.
@@ -104,24 +110,47 @@ pub fn retry_delays(policy: &RetryPolicy) -> Vec<Duration> {
     delays
 }
 
-/// The binding arguments of a filter's attribute conditions, or `None` when
-/// it has none the broker can check.
-pub fn filter_arguments(filter: &Filter) -> Option<FieldTable> {
-    let mut args = FieldTable::default();
-    for (name, value) in &filter.attributes {
-        if NOT_IN_HEADERS.contains(&name.as_str()) {
-            continue;
-        }
-        args.insert(
-            format!("{}{name}", cloudevents_amqp::HEADER_PREFIX).into(),
-            AMQPValue::LongString(LongString::from(value.clone())),
-        );
+/// The bindings of a filter's attribute conditions, one per way a message
+/// may spell the attribute headers, or none when it has no condition the
+/// broker can check.
+///
+/// A headers exchange matches header names exactly, and the binding reads
+/// `brand` from `cloudEvents:brand`, `cloudEvents_brand` or `ce-brand`
+/// (`cloudevents_amqp::HEADER_PREFIXES`), so a condition is bound once per
+/// spelling, and a filter with several conditions once per combination of
+/// spellings (a message may mix them): 3 bindings for `brand`, 9 for `brand`
+/// and `source`. A message that matches more than one (it carries both
+/// `cloudEvents:brand` and `ce-brand`) still reaches the subscription
+/// exchange once: RabbitMQ routes a message to each destination once,
+/// whatever the number of bindings that match.
+pub fn filter_bindings(filter: &Filter) -> Vec<FieldTable> {
+    let conditions: Vec<(&String, &String)> = filter
+        .attributes
+        .iter()
+        .filter(|(name, _)| !NOT_IN_HEADERS.contains(&name.as_str()))
+        .take(MAX_BROKER_CONDITIONS)
+        .collect();
+    if conditions.is_empty() {
+        return Vec::new();
     }
-    if args.inner().is_empty() {
-        return None;
-    }
-    args.insert("x-match".into(), AMQPValue::LongString("all".into()));
-    Some(args)
+    let spellings = cloudevents_amqp::HEADER_PREFIXES;
+    let combinations = spellings.len().pow(conditions.len() as u32);
+    (0..combinations)
+        .map(|combination| {
+            let mut args = FieldTable::default();
+            args.insert("x-match".into(), AMQPValue::LongString("all".into()));
+            let mut rest = combination;
+            for (name, value) in &conditions {
+                let prefix = spellings[rest % spellings.len()];
+                rest /= spellings.len();
+                args.insert(
+                    format!("{prefix}{name}").into(),
+                    AMQPValue::LongString(LongString::from((*value).clone())),
+                );
+            }
+            args
+        })
+        .collect()
 }
 
 fn durable() -> ExchangeDeclareOptions {
@@ -207,51 +236,46 @@ pub async fn declare_subscription(
     for filter in &subscription.filters {
         let pattern = ShortString::try_new(filter.event_type.clone())
             .map_err(|e| anyhow::anyhow!("`{component}` subscribes to `{}`: {e}", filter.event_type))?;
-        match filter_arguments(filter) {
-            None => {
-                channel
-                    .exchange_bind(
-                        exchange.as_str().into(),
-                        names.events().into(),
-                        pattern,
-                        ExchangeBindOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await
-                    .with_context(context)?;
-            }
-            Some(arguments) => {
-                let filter_exchange = names.filter(component, filter);
-                channel
-                    .exchange_declare(
-                        filter_exchange.as_str().into(),
-                        ExchangeKind::Headers,
-                        durable(),
-                        FieldTable::default(),
-                    )
-                    .await
-                    .with_context(context)?;
-                channel
-                    .exchange_bind(
-                        filter_exchange.as_str().into(),
-                        names.events().into(),
-                        pattern,
-                        ExchangeBindOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await
-                    .with_context(context)?;
-                channel
-                    .exchange_bind(
-                        exchange.as_str().into(),
-                        filter_exchange.into(),
-                        "".into(),
-                        ExchangeBindOptions::default(),
-                        arguments,
-                    )
-                    .await
-                    .with_context(context)?;
-            }
+        let bindings = filter_bindings(filter);
+        if bindings.is_empty() {
+            channel
+                .exchange_bind(
+                    exchange.as_str().into(),
+                    names.events().into(),
+                    pattern,
+                    ExchangeBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .with_context(context)?;
+            continue;
+        }
+        let filter_exchange = names.filter(component, filter);
+        channel
+            .exchange_declare(filter_exchange.as_str().into(), ExchangeKind::Headers, durable(), FieldTable::default())
+            .await
+            .with_context(context)?;
+        channel
+            .exchange_bind(
+                filter_exchange.as_str().into(),
+                names.events().into(),
+                pattern,
+                ExchangeBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .with_context(context)?;
+        for arguments in bindings {
+            channel
+                .exchange_bind(
+                    exchange.as_str().into(),
+                    filter_exchange.as_str().into(),
+                    "".into(),
+                    ExchangeBindOptions::default(),
+                    arguments,
+                )
+                .await
+                .with_context(context)?;
         }
     }
 
@@ -284,9 +308,10 @@ pub async fn unbind(channel: &Channel, names: &Names, component: &str, filters: 
     for filter in filters {
         let pattern = ShortString::try_new(filter.event_type.clone())
             .map_err(|e| anyhow::anyhow!("`{component}` subscribes to `{}`: {e}", filter.event_type))?;
-        let destination = match filter_arguments(filter) {
-            None => names.subscription(component),
-            Some(_) => names.filter(component, filter),
+        let destination = if filter_bindings(filter).is_empty() {
+            names.subscription(component)
+        } else {
+            names.filter(component, filter)
         };
         channel
             .exchange_unbind(
@@ -344,6 +369,8 @@ pub async fn delete_events(channel: &Channel, names: &Names) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -370,14 +397,55 @@ mod tests {
         assert!(retry_delays(&RetryPolicy { max_attempts: 1, ..policy }).is_empty());
     }
 
+    /// The header names and values of each binding, without `x-match`.
+    fn matches(bindings: &[FieldTable]) -> Vec<Vec<(String, AMQPValue)>> {
+        bindings
+            .iter()
+            .map(|args| {
+                assert_eq!(args.inner().get("x-match"), Some(&AMQPValue::LongString("all".into())));
+                args.inner()
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "x-match")
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
     #[test]
-    fn attribute_filters_become_header_matches() {
+    fn attribute_filters_become_header_matches_in_every_spelling() {
+        let text = |s: &str| AMQPValue::LongString(s.into());
         let filter = Filter::new("store.chat.message.new").with("brand", "fashion").with("id", "ignored");
-        let args = filter_arguments(&filter).unwrap();
-        assert_eq!(args.inner().get("x-match"), Some(&AMQPValue::LongString("all".into())));
-        assert_eq!(args.inner().get("cloudEvents:brand"), Some(&AMQPValue::LongString("fashion".into())));
-        assert!(!args.contains_key("cloudEvents:id"), "not in a header: the host checks it");
-        assert!(filter_arguments(&Filter::new("store.#")).is_none());
-        assert!(filter_arguments(&Filter::new("store.#").with("datacontenttype", "application/json")).is_none());
+        assert_eq!(
+            matches(&filter_bindings(&filter)),
+            [
+                vec![("cloudEvents:brand".to_string(), text("fashion"))],
+                vec![("cloudEvents_brand".to_string(), text("fashion"))],
+                vec![("ce-brand".to_string(), text("fashion"))],
+            ],
+            "one per spelling; `id` is not in a header: the host checks it"
+        );
+        assert!(filter_bindings(&Filter::new("store.#")).is_empty());
+        assert!(filter_bindings(&Filter::new("store.#").with("datacontenttype", "application/json")).is_empty());
+    }
+
+    #[test]
+    fn several_conditions_bind_every_mix_of_spellings() {
+        let filter = Filter::new("store.#").with("brand", "tech").with("source", "/crm");
+        let bindings = matches(&filter_bindings(&filter));
+        assert_eq!(bindings.len(), 9);
+        let names: BTreeSet<Vec<String>> =
+            bindings.iter().map(|b| b.iter().map(|(name, _)| name.clone()).collect()).collect();
+        assert_eq!(names.len(), 9, "no two alike");
+        assert!(names.contains(&vec!["ce-brand".to_string(), "cloudEvents_source".to_string()]), "{names:?}");
+        assert!(bindings.iter().all(|b| b.len() == 2), "every condition in every binding");
+
+        let mut many = Filter::new("store.#");
+        for n in 0..10 {
+            many = many.with(&format!("a{n}"), "v");
+        }
+        let bindings = matches(&filter_bindings(&many));
+        assert_eq!(bindings.len(), 81, "the first four conditions; the host checks the rest");
+        assert!(bindings.iter().all(|b| b.len() == MAX_BROKER_CONDITIONS));
     }
 }

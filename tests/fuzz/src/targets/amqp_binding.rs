@@ -3,7 +3,8 @@
 //!
 //! Inputs: messages the binding itself wrote (binary and structured mode)
 //! with properties and headers changed; properties made up from scratch,
-//! with every AMQP value type in `cloudEvents:` headers; and both of these
+//! with every AMQP value type in attribute headers of every prefix spelling
+//! (`cloudEvents:`, `cloudEvents_`, `ce-`, mixed and clashing); and both of these
 //! written to the wire, mutated there, and parsed back by lapin's own
 //! parser, as a delivery from RabbitMQ is.
 //!
@@ -17,7 +18,8 @@ use agent_store_events::types;
 use arbitrary::{Result, Unstructured};
 use cloudevents::Event;
 use cloudevents_amqp::{
-    AmqpMessage, HEADER_PREFIX, body_for, extra_headers, properties_for, to_event, with_extra_headers,
+    AmqpMessage, HEADER_PREFIX, HEADER_PREFIXES, attribute_name, body_for, extra_headers, properties_for, to_event,
+    with_extra_headers,
 };
 use lapin::BasicProperties;
 use lapin::protocol::basic::{gen_properties, parse_properties};
@@ -56,7 +58,11 @@ fn run(u: &mut Unstructured<'_>) -> Result<Path> {
         };
         let mut bytes = bytes;
         if u.arbitrary()? {
-            inputs::mutate_bytes(u, &mut bytes, &["cloudEvents:", "specversion", "application/cloudevents+json"])?;
+            inputs::mutate_bytes(
+                u,
+                &mut bytes,
+                &["cloudEvents:", "cloudEvents_", "ce-", "specversion", "application/cloudevents+json"],
+            )?;
         }
         match parse_properties(bytes.as_slice()) {
             Ok((_, parsed)) => properties = parsed,
@@ -106,8 +112,10 @@ fn check(u: &mut Unstructured<'_>, properties: &BasicProperties, body: &[u8], ev
     // Our own headers ride along without touching the event.
     let mut extra = FieldTable::default();
     for _ in 0..u.int_in_range(0..=3)? {
-        let name =
-            text(u, &["x-retry-count", "x-dead-letter-reason", "x-death", "cloudEvents:brand", "cloudevents:id"])?;
+        let name = text(
+            u,
+            &["x-retry-count", "x-dead-letter-reason", "x-death", "cloudEvents:brand", "cloudevents:id", "ce-id"],
+        )?;
         if let Ok(name) = ShortString::try_new(name) {
             extra.insert(name, value(u, 1)?);
         }
@@ -124,8 +132,8 @@ fn check(u: &mut Unstructured<'_>, properties: &BasicProperties, body: &[u8], ev
             }
         }
         Err(_) => assert!(
-            extra.inner().keys().any(|name| name.as_str().starts_with(HEADER_PREFIX)),
-            "extra headers without the prefix were refused"
+            extra.inner().keys().any(|name| attribute_name(name.as_str()).is_some()),
+            "extra headers without an attribute prefix were refused"
         ),
     }
 
@@ -226,11 +234,11 @@ fn made_up(u: &mut Unstructured<'_>) -> Result<BasicProperties> {
                 2 => value(u, 1)?,
                 _ => AMQPValue::LongString(LongString::from(text)),
             };
-            headers.insert(ShortString::from(format!("{HEADER_PREFIX}{name}")), value);
+            headers.insert(ShortString::from(format!("{}{name}", prefix(u)?)), value);
         }
     }
     for _ in 0..u.int_in_range(0..=3)? {
-        let name = format!("{HEADER_PREFIX}{}", word(u, EXTENSION_NAMES, BAD_EXTENSION_NAMES)?);
+        let name = format!("{}{}", prefix(u)?, word(u, EXTENSION_NAMES, BAD_EXTENSION_NAMES)?);
         if let Ok(name) = ShortString::try_new(name) {
             headers.insert(name, value(u, 1)?);
         }
@@ -243,11 +251,19 @@ fn made_up(u: &mut Unstructured<'_>) -> Result<BasicProperties> {
 
 fn header_name(u: &mut Unstructured<'_>) -> Result<ShortString> {
     let name = match u.int_in_range(0..=4)? {
-        0..=2 => format!("{HEADER_PREFIX}{}", text(u, ATTRIBUTE_NAMES)?),
-        3 => format!("{HEADER_PREFIX}{}", word(u, EXTENSION_NAMES, BAD_EXTENSION_NAMES)?),
-        _ => text(u, &["x-retry-count", "x-death", "cloudevents:id", "cloudEvents", "CloudEvents:type"])?,
+        0..=2 => format!("{}{}", prefix(u)?, text(u, ATTRIBUTE_NAMES)?),
+        3 => format!("{}{}", prefix(u)?, word(u, EXTENSION_NAMES, BAD_EXTENSION_NAMES)?),
+        _ => {
+            text(u, &["x-retry-count", "x-death", "cloudevents:id", "cloudEvents", "CloudEvents:type", "ce-", "ce_id"])?
+        }
     };
     Ok(ShortString::try_new(name).unwrap_or_else(|_| ShortString::from(format!("{HEADER_PREFIX}x"))))
+}
+
+/// An attribute header prefix: mostly the one we write, often another
+/// producer's.
+fn prefix(u: &mut Unstructured<'_>) -> Result<&'static str> {
+    Ok(if u.ratio(1, 2)? { HEADER_PREFIX } else { *u.choose(&HEADER_PREFIXES)? })
 }
 
 /// Any AMQP field value, strings mostly the words attributes hold.
