@@ -63,7 +63,7 @@ impl Dispatcher {
         // Events from the store's own doors were bounded there; one that
         // another producer put on the broker directly was not.
         if let Err(exceeded) = agent_store_events::binding::limits::check(&event) {
-            return reject(event, format!("past the store's bounds: {exceeded}"), None);
+            return reject(event, format!("past the store's bounds: {exceeded}"), None, None);
         }
         let cause = Cause::of(&event);
         if cause.depth() > app.options.max_depth {
