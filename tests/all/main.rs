@@ -11,4 +11,5 @@ mod orders;
 mod runtime;
 mod security;
 mod sellers;
+mod spin;
 mod whatsapp;
