@@ -12,4 +12,5 @@ mod producers;
 mod runtime;
 mod security;
 mod sellers;
+mod spin;
 mod whatsapp;

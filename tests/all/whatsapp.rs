@@ -98,7 +98,7 @@ fn host(app: &tempfile::TempDir) -> HostBuilder {
 }
 
 /// A webhook with one text message, as the Cloud API documents it.
-fn text_webhook(phone: &str, message_id: &str, body: &str) -> Vec<u8> {
+pub(crate) fn text_webhook(phone: &str, message_id: &str, body: &str) -> Vec<u8> {
     json!({
         "object": "whatsapp_business_account",
         "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
@@ -125,22 +125,22 @@ async fn post_webhook(host: &HostProcess, body: Vec<u8>, secret: &str) -> Result
 
 /// One request the fake Cloud API received.
 #[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Value,
+pub(crate) struct Recorded {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: Value,
 }
 
 /// A fake WhatsApp Cloud API: a bare HTTP/1.1 server on 127.0.0.1 that
 /// records requests and answers each message with a new wamid.
-struct FakeCloudApi {
-    origin: String,
+pub(crate) struct FakeCloudApi {
+    pub(crate) origin: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
 }
 
 impl FakeCloudApi {
-    async fn start() -> Result<Self> {
+    pub(crate) async fn start() -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let origin = format!("http://{}", listener.local_addr()?);
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -214,7 +214,7 @@ impl FakeCloudApi {
         Ok(())
     }
 
-    async fn wait_for(&self, count: usize) -> Result<Vec<Recorded>> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Result<Vec<Recorded>> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let requests = self.requests.lock().unwrap().clone();

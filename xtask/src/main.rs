@@ -58,7 +58,8 @@ Commands:
                         demo values of demo.env for the variables the environment does not set.
   test [<cargo test args>]
                         Make sure RabbitMQ (127.0.0.1:5672) and Redis (127.0.0.1:6379) are
-                        reachable, starting them if they are not; build; then
+                        reachable, starting them if they are not; say which Spin CLI the
+                        stock Spin test runs (SPIN, else `spin` on PATH; none: it skips); build; then
                         `cargo test --workspace --all-targets` and the doctests, with
                         AGENT_STORE_WASM_DIR set (a smoke run of every fuzz target included).
                         Arguments go to `cargo test` verbatim:
@@ -477,6 +478,7 @@ fn test_phases(phases: &mut Phases, args: &[OsString]) -> Result<()> {
     let ws = Workspace::load()?;
     phases.run("services", ensure_services)?;
     phases.run("tools", || ensure_manifest_validator(&ws.root))?;
+    report_spin();
     let wasm_dir = phases.run("build", || build(&ws, Profile::Release))?;
     // The end-to-end tests run the host as a process; cargo builds a
     // binary for the integration tests of its own package only.
@@ -617,6 +619,21 @@ fn ensure_manifest_validator(root: &Path) -> Result<()> {
         bail!("installing the manifest validator's Python packages failed ({status})");
     }
     Ok(())
+}
+
+/// The stock Spin test (tests/all/spin.rs) passes without running when it
+/// finds no Spin CLI, and cargo shows no passing test's output: say here,
+/// where the run's log shows it, which Spin it runs or that it skips.
+fn report_spin() {
+    let named = std::env::var_os("SPIN").filter(|s| !s.is_empty()).map(PathBuf::from);
+    let on_path = || {
+        let paths = std::env::var_os("PATH")?;
+        std::env::split_paths(&paths).map(|dir| dir.join("spin")).find(|p| p.is_file())
+    };
+    match named.or_else(on_path) {
+        Some(spin) => println!("spin: {} (tests/all/spin.rs runs the store under it)", spin.display()),
+        None => println!("spin: none on PATH and SPIN is not set: tests/all/spin.rs skips its `spin up` test"),
+    }
 }
 
 fn ensure_services() -> Result<()> {

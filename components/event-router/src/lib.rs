@@ -6,8 +6,15 @@
 //! `/events` route. The router delivers each event to every component whose
 //! subscription matches (`http://<id>.spin.internal/`, binary mode), then
 //! routes what they answer, hop by hop, up to the same hop limit as the host.
-//! It is best effort, for a laptop: deliveries are not retried or kept. The
-//! host ignores this component (`router = true`): its broker does the job.
+//! The post is answered once the whole cascade is done: `202` with every
+//! delivery it caused (component, event type and id, the types it emitted or
+//! its error), and each delivery is a line on the router's stdout, which
+//! `spin up` prints and keeps in `.spin/logs/event-router_stdout.txt`.
+//!
+//! It is best effort, for a laptop: deliveries are not retried or kept, and
+//! nothing is authenticated or checked against `emits` (Spin listens on
+//! 127.0.0.1 unless told otherwise). The host ignores this component
+//! (`router = true`): its broker does the job, with those checks.
 
 use agent_store_events::binding::{self, attribute, type_matches};
 use agent_store_events::ext;
@@ -75,9 +82,63 @@ async fn deliver(component: &str, event: &Event) -> Result<Vec<Event>, DeliveryE
     Ok(binding::decode_reply(status, &reply_headers, response.into_body())?)
 }
 
+/// What one delivery did: the answer to whoever posted the events, and a
+/// line in Spin's log, which is all a laptop has for the host's tail. Types,
+/// ids, brands and component names only: event data may be a customer's
+/// words.
+struct Delivery {
+    component: &'static str,
+    ty: String,
+    id: String,
+    brand: Option<String>,
+    outcome: Result<Vec<String>, String>,
+}
+
+impl Delivery {
+    fn new(component: &'static str, event: &Event, outcome: Result<&[Event], DeliveryError>) -> Self {
+        Self {
+            component,
+            ty: event.ty().to_string(),
+            id: event.id().to_string(),
+            brand: attribute(event, ext::BRAND),
+            outcome: outcome
+                .map(|emitted| emitted.iter().map(|e| e.ty().to_string()).collect())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    fn log(&self) {
+        let brand = self.brand.as_deref().map(|b| format!(" brand={b}")).unwrap_or_default();
+        match &self.outcome {
+            Ok(emitted) if emitted.is_empty() => {
+                println!("delivered {} {} → {}{brand}: emitted nothing", self.ty, self.id, self.component);
+            }
+            Ok(emitted) => {
+                println!(
+                    "delivered {} {} → {}{brand}: emitted {}",
+                    self.ty,
+                    self.id,
+                    self.component,
+                    emitted.join(", ")
+                );
+            }
+            Err(e) => eprintln!("event-router: {} failed on {} ({}): {e}", self.component, self.id, self.ty),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::json!({ "component": self.component, "type": self.ty, "id": self.id });
+        match &self.outcome {
+            Ok(emitted) => out["emitted"] = serde_json::json!(emitted),
+            Err(e) => out["error"] = serde_json::json!(e),
+        }
+        out
+    }
+}
+
 /// Delivers `events` and everything they cause, breadth first.
-async fn route(mut queue: Vec<Event>) -> usize {
-    let mut delivered = 0;
+async fn route(mut queue: Vec<Event>) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
     while !queue.is_empty() {
         let mut next = Vec::new();
         for event in queue {
@@ -85,22 +146,29 @@ async fn route(mut queue: Vec<Event>) -> usize {
                 eprintln!("event-router: dropping {} ({}): hop limit of {MAX_DEPTH} reached", event.id(), event.ty());
                 continue;
             }
-            for component in subscribers(&event) {
-                match deliver(component, &event).await {
-                    Ok(replies) => {
-                        delivered += 1;
-                        for mut reply in replies {
+            let to = subscribers(&event);
+            if to.is_empty() {
+                println!("no component subscribes to {} {}", event.ty(), event.id());
+            }
+            for component in to {
+                let delivery = match deliver(component, &event).await {
+                    Ok(mut replies) => {
+                        for reply in &mut replies {
                             reply.set_extension(ext::DEPTH, depth(&event) + 1);
-                            next.push(reply);
                         }
+                        let delivery = Delivery::new(component, &event, Ok(&replies));
+                        next.extend(replies);
+                        delivery
                     }
-                    Err(e) => eprintln!("event-router: {component} failed on {} ({}): {e}", event.id(), event.ty()),
-                }
+                    Err(e) => Delivery::new(component, &event, Err(e)),
+                };
+                delivery.log();
+                deliveries.push(delivery);
             }
         }
         queue = next;
     }
-    delivered
+    deliveries
 }
 
 async fn handle_http(request: Request) -> Response {
@@ -123,11 +191,11 @@ async fn handle_http(request: Request) -> Response {
         }
     };
     let accepted = events.len();
-    let delivered = route(events).await;
+    let deliveries: Vec<serde_json::Value> = route(events).await.iter().map(Delivery::to_json).collect();
     Response::builder()
         .status(202)
         .header("content-type", "application/json")
-        .body(serde_json::json!({ "accepted": accepted, "deliveries": delivered }).to_string())
+        .body(serde_json::json!({ "accepted": accepted, "deliveries": deliveries }).to_string())
         .build()
 }
 
