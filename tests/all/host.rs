@@ -260,7 +260,7 @@ async fn up_components_serves_only_the_named_agents() -> Result<()> {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap_or_default().contains("serves only"), "{body}");
 
-    for (ids, reason) in [("product-catalg", "runs no such component"), ("event-router", "event router")] {
+    for (ids, reason) in [("product-catalg", "runs such a component"), ("event-router", "event router")] {
         let out = HostBuilder::repo_manifest()
             .arg("--kv")
             .arg("memory")

@@ -353,6 +353,42 @@ async fn a_restarted_host_runs_the_deployed_version_until_reset() -> Result<()> 
     Ok(())
 }
 
+/// A component the manifest does not have, deployed since (a new brand's
+/// seller), can be the one a host serves alone (`up --components`), as a
+/// Knative Service for it starts from the deployed version.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployed_component_can_be_served_alone_after_a_restart() -> Result<()> {
+    let (v1, v2) = (Version::new("v1", "")?, Version::new("v2", "")?);
+    let extra = std::fs::read_to_string(v2.manifest())?
+        .replace("[component.probe", "[component.extra")
+        .replace("component = \"probe\"", "component = \"extra\"")
+        .replace("route = \"/probe/...\"", "route = \"/extra/...\"");
+    let package = v2.dir.path().join("extra.toml");
+    std::fs::write(&package, extra)?;
+    let data = private_dir()?;
+    let builder = || HostBuilder::new(v1.manifest()).arg("--kv").arg("memory").data_dir(data.path());
+    let host = builder().start().await?;
+    let (ok, out) = cli(&host, &["deploy", "--manifest", package.to_str().unwrap()]).await?;
+    assert!(ok, "{out}");
+    host.stop().await?;
+
+    let host = builder().arg("--components").arg("extra").start().await?;
+    let (status, body) = admin(&host, reqwest::Method::GET, "/admin/components", None).await?;
+    assert_eq!(status, 200, "{body}");
+    let running: Vec<&str> = body["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["state"] == "running")
+        .filter_map(|c| c["component"].as_str())
+        .collect();
+    assert_eq!(running, ["extra"], "{body}");
+    let served = reqwest::get(format!("{}/extra/hello", host.url)).await?;
+    assert_eq!(served.text().await?, "hello from probe at /extra/hello");
+    assert_eq!(reqwest::get(format!("{}/probe/hello", host.url)).await?.status(), 404, "probe is not on this host");
+    Ok(())
+}
+
 /// A steady stream of events while the probe is switched ten times between
 /// two versions: every event is handled exactly once, by one of them.
 #[tokio::test(flavor = "multi_thread")]

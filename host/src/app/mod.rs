@@ -174,11 +174,21 @@ impl App {
         let package = Arc::new(Package { manifest: manifest.clone(), digest: None });
         let mut components = HashMap::new();
         let active = manifest.active_components()?;
+        // A component deployed since (a brand's seller) is served from its
+        // deployed version, as a new pod for it comes up on Knative.
+        let deployed = |id: &str| {
+            versions
+                .record(id)
+                .is_some_and(|r| r.current.is_some() && r.state == crate::deploy::ComponentState::Running)
+        };
         for id in options.only.iter().flatten() {
-            if !active.contains(id) {
-                bail!("--components {id}: the manifest runs no such component (it runs {})", active.join(", "));
+            if !active.contains(id) && !deployed(id) {
+                bail!(
+                    "--components {id}: neither the manifest nor a deploy runs such a component (the manifest runs {})",
+                    active.join(", ")
+                );
             }
-            if manifest.tool(id)?.router {
+            if active.contains(id) && manifest.tool(id)?.router {
                 bail!("--components {id}: the event router is replaced by the host's broker, it is not served");
             }
         }
