@@ -15,7 +15,6 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent_store::cli::chat::signature;
 use agent_store_tests::{demo_env, wasm_dir, workspace_root};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
@@ -182,14 +181,7 @@ impl Spin {
     }
 
     async fn post_webhook(&self, body: Vec<u8>, secret: &str) -> Result<(u16, String)> {
-        let response = reqwest::Client::new()
-            .post(format!("{}/webhooks/whatsapp", self.url))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", signature(secret, &body))
-            .body(body)
-            .send()
-            .await?;
-        Ok((response.status().as_u16(), response.text().await?))
+        crate::whatsapp::post_webhook_to(&self.url, body, secret).await
     }
 
     /// Stops Spin as Ctrl-C would, so that it stops its app process too.

@@ -113,8 +113,14 @@ pub(crate) fn text_webhook(phone: &str, message_id: &str, body: &str) -> Vec<u8>
 }
 
 async fn post_webhook(host: &HostProcess, body: Vec<u8>, secret: &str) -> Result<(u16, String)> {
+    post_webhook_to(&host.url, body, secret).await
+}
+
+/// A webhook with `secret`'s signature, to the store at `base` (the host,
+/// or Spin).
+pub(crate) async fn post_webhook_to(base: &str, body: Vec<u8>, secret: &str) -> Result<(u16, String)> {
     let response = reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", host.url))
+        .post(format!("{base}/webhooks/whatsapp"))
         .header("content-type", "application/json")
         .header("x-hub-signature-256", signature(secret, &body))
         .body(body)

@@ -361,11 +361,17 @@ impl AppInner {
         let mut switched = Vec::new();
         for step in steps {
             let previous = self.component(&step.id);
-            let version = self.commit(&step, true).await;
-            let version = match version {
+            let version = match self.commit(&step, true).await {
                 Ok(version) => version,
-                // The others prepared and expire it: nothing switched there.
-                Err(error) => return Err(SwapError::failed(error)),
+                Err(error) => {
+                    let reason = format!("{error:#}");
+                    // Nothing switched on the others: they forget it, and
+                    // the cluster's lock is let go at once.
+                    return Err(SwapError::Failed(match (prepared, &self.options.cluster) {
+                        (Some(prepared), Some(cluster)) => cluster.abandon(prepared, reason).await,
+                        _ => reason,
+                    }));
+                }
             };
             switched.push(Switched {
                 component: step.id,

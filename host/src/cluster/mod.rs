@@ -238,16 +238,11 @@ impl Cluster {
         let mut conn = self.conn.clone();
         let state: Option<Vec<u8>> = conn.get(self.key("state")).await?;
         let Some(state) = state else { return Ok(()) };
-        self.adopt(versions, &state).await
-    }
-
-    async fn adopt(&self, versions: &Versions, state: &[u8]) -> Result<()> {
-        let shared = Versions::parse_state(state)?;
-        for record in shared.values() {
+        for record in Versions::parse_state(&state)?.values() {
             let Some(current) = &record.current else { continue };
             self.fetch_for(versions, current).await?;
         }
-        versions.replace_state(state)
+        versions.replace_state(&state)
     }
 
     /// The files one version needs on this replica.
@@ -438,6 +433,12 @@ impl Cluster {
         self.unlock(cutover).await;
         tracing::warn!(cutover, reason = %reason, "cutover aborted on every replica");
         format!("{reason}; the cutover was aborted on every replica and nothing changed")
+    }
+
+    /// Gives up a prepared cutover (this replica could not switch): the
+    /// others forget it and the cluster is free again.
+    pub async fn abandon(&self, prepared: Prepared, reason: String) -> String {
+        self.abort(&prepared.cutover, reason).await
     }
 
     /// Phase two, once this replica has switched: every other one switches.
