@@ -60,11 +60,18 @@ pub struct CallContext {
     /// Where this call's requests to `*.spin.internal` go; without one they
     /// fail as unreachable.
     pub internal: Option<Arc<dyn InternalRequests>>,
+    /// A delivery's transaction: the component's key-value writes are
+    /// staged in it for the host to commit with the delivery's record.
+    pub transaction: Option<Arc<crate::capabilities::key_value::staged::Transaction>>,
 }
 
 impl std::fmt::Debug for CallContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallContext").field("brand", &self.brand).field("internal", &self.internal.is_some()).finish()
+        f.debug_struct("CallContext")
+            .field("brand", &self.brand)
+            .field("internal", &self.internal.is_some())
+            .field("transaction", &self.transaction.is_some())
+            .finish()
     }
 }
 
@@ -161,7 +168,8 @@ impl ComponentPre {
                 self.services.key_value.clone(),
                 sandbox.key_value_stores.clone(),
                 self.id.clone(),
-            ),
+            )
+            .within(ctx.transaction.clone()),
             variables: sandbox.variables.clone(),
             llm: LlmCtx {
                 models: self.services.models.clone(),

@@ -109,6 +109,16 @@ impl AllowedHosts {
         Ok(Rule { scheme, host, port })
     }
 
+    /// Whether any host beyond `*.spin.internal` is allowed: a call there
+    /// is a side effect the host cannot take back.
+    pub fn reaches_outside(&self) -> bool {
+        self.rules.iter().any(|rule| match &rule.host {
+            HostPattern::Any => true,
+            HostPattern::Exact(host) => !host.ends_with(INTERNAL_SUFFIX),
+            HostPattern::Subdomains(suffix) => !suffix.ends_with(INTERNAL_SUFFIX),
+        })
+    }
+
     /// Whether a request to `uri` is allowed.
     pub fn allows(&self, uri: &Uri) -> bool {
         let Some(scheme) = uri.scheme_str() else { return false };
@@ -236,6 +246,14 @@ mod tests {
 
     fn uri(s: &str) -> Uri {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_hosts_beyond_spin_internal_reach_outside() {
+        assert!(!allowed(&[]).reaches_outside());
+        assert!(!allowed(&["http://event-router.spin.internal", "http://*.spin.internal"]).reaches_outside());
+        assert!(allowed(&["http://event-router.spin.internal", "https://graph.facebook.com"]).reaches_outside());
+        assert!(allowed(&["*://*:*"]).reaches_outside());
     }
 
     #[test]

@@ -39,8 +39,54 @@ impl EmbeddedBackend {
 
     /// The store `label`, its entries expiring after `ttl`.
     pub fn store(&self, label: &str, ttl: Option<Duration>) -> EmbeddedStore {
-        EmbeddedStore { db: self.db.clone(), table: format!("kv:{label}"), ttl }
+        EmbeddedStore { db: self.db.clone(), table: table_name(label), ttl }
     }
+
+    /// Applies a transaction's batch in one redb write transaction (one
+    /// fsync): every check, then every write, or nothing.
+    pub async fn commit(
+        &self,
+        batch: &super::staged::Batch,
+        ttl: impl Fn(&str) -> Option<Duration>,
+    ) -> StoreResult<bool> {
+        let db = self.db.clone();
+        let batch = batch.clone();
+        let ttls: Vec<Option<Duration>> = batch.writes.iter().map(|w| ttl(&w.label)).collect();
+        let done = tokio::task::spawn_blocking(move || -> Result<bool> {
+            let txn = db.begin_write()?;
+            for check in &batch.checks {
+                let name = table_name(&check.label);
+                let table = txn.open_table(TableDefinition::<&str, &[u8]>::new(&name))?;
+                let current = table.get(check.key.as_str())?.and_then(|v| decode(v.value()));
+                if current != check.expected {
+                    drop(table);
+                    txn.abort()?;
+                    return Ok(false);
+                }
+            }
+            for (write, ttl) in batch.writes.iter().zip(ttls) {
+                let name = table_name(&write.label);
+                let mut table = txn.open_table(TableDefinition::<&str, &[u8]>::new(&name))?;
+                match &write.value {
+                    Some(value) => {
+                        table.insert(write.key.as_str(), encode(value, ttl).as_slice())?;
+                    }
+                    None => {
+                        table.remove(write.key.as_str())?;
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(true)
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("the database task failed: {e}")))?;
+        done.map_err(Error::from)
+    }
+}
+
+fn table_name(label: &str) -> String {
+    format!("kv:{label}")
 }
 
 /// One store: a table of the database.

@@ -23,6 +23,42 @@ impl MemoryBackend {
         let entries = self.stores.lock().unwrap().entry(label.to_string()).or_default().clone();
         MemoryStore { entries, ttl }
     }
+
+    /// Applies a transaction's batch under the locks of every store it
+    /// touches, taken in label order so that two commits cannot deadlock.
+    pub fn commit(&self, batch: &super::staged::Batch, ttl: impl Fn(&str) -> Option<Duration>) -> bool {
+        let labels: std::collections::BTreeSet<&str> = batch
+            .checks
+            .iter()
+            .map(|c| c.label.as_str())
+            .chain(batch.writes.iter().map(|w| w.label.as_str()))
+            .collect();
+        let stores: Vec<(&str, Arc<Mutex<Entries>>)> = {
+            let mut all = self.stores.lock().unwrap();
+            labels.iter().map(|l| (*l, all.entry(l.to_string()).or_default().clone())).collect()
+        };
+        let mut locked: HashMap<&str, std::sync::MutexGuard<'_, Entries>> =
+            stores.iter().map(|(label, entries)| (*label, entries.lock().unwrap())).collect();
+        for check in &batch.checks {
+            let entries = locked.get_mut(check.label.as_str()).expect("locked above");
+            if MemoryStore::live(entries, &check.key) != check.expected {
+                return false;
+            }
+        }
+        for write in &batch.writes {
+            let entries = locked.get_mut(write.label.as_str()).expect("locked above");
+            match &write.value {
+                Some(value) => {
+                    let expiry = ttl(&write.label).map(|ttl| Instant::now() + ttl);
+                    entries.insert(write.key.clone(), (value.clone(), expiry));
+                }
+                None => {
+                    entries.remove(&write.key);
+                }
+            }
+        }
+        true
+    }
 }
 
 /// One in-memory store.

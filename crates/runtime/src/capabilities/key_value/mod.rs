@@ -9,6 +9,7 @@
 pub mod embedded;
 pub mod memory;
 pub mod redis;
+pub mod staged;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -142,6 +143,20 @@ impl KeyValueStores {
         store
     }
 
+    /// Applies `batch` in one transaction of the backend: `false`, and
+    /// nothing written, when a check does not hold.
+    pub async fn commit(&self, batch: &staged::Batch) -> StoreResult<bool> {
+        if batch.checks.is_empty() && batch.writes.is_empty() {
+            return Ok(true);
+        }
+        let ttl = |label: &str| self.options.get(label).and_then(|o| o.ttl);
+        match &self.backend {
+            Backend::Memory(b) => Ok(b.commit(batch, ttl)),
+            Backend::Embedded(b) => b.commit(batch, ttl).await,
+            Backend::Redis(b) => b.commit(batch, ttl).await,
+        }
+    }
+
     /// A snapshot of a store's contents, for tests and the harness.
     pub async fn dump(&self, label: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let store = self.open(label);
@@ -154,6 +169,12 @@ impl KeyValueStores {
             }
         }
         Ok(out)
+    }
+
+    /// Whether other processes may use the same stores (Redis); embedded
+    /// and in-memory stores are this process's alone.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Redis(_))
     }
 
     /// Whether the backend answers (Redis); local ones always do.
@@ -171,12 +192,20 @@ pub struct KeyValueCtx {
     allowed: Arc<[String]>,
     component: Arc<str>,
     open_handles: usize,
+    /// A delivery's transaction: its writes wait for the host's commit.
+    transaction: Option<Arc<staged::Transaction>>,
 }
 
 impl KeyValueCtx {
     /// What a component with the `allowed` store labels may open.
     pub fn new(stores: Arc<KeyValueStores>, allowed: Arc<[String]>, component: Arc<str>) -> Self {
-        Self { stores, allowed, component, open_handles: 0 }
+        Self { stores, allowed, component, open_handles: 0, transaction: None }
+    }
+
+    /// The stores seen through `transaction`.
+    pub fn within(mut self, transaction: Option<Arc<staged::Transaction>>) -> Self {
+        self.transaction = transaction;
+        self
     }
 }
 
@@ -205,7 +234,11 @@ impl<'a> KeyValueView<'a> {
             return Err(OpenError::TableFull);
         }
         self.ctx.open_handles += 1;
-        Ok(self.ctx.stores.open(label))
+        let store = self.ctx.stores.open(label);
+        Ok(match &self.ctx.transaction {
+            Some(txn) => txn.stage(label, store),
+            None => store,
+        })
     }
 }
 

@@ -31,6 +31,37 @@ end
 return 1
 ";
 
+/// A transaction's batch in one script, which Redis runs atomically.
+/// KEYS: the checked keys, then the written ones. ARGV: the number of
+/// checks; per check a presence flag and the expected value; per write an
+/// op (`s` set, `d` delete), the value and a TTL in ms (`0`: none).
+const COMMIT_SCRIPT: &str = r"
+local checks = tonumber(ARGV[1])
+for i = 1, checks do
+  local current = redis.call('GET', KEYS[i])
+  local present = ARGV[2 * i] == '1'
+  if present then
+    if current ~= ARGV[2 * i + 1] then return 0 end
+  else
+    if current then return 0 end
+  end
+end
+local base = 2 + 2 * checks
+for i = checks + 1, #KEYS do
+  local j = base + 3 * (i - checks - 1)
+  if ARGV[j] == 's' then
+    if ARGV[j + 2] ~= '0' then
+      redis.call('SET', KEYS[i], ARGV[j + 1], 'PX', ARGV[j + 2])
+    else
+      redis.call('SET', KEYS[i], ARGV[j + 1])
+    end
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
+return 1
+";
+
 /// A Redis connection shared by every store.
 pub struct RedisBackend {
     conn: ConnectionManager,
@@ -56,6 +87,32 @@ impl RedisBackend {
     /// The store `label`, its entries expiring after `ttl`.
     pub fn store(&self, label: &str, ttl: Option<Duration>) -> RedisStore {
         RedisStore { conn: self.conn.clone(), prefix: format!("{}:{label}:", self.prefix), ttl }
+    }
+
+    /// Applies a transaction's batch in one atomic script.
+    pub async fn commit(
+        &self,
+        batch: &super::staged::Batch,
+        ttl: impl Fn(&str) -> Option<Duration>,
+    ) -> super::StoreResult<bool> {
+        let key = |label: &str, key: &str| format!("{}:{label}:{key}", self.prefix);
+        let commit = redis::Script::new(COMMIT_SCRIPT);
+        let mut script = commit.prepare_invoke();
+        script.arg(batch.checks.len());
+        for check in &batch.checks {
+            script.key(key(&check.label, &check.key));
+            script.arg(if check.expected.is_some() { "1" } else { "0" });
+            script.arg(check.expected.as_deref().unwrap_or_default());
+        }
+        for write in &batch.writes {
+            script.key(key(&write.label, &write.key));
+            script.arg(if write.value.is_some() { "s" } else { "d" });
+            script.arg(write.value.as_deref().unwrap_or_default());
+            script.arg(ttl(&write.label).map(|t| t.as_millis().max(1) as u64).unwrap_or(0));
+        }
+        let mut conn = self.conn.clone();
+        let committed: i32 = script.invoke_async(&mut conn).await?;
+        Ok(committed == 1)
     }
 
     /// Whether Redis answers.
