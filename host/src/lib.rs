@@ -6,4 +6,5 @@ pub mod broker;
 pub mod cli;
 pub mod cluster;
 pub mod deploy;
+pub mod metrics;
 pub mod server;

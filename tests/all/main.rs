@@ -3,6 +3,7 @@
 mod assistant;
 mod brands;
 mod broker;
+mod crash;
 mod host;
 mod hotswap;
 mod knative;

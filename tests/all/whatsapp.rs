@@ -220,6 +220,11 @@ impl FakeCloudApi {
         Ok(())
     }
 
+    /// What it received so far.
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
     pub(crate) async fn wait_for(&self, count: usize) -> Result<Vec<Recorded>> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {

@@ -288,6 +288,16 @@ impl HostProcess {
     }
 }
 
+impl HostProcess {
+    /// SIGKILL, as a crash or the OOM killer would: no shutdown, no flush.
+    /// Returns once the process is gone (its files and ports released).
+    pub async fn kill(mut self) -> Result<()> {
+        self.child.start_kill().context("killing the host")?;
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??;
+        Ok(())
+    }
+}
+
 fn unsafe_kill_term(pid: u32) {
     // `kill -TERM` rather than a libc binding: the tests need nothing else.
     let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();

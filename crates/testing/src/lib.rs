@@ -303,7 +303,7 @@ struct Router {
 impl Router {
     fn context(self: &Arc<Self>, brand: Option<String>) -> CallContext {
         let internal: Arc<dyn InternalRequests> = self.clone();
-        CallContext { brand, internal: Some(internal) }
+        CallContext { brand, internal: Some(internal), transaction: None }
     }
 }
 

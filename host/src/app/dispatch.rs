@@ -7,6 +7,7 @@
 
 use std::sync::Weak;
 
+use agent_store_runtime::capabilities::key_value::staged::Transaction;
 use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
 use tracing::Instrument;
@@ -44,6 +45,11 @@ impl Handler for Dispatcher {
         );
         self.deliver(&app, event).instrument(span).await
     }
+
+    fn calls_outside(&self) -> bool {
+        let component = self.app.upgrade().and_then(|app| app.component(&self.component));
+        component.is_some_and(|c| c.pre.sandbox.allowed_hosts.reaches_outside())
+    }
 }
 
 impl Dispatcher {
@@ -74,7 +80,8 @@ impl Dispatcher {
             return Outcome::Retry(format!("component `{component}` is not loaded"));
         };
         let brand = event.extension(agent_store_events::ext::BRAND).map(|v| v.to_string());
-        let ctx = app.call_context(component, Some(cause.clone()), brand);
+        let mut ctx = app.call_context(component, Some(cause.clone()), brand);
+        ctx.transaction = app.broker.stages_writes().then(Transaction::new);
         let delivery = loaded.pre.deliver(&event, &ctx).await;
         log_output(component, &delivery.output);
         let elapsed_ms = Some(delivery.elapsed.as_millis() as u64);
@@ -89,8 +96,12 @@ impl Dispatcher {
                     elapsed_ms,
                     version: Some(loaded.pre.digest.clone()),
                 });
-                Outcome::Done(app.outputs(&loaded, &cause, emitted))
+                let mut outputs = app.outputs(&loaded, &cause, emitted);
+                outputs.staged = ctx.transaction;
+                Outcome::Done(outputs)
             }
+            // What a failed or refused delivery wrote is dropped with its
+            // transaction: the next attempt starts from the same state.
             // The component says the event is wrong and always will be:
             // retrying cannot help, so it is dead-lettered at once.
             Err(error) if error.is_refusal() => {

@@ -367,7 +367,7 @@ impl AppInner {
         brand: Option<String>,
     ) -> CallContext {
         let chained = Chained::new(Arc::downgrade(self), Arc::from(component), cause);
-        CallContext { brand, internal: Some(Arc::new(chained)) }
+        CallContext { brand, internal: Some(Arc::new(chained)), transaction: None }
     }
 
     pub(crate) fn component(&self, id: &str) -> Option<Arc<Component>> {

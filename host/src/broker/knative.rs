@@ -33,7 +33,8 @@ use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
 use tokio::sync::Notify;
 
-use super::rabbitmq::handled::{CLAIM_RENEWAL, Claim, Handled, Token};
+use super::rabbitmq::consumer::{CONFLICT_RUNS, conflict_pause};
+use super::rabbitmq::handled::{CLAIM_RENEWAL, Claim, Finished, Handled, Token};
 use super::{Broker, DeadLetter, Handler, Outcome, Subscription};
 use agent_store_runtime::capabilities::key_value::Store;
 
@@ -143,6 +144,10 @@ impl KnativeBroker {
             let key = Handled::key("knative", component, &event.source().to_string(), event.id());
             match handled.claim(&key).await {
                 Ok(Claim::Fresh(token)) => claim = Some((handled, key, token)),
+                Ok(Claim::TakenOver(token)) => {
+                    crate::metrics::metrics().taken_over(component, attached.handler.calls_outside());
+                    claim = Some((handled, key, token));
+                }
                 Ok(Claim::Published) => {
                     tracing::debug!(event_id = event.id(), "handled and published before: answering the redelivery");
                     return self.finished(Pushed::Done { emitted: 0 });
@@ -162,23 +167,42 @@ impl KnativeBroker {
                 Err(error) => return self.finished(Pushed::Retry(format!("the idempotency records: {error:#}"))),
             }
         }
-        let outcome = match &mut claim {
-            Some((handled, key, token)) => run_renewing(attached.handler.handle(event, 1), handled, key, token).await,
-            None => attached.handler.handle(event, 1).await,
-        };
-        if let (Outcome::Done(outputs), Some((handled, key, token))) = (&outcome, &claim) {
-            match handled.finish(key, token, &outputs.events).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(key = %key, "lost the claim while the component ran"),
+        let mut runs = 0;
+        let outcome = loop {
+            runs += 1;
+            let outcome = match &mut claim {
+                Some((handled, key, token)) => {
+                    run_renewing(attached.handler.handle(event.clone(), 1), handled, key, token).await
+                }
+                None => attached.handler.handle(event.clone(), 1).await,
+            };
+            let (Outcome::Done(outputs), Some((handled, key, token))) = (&outcome, &claim) else {
+                if let Some((handled, key, _)) = &claim {
+                    // Failed or refused: the next attempt (or a replay) runs it.
+                    let _ = handled.release(key).await;
+                }
+                break outcome;
+            };
+            match handled.finish(key, token, &outputs.events, outputs.staged.as_deref()).await {
+                Ok(Finished::Recorded) => break outcome,
+                Ok(Finished::Lost) => {
+                    tracing::warn!(key = %key, "lost the claim while the component ran");
+                    return self.finished(Pushed::Retry("another pod took the event over".into()));
+                }
+                Ok(Finished::Conflict) if runs < CONFLICT_RUNS => {
+                    tracing::debug!(event_id = event.id(), runs, "a key this delivery read changed: running it again");
+                    tokio::time::sleep(conflict_pause(runs)).await;
+                }
+                Ok(Finished::Conflict) => {
+                    let _ = handled.release(key).await;
+                    return self.finished(Pushed::Retry("other deliveries kept changing what this one read".into()));
+                }
                 Err(error) => {
                     let _ = handled.release(key).await;
                     return self.finished(Pushed::Retry(format!("could not record the handled event: {error:#}")));
                 }
             }
-        } else if let Some((handled, key, _)) = &claim {
-            // Failed or refused: the next attempt (or a replay) runs it.
-            let _ = handled.release(key).await;
-        }
+        };
         let pushed = match outcome {
             Outcome::Done(outputs) => match self.publish(&outputs.events).await {
                 Ok(()) => {
@@ -295,6 +319,10 @@ impl KnativeBroker {
 impl Broker for KnativeBroker {
     fn kind(&self) -> &'static str {
         "knative"
+    }
+
+    fn stages_writes(&self) -> bool {
+        self.handled.is_some()
     }
 
     async fn publish(&self, events: &[Event]) -> Result<()> {

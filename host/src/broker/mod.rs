@@ -30,6 +30,7 @@ use cloudevents::{AttributesReader, Event};
 use serde::Serialize;
 
 use agent_store_manifest::SubscriptionSpec;
+use agent_store_runtime::capabilities::key_value::staged::Transaction;
 
 /// Attempts before a failing event is dead-lettered, by default.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -149,6 +150,9 @@ pub struct Outputs {
     pub events: Vec<Event>,
     /// Outside what the component may emit: dead-lettered, not published.
     pub refused: Vec<Refused>,
+    /// The component's key-value writes, staged for the backend to commit
+    /// with the delivery's idempotency record (see [`Broker::stages_writes`]).
+    pub staged: Option<Arc<Transaction>>,
 }
 
 /// An event a component emitted that the host would not publish.
@@ -160,7 +164,7 @@ pub struct Refused {
 
 impl From<Vec<Event>> for Outputs {
     fn from(events: Vec<Event>) -> Self {
-        Self { events, refused: Vec::new() }
+        Self { events, refused: Vec::new(), staged: None }
     }
 }
 
@@ -180,6 +184,13 @@ pub enum Outcome {
 pub trait Handler: Send + Sync {
     /// `attempt` counts from 1.
     async fn handle(&self, event: Event, attempt: u32) -> Outcome;
+
+    /// Whether the component may call outside the store (beyond
+    /// `*.spin.internal`): running one of its deliveries again may repeat
+    /// such a call.
+    fn calls_outside(&self) -> bool {
+        false
+    }
 }
 
 /// An event that could not be handled, kept with why.
@@ -219,6 +230,14 @@ pub trait Broker: Send + Sync {
     /// Stops taking deliveries and waits (up to `grace`) for in-flight ones
     /// to finish and be acknowledged.
     async fn shutdown(&self, grace: Duration);
+
+    /// Whether deliveries should stage their key-value writes: the backend
+    /// then commits them in one transaction with the delivery's record, so
+    /// that a crash leaves both or neither (`docs/broker.md`). Only a
+    /// backend with idempotency records does.
+    fn stages_writes(&self) -> bool {
+        false
+    }
 
     /// Dead letters this broker keeps, newest last (for the ones it can list).
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {

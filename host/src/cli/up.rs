@@ -175,12 +175,11 @@ impl UpArgs {
 
     /// The broker, and the Knative backend again by its own type when it
     /// is that one (its deliveries come in through the HTTP server).
-    async fn broker(&self, key_value: &KeyValueStores) -> Result<(Arc<dyn Broker>, Option<Arc<KnativeBroker>>)> {
+    async fn broker(&self, key_value: &Arc<KeyValueStores>) -> Result<(Arc<dyn Broker>, Option<Arc<KnativeBroker>>)> {
         match self.broker.as_str() {
             "memory" => Ok((Arc::new(MemoryBroker::with_capacity(self.rabbit.policy(), self.memory_capacity)), None)),
             url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
-                let records = key_value.open(rabbitmq::handled::LABEL);
-                Ok((Arc::new(RabbitBroker::connect(url, &self.rabbit, Some(records)).await?), None))
+                Ok((Arc::new(RabbitBroker::connect(url, &self.rabbit, Some(key_value.clone())).await?), None))
             }
             "knative" => {
                 let Some(sink) = &self.sink else {
@@ -191,7 +190,7 @@ impl UpArgs {
                 // RabbitMQ keep a redelivery from running a component twice.
                 let handled = Some(self.rabbit.dedup_window).filter(|w| !w.is_zero()).map(|_| {
                     rabbitmq::handled::Handled::new(
-                        key_value.open(rabbitmq::handled::LABEL),
+                        key_value.clone(),
                         format!("knative-{}", uuid::Uuid::new_v4().simple()),
                     )
                 });
@@ -230,10 +229,11 @@ async fn load(args: &UpArgs) -> Result<Loaded> {
     let window = Some(args.rabbit.dedup_window).filter(|w| !w.is_zero());
     store_options.insert(rabbitmq::handled::LABEL.to_string(), StoreOptions { ttl: window });
     store_options.insert(knative::DEAD_LETTERS.to_string(), StoreOptions { ttl: Some(knative::DEAD_LETTER_TTL) });
-    let key_value =
-        KeyValueStores::new(&args.key_value_backend()?, store_options).await.context("opening the key-value stores")?;
+    let key_value = Arc::new(
+        KeyValueStores::new(&args.key_value_backend()?, store_options).await.context("opening the key-value stores")?,
+    );
     let (broker, knative) = args.broker(&key_value).await?;
-    let services = Services::new(Arc::new(key_value), Arc::new(models));
+    let services = Services::new(key_value, Arc::new(models));
     let config = RuntimeConfig {
         pooling: !args.no_pooling,
         cache_dir: Some(args.cache_dir.clone().unwrap_or_else(|| args.data_dir.join("cache"))),

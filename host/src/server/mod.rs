@@ -97,6 +97,7 @@ pub fn router(state: ServerState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/events", post(events::ingest))
         .route("/events/tail", get(events::tail))
         .route("/admin/llm/usage", get(llm_usage))
@@ -119,6 +120,15 @@ pub async fn serve(listener: tokio::net::TcpListener, state: ServerState) -> any
         })
         .await?;
     Ok(())
+}
+
+/// Prometheus's scrape: no token, since it holds no customer data (ids of
+/// components only), as scrapers expect.
+async fn metrics() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        crate::metrics::metrics().render(),
+    )
 }
 
 /// Alive: the process answers.

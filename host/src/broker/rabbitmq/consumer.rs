@@ -24,7 +24,7 @@ use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 
 use super::Settings;
-use super::handled::{CLAIM_RENEWAL, Claim, Handled, Token};
+use super::handled::{CLAIM_RENEWAL, Claim, Finished, Handled, Token};
 use super::headers::{self, DeathNote};
 use super::link::{Link, Outgoing, SETTLE_TIMEOUT};
 use super::topology;
@@ -37,6 +37,10 @@ const REQUEUE_DELAY: Duration = Duration::from_secs(1);
 
 /// How often recording a handled event is tried before giving up on it.
 const FINISH_TRIES: u32 = 3;
+
+/// Runs of one delivery whose commit met a conflict (another delivery
+/// changed a key it read) before it is put back instead.
+pub(crate) const CONFLICT_RUNS: u32 = 8;
 
 /// Deliveries received and not yet settled, across subscriptions: what
 /// shutdown waits for.
@@ -352,7 +356,8 @@ impl Core {
         }
         let Some(handled) = &self.handled else {
             let outcome = self.run(event, attempt, None).await;
-            return self.settle(link, ticket, message, outcome, attempt, None).await;
+            self.settle(link, ticket, message, outcome, attempt, None, true).await;
+            return;
         };
         let key = Handled::key(self.settings.names.prefix(), self.component(), &event.source().to_string(), event.id());
         match handled.claim(&key).await {
@@ -370,10 +375,25 @@ impl Core {
                 let outputs = Outputs::from(outputs);
                 self.publish_and_ack(link, ticket, (message, attempt), &outputs, Some((handled, key.as_str()))).await;
             }
-            Ok(Claim::Fresh(token)) => {
-                let mut token = token;
-                let outcome = self.run(event, attempt, Some((handled, key.as_str(), &mut token))).await;
-                self.settle(link, ticket, message, outcome, attempt, Some((handled, key.as_str(), &token))).await;
+            Ok(claim @ (Claim::Fresh(_) | Claim::TakenOver(_))) => {
+                let mut token = match claim {
+                    Claim::TakenOver(token) => {
+                        crate::metrics::metrics().taken_over(self.component(), self.handler.calls_outside());
+                        token
+                    }
+                    Claim::Fresh(token) => token,
+                    _ => unreachable!("matched above"),
+                };
+                for run in 1..=CONFLICT_RUNS {
+                    let outcome = self.run(event.clone(), attempt, Some((handled, key.as_str(), &mut token))).await;
+                    let claim = Some((handled, key.as_str(), &token));
+                    let last = run == CONFLICT_RUNS;
+                    if self.settle(link, ticket, message, outcome, attempt, claim, last).await {
+                        return;
+                    }
+                    tracing::debug!(event_id = event.id(), run, "a key this delivery read changed: running it again");
+                    tokio::time::sleep(conflict_pause(run)).await;
+                }
             }
         }
     }
@@ -401,6 +421,9 @@ impl Core {
         }
     }
 
+    /// Settles a delivery; `false` when its commit met a conflict and it
+    /// should run again (never when `last`: it is put back instead).
+    #[allow(clippy::too_many_arguments, reason = "one delivery's parts, passed down as they are")]
     async fn settle(
         &self,
         link: &Link,
@@ -409,36 +432,50 @@ impl Core {
         outcome: Outcome,
         attempt: u32,
         claim: Option<(&Handled, &str, &Token)>,
-    ) {
+        last: bool,
+    ) -> bool {
         let verdict = self.settings.policy.settle(outcome, attempt);
         if let Verdict::Publish(outputs) = verdict {
             if let Some((handled, key, token)) = claim {
-                match finish(handled, key, token, &outputs.events).await {
-                    Ok(true) => {}
-                    Ok(false) => return ticket.requeue("another host took the event over").await,
+                match finish(handled, key, token, &outputs).await {
+                    Ok(Finished::Recorded) => {}
+                    Ok(Finished::Lost) => {
+                        ticket.requeue("another host took the event over").await;
+                        return true;
+                    }
+                    Ok(Finished::Conflict) if !last => return false,
+                    Ok(Finished::Conflict) => {
+                        let _ = handled.release(key).await;
+                        ticket.requeue("other deliveries kept changing what this one read").await;
+                        return true;
+                    }
                     Err(error) => {
-                        return ticket.requeue(&format!("could not record the handled event: {error:#}")).await;
+                        ticket.requeue(&format!("could not record the handled event: {error:#}")).await;
+                        return true;
                     }
                 }
                 if !ticket.usable() {
                     // The delivery will come back; its redelivery
                     // publishes the recorded outputs.
-                    return;
+                    return true;
                 }
             }
             let record = claim.map(|(h, k, _)| (h, k));
-            return self.publish_and_ack(link, ticket, (message, attempt), &outputs, record).await;
+            self.publish_and_ack(link, ticket, (message, attempt), &outputs, record).await;
+            return true;
         }
         if let Some((handled, key, _)) = claim
             && let Err(error) = handled.release(key).await
         {
-            return ticket.requeue(&format!("could not release the claim: {error:#}")).await;
+            ticket.requeue(&format!("could not release the claim: {error:#}")).await;
+            return true;
         }
         match verdict {
             Verdict::Retry { delay, reason } => self.retry(link, ticket, message, &reason, attempt, delay).await,
             Verdict::DeadLetter(reason) => self.dead_letter(link, ticket, message, reason, attempt).await,
             Verdict::Publish(_) => unreachable!("published above"),
         }
+        true
     }
 
     /// Publishes the outputs and dead-letters the refused ones, pipelined,
@@ -592,13 +629,20 @@ impl Core {
     }
 }
 
-/// Records the outputs, trying again on a store error: giving up here
-/// means the component may run twice.
-async fn finish(handled: &Handled, key: &str, token: &Token, outputs: &[Event]) -> Result<bool> {
+/// A short, growing, jittered pause before running a conflicting delivery
+/// again, so that two that keep colliding drift apart.
+pub(crate) fn conflict_pause(run: u32) -> Duration {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 10;
+    Duration::from_millis(u64::from(run) * 5 + jitter)
+}
+
+/// Records the outputs with the component's staged writes, trying again on
+/// a store error: giving up here means the component may run twice.
+async fn finish(handled: &Handled, key: &str, token: &Token, outputs: &Outputs) -> Result<Finished> {
     let mut tries = 0;
     loop {
         tries += 1;
-        match handled.finish(key, token, outputs).await {
+        match handled.finish(key, token, &outputs.events, outputs.staged.as_deref()).await {
             Err(error) if tries < FINISH_TRIES => {
                 tracing::warn!(error = %error, "recording a handled event failed; trying again");
                 tokio::time::sleep(Duration::from_millis(200) * tries).await;

@@ -18,6 +18,14 @@
 //!
 //! Every transition is a compare-and-swap in the store, so with Redis two
 //! hosts never both hold a claim.
+//!
+//! The component's own key-value writes are staged during the delivery and
+//! committed with the `claimed` → `done` transition in one transaction of
+//! the backend ([`Handled::finish`]): a crash leaves the stores as they were
+//! and the record claimed (the redelivery runs the component again on the
+//! same state), or both written (the redelivery publishes the recorded
+//! outputs). A commit whose reads went stale is a conflict: the component
+//! runs again.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,7 +35,8 @@ use cloudevents::Event;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use agent_store_runtime::capabilities::key_value::Store;
+use agent_store_runtime::capabilities::key_value::staged::{Check, Transaction, Write};
+use agent_store_runtime::capabilities::key_value::{KeyValueStores, Store};
 
 /// The key-value label of the records. The dot is not allowed in a
 /// manifest's `key_value_stores`, so no component can open (or forge) them.
@@ -59,10 +68,26 @@ pub enum Claim {
     /// Ours: run the component, then [`Handled::finish`] or
     /// [`Handled::release`].
     Fresh(Token),
+    /// Ours, taken over from a holder that died while it ran the component:
+    /// as [`Claim::Fresh`], but whatever the component did outside the
+    /// stores may have happened already.
+    TakenOver(Token),
     /// The component ran already: publish these, then acknowledge.
     Done(Vec<Event>),
     /// Handled and published already: only acknowledge.
     Published,
+}
+
+/// What became of [`Handled::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Recorded (with the component's writes): publish the outputs.
+    Recorded,
+    /// Another host took the claim over: publish nothing, write nothing.
+    Lost,
+    /// A key the component read changed before the commit: nothing was
+    /// written and the claim is still ours; run the component again.
+    Conflict,
 }
 
 /// Proof of a claim: the exact bytes written, for the next
@@ -73,9 +98,15 @@ pub struct Token(Vec<u8>);
 /// The records of one host (the owner of its claims).
 #[derive(Clone)]
 pub struct Handled {
+    stores: Arc<KeyValueStores>,
     store: Arc<dyn Store>,
     owner: String,
     lease: Duration,
+    /// The stores are this process's alone (embedded or in memory): a
+    /// claim of another owner was left by a process that is gone (redb
+    /// locks its file to one process), so it is taken over at once rather
+    /// than after its lease.
+    exclusive: bool,
 }
 
 fn now_ms() -> u64 {
@@ -87,13 +118,20 @@ fn encode(record: &Record) -> Vec<u8> {
 }
 
 impl Handled {
-    pub fn new(store: Arc<dyn Store>, owner: impl Into<String>) -> Self {
-        Self { store, owner: owner.into(), lease: CLAIM_LEASE }
+    pub fn new(stores: Arc<KeyValueStores>, owner: impl Into<String>) -> Self {
+        let exclusive = !stores.is_shared();
+        Self { store: stores.open(LABEL), stores, owner: owner.into(), lease: CLAIM_LEASE, exclusive }
     }
 
     #[cfg(test)]
     fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    #[cfg(test)]
+    fn shared(mut self) -> Self {
+        self.exclusive = false;
         self
     }
 
@@ -126,7 +164,9 @@ impl Handled {
             match serde_json::from_slice::<Record>(&current) {
                 Ok(Record::Done { outputs }) => return Ok(Claim::Done(outputs)),
                 Ok(Record::Published) => return Ok(Claim::Published),
-                Ok(Record::Claimed { until_ms, owner }) if until_ms > now_ms() => {
+                Ok(Record::Claimed { until_ms, owner })
+                    if until_ms > now_ms() && (!self.exclusive || owner == self.owner) =>
+                {
                     tracing::debug!(key, owner, "event being handled elsewhere: waiting for it");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(WAIT_MAX);
@@ -136,7 +176,7 @@ impl Handled {
                 _ => {
                     if self.store.compare_and_swap(key, Some(&current), &mine.0).await? {
                         tracing::info!(key, "took over an abandoned claim");
-                        return Ok(Claim::Fresh(mine));
+                        return Ok(Claim::TakenOver(mine));
                     }
                 }
             }
@@ -150,12 +190,31 @@ impl Handled {
         Ok(self.store.compare_and_swap(key, Some(&token.0), &fresh.0).await?.then_some(fresh))
     }
 
-    /// Records what the component returned; `false` if the claim was lost
-    /// (another host took it over), in which case the caller must not
-    /// publish.
-    pub async fn finish(&self, key: &str, token: &Token, outputs: &[Event]) -> Result<bool> {
+    /// Records what the component returned, committing the writes it
+    /// staged in the same transaction.
+    pub async fn finish(
+        &self,
+        key: &str,
+        token: &Token,
+        outputs: &[Event],
+        staged: Option<&Transaction>,
+    ) -> Result<Finished> {
         let done = encode(&Record::Done { outputs: outputs.to_vec() });
-        Ok(self.store.compare_and_swap(key, Some(&token.0), &done).await?)
+        let Some(staged) = staged else {
+            let swapped = self.store.compare_and_swap(key, Some(&token.0), &done).await?;
+            return Ok(if swapped { Finished::Recorded } else { Finished::Lost });
+        };
+        let mut batch = staged.batch();
+        batch.checks.push(Check { label: LABEL.into(), key: key.into(), expected: Some(token.0.clone()) });
+        batch.writes.push(Write { label: LABEL.into(), key: key.into(), value: Some(done) });
+        if self.stores.commit(&batch).await? {
+            return Ok(Finished::Recorded);
+        }
+        // Which check failed: our claim, or a key the component read?
+        Ok(match self.store.get(key).await? {
+            Some(current) if current == token.0 => Finished::Conflict,
+            _ => Finished::Lost,
+        })
     }
 
     /// The outputs are confirmed: a redelivery from now on is only acked.
@@ -172,11 +231,10 @@ impl Handled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agent_store_runtime::capabilities::key_value::memory::MemoryBackend;
     use cloudevents::{EventBuilder, EventBuilderV10};
 
-    fn store() -> Arc<dyn Store> {
-        Arc::new(MemoryBackend::default().store(LABEL, None))
+    fn store() -> Arc<KeyValueStores> {
+        Arc::new(KeyValueStores::memory())
     }
 
     fn out(id: &str) -> Event {
@@ -198,7 +256,7 @@ mod tests {
         let handled = Handled::new(store(), "host-a");
         let Claim::Fresh(token) = handled.claim("k").await? else { panic!("fresh") };
         let token = handled.renew("k", &token).await?.expect("still ours");
-        assert!(handled.finish("k", &token, &[out("r1"), out("r2")]).await?);
+        assert_eq!(handled.finish("k", &token, &[out("r1"), out("r2")], None).await?, Finished::Recorded);
         match handled.claim("k").await? {
             Claim::Done(outputs) => assert_eq!(outputs, vec![out("r1"), out("r2")], "same events, same ids"),
             other => panic!("{other:?}"),
@@ -220,13 +278,13 @@ mod tests {
     #[tokio::test]
     async fn a_redelivery_waits_for_the_live_holder() -> Result<()> {
         let shared = store();
-        let a = Handled::new(shared.clone(), "host-a");
-        let b = Handled::new(shared, "host-b");
+        let a = Handled::new(shared.clone(), "host-a").shared();
+        let b = Handled::new(shared, "host-b").shared();
         let Claim::Fresh(token) = a.claim("k").await? else { panic!("fresh") };
         let waiting = tokio::spawn(async move { b.claim("k").await });
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert!(!waiting.is_finished(), "b waits while a runs the component");
-        assert!(a.finish("k", &token, &[out("r")]).await?);
+        assert_eq!(a.finish("k", &token, &[out("r")], None).await?, Finished::Recorded);
         match waiting.await?? {
             Claim::Done(outputs) => assert_eq!(outputs, vec![out("r")]),
             other => panic!("{other:?}"),
@@ -237,14 +295,70 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_claim_is_taken_over_and_its_holder_loses_it() -> Result<()> {
         let shared = store();
-        let dead = Handled::new(shared.clone(), "host-a").with_lease(Duration::from_millis(30));
-        let live = Handled::new(shared, "host-b");
+        let dead = Handled::new(shared.clone(), "host-a").with_lease(Duration::from_millis(30)).shared();
+        let live = Handled::new(shared, "host-b").shared();
         let Claim::Fresh(stale) = dead.claim("k").await? else { panic!("fresh") };
         tokio::time::sleep(Duration::from_millis(60)).await;
-        let Claim::Fresh(token) = live.claim("k").await? else { panic!("taken over") };
-        assert!(!dead.finish("k", &stale, &[out("late")]).await?, "the old holder may not publish");
+        let Claim::TakenOver(token) = live.claim("k").await? else { panic!("taken over") };
+        assert_eq!(
+            dead.finish("k", &stale, &[out("late")], None).await?,
+            Finished::Lost,
+            "the old holder may not publish"
+        );
         assert!(dead.renew("k", &stale).await?.is_none());
-        assert!(live.finish("k", &token, &[]).await?);
+        assert_eq!(live.finish("k", &token, &[], None).await?, Finished::Recorded);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_components_writes_land_with_the_record_or_not_at_all() -> Result<()> {
+        let stores = store();
+        let handled = Handled::new(stores.clone(), "host-a").shared();
+        let Claim::Fresh(token) = handled.claim("k").await? else { panic!("fresh") };
+        let txn = Transaction::new();
+        txn.stage("cart", stores.open("cart")).set("c1", b"dress").await?;
+        assert_eq!(stores.open("cart").get("c1").await?, None, "staged, not written");
+        assert_eq!(handled.finish("k", &token, &[out("r")], Some(&txn)).await?, Finished::Recorded);
+        assert_eq!(stores.open("cart").get("c1").await?, Some(b"dress".to_vec()));
+        assert!(matches!(handled.claim("k").await?, Claim::Done(_)));
+
+        // A host that lost its claim writes nothing.
+        let dead = Handled::new(stores.clone(), "host-b").with_lease(Duration::from_millis(20)).shared();
+        let Claim::Fresh(stale) = dead.claim("k2").await? else { panic!("fresh") };
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let Claim::TakenOver(_) = handled.claim("k2").await? else { panic!("taken over") };
+        let txn = Transaction::new();
+        txn.stage("cart", stores.open("cart")).set("c2", b"shoes").await?;
+        assert_eq!(dead.finish("k2", &stale, &[], Some(&txn)).await?, Finished::Lost);
+        assert_eq!(stores.open("cart").get("c2").await?, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_stale_read_is_a_conflict_and_the_claim_stays() -> Result<()> {
+        let stores = store();
+        let handled = Handled::new(stores.clone(), "host-a");
+        let Claim::Fresh(token) = handled.claim("k").await? else { panic!("fresh") };
+        let txn = Transaction::new();
+        let stock = txn.stage("stock", stores.open("stock"));
+        assert_eq!(stock.increment("reserved", 1).await?, 1);
+        stores.open("stock").increment("reserved", 1).await?;
+        assert_eq!(handled.finish("k", &token, &[], Some(&txn)).await?, Finished::Conflict);
+        assert_eq!(stores.open("stock").get("reserved").await?, Some(b"1".to_vec()));
+        let again = Transaction::new();
+        assert_eq!(again.stage("stock", stores.open("stock")).increment("reserved", 1).await?, 2);
+        assert_eq!(handled.finish("k", &token, &[], Some(&again)).await?, Finished::Recorded);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_claim_left_in_a_stores_only_this_process_opens_is_taken_over_at_once() -> Result<()> {
+        let stores = store();
+        let gone = Handled::new(stores.clone(), "killed-process");
+        let Claim::Fresh(_) = gone.claim("k").await? else { panic!("fresh") };
+        let restarted = Handled::new(stores, "restarted-process");
+        let claimed = tokio::time::timeout(Duration::from_secs(1), restarted.claim("k")).await??;
+        assert!(matches!(claimed, Claim::TakenOver(_)), "no wait for the lease: {claimed:?}");
         Ok(())
     }
 }

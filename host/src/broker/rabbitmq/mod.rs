@@ -37,7 +37,7 @@ use self::link::{Link, Outgoing};
 use self::topology::Names;
 use super::{Broker, DEFAULT_MAX_ATTEMPTS, DeadLetter, Handler, RetryPolicy, Subscription};
 use agent_store_manifest::parse_duration;
-use agent_store_runtime::capabilities::key_value::Store;
+use agent_store_runtime::capabilities::key_value::KeyValueStores;
 
 /// Names start with this unless `--broker-prefix` says otherwise.
 pub const DEFAULT_PREFIX: &str = "agent-store";
@@ -177,9 +177,10 @@ pub struct RabbitBroker {
 impl RabbitBroker {
     /// Connects (failing at once if RabbitMQ cannot be reached), declares the
     /// events exchange and starts the supervisor. Handled events are
-    /// recorded in `records` (the store labelled [`handled::LABEL`]) unless
+    /// recorded in `records` (in the store labelled [`handled::LABEL`],
+    /// with the components' staged writes) unless
     /// the dedup window is zero.
-    pub async fn connect(url: &str, options: &RabbitOptions, records: Option<Arc<dyn Store>>) -> Result<Self> {
+    pub async fn connect(url: &str, options: &RabbitOptions, records: Option<Arc<KeyValueStores>>) -> Result<Self> {
         options.validate()?;
         let owner = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let settings = Arc::new(Settings {
@@ -297,6 +298,10 @@ async fn supervise(inner: Arc<Inner>, mut link: Arc<Link>) {
 impl Broker for RabbitBroker {
     fn kind(&self) -> &'static str {
         "rabbitmq"
+    }
+
+    fn stages_writes(&self) -> bool {
+        self.inner.handled.is_some()
     }
 
     async fn publish(&self, events: &[Event]) -> Result<()> {
