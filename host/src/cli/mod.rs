@@ -1,6 +1,7 @@
 //! The `agent-store` command line. Every option can also be set from the
 //! environment (`AGENT_STORE_…`), which is how Knative pods configure it.
 
+mod admin;
 pub mod chat;
 mod data_dir;
 mod deploy;
