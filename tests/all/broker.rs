@@ -50,7 +50,7 @@ impl Sandbox {
     }
 
     /// The `--kv` URL: Redis, in this test's namespace, shared by its hosts.
-    fn kv(&self) -> String {
+    pub(crate) fn kv(&self) -> String {
         format!("{}#{}", redis_url(), self.prefix)
     }
 

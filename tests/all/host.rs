@@ -5,6 +5,7 @@ use std::time::Duration;
 use agent_store_events::ProductQueryResult;
 use agent_store_tests::{HostBuilder, TEST_TOKEN, event, is, private_dir, test_app};
 use anyhow::Result;
+use cloudevents::AttributesReader;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -144,6 +145,75 @@ async fn traps_and_endless_loops_fail_one_event_while_the_host_keeps_serving() -
     tail.find(WAIT, |r| is(r, "delivered", "test.echo")).await?;
     let lines = host.log_lines("delivery failed");
     assert!(lines.iter().any(|l| l["error"].as_str().unwrap_or_default().contains("trapped")), "a clear log line");
+    Ok(())
+}
+
+/// A component that fails until a key is set in its store.
+const FRAGILE_APP: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "fragile-app"
+
+[component.fragile]
+source = "{{wasm}}/test_probe.wasm"
+key_value_stores = ["counts"]
+
+[component.fragile.tool.agent-store]
+subscribe = [{ type = "test.fail-unless" }, { type = "test.kv" }, { type = "test.bad" }]
+emits = ["test.#"]
+"#;
+
+/// The embedded broker's dead letters through the admin API: a failing
+/// event is dead-lettered, its cause fixed, and `dlq replay` runs it again
+/// (as attempt 1) until it succeeds; `purge` drops the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_letter_replayed_through_the_admin_api_runs_again() -> Result<()> {
+    let app = test_app(FRAGILE_APP)?;
+    let host = HostBuilder::new(app.path().join("spin.toml"))
+        .arg("--kv")
+        .arg("memory")
+        .arg("--broker-max-attempts")
+        .arg("2")
+        .arg("--broker-retry-backoff")
+        .arg("50ms")
+        .start()
+        .await?;
+    let mut tail = host.tail(&[("component", "fragile")]).await?;
+    let fixable = event("test.fail-unless", json!({ "store": "counts", "key": "fixed" }));
+    host.post_event(&fixable).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let dead = loop {
+        let dead = host.dlq(TEST_TOKEN, &["list", "--json"]).await?.json()?;
+        if !dead.is_empty() || tokio::time::Instant::now() > deadline {
+            break dead;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["event_id"], fixable.id());
+    assert_eq!(dead[0]["attempts"], 2);
+    let id = dead[0]["id"].as_str().unwrap_or_default().to_string();
+    let unknown = host.dlq(TEST_TOKEN, &["replay", "no-such-letter"]).await?;
+    assert!(!unknown.ok && unknown.stderr.contains("(404)"), "{unknown:?}");
+
+    // Fix the cause (the component sets the key itself), then replay.
+    host.post_event(&event("test.kv", json!({ "store": "counts", "key": "fixed", "value": "yes" }))).await?;
+    tail.find(WAIT, |r| is(r, "delivered", "test.kv")).await?;
+    let replayed = host.dlq(TEST_TOKEN, &["replay", &id, "--json"]).await?.json()?;
+    assert_eq!(replayed, vec![json!({ "replayed": id, "component": "fragile" })]);
+    let delivered = tail.find(WAIT, |r| r["kind"] == "delivered" && r["event"]["id"] == fixable.id()).await?;
+    assert_eq!(delivered["detail"], "emitted 1");
+    assert!(host.dlq(TEST_TOKEN, &["list", "--json"]).await?.json()?.is_empty());
+
+    // A refused event is dead-lettered at once; purge drops it.
+    host.post_event(&event("test.bad", json!({}))).await?;
+    tail.find(WAIT, |r| is(r, "rejected", "test.bad")).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while host.dead_letters().await?.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(host.dlq(TEST_TOKEN, &["purge", "--json"]).await?.json()?, vec![json!({ "purged": 1 })]);
+    assert!(host.dead_letters().await?.is_empty());
     Ok(())
 }
 

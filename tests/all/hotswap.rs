@@ -721,10 +721,17 @@ async fn a_deployer_token_changes_its_own_components_only() -> Result<()> {
     assert_eq!(tag_of(&host, "team-deployed").await?, "v2");
     let (ok, out) = as_team("probe-team-token-0001", &["rollback", "probe"]).await?;
     assert!(ok, "{out}");
-    // A team token is no admin token.
+    // A team token is no admin token: a replay would run any component.
     let response = reqwest::Client::new()
         .get(format!("{}/admin/dead-letters", host.url))
         .bearer_auth("probe-team-token-0001")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 401);
+    let response = reqwest::Client::new()
+        .post(format!("{}/admin/dead-letters/replay", host.url))
+        .bearer_auth("probe-team-token-0001")
+        .json(&json!({ "all": true, "components": ["probe"] }))
         .send()
         .await?;
     assert_eq!(response.status(), 401);

@@ -4,7 +4,7 @@
 //! cluster here) that keeps what it is sent, or refuses it on demand; so is
 //! the cluster's OIDC issuer, which vouches for Knative's senders.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,14 +24,15 @@ const WAIT: Duration = Duration::from_secs(20);
 #[derive(Clone, Default)]
 struct Ingress {
     received: Arc<Mutex<Vec<Event>>>,
-    refusing: Arc<AtomicBool>,
+    /// The status it answers every post with, taking nothing; 0: takes them.
+    refusing: Arc<AtomicU16>,
 }
 
 impl Ingress {
     async fn start(&self) -> Result<String> {
         async fn take(State(ingress): State<Ingress>, headers: HeaderMap, body: Bytes) -> StatusCode {
-            if ingress.refusing.load(Ordering::SeqCst) {
-                return StatusCode::SERVICE_UNAVAILABLE;
+            if let Ok(status) = StatusCode::from_u16(ingress.refusing.load(Ordering::SeqCst)) {
+                return status;
             }
             match agent_store_events::binding::decode(&headers, body.to_vec()) {
                 Ok(events) => {
@@ -59,6 +60,11 @@ impl Ingress {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// From now on answers every post with `status` (`None`: takes them).
+    fn refuse(&self, status: Option<u16>) {
+        self.refusing.store(status.unwrap_or(0), Ordering::SeqCst);
     }
 
     fn types(&self) -> Vec<String> {
@@ -129,8 +135,14 @@ async fn knative_host(ingress: &Ingress) -> Result<HostProcess> {
 }
 
 async fn knative_host_with(ingress: &Ingress, builder: HostBuilder, args: &[&str]) -> Result<HostProcess> {
+    knative_host_on(ingress, builder, "memory", args).await
+}
+
+/// A host on Knative whose key-value stores (dead letters, idempotency
+/// records) are `kv`.
+async fn knative_host_on(ingress: &Ingress, builder: HostBuilder, kv: &str, args: &[&str]) -> Result<HostProcess> {
     let sink = ingress.start().await?;
-    let builder = builder.arg("--kv").arg("memory").arg("--broker").arg("knative").env("K_SINK", &sink);
+    let builder = builder.arg("--kv").arg(kv).arg("--broker").arg("knative").env("K_SINK", &sink);
     args.iter().fold(builder, |builder, arg| builder.arg(*arg)).start().await
 }
 
@@ -243,11 +255,11 @@ async fn deliveries_are_answered_so_that_knative_retries_only_what_can_succeed()
 
     // The component succeeds but the Broker does not take its result: the
     // delivery must fail so that Knative brings it again.
-    ingress.refusing.store(true, Ordering::SeqCst);
+    ingress.refuse(Some(503));
     let (status, body) = deliver(&host, "product-catalog", &query("q-refused")).await?;
     assert_eq!(status, 503, "{body}");
     assert!(body["failed"][0]["reason"].as_str().unwrap().contains("ingress"), "{body}");
-    ingress.refusing.store(false, Ordering::SeqCst);
+    ingress.refuse(None);
     let (status, body) = deliver(&host, "product-catalog", &query("q-refused")).await?;
     assert_eq!(status, 200, "{body}");
     Ok(())
@@ -283,6 +295,121 @@ async fn what_knative_gives_up_on_is_kept_with_its_reason() -> Result<()> {
     assert_eq!(letter["component"], "product-catalog");
     let reason = letter["reason"].as_str().unwrap();
     assert!(reason.contains("answered 503") && reason.contains(r#"{"error":"retry"}"#), "{reason}");
+    Ok(())
+}
+
+/// What the Broker's dead-letter sink posts when `component`'s Trigger
+/// gave up on `event`: the event plus Knative's `knativeerror*` extensions.
+fn given_up(event: &Event, component: &str) -> Event {
+    let mut dead = event.clone();
+    dead.set_extension("knativeerrorcode", "503");
+    dead.set_extension(
+        "knativeerrordest",
+        format!("http://{component}.agent-store.svc.cluster.local/events/deliver/{component}"),
+    );
+    dead.set_extension("knativeerrordata", "eyJlcnJvciI6InJldHJ5In0=");
+    dead
+}
+
+/// `agent-store dlq --url` on Knative, where the dead letters are in Redis
+/// and reachable only through a host's admin API: listed, shown, replayed
+/// to the Broker's ingress with their own ids and without Knative's error
+/// extensions, kept when the ingress fails, purged; and nothing of it for
+/// a caller without the admin token.
+#[tokio::test(flavor = "multi_thread")]
+async fn dlq_replays_knative_dead_letters_to_the_broker_with_their_own_ids() -> Result<()> {
+    let sandbox = crate::broker::Sandbox::new().await?;
+    let ingress = Ingress::default();
+    let host = knative_host_on(&ingress, HostBuilder::repo_manifest(), &sandbox.kv(), &[]).await?;
+
+    // Knative's dead letters are not where `--broker` can read them.
+    let lost = tokio::process::Command::new(host_binary_path())
+        .args(["dlq", "list", "--broker", "knative"])
+        .env_remove("AGENT_STORE_URL")
+        .output()
+        .await?;
+    let said = String::from_utf8_lossy(&lost.stderr);
+    assert!(!lost.status.success() && said.contains("--url") && said.contains("--broker amqp://"), "{said}");
+
+    // The catalog's Trigger delivered the query and the catalog answered;
+    // the seller's Trigger gave up on the same event.
+    let asked = query("q-dead");
+    let (status, body) = deliver(&host, "product-catalog", &asked).await?;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) =
+        deliver_with(&host, "/events/dead-letter", &given_up(&asked, "seller-tech"), HeaderMap::new()).await?;
+    assert_eq!(status, 200, "{body}");
+
+    let listed = host.dlq(TEST_TOKEN, &["list", "--json"]).await?.json()?;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0]["id"].as_str().unwrap_or_default().to_string();
+    assert!(id.ends_with(asked.id()), "the store key, ending in the event id: {id}");
+    assert_eq!(listed[0]["event_id"], asked.id());
+    assert_eq!(listed[0]["type"], "store.product.query");
+    assert_eq!(listed[0]["component"], "seller-tech");
+    assert!(listed[0]["reason"].as_str().unwrap_or_default().contains("answered 503"), "{}", listed[0]);
+    let table = host.dlq(TEST_TOKEN, &["list"]).await?;
+    assert!(table.ok && table.stdout.starts_with("ID ") && table.stdout.contains(&id), "{table:?}");
+
+    let shown = host.dlq(TEST_TOKEN, &["show", &id, "--json"]).await?.json()?;
+    assert_eq!(shown[0]["event"]["data"]["request_id"], "q-dead", "{shown:?}");
+    assert_eq!(shown[0]["event"]["knativeerrorcode"], "503", "kept as Knative gave it: {shown:?}");
+    let unknown = host.dlq(TEST_TOKEN, &["show", "no-such-letter"]).await?;
+    assert!(!unknown.ok && unknown.stderr.contains("(404): no dead letter no-such-letter"), "{unknown:?}");
+
+    // The attacker, without the admin token, neither reads, replays nor
+    // purges them.
+    for args in [&["list"][..], &["show", &id], &["replay", &id], &["replay", "--all"], &["purge"]] {
+        let refused = host.dlq("not-the-admin-token", args).await?;
+        assert!(!refused.ok && refused.stderr.contains("(401)"), "{args:?}: {refused:?}");
+    }
+    let client = reqwest::Client::new();
+    let api = format!("{}/admin/dead-letters", host.url);
+    let calls = [
+        client.get(format!("{api}/{id}")),
+        client.post(format!("{api}/replay")).json(&json!({ "all": true })),
+        client.delete(&api),
+    ];
+    for call in calls {
+        assert_eq!(call.send().await?.status(), 401);
+    }
+    let forged = client.post(format!("{api}/replay")).bearer_auth("x").json(&json!({ "ids": [id] })).send().await?;
+    assert_eq!(forged.status(), 401);
+    assert!(!ingress.types().contains(&"store.product.query".to_string()), "nothing was replayed");
+
+    // An ingress that fails: the letter stays, and the command says why.
+    ingress.refuse(Some(500));
+    let failed = host.dlq(TEST_TOKEN, &["replay", &id]).await?;
+    assert!(!failed.ok, "{failed:?}");
+    assert!(failed.stderr.contains("500") && failed.stderr.contains(&format!("{id} is kept")), "{}", failed.stderr);
+    assert_eq!(host.dlq(TEST_TOKEN, &["list", "--json"]).await?.json()?.len(), 1);
+    ingress.refuse(None);
+
+    let replayed = host.dlq(TEST_TOKEN, &["replay", &id, "--json"]).await?.json()?;
+    assert_eq!(replayed, vec![json!({ "replayed": id, "component": "seller-tech" })]);
+    let again = ingress.wait_for("store.product.query").await?;
+    assert_eq!(again.id(), asked.id(), "the same id, so that who handled it recognises it");
+    assert_eq!(again.data(), asked.data());
+    let extensions: Vec<&str> = again.iter_extensions().map(|(name, _)| name).collect();
+    assert!(extensions.iter().all(|name| !name.starts_with("knativeerror")), "{extensions:?}");
+    assert!(extensions.contains(&"brand"), "its own extensions stay: {extensions:?}");
+    assert!(host.dlq(TEST_TOKEN, &["list", "--json"]).await?.json()?.is_empty(), "replayed, so no longer kept");
+
+    // The replay reaches every Trigger of its type: the catalog, which
+    // handled it, answers from its record without running again.
+    let (status, body) = deliver(&host, "product-catalog", &again).await?;
+    assert_eq!((status, &body["emitted"]), (200, &json!(0)), "{body}");
+    assert_eq!(answered(&ingress), vec!["q-dead".to_string()]);
+
+    for n in 0..2 {
+        let dead = given_up(&query(&format!("q-purged-{n}")), "seller-home");
+        let (status, body) = deliver_with(&host, "/events/dead-letter", &dead, HeaderMap::new()).await?;
+        assert_eq!(status, 200, "{body}");
+    }
+    let purged = host.dlq(TEST_TOKEN, &["purge", "--component", "seller-fashion", "--json"]).await?.json()?;
+    assert_eq!(purged, vec![json!({ "purged": 0, "component": "seller-fashion" })]);
+    assert_eq!(host.dlq(TEST_TOKEN, &["purge", "--json"]).await?.json()?, vec![json!({ "purged": 2 })]);
+    assert!(host.dlq(TEST_TOKEN, &["list", "--json"]).await?.json()?.is_empty());
     Ok(())
 }
 

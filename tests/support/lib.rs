@@ -265,6 +265,23 @@ impl HostProcess {
         Ok(listing["dead_letters"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Runs `agent-store dlq <args>` against this host's admin API with
+    /// `token`.
+    pub async fn dlq(&self, token: &str, args: &[&str]) -> Result<Ran> {
+        let output = Command::new(host_binary_path())
+            .arg("dlq")
+            .args(args)
+            .args(["--url", &self.url, "--token", token])
+            .output()
+            .await
+            .context("running agent-store dlq")?;
+        Ok(Ran {
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
     /// Opens the live tail (with the test token) with query filters.
     pub async fn tail(&self, query: &[(&str, &str)]) -> Result<Tail> {
         let response = reqwest::Client::new()
@@ -295,6 +312,28 @@ impl HostProcess {
         self.child.start_kill().context("killing the host")?;
         tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??;
         Ok(())
+    }
+}
+
+/// What a command printed, and whether it succeeded.
+#[derive(Debug)]
+pub struct Ran {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Its stdout as one JSON value per line (`--json`), after checking
+    /// that it succeeded.
+    pub fn json(&self) -> Result<Vec<Value>> {
+        if !self.ok {
+            bail!("the command failed:\n{}", self.stderr);
+        }
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).with_context(|| format!("not JSON: {line}")))
+            .collect()
     }
 }
 

@@ -18,6 +18,10 @@
 //! backend's, in Redis) a redelivered event is answered from its record
 //! instead of running the component again.
 //!
+//! Dead letters are kept in the key-value store and replayed to the
+//! broker ingress with their own ids ([`KnativeBroker::replay_dead_letters`]
+//! says why that runs only the component that failed).
+//!
 //! Order is the Trigger's business: with the RabbitMQ broker class a
 //! Trigger dispatches `parallelism` events at once (1 by default: in the
 //! order they were published); `deploy/knative/agents.yaml` sets it to the
@@ -35,7 +39,7 @@ use tokio::sync::Notify;
 
 use super::rabbitmq::consumer::{CONFLICT_RUNS, conflict_pause};
 use super::rabbitmq::handled::{CLAIM_RENEWAL, Claim, Finished, Handled, Token};
-use super::{Broker, DeadLetter, Handler, Outcome, Subscription};
+use super::{Broker, DeadLetter, Handler, MAX_REPLAY, Outcome, Replay, Replayed, Selection, Subscription};
 use agent_store_runtime::capabilities::key_value::Store;
 
 /// The key-value store dead letters are kept in (Redis on Knative, so
@@ -211,6 +215,7 @@ impl KnativeBroker {
                     }
                     for refused in outputs.refused {
                         let letter = DeadLetter {
+                            id: String::new(),
                             event: refused.event,
                             component: component.to_string(),
                             reason: refused.reason,
@@ -261,15 +266,15 @@ impl KnativeBroker {
             _ => reason,
         };
         // Knative does not say how many times it tried: its delivery spec does.
-        let letter = DeadLetter { event, component, reason, attempts: 0, at: chrono::Utc::now() };
-        self.keep(letter.clone()).await?;
-        Ok(letter)
+        let letter = DeadLetter { id: String::new(), event, component, reason, attempts: 0, at: chrono::Utc::now() };
+        self.keep(letter).await
     }
 
-    /// Stores a dead letter under a key that sorts by time, then drops the
-    /// oldest past [`MAX_DEAD_LETTERS`].
-    async fn keep(&self, letter: DeadLetter) -> Result<()> {
+    /// Stores a dead letter under a key that sorts by time (its id from
+    /// then on), then drops the oldest past [`MAX_DEAD_LETTERS`].
+    async fn keep(&self, mut letter: DeadLetter) -> Result<DeadLetter> {
         let key = format!("{}-{}", letter.at.format("%Y%m%dT%H%M%S%.6fZ"), letter.event.id());
+        letter.id = key.clone();
         self.dead.set(&key, &serde_json::to_vec(&letter)?).await.context("keeping the dead letter")?;
         tracing::warn!(
             component = letter.component,
@@ -287,7 +292,16 @@ impl KnativeBroker {
             }
             tracing::warn!(evicted = excess, "dead letters are full ({MAX_DEAD_LETTERS}): the oldest were dropped");
         }
-        Ok(())
+        Ok(letter)
+    }
+
+    /// The dead letter kept under `key`, named by it (letters kept before
+    /// they had an id get it here).
+    async fn load(&self, key: &str) -> Result<Option<DeadLetter>> {
+        let Some(bytes) = self.dead.get(key).await? else { return Ok(None) };
+        let mut letter = serde_json::from_slice::<DeadLetter>(&bytes).with_context(|| format!("dead letter {key}"))?;
+        letter.id = key.to_string();
+        Ok(Some(letter))
     }
 
     async fn post(&self, event: &Event) -> Result<()> {
@@ -383,13 +397,109 @@ impl Broker for KnativeBroker {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         let mut all = Vec::new();
         for key in self.dead.keys().await? {
-            if let Some(bytes) = self.dead.get(&key).await? {
-                all.push(serde_json::from_slice::<DeadLetter>(&bytes).with_context(|| format!("dead letter {key}"))?);
+            // Gone since the keys were read: replayed or purged meanwhile.
+            if let Some(letter) = self.load(&key).await? {
+                all.push(letter);
             }
         }
-        all.sort_by_key(|letter| letter.at);
+        all.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(all)
     }
+
+    async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>> {
+        self.load(id).await
+    }
+
+    /// Posts each selected letter's event to the broker ingress again,
+    /// without the `knativeerror*` extensions Knative added to it and with
+    /// **the same id**, then deletes the letter.
+    ///
+    /// The same id on purpose: the ingress hands the event to every Trigger
+    /// of its type, not only to the one that gave up. The components that
+    /// handled it find their idempotency record (component, source, id) and
+    /// answer without running again; the one that failed released its claim
+    /// when it failed, so it alone runs it. That holds while the records
+    /// last (`--broker-dedup-window`, 24 hours by default): a letter
+    /// replayed later runs again at every Trigger of its type.
+    ///
+    /// A letter is deleted only once the ingress took its event: if the
+    /// post fails, it stays, the replay stops there and says why.
+    async fn replay_dead_letters(&self, selection: &Selection) -> Result<Replay> {
+        let mut letters = match &selection.ids {
+            Some(ids) => {
+                let mut found = Vec::new();
+                for id in ids {
+                    found.extend(self.load(id).await?);
+                }
+                found
+            }
+            None => self.dead_letters().await?,
+        };
+        letters.retain(|letter| selection.takes(&letter.id, &letter.component));
+        selection.check_found(letters.iter().map(|letter| letter.id.as_str()))?;
+        letters.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        letters.dedup_by(|a, b| a.id == b.id);
+        letters.truncate(MAX_REPLAY);
+        let mut replay = Replay::default();
+        for letter in letters {
+            let event = without_knative_errors(letter.event);
+            if let Err(error) = self.publish(std::slice::from_ref(&event)).await {
+                replay.stopped = Some(format!("dead letter {} is kept, not replayed: {error:#}", letter.id));
+                break;
+            }
+            let replayed = Replayed { id: letter.id, component: letter.component };
+            tracing::info!(
+                id = replayed.id,
+                component = replayed.component,
+                event_id = event.id(),
+                "dead letter replayed"
+            );
+            if let Err(error) = self.dead.delete(&replayed.id).await {
+                replay.stopped = Some(format!(
+                    "dead letter {} was replayed but is still kept ({error:#}): replaying it again sends the same \
+                     event id, which the components that handled it answer without running",
+                    replayed.id
+                ));
+                replay.replayed.push(replayed);
+                break;
+            }
+            replay.replayed.push(replayed);
+        }
+        Ok(replay)
+    }
+
+    async fn purge_dead_letters(&self, components: &[String]) -> Result<usize> {
+        let mut purged = 0;
+        for key in self.dead.keys().await? {
+            if !components.is_empty() {
+                match self.load(&key).await? {
+                    Some(letter) if components.contains(&letter.component) => {}
+                    _ => continue,
+                }
+            }
+            self.dead.delete(&key).await.with_context(|| format!("deleting dead letter {key}"))?;
+            purged += 1;
+        }
+        tracing::info!(purged, ?components, "dead letters purged");
+        Ok(purged)
+    }
+}
+
+/// The event as it was before Knative gave up on it: the extensions it
+/// adds to a dead letter (`knativeerrorcode`, `knativeerrordest`,
+/// `knativeerrordata`, and any other `knativeerror*`) say why it failed
+/// *then*; replayed with them, a component would see a stale failure.
+fn without_knative_errors(mut event: Event) -> Event {
+    let names: Vec<String> = event
+        .iter_extensions()
+        .map(|(name, _)| name)
+        .filter(|n| n.starts_with("knativeerror"))
+        .map(String::from)
+        .collect();
+    for name in names {
+        event.remove_extension(&name);
+    }
+    event
 }
 
 /// `knativeerrordata` is the subscriber's answer, base64-encoded; shown as
@@ -442,6 +552,77 @@ mod tests {
         );
         assert!(KnativeBroker::new("amqp://guest:guest@rabbit", dead()).is_err());
         assert!(KnativeBroker::new("not a url", dead()).is_err());
+    }
+
+    /// What the dead-letter sink posts when `component`'s Trigger gave up.
+    fn given_up(id: &str, component: &str) -> Event {
+        use cloudevents::{EventBuilder, EventBuilderV10};
+        EventBuilderV10::new()
+            .id(id)
+            .source("/test")
+            .ty("store.product.query")
+            .extension("brand", "tech")
+            .extension("knativeerrorcode", "503")
+            .extension("knativeerrordest", format!("http://svc/events/deliver/{component}"))
+            .extension("knativeerrordata", "eyJlcnJvciI6InJldHJ5In0=")
+            .extension("knativeerrornew", "a later Knative's")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_replayed_event_loses_only_knative_s_error_extensions() {
+        let event = without_knative_errors(given_up("e1", "seller-tech"));
+        let names: Vec<&str> = event.iter_extensions().map(|(name, _)| name).collect();
+        assert_eq!(names, ["brand"]);
+        assert_eq!(event.id(), "e1");
+    }
+
+    #[tokio::test]
+    async fn dead_letters_are_named_by_their_key_even_when_kept_without_one() -> Result<()> {
+        let store = dead();
+        let broker = KnativeBroker::new("http://127.0.0.1:9/store/default", store.clone())?;
+        let tech = broker.keep_dead(given_up("e1", "seller-tech")).await?;
+        let home = broker.keep_dead(given_up("e2", "seller-home")).await?;
+        assert!(tech.id.ends_with("-e1"), "{}", tech.id);
+        assert_eq!(broker.dead_letter(&tech.id).await?.map(|letter| letter.event), Some(tech.event.clone()));
+
+        // Kept by a host from before dead letters had ids.
+        let mut old = serde_json::to_value(&home)?;
+        old.as_object_mut().unwrap().remove("id");
+        old["at"] = serde_json::json!("2020-01-01T00:00:00Z");
+        store.set("20200101T000000.000000Z-e0", &serde_json::to_vec(&old)?).await?;
+        let ids: Vec<String> = broker.dead_letters().await?.into_iter().map(|letter| letter.id).collect();
+        assert_eq!(ids, ["20200101T000000.000000Z-e0".to_string(), tech.id.clone(), home.id.clone()]);
+
+        assert_eq!(broker.purge_dead_letters(&["seller-home".into()]).await?, 2);
+        let left: Vec<String> = broker.dead_letters().await?.into_iter().map(|letter| letter.id).collect();
+        assert_eq!(left, [tech.id]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_replay_the_ingress_does_not_take_keeps_the_letter() -> Result<()> {
+        // An address nothing listens on: the ingress, down.
+        let down = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let broker = KnativeBroker::new(&format!("http://{down}/store/default"), dead())?;
+        let kept = broker.keep_dead(given_up("e1", "seller-tech")).await?;
+
+        let unknown = broker.replay_dead_letters(&Selection::ids(vec![kept.id.clone(), "nope".into()])).await;
+        let unknown = unknown.expect_err("one of the ids is not there");
+        assert_eq!(
+            unknown.downcast_ref::<super::super::UnknownDeadLetter>().map(|u| u.0.clone()),
+            Some(vec!["nope".into()])
+        );
+        let elsewhere = Selection { ids: Some(vec![kept.id.clone()]), components: vec!["seller-home".into()] };
+        assert!(broker.replay_dead_letters(&elsewhere).await.is_err(), "not among that component's");
+
+        let replay = broker.replay_dead_letters(&Selection::all(Vec::new())).await?;
+        assert!(replay.replayed.is_empty());
+        let why = replay.stopped.expect("the post failed");
+        assert!(why.contains(&format!("{} is kept", kept.id)), "{why}");
+        assert_eq!(broker.dead_letters().await?.len(), 1);
+        Ok(())
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! answers `503` with `Retry-After`) instead of growing without end. What
 //! components emit while handling accepted events is always taken, so that
 //! nothing accepted is dropped. Dead letters are bounded in count and bytes;
-//! past either, the oldest go, each one counted in a warning.
+//! past either, the oldest go, each one counted in a warning. A replayed
+//! dead letter goes back to its component's lanes as attempt 1.
 
 use std::collections::VecDeque;
 use std::collections::hash_map::DefaultHasher;
@@ -26,7 +27,10 @@ use async_trait::async_trait;
 use cloudevents::{AttributesReader, Event};
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::{Broker, DeadLetter, Full, Handler, Outcome, RetryPolicy, Subscription, Verdict, ordering_key};
+use super::{
+    Broker, DeadLetter, Full, Handler, MAX_REPLAY, Outcome, Replay, Replayed, RetryPolicy, Selection, Subscription,
+    Verdict, ordering_key,
+};
 
 /// Deliveries queued (and in flight) at once before `publish` refuses more:
 /// a few minutes of a busy store's traffic, a few hundred MiB at most.
@@ -160,7 +164,14 @@ impl Inner {
             "event dead-lettered"
         );
         let size = serde_json::to_vec(&event).map(|v| v.len()).unwrap_or(0) + reason.len();
-        let letter = DeadLetter { event, component: component.to_string(), reason, attempts, at: chrono::Utc::now() };
+        let letter = DeadLetter {
+            id: uuid::Uuid::new_v4().to_string(),
+            event,
+            component: component.to_string(),
+            reason,
+            attempts,
+            at: chrono::Utc::now(),
+        };
         let mut dead = self.dead.lock().unwrap();
         dead.bytes += size;
         dead.letters.push_back((letter, size));
@@ -176,6 +187,25 @@ impl Inner {
                 MAX_DEAD_LETTER_BYTES >> 20
             );
         }
+    }
+}
+
+impl DeadLetters {
+    /// Takes the letters `selection` picks out, oldest first, at most
+    /// `limit`.
+    fn take(&mut self, selection: &Selection, limit: usize) -> Vec<DeadLetter> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.letters.len());
+        for (letter, size) in self.letters.drain(..) {
+            if taken.len() < limit && selection.takes(&letter.id, &letter.component) {
+                self.bytes -= size;
+                taken.push(letter);
+            } else {
+                kept.push_back((letter, size));
+            }
+        }
+        self.letters = kept;
+        taken
     }
 }
 
@@ -303,6 +333,63 @@ impl Broker for MemoryBroker {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         Ok(self.inner.dead.lock().unwrap().letters.iter().map(|(letter, _)| letter.clone()).collect())
     }
+
+    /// Queues each selected letter's event on its component's lanes again,
+    /// as attempt 1, in the lane its conversation goes to. A component
+    /// removed by a deploy gets them when it is deployed again; one that is
+    /// not on this host at all keeps its letters.
+    async fn replay_dead_letters(&self, selection: &Selection) -> Result<Replay> {
+        if self.inner.closing.load(Ordering::SeqCst) {
+            bail!("the host is shutting down and takes no new events");
+        }
+        let subscriptions = self.inner.subscriptions.read().unwrap();
+        let here = |component: &str| subscriptions.iter().any(|l| l.subscription.component == component);
+        let taken = {
+            let mut dead = self.inner.dead.lock().unwrap();
+            let found: Vec<&str> = dead
+                .letters
+                .iter()
+                .map(|(letter, _)| letter)
+                .filter(|letter| selection.takes(&letter.id, &letter.component))
+                .map(|letter| letter.id.as_str())
+                .collect();
+            selection.check_found(found)?;
+            if let Some(letter) = dead
+                .letters
+                .iter()
+                .map(|(letter, _)| letter)
+                .find(|letter| selection.takes(&letter.id, &letter.component) && !here(&letter.component))
+            {
+                bail!(
+                    "dead letter {} is kept, not replayed: its component `{}` is not on this host",
+                    letter.id,
+                    letter.component
+                );
+            }
+            dead.take(selection, MAX_REPLAY)
+        };
+        let mut replay = Replay::default();
+        for letter in taken {
+            let lanes = subscriptions
+                .iter()
+                .find(|l| l.subscription.component == letter.component)
+                .expect("checked above, under the same lock");
+            let lane = lane_of(&ordering_key(&letter.event), lanes.senders.len());
+            self.inner.pending.fetch_add(1, Ordering::SeqCst);
+            if lanes.senders[lane].send(Envelope { event: letter.event, attempt: 1 }).is_err() {
+                self.inner.done();
+            }
+            tracing::info!(id = letter.id, component = letter.component, "dead letter replayed");
+            replay.replayed.push(Replayed { id: letter.id, component: letter.component });
+        }
+        Ok(replay)
+    }
+
+    async fn purge_dead_letters(&self, components: &[String]) -> Result<usize> {
+        let purged = self.inner.dead.lock().unwrap().take(&Selection::all(components.to_vec()), usize::MAX).len();
+        tracing::info!(purged, ?components, "dead letters purged");
+        Ok(purged)
+    }
 }
 
 #[cfg(test)]
@@ -395,6 +482,45 @@ mod tests {
         assert_eq!(dead[0].reason, "bad");
         assert_eq!(dead[0].attempts, 1);
         assert!(broker.publish(&[event("ok", "c", 3)]).await.is_err(), "closed after shutdown");
+        Ok(())
+    }
+
+    /// Polls `done` until it holds (the lanes run on their own tasks).
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "waited in vain for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replayed_dead_letter_runs_again_as_attempt_one() -> Result<()> {
+        let broker = MemoryBroker::new(RetryPolicy { max_attempts: 2, backoff: Duration::from_millis(5) });
+        let picky = recorder(false, None);
+        broker.subscribe(sub("picky", "#", 2), picky.clone()).await?;
+        broker.publish(&[event("bad", "c", 1), event("bad", "d", 2)]).await?;
+        let letters = || broker.inner.dead.lock().unwrap().letters.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>();
+        until("two dead letters", || letters().len() == 2).await;
+        let first = letters()[0].clone();
+        assert!(!first.id.is_empty() && first.id != letters()[1].id);
+
+        let unknown = broker.replay_dead_letters(&Selection::ids(vec!["nope".into()])).await.unwrap_err();
+        assert!(unknown.is::<crate::broker::UnknownDeadLetter>(), "{unknown}");
+        assert_eq!(letters().len(), 2, "nothing taken");
+
+        let replay = broker.replay_dead_letters(&Selection::ids(vec![first.id.clone()])).await?;
+        assert_eq!(replay.replayed, [Replayed { id: first.id.clone(), component: "picky".into() }]);
+        let runs = || picky.seen.lock().unwrap().iter().filter(|(id, _)| id == first.event.id()).count();
+        until("the replay to run", || runs() == 2).await;
+        assert!(picky.seen.lock().unwrap().iter().all(|(_, attempt)| *attempt == 1));
+        // Still bad: dead-lettered again, as a new letter.
+        until("the second dead letter", || letters().len() == 2).await;
+        assert!(letters().iter().all(|letter| letter.id != first.id));
+
+        assert_eq!(broker.purge_dead_letters(&["another".into()]).await?, 0);
+        assert_eq!(broker.purge_dead_letters(&[]).await?, 2);
+        assert_eq!(broker.inner.dead.lock().unwrap().bytes, 0, "their bytes are counted off too");
         Ok(())
     }
 

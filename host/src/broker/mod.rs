@@ -196,11 +196,84 @@ pub trait Handler: Send + Sync {
 /// An event that could not be handled, kept with why.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DeadLetter {
+    /// What `show` and `replay` name it by: the store key on Knative, the
+    /// death note's id on RabbitMQ, one given when dead-lettered in memory.
+    /// Defaulted so that letters kept before it existed still load (the
+    /// backend fills it in from where it found them).
+    #[serde(default)]
+    pub id: String,
     pub event: Event,
     pub component: String,
     pub reason: String,
     pub attempts: u32,
     pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Dead letters one replay may send back, so that one call's work (and
+/// its answer) stays bounded; `replay --all` says when more are left.
+pub const MAX_REPLAY: usize = 1000;
+
+/// Which dead letters a replay or a purge takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// These ids, or every one (`None`).
+    pub ids: Option<Vec<String>>,
+    /// Only these components' (every component's when empty).
+    pub components: Vec<String>,
+}
+
+impl Selection {
+    pub fn ids(ids: Vec<String>) -> Self {
+        Self { ids: Some(ids), components: Vec::new() }
+    }
+
+    pub fn all(components: Vec<String>) -> Self {
+        Self { ids: None, components }
+    }
+
+    pub fn takes(&self, id: &str, component: &str) -> bool {
+        self.ids.as_ref().is_none_or(|ids| ids.iter().any(|i| i == id))
+            && (self.components.is_empty() || self.components.iter().any(|c| c == component))
+    }
+
+    /// Fails with [`UnknownDeadLetter`] when a named id is not among
+    /// `found`: checked before anything is replayed, so that a typo does
+    /// not replay the rest and then fail.
+    pub fn check_found<'a>(&self, found: impl IntoIterator<Item = &'a str>) -> Result<(), UnknownDeadLetter> {
+        let Some(ids) = &self.ids else { return Ok(()) };
+        let found: std::collections::HashSet<&str> = found.into_iter().collect();
+        let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id.as_str())).cloned().collect();
+        if missing.is_empty() { Ok(()) } else { Err(UnknownDeadLetter(missing)) }
+    }
+}
+
+/// A dead letter sent back to its component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Replayed {
+    pub id: String,
+    pub component: String,
+}
+
+/// What a replay did: the letters sent back, and, when it stopped early,
+/// why (the letters not sent back are still kept).
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub replayed: Vec<Replayed>,
+    pub stopped: Option<String>,
+}
+
+/// No dead letter by these ids (among the selected components).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no dead letter {}", .0.join(", "))]
+pub struct UnknownDeadLetter(pub Vec<String>);
+
+/// The backend keeps no dead letters this host can replay or purge.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the `{kind}` broker cannot {action} dead letters here: {why}")]
+pub struct Unsupported {
+    pub kind: &'static str,
+    pub action: &'static str,
+    pub why: &'static str,
 }
 
 /// A place events are published to and delivered from.
@@ -243,7 +316,31 @@ pub trait Broker: Send + Sync {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         Ok(Vec::new())
     }
+
+    /// One dead letter by its id.
+    async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>> {
+        Ok(self.dead_letters().await?.into_iter().find(|letter| letter.id == id))
+    }
+
+    /// Sends the selected dead letters (at most [`MAX_REPLAY`], oldest
+    /// first) back to their components as fresh events, and removes each
+    /// one once the broker holds its event again. A named id that is not
+    /// there fails the whole call with [`UnknownDeadLetter`] before anything
+    /// is sent.
+    async fn replay_dead_letters(&self, selection: &Selection) -> Result<Replay> {
+        let _ = selection;
+        Err(Unsupported { kind: self.kind(), action: "replay", why: UNSUPPORTED_WHY }.into())
+    }
+
+    /// Deletes the selected components' dead letters (every one's when
+    /// `components` is empty); returns how many.
+    async fn purge_dead_letters(&self, components: &[String]) -> Result<usize> {
+        let _ = components;
+        Err(Unsupported { kind: self.kind(), action: "purge", why: UNSUPPORTED_WHY }.into())
+    }
 }
+
+const UNSUPPORTED_WHY: &str = "it keeps none that this host can reach";
 
 /// The key that keeps one conversation's events in order: the
 /// `conversation` extension, else the event's own id (no ordering needed).

@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::HostArgs;
+use super::admin::Admin;
 use crate::deploy::Contents;
 
 #[derive(Debug, Clone, Args)]
@@ -65,37 +66,7 @@ pub struct RemoveArgs {
     component: String,
 }
 
-/// A client of one host's admin API.
-struct Admin {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
-
 impl Admin {
-    fn new(host: &HostArgs) -> Result<Self> {
-        Ok(Self {
-            base: host.url.trim_end_matches('/').to_string(),
-            token: host.token()?,
-            http: reqwest::Client::new(),
-        })
-    }
-
-    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value> {
-        let response =
-            request.bearer_auth(&self.token).send().await.with_context(|| {
-                format!("cannot reach the host at {}: is `agent-store up` running there?", self.base)
-            })?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&body).unwrap_or_else(|_| json!({ "error": body }));
-        if !status.is_success() {
-            let reason = value.get("error").and_then(Value::as_str).unwrap_or("no reason given");
-            bail!("refused ({}): {reason}", status.as_u16());
-        }
-        Ok(value)
-    }
-
     /// Uploads a file unless the host has it, showing progress.
     async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<String> {
         let digest = agent_store_runtime::cache::digest(&bytes);

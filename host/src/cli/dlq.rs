@@ -1,5 +1,10 @@
-//! `agent-store dlq`: the dead-letter queues on RabbitMQ, read, replayed and
-//! purged directly on the broker — no host needs to run.
+//! `agent-store dlq`: dead letters listed, shown, replayed and purged, two
+//! ways with the same output:
+//! * `--url`: through a running host's admin API (`/admin/dead-letters`),
+//!   whatever its broker — the only way on Knative, whose dead letters are
+//!   in Redis;
+//! * `--broker amqp://…`: on RabbitMQ's dead-letter queues directly, no
+//!   host needs to run.
 
 use std::path::PathBuf;
 
@@ -8,6 +13,8 @@ use clap::{Args, Subcommand};
 use cloudevents::AttributesReader;
 use serde_json::json;
 
+use super::HostArgs;
+use super::admin::Admin;
 use crate::broker::rabbitmq::dlq::{DeadLetters, DeadMessage};
 use crate::broker::rabbitmq::link::Link;
 use crate::broker::rabbitmq::topology::Names;
@@ -19,7 +26,22 @@ pub struct DlqArgs {
     #[command(subcommand)]
     action: Action,
 
-    /// The RabbitMQ broker, an `amqp://` URL.
+    /// A running host's base URL: its admin API reads and replays the dead
+    /// letters of any broker (Knative's included). Taken over `--broker`.
+    #[arg(long, visible_alias = "host", env = "AGENT_STORE_URL", global = true)]
+    url: Option<String>,
+
+    /// With `--url`: the admin token; by default the one the host wrote to
+    /// its data directory.
+    #[arg(long, env = "AGENT_STORE_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+
+    /// With `--url`: the host's data directory, where it keeps a generated
+    /// admin token.
+    #[arg(long, env = "AGENT_STORE_DATA_DIR", default_value = ".agent-store", global = true)]
+    data_dir: PathBuf,
+
+    /// The RabbitMQ broker, an `amqp://` URL: its queues are read directly.
     #[arg(long, env = "AGENT_STORE_BROKER", global = true)]
     broker: Option<String>,
 
@@ -28,11 +50,13 @@ pub struct DlqArgs {
     prefix: String,
 
     /// Only this component's dead letters (repeatable); by default, those of
-    /// every component of the manifest that subscribes to events.
+    /// every component of the manifest that subscribes to events (with
+    /// `--url`: of every component).
     #[arg(long, short = 'c', global = true)]
     component: Vec<String>,
 
-    /// The manifest listing the components, when `--component` is not given.
+    /// The manifest listing the components, when `--component` is not given
+    /// (RabbitMQ only).
     #[arg(long, short = 'f', env = "AGENT_STORE_MANIFEST", default_value = "spin.toml", global = true)]
     manifest: PathBuf,
 
@@ -45,10 +69,12 @@ pub struct DlqArgs {
 enum Action {
     /// Lists the dead letters: id, type, component, reason, when, attempts.
     List,
-    /// Prints one dead letter in full: why, its headers and its event.
+    /// Prints one dead letter in full: why, its event and (on RabbitMQ) its
+    /// headers.
     Show { id: String },
     /// Sends dead letters back to their component as fresh events (attempt
-    /// 1) and removes them from the dead-letter queue.
+    /// 1) and removes them from the dead letters (on Knative: to the
+    /// Broker, with their own ids; see docs/knative.md).
     Replay {
         /// The dead letter to replay.
         #[arg(required_unless_present = "all")]
@@ -85,8 +111,20 @@ impl DlqArgs {
 }
 
 pub async fn dlq(args: DlqArgs) -> Result<()> {
+    if let Some(url) = &args.url {
+        let host = HostArgs { url: url.clone(), token: args.token.clone(), data_dir: args.data_dir.clone() };
+        return through_host(&args, &Admin::new(&host)?).await;
+    }
     let Some(url) = args.broker.clone().filter(|u| u.starts_with("amqp://") || u.starts_with("amqps://")) else {
-        bail!("dead letters live on RabbitMQ: pass --broker amqp://… (or AGENT_STORE_BROKER)");
+        bail!(
+            "where are the dead letters? Pass --url <a running host> (its admin API, any broker, Knative's \
+             included; AGENT_STORE_URL) with --token, or --broker amqp://… (RabbitMQ's queues directly; \
+             AGENT_STORE_BROKER){}",
+            match args.broker.as_deref() {
+                Some(other) => format!(" — --broker is `{other}`"),
+                None => String::new(),
+            }
+        );
     };
     let components = args.components()?;
     let link = Link::open(&url, "agent-store dlq", 0)
@@ -99,15 +137,103 @@ pub async fn dlq(args: DlqArgs) -> Result<()> {
     result
 }
 
+/// `--url`: the same actions through the host's admin API.
+async fn through_host(args: &DlqArgs, admin: &Admin) -> Result<()> {
+    let dead_letters = |rest: &[&str]| admin.url(&[&["admin", "dead-letters"][..], rest].concat());
+    // One call per `--component`, or one for every component.
+    let only: Vec<Option<&str>> = match args.component.as_slice() {
+        [] => vec![None],
+        some => some.iter().map(|c| Some(c.as_str())).collect(),
+    };
+    match &args.action {
+        Action::List => {
+            print_header(args.json);
+            for component in &only {
+                let answer = admin.call(admin.http.get(dead_letters(&[])?).query(&[("component", component)])).await?;
+                for letter in answer["dead_letters"].as_array().into_iter().flatten() {
+                    print_summary(&letter_summary(letter), args.json);
+                }
+            }
+        }
+        Action::Show { id } => {
+            let answer = admin.call(admin.http.get(dead_letters(&[id])?)).await?;
+            let letter = &answer["dead_letter"];
+            let component = letter["component"].as_str().unwrap_or_default();
+            if !args.component.is_empty() && !args.component.iter().any(|c| c == component) {
+                bail!("no dead letter {id} among those of {} (it is `{component}`'s)", args.component.join(", "));
+            }
+            let mut all = letter_summary(letter);
+            all["event"] = letter["event"].clone();
+            if args.json {
+                println!("{all}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            }
+        }
+        Action::Replay { id, all } => {
+            let request = match id {
+                Some(id) if !*all => json!({ "ids": [id], "components": args.component }),
+                _ => json!({ "all": true, "components": args.component }),
+            };
+            let answer = admin.call(admin.http.post(dead_letters(&["replay"])?).json(&request)).await?;
+            let replayed = answer["replayed"].as_array().cloned().unwrap_or_default();
+            for letter in &replayed {
+                let (id, component) = (&letter["id"], &letter["component"]);
+                if args.json {
+                    println!("{}", json!({ "replayed": id, "component": component }));
+                } else {
+                    println!(
+                        "replayed {} to {}",
+                        id.as_str().unwrap_or_default(),
+                        component.as_str().unwrap_or_default()
+                    );
+                }
+            }
+            let limit = answer["limit"].as_u64().unwrap_or(u64::MAX);
+            if *all && replayed.len() as u64 >= limit {
+                eprintln!("at most {limit} are replayed at once: run `dlq replay --all` again for the rest");
+            }
+        }
+        Action::Purge => {
+            for component in &only {
+                let answer =
+                    admin.call(admin.http.delete(dead_letters(&[])?).query(&[("component", component)])).await?;
+                let purged = &answer["purged"];
+                match (component, args.json) {
+                    (Some(component), true) => println!("{}", json!({ "purged": purged, "component": component })),
+                    (Some(component), false) => println!("purged {purged} dead letters of {component}"),
+                    (None, true) => println!("{}", json!({ "purged": purged })),
+                    (None, false) => println!("purged {purged} dead letters"),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A dead letter of the admin API in the shape of [`summary`], so that
+/// both ways print alike.
+fn letter_summary(letter: &serde_json::Value) -> serde_json::Value {
+    let at = letter["at"]
+        .as_str()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    json!({
+        "id": letter["id"],
+        "type": letter["event"]["type"],
+        "component": letter["component"],
+        "reason": letter["reason"],
+        "at": at.map(serde_json::Value::from).unwrap_or_else(|| letter["at"].clone()),
+        "attempts": letter["attempts"],
+        "event_id": letter["event"]["id"],
+        "source": letter["event"]["source"],
+    })
+}
+
 async fn run(args: &DlqArgs, queues: &DeadLetters<'_>, components: &[String]) -> Result<()> {
     match &args.action {
         Action::List => {
-            if !args.json {
-                println!(
-                    "{:<36}  {:<28}  {:<18}  {:>8}  {:<24}  REASON",
-                    "ID", "TYPE", "COMPONENT", "ATTEMPTS", "WHEN"
-                );
-            }
+            print_header(args.json);
             for component in components {
                 for message in queues.list(component).await? {
                     print_row(component, &message, args.json);
@@ -185,7 +311,17 @@ fn summary(component: &str, message: &DeadMessage) -> serde_json::Value {
 }
 
 fn print_row(component: &str, message: &DeadMessage, json: bool) {
-    let row = summary(component, message);
+    print_summary(&summary(component, message), json);
+}
+
+fn print_header(json: bool) {
+    if !json {
+        println!("{:<36}  {:<28}  {:<18}  {:>8}  {:<24}  REASON", "ID", "TYPE", "COMPONENT", "ATTEMPTS", "WHEN");
+    }
+}
+
+/// One line of `list`: a row of the table, or the summary as JSON.
+fn print_summary(row: &serde_json::Value, json: bool) {
     if json {
         println!("{row}");
         return;
@@ -197,7 +333,7 @@ fn print_row(component: &str, message: &DeadMessage, json: bool) {
         text("id"),
         text("type"),
         text("component"),
-        message.note.attempts,
+        row["attempts"].as_u64().unwrap_or_default(),
         text("at")
     );
 }

@@ -118,10 +118,13 @@ pub fn manifests(manifest: &Manifest, cluster: &Cluster) -> Result<String> {
             .iter()
             .any(|t| t.component == id && !matches!(t.route, Route::Private { private: true }));
         service(&mut out, &id, &tool, public, cluster);
-        sink_binding(&mut out, &id, cluster);
+        sink_binding(&mut out, &id, Some(&id), cluster);
         triggers(&mut out, &id, &tool, cluster);
     }
     dead_letter_service(&mut out, cluster);
+    // `--broker knative` does not start without K_SINK, and a replayed
+    // dead letter goes back through the Broker's ingress.
+    sink_binding(&mut out, DEAD_LETTERS, None, cluster);
     Ok(out)
 }
 
@@ -176,12 +179,12 @@ fn container(out: &mut String, select: &[&str], cluster: &Cluster) {
     );
 }
 
-/// Gives the agent's pods `K_SINK`, the Broker's ingress.
-fn sink_binding(out: &mut String, id: &str, cluster: &Cluster) {
+/// Gives a Service's pods `K_SINK`, the Broker's ingress.
+fn sink_binding(out: &mut String, service: &str, component: Option<&str>, cluster: &Cluster) {
     out.push_str("---\napiVersion: sources.knative.dev/v1\nkind: SinkBinding\n");
-    metadata(out, &format!("{id}-sink"), Some(id), cluster);
+    metadata(out, &format!("{service}-sink"), component, cluster);
     out.push_str("spec:\n  subject:\n    apiVersion: serving.knative.dev/v1\n    kind: Service\n");
-    out.push_str(&format!("    name: {id}\n"));
+    out.push_str(&format!("    name: {service}\n"));
     out.push_str("  sink:\n    ref:\n      apiVersion: eventing.knative.dev/v1\n      kind: Broker\n");
     out.push_str(&format!("      name: {}\n", cluster.broker));
 }
@@ -335,7 +338,8 @@ subscribe = [{ type = "store.order.create" }]
         assert!(orders.contains("min-scale: \"1\"") && orders.contains("containerConcurrency: 20"), "{orders}");
         let dead = service(DEAD_LETTERS);
         assert!(dead.contains("cluster-local") && dead.contains("\"--no-components\""), "{dead}");
-        let sinks = documents(&yaml).into_iter().filter(|d| d.contains("kind: SinkBinding")).count();
-        assert_eq!(sinks, 2, "every agent gets K_SINK");
+        let sinks: Vec<&str> = documents(&yaml).into_iter().filter(|d| d.contains("kind: SinkBinding")).collect();
+        assert_eq!(sinks.len(), 3, "every agent gets K_SINK, and the dead-letter sink (to replay)");
+        assert!(sinks.iter().any(|d| d.contains(&format!("    name: {DEAD_LETTERS}\n"))), "{sinks:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! The `agent-store` command line. Every option can also be set from the
 //! environment (`AGENT_STORE_…`), which is how Knative pods configure it.
 
+mod admin;
 pub mod chat;
 mod data_dir;
 mod deploy;
@@ -49,7 +50,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Chats with the local store as a WhatsApp customer, through the WhatsApp sandbox.
     Chat(chat::ChatArgs),
-    /// Lists, shows, replays or purges the dead letters on RabbitMQ.
+    /// Lists, shows, replays or purges dead letters: on RabbitMQ directly
+    /// (`--broker amqp://…`), or through a running host (`--url`, any broker).
     Dlq(dlq::DlqArgs),
     /// Knative deployment: `knative manifests` prints a Service per agent with
     /// its Triggers (deploy/knative/agents.yaml), `knative triggers` the Triggers.

@@ -143,7 +143,7 @@ pub(super) async fn deliver(
 
 /// `POST /events/dead-letter`: where the Knative Broker's dead-letter sink
 /// sends what its Triggers gave up on. Kept in the key-value store (Redis
-/// on Knative) and listed at `GET /admin/dead-letters`.
+/// on Knative), listed and replayed through `/admin/dead-letters`.
 pub(super) async fn dead_letter(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(broker) = state.knative.clone() else {
         let kind = state.app.broker().kind();

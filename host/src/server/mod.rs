@@ -1,6 +1,7 @@
 //! The host's HTTP side, one module per ingress: event ingress and the live
 //! tail ([`events`]), Knative's pushed deliveries and who may push them
-//! ([`deliveries`], [`oidc`]), the manifest's routes ([`routes`]), health.
+//! ([`deliveries`], [`oidc`]), the dead letters ([`dead_letters`]), the
+//! manifest's routes ([`routes`]), health.
 //!
 //! Paths under `/events`, `/healthz`, `/readyz`, `/admin` and `/metrics`
 //! belong to the host; everything else goes to the component whose
@@ -8,6 +9,7 @@
 
 pub mod admin;
 mod auth;
+mod dead_letters;
 mod deliveries;
 mod events;
 mod guard;
@@ -94,6 +96,14 @@ pub fn router(state: ServerState) -> Router {
         )
         .route("/admin/deploys", post(admin::deploy))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), admin::admin_only));
+    let dead_letters = Router::new()
+        .route("/admin/dead-letters", get(dead_letters::list).delete(dead_letters::purge))
+        .route(
+            "/admin/dead-letters/replay",
+            post(dead_letters::replay).layer(DefaultBodyLimit::max(dead_letters::MAX_REPLAY_BODY)),
+        )
+        .route("/admin/dead-letters/{id}", get(dead_letters::show))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), dead_letters::admin_token_only));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -103,7 +113,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/admin/llm/usage", get(llm_usage))
         .merge(deliveries)
         .merge(admin)
-        .route("/admin/dead-letters", get(dead_letters))
+        .merge(dead_letters)
         .fallback(routes::handle)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::host_header))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
@@ -157,16 +167,4 @@ async fn llm_usage(State(state): State<ServerState>, headers: HeaderMap) -> Resp
         return refusal.into_response();
     }
     Json(json!({ "usage": state.app.runtime().services().models.usage() })).into_response()
-}
-
-/// The dead letters the broker keeps (the in-memory and Knative backends;
-/// RabbitMQ's are in its queues, listed by `agent-store dlq list`).
-async fn dead_letters(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = state.admin_token().check(&headers, None) {
-        return refusal.into_response();
-    }
-    match state.app.broker().dead_letters().await {
-        Ok(letters) => Json(json!({ "broker": state.app.broker().kind(), "dead_letters": letters })).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": format!("{e:#}") }))).into_response(),
-    }
 }

@@ -35,7 +35,10 @@ use self::consumer::{Consuming, InFlight, Subscriber};
 use self::handled::Handled;
 use self::link::{Link, Outgoing};
 use self::topology::Names;
-use super::{Broker, DEFAULT_MAX_ATTEMPTS, DeadLetter, Handler, RetryPolicy, Subscription};
+use super::{
+    Broker, DEFAULT_MAX_ATTEMPTS, DeadLetter, Handler, MAX_REPLAY, Replay, Replayed, RetryPolicy, Selection,
+    Subscription,
+};
 use agent_store_manifest::parse_duration;
 use agent_store_runtime::capabilities::key_value::KeyValueStores;
 
@@ -261,6 +264,21 @@ impl Inner {
     fn is_closing(&self) -> bool {
         *self.closing.borrow()
     }
+
+    /// The link, for reading the dead-letter queues.
+    fn link_for_dead_letters(&self) -> Result<Arc<Link>> {
+        self.current().context("RabbitMQ is unreachable")
+    }
+
+    /// `components`, or every component this host subscribes: the
+    /// dead-letter queues the admin API reads.
+    async fn dead_letter_components(&self, components: &[String]) -> Vec<String> {
+        if !components.is_empty() {
+            return components.to_vec();
+        }
+        let subscribers = self.subscribers.lock().await;
+        subscribers.iter().map(|a| a.subscriber.subscription().component.clone()).collect()
+    }
 }
 
 /// Keeps a link up for as long as the broker lives.
@@ -467,13 +485,8 @@ impl Broker for RabbitBroker {
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        let Some(link) = self.inner.current() else {
-            bail!("RabbitMQ is unreachable");
-        };
-        let components: Vec<String> = {
-            let subscribers = self.inner.subscribers.lock().await;
-            subscribers.iter().map(|a| a.subscriber.subscription().component.clone()).collect()
-        };
+        let link = self.inner.link_for_dead_letters()?;
+        let components = self.inner.dead_letter_components(&[]).await;
         let queues = dlq::DeadLetters::new(&link, &self.inner.settings.names);
         let mut all = Vec::new();
         for component in components {
@@ -483,6 +496,7 @@ impl Broker for RabbitBroker {
                 if let Ok(event) = message.event {
                     let note = message.note;
                     all.push(DeadLetter {
+                        id: note.id,
                         event,
                         component: component.clone(),
                         reason: note.reason,
@@ -494,6 +508,53 @@ impl Broker for RabbitBroker {
         }
         all.sort_by_key(|d| d.at);
         Ok(all)
+    }
+
+    /// [`dlq::DeadLetters::replay`] over the selected components' queues:
+    /// each letter goes to its own subscription's exchange, so only the
+    /// component that failed sees it again.
+    async fn replay_dead_letters(&self, selection: &Selection) -> Result<Replay> {
+        let link = self.inner.link_for_dead_letters()?;
+        let components = self.inner.dead_letter_components(&selection.components).await;
+        let queues = dlq::DeadLetters::new(&link, &self.inner.settings.names);
+        if selection.ids.is_some() {
+            let mut found = Vec::new();
+            for component in &components {
+                found.extend(queues.list(component).await?.into_iter().map(|message| message.note.id));
+            }
+            selection.check_found(found.iter().map(String::as_str))?;
+        }
+        let left = std::sync::atomic::AtomicUsize::new(MAX_REPLAY);
+        let mut replay = Replay::default();
+        for component in components {
+            if left.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            let picked = |note: &headers::DeathNote| {
+                selection.takes(&note.id, &component)
+                    && left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+            };
+            match queues.replay(&component, picked).await {
+                Ok(ids) => {
+                    replay.replayed.extend(ids.into_iter().map(|id| Replayed { id, component: component.clone() }))
+                }
+                Err(error) => {
+                    replay.stopped = Some(format!("the dead letters of `{component}` are kept: {error:#}"));
+                    break;
+                }
+            }
+        }
+        Ok(replay)
+    }
+
+    async fn purge_dead_letters(&self, components: &[String]) -> Result<usize> {
+        let link = self.inner.link_for_dead_letters()?;
+        let queues = dlq::DeadLetters::new(&link, &self.inner.settings.names);
+        let mut purged = 0;
+        for component in self.inner.dead_letter_components(components).await {
+            purged += queues.purge(&component).await? as usize;
+        }
+        Ok(purged)
     }
 }
 
