@@ -39,7 +39,15 @@ impl EmbeddedBackend {
 
     /// The store `label`, its entries expiring after `ttl`.
     pub fn store(&self, label: &str, ttl: Option<Duration>) -> EmbeddedStore {
-        EmbeddedStore { db: self.db.clone(), table: table_name(label), ttl }
+        EmbeddedStore { db: self.db.clone(), table: table_name(label), ttl, synced: true }
+    }
+
+    /// The store `label` whose writes are not flushed to disk on their own
+    /// (redb's `Durability::None`): they reach the disk with the next
+    /// synced commit, or are lost with the process. For what a crash may
+    /// lose: the host's delivery claims, which only this process reads.
+    pub fn unsynced_store(&self, label: &str, ttl: Option<Duration>) -> EmbeddedStore {
+        EmbeddedStore { synced: false, ..self.store(label, ttl) }
     }
 
     /// Applies a transaction's batch in one redb write transaction (one
@@ -94,6 +102,8 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     table: String,
     ttl: Option<Duration>,
+    /// Each write flushed before it returns (redb's `Durability::Immediate`).
+    synced: bool,
 }
 
 fn now_ms() -> u64 {
@@ -119,17 +129,32 @@ impl EmbeddedStore {
     /// redb blocks on disk; keep it off the async workers.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Database, TableDefinition<'_, &str, &[u8]>, Option<Duration>) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Database, TableDefinition<'_, &str, &[u8]>, Write) -> Result<T> + Send + 'static,
     ) -> StoreResult<T> {
         let db = self.db.clone();
         let table = self.table.clone();
-        let ttl = self.ttl;
-        let done = tokio::task::spawn_blocking(move || f(&db, TableDefinition::new(&table), ttl))
+        let write = Write { ttl: self.ttl, synced: self.synced };
+        let done = tokio::task::spawn_blocking(move || f(&db, TableDefinition::new(&table), write))
             .await
             .map_err(|e| Error::Backend(format!("the database task failed: {e}")))?;
         // A value error raised inside the transaction stays one.
         done.map_err(|e| e.downcast::<Error>().unwrap_or_else(Error::from))
     }
+}
+
+/// How a store writes: the entries' TTL, and whether each write is synced.
+#[derive(Clone, Copy)]
+struct Write {
+    ttl: Option<Duration>,
+    synced: bool,
+}
+
+fn begin_write(db: &Database, synced: bool) -> Result<redb::WriteTransaction> {
+    let mut txn = db.begin_write()?;
+    if !synced {
+        txn.set_durability(redb::Durability::None)?;
+    }
+    Ok(txn)
 }
 
 fn read(db: &Database, def: TableDefinition<'_, &str, &[u8]>, key: &str) -> Result<Option<Vec<u8>>> {
@@ -148,10 +173,11 @@ fn update<T>(
     db: &Database,
     def: TableDefinition<'_, &str, &[u8]>,
     key: &str,
-    ttl: Option<Duration>,
+    write: Write,
     f: impl FnOnce(Option<Vec<u8>>) -> Result<(Option<Vec<u8>>, T)>,
 ) -> Result<T> {
-    let txn = db.begin_write()?;
+    let ttl = write.ttl;
+    let txn = begin_write(db, write.synced)?;
     let out = {
         let mut table = txn.open_table(def)?;
         let current = table.get(key)?.and_then(|v| decode(v.value()));
@@ -174,13 +200,13 @@ impl Store for EmbeddedStore {
 
     async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         let (key, value) = (key.to_string(), value.to_vec());
-        self.blocking(move |db, def, ttl| update(db, def, &key, ttl, |_| Ok((Some(value), ())))).await
+        self.blocking(move |db, def, write| update(db, def, &key, write, |_| Ok((Some(value), ())))).await
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
         let key = key.to_string();
-        self.blocking(move |db, def, _| {
-            let txn = db.begin_write()?;
+        self.blocking(move |db, def, write| {
+            let txn = begin_write(db, write.synced)?;
             txn.open_table(def)?.remove(key.as_str())?;
             txn.commit()?;
             Ok(())
@@ -210,8 +236,8 @@ impl Store for EmbeddedStore {
 
     async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         let key = key.to_string();
-        self.blocking(move |db, def, ttl| {
-            update(db, def, &key, ttl, |current| {
+        self.blocking(move |db, def, write| {
+            update(db, def, &key, write, |current| {
                 let next = parse_counter(current.as_deref())?
                     .checked_add(delta)
                     .ok_or_else(|| Error::Value(format!("incrementing by {delta} overflows")))?;
@@ -223,12 +249,12 @@ impl Store for EmbeddedStore {
 
     async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> StoreResult<bool> {
         let (key, expected, new) = (key.to_string(), expected.map(<[u8]>::to_vec), new.to_vec());
-        self.blocking(move |db, def, ttl| {
+        self.blocking(move |db, def, write| {
             update(
                 db,
                 def,
                 &key,
-                ttl,
+                write,
                 |current| {
                     if current == expected { Ok((Some(new), true)) } else { Ok((None, false)) }
                 },
@@ -257,6 +283,24 @@ mod tests {
         let reopened = EmbeddedBackend::open(&path)?;
         assert_eq!(reopened.store("orders", None).get("o1").await?, Some(b"created".to_vec()));
         assert_eq!(reopened.store("carts", None).get("o1").await?, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn unsynced_writes_are_seen_at_once_and_kept_by_the_next_synced_one() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("kv.redb");
+        {
+            let backend = EmbeddedBackend::open(&path)?;
+            let claims = backend.unsynced_store("claims", None);
+            super::super::tests::store_contract(&claims).await?;
+            claims.set("c1", b"mine").await?;
+            assert_eq!(backend.store("claims", None).get("c1").await?, Some(b"mine".to_vec()));
+            backend.store("orders", None).set("o1", b"created").await?;
+        }
+        let reopened = EmbeddedBackend::open(&path)?;
+        assert_eq!(reopened.store("claims", None).get("c1").await?, Some(b"mine".to_vec()));
+        assert_eq!(reopened.store("orders", None).get("o1").await?, Some(b"created".to_vec()));
         Ok(())
     }
 

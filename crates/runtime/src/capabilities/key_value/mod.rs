@@ -143,6 +143,19 @@ impl KeyValueStores {
         store
     }
 
+    /// The store `label` for what a crash may lose: with the embedded
+    /// backend its writes are not synced on their own (they reach the disk
+    /// with the next synced write); the other backends write as `open`.
+    pub fn open_unsynced(&self, label: &str) -> Arc<dyn Store> {
+        match &self.backend {
+            Backend::Embedded(b) => {
+                let ttl = self.options.get(label).and_then(|o| o.ttl);
+                Arc::new(b.unsynced_store(label, ttl))
+            }
+            _ => self.open(label),
+        }
+    }
+
     /// Applies `batch` in one transaction of the backend: `false`, and
     /// nothing written, when a check does not hold.
     pub async fn commit(&self, batch: &staged::Batch) -> StoreResult<bool> {
