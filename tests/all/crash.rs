@@ -40,7 +40,7 @@ const BRANDS: [(&str, &str); 5] = [
 
 /// The customers who buy: one in three, four of each brand.
 fn buys(n: usize) -> bool {
-    n % 3 == 0
+    n.is_multiple_of(3)
 }
 
 const BUYERS: usize = CUSTOMERS.div_ceil(3);
