@@ -326,7 +326,7 @@ fn assert_no_duplicates(answers: &BTreeMap<String, Vec<Recorded>>, counted: u64)
 }
 
 /// Every buyer has one order, and no order was made twice.
-async fn assert_one_order_per_buyer(host: &HostProcess) -> Result<()> {
+async fn assert_one_order_per_buyer(host: &HostProcess, api: &FakeCloudApi) -> Result<()> {
     let token = demo_env()
         .into_iter()
         .find(|(name, _)| name == "SPIN_VARIABLE_ORDERS_API_TOKEN")
@@ -361,7 +361,19 @@ async fn assert_one_order_per_buyer(host: &HostProcess) -> Result<()> {
     for order in &orders {
         *by_conversation.entry(order["conversation"].as_str().unwrap_or_default().to_string()).or_default() += 1;
     }
-    assert_eq!(by_conversation.len(), BUYERS, "every buyer has an order: {orders:#?} ({:?})", list_raw().await);
+    if by_conversation.len() != BUYERS {
+        // What the buyers without an order were told, to see where they stopped.
+        let names: Vec<String> =
+            orders.iter().filter_map(|o| o["customer"]["name"].as_str().map(str::to_string)).collect();
+        for n in (0..CUSTOMERS).filter(|n| buys(*n) && !names.contains(&format!("Customer {n}"))) {
+            for call in api.requests().iter().filter(|c| c.body["to"] == phone(n).as_str()) {
+                let text = call.body["text"]["body"].as_str().or(call.body["interactive"]["body"]["text"].as_str());
+                eprintln!("customer {n} was told: {}", text.unwrap_or_default());
+            }
+        }
+        eprintln!("host log tail:\n{}", host.logs().iter().rev().take(80).rev().cloned().collect::<Vec<_>>().join("\n"));
+    }
+    assert_eq!(by_conversation.len(), BUYERS, "every buyer has an order: {} ({:?})", orders.len(), list_raw().await);
     assert!(by_conversation.values().all(|n| *n == 1), "an order made twice: {by_conversation:?}");
     Ok(())
 }
@@ -400,7 +412,7 @@ async fn killed_again_and_again_the_store_answers_every_customer_once() -> Resul
     eprintln!("{CUSTOMERS} customers accepted after {webhooks} webhooks");
     let answers = answers(&api).await?;
     assert_no_duplicates(&answers, counted + counted_repeats(&host).await);
-    assert_one_order_per_buyer(&host).await?;
+    assert_one_order_per_buyer(&host, &api).await?;
     assert_nothing_dead(&host).await?;
     drop(host);
     remove_prefix(&setup.prefix).await
@@ -437,7 +449,7 @@ async fn two_hosts_on_redis_one_killed_again_and_again_the_other_carries_on() ->
     eprintln!("{CUSTOMERS} customers accepted after {webhooks} webhooks");
     let answers = answers(&api).await?;
     assert_no_duplicates(&answers, counted + counted_repeats(&victim).await + counted_repeats(&survivor).await);
-    assert_one_order_per_buyer(&survivor).await?;
+    assert_one_order_per_buyer(&survivor, &api).await?;
     assert_nothing_dead(&survivor).await?;
     drop((victim, survivor));
     remove_prefix(&prefix).await

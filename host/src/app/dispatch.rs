@@ -80,8 +80,8 @@ impl Dispatcher {
             return Outcome::Retry(format!("component `{component}` is not loaded"));
         };
         let brand = event.extension(agent_store_events::ext::BRAND).map(|v| v.to_string());
-        let mut ctx = app.call_context(component, Some(cause.clone()), brand);
-        ctx.transaction = app.broker.stages_writes().then(Transaction::new);
+        let transaction = app.broker.stages_writes().then(Transaction::new);
+        let ctx = app.call_context(component, Some(cause.clone()), brand, transaction);
         let delivery = loaded.pre.deliver(&event, &ctx).await;
         log_output(component, &delivery.output);
         let elapsed_ms = Some(delivery.elapsed.as_millis() as u64);
@@ -97,7 +97,7 @@ impl Dispatcher {
                     version: Some(loaded.pre.digest.clone()),
                 });
                 let mut outputs = app.outputs(&loaded, &cause, emitted);
-                outputs.staged = ctx.transaction;
+                outputs.staged = ctx.transaction.clone();
                 Outcome::Done(outputs)
             }
             // What a failed or refused delivery wrote is dropped with its

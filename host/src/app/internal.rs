@@ -7,6 +7,7 @@
 use std::sync::{Arc, Weak};
 
 use agent_store_events::binding::DELIVERY_PATH;
+use agent_store_runtime::capabilities::key_value::staged::Transaction;
 use agent_store_runtime::capabilities::outbound_http::{INTERNAL_SUFFIX, InternalRequests};
 use anyhow::Result;
 use async_trait::async_trait;
@@ -21,11 +22,20 @@ pub(crate) struct Chained {
     app: Weak<AppInner>,
     caller: Arc<str>,
     cause: Option<Cause>,
+    /// The delivery the caller runs in, if any: a component it calls
+    /// stages its writes in the same transaction, so that a crash cannot
+    /// leave the callee's half (a stock reservation) without the caller's.
+    transaction: Option<Arc<Transaction>>,
 }
 
 impl Chained {
-    pub(crate) fn new(app: Weak<AppInner>, caller: Arc<str>, cause: Option<Cause>) -> Self {
-        Self { app, caller, cause }
+    pub(crate) fn new(
+        app: Weak<AppInner>,
+        caller: Arc<str>,
+        cause: Option<Cause>,
+        transaction: Option<Arc<Transaction>>,
+    ) -> Self {
+        Self { app, caller, cause, transaction }
     }
 }
 
@@ -62,7 +72,7 @@ impl InternalRequests for Chained {
         let Some(component) = app.component(target) else {
             return Ok(json_response(404, &json!({ "error": format!("no component `{target}{INTERNAL_SUFFIX}`") })));
         };
-        let ctx = app.call_context(target, self.cause.clone(), None);
+        let ctx = app.call_context(target, self.cause.clone(), None, self.transaction.clone());
         let outcome = component.pre.call(request, &ctx).await;
         log_output(target, &outcome.output);
         outcome.result.map_err(|e| anyhow::anyhow!("component `{target}` {e}"))

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use agent_store_manifest::{Manifest, Route, RoutePattern};
 use agent_store_runtime::capabilities::variables::AppVariables;
+use agent_store_runtime::capabilities::key_value::staged::Transaction;
 use agent_store_runtime::{CallContext, ComponentPre, Runtime, Sandbox};
 use anyhow::{Context, Result, bail};
 use arc_swap::ArcSwap;
@@ -271,7 +272,7 @@ impl App {
     /// its requests to `*.spin.internal` reach the application, and what it
     /// publishes starts a new chain.
     pub fn call_context(&self, component: &str) -> CallContext {
-        self.inner.call_context(component, None, None)
+        self.inner.call_context(component, None, None, None)
     }
 
     /// The routes now, most specific first.
@@ -360,14 +361,18 @@ impl AppInner {
     /// The context of one call of `component`: `cause` is the event being
     /// handled (`None` for a request from outside), which what the call
     /// publishes continues.
+    /// What one call of `component` may reach. `transaction`: the
+    /// delivery it is part of, whose staged writes its key-value calls join
+    /// (and those of the components it calls in turn).
     pub(crate) fn call_context(
         self: &Arc<Self>,
         component: &str,
         cause: Option<Cause>,
         brand: Option<String>,
+        transaction: Option<Arc<Transaction>>,
     ) -> CallContext {
-        let chained = Chained::new(Arc::downgrade(self), Arc::from(component), cause);
-        CallContext { brand, internal: Some(Arc::new(chained)), transaction: None }
+        let chained = Chained::new(Arc::downgrade(self), Arc::from(component), cause, transaction.clone());
+        CallContext { brand, internal: Some(Arc::new(chained)), transaction }
     }
 
     pub(crate) fn component(&self, id: &str) -> Option<Arc<Component>> {
