@@ -136,6 +136,8 @@ pub(crate) struct Recorded {
     pub(crate) path: String,
     pub(crate) headers: HashMap<String, String>,
     pub(crate) body: Value,
+    /// When it arrived.
+    pub(crate) at: std::time::Instant,
 }
 
 /// A fake WhatsApp Cloud API: a bare HTTP/1.1 server on 127.0.0.1 that
@@ -201,7 +203,7 @@ impl FakeCloudApi {
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let answer = {
             let mut requests = sink.lock().unwrap();
-            requests.push(Recorded { method, path, headers, body: body.clone() });
+            requests.push(Recorded { method, path, headers, body: body.clone(), at: std::time::Instant::now() });
             json!({
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": body["to"], "wa_id": body["to"]}],
@@ -223,6 +225,11 @@ impl FakeCloudApi {
     /// What it received so far.
     pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// What it received for the customer at `phone`.
+    pub(crate) fn requests_to(&self, phone: &str) -> Vec<Recorded> {
+        self.requests.lock().unwrap().iter().filter(|r| r.body["to"] == phone).cloned().collect()
     }
 
     pub(crate) async fn wait_for(&self, count: usize) -> Result<Vec<Recorded>> {

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_store_manifest::{Manifest, Route, RoutePattern};
-use agent_store_runtime::capabilities::variables::AppVariables;
 use agent_store_runtime::capabilities::key_value::staged::Transaction;
+use agent_store_runtime::capabilities::variables::AppVariables;
 use agent_store_runtime::{CallContext, ComponentPre, Runtime, Sandbox};
 use anyhow::{Context, Result, bail};
 use arc_swap::ArcSwap;
