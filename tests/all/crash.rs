@@ -264,21 +264,30 @@ fn customers(doors: &Doors, run: &str, api: &Arc<FakeCloudApi>) -> tokio::task::
     })
 }
 
+/// The messages the Cloud API got, by recipient. A request the kill cut off
+/// before its body was read has none, and never reached a customer.
+fn messages(api: &FakeCloudApi) -> Vec<(String, Recorded)> {
+    api.requests()
+        .into_iter()
+        .filter_map(|call| Some((call.body["to"].as_str()?.to_string(), call)))
+        .collect()
+}
+
 /// Waits until every customer got an answer, then a little longer for a
 /// late duplicate; returns what the Cloud API received per customer.
 async fn answers(api: &FakeCloudApi) -> Result<BTreeMap<String, Vec<Recorded>>> {
     let deadline = tokio::time::Instant::now() + ANSWERED_WITHIN;
     loop {
         let mut by_customer: BTreeMap<String, Vec<Recorded>> = BTreeMap::new();
-        for call in api.requests() {
-            by_customer.entry(call.body["to"].as_str().unwrap_or_default().to_string()).or_default().push(call);
+        for (to, call) in messages(api) {
+            by_customer.entry(to).or_default().push(call);
         }
         let missing: Vec<String> = (0..CUSTOMERS).map(phone).filter(|p| !by_customer.contains_key(p)).collect();
         if missing.is_empty() {
             tokio::time::sleep(Duration::from_secs(3)).await;
             let mut settled: BTreeMap<String, Vec<Recorded>> = BTreeMap::new();
-            for call in api.requests() {
-                settled.entry(call.body["to"].as_str().unwrap_or_default().to_string()).or_default().push(call);
+            for (to, call) in messages(api) {
+                settled.entry(to).or_default().push(call);
             }
             return Ok(settled);
         }
