@@ -14,12 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agent_store::cli::chat::signature;
-use agent_store_tests::{
-    HostBuilder, HostProcess, amqp_url, demo_env, private_dir, rabbitmq_shared, redis_url, remove_prefix,
-};
+use agent_store_tests::{HostBuilder, HostProcess, amqp_url, demo_env, private_dir};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
+use crate::broker::Sandbox;
 use crate::whatsapp::{FakeCloudApi, Recorded};
 
 const CUSTOMERS: usize = 60;
@@ -267,10 +266,7 @@ fn customers(doors: &Doors, run: &str, api: &Arc<FakeCloudApi>) -> tokio::task::
 /// The messages the Cloud API got, by recipient. A request the kill cut off
 /// before its body was read has none, and never reached a customer.
 fn messages(api: &FakeCloudApi) -> Vec<(String, Recorded)> {
-    api.requests()
-        .into_iter()
-        .filter_map(|call| Some((call.body["to"].as_str()?.to_string(), call)))
-        .collect()
+    api.requests().into_iter().filter_map(|call| Some((call.body["to"].as_str()?.to_string(), call))).collect()
 }
 
 /// Waits until every customer got an answer, then a little longer for a
@@ -405,10 +401,11 @@ async fn assert_nothing_dead(host: &HostProcess) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_again_and_again_the_store_answers_every_customer_once() -> Result<()> {
-    let _rabbit = rabbitmq_shared().await;
+    // Its queues and keys go when the test ends, pass or fail.
+    let sandbox = Sandbox::new().await?;
     let api = Arc::new(FakeCloudApi::start().await?);
-    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let setup = Setup { api: api.origin.clone(), prefix: format!("crash-{run}"), kv: None };
+    let run = sandbox.prefix.clone();
+    let setup = Setup { api: api.origin.clone(), prefix: sandbox.prefix.clone(), kv: None };
     let data = private_dir()?;
     let mut dice = Dice::new();
 
@@ -434,17 +431,15 @@ async fn killed_again_and_again_the_store_answers_every_customer_once() -> Resul
     assert_one_order_per_buyer(&host, &api).await?;
     assert_nothing_dead(&host).await?;
     drop(host);
-    remove_prefix(&setup.prefix).await
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hosts_on_redis_one_killed_again_and_again_the_other_carries_on() -> Result<()> {
-    let _rabbit = rabbitmq_shared().await;
+    let sandbox = Sandbox::new().await?;
     let api = Arc::new(FakeCloudApi::start().await?);
-    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let prefix = format!("crash-{run}");
-    let setup =
-        Setup { api: api.origin.clone(), prefix: prefix.clone(), kv: Some(format!("{}#{prefix}", redis_url())) };
+    let run = sandbox.prefix.clone();
+    let setup = Setup { api: api.origin.clone(), prefix: sandbox.prefix.clone(), kv: Some(sandbox.kv()) };
     let (data_a, data_b) = (private_dir()?, private_dir()?);
     let mut dice = Dice::new();
 
@@ -473,5 +468,5 @@ async fn two_hosts_on_redis_one_killed_again_and_again_the_other_carries_on() ->
     assert_one_order_per_buyer(&survivor, &api).await?;
     assert_nothing_dead(&survivor).await?;
     drop((victim, survivor));
-    remove_prefix(&prefix).await
+    Ok(())
 }
