@@ -170,6 +170,7 @@ impl App {
         options: AppOptions,
     ) -> Result<Self> {
         manifest.validate()?;
+        crate::metrics::metrics().add_manifest(&manifest);
         let versions = crate::deploy::Versions::open(&options.data_dir)?;
         let package = Arc::new(Package { manifest: manifest.clone(), digest: None });
         let mut components = HashMap::new();
@@ -329,6 +330,7 @@ pub(crate) async fn prepare(
     bytes: &[u8],
 ) -> Result<Arc<Component>> {
     let manifest = &package.manifest;
+    crate::metrics::metrics().add_manifest(manifest);
     let tool = manifest.tool(id)?;
     let variables = AppVariables::resolve(manifest, |name| std::env::var(name).ok())?;
     let digest = agent_store_runtime::cache::digest(bytes);

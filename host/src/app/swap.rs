@@ -683,7 +683,7 @@ impl AppInner {
             .build()
             .map_err(|e| SwapError::Failed(e.to_string()))?;
         trace::stamp_external(&mut event);
-        self.publish(&[event]).await.map_err(|e| {
+        self.publish(&[event], &crate::metrics::metrics().known.host()).await.map_err(|e| {
             SwapError::Failed(format!("switched, but announcing {ty} failed: {e}; deploy again to announce it"))
         })
     }
