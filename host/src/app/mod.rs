@@ -157,6 +157,11 @@ pub(crate) struct AppInner {
     /// Cutovers this replica prepared for another's coordinator, waiting
     /// for its commit or abort.
     pub(crate) pending: std::sync::Mutex<HashMap<String, Vec<swap::Step>>>,
+    /// Components whose last switch failed (the broker refused the
+    /// subscription, the disk the record), with why: `/readyz` says so
+    /// until a switch of theirs succeeds. A component that fails to load
+    /// at start stops the host instead.
+    pub(crate) failed: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl App {
@@ -219,6 +224,7 @@ impl App {
             prepared: std::sync::Mutex::new(HashMap::new()),
             versions,
             pending: std::sync::Mutex::new(HashMap::new()),
+            failed: Default::default(),
         });
         inner.restore_deploys().await?;
         Ok(Self { inner })
@@ -287,6 +293,11 @@ impl App {
 
     pub fn tap(&self) -> &Tap {
         &self.inner.tap
+    }
+
+    /// Components that do not serve as they should, with why.
+    pub fn failed_components(&self) -> Vec<(String, String)> {
+        self.inner.failed.lock().unwrap().iter().map(|(id, why)| (id.clone(), why.clone())).collect()
     }
 
     pub fn broker(&self) -> &Arc<dyn Broker> {

@@ -408,6 +408,16 @@ impl AppInner {
     /// One step on this host; `record`: the coordinator writes the history
     /// (the others take the shared one). The version now serving, if any.
     async fn commit(self: &Arc<Self>, step: &Step, record: bool) -> anyhow::Result<Option<String>> {
+        let committed = self.switch_step(step, record).await;
+        let mut failed = self.failed.lock().unwrap();
+        match &committed {
+            Ok(_) => failed.remove(&step.id),
+            Err(error) => failed.insert(step.id.clone(), format!("{error:#}")),
+        };
+        committed
+    }
+
+    async fn switch_step(self: &Arc<Self>, step: &Step, record: bool) -> anyhow::Result<Option<String>> {
         let previous = self.component(&step.id);
         match &step.to {
             Some((component, entry)) => {
