@@ -67,7 +67,7 @@ pub struct VersionLabels {
 
 /// What one delivery attempt came to, as the dispatcher decided it.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types, reason = "the label values as Prometheus shows them")]
+#[expect(non_camel_case_types, reason = "the label values as Prometheus shows them")]
 pub enum DeliveryOutcome {
     /// Handled: its outputs go to the broker.
     ok,
@@ -86,7 +86,7 @@ pub struct OutcomeLabels {
 
 /// The sandbox limit an invocation ran into.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types, reason = "the label values as Prometheus shows them")]
+#[expect(non_camel_case_types, reason = "the label values as Prometheus shows them")]
 pub enum Limit {
     time,
     memory,
@@ -110,7 +110,7 @@ pub struct ModelLabels {
 }
 
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types, reason = "the label values as Prometheus shows them")]
+#[expect(non_camel_case_types, reason = "the label values as Prometheus shows them")]
 pub enum CallResult {
     ok,
     failed,
@@ -124,7 +124,7 @@ pub struct ModelCallLabels {
 }
 
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types, reason = "the label values as Prometheus shows them")]
+#[expect(non_camel_case_types, reason = "the label values as Prometheus shows them")]
 pub enum TokenKind {
     prompt,
     generated,
