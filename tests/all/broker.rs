@@ -40,7 +40,7 @@ impl Sandbox {
     }
 
     /// For a test that closes connections or restarts RabbitMQ.
-    async fn alone() -> Result<Self> {
+    pub(crate) async fn alone() -> Result<Self> {
         Self::holding(RabbitMq::Alone(rabbitmq_alone().await)).await
     }
 
@@ -126,7 +126,7 @@ impl Drop for Sandbox {
     }
 }
 
-async fn rabbitmqctl(args: &[&str]) -> Result<String> {
+pub(crate) async fn rabbitmqctl(args: &[&str]) -> Result<String> {
     let output =
         tokio::process::Command::new("rabbitmqctl").args(args).output().await.context("running rabbitmqctl")?;
     if !output.status.success() {
@@ -155,7 +155,7 @@ async fn ensure_rabbitmq() -> Result<()> {
 
 /// `rabbitmqctl start_app` when dropped: a failed chaos test must not leave
 /// the broker stopped for everyone else.
-struct RestartBrokerOnDrop;
+pub(crate) struct RestartBrokerOnDrop;
 
 impl Drop for RestartBrokerOnDrop {
     fn drop(&mut self) {

@@ -145,6 +145,11 @@ async fn traps_and_endless_loops_fail_one_event_while_the_host_keeps_serving() -
     tail.find(WAIT, |r| is(r, "delivered", "test.echo")).await?;
     let lines = host.log_lines("delivery failed");
     assert!(lines.iter().any(|l| l["error"].as_str().unwrap_or_default().contains("trapped")), "a clear log line");
+    // The endless loop is counted as stopped at the time limit.
+    let metrics = reqwest::get(format!("{}/metrics", host.url)).await?.text().await?;
+    assert!(metrics.contains(r#"agent_store_wasm_limits_hit_total{component="probe",limit="time"} "#), "{metrics}");
+    assert!(!metrics.contains(r#"agent_store_wasm_limits_hit_total{component="probe",limit="time"} 0"#), "{metrics}");
+    assert!(metrics.contains(r#"agent_store_wasm_limits_hit_total{component="probe",limit="memory"} 0"#), "{metrics}");
     Ok(())
 }
 
@@ -192,6 +197,13 @@ async fn a_dead_letter_replayed_through_the_admin_api_runs_again() -> Result<()>
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["event_id"], fixable.id());
     assert_eq!(dead[0]["attempts"], 2);
+    let metrics = reqwest::get(format!("{}/metrics", host.url)).await?.text().await?;
+    for counted in [
+        r#"agent_store_dead_letters_total{component="fragile"} 1"#,
+        r#"agent_store_delivery_outcomes_total{component="fragile",outcome="failed"} 2"#,
+    ] {
+        assert!(metrics.contains(counted), "{counted} in\n{metrics}");
+    }
     let id = dead[0]["id"].as_str().unwrap_or_default().to_string();
     let unknown = host.dlq(TEST_TOKEN, &["replay", "no-such-letter"]).await?;
     assert!(!unknown.ok && unknown.stderr.contains("(404)"), "{unknown:?}");

@@ -226,6 +226,18 @@ async fn a_configured_model_answers_through_the_host() -> Result<()> {
             usage_row("probe", "tech", "chat", [1, 0, 9, 7]),
         ]
     );
+    // The same calls on `/metrics`, by brand and model: this app's
+    // manifest names no brand, so its events' brands read `other`.
+    let metrics = reqwest::get(format!("{}/metrics", host.url)).await?.text().await?;
+    for line in [
+        r#"agent_store_llm_tokens_total{brand="other",model="chat",kind="prompt"} 27"#,
+        r#"agent_store_llm_tokens_total{brand="other",model="chat",kind="generated"} 21"#,
+        r#"agent_store_llm_calls_total{brand="other",model="chat",outcome="ok"} 3"#,
+        r#"agent_store_llm_calls_total{brand="none",model="unconfigured",outcome="failed"} 1"#,
+        r#"agent_store_llm_call_duration_seconds_count{brand="other",model="chat"} 3"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     let logged = host.log_lines("inference");
     assert!(
         logged.iter().any(|l| l["brand"] == "tech" && l["prompt_tokens"] == 9 && l["generated_tokens"] == 7),

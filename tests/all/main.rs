@@ -8,6 +8,7 @@ mod host;
 mod hotswap;
 mod knative;
 mod llm;
+mod metrics;
 mod orders;
 mod producers;
 mod runtime;

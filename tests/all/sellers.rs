@@ -16,23 +16,23 @@ use agent_store_tests::{HostBuilder, HostProcess, Tail, event, is};
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// A brand's customer: what they write, in their language, and a product
 /// the search must show.
-struct Script {
-    brand: &'static str,
-    agent: &'static str,
-    language: &'static str,
-    hello: &'static str,
-    search: &'static str,
-    product: &'static str,
-    recommend: &'static str,
-    frustrated: &'static str,
-    cart: &'static str,
+pub(crate) struct Script {
+    pub(crate) brand: &'static str,
+    pub(crate) agent: &'static str,
+    pub(crate) language: &'static str,
+    pub(crate) hello: &'static str,
+    pub(crate) search: &'static str,
+    pub(crate) product: &'static str,
+    pub(crate) recommend: &'static str,
+    pub(crate) frustrated: &'static str,
+    pub(crate) cart: &'static str,
 }
 
-const SCRIPTS: [Script; 5] = [
+pub(crate) const SCRIPTS: [Script; 5] = [
     Script {
         brand: "fashion",
         agent: "Luna",
@@ -100,26 +100,26 @@ fn handover_word(language: &str) -> &'static str {
 }
 
 /// One customer's conversation with one brand.
-struct Customer<'a> {
+pub(crate) struct Customer<'a> {
     host: &'a HostProcess,
     script: &'a Script,
-    conversation: String,
+    pub(crate) conversation: String,
     n: u32,
 }
 
 /// What the seller said in one `store.chat.response`.
-struct Said {
-    text: String,
+pub(crate) struct Said {
+    pub(crate) text: String,
     /// The ids of the buttons and list rows it offers.
-    ids: Vec<String>,
+    pub(crate) ids: Vec<String>,
 }
 
 impl<'a> Customer<'a> {
-    fn new(host: &'a HostProcess, script: &'a Script, tag: &str) -> Self {
+    pub(crate) fn new(host: &'a HostProcess, script: &'a Script, tag: &str) -> Self {
         Self { host, script, conversation: format!("cv-{}-{tag}", script.brand), n: 0 }
     }
 
-    async fn tail(&self) -> Result<Tail> {
+    pub(crate) async fn tail(&self) -> Result<Tail> {
         self.host.tail(&[("conversation", self.conversation.as_str())]).await
     }
 
@@ -143,16 +143,16 @@ impl<'a> Customer<'a> {
         Ok(())
     }
 
-    async fn say(&mut self, text: &str) -> Result<()> {
+    pub(crate) async fn say(&mut self, text: &str) -> Result<()> {
         self.send(json!({"kind": "text", "body": text})).await
     }
 
-    async fn tap(&mut self, id: &str, title: &str) -> Result<()> {
+    pub(crate) async fn tap(&mut self, id: &str, title: &str) -> Result<()> {
         self.send(json!({"kind": "button_reply", "id": id, "title": title})).await
     }
 
     /// The seller's next event of type `ty` on the tail.
-    async fn next(&self, tail: &mut Tail, ty: &str) -> Result<Value> {
+    pub(crate) async fn next(&self, tail: &mut Tail, ty: &str) -> Result<Value> {
         let source = format!("/agent-store/seller-{}", self.script.brand);
         let record = tail
             .find(WAIT, |r| is(r, "published", ty) && r["event"]["source"] == source.as_str())
@@ -163,7 +163,7 @@ impl<'a> Customer<'a> {
 
     /// The intent the seller read in the last message, checked for the
     /// customer's language.
-    async fn intent(&self, tail: &mut Tail) -> Result<Value> {
+    pub(crate) async fn intent(&self, tail: &mut Tail) -> Result<Value> {
         let intent = self.next(tail, "store.chat.intent.detected").await?;
         assert_eq!(intent["data"]["language"], self.script.language, "{}: {intent}", self.script.brand);
         let sentiment = intent["data"]["sentiment"].as_f64().context("a sentiment on every message")?;
@@ -172,7 +172,7 @@ impl<'a> Customer<'a> {
     }
 
     /// The seller's next reply to the customer.
-    async fn reply(&self, tail: &mut Tail) -> Result<Said> {
+    pub(crate) async fn reply(&self, tail: &mut Tail) -> Result<Said> {
         let event = self.next(tail, "store.chat.response").await?;
         let response: ChatResponse = serde_json::from_value(event["data"].clone())?;
         response.validate().map_err(anyhow::Error::msg)?;
@@ -196,7 +196,7 @@ impl<'a> Customer<'a> {
 
     /// Searches, opens the product and puts it in the cart; returns the
     /// `store.cart.item.added` event.
-    async fn search_and_add(&mut self, tail: &mut Tail) -> Result<Value> {
+    pub(crate) async fn search_and_add(&mut self, tail: &mut Tail) -> Result<Value> {
         let (brand, product) = (self.script.brand, self.script.product);
         self.say(self.script.search).await?;
         let intent = self.intent(tail).await?;
@@ -239,7 +239,7 @@ impl<'a> Customer<'a> {
     }
 }
 
-async fn store() -> Result<HostProcess> {
+pub(crate) async fn store() -> Result<HostProcess> {
     HostBuilder::repo_manifest()
         .arg("--kv")
         .arg("memory")

@@ -16,15 +16,18 @@ use super::tap::{TapKind, TapRecord};
 use super::trace::Cause;
 use super::{AppInner, log_output};
 use crate::broker::{Handler, Outcome};
+use crate::metrics::DeliveryMetrics;
 
 pub(crate) struct Dispatcher {
     app: Weak<AppInner>,
     component: String,
+    metrics: DeliveryMetrics,
 }
 
 impl Dispatcher {
     pub(crate) fn new(app: Weak<AppInner>, component: String) -> Self {
-        Self { app, component }
+        let metrics = DeliveryMetrics::new(&component);
+        Self { app, component, metrics }
     }
 }
 
@@ -43,7 +46,9 @@ impl Handler for Dispatcher {
             event_id = %event.id(),
             attempt,
         );
-        self.deliver(&app, event).instrument(span).await
+        let outcome = self.deliver(&app, event).instrument(span).await;
+        self.metrics.settled(&outcome);
+        outcome
     }
 
     fn calls_outside(&self) -> bool {
@@ -82,7 +87,10 @@ impl Dispatcher {
         let brand = event.extension(agent_store_events::ext::BRAND).map(|v| v.to_string());
         let transaction = app.broker.stages_writes().then(Transaction::new);
         let ctx = app.call_context(component, Some(cause.clone()), brand, transaction);
+        let running = self.metrics.running();
         let delivery = loaded.pre.deliver(&event, &ctx).await;
+        drop(running);
+        self.metrics.delivered(&event, &loaded.pre.digest, delivery.elapsed, delivery.result.as_ref().err());
         log_output(component, &delivery.output);
         let elapsed_ms = Some(delivery.elapsed.as_millis() as u64);
         match delivery.result {

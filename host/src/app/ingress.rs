@@ -224,7 +224,13 @@ impl AppInner {
                 _ => trace::stamp_external(event),
             }
         }
-        self.publish(&events).await?;
+        let known = &crate::metrics::metrics().known;
+        let by = match publisher {
+            Publisher::Admin => known.admin(),
+            Publisher::Producer(producer) => known.producer(&producer.name),
+            Publisher::Component { id, .. } => known.component(id),
+        };
+        self.publish(&events, &by).await?;
         Ok(events.iter().map(|e| e.id().to_string()).collect())
     }
 
@@ -254,8 +260,10 @@ impl AppInner {
     /// Taps and publishes: tapped as they are handed over, not once the
     /// broker confirms, since a subscriber may already have handled an
     /// event (and published what it caused) by the time `publish` returns,
-    /// and the tail must show causes before their effects.
-    pub(crate) async fn publish(&self, events: &[Event]) -> Result<(), IngressError> {
+    /// and the tail must show causes before their effects. Counted once the
+    /// broker has them, as published `by` (a [`Known`](crate::metrics::Known)
+    /// label).
+    pub(crate) async fn publish(&self, events: &[Event], by: &crate::metrics::Label) -> Result<(), IngressError> {
         for event in events {
             self.tap.record(TapRecord::published(event));
         }
@@ -275,6 +283,10 @@ impl AppInner {
                 None => IngressError::Unavailable(format!("{error:#}")),
             });
         }
+        let metrics = crate::metrics::metrics();
+        for event in events {
+            metrics.published(event, by);
+        }
         Ok(())
     }
 
@@ -284,6 +296,8 @@ impl AppInner {
     /// acknowledges the input, and dead-letters the refused.
     pub(crate) fn outputs(&self, component: &Component, cause: &Cause, events: Vec<Event>) -> Outputs {
         let mut outputs = Outputs::default();
+        let metrics = crate::metrics::metrics();
+        let by = metrics.known.component(&component.pre.id);
         for mut event in events {
             trace::stamp_caused(&mut event, cause);
             let refusal = match limits::check(&event) {
@@ -305,6 +319,9 @@ impl AppInner {
                 }
                 None => {
                     self.tap.record(TapRecord::published(&event));
+                    // Counted as admitted: the broker publishes them before
+                    // it acknowledges the input, or runs the input again.
+                    metrics.published(&event, &by);
                     outputs.events.push(event);
                 }
             }

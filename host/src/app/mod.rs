@@ -158,6 +158,11 @@ pub(crate) struct AppInner {
     /// Cutovers this replica prepared for another's coordinator, waiting
     /// for its commit or abort.
     pub(crate) pending: std::sync::Mutex<HashMap<String, Vec<swap::Step>>>,
+    /// Components whose last switch failed (the broker refused the
+    /// subscription, the disk the record), with why: `/readyz` says so
+    /// until a switch of theirs succeeds. A component that fails to load
+    /// at start stops the host instead.
+    pub(crate) failed: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl App {
@@ -171,6 +176,7 @@ impl App {
         options: AppOptions,
     ) -> Result<Self> {
         manifest.validate()?;
+        crate::metrics::metrics().add_manifest(&manifest);
         let versions = crate::deploy::Versions::open(&options.data_dir)?;
         let package = Arc::new(Package { manifest: manifest.clone(), digest: None });
         let mut components = HashMap::new();
@@ -219,6 +225,7 @@ impl App {
             prepared: std::sync::Mutex::new(HashMap::new()),
             versions,
             pending: std::sync::Mutex::new(HashMap::new()),
+            failed: Default::default(),
         });
         inner.restore_deploys().await?;
         Ok(Self { inner })
@@ -289,6 +296,11 @@ impl App {
         &self.inner.tap
     }
 
+    /// Components that do not serve as they should, with why.
+    pub fn failed_components(&self) -> Vec<(String, String)> {
+        self.inner.failed.lock().unwrap().iter().map(|(id, why)| (id.clone(), why.clone())).collect()
+    }
+
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.inner.broker
     }
@@ -330,6 +342,7 @@ pub(crate) async fn prepare(
     bytes: &[u8],
 ) -> Result<Arc<Component>> {
     let manifest = &package.manifest;
+    crate::metrics::metrics().add_manifest(manifest);
     let tool = manifest.tool(id)?;
     let variables = AppVariables::resolve(manifest, |name| std::env::var(name).ok())?;
     let digest = agent_store_runtime::cache::digest(bytes);

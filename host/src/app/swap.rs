@@ -408,6 +408,16 @@ impl AppInner {
     /// One step on this host; `record`: the coordinator writes the history
     /// (the others take the shared one). The version now serving, if any.
     async fn commit(self: &Arc<Self>, step: &Step, record: bool) -> anyhow::Result<Option<String>> {
+        let committed = self.switch_step(step, record).await;
+        let mut failed = self.failed.lock().unwrap();
+        match &committed {
+            Ok(_) => failed.remove(&step.id),
+            Err(error) => failed.insert(step.id.clone(), format!("{error:#}")),
+        };
+        committed
+    }
+
+    async fn switch_step(self: &Arc<Self>, step: &Step, record: bool) -> anyhow::Result<Option<String>> {
         let previous = self.component(&step.id);
         match &step.to {
             Some((component, entry)) => {
@@ -683,7 +693,7 @@ impl AppInner {
             .build()
             .map_err(|e| SwapError::Failed(e.to_string()))?;
         trace::stamp_external(&mut event);
-        self.publish(&[event]).await.map_err(|e| {
+        self.publish(&[event], &crate::metrics::metrics().known.host()).await.map_err(|e| {
             SwapError::Failed(format!("switched, but announcing {ty} failed: {e}; deploy again to announce it"))
         })
     }

@@ -276,6 +276,7 @@ impl KnativeBroker {
         let key = format!("{}-{}", letter.at.format("%Y%m%dT%H%M%S%.6fZ"), letter.event.id());
         letter.id = key.clone();
         self.dead.set(&key, &serde_json::to_vec(&letter)?).await.context("keeping the dead letter")?;
+        crate::metrics::metrics().dead_lettered(&letter.component);
         tracing::warn!(
             component = letter.component,
             event_id = letter.event.id(),

@@ -155,6 +155,7 @@ impl Inner {
     }
 
     fn dead_letter(&self, event: Event, component: &str, reason: String, attempts: u32) {
+        crate::metrics::metrics().dead_lettered(component);
         tracing::warn!(
             component,
             event_id = event.id(),
@@ -309,6 +310,10 @@ impl Broker for MemoryBroker {
 
     async fn ready(&self) -> bool {
         !self.inner.closing.load(Ordering::SeqCst)
+    }
+
+    fn pending(&self) -> Option<usize> {
+        Some(self.inner.pending.load(Ordering::Relaxed))
     }
 
     async fn shutdown(&self, grace: Duration) {

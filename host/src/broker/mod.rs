@@ -300,6 +300,12 @@ pub trait Broker: Send + Sync {
     /// Whether the broker can take events right now.
     async fn ready(&self) -> bool;
 
+    /// Deliveries this host holds and has not settled, where the backend
+    /// can tell cheaply (for `/metrics`).
+    fn pending(&self) -> Option<usize> {
+        None
+    }
+
     /// Stops taking deliveries and waits (up to `grace`) for in-flight ones
     /// to finish and be acknowledged.
     async fn shutdown(&self, grace: Duration);

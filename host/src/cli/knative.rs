@@ -150,8 +150,18 @@ fn service(out: &mut String, id: &str, tool: &AgentStoreTool, public: bool, clus
     out.push_str(&format!("        autoscaling.knative.dev/min-scale: \"{}\"\n", scale.min));
     out.push_str(&format!("        autoscaling.knative.dev/max-scale: \"{}\"\n", scale.max()));
     out.push_str(&format!("        autoscaling.knative.dev/target: \"{concurrency}\"\n"));
+    scrape_annotations(out);
     out.push_str(&format!("    spec:\n      containerConcurrency: {concurrency}\n      timeoutSeconds: 120\n"));
     container(out, &["--components", id], cluster);
+}
+
+/// Asks a Prometheus configured for pod annotations (the usual
+/// `kubernetes-pods` job) to scrape the host's `/metrics` on the container
+/// port: each pod counts what it handles, and the dashboard sums them.
+fn scrape_annotations(out: &mut String) {
+    out.push_str(
+        "        prometheus.io/scrape: \"true\"\n        prometheus.io/port: \"8080\"\n        prometheus.io/path: /metrics\n",
+    );
 }
 
 fn container(out: &mut String, select: &[&str], cluster: &Cluster) {
@@ -235,6 +245,7 @@ fn dead_letter_service(out: &mut String, cluster: &Cluster) {
     out.push_str(
         "        autoscaling.knative.dev/min-scale: \"1\"\n        autoscaling.knative.dev/max-scale: \"2\"\n",
     );
+    scrape_annotations(out);
     out.push_str("    spec:\n      containerConcurrency: 50\n      timeoutSeconds: 60\n");
     container(out, &["--no-components"], cluster);
 }
@@ -338,6 +349,15 @@ subscribe = [{ type = "store.order.create" }]
         assert!(orders.contains("min-scale: \"1\"") && orders.contains("containerConcurrency: 20"), "{orders}");
         let dead = service(DEAD_LETTERS);
         assert!(dead.contains("cluster-local") && dead.contains("\"--no-components\""), "{dead}");
+        // Every pod is a scrape target: a pod template's annotations, not the Service's.
+        for pod in [&seller, &orders, &dead] {
+            let template = pod.split("  template:\n").nth(1).unwrap();
+            for line in
+                ["prometheus.io/scrape: \"true\"", "prometheus.io/port: \"8080\"", "prometheus.io/path: /metrics"]
+            {
+                assert!(template.contains(&format!("        {line}\n")), "{line}:\n{pod}");
+            }
+        }
         let sinks: Vec<&str> = documents(&yaml).into_iter().filter(|d| d.contains("kind: SinkBinding")).collect();
         assert_eq!(sinks.len(), 3, "every agent gets K_SINK, and the dead-letter sink (to replay)");
         assert!(sinks.iter().any(|d| d.contains(&format!("    name: {DEAD_LETTERS}\n"))), "{sinks:?}");

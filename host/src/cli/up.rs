@@ -211,7 +211,7 @@ struct Loaded {
 /// Everything up to, not including, serving: what `check` runs too.
 async fn load(args: &UpArgs) -> Result<Loaded> {
     let manifest = Manifest::load(&args.manifest)?;
-    let models = models_from_specs(&args.llm)?;
+    let models = models_from_specs(&args.llm)?.observed_by(Arc::new(crate::metrics::ModelMetrics));
     for (model, backend) in models.describe() {
         tracing::info!(model, backend, "LLM backend");
     }

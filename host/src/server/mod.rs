@@ -18,6 +18,7 @@ mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -132,31 +133,59 @@ pub async fn serve(listener: tokio::net::TcpListener, state: ServerState) -> any
     Ok(())
 }
 
-/// Prometheus's scrape: no token, since it holds no customer data (ids of
-/// components only), as scrapers expect.
-async fn metrics() -> impl IntoResponse {
+/// How long `/readyz` waits for the key-value backend to answer: a
+/// probe's own timeout is one second by default, and an answer later than
+/// this is no answer.
+const READY_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// Prometheus's scrape: no token, since it holds no customer data (label
+/// values are bounded, see [`crate::metrics`]), as scrapers expect. The
+/// broker's state is read now, so that it is as fresh as the scrape.
+async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
+    let broker = state.app.broker();
+    let metrics = crate::metrics::metrics();
+    metrics.observe_broker(broker.kind(), broker.ready().await, broker.pending());
     (
         [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        crate::metrics::metrics().render(),
+        metrics.render(),
     )
 }
 
-/// Alive: the process answers.
+/// Alive: the process answers. Nothing else: a broker outage is no reason
+/// to restart the pod.
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready: components loaded and the broker and state reachable.
+/// Ready: the broker connected, the key-value backend answering, and every
+/// component serving; `503` with the reasons otherwise.
 async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
     let broker = state.app.broker().ready().await;
-    let key_value = state.app.runtime().services().key_value.ping().await;
+    let key_value = match tokio::time::timeout(READY_TIMEOUT, state.app.runtime().services().key_value.ping()).await {
+        Ok(answer) => answer.map_err(|e| format!("{e:#}")),
+        Err(_) => Err(format!("no answer in {}ms", READY_TIMEOUT.as_millis())),
+    };
+    let failed = state.app.failed_components();
+    let mut reasons = Vec::new();
+    if !broker {
+        reasons.push(format!("the {} broker is not connected", state.app.broker().kind()));
+    }
+    if let Err(error) = &key_value {
+        reasons.push(format!("the key-value backend is unreachable: {error}"));
+    }
+    for (component, why) in &failed {
+        reasons.push(format!("component `{component}` failed to switch: {why}"));
+    }
+    let ready = reasons.is_empty();
     let body = json!({
-        "ready": broker && key_value.is_ok(),
+        "ready": ready,
+        "reasons": reasons,
         "broker": { "kind": state.app.broker().kind(), "ready": broker },
-        "key_value": match &key_value { Ok(()) => json!({ "ready": true }), Err(e) => json!({ "ready": false, "error": e.to_string() }) },
+        "key_value": match &key_value { Ok(()) => json!({ "ready": true }), Err(e) => json!({ "ready": false, "error": e }) },
         "components": state.app.components().len(),
+        "failed_components": failed.iter().map(|(id, why)| json!({ "component": id, "error": why })).collect::<Vec<_>>(),
     });
-    let status = if broker && key_value.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
 }
 

@@ -74,6 +74,7 @@ pub(super) async fn handle(State(state): State<ServerState>, request: Request) -
         Ok(response) => response.map(Body::from),
         Err(error) => {
             tracing::warn!(component = %route.component, path, error = %error, "route handler failed");
+            crate::metrics::metrics().call_failed(&route.component, &error);
             let status = match error {
                 CallError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,

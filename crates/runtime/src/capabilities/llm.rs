@@ -27,6 +27,7 @@ pub mod openai;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use async_trait::async_trait;
@@ -212,21 +213,51 @@ impl TokenUsage {
     }
 }
 
+/// One model call, as the capability saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelCall<'a> {
+    /// The calling component.
+    pub component: &'a str,
+    /// The brand of the event being handled, if any.
+    pub brand: Option<&'a str>,
+    /// The logical model name (one of the component's `ai_models`).
+    pub model: &'a str,
+    /// Wall time of the call, the backend's retries included.
+    pub elapsed: Duration,
+    /// Prompt and generated tokens of a call that succeeded; `None` when
+    /// it failed.
+    pub tokens: Option<(u32, u32)>,
+}
+
+/// Told of every model call: the host's metrics, which the runtime does
+/// not know of.
+pub trait CallObserver: Send + Sync {
+    /// One call ended.
+    fn observe(&self, call: &ModelCall<'_>);
+}
+
 /// The models the host knows, by name.
 pub struct Models {
     backends: HashMap<String, Arc<dyn LlmBackend>>,
     fallback: Arc<dyn LlmBackend>,
     /// Token accounting of every call.
     pub usage: TokenUsage,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl Default for Models {
     fn default() -> Self {
-        Self { backends: HashMap::new(), fallback: Arc::new(NoModel), usage: TokenUsage::default() }
+        Self { backends: HashMap::new(), fallback: Arc::new(NoModel), usage: TokenUsage::default(), observer: None }
     }
 }
 
 impl Models {
+    /// Tells `observer` of every call from now on.
+    pub fn observed_by(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Serves `model` with `backend`.
     pub fn with(mut self, model: impl Into<String>, backend: Arc<dyn LlmBackend>) -> Self {
         self.backends.insert(model.into(), backend);
@@ -286,6 +317,14 @@ impl LlmCtx {
         self.brand.as_deref().unwrap_or("-")
     }
 
+    fn observe(&self, model: &str, started: Instant, tokens: Option<(u32, u32)>) {
+        if let Some(observer) = &self.models.observer {
+            let brand = self.brand.as_deref();
+            let elapsed = started.elapsed();
+            observer.observe(&ModelCall { component: &self.component, brand, model, elapsed, tokens });
+        }
+    }
+
     fn check_allowed(&self, model: &str) -> Result<(), LlmError> {
         if self.allowed.iter().any(|m| m == model) {
             return Ok(());
@@ -326,7 +365,9 @@ impl wit::Host for &mut LlmCtx {
                 top_p: p.top_p,
             })
             .unwrap_or_default();
+        let started = Instant::now();
         let result = self.models.backend(&model).infer(&model, &prompt, &params).await;
+        self.observe(&model, started, result.as_ref().ok().map(|i| (i.prompt_tokens, i.generated_tokens)));
         Ok(match result {
             Ok(inference) => {
                 tracing::info!(
@@ -368,7 +409,10 @@ impl wit::Host for &mut LlmCtx {
         if let Err(e) = self.check_allowed(&model) {
             return Ok(Err(to_wit(e)));
         }
-        Ok(match self.models.backend(&model).embed(&model, &text).await {
+        let started = Instant::now();
+        let result = self.models.backend(&model).embed(&model, &text).await;
+        self.observe(&model, started, result.as_ref().ok().map(|e| (e.prompt_tokens, 0)));
+        Ok(match result {
             Ok(e) => {
                 tracing::info!(
                     component = %self.component,

@@ -532,6 +532,9 @@ impl Core {
         if let Err(error) = link.publish_all(messages).await {
             return ticket.requeue(&format!("publishing the outputs failed: {error:#}")).await;
         }
+        for _ in &outputs.refused {
+            crate::metrics::metrics().dead_lettered(self.component());
+        }
         ticket.ack().await;
         if let Some((handled, key)) = record {
             // Not awaited: if it is lost, a redelivery republishes the same
@@ -592,6 +595,7 @@ impl Core {
         };
         match link.publish_all(vec![outgoing]).await {
             Ok(()) => {
+                crate::metrics::metrics().dead_lettered(self.component());
                 tracing::warn!(
                     component = self.component(),
                     dead_letter = note.id,

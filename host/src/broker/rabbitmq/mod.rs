@@ -309,6 +309,7 @@ async fn supervise(inner: Arc<Inner>, mut link: Arc<Link>) {
             }
         };
         tracing::info!(generation = link.generation, "reconnected to RabbitMQ: topology declared, consumers back");
+        crate::metrics::metrics().reconnected("rabbitmq");
     }
 }
 
@@ -459,6 +460,10 @@ impl Broker for RabbitBroker {
 
     async fn ready(&self) -> bool {
         !self.inner.is_closing() && self.inner.current().is_some()
+    }
+
+    fn pending(&self) -> Option<usize> {
+        Some(self.inner.in_flight.count())
     }
 
     async fn shutdown(&self, grace: Duration) {
