@@ -317,14 +317,23 @@ impl AppInner {
                     });
                     outputs.refused.push(Refused { event, reason });
                 }
-                None => {
-                    self.tap.record(TapRecord::published(&event));
-                    // Counted as admitted: the broker publishes them before
-                    // it acknowledges the input, or runs the input again.
-                    metrics.published(&event, &by);
-                    outputs.events.push(event);
-                }
+                None => outputs.events.push(event),
             }
+        }
+        // Published once the broker has them, or (with staged writes) once
+        // the delivery committed: a run that meets a conflict is run again
+        // and what it emitted is never published.
+        let (tap, published) = (self.tap.clone(), outputs.events.clone());
+        let announce = move || {
+            for event in &published {
+                tap.record(TapRecord::published(event));
+                metrics.published(event, &by);
+            }
+        };
+        if self.broker.stages_writes() {
+            outputs.announce = Some(crate::broker::Announce(Box::new(announce)));
+        } else {
+            announce();
         }
         outputs
     }

@@ -208,28 +208,32 @@ impl KnativeBroker {
             }
         };
         let pushed = match outcome {
-            Outcome::Done(outputs) => match self.publish(&outputs.events).await {
-                Ok(()) => {
-                    if let Some((handled, key, _)) = &claim {
-                        let _ = handled.mark_published(key).await;
-                    }
-                    for refused in outputs.refused {
-                        let letter = DeadLetter {
-                            id: String::new(),
-                            event: refused.event,
-                            component: component.to_string(),
-                            reason: refused.reason,
-                            attempts: 1,
-                            at: chrono::Utc::now(),
-                        };
-                        if let Err(error) = self.keep(letter).await {
-                            return self.finished(Pushed::Retry(format!("could not keep a refused output: {error:#}")));
+            Outcome::Done(mut outputs) => {
+                outputs.announce();
+                match self.publish(&outputs.events).await {
+                    Ok(()) => {
+                        if let Some((handled, key, _)) = &claim {
+                            let _ = handled.mark_published(key).await;
                         }
+                        for refused in outputs.refused {
+                            let letter = DeadLetter {
+                                id: String::new(),
+                                event: refused.event,
+                                component: component.to_string(),
+                                reason: refused.reason,
+                                attempts: 1,
+                                at: chrono::Utc::now(),
+                            };
+                            if let Err(error) = self.keep(letter).await {
+                                return self
+                                    .finished(Pushed::Retry(format!("could not keep a refused output: {error:#}")));
+                            }
+                        }
+                        Pushed::Done { emitted: outputs.events.len() }
                     }
-                    Pushed::Done { emitted: outputs.events.len() }
+                    Err(error) => Pushed::Retry(format!("the broker ingress did not take the outputs: {error:#}")),
                 }
-                Err(error) => Pushed::Retry(format!("the broker ingress did not take the outputs: {error:#}")),
-            },
+            }
             Outcome::Reject(reason) => Pushed::Reject(reason),
             Outcome::Retry(reason) => Pushed::Retry(reason),
         };

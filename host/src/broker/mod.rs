@@ -153,6 +153,28 @@ pub struct Outputs {
     /// The component's key-value writes, staged for the backend to commit
     /// with the delivery's idempotency record (see [`Broker::stages_writes`]).
     pub staged: Option<Arc<Transaction>>,
+    /// With staged writes: what shows the events as published (the tail,
+    /// the metrics), run once the commit went through. A run whose commit
+    /// met a conflict runs again, and its events never existed.
+    pub announce: Option<Announce>,
+}
+
+impl Outputs {
+    /// Shows the events as published, if that waited for the commit.
+    pub fn announce(&mut self) {
+        if let Some(announce) = self.announce.take() {
+            (announce.0)();
+        }
+    }
+}
+
+/// See [`Outputs::announce`].
+pub struct Announce(pub Box<dyn FnOnce() + Send + Sync>);
+
+impl std::fmt::Debug for Announce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Announce")
+    }
 }
 
 /// An event a component emitted that the host would not publish.
@@ -164,7 +186,7 @@ pub struct Refused {
 
 impl From<Vec<Event>> for Outputs {
     fn from(events: Vec<Event>) -> Self {
-        Self { events, refused: Vec::new(), staged: None }
+        Self { events, refused: Vec::new(), staged: None, announce: None }
     }
 }
 

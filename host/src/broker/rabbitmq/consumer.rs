@@ -435,10 +435,10 @@ impl Core {
         last: bool,
     ) -> bool {
         let verdict = self.settings.policy.settle(outcome, attempt);
-        if let Verdict::Publish(outputs) = verdict {
+        if let Verdict::Publish(mut outputs) = verdict {
             if let Some((handled, key, token)) = claim {
                 match finish(handled, key, token, &outputs).await {
-                    Ok(Finished::Recorded) => {}
+                    Ok(Finished::Recorded) => outputs.announce(),
                     Ok(Finished::Lost) => {
                         ticket.requeue("another host took the event over").await;
                         return true;
