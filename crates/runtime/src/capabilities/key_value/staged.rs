@@ -93,11 +93,6 @@ impl Transaction {
         Arc::new(Staged { label: label.to_string(), store, txn: self.clone() })
     }
 
-    /// Whether the delivery wrote anything.
-    pub fn is_empty(&self) -> bool {
-        self.entries.lock().unwrap().by_key.values().all(|e| e.write.is_none())
-    }
-
     /// The checks and writes to commit.
     pub fn batch(&self) -> Batch {
         let entries = self.entries.lock().unwrap();
