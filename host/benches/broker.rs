@@ -17,9 +17,15 @@
 //! are drained (rate only). Each variant runs `--runs` times after a warm-up
 //! run; the table gives the median and the spread (min–max).
 //!
+//! With `--traces`, it measures instead what exporting traces costs: the
+//! echo path, idempotency on, with the host exporting every span over OTLP
+//! to a collector in this process (which takes and drops them) against the
+//! same host exporting nothing; a fresh host per sample, the two variants
+//! taking turns, so that drift over the run hits both alike.
+//!
 //! ```text
 //! cargo build --target wasm32-wasip2 --release -p test-probe -p test-noop
-//! cargo bench -p agent-store --bench broker -- [--events 10000] [--runs 5] [--window 64] [--concurrency 32] [--kv redis://127.0.0.1:6379]
+//! cargo bench -p agent-store --bench broker -- [--events 10000] [--runs 5] [--window 64] [--concurrency 32] [--kv redis://127.0.0.1:6379] [--traces]
 //! ```
 //!
 //! Needs RabbitMQ (`AMQP_ADDR`, default `amqp://guest:guest@127.0.0.1:5672/%2f`)
@@ -61,6 +67,8 @@ struct Args {
     window: usize,
     concurrency: usize,
     kv: String,
+    /// Measure exporting traces against not (see the module docs).
+    traces: bool,
     /// Set when this process is the baseline consumer: `in,out,concurrency`.
     baseline_consumer: Option<String>,
 }
@@ -73,6 +81,7 @@ fn args() -> Result<Args> {
         window: 64,
         concurrency: 32,
         kv: "redis://127.0.0.1:6379".into(),
+        traces: false,
         baseline_consumer: None,
     };
     let mut it = std::env::args().skip(1);
@@ -85,6 +94,7 @@ fn args() -> Result<Args> {
             "--window" => args.window = value()?.parse()?,
             "--concurrency" => args.concurrency = value()?.parse()?,
             "--kv" => args.kv = value()?,
+            "--traces" => args.traces = true,
             "--baseline-consumer" => args.baseline_consumer = Some(value()?),
             _ => {} // cargo's own (`--test`, filters)
         }
@@ -180,7 +190,14 @@ async fn start_baseline(input: &str, output: &str, concurrency: usize) -> Result
 }
 
 /// `agent-store up` on the broker with the echo and noop components.
-async fn start_host(prefix: &str, kv: &str, dedup: bool, concurrency: usize, dir: &std::path::Path) -> Result<Child> {
+async fn start_host(
+    prefix: &str,
+    kv: &str,
+    dedup: bool,
+    concurrency: usize,
+    dir: &std::path::Path,
+    otlp: Option<&str>,
+) -> Result<Child> {
     let wasm = wasm_dir();
     for name in ["test_probe", "test_noop"] {
         if !wasm.join(format!("{name}.wasm")).exists() {
@@ -217,6 +234,7 @@ concurrency = {concurrency}
         .args(["--broker", &amqp_url(), "--broker-prefix", prefix, "--kv", &kv])
         .args(["--broker-dedup-window", if dedup { "24h" } else { "0s" }])
         .env("AGENT_STORE_LOG", "warn,agent_store::cli=info")
+        .envs(otlp.map(|url| ("OTEL_EXPORTER_OTLP_ENDPOINT", url)))
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
@@ -374,6 +392,56 @@ fn queue_sender(
     }
 }
 
+const TRACES_OFF: &str = "agent-store echo, idempotency on, traces off";
+const TRACES_ON: &str = "agent-store echo, idempotency on, traces exported";
+
+/// The host's replies reach the driver's queue.
+async fn bind_replies(channel: &Channel, queue: &str, prefix: &str) -> Result<()> {
+    channel
+        .queue_bind(
+            queue.into(),
+            Names::new(prefix).events().into(),
+            "test.reply".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// An OTLP/HTTP collector that takes every export and keeps only counts.
+struct Collector {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<(u64, u64)>>,
+}
+
+impl Collector {
+    async fn start() -> Result<Self> {
+        let received = std::sync::Arc::new(std::sync::Mutex::new((0, 0)));
+        let counts = received.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let counts = counts.clone();
+                async move {
+                    let mut counts = counts.lock().unwrap();
+                    counts.0 += 1;
+                    counts.1 += body.len() as u64;
+                    ""
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { url, received })
+    }
+
+    fn received(&self) -> (u64, u64) {
+        *self.received.lock().unwrap()
+    }
+}
+
 fn subscription(component: &str, ty: &str, concurrency: usize) -> Subscription {
     Subscription { component: component.into(), filters: vec![Filter::new(ty)], concurrency }
 }
@@ -435,18 +503,37 @@ async fn bench(args: &Args) -> Result<()> {
         if !args.bench {
             return anyhow::Ok(());
         }
+        if args.traces {
+            let collector = Collector::start().await?;
+            bind_replies(&publish, &host_out, &prefix).await?;
+            for _ in 0..runs {
+                for (name, otlp) in [(TRACES_OFF, None), (TRACES_ON, Some(collector.url.as_str()))] {
+                    let dir = tempfile::tempdir()?;
+                    let _host = start_host(&prefix, &args.kv, true, concurrency, dir.path(), otlp).await?;
+                    for warm_up in [true, false] {
+                        let sample = closed_loop(
+                            &publish,
+                            &replies,
+                            &host_out,
+                            events,
+                            window,
+                            event_sender(&prefix, "test.echo"),
+                        )
+                        .await?;
+                        if !warm_up {
+                            rows.entry(name).or_default().push(sample);
+                        }
+                    }
+                }
+            }
+            let (spans, bytes) = collector.received();
+            println!("\nthe collector took {spans} export requests, {bytes} bytes");
+            return anyhow::Ok(());
+        }
         for dedup in [true, false] {
             let dir = tempfile::tempdir()?;
-            let _host = start_host(&prefix, &args.kv, dedup, concurrency, dir.path()).await?;
-            publish
-                .queue_bind(
-                    host_out.as_str().into(),
-                    Names::new(&prefix).events().into(),
-                    "test.reply".into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
+            let _host = start_host(&prefix, &args.kv, dedup, concurrency, dir.path(), None).await?;
+            bind_replies(&publish, &host_out, &prefix).await?;
             for run in 0..=runs {
                 let sample =
                     closed_loop(&publish, &replies, &host_out, events, window, event_sender(&prefix, "test.echo"))
@@ -495,6 +582,8 @@ async fn bench(args: &Args) -> Result<()> {
         "baseline (open loop)",
         "agent-store noop, idempotency on",
         "agent-store noop, idempotency off",
+        TRACES_OFF,
+        TRACES_ON,
     ] {
         if let Some(samples) = rows.get(name) {
             let (line, rate) = summary(name, samples);
@@ -508,6 +597,7 @@ async fn bench(args: &Args) -> Result<()> {
         ("agent-store echo, idempotency off", "baseline (closed loop)"),
         ("agent-store noop, idempotency on", "baseline (open loop)"),
         ("agent-store noop, idempotency off", "baseline (open loop)"),
+        (TRACES_ON, TRACES_OFF),
     ] {
         if let Some(r) = ratio(host, base) {
             println!("ratio {host} / {base}: {r:.2}");

@@ -6,6 +6,10 @@
 //! - `deliver/noop`: `test_noop.wasm`, whose handler returns no events (204).
 //! - `deliver/echo`: `test_probe.wasm` answering `test.echo` with one event,
 //!   so that the reply path (encode in the guest, decode in the host) counts.
+//! - `metrics/echo`: what the host's metrics add to one delivery of
+//!   `deliver/echo`: its input counted as published, the delivery (count,
+//!   latency and memory histograms, outcome) and its reply counted as
+//!   published, with the labels the dispatcher uses.
 //! - `breakdown/noop`: where the time of `deliver/noop` goes, measured piece
 //!   by piece on a bare copy of the host's call path (see [`bare`]), over
 //!   engines configured here so that pool settings can be compared.
@@ -330,10 +334,35 @@ fn breakdown(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     group.finish();
 }
 
+/// The metrics of one echo delivery, as the dispatcher and the ingress
+/// record them.
+fn metrics(c: &mut Criterion) {
+    use agent_store::metrics::{DeliveryMetrics, metrics};
+    let input = event("test.echo");
+    let reply = event("test.reply");
+    let m = metrics();
+    let delivery = DeliveryMetrics::new("echo");
+    let (admin, echo) = (m.known.admin(), m.known.component("echo"));
+    let digest = "0123456789abcdef0123456789abcdef";
+    let mut group = c.benchmark_group("metrics");
+    group.bench_function("echo", |b| {
+        b.iter(|| {
+            m.published(black_box(&input), &admin);
+            let running = delivery.running();
+            delivery.delivered(black_box(&input), digest, Duration::from_micros(60), 2 << 20, None);
+            drop(running);
+            delivery.settled(&agent_store::broker::Outcome::Retry(String::new()));
+            m.published(black_box(&reply), &echo);
+        })
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio_runtime();
     deliver(c, &rt, "noop", "test_noop", &event("store.bench.tick"), 0);
     deliver(c, &rt, "echo", "test_probe", &event("test.echo"), 1);
+    metrics(c);
     breakdown(c, &rt);
 }
 

@@ -8,3 +8,4 @@ pub mod cluster;
 pub mod deploy;
 pub mod metrics;
 pub mod server;
+pub mod telemetry;

@@ -65,6 +65,7 @@ async fn a_human_takes_over_an_escalated_conversation_and_hands_it_back() -> Res
 
     // The stand-in seller: a frustrated customer, the AI's answer, an escalation.
     let customer = json!({ "id": "cus-acme-1", "name": "Marta" });
+    agent_store_tests::customer_wrote(None, "Is this a scam? I paid and want a refund!!");
     post(
         &host,
         event(

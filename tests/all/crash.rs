@@ -52,6 +52,7 @@ fn phone(n: usize) -> String {
 fn webhook(n: usize, run: &str, step: usize, content: Value) -> Vec<u8> {
     let (number, _) = BRANDS[n % BRANDS.len()];
     let phone = phone(n);
+    agent_store_tests::customer_wrote(Some(&phone), content["text"]["body"].as_str().unwrap_or_default());
     let mut message = json!({"from": phone, "id": format!("wamid.CRASH.{run}.{n}.{step}"), "timestamp": "1764806400"});
     message.as_object_mut().unwrap().extend(content.as_object().unwrap().clone());
     json!({
@@ -93,15 +94,15 @@ impl Dice {
 
 /// How the hosts of one crash test start.
 #[derive(Clone)]
-struct Setup {
-    api: String,
-    prefix: String,
+pub(crate) struct Setup {
+    pub(crate) api: String,
+    pub(crate) prefix: String,
     /// `--kv`: the embedded store in the data directory when `None`.
-    kv: Option<String>,
+    pub(crate) kv: Option<String>,
 }
 
 impl Setup {
-    fn host(&self, data_dir: &std::path::Path) -> HostBuilder {
+    pub(crate) fn host(&self, data_dir: &std::path::Path) -> HostBuilder {
         let mut builder = HostBuilder::new(agent_store_tests::workspace_root().join("spin.toml"));
         for (name, value) in demo_env() {
             if !name.starts_with("SPIN_VARIABLE_WHATSAPP_API_") && name != "SPIN_VARIABLE_WHATSAPP_SANDBOX" {
@@ -126,10 +127,10 @@ impl Setup {
 
 /// Where the customers send their webhooks: the hosts alive now.
 #[derive(Clone, Default)]
-struct Doors(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Doors(Arc<Mutex<Vec<String>>>);
 
 impl Doors {
-    fn set(&self, slot: usize, url: Option<&str>) {
+    pub(crate) fn set(&self, slot: usize, url: Option<&str>) {
         let mut doors = self.0.lock().unwrap();
         if doors.len() <= slot {
             doors.resize(slot + 1, String::new());
@@ -236,13 +237,33 @@ impl Shopper {
     }
 }
 
-/// Every customer writing at once; the sum of the webhooks they sent.
-fn customers(doors: &Doors, run: &str, api: &Arc<FakeCloudApi>) -> tokio::task::JoinHandle<Result<usize>> {
-    let secret = demo_env()
+/// Customer `n` (a buyer when `n` is a multiple of 3) asks, and a buyer
+/// goes on to place an order; the webhooks it sent.
+pub(crate) async fn shop(n: usize, doors: &Doors, run: &str, api: &Arc<FakeCloudApi>) -> Result<usize> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let shopper = Shopper {
+        n,
+        run: run.to_string(),
+        doors: doors.clone(),
+        api: api.clone(),
+        client,
+        secret: app_secret(),
+        webhooks: 0,
+    };
+    shopper.shop().await
+}
+
+fn app_secret() -> String {
+    demo_env()
         .into_iter()
         .find(|(name, _)| name == "SPIN_VARIABLE_WHATSAPP_APP_SECRET")
         .map(|(_, v)| v)
-        .expect("the app secret in demo.env");
+        .expect("the app secret in demo.env")
+}
+
+/// Every customer writing at once; the sum of the webhooks they sent.
+fn customers(doors: &Doors, run: &str, api: &Arc<FakeCloudApi>) -> tokio::task::JoinHandle<Result<usize>> {
+    let secret = app_secret();
     let (doors, run, api) = (doors.clone(), run.to_string(), api.clone());
     tokio::spawn(async move {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;

@@ -82,6 +82,9 @@ impl Customer<'_> {
     async fn send(&mut self, content: Value) -> Result<()> {
         self.sent += 1;
         let text = content.get("body").or(content.get("title")).cloned().unwrap_or(json!(""));
+        if content["kind"] == "text" {
+            agent_store_tests::customer_wrote(None, text.as_str().unwrap_or_default());
+        }
         let mut message = event(
             "store.chat.message.new",
             json!({

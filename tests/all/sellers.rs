@@ -126,6 +126,9 @@ impl<'a> Customer<'a> {
     async fn send(&mut self, content: Value) -> Result<()> {
         self.n += 1;
         let text = content.get("body").or(content.get("title")).cloned().unwrap_or(json!(""));
+        if content["kind"] == "text" {
+            agent_store_tests::customer_wrote(None, text.as_str().unwrap_or_default());
+        }
         let brand = self.script.brand;
         let mut message = event(
             "store.chat.message.new",

@@ -99,6 +99,7 @@ fn host(app: &tempfile::TempDir) -> HostBuilder {
 
 /// A webhook with one text message, as the Cloud API documents it.
 pub(crate) fn text_webhook(phone: &str, message_id: &str, body: &str) -> Vec<u8> {
+    agent_store_tests::customer_wrote(Some(phone), body);
     json!({
         "object": "whatsapp_business_account",
         "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {

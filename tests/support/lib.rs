@@ -22,6 +22,30 @@ pub const TEST_TOKEN: &str = "test-admin-token";
 /// the first time).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Where this test run keeps every host's log lines and what its customers
+/// wrote, so that a check after the whole suite can grep the logs for
+/// customer data (`cargo xtask test` sets it).
+pub const LOG_DIR_ENV: &str = "AGENT_STORE_TEST_LOG_DIR";
+
+pub fn log_dir() -> Option<PathBuf> {
+    std::env::var_os(LOG_DIR_ENV).filter(|d| !d.is_empty()).map(PathBuf::from)
+}
+
+/// The file a customer's phone numbers and messages are recorded in.
+pub const CUSTOMERS_FILE: &str = "customers.jsonl";
+
+/// Records what a test customer sent the store (its phone number when it
+/// came as WhatsApp, and the text): none of it may appear in a log line.
+pub fn customer_wrote(phone: Option<&str>, text: &str) {
+    use std::io::Write as _;
+    let Some(dir) = log_dir() else { return };
+    let line = serde_json::json!({ "phone": phone, "text": text }).to_string();
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(CUSTOMERS_FILE)) {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
 /// A new temporary directory only its owner can read: what the host wants
 /// for its data directory (it refuses one that others can read).
 pub fn private_dir() -> Result<tempfile::TempDir> {
@@ -145,9 +169,21 @@ impl HostBuilder {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let (address_tx, mut address_rx) = tokio::sync::mpsc::unbounded_channel();
         let sink = logs.clone();
+        let mut kept = match log_dir() {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir)?;
+                let file = dir.join(format!("host-{}.log", child.id().unwrap_or_default()));
+                Some(std::fs::OpenOptions::new().create(true).append(true).open(file)?)
+            }
+            None => None,
+        };
         tokio::spawn(async move {
+            use std::io::Write as _;
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(file) = kept.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
                 if let Ok(json) = serde_json::from_str::<Value>(&line)
                     && let Some(address) = json.get("address").and_then(Value::as_str)
                 {

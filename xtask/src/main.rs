@@ -36,6 +36,8 @@ const HOST: &str = "agent-store";
 const PACKAGES_DIR: &str = "brands";
 /// Tells the host and the test harness where the built components are.
 const WASM_DIR_ENV: &str = "AGENT_STORE_WASM_DIR";
+/// Where the end-to-end tests keep their hosts' logs (tests/support).
+const TEST_LOG_DIR_ENV: &str = "AGENT_STORE_TEST_LOG_DIR";
 /// The fuzz targets' package, and the profile they run in: release speed
 /// with overflow checks (see Cargo.toml).
 const FUZZ: &str = "agent-store-fuzz";
@@ -62,6 +64,9 @@ Commands:
                         stock Spin test runs (SPIN, else `spin` on PATH; none: it skips); build; then
                         `cargo test --workspace --all-targets` and the doctests, with
                         AGENT_STORE_WASM_DIR set (a smoke run of every fuzz target included).
+                        Every test host's log lines are kept under <target dir>/test-logs/;
+                        after a full run, a check greps them for the test customers' phone
+                        numbers and messages (none may appear).
                         Arguments go to `cargo test` verbatim:
                         `cargo xtask test -p product-catalog -- --nocapture`.
   bench [<cargo bench args>]
@@ -516,8 +521,23 @@ fn test_phases(phases: &mut Phases, args: &[OsString]) -> Result<()> {
     if !picks_targets {
         command.arg("--all-targets");
     }
-    command.args(args).env(WASM_DIR_ENV, &wasm_dir);
+    // Every test host's log lines and what the test customers wrote are
+    // kept here, for the check after the suite that no log names a customer.
+    let logs = ws.target_dir.join("test-logs");
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    command.args(args).env(WASM_DIR_ENV, &wasm_dir).env(TEST_LOG_DIR_ENV, &logs);
     phases.run("test", || run_step(&mut command, "the tests"))?;
+
+    if !picks_packages && !picks_targets {
+        let mut command = cargo(&ws.root);
+        command
+            .args(["test", "-p", "agent-store-tests", "--test", "all", "--", "--ignored", "--exact"])
+            .arg("logs::the_suite_logs_hold_no_phone_number_and_no_message_text")
+            .env(WASM_DIR_ENV, &wasm_dir)
+            .env(TEST_LOG_DIR_ENV, &logs);
+        phases.run("logs", || run_step(&mut command, "the check of the suite's logs"))?;
+    }
 
     if !picks_targets {
         let mut command = cargo(&ws.root);

@@ -3,7 +3,7 @@
 //! deadline.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -101,16 +101,21 @@ pub struct CallOutcome {
     pub output: String,
     /// Wall time of the call, waiting for a turn included.
     pub elapsed: Duration,
+    /// Bytes of linear memory the instance had when it ended (every memory
+    /// it created and grew).
+    pub memory: u64,
 }
 
-/// Enforces the memory limit and remembers that it did.
+/// Enforces the memory limit and remembers that it did, and how much the
+/// instance took.
 pub(crate) struct Limiter {
     memory_limit: u64,
     hit: Arc<AtomicBool>,
+    taken: Arc<AtomicU64>,
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired as u64 > self.memory_limit {
             self.hit.store(true, Ordering::Relaxed);
             return Err(wasmtime::Error::msg(format!(
@@ -118,6 +123,9 @@ impl ResourceLimiter for Limiter {
                 self.memory_limit / (1024 * 1024)
             )));
         }
+        // Called at a memory's creation too (from 0), so this adds up to
+        // everything the instance holds.
+        self.taken.fetch_add(desired.saturating_sub(current) as u64, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -147,7 +155,12 @@ impl ComponentPre {
         &self.component
     }
 
-    fn new_store(&self, ctx: &CallContext, output: &GuestOutput) -> Result<(Store<InvocationState>, Flags)> {
+    fn new_store(
+        &self,
+        ctx: &CallContext,
+        output: &GuestOutput,
+        memory: &Arc<AtomicU64>,
+    ) -> Result<(Store<InvocationState>, Flags)> {
         let sandbox = &self.sandbox;
         let mut wasi = WasiCtx::builder();
         wasi.stdout(output.clone()).stderr(output.clone());
@@ -177,7 +190,7 @@ impl ComponentPre {
                 component: self.id.clone(),
                 brand: ctx.brand.clone(),
             },
-            limiter: Limiter { memory_limit: sandbox.memory_limit, hit: out_of_memory.clone() },
+            limiter: Limiter { memory_limit: sandbox.memory_limit, hit: out_of_memory.clone(), taken: memory.clone() },
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -202,8 +215,14 @@ impl ComponentPre {
         let started = Instant::now();
         let output = GuestOutput::new(MAX_GUEST_OUTPUT);
         let _permit = self.permits.acquire().await;
-        let result = self.call_inner(request, ctx, &output).await;
-        CallOutcome { result, output: output.text(), elapsed: started.elapsed() }
+        let memory = Arc::new(AtomicU64::new(0));
+        let result = self.call_inner(request, ctx, &output, &memory).await;
+        CallOutcome {
+            result,
+            output: output.text(),
+            elapsed: started.elapsed(),
+            memory: memory.load(Ordering::Relaxed),
+        }
     }
 
     async fn call_inner(
@@ -211,8 +230,9 @@ impl ComponentPre {
         request: http::Request<Bytes>,
         ctx: &CallContext,
         output: &GuestOutput,
+        memory: &Arc<AtomicU64>,
     ) -> Result<http::Response<Bytes>, CallError> {
-        let (mut store, flags) = self.new_store(ctx, output).map_err(|e| CallError::Setup(format!("{e:#}")))?;
+        let (mut store, flags) = self.new_store(ctx, output, memory).map_err(|e| CallError::Setup(format!("{e:#}")))?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = request.map(Full::new);
         let setup = (|| {

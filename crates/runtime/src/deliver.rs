@@ -60,6 +60,8 @@ pub struct Delivery {
     pub output: String,
     /// Wall time of the call.
     pub elapsed: Duration,
+    /// Bytes of linear memory the instance had when it ended.
+    pub memory: u64,
 }
 
 /// The error text of a failed reply: `{"error": "..."}` from the SDK, or the
@@ -90,6 +92,7 @@ impl ComponentPre {
                     result: Err(DeliveryError::Encode(e.to_string())),
                     output: String::new(),
                     elapsed: Duration::ZERO,
+                    memory: 0,
                 };
             }
         };
@@ -110,6 +113,6 @@ impl ComponentPre {
         if let Err(e) = &result {
             tracing::debug!(component = %self.id, event = event.id(), error = %e, "delivery failed");
         }
-        Delivery { result, output: outcome.output, elapsed: outcome.elapsed }
+        Delivery { result, output: outcome.output, elapsed: outcome.elapsed, memory: outcome.memory }
     }
 }

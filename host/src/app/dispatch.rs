@@ -9,7 +9,7 @@ use std::sync::Weak;
 
 use agent_store_runtime::capabilities::key_value::staged::Transaction;
 use async_trait::async_trait;
-use cloudevents::{AttributesReader, Event};
+use cloudevents::Event;
 use tracing::Instrument;
 
 use super::tap::{TapKind, TapRecord};
@@ -37,15 +37,7 @@ impl Handler for Dispatcher {
         let Some(app) = self.app.upgrade() else {
             return Outcome::Retry("the host is shutting down".into());
         };
-        let span = tracing::info_span!(
-            "deliver",
-            otel.kind = "consumer",
-            messaging.system = app.broker.kind(),
-            component = %self.component,
-            event_type = %event.ty(),
-            event_id = %event.id(),
-            attempt,
-        );
+        let span = super::trace::delivery_span(&event, &self.component, app.broker.kind(), attempt);
         let outcome = self.deliver(&app, event).instrument(span).await;
         self.metrics.settled(&outcome);
         outcome
@@ -84,13 +76,20 @@ impl Dispatcher {
         let Some(loaded) = app.component(component) else {
             return Outcome::Retry(format!("component `{component}` is not loaded"));
         };
+        tracing::Span::current().record("version", &loaded.pre.digest[..12]);
         let brand = event.extension(agent_store_events::ext::BRAND).map(|v| v.to_string());
         let transaction = app.broker.stages_writes().then(Transaction::new);
         let ctx = app.call_context(component, Some(cause.clone()), brand, transaction);
         let running = self.metrics.running();
         let delivery = loaded.pre.deliver(&event, &ctx).await;
         drop(running);
-        self.metrics.delivered(&event, &loaded.pre.digest, delivery.elapsed, delivery.result.as_ref().err());
+        self.metrics.delivered(
+            &event,
+            &loaded.pre.digest,
+            delivery.elapsed,
+            delivery.memory,
+            delivery.result.as_ref().err(),
+        );
         log_output(component, &delivery.output);
         let elapsed_ms = Some(delivery.elapsed.as_millis() as u64);
         match delivery.result {

@@ -3,9 +3,12 @@
 //! tracing extension) and a loop between components is caught.
 
 use agent_store_events::ext;
-use cloudevents::Event;
 use cloudevents::event::ExtensionValue;
+use cloudevents::{AttributesReader, Event};
 use rand::Rng;
+use tracing::Span;
+
+use crate::telemetry;
 
 fn random_hex(bytes: usize) -> String {
     let mut rng = rand::rng();
@@ -44,6 +47,62 @@ fn traceparent(event: &Event) -> Option<String> {
     event.extension(ext::TRACEPARENT).map(|v| v.to_string())
 }
 
+fn extension(event: &Event, name: &str) -> Option<String> {
+    event.extension(name).map(|v| v.to_string())
+}
+
+/// The span one delivery of `event` to `component` runs in: every log line
+/// written while it runs (the host's and the component's) names the event,
+/// its brand, conversation and trace; exported, it continues the trace of
+/// the span that published the event.
+pub fn delivery_span(event: &Event, component: &str, messaging_system: &str, attempt: u32) -> Span {
+    let traceparent = traceparent(event);
+    let span = tracing::info_span!(
+        "deliver",
+        otel.kind = "consumer",
+        messaging.system = messaging_system,
+        messaging.operation.type = "process",
+        component,
+        version = tracing::field::Empty,
+        event_type = %event.ty(),
+        event_id = %event.id(),
+        brand = extension(event, ext::BRAND),
+        conversation = extension(event, ext::CONVERSATION),
+        trace_id = traceparent.as_deref().and_then(trace_id),
+        attempt,
+    );
+    let tracestate = extension(event, ext::TRACESTATE);
+    telemetry::continue_trace(&span, traceparent.as_deref(), tracestate.as_deref());
+    span
+}
+
+/// The `publish` span of one event, ended as soon as the event's trace
+/// context names it: what the event causes hangs under it.
+fn publish_span(event: &Event) -> Span {
+    tracing::info_span!(
+        "publish",
+        otel.kind = "producer",
+        messaging.operation.type = "create",
+        event_type = %event.ty(),
+        event_id = %event.id(),
+    )
+}
+
+/// The trace context for `event`, published now: its `publish` span's when
+/// spans are exported, else a new span id in `parent`'s trace (or a new
+/// trace).
+fn next_traceparent(event: &Event, parent: Option<&str>) -> String {
+    if telemetry::exporting()
+        && let Some(traceparent) = telemetry::traceparent_of(&publish_span(event))
+    {
+        return traceparent;
+    }
+    match parent {
+        Some(parent) => child_of(parent),
+        None => new_traceparent(),
+    }
+}
+
 /// What an event passes on to the events it causes: its hop count and its
 /// trace.
 #[derive(Debug, Clone)]
@@ -73,7 +132,10 @@ impl Cause {
 pub fn stamp_external(event: &mut Event) {
     event.set_extension(ext::DEPTH, ExtensionValue::Integer(0));
     if traceparent(event).as_deref().and_then(trace_id).is_none() {
-        event.set_extension(ext::TRACEPARENT, new_traceparent());
+        // Inside a route's span (a webhook the gateway turns into events),
+        // the event continues the request's trace.
+        let traceparent = next_traceparent(event, None);
+        event.set_extension(ext::TRACEPARENT, traceparent);
     }
 }
 
@@ -82,8 +144,8 @@ pub fn stamp_external(event: &mut Event) {
 /// the cause's trace.
 pub fn stamp_caused(event: &mut Event, cause: &Cause) {
     event.set_extension(ext::DEPTH, ExtensionValue::Integer(i64::from(cause.depth) + 1));
-    let parent = cause.traceparent.clone().unwrap_or_else(new_traceparent);
-    event.set_extension(ext::TRACEPARENT, child_of(&parent));
+    let traceparent = next_traceparent(event, cause.traceparent.as_deref());
+    event.set_extension(ext::TRACEPARENT, traceparent);
     if let Some(state) = cause.tracestate.clone()
         && event.extension(ext::TRACESTATE).is_none()
     {

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::telemetry::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "agent-store",
@@ -29,12 +31,12 @@ pub struct Cli {
     /// when stderr is not a terminal).
     #[arg(long, global = true, env = "AGENT_STORE_LOG_FORMAT")]
     log_format: Option<LogFormat>,
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+    /// Export traces to this OTLP/HTTP collector (a base URL, as
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` takes it; that variable works too).
+    /// Off when neither is set.
+    #[arg(long, global = true, value_name = "URL")]
+    otlp: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,30 +99,17 @@ impl HostArgs {
     }
 }
 
-fn init_logging(format: Option<LogFormat>) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-
-    let filter = EnvFilter::try_from_env("AGENT_STORE_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift_codegen=warn,lapin=warn"));
-    let json = match format {
-        Some(LogFormat::Json) => true,
-        Some(LogFormat::Text) => false,
-        None => !std::io::stderr().is_terminal(),
-    };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json {
-        builder.json().flatten_event(true).with_current_span(false).init();
-    } else {
-        builder.init();
-    }
-}
-
 /// The entry point of the binary.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // Dropped last, after the runtime: the spans still queued are flushed.
+    let _telemetry = match crate::telemetry::init(cli.log_format, cli.otlp.as_deref()) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

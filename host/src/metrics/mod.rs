@@ -148,6 +148,12 @@ fn model_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.05, 2.0, 12)
 }
 
+/// An instance takes from a few hundred KiB (a small Rust component) to
+/// the sandbox's memory limit.
+fn memory_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(256.0 * 1024.0, 2.0, 12)
+}
+
 type Histograms<S> = Family<S, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -166,6 +172,7 @@ pub struct Metrics {
     in_flight: Family<ComponentLabel, Gauge>,
     dead_letters: Family<ComponentLabel, Counter>,
     limits: Family<LimitLabels, Counter>,
+    memory: Histograms<ComponentLabel>,
     broker_connected: Family<BrokerLabel, Gauge>,
     broker_reconnects: Family<BrokerLabel, Counter>,
     broker_pending: Family<BrokerLabel, Gauge>,
@@ -229,6 +236,12 @@ impl Metrics {
             "Invocations stopped by the sandbox: past the time limit (epoch interruption) or the memory limit",
             Family::clone(&limits),
         );
+        let memory: Histograms<ComponentLabel> = Family::new_with_constructor(|| Histogram::new(memory_buckets()));
+        registry.register(
+            "wasm_memory_bytes",
+            "Linear memory an instance held when its invocation ended (deliveries and route requests), by component",
+            memory.clone(),
+        );
         let broker_connected = Family::default();
         registry.register(
             "broker_connected",
@@ -278,6 +291,7 @@ impl Metrics {
             in_flight,
             dead_letters,
             limits,
+            memory,
             broker_connected,
             broker_reconnects,
             broker_pending,
@@ -348,6 +362,15 @@ impl Metrics {
         self.dead_letters.get_or_create(&ComponentLabel { component: self.known.component(component) }).inc();
     }
 
+    /// An HTTP route's call ended holding `memory` bytes of linear memory.
+    pub fn route_called(&self, component: &str, memory: u64) {
+        if memory > 0 {
+            self.memory
+                .get_or_create(&ComponentLabel { component: self.known.component(component) })
+                .observe(memory as f64);
+        }
+    }
+
     /// An HTTP route's call failed with `error`.
     pub fn call_failed(&self, component: &str, error: &CallError) {
         if let Some(limit) = limit_of(error) {
@@ -407,6 +430,7 @@ pub struct DeliveryMetrics {
     outcomes: [Counter; 3],
     in_flight: Gauge,
     limits: [Counter; 2],
+    memory: Histogram,
     /// The latency histogram of the version that served last: a version
     /// changes only with a deploy.
     latency: Mutex<Option<(String, Histogram)>>,
@@ -439,6 +463,7 @@ impl DeliveryMetrics {
             ],
             in_flight: m.in_flight.get_or_create(&ComponentLabel { component: component.clone() }).clone(),
             limits: [limit(Limit::time), limit(Limit::memory)],
+            memory: m.memory.get_or_create(&ComponentLabel { component: component.clone() }).clone(),
             latency: Mutex::new(None),
             component,
         }
@@ -450,8 +475,16 @@ impl DeliveryMetrics {
         Running(&self.in_flight)
     }
 
-    /// The component ran for `event` (version `digest`) for `elapsed`.
-    pub fn delivered(&self, event: &Event, digest: &str, elapsed: Duration, error: Option<&DeliveryError>) {
+    /// The component ran for `event` (version `digest`) for `elapsed`,
+    /// holding `memory` bytes of linear memory at the end.
+    pub fn delivered(
+        &self,
+        event: &Event,
+        digest: &str,
+        elapsed: Duration,
+        memory: u64,
+        error: Option<&DeliveryError>,
+    ) {
         let m = metrics();
         if event.ty() == types::BRAND_ONBOARDED {
             // Its brand is one the store runs from now on.
@@ -466,6 +499,9 @@ impl DeliveryMetrics {
         };
         m.delivered.get_or_create(&labels).inc();
         self.latency(digest).observe(elapsed.as_secs_f64());
+        if memory > 0 {
+            self.memory.observe(memory as f64);
+        }
         if let Some(DeliveryError::Call(error)) = error
             && let Some(limit) = limit_of(error)
         {

@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::json;
+use tracing::Instrument;
 
 use super::{MAX_REQUEST_BODY, ServerState};
 use crate::app::log_output;
@@ -67,11 +68,26 @@ pub(super) async fn handle(State(state): State<ServerState>, request: Request) -
         parts.uri = uri;
     }
 
+    let span = tracing::info_span!(
+        "route",
+        otel.kind = "server",
+        otel.name = format!("{} {raw_route}", parts.method),
+        http.request.method = %parts.method,
+        http.route = raw_route,
+        component = %route.component,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    crate::telemetry::continue_trace(&span, header("traceparent"), header("tracestate"));
     let ctx = state.app.call_context(&route.component);
-    let outcome = component.pre.call(http::Request::from_parts(parts, body), &ctx).await;
-    log_output(&route.component, &outcome.output);
+    let outcome = component.pre.call(http::Request::from_parts(parts, body), &ctx).instrument(span.clone()).await;
+    span.in_scope(|| log_output(&route.component, &outcome.output));
+    crate::metrics::metrics().route_called(&route.component, outcome.memory);
     match outcome.result {
-        Ok(response) => response.map(Body::from),
+        Ok(response) => {
+            span.record("http.response.status_code", response.status().as_u16());
+            response.map(Body::from)
+        }
         Err(error) => {
             tracing::warn!(component = %route.component, path, error = %error, "route handler failed");
             crate::metrics::metrics().call_failed(&route.component, &error);

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use async_trait::async_trait;
+use tracing::Instrument;
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::fermyon::spin::llm as wit;
@@ -97,6 +98,17 @@ pub enum LlmError {
     /// The input was refused.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+}
+
+impl LlmError {
+    /// A bounded name for the failure, for spans and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ModelNotSupported => "model_not_supported",
+            Self::Runtime(_) => "runtime",
+            Self::InvalidInput(_) => "invalid_input",
+        }
+    }
 }
 
 /// A source of inference: a model server, or nothing at all.
@@ -366,7 +378,25 @@ impl wit::Host for &mut LlmCtx {
             })
             .unwrap_or_default();
         let started = Instant::now();
-        let result = self.models.backend(&model).infer(&model, &prompt, &params).await;
+        let span = tracing::debug_span!(
+            "llm.inference",
+            otel.kind = "client",
+            gen_ai.operation.name = "text_completion",
+            gen_ai.request.model = %model,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let result = self.models.backend(&model).infer(&model, &prompt, &params).instrument(span.clone()).await;
+        match &result {
+            Ok(inference) => {
+                span.record("gen_ai.usage.input_tokens", inference.prompt_tokens);
+                span.record("gen_ai.usage.output_tokens", inference.generated_tokens);
+            }
+            Err(e) => {
+                span.record("error.type", e.kind());
+            }
+        }
         self.observe(&model, started, result.as_ref().ok().map(|i| (i.prompt_tokens, i.generated_tokens)));
         Ok(match result {
             Ok(inference) => {
@@ -410,7 +440,17 @@ impl wit::Host for &mut LlmCtx {
             return Ok(Err(to_wit(e)));
         }
         let started = Instant::now();
-        let result = self.models.backend(&model).embed(&model, &text).await;
+        let span = tracing::debug_span!(
+            "llm.embeddings",
+            otel.kind = "client",
+            gen_ai.operation.name = "embeddings",
+            gen_ai.request.model = %model,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+        );
+        let result = self.models.backend(&model).embed(&model, &text).instrument(span.clone()).await;
+        if let Ok(embeddings) = &result {
+            span.record("gen_ai.usage.input_tokens", embeddings.prompt_tokens);
+        }
         self.observe(&model, started, result.as_ref().ok().map(|e| (e.prompt_tokens, 0)));
         Ok(match result {
             Ok(e) => {

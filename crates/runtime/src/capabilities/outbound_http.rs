@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::Uri;
 use http_body_util::{BodyExt, Full};
+use tracing::Instrument;
 use wasmtime_wasi_http::{WasiBody, WasiHttpHooks};
 
 /// The suffix Spin gives components reached by service chaining.
@@ -185,35 +186,56 @@ impl WasiHttpHooks for OutboundHooks {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let internal_target = internal_target(&uri);
+        // The response future runs as a task of its own: it takes the
+        // caller's span along, so that what the request leads to (a publish,
+        // a chained component's writes) stays in the caller's trace.
+        let span = tracing::debug_span!(
+            "http.client",
+            otel.kind = "client",
+            otel.name = format!("{} {}", request.method(), uri.host().unwrap_or_default()),
+            http.request.method = %request.method(),
+            server.address = uri.host().unwrap_or_default(),
+            url.full = %redact_query(&uri),
+            http.response.status_code = tracing::field::Empty,
+        );
         match (internal_target, self.internal.clone()) {
             (Some(target), Some(internal)) => {
                 let caller = self.component.clone();
-                Box::new(async move {
-                    let (parts, body) = request.into_parts();
-                    let body = http_body_util::Limited::new(body, MAX_INTERNAL_BODY)
-                        .collect()
-                        .await
-                        .map_err(|_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(MAX_INTERNAL_BODY as u64)))?
-                        .to_bytes();
-                    let response = internal
+                Box::new(Instrument::instrument(
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = http_body_util::Limited::new(body, MAX_INTERNAL_BODY)
+                            .collect()
+                            .await
+                            .map_err(|_| {
+                                wasmtime_wasi_http::Error::HttpRequestBodySize(Some(MAX_INTERNAL_BODY as u64))
+                            })?
+                            .to_bytes();
+                        let response = internal
                         .handle(&caller, &target, http::Request::from_parts(parts, body))
                         .await
                         .map_err(|e| {
                             tracing::warn!(component = %caller, target, error = %format!("{e:#}"), "in-process request failed");
                             wasmtime_wasi_http::Error::InternalError(Some(format!("{e:#}")))
                         })?;
-                    let response = response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
-                    Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
-                })
+                        let response = response.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
+                        Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
+                    },
+                    span,
+                ))
             }
             (Some(target), None) => {
                 tracing::warn!(component = %self.component, target, "no in-process target for a .spin.internal request");
                 Box::new(async { Err(wasmtime_wasi_http::Error::DestinationNotFound) })
             }
-            (None, _) => Box::new(async move {
-                let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-                Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
-            }),
+            (None, _) => Box::new(Instrument::instrument(
+                async move {
+                    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+                    tracing::Span::current().record("http.response.status_code", response.status().as_u16());
+                    Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+                },
+                span,
+            )),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod memory;
 pub mod redis;
 pub mod staged;
+mod traced;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -248,9 +249,14 @@ impl<'a> KeyValueView<'a> {
         }
         self.ctx.open_handles += 1;
         let store = self.ctx.stores.open(label);
-        Ok(match &self.ctx.transaction {
+        let store = match &self.ctx.transaction {
             Some(txn) => txn.stage(label, store),
             None => store,
+        };
+        Ok(if tracing::level_enabled!(tracing::Level::DEBUG) {
+            Arc::new(traced::Traced { inner: store, label: Arc::from(label) })
+        } else {
+            store
         })
     }
 }
