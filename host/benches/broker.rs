@@ -505,11 +505,11 @@ async fn bench(args: &Args) -> Result<()> {
         }
         if args.traces {
             let collector = Collector::start().await?;
-            bind_replies(&publish, &host_out, &prefix).await?;
             for _ in 0..runs {
                 for (name, otlp) in [(TRACES_OFF, None), (TRACES_ON, Some(collector.url.as_str()))] {
                     let dir = tempfile::tempdir()?;
                     let _host = start_host(&prefix, &args.kv, true, concurrency, dir.path(), otlp).await?;
+                    bind_replies(&publish, &host_out, &prefix).await?;
                     for warm_up in [true, false] {
                         let sample = closed_loop(
                             &publish,

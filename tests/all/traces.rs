@@ -196,6 +196,10 @@ async fn a_purchase_is_one_trace_from_the_webhook_to_the_cloud_api_across_the_ag
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
 
+    // No delivery starts a trace of its own: each continues its event's.
+    let orphans: Vec<Span> =
+        collector.spans().into_iter().filter(|s| s.kind == "consumer" && s.parent.is_empty()).collect();
+    assert!(orphans.is_empty(), "deliveries outside their event's trace: {orphans:#?}");
     let seen = components(&journey);
     eprintln!("the order's trace: {} spans through {seen:?}", journey.len());
     assert!(seen.len() >= 4, "{seen:?}");

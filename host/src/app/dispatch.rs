@@ -37,7 +37,14 @@ impl Handler for Dispatcher {
         let Some(app) = self.app.upgrade() else {
             return Outcome::Retry("the host is shutting down".into());
         };
-        let span = super::trace::delivery_span(&event, &self.component, app.broker.kind(), attempt);
+        // A broker that opened the delivery's span already (RabbitMQ) runs
+        // this inside it.
+        let current = tracing::Span::current();
+        let span = if current.metadata().is_some_and(|m| m.name() == super::trace::DELIVERY_SPAN) {
+            current
+        } else {
+            super::trace::delivery_span(&event, &self.component, app.broker.kind(), attempt)
+        };
         let outcome = self.deliver(&app, event).instrument(span).await;
         self.metrics.settled(&outcome);
         outcome

@@ -51,6 +51,9 @@ fn extension(event: &Event, name: &str) -> Option<String> {
     event.extension(name).map(|v| v.to_string())
 }
 
+/// The name of a delivery's span.
+pub const DELIVERY_SPAN: &str = "deliver";
+
 /// The span one delivery of `event` to `component` runs in: every log line
 /// written while it runs (the host's and the component's) names the event,
 /// its brand, conversation and trace; exported, it continues the trace of
@@ -58,7 +61,7 @@ fn extension(event: &Event, name: &str) -> Option<String> {
 pub fn delivery_span(event: &Event, component: &str, messaging_system: &str, attempt: u32) -> Span {
     let traceparent = traceparent(event);
     let span = tracing::info_span!(
-        "deliver",
+        DELIVERY_SPAN,
         otel.kind = "consumer",
         messaging.system = messaging_system,
         messaging.operation.type = "process",

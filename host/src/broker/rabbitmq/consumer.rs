@@ -321,15 +321,10 @@ impl Core {
                 return self.dead_letter(&link, &mut ticket, &message, reason, attempt).await;
             }
         };
-        let span = tracing::info_span!(
-            "deliver",
-            otel.kind = "consumer",
-            messaging.system = "rabbitmq",
-            component = self.component(),
-            event_type = event.ty(),
-            event_id = event.id(),
-            attempt,
-        );
+        // The delivery's span from the start, so that the claim, the ack
+        // and a dead-lettering are logged about the event too; the
+        // dispatcher runs the component inside it.
+        let span = crate::app::trace::delivery_span(&event, self.component(), "rabbitmq", attempt);
         self.handle(&link, &mut ticket, &message, event, attempt).instrument(span).await;
     }
 
@@ -402,7 +397,10 @@ impl Core {
     /// lane down), renewing the claim while it runs.
     async fn run(&self, event: Event, attempt: u32, mut claim: Option<(&Handled, &str, &mut Token)>) -> Outcome {
         let handler = self.handler.clone();
-        let mut task = tokio::spawn(async move { handler.handle(event, attempt).await });
+        // In the delivery's span: the component's log lines and host calls
+        // belong to it.
+        let mut task =
+            tokio::spawn(async move { handler.handle(event, attempt).await }.instrument(tracing::Span::current()));
         loop {
             tokio::select! {
                 joined = &mut task => {
