@@ -25,9 +25,9 @@ for _ in $(seq 1 240); do curl -sf http://127.0.0.1:3000/readyz >/dev/null && br
 prometheus --config.file=deploy/prometheus/prometheus.yml --storage.tsdb.path="$work/prometheus" \
   --web.listen-address=127.0.0.1:9090 >"$work/prometheus.log" 2>&1 &
 
-# Customers of every brand: browse, pick, add to the cart, check out and
-# order (a number picks a choice on screen); one in four is angry and is
-# handed to a person.
+# Customers of every brand, more of some brands than others: browse,
+# pick, add to the cart, check out and order (a number picks a choice on
+# screen); every fourth round's customers are angry and handed to a person.
 chat() { # brand phone lines…
   local brand=$1 phone=$2; shift 2
   for line in "$@"; do echo "$line"; sleep 1.5; done | "$host" chat --brand "$brand" --phone "$phone" >/dev/null 2>&1 || true
@@ -36,11 +36,13 @@ for round in $(seq 1 6); do
   n=0
   for brand in fashion tech home beauty gaming; do
     n=$((n + 1))
-    phone="3460$(printf '%02d%02d000' "$round" "$n")"
-    case $((round % 4)) in
-      0) chat "$brand" "$phone" "hi" "this is a scam, I paid and nothing came, I want a refund now!!" "I want to talk to a person" & ;;
-      *) chat "$brand" "$phone" "hi" "what do you recommend?" "1" "1" "1" "1" "1" & ;;
-    esac
+    for c in $(seq 1 "$n"); do
+      phone="3460$(printf '%02d%02d%03d' "$round" "$n" "$c")"
+      case $((round % 4)) in
+        0) chat "$brand" "$phone" "hi" "this is a scam, I paid and nothing came, I want a refund now!!" "I want to talk to a person" & ;;
+        *) chat "$brand" "$phone" "hi" "what do you recommend?" "1" "1" "1" "1" "1" & ;;
+      esac
+    done
   done
   sleep 15
 done
@@ -48,7 +50,7 @@ sleep 20
 sleep 10
 
 query='sum by (brand) (rate(agent_store_events_delivered_total[1m]))'
-url="http://127.0.0.1:9090/graph?g0.expr=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$query")&g0.tab=0&g0.range_input=5m"
+url="http://127.0.0.1:9090/graph?g0.expr=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$query")&g0.tab=0&g0.range_input=3m"
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 \
   --virtual-time-budget=10000 --screenshot="$out" "$url"
 echo "wrote $out"
