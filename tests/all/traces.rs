@@ -149,7 +149,8 @@ async fn a_purchase_is_one_trace_from_the_webhook_to_the_cloud_api_across_the_ag
     let data = private_dir()?;
     let host = setup
         .host(data.path())
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url)
+        .arg("--otlp")
+        .arg(&collector.url)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("OTEL_SERVICE_NAME", "agent-store-test")
@@ -234,5 +235,16 @@ async fn a_purchase_is_one_trace_from_the_webhook_to_the_cloud_api_across_the_ag
     assert!(!sends.is_empty());
     assert!(sends.iter().all(|s| s.attributes.get("http.response.status_code").map(String::as_str) == Some("200")));
     drop(host);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_collector_spoken_to_over_grpc_is_refused_with_the_reason() -> Result<()> {
+    let printed = agent_store_tests::HostBuilder::repo_manifest()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .expect_failure()
+        .await?;
+    assert!(printed.contains("gRPC is not built in") && printed.contains("http/protobuf"), "{printed}");
     Ok(())
 }
