@@ -895,7 +895,8 @@ fn added_cart(conversation: &str) -> Event {
 async fn the_console_page_is_public_and_the_api_it_calls_is_not() -> Result<()> {
     let desk = desk()?;
     for (path, kind) in [("/sales/console", "text/html"), ("/sales/console/console.js", "text/javascript")] {
-        let request = http::Request::builder().method("GET").uri(format!("http://localhost{path}")).body(Bytes::new())?;
+        let request =
+            http::Request::builder().method("GET").uri(format!("http://localhost{path}")).body(Bytes::new())?;
         let response = desk.h.http(request).await?;
         assert_eq!(response.status().as_u16(), 200, "{path}");
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
