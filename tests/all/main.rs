@@ -3,6 +3,7 @@
 mod assistant;
 mod brands;
 mod broker;
+mod console;
 mod crash;
 mod host;
 mod hotswap;

@@ -60,7 +60,9 @@ Commands:
                         demo values of demo.env for the variables the environment does not set.
   test [<cargo test args>]
                         Make sure RabbitMQ (127.0.0.1:5672) and Redis (127.0.0.1:6379) are
-                        reachable, starting them if they are not; say which Spin CLI the
+                        reachable, starting them if they are not; install Chromium and
+                        chromedriver (apt-get install chromium chromium-driver) for the
+                        console's browser tests if they are missing; say which Spin CLI the
                         stock Spin test runs (SPIN, else `spin` on PATH; none: it skips); build; then
                         `cargo test --workspace --all-targets` and the doctests, with
                         AGENT_STORE_WASM_DIR set (a smoke run of every fuzz target included).
@@ -483,6 +485,7 @@ fn test_phases(phases: &mut Phases, args: &[OsString]) -> Result<()> {
     let ws = Workspace::load()?;
     phases.run("services", ensure_services)?;
     phases.run("tools", || ensure_manifest_validator(&ws.root))?;
+    phases.run("browser", ensure_browser)?;
     report_spin();
     let wasm_dir = phases.run("build", || build(&ws, Profile::Release))?;
     // The end-to-end tests run the host as a process; cargo builds a
@@ -637,6 +640,48 @@ fn ensure_manifest_validator(root: &Path) -> Result<()> {
     let status = pip.status().context("running pip")?;
     if !status.success() {
         bail!("installing the manifest validator's Python packages failed ({status})");
+    }
+    Ok(())
+}
+
+/// Debian's packages of the browser the sellers' console tests drive
+/// (tests/all/console.rs): Chromium, and chromedriver to drive it.
+const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Installs Chromium and chromedriver with apt-get when they are missing.
+/// Where they cannot be installed (no apt-get, not root, no network) the
+/// run goes on and the console's browser tests say they skip.
+fn ensure_browser() -> Result<()> {
+    if on_path("chromedriver") && (on_path("chromium") || Path::new("/usr/lib/chromium/chromium").is_file()) {
+        println!("chromium and chromedriver are installed");
+        return Ok(());
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !on_path("apt-get") || !root {
+        println!(
+            "chromium/chromedriver are missing and cannot be installed here (apt-get as root): \
+             the console's browser tests will skip; install them with `apt-get install -y {}`",
+            BROWSER_PACKAGES.join(" ")
+        );
+        return Ok(());
+    }
+    let install = || {
+        let mut apt = Command::new("apt-get");
+        apt.args(["install", "-y", "--no-install-recommends"]).args(BROWSER_PACKAGES);
+        apt.env("DEBIAN_FRONTEND", "noninteractive");
+        println!("$ {}", display_command(&apt));
+        apt.status().is_ok_and(|s| s.success())
+    };
+    // A fresh machine may not have package lists yet.
+    if !install() {
+        let _ = Command::new("apt-get").arg("update").status();
+        if !install() {
+            println!("installing {} failed: the console's browser tests will skip", BROWSER_PACKAGES.join(" "));
+        }
     }
     Ok(())
 }

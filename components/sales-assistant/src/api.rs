@@ -7,15 +7,19 @@
 //! | method | path | does |
 //! |---|---|---|
 //! | GET | `/sales/escalations` | the queue by priority, and the caller's accepted ones |
-//! | GET | `/sales/escalations/<id>` | one escalation with transcript, cart and suggestions |
+//! | GET | `/sales/escalations/<id>` | one escalation with transcript, cart, orders and suggestions |
 //! | GET | `/sales/escalations/<id>/suggestions` | strategies and reply drafts |
 //! | POST | `/sales/escalations/<id>/accept` | takes it (one seller only; 409 for the others) |
 //! | POST | `/sales/escalations/<id>/reply` | `{"text"}` to the customer, as `store.chat.response` |
 //! | POST | `/sales/escalations/<id>/release` | `{"resolution", "note"}` back to the AI seller |
 //! | GET | `/sales/analytics` | escalation rate, time to accept, resolutions, conversion |
+//!
+//! `/sales/console` is the web page human sellers use over this API
+//! ([`crate::console`]); it needs no token, the API it calls does.
 
 use agent_store_events::{
-    ChatResponse, EscalationAccepted, EscalationReleased, EventData, OutboundMessage, Resolution, Responder,
+    ChatResponse, EscalationAccepted, EscalationReleased, EventData, OutboundMessage, Resolution, Responder, Speaker,
+    TranscriptEntry,
 };
 use agent_store_sdk::{Emit, Event};
 use chrono::{DateTime, Utc};
@@ -58,6 +62,10 @@ type ApiResult = Result<Response, ApiError>;
 
 /// The HTTP entry point (every request that is not an event).
 pub async fn route(request: Request) -> Response {
+    // The console's page and assets are public; everything they call is not.
+    if let Some(page) = crate::console::serve(request.method(), request.path()) {
+        return page;
+    }
     match handle(&request).await {
         Ok(response) => response,
         Err(e) => {
@@ -286,11 +294,36 @@ async fn detail(seller: &Seller, id: &str, with_suggestions: bool, at: &At<'_>) 
         Some(c) if !c.transcript.is_empty() => &c.transcript,
         _ => &escalation.escalate.transcript,
     };
-    let mut body = json!({ "escalation": view(&escalation, now), "transcript": transcript });
+    let lines: Vec<Value> = transcript.iter().map(|line| transcript_line(line, conversation.as_ref())).collect();
+    // The cart as it last changed, else as it was when the seller escalated.
+    let cart = conversation.as_ref().and_then(|c| c.cart.as_ref()).or(escalation.escalate.cart.as_ref());
+    let orders = conversation.as_ref().map(|c| c.orders.as_slice()).unwrap_or_default();
+    let mut body = json!({
+        "escalation": view(&escalation, now),
+        "transcript": lines,
+        "cart": cart,
+        "orders": orders,
+    });
     if with_suggestions {
         body["suggestions"] = json!(crate::suggestions(&escalation, conversation.as_ref()));
     }
     Ok(json_response(200, &body))
+}
+
+/// A transcript line as the API shows it: who, what and when, the product
+/// cards it showed, and for lines to the customer how far WhatsApp got
+/// with them (`sent`, `delivered`, `read`).
+fn transcript_line(line: &TranscriptEntry, conversation: Option<&Conversation>) -> Value {
+    let mut shown = json!(line);
+    let Some(conversation) = conversation else { return shown };
+    let products: Vec<_> = conversation.cards_at(line.at).collect();
+    if !products.is_empty() {
+        shown["products"] = json!(products);
+    }
+    if line.from != Speaker::Customer {
+        shown["status"] = json!(conversation.receipts.of(line.at));
+    }
+    shown
 }
 
 async fn suggestions(seller: &Seller, id: &str, at: &At<'_>) -> ApiResult {

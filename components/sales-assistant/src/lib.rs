@@ -9,7 +9,12 @@
 //!   when an escalation arrives; a customer message into an accepted
 //!   escalation emits an `objection` (or `escalation`) insight;
 //! - `store.chat.intent.detected` records the customer's language;
-//! - `store.order.created` in an escalated conversation is a conversion.
+//! - `store.order.created` in an escalated conversation is a conversion;
+//! - `store.cart.item.added`, `store.order.created` and
+//!   `store.whatsapp.message.status` keep what the sellers' console shows
+//!   beside the transcript: the cart, the orders, delivered and read marks.
+//!
+//! The sellers' console, a web page over the API, is in [`console`].
 //!
 //! The HTTP API under `/sales` is in [`api`]. State lives in the `sales`
 //! key-value store ([`store`]); every decision that two invocations could
@@ -18,6 +23,7 @@
 pub mod analytics;
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod insight;
 pub mod model;
 pub mod queue;
@@ -26,13 +32,13 @@ pub mod store;
 pub mod suggest;
 
 use agent_store_events::{
-    ChatIntentDetected, ChatMessageNew, ChatResponse, EventData, OrderCreated, OutboundMessage, Responder,
-    SalesEscalate, Speaker, ext, types,
+    CartItemAdded, ChatIntentDetected, ChatMessageNew, ChatResponse, EventData, OrderCreated, OutboundMessage,
+    Responder, SalesEscalate, Speaker, WhatsAppMessageStatus, ext, types,
 };
 use agent_store_sdk::{AttributesReader, Error, Event, Incoming, Result};
 use chrono::{DateTime, Duration, Utc};
 
-use model::{Conversation, Escalation, Expiry, Status};
+use model::{Conversation, Escalation, Expiry, OrderNote, Status};
 use settings::Settings;
 use store::{Store, Update};
 use suggest::{DraftError, Situation, Suggestions};
@@ -68,6 +74,8 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
         types::CHAT_RESPONSE => on_response(&event, &settings, now),
         types::CHAT_INTENT_DETECTED => on_intent(&event, &settings, now),
         types::ORDER_CREATED => on_order(&event, now),
+        types::CART_ITEM_ADDED => on_cart(&event),
+        types::WHATSAPP_MESSAGE_STATUS => on_status(&event),
         other => Err(Error::bad_event(format!("{ID} does not handle {other} events"))),
     }
 }
@@ -228,11 +236,22 @@ fn on_response(event: &Incoming, settings: &Settings, now: DateTime<Utc>) -> Res
     };
     let at = event.event().time().copied().unwrap_or(now);
     let text = response_text(&response);
+    let cards: Vec<_> = response
+        .messages
+        .iter()
+        .filter_map(|m| match m {
+            OutboundMessage::ProductCard { product, .. } => Some(product.clone()),
+            _ => None,
+        })
+        .collect();
     let store = Store::open()?;
     let added = store.update(&Conversation::key(&response.conversation), |current| {
         let mut conversation = Conversation::current_or_new(current, &response.brand, now, settings.conversation_ttl);
         Ok(match conversation.record(event.id(), speaker, &text, at) {
-            true => Update::Write(conversation, true),
+            true => {
+                conversation.show_cards(at, cards.iter().cloned());
+                Update::Write(conversation, true)
+            }
             false => Update::Keep(false),
         })
     })?;
@@ -262,7 +281,16 @@ fn on_order(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
     let created: OrderCreated = event.data()?;
     let order = &created.order;
     let store = Store::open()?;
-    let Some(conversation) = store.get::<Conversation>(&Conversation::key(&order.conversation))? else {
+    // Shown beside the transcript; a conversation the assistant does not
+    // have is not started for it.
+    let conversation = store.update(&Conversation::key(&order.conversation), |current: Option<Conversation>| {
+        let Some(mut conversation) = current else { return Ok(Update::Keep(None)) };
+        Ok(match conversation.note_order(OrderNote::from(order)) {
+            true => Update::Write(conversation.clone(), Some(conversation)),
+            false => Update::Keep(Some(conversation)),
+        })
+    })?;
+    let Some(conversation) = conversation else {
         return Ok(Vec::new());
     };
     let Some(id) = conversation.escalation_id else {
@@ -283,6 +311,38 @@ fn on_order(event: &Incoming, now: DateTime<Utc>) -> Result<Vec<Event>> {
     analytics::converted(&store, &escalation)?;
     let total = order.total.amount_minor as f64 / 100.0;
     Ok(vec![emit(event, &insight::converted(&escalation, order.id.as_str(), total, now), &escalation)?])
+}
+
+/// The cart as it changes, for the console; a conversation the assistant
+/// does not have is not started for it.
+fn on_cart(event: &Incoming) -> Result<Vec<Event>> {
+    let added: CartItemAdded = event.data()?;
+    let store = Store::open()?;
+    store.update(&Conversation::key(&added.conversation), |current: Option<Conversation>| {
+        Ok(match current {
+            Some(mut conversation) if conversation.cart.as_ref() != Some(&added.cart) => {
+                conversation.cart = Some(added.cart.clone());
+                Update::Write(conversation, ())
+            }
+            _ => Update::Keep(()),
+        })
+    })?;
+    Ok(Vec::new())
+}
+
+/// WhatsApp's delivered and read statuses, for the console's marks.
+fn on_status(event: &Incoming) -> Result<Vec<Event>> {
+    let status: WhatsAppMessageStatus = event.data()?;
+    let Some(conversation) = &status.conversation else { return Ok(Vec::new()) };
+    let store = Store::open()?;
+    store.update(&Conversation::key(conversation), |current: Option<Conversation>| {
+        let Some(mut conversation) = current else { return Ok(Update::Keep(())) };
+        Ok(match conversation.receipts.record(status.status, status.timestamp) {
+            true => Update::Write(conversation, ()),
+            false => Update::Keep(()),
+        })
+    })?;
+    Ok(Vec::new())
 }
 
 /// An event answering `event`, with the escalation's brand and conversation.

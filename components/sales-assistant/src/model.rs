@@ -1,7 +1,10 @@
 //! What the assistant keeps: escalations with their state, recent
 //! conversations with a bounded transcript, and the queue's priority.
 
-use agent_store_events::{BrandId, Cart, ConversationId, Resolution, SalesEscalate, Speaker, TranscriptEntry};
+use agent_store_events::{
+    BrandId, Cart, ConversationId, DeliveryStatus, Money, Order, ProductSummary, Resolution, SalesEscalate, Speaker,
+    TranscriptEntry,
+};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +18,16 @@ pub const MAX_LINE: usize = 1000;
 /// Message ids remembered per conversation, so that a redelivered message
 /// is not written twice.
 const MAX_SEEN: usize = 64;
+
+/// Product cards kept per conversation (the console shows them as cards).
+const MAX_CARDS: usize = 20;
+
+/// Orders kept per conversation, the latest ones.
+const MAX_ORDERS: usize = 10;
+
+/// WhatsApp stamps statuses in whole seconds: a status stamped within this
+/// long before a line was sent may still be about it.
+const RECEIPT_SLACK: Duration = Duration::seconds(1);
 
 /// Where an escalation is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +182,95 @@ pub struct Conversation {
     /// The latest escalation of this conversation, whatever its state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_id: Option<String>,
+    /// The product cards sellers showed, each at the time of its line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cards: Vec<Card>,
+    /// The customer's cart as it last changed (`store.cart.item.added`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart: Option<Cart>,
+    /// Orders placed in the conversation, the latest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<OrderNote>,
+    /// What WhatsApp reported of the messages sent to the customer.
+    #[serde(default, skip_serializing_if = "Receipts::is_empty")]
+    pub receipts: Receipts,
+}
+
+/// A product card a seller showed, at the time of the line that showed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    pub at: DateTime<Utc>,
+    pub product: ProductSummary,
+}
+
+/// An order of the conversation, as a human seller needs to see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderNote {
+    pub id: String,
+    pub status: String,
+    pub items: u32,
+    pub total: Money,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Order> for OrderNote {
+    fn from(order: &Order) -> Self {
+        let status = serde_json::to_value(order.status).ok().and_then(|v| v.as_str().map(str::to_string));
+        Self {
+            id: order.id.to_string(),
+            status: status.unwrap_or_else(|| "created".into()),
+            items: order.lines.iter().map(|l| l.quantity).sum(),
+            total: order.total.clone(),
+            created_at: order.created_at,
+        }
+    }
+}
+
+/// The latest times WhatsApp said a message to the customer was delivered
+/// and read. Statuses name WhatsApp's message, which only the gateway can
+/// tie to a line, so a line counts as delivered (read) when a delivered
+/// (read) status came for a message sent no earlier than it: WhatsApp
+/// delivers a chat's messages in order, and opening the chat reads all of
+/// them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl Receipts {
+    pub fn is_empty(&self) -> bool {
+        self.delivered_at.is_none() && self.read_at.is_none()
+    }
+
+    /// Takes in a status; `false` if it changes nothing (a failure, or an
+    /// older status than one already known).
+    pub fn record(&mut self, status: DeliveryStatus, at: DateTime<Utc>) -> bool {
+        let mark = match status {
+            DeliveryStatus::Delivered => &mut self.delivered_at,
+            DeliveryStatus::Read => &mut self.read_at,
+            DeliveryStatus::Sent | DeliveryStatus::Failed => return false,
+        };
+        if mark.is_some_and(|known| known >= at) {
+            return false;
+        }
+        *mark = Some(at);
+        true
+    }
+
+    /// How far a message sent at `sent` got: `read`, `delivered` or `sent`.
+    pub fn of(&self, sent: DateTime<Utc>) -> &'static str {
+        let covers = |mark: Option<DateTime<Utc>>| mark.is_some_and(|m| sent <= m + RECEIPT_SLACK);
+        if covers(self.read_at) {
+            "read"
+        } else if covers(self.delivered_at) {
+            "delivered"
+        } else {
+            "sent"
+        }
+    }
 }
 
 impl Conversation {
@@ -185,7 +287,41 @@ impl Conversation {
             counted: false,
             language: None,
             escalation_id: None,
+            cards: Vec::new(),
+            cart: None,
+            orders: Vec::new(),
+            receipts: Receipts::default(),
         }
+    }
+
+    /// Keeps the cards a line at `at` showed, while their line is kept.
+    pub fn show_cards(&mut self, at: DateTime<Utc>, products: impl IntoIterator<Item = ProductSummary>) {
+        self.cards.extend(products.into_iter().map(|product| Card { at, product }));
+        let oldest = self.transcript.first().map(|line| line.at);
+        self.cards.retain(|card| oldest.is_none_or(|oldest| card.at >= oldest));
+        self.cards.sort_by_key(|card| card.at);
+        if self.cards.len() > MAX_CARDS {
+            self.cards.drain(..self.cards.len() - MAX_CARDS);
+        }
+    }
+
+    /// The cards the line at `at` showed.
+    pub fn cards_at(&self, at: DateTime<Utc>) -> impl Iterator<Item = &ProductSummary> {
+        self.cards.iter().filter(move |card| card.at == at).map(|card| &card.product)
+    }
+
+    /// Adds an order, or updates the one with its id; `false` if nothing changed.
+    pub fn note_order(&mut self, note: OrderNote) -> bool {
+        match self.orders.iter_mut().find(|o| o.id == note.id) {
+            Some(known) if *known == note => return false,
+            Some(known) => *known = note,
+            None => self.orders.push(note),
+        }
+        self.orders.sort_by_key(|o| o.created_at);
+        if self.orders.len() > MAX_ORDERS {
+            self.orders.drain(..self.orders.len() - MAX_ORDERS);
+        }
+        true
     }
 
     /// The stored conversation, or a fresh one if there is none or it went
@@ -301,6 +437,79 @@ mod tests {
         assert_eq!(c.transcript.len(), MAX_TRANSCRIPT);
         assert!(c.seen.len() <= MAX_SEEN);
         assert_eq!(c.transcript[0].text.chars().count(), MAX_LINE + 1, "cut, with an ellipsis");
+    }
+
+    #[test]
+    fn receipts_mark_the_lines_sent_before_them() {
+        let sent = Utc::now();
+        let mut receipts = Receipts::default();
+        assert_eq!(receipts.of(sent), "sent");
+        assert!(!receipts.record(DeliveryStatus::Sent, sent), "sent is what a line is anyway");
+        assert!(!receipts.record(DeliveryStatus::Failed, sent));
+        // WhatsApp's whole seconds: a status stamped in the second the line went out.
+        let second = sent - Duration::milliseconds(400);
+        assert!(receipts.record(DeliveryStatus::Delivered, second));
+        assert_eq!(receipts.of(sent), "delivered");
+        assert_eq!(receipts.of(sent + Duration::seconds(5)), "sent", "a later line is not delivered yet");
+        assert!(!receipts.record(DeliveryStatus::Delivered, second - Duration::seconds(9)), "an older status");
+        assert!(receipts.record(DeliveryStatus::Read, sent + Duration::seconds(2)));
+        assert_eq!(receipts.of(sent), "read");
+        assert_eq!(receipts.of(sent + Duration::seconds(2)), "read");
+        assert_eq!(receipts.of(sent + Duration::seconds(30)), "sent");
+    }
+
+    fn product(id: &str) -> ProductSummary {
+        ProductSummary {
+            id: id.into(),
+            name: format!("Product {id}"),
+            price: Money::new(1000, "USD"),
+            sale_price: None,
+            image_url: "https://example.com/p.jpg".into(),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn cards_and_orders_are_kept_by_line_and_bounded() {
+        let start = Utc::now();
+        let mut c = Conversation::new("fashion".into(), start);
+        c.record("r1", Speaker::Ai, "[product: Product a]", start);
+        c.show_cards(start, [product("a"), product("b")]);
+        assert_eq!(c.cards_at(start).map(|p| p.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(c.cards_at(start + Duration::seconds(1)).count(), 0);
+        for i in 0..30 {
+            c.show_cards(start + Duration::seconds(i), [product(&format!("p{i}"))]);
+        }
+        assert_eq!(c.cards.len(), MAX_CARDS);
+        // The line scrolled out: its cards go with it.
+        for i in 0..MAX_TRANSCRIPT as i64 {
+            c.record(&format!("m{i}"), Speaker::Customer, "hi", start + Duration::seconds(100 + i));
+        }
+        c.show_cards(start + Duration::seconds(200), [product("z")]);
+        assert_eq!(c.cards.len(), 1, "{:?}", c.cards);
+
+        let order = |id: &str, status: &str| OrderNote {
+            id: id.into(),
+            status: status.into(),
+            items: 1,
+            total: Money::new(500, "USD"),
+            created_at: start,
+        };
+        assert!(c.note_order(order("o1", "created")));
+        assert!(!c.note_order(order("o1", "created")), "a redelivery");
+        assert!(c.note_order(order("o1", "confirmed")));
+        assert_eq!(c.orders.len(), 1);
+        for i in 0..20 {
+            c.note_order(order(&format!("x{i}"), "created"));
+        }
+        assert_eq!(c.orders.len(), MAX_ORDERS);
+    }
+
+    #[test]
+    fn records_written_before_the_console_still_read() {
+        let old = r#"{"brand":"tech","last_at":"2026-01-01T00:00:00Z","transcript":[],"seen":[]}"#;
+        let c: Conversation = serde_json::from_str(old).unwrap();
+        assert!(c.cards.is_empty() && c.orders.is_empty() && c.cart.is_none() && c.receipts.is_empty());
     }
 
     #[test]

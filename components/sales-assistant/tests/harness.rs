@@ -786,3 +786,124 @@ async fn how_long_quiet_conversations_are_kept_is_a_setting() -> Result<()> {
     assert_eq!(bad.get("/sales/escalations", "tok-ana").await?.status, 500);
     Ok(())
 }
+
+// -- what the sellers' console shows ---------------------------------------------------
+
+fn status(conversation: &str, status: &str, at: chrono::DateTime<Utc>) -> Event {
+    let data = json!({
+        "message_id": "wm-0123", "conversation": conversation, "brand": "fashion",
+        "status": status, "timestamp": at.to_rfc3339(),
+    });
+    on(event(types::WHATSAPP_MESSAGE_STATUS, data), "fashion", conversation)
+}
+
+fn statuses(detail: &Value) -> Vec<(String, Option<String>)> {
+    detail["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| (l["from"].as_str().unwrap_or_default().to_string(), l["status"].as_str().map(str::to_string)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_detail_has_product_cards_the_cart_orders_and_delivery_marks() -> Result<()> {
+    let desk = desk()?;
+    desk.send(message("fashion", "cv-9", "wamid.9", "White sneakers?")).await?;
+    let card = json!({
+        "conversation": "cv-9", "brand": "fashion", "from": { "kind": "ai", "agent": "Luna" },
+        "messages": [
+            { "kind": "text", "body": "Here you go:" },
+            { "kind": "product_card", "product": { "id": "fsh-022", "name": "White Sneakers",
+              "price": { "amount_minor": 5990, "currency": "USD" }, "image_url": "https://cdn.example/fsh-022.jpg" } }
+        ],
+    });
+    desk.send(on(event(types::CHAT_RESPONSE, card), "fashion", "cv-9")).await?;
+    let item = |id: &str, minor: i64| json!({ "product_id": id, "name": id, "quantity": 1, "unit_price": { "amount_minor": minor, "currency": "USD" } });
+    let added = json!({
+        "conversation": "cv-9", "brand": "fashion", "customer": { "id": "cus-cv-9" }, "item": item("fsh-022", 5990),
+        "cart": { "items": [item("fsh-001", 3992), item("fsh-022", 5990)], "subtotal": { "amount_minor": 9982, "currency": "USD" } },
+    });
+    desk.send(on(event(types::CART_ITEM_ADDED, added), "fashion", "cv-9")).await?;
+    desk.send(message("fashion", "cv-9", "wamid.10", "This is taking forever!!")).await?;
+    desk.send(escalate("esc-9", "fashion", "cv-9", 0.1, Some(3_992), 0)).await?;
+
+    let detail = desk.get("/sales/escalations/esc-9", "tok-ana").await?;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    let body = &detail.body;
+    assert_eq!(body["transcript"][1]["text"], "Here you go:\n[product: White Sneakers]", "{body}");
+    assert_eq!(body["transcript"][1]["products"][0]["id"], "fsh-022", "the card, as a card: {body}");
+    assert_eq!(body["transcript"][1]["products"][0]["price"]["amount_minor"], 5990);
+    assert!(body["transcript"][0].get("products").is_none());
+    // The cart as it last changed, not as the escalation carried it.
+    assert_eq!(body["cart"]["subtotal"]["amount_minor"], 9982, "{body}");
+    assert_eq!(body["orders"], json!([]));
+    let line = |from: &str, status: Option<&str>| (from.to_string(), status.map(str::to_string));
+    assert_eq!(statuses(body), [line("customer", None), line("ai", Some("sent")), line("customer", None)]);
+
+    // WhatsApp reports: delivered, then read; an older report changes nothing.
+    let after = Utc::now() + Duration::seconds(2);
+    desk.send(status("cv-9", "delivered", after)).await?;
+    let detail = desk.get("/sales/escalations/esc-9?suggestions=false", "tok-ana").await?;
+    assert_eq!(statuses(&detail.body)[1].1.as_deref(), Some("delivered"), "{}", detail.body);
+    desk.send(status("cv-9", "read", after)).await?;
+    desk.send(status("cv-9", "delivered", after - Duration::minutes(5))).await?;
+    desk.send(status("cv-9", "failed", after)).await?;
+    let detail = desk.get("/sales/escalations/esc-9?suggestions=false", "tok-ana").await?;
+    assert_eq!(statuses(&detail.body)[1].1.as_deref(), Some("read"), "{}", detail.body);
+
+    // A status or a cart of a conversation the assistant never saw starts none.
+    desk.send(status("cv-unknown", "read", after)).await?;
+    desk.send(added_cart("cv-stray")).await?;
+    let keys: Vec<String> = desk.h.stored("sales").await?.into_iter().map(|(k, _)| k).collect();
+    assert!(!keys.iter().any(|k| k.contains("cv-unknown") || k.contains("cv-stray")), "{keys:?}");
+
+    // An order placed in the conversation.
+    let order = json!({
+        "request_id": "req-9",
+        "order": {
+            "id": "ord-9", "conversation": "cv-9", "brand": "fashion", "customer": { "id": "cus-cv-9" },
+            "lines": [{ "product_id": "fsh-022", "name": "White Sneakers", "quantity": 2,
+                        "unit_price": { "amount_minor": 5990, "currency": "USD" }, "line_total": { "amount_minor": 11980, "currency": "USD" } }],
+            "subtotal": { "amount_minor": 11980, "currency": "USD" }, "discount": { "amount_minor": 0, "currency": "USD" },
+            "total": { "amount_minor": 11980, "currency": "USD" }, "status": "created", "created_at": Utc::now().to_rfc3339(),
+        }
+    });
+    desk.send(on(event(types::ORDER_CREATED, order.clone()), "fashion", "cv-9")).await?;
+    desk.send(on(event(types::ORDER_CREATED, order), "fashion", "cv-9")).await?; // redelivered
+    let detail = desk.get("/sales/escalations/esc-9?suggestions=false", "tok-ana").await?;
+    assert_eq!(
+        detail.body["orders"],
+        json!([{ "id": "ord-9", "status": "created", "items": 2, "total": { "amount_minor": 11980, "currency": "USD" },
+                 "created_at": detail.body["orders"][0]["created_at"] }]),
+        "{}",
+        detail.body
+    );
+    Ok(())
+}
+
+fn added_cart(conversation: &str) -> Event {
+    let item = json!({ "product_id": "p", "name": "P", "quantity": 1, "unit_price": { "amount_minor": 100, "currency": "USD" } });
+    let data = json!({
+        "conversation": conversation, "brand": "fashion", "customer": { "id": "c" }, "item": item,
+        "cart": { "items": [item], "subtotal": { "amount_minor": 100, "currency": "USD" } },
+    });
+    on(event(types::CART_ITEM_ADDED, data), "fashion", conversation)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_page_is_public_and_the_api_it_calls_is_not() -> Result<()> {
+    let desk = desk()?;
+    for (path, kind) in [("/sales/console", "text/html"), ("/sales/console/console.js", "text/javascript")] {
+        let request =
+            http::Request::builder().method("GET").uri(format!("http://localhost{path}")).body(Bytes::new())?;
+        let response = desk.h.http(request).await?;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(header("content-type").starts_with(kind), "{path}: {}", header("content-type"));
+        assert!(header("content-security-policy").contains("script-src 'self'"), "{path}");
+    }
+    assert_eq!(desk.call("GET", "/sales/escalations", None, None).await?.status, 401);
+    assert_eq!(desk.call("GET", "/sales/analytics", None, None).await?.status, 401);
+    Ok(())
+}
