@@ -535,7 +535,9 @@ fn test_phases(phases: &mut Phases, args: &[OsString]) -> Result<()> {
     if !picks_packages && !picks_targets {
         let mut command = cargo(&ws.root);
         command
-            .args(["test", "-p", "agent-store-tests", "--test", "all", "--", "--ignored", "--exact"])
+            // `--workspace`, as the run before: with the same packages the
+            // test binary it built is reused, not built again.
+            .args(["test", "--workspace", "--test", "all", "--", "--ignored", "--exact"])
             .arg("logs::the_suite_logs_hold_no_phone_number_and_no_message_text")
             .env(WASM_DIR_ENV, &wasm_dir)
             .env(TEST_LOG_DIR_ENV, &logs);
