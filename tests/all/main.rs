@@ -13,6 +13,7 @@ mod orders;
 mod producers;
 mod runtime;
 mod security;
+mod selling;
 mod sellers;
 mod spin;
 mod whatsapp;

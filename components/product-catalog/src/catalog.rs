@@ -150,6 +150,7 @@ impl Catalog {
             }),
             stock,
             image_url: p.image_url.clone(),
+            variants: p.variants.clone(),
         }
     }
 

@@ -22,7 +22,7 @@ pub mod recommend;
 pub mod stock;
 
 use agent_store_events::{
-    BrandId, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult, Recommendation,
+    BrandId, Product, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult, Recommendation,
     types,
 };
 use agent_store_sdk::kv::Bucket;
@@ -79,7 +79,11 @@ fn query(event: &Incoming) -> Result<Vec<Event>> {
         request_id: query.request_id,
         brand: query.brand,
         conversation: query.conversation,
-        products: found.products.iter().map(|hit| catalog.product(hit.product, hit.stock, now)).collect(),
+        products: found
+            .products
+            .iter()
+            .map(|hit| with_variants(&kv, catalog.product(hit.product, hit.stock, now), hit.product))
+            .collect::<Result<_>>()?,
         total: found.total as u32,
     };
     Ok(vec![event.reply(&result)?])
@@ -108,18 +112,26 @@ fn recommend(event: &Incoming) -> Result<Vec<Event>> {
         conversation: request.conversation,
         recommendations: picks
             .iter()
-            .map(|pick| Recommendation {
-                product: catalog.product(pick.product, pick.stock, now),
-                kind: pick.kind,
-                score: pick.score,
+            .map(|pick| {
+                Ok(Recommendation {
+                    product: with_variants(&kv, catalog.product(pick.product, pick.stock, now), pick.product)?,
+                    kind: pick.kind,
+                    score: pick.score,
+                })
             })
-            .collect(),
+            .collect::<Result<_>>()?,
     };
     Ok(vec![event.reply(&result)?])
 }
 
 fn open_stock() -> Result<Bucket> {
     Ok(kv::open()?)
+}
+
+/// A product's variants with the units of each available now.
+fn with_variants(kv: &Bucket, mut product: Product, file: &CatalogProduct) -> Result<Product> {
+    product.variants = stock::variants(kv, file).map_err(|e| Error::failed(e.to_string()))?;
+    Ok(product)
 }
 
 fn live_stock(kv: &Bucket, product: &CatalogProduct) -> Result<u32> {

@@ -37,6 +37,37 @@ pub struct Product {
     pub stock: u32,
     /// `https` URL of the main picture.
     pub image_url: String,
+    /// The choices a customer must make to buy it (sizes, colours, shades,
+    /// storage), each with its own units available; absent for a product
+    /// sold one way only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Variants>,
+}
+
+/// A product's variants: what they differ in and each one's stock.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Variants {
+    /// What the options are: `size`, `color`, `shade`, `storage`, `platform`.
+    pub kind: String,
+    /// The options, in the catalog's order.
+    pub options: Vec<VariantOption>,
+}
+
+impl Variants {
+    /// The option called `value` (case-insensitive), as the catalog spells it.
+    pub fn option(&self, value: &str) -> Option<&VariantOption> {
+        let value = value.trim();
+        self.options.iter().find(|o| o.value.eq_ignore_ascii_case(value))
+    }
+}
+
+/// One variant of a product.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VariantOption {
+    /// What the customer chooses: `M`, `38`, `Midnight Black`, `Ruby`.
+    pub value: String,
+    /// Units of this variant available now (in a catalog file: its stock).
+    pub stock: u32,
 }
 
 impl Product {
@@ -203,10 +234,22 @@ mod tests {
             promotion: None,
             stock: 0,
             image_url: String::new(),
+            variants: None,
         };
         assert_eq!(product.effective_price(), &Money::new(4990, "USD"));
         assert!(!product.in_stock());
         product.sale_price = Money::new(4990, "USD").percent_off(20);
         assert_eq!(product.effective_price(), &Money::new(3992, "USD"));
+    }
+
+    #[test]
+    fn variants_are_found_whatever_the_case() {
+        let variants = Variants {
+            kind: "size".into(),
+            options: vec![VariantOption { value: "M".into(), stock: 2 }, VariantOption { value: "XL".into(), stock: 0 }],
+        };
+        assert_eq!(variants.option(" xl ").map(|o| o.stock), Some(0));
+        assert_eq!(variants.option("m").map(|o| o.value.as_str()), Some("M"));
+        assert!(variants.option("S").is_none());
     }
 }

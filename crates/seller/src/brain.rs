@@ -68,6 +68,8 @@ pub enum Tap {
     Human,
     /// Best sellers.
     Popular,
+    /// This variant (size, colour, shade) of this product.
+    Variant(String, String),
 }
 
 impl Tap {
@@ -87,6 +89,7 @@ impl Tap {
             Tap::No => "no".into(),
             Tap::Human => "human".into(),
             Tap::Popular => "popular".into(),
+            Tap::Variant(id, value) => format!("variant:{id}#{value}"),
         }
     }
 
@@ -110,6 +113,10 @@ impl Tap {
             ("no", None) => Tap::No,
             ("human", None) => Tap::Human,
             ("popular", None) => Tap::Popular,
+            ("variant", Some(arg)) => {
+                let (id, value) = arg.split_once('#').filter(|(id, value)| !id.is_empty() && !value.is_empty())?;
+                Tap::Variant(id.to_owned(), value.to_owned())
+            }
             _ => return None,
         })
     }
@@ -117,7 +124,7 @@ impl Tap {
     fn intent(&self) -> Intent {
         match self {
             Tap::Product(_) => Intent::ProductQuestion,
-            Tap::Add(_) => Intent::AddToCart,
+            Tap::Add(_) | Tap::Variant(..) => Intent::AddToCart,
             Tap::Similar(_) | Tap::Popular => Intent::Recommendation,
             Tap::Remove(_) | Tap::Edit => Intent::ChangeCart,
             Tap::Browse(_) | Tap::Categories => Intent::Browse,
@@ -190,6 +197,11 @@ pub struct Reading {
     pub beyond_scope: bool,
     /// The message carries no words (a photo, a voice note, a sticker).
     pub wordless: bool,
+    /// All the message's words, folded (at most [`crate::state::WORDS_KEPT`]):
+    /// where a size, colour or shade is read once the product is known.
+    pub said: Vec<String>,
+    /// A capacity named to pick a product or variant: "the 256 GB one" → `256 gb`.
+    pub spec: Option<String>,
 }
 
 /// A product detail asked about.
@@ -210,7 +222,9 @@ impl Reading {
             query: self.search.as_ref().and_then(|s| s.text.clone()),
             category: self.category.clone(),
             product_id: match &self.tap {
-                Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id)) => Some(id.as_str().into()),
+                Some(
+                Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id) | Tap::Variant(id, _),
+            ) => Some(id.as_str().into()),
                 _ => None,
             },
             quantity: self.quantity,
@@ -249,6 +263,8 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
         order_id: None,
         beyond_scope: false,
         wordless: false,
+        said: Vec::new(),
+        spec: None,
     };
     let tapped = match content {
         MessageContent::ButtonReply { id, .. } | MessageContent::ListReply { id, .. } => Tap::parse(id),
@@ -277,6 +293,8 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
         reading.wordless = text.trim().is_empty();
         return reading;
     }
+    reading.said = words.iter().take(crate::state::WORDS_KEPT).cloned().collect();
+    reading.spec = spec(&words);
     read_words(persona, &words, context, &mut reading);
     reading
 }
@@ -315,6 +333,17 @@ fn order_id(words: &[String]) -> Option<String> {
     (parts.len() == 3 && parts[1..].iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))).then(|| parts.join("-"))
 }
 
+/// Units of capacity after a number: "256 GB".
+const UNITS: &[&str] = &["gb", "tb"];
+
+/// "the 256 GB one", "el de 1 TB": a capacity, as `256 gb`.
+fn spec(words: &[String]) -> Option<String> {
+    words.windows(2).find_map(|pair| {
+        (UNITS.contains(&pair[1].as_str()) && pair[0].chars().all(|c| c.is_ascii_digit()))
+            .then(|| format!("{} {}", pair[0], pair[1]))
+    })
+}
+
 /// The phrase tables whose words say what the customer wants done, not what
 /// they are looking for.
 const EXPLAINING: &[&[&str]] = &[
@@ -339,6 +368,7 @@ const EXPLAINING: &[&[&str]] = &[
     lex::NO,
     lex::SIZE_WORDS,
     lex::COMPLAINT,
+    UNITS,
 ];
 
 /// Whatever no intent phrase, filler, price or position explains is what the
@@ -440,7 +470,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Browse, 0.85)
     } else if !r.words.is_empty() {
         (Intent::Browse, 0.6)
-    } else if r.position.is_some() {
+    } else if r.position.is_some() || r.spec.is_some() {
         (Intent::ProductQuestion, 0.7)
     } else if has(lex::GOODBYE) {
         (Intent::Goodbye, 0.9)
@@ -608,7 +638,9 @@ fn position(words: &[String], context: &Context) -> Option<Position> {
 fn quantity(words: &[String], prices: &[bool]) -> Option<u32> {
     for (i, word) in words.iter().enumerate() {
         let prev = i.checked_sub(1).map(|p| words[p].as_str()).unwrap_or_default();
-        if prices[i] || lex::SIZE_WORDS.contains(&prev) || lex::POSITION_WORDS.contains(&prev) {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
+        if prices[i] || lex::SIZE_WORDS.contains(&prev) || lex::POSITION_WORDS.contains(&prev) || UNITS.contains(&next)
+        {
             continue;
         }
         let value = if let Some(n) = word.strip_prefix('x').and_then(|n| n.parse::<u32>().ok()) {

@@ -371,7 +371,8 @@ pub const PRICE_MIN: &[&str] = &[
 /// Words before a size, which the search leaves out (sizes are answered from
 /// a product's details, not searched for).
 #[rustfmt::skip]
-pub const SIZE_WORDS: &[&str] = &["size", "sizes", "talla", "tallas", "tamanho", "tamanhos", "numero", "number"];
+pub const SIZE_WORDS: &[&str] =
+    &["size", "sizes", "talla", "tallas", "talle", "tamano", "tamanos", "tamanho", "tamanhos", "numero", "number", "shade", "tono", "tom"];
 
 /// Ordinal words, by position from 1; `0` means "the last one".
 #[rustfmt::skip]

@@ -44,6 +44,7 @@ pub mod seller;
 pub mod sentiment;
 pub mod state;
 pub mod text;
+pub mod variants;
 
 pub use agent_store_text::Language;
 pub use model::{Health, Model, ModelError, NoModel};

@@ -292,9 +292,15 @@ fn a_purchase_from_search_to_order_number() {
     assert_eq!(intent(&outs), Intent::ProductQuestion);
     assert!(said(&outs).contains("USD 75.65") && said(&outs).contains("in stock"), "{}", said(&outs));
 
+    // The dress comes in sizes: without one, the seller asks with buttons.
     let outs = chat.say("add 2");
+    assert!(choices(&outs).contains(&"variant:fsh-001#M".to_owned()), "{}", said(&outs));
+    assert!(!outs.iter().any(|o| matches!(o, Out::CartAdded(_))), "no size, nothing added");
+    let outs = chat.say("size M please");
     let Some(Out::CartAdded(added)) = outs.iter().find(|o| matches!(o, Out::CartAdded(_))) else { panic!("{outs:?}") };
     assert_eq!((added.item.product_id.as_str(), added.item.quantity), ("fsh-001", 2));
+    assert_eq!(added.item.variant.as_deref(), Some("M"));
+    assert!(said(&outs).contains("Linen Wrap Midi Dress (size M)"), "{}", said(&outs));
     assert_eq!(added.cart.subtotal, Money::new(2 * 7565, "USD"));
     assert_eq!(chat.conversation.cart.as_ref().unwrap().subtotal, Money::new(15130, "USD"));
 
@@ -312,6 +318,7 @@ fn a_purchase_from_search_to_order_number() {
     };
     assert_eq!(order.lines.len(), 1);
     assert_eq!((order.lines[0].product_id.as_str(), order.lines[0].quantity), ("fsh-001", 2));
+    assert_eq!(order.lines[0].variant.as_deref(), Some("M"), "the size goes into the order");
     assert_eq!(order.expected_total, Some(Money::new(15130, "USD")));
     assert_eq!(order.customer.name.as_deref(), Some("Ana"));
     assert_eq!(order.language.as_deref(), Some("en"));
@@ -329,6 +336,7 @@ fn a_purchase_from_search_to_order_number() {
                 quantity: 2,
                 unit_price: Money::new(7565, "USD"),
                 line_total: Money::new(15130, "USD"),
+                variant: None,
             }],
             subtotal: Money::new(15130, "USD"),
             discount: Money::new(0, "USD"),

@@ -258,7 +258,11 @@ async fn sells(mut chat: Chat, text: &str, product: &str) -> Result<()> {
     );
     assert!(said(&events)?.contains("USD"), "prices shown");
 
-    let events = chat.tap(&format!("add:{product}"), "Add").await?;
+    let mut events = chat.tap(&format!("add:{product}"), "Add").await?;
+    // A product in sizes: the seller asks which, with a button per size.
+    if let Some(size) = choices(&events)?.into_iter().find(|c| c.starts_with("variant:")) {
+        events = chat.tap(&size, "Size").await?;
+    }
     let added: CartItemAdded = one(&events, types::CART_ITEM_ADDED)?;
     assert_eq!(added.item.product_id.as_str(), product);
     let state = chat.state().await?;

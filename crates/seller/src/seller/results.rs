@@ -38,8 +38,10 @@ impl Seller<'_> {
             asks,
             recommended,
             guessed: r.confidence < 0.7 && r.tap.is_none(),
+            said: if then_add.is_some() { r.said.clone() } else { Vec::new() },
         };
         c.last_query = plan.text.clone();
+        c.wanted = r.said.clone();
         self.query(c, conversation, plan, kind, reply);
     }
 
@@ -154,13 +156,14 @@ impl Seller<'_> {
         let language = c.language;
         let voice = self.voice(language);
         let mut reply = Reply::new();
-        let PendingKind::Search { label, fallback, then_add, asks, recommended, guessed } = pending.kind else {
+        let PendingKind::Search { label, fallback, then_add, asks, recommended, guessed, said } = pending.kind else {
             self.show_products(c, &voice.say("recommend_intro", &[]), &products, 0, &mut reply);
             return self.finish(c, &conversation, None, reply);
         };
         if products.is_empty() {
             if let Some(plan) = fallback {
-                let kind = PendingKind::Search { label, fallback: None, then_add: None, asks, recommended, guessed };
+                let kind =
+                    PendingKind::Search { label, fallback: None, then_add: None, asks, recommended, guessed, said };
                 self.query(c, &conversation, &plan, kind, &mut reply);
                 return reply.events;
             }
@@ -186,7 +189,10 @@ impl Seller<'_> {
         }
         let more = result.total.saturating_sub(products.len() as u32);
         match (then_add, products.as_slice()) {
-            (Some(quantity), [only]) => self.add(c, &conversation, &only.id, quantity, language, &mut reply),
+            (Some(quantity), [only]) => {
+                let variant = only.variants.as_ref().and_then(|v| crate::variants::named(v, &said));
+                self.add(c, &conversation, &only.id, quantity, variant, language, &mut reply)
+            }
             (_, [only]) if !asks.is_empty() => {
                 let asks: Vec<Ask> = asks.iter().filter_map(|a| ask_from_name(a)).collect();
                 self.answer_about(c, &only.id, &asks, language, &mut reply);
