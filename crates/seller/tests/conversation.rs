@@ -462,7 +462,14 @@ fn frustration_escalates_then_silence_until_released() {
     assert!(escalation.summary.contains("Ana") && escalation.summary.contains("frustrated"), "{}", escalation.summary);
     assert!(said(&outs).contains("colleague"), "the customer is told: {}", said(&outs));
 
-    // A human has it: the seller listens but says nothing.
+    // Waiting for the person: the first message is acknowledged, the next
+    // one within minutes is not.
+    let outs = chat.say("are you there?");
+    assert!(said(&outs).contains("passed that on"), "{}", said(&outs));
+    let outs = chat.say("hello??");
+    assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "acknowledged once: {outs:?}");
+
+    // A human has it: the customer is told who, then the seller listens but says nothing.
     let accepted = EscalationAccepted {
         escalation_id: escalation.escalation_id.clone(),
         conversation: "cv-home-1".into(),
@@ -470,7 +477,9 @@ fn frustration_escalates_then_silence_until_released() {
         seller_id: "ana.lima".into(),
         accepted_at: now(),
     };
-    assert!(chat.with(|s, c| s.on_accepted(c, &accepted)).is_empty());
+    let outs = chat.with(|s, c| s.on_accepted(c, &accepted));
+    assert!(said(&outs).contains("Ana from our team"), "{}", said(&outs));
+    assert!(chat.with(|s, c| s.on_accepted(c, &accepted)).is_empty(), "a redelivery says nothing");
     let outs = chat.say("hello? anyone?");
     assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "only the reading: {outs:?}");
     assert!(chat.conversation.transcript.last().unwrap().text.contains("anyone"), "still recorded");
@@ -580,7 +589,8 @@ fn photos_get_a_polite_answer_and_do_not_count_as_misunderstood() {
             caption: None,
         }));
         let outs = chat.send(&message, &mut NoModel);
-        assert!(said(&outs).contains("only read text"), "{}", said(&outs));
+        assert!(said(&outs).contains("can't see photos"), "{}", said(&outs));
+        assert_eq!(choices(&outs).first().map(String::as_str), Some("human"), "a person offered first");
         assert!(!outs.iter().any(|o| matches!(o, Out::Escalate(_))));
     }
 }

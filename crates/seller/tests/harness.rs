@@ -313,7 +313,8 @@ async fn frustration_escalates_then_silence_until_release() -> Result<()> {
             json!({"escalation_id": escalation.escalation_id, "conversation": chat.conversation, "brand": brand, "seller_id": "ana.lima", "accepted_at": "2026-12-01T12:02:00Z"}),
         );
         accepted.set_extension(ext::BRAND, brand);
-        assert!(chat.deliver(accepted).await?.is_empty());
+        let joined = chat.deliver(accepted).await?;
+        assert!(said(&joined)?.contains("Ana"), "{brand}: the customer hears who joined");
         let events = chat.say("hello?? is anyone there").await?;
         assert_eq!(
             events.iter().map(|e| e.ty()).collect::<Vec<_>>(),
