@@ -13,7 +13,7 @@ mod orders;
 mod producers;
 mod runtime;
 mod security;
-mod selling;
 mod sellers;
+mod selling;
 mod spin;
 mod whatsapp;

@@ -105,8 +105,7 @@ impl<'a> Phone<'a> {
 
     async fn tap(&mut self, id: &str) -> Result<()> {
         let kind = if id.starts_with("variant:") || id.starts_with("product:") { "list_reply" } else { "button_reply" };
-        self.send(json!({"type": "interactive", "interactive": {"type": kind, kind: {"id": id, "title": "tap"}}}))
-            .await
+        self.send(json!({"type": "interactive", "interactive": {"type": kind, kind: {"id": id, "title": "tap"}}})).await
     }
 
     async fn photo(&mut self) -> Result<()> {
@@ -296,9 +295,8 @@ async fn a_variant_named_first_reaches_the_cart_the_order_and_the_stock_in_three
         let got = phone.until("\"yes\"").await?;
         ensure!(got.text.contains(&format!("({variant})")), "{brand}: the summary names it: {got:?}");
         phone.tap("yes").await?;
-        let create = tail
-            .find(WAIT, |r| is(r, "published", "store.order.create") && r["event"]["brand"] == brand)
-            .await?;
+        let create =
+            tail.find(WAIT, |r| is(r, "published", "store.order.create") && r["event"]["brand"] == brand).await?;
         assert_eq!(create["event"]["data"]["lines"][0]["variant"], variant, "{brand}: {create}");
         let created = tail
             .find(WAIT, |r| is(r, "published", "store.order.created") || is(r, "published", "store.order.rejected"))
@@ -362,8 +360,24 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
     let host = shop(&api).await?;
     let client = reqwest::Client::new();
     for (brand, number, language, ask, waiting, joined, back) in [
-        ("fashion", "34600000301", "en", "can I talk to a human please?", "passed that on", "Ana from our team", "back"),
-        ("tech", "34600000302", "es", "quiero hablar con una persona", "ya se lo pasé", "Ana de nuestro equipo", "vuelta"),
+        (
+            "fashion",
+            "34600000301",
+            "en",
+            "can I talk to a human please?",
+            "passed that on",
+            "Ana from our team",
+            "back",
+        ),
+        (
+            "tech",
+            "34600000302",
+            "es",
+            "quiero hablar con una persona",
+            "ya se lo pasé",
+            "Ana de nuestro equipo",
+            "vuelta",
+        ),
         ("home", "34600000303", "pt", "quero falar com um atendente", "já repassei", "Ana da nossa equipe", "Voltei"),
     ] {
         let mut phone = Phone::new(&host, &api, brand, number);
@@ -383,13 +397,8 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
         phone.say("still waiting").await?;
 
         // The person sees everything, the photo included, and takes it.
-        let listed: Value = client
-            .get(format!("{}/sales/escalations", host.url))
-            .bearer_auth("tok-ana")
-            .send()
-            .await?
-            .json()
-            .await?;
+        let listed: Value =
+            client.get(format!("{}/sales/escalations", host.url)).bearer_auth("tok-ana").send().await?.json().await?;
         let escalation = listed["queued"]
             .as_array()
             .and_then(|q| q.iter().find(|e| e["brand"] == brand))

@@ -25,10 +25,20 @@ pub fn language(tag: Option<&str>) -> Language {
 pub enum Notice<'a> {
     /// `lines` are listed when one of them is a variant (a size, a colour), so
     /// the customer sees which one was paid for.
-    Confirmed { total: &'a Money, lines: &'a [OrderLine] },
-    Shipped { carrier: &'a str, tracking_number: &'a str, tracking_url: Option<&'a str> },
+    Confirmed {
+        total: &'a Money,
+        lines: &'a [OrderLine],
+    },
+    Shipped {
+        carrier: &'a str,
+        tracking_number: &'a str,
+        tracking_url: Option<&'a str>,
+    },
     Delivered,
-    Cancelled { reason: &'a str, refund: bool },
+    Cancelled {
+        reason: &'a str,
+        refund: bool,
+    },
 }
 
 /// The templates of one language: `{id}`, `{total}`, `{carrier}`, `{tracking}` and
@@ -404,7 +414,8 @@ mod tests {
     #[test]
     fn a_learned_brand_speaks_neutrally_signed_by_its_seller() {
         let total = Money::new(100, "USD");
-        let text = notice_by("sports", Some("Leo"), Language::Es, "ord-1", &Notice::Confirmed { total: &total, lines: &[] });
+        let text =
+            notice_by("sports", Some("Leo"), Language::Es, "ord-1", &Notice::Confirmed { total: &total, lines: &[] });
         assert!(text.starts_with("Pago recibido") && text.ends_with("\n— Leo"), "{text}");
     }
 

@@ -22,8 +22,8 @@ pub mod recommend;
 pub mod stock;
 
 use agent_store_events::{
-    BrandId, Product, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult, Recommendation,
-    types,
+    BrandId, Product, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult,
+    Recommendation, types,
 };
 use agent_store_sdk::kv::Bucket;
 use agent_store_sdk::{Error, Event, Incoming, Result};

@@ -84,17 +84,11 @@ impl Reservation {
     fn same_request(&self, brand: Option<&str>, lines: &[OrderRequestLine]) -> bool {
         self.brand.as_deref() == brand
             && self.quote.lines.len() == lines.len()
-            && self
-                .quote
-                .lines
-                .iter()
-                .zip(lines)
-                .all(|(held, asked)| {
-                    held.product_id == asked.product_id.as_str()
-                        && held.quantity == asked.quantity
-                        && held.variant.as_deref().map(str::to_lowercase)
-                            == asked.variant.as_deref().map(str::to_lowercase)
-                })
+            && self.quote.lines.iter().zip(lines).all(|(held, asked)| {
+                held.product_id == asked.product_id.as_str()
+                    && held.quantity == asked.quantity
+                    && held.variant.as_deref().map(str::to_lowercase) == asked.variant.as_deref().map(str::to_lowercase)
+            })
     }
 }
 

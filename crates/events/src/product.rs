@@ -246,7 +246,10 @@ mod tests {
     fn variants_are_found_whatever_the_case() {
         let variants = Variants {
             kind: "size".into(),
-            options: vec![VariantOption { value: "M".into(), stock: 2 }, VariantOption { value: "XL".into(), stock: 0 }],
+            options: vec![
+                VariantOption { value: "M".into(), stock: 2 },
+                VariantOption { value: "XL".into(), stock: 0 },
+            ],
         };
         assert_eq!(variants.option(" xl ").map(|o| o.stock), Some(0));
         assert_eq!(variants.option("m").map(|o| o.value.as_str()), Some("M"));

@@ -222,9 +222,9 @@ impl Reading {
             query: self.search.as_ref().and_then(|s| s.text.clone()),
             category: self.category.clone(),
             product_id: match &self.tap {
-                Some(
-                Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id) | Tap::Variant(id, _),
-            ) => Some(id.as_str().into()),
+                Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id) | Tap::Variant(id, _)) => {
+                    Some(id.as_str().into())
+                }
                 _ => None,
             },
             quantity: self.quantity,

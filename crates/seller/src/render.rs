@@ -411,6 +411,7 @@ mod tests {
             image_url: format!("https://cdn.example/{id}.jpg"),
             tags: vec![],
             attributes: vec![("sizes".into(), "36,37,38".into()), ("color".into(), "white".into())],
+            variants: None,
         }
     }
 

@@ -141,7 +141,8 @@ mod tests {
     #[test]
     fn sizes_after_a_size_word_or_alone() {
         let sizes = variants("size", &["XS", "S", "M", "L", "XL"]);
-        for text in ["I'll take it, size M", "talla M", "quiero la talla m", "tamanho M por favor", "M", "in M please"] {
+        for text in ["I'll take it, size M", "talla M", "quiero la talla m", "tamanho M por favor", "M", "in M please"]
+        {
             assert_eq!(named_in(&sizes, text).as_deref(), Some("M"), "{text}");
         }
         assert_eq!(named_in(&sizes, "size xl").as_deref(), Some("XL"));

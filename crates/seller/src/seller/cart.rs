@@ -31,7 +31,9 @@ impl Seller<'_> {
             None => (None, product.stock),
             Some(variants) => match variant.as_deref().and_then(|v| variants.option(v)) {
                 Some(option) => (Some(option.value.clone()), option.stock),
-                None if variants.options.len() == 1 => (Some(variants.options[0].value.clone()), variants.options[0].stock),
+                None if variants.options.len() == 1 => {
+                    (Some(variants.options[0].value.clone()), variants.options[0].stock)
+                }
                 None => {
                     if product.stock == 0 {
                         return self.sold_out(c, &product.name, &product.id, language, reply);
@@ -74,7 +76,8 @@ impl Seller<'_> {
         let subtotal = cart.subtotal.to_string();
         let n = quantity.to_string();
         let key = if quantity < requested { "added_capped" } else { "added" };
-        let mut text = voice.say(key, &[("quantity", &n), ("available", &n), ("product", &label), ("subtotal", &subtotal)]);
+        let mut text =
+            voice.say(key, &[("quantity", &n), ("available", &n), ("product", &label), ("subtotal", &subtotal)]);
         if let Some(note) = self.brand.after_add(&product, language) {
             text.push('\n');
             text.push_str(&note);
@@ -100,7 +103,9 @@ impl Seller<'_> {
         let voice = self.voice(language);
         c.awaiting = Some(Awaiting::Similar { product: id.clone() });
         let text = voice.say("sold_out", &[("product", name)]);
-        reply.say(voice.buttons(&text, vec![voice.button(Tap::Yes, "btn_similar"), voice.button(Tap::Cart, "btn_cart")]));
+        reply.say(
+            voice.buttons(&text, vec![voice.button(Tap::Yes, "btn_similar"), voice.button(Tap::Cart, "btn_cart")]),
+        );
     }
 
     /// The variant of product `id` the message names, if it has variants.
@@ -108,7 +113,11 @@ impl Seller<'_> {
         let variants = c.product(id)?.variants.as_ref()?;
         crate::variants::named(variants, &r.said).or_else(|| {
             let spec = r.spec.as_deref()?;
-            variants.options.iter().find(|o| agent_store_text::tokens(&o.value).join(" ") == spec).map(|o| o.value.clone())
+            variants
+                .options
+                .iter()
+                .find(|o| agent_store_text::tokens(&o.value).join(" ") == spec)
+                .map(|o| o.value.clone())
         })
     }
 
@@ -175,7 +184,8 @@ impl Seller<'_> {
                 .filter(|i| !(i.product_id.as_str() == id && i.variant.as_deref() == Some(variant)))
                 .cloned()
                 .collect();
-            let removed = cart.items.iter().find(|i| i.product_id.as_str() == id && i.variant.as_deref() == Some(variant));
+            let removed =
+                cart.items.iter().find(|i| i.product_id.as_str() == id && i.variant.as_deref() == Some(variant));
             if let Some(removed) = removed {
                 let name = format!("{} ({variant})", removed.name);
                 if let Some(new) = agent_store_events::Cart::from_items(kept, cart.subtotal.currency.clone()) {

@@ -326,7 +326,8 @@ impl Seller<'_> {
     /// The product a message points at: a tapped one, "the second one", a
     /// name, "it", or the only one shown.
     pub(super) fn target(&self, c: &Conversation, r: &Reading) -> Option<ProductId> {
-        if let Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id) | Tap::Variant(id, _)) = &r.tap {
+        if let Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id) | Tap::Variant(id, _)) = &r.tap
+        {
             return Some(ProductId::new(id));
         }
         if let Some(spec) = &r.spec
