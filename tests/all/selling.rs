@@ -359,12 +359,15 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
     let api = FakeCloudApi::start().await?;
     let host = shop(&api).await?;
     let client = reqwest::Client::new();
-    for (brand, number, language, ask, waiting, joined, back) in [
+    // What the customer writes while waiting, in their language (a word
+    // of another language would rightly switch the seller's).
+    for (brand, number, language, ask, meanwhile, waiting, joined, back) in [
         (
             "fashion",
             "34600000301",
             "en",
             "can I talk to a human please?",
+            ["hello?", "are you there", "still waiting"],
             "passed that on",
             "Ana from our team",
             "back",
@@ -374,11 +377,21 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
             "34600000302",
             "es",
             "quiero hablar con una persona",
+            ["¿hola?", "¿sigues ahí?", "sigo esperando"],
             "ya se lo pasé",
             "Ana de nuestro equipo",
             "vuelta",
         ),
-        ("home", "34600000303", "pt", "quero falar com um atendente", "já repassei", "Ana da nossa equipe", "Voltei"),
+        (
+            "home",
+            "34600000303",
+            "pt",
+            "quero falar com um atendente",
+            ["olá?", "tem alguém aí", "ainda esperando"],
+            "já repassei",
+            "Ana da nossa equipe",
+            "Voltei",
+        ),
     ] {
         let mut phone = Phone::new(&host, &api, brand, number);
         // A photo first: the seller says honestly it cannot see it, and offers a person.
@@ -390,11 +403,11 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
         phone.until("text").await?;
         // Waiting: the first message is acknowledged, the next ones within
         // minutes are not.
-        phone.say("hello?").await?;
+        phone.say(meanwhile[0]).await?;
         let got = phone.until(waiting).await?;
         ensure!(!got.text.is_empty(), "{brand}: {got:?}");
-        phone.say("are you there").await?;
-        phone.say("still waiting").await?;
+        phone.say(meanwhile[1]).await?;
+        phone.say(meanwhile[2]).await?;
 
         // The person sees everything, the photo included, and takes it.
         let listed: Value =
@@ -416,8 +429,8 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
                 .json()
                 .await?;
             let transcript = detail["transcript"].to_string();
-            if ["[image image/jpeg, media 1234567890]", "hello?", "are you there", "still waiting"]
-                .iter()
+            if std::iter::once("[image image/jpeg, media 1234567890]")
+                .chain(meanwhile)
                 .all(|line| transcript.contains(line))
             {
                 break;

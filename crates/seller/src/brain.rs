@@ -239,6 +239,16 @@ impl Reading {
     }
 }
 
+impl Reading {
+    /// The number read as a quantity is the variant the seller asked for
+    /// ("39" when asked which size): no quantity, so no bulk deal either.
+    pub fn number_is_the_variant(&mut self) {
+        if self.quantity.take().is_some() {
+            self.beyond_scope = has_any(&self.said, lex::BEYOND_SCOPE);
+        }
+    }
+}
+
 /// Reads one customer message.
 pub fn understand(persona: &Persona, content: &MessageContent, text: &str, context: &Context) -> Reading {
     let language = detect_or(text, context.language);

@@ -653,3 +653,22 @@ fn without_a_usable_model_the_offline_brain_answers() {
     let outs = chat.say_with("I want to talk to a human", &mut model);
     assert!(outs.iter().any(|o| matches!(o, Out::Escalate(_))));
 }
+
+#[test]
+fn a_size_asked_for_and_written_as_a_number_is_the_size_not_a_bulk_order() {
+    let mut chat = Chat::new("fashion");
+    chat.say("hola, busco zapatillas blancas");
+    let outs = chat.tap("add:fsh-022", "Añadir");
+    assert!(choices(&outs).contains(&"variant:fsh-022#39".to_owned()), "{:?}", choices(&outs));
+    let outs = chat.say("39");
+    assert!(!outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{}", said(&outs));
+    let added = outs.iter().find_map(|o| if let Out::CartAdded(a) = o { Some(&a.item) } else { None });
+    let added = added.unwrap_or_else(|| panic!("added: {}", said(&outs)));
+    assert_eq!((added.quantity, added.variant.as_deref()), (1, Some("39")), "{added:?}");
+    assert!(said(&outs).contains("(talla 39)"), "{}", said(&outs));
+    // A real bulk order still goes to a person.
+    let mut chat = Chat::new("fashion");
+    chat.say("hola, busco zapatillas blancas");
+    let outs = chat.say("quiero 39 zapatillas");
+    assert!(outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{}", said(&outs));
+}

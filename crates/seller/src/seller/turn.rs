@@ -28,7 +28,14 @@ impl Seller<'_> {
             awaiting_answer: c.awaiting.is_some(),
         };
         let offline = brain::understand(self.persona, &message.content, &message.text, &context);
-        let (reading, engine) = self.read_with_model(c, message, offline);
+        let (mut reading, engine) = self.read_with_model(c, message, offline);
+        // Asked which size, "39" is the size, not 39 of them.
+        if let Some(choosing) = &c.choosing
+            && let Some(value) = self.variant_named(c, &choosing.product, &reading)
+            && reading.quantity.is_some_and(|q| tokens(&value).contains(&q.to_string()))
+        {
+            reading.number_is_the_variant();
+        }
         if !reading.wordless {
             c.language = reading.language;
         }
