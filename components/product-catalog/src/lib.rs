@@ -103,6 +103,7 @@ fn recommend(event: &Incoming) -> Result<Vec<Event>> {
             cart: &cart,
             kinds: &request.kinds,
             limit: request.limit.map(|l| l as usize),
+            need: request.need.as_deref(),
         },
         |p| live_stock(&kv, p),
     )?;

@@ -22,6 +22,10 @@ pub struct Product {
     /// Free-form search tags, e.g. `summer`, `vegan`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// What customers call it, in the three languages (`batom`, `labial`):
+    /// words that name the product rather than ask about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// Free-form attributes, e.g. `color` → `navy`; sorted for stable output.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
@@ -162,6 +166,9 @@ pub enum RecommendationKind {
     Complementary,
     /// Sells well in the brand.
     Popular,
+    /// Fits the need the customer stated (`need` of the request): dry skin,
+    /// a beach wedding, a small living room.
+    Fits,
 }
 
 /// `store.product.recommend`: asks the catalog what to suggest.
@@ -187,6 +194,10 @@ pub struct ProductRecommend {
     /// At most this many; the catalog's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// What the customer said they need, in their words ("dry skin
+    /// moisturiser", "beach wedding"): products that fit it come first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need: Option<String>,
 }
 
 /// One recommended product.
@@ -228,6 +239,7 @@ mod tests {
             description: String::new(),
             category: "shirts".into(),
             tags: vec![],
+            keywords: vec![],
             attributes: BTreeMap::new(),
             price: Money::new(4990, "USD"),
             sale_price: None,

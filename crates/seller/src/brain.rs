@@ -202,6 +202,12 @@ pub struct Reading {
     pub said: Vec<String>,
     /// A capacity named to pick a product or variant: "the 256 GB one" → `256 gb`.
     pub spec: Option<String>,
+    /// The message ends or starts as a question ("?", "¿").
+    pub questioned: bool,
+    /// A need the customer stated, in their words ("dry skin moisturiser",
+    /// "beach wedding"): a request for advice, which the catalog's
+    /// recommender answers with what fits it.
+    pub need: Option<String>,
 }
 
 /// A product detail asked about.
@@ -213,6 +219,10 @@ pub enum Ask {
     Stock,
     /// The attribute keys that answer it, most specific first.
     Detail(Vec<String>),
+    /// A yes/no question about the product ("is it cruelty free?", "does it
+    /// support 5G?"): the message's content words, which the product's own
+    /// name does not explain; answered from its attributes and description.
+    Property(Vec<String>),
 }
 
 impl Reading {
@@ -275,6 +285,8 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
         wordless: false,
         said: Vec::new(),
         spec: None,
+        questioned: text.contains(['?', '¿']),
+        need: None,
     };
     let tapped = match content {
         MessageContent::ButtonReply { id, .. } | MessageContent::ListReply { id, .. } => Tap::parse(id),
@@ -320,6 +332,10 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Re
     let (intent, confidence) = intent(words, context, r);
     r.intent = intent;
     r.confidence = confidence;
+    // "I have oily skin, what do you recommend?": the recommendation is for a need.
+    if intent == Intent::Recommendation && r.need.is_none() && has_any(words, lex::SITUATION) && !r.words.is_empty() {
+        r.need = Some(r.words.join(" "));
+    }
     plan_search(persona, words, (min, max), r);
 }
 
@@ -470,8 +486,16 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     {
         // "thanks, you're the best" is thanks, not a request for the best.
         if has(lex::GOODBYE) { (Intent::Goodbye, 0.9) } else { (Intent::Thanks, 0.9) }
+    } else if about_a_product(words, r) {
+        // All its words: "resistente al agua" is also a detail the lexicon knows.
+        r.asks.push(Ask::Property(words.to_vec()));
+        (Intent::ProductQuestion, 0.8)
     } else if has(lex::RECOMMEND) {
         (Intent::Recommendation, 0.85)
+    } else if has(lex::ADVICE) || (has(lex::SITUATION) && r.questioned) {
+        // A need stated: advice on what fits it, not a keyword search.
+        r.need = (!r.words.is_empty()).then(|| r.words.join(" "));
+        (Intent::Recommendation, 0.8)
     } else if (!r.asks.is_empty() || has(lex::QUESTION))
         && (r.focus || r.position.is_some() || r.words.is_empty() || !has(lex::BROWSE))
     {
@@ -492,6 +516,36 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Thanks, 0.5)
     } else {
         (Intent::Unknown, 0.2)
+    }
+}
+
+/// "is the serum cruelty free?", "does the nova 12 support 5G?", "o batom tem
+/// no tom Cherry?": a question about one product, named with a definite
+/// article or a demonstrative — in English after the verb that opens the
+/// question, in Spanish and Portuguese at the start of a question.
+fn about_a_product(words: &[String], r: &mut Reading) -> bool {
+    const OPENING: &[&str] = &["is", "are", "does", "do", "did", "can", "could", "will", "would", "has", "was", "should"];
+    const DEFINITE: &[&str] = &["the", "this", "that", "these", "those", "it", "they", "your"];
+    const DEFINITE_ES_PT: &[&str] = &[
+        "el", "la", "los", "las", "este", "esta", "estos", "estas", "ese", "esa", "esos", "esas", "o", "a", "os", "as",
+        "esse", "essa", "esses", "essas",
+    ];
+    // "¿es apto para piel sensible?", "serve pra pele oleosa?": the product
+    // being talked about is the subject the verb leaves out.
+    const OPENING_ES_PT: &[&str] = &[
+        "es", "son", "sirve", "sirven", "funciona", "viene", "vienen", "trae", "serve", "servem", "vem", "fica", "aguenta",
+    ];
+    match words {
+        [verb, det, _, ..] if OPENING.contains(&verb.as_str()) && DEFINITE.contains(&det.as_str()) => true,
+        [verb, _, ..] if r.questioned && r.language != Language::En && OPENING_ES_PT.contains(&verb.as_str()) => {
+            r.focus = true;
+            true
+        }
+        [det, _, _, ..] => {
+            r.questioned
+                && (det == "the" || (r.language != Language::En && DEFINITE_ES_PT.contains(&det.as_str())))
+        }
+        _ => false,
     }
 }
 
@@ -587,6 +641,8 @@ fn wants_new_product(words: &[String]) -> bool {
         && words.windows(2).any(|pair| {
             ["want", "quiero", "quero", "me", "give", "dame"].contains(&pair[0].as_str())
                 && ARTICLES.contains(&pair[1].as_str())
+                // "quero a capa": in Portuguese "a" is "the", a product already seen.
+                && !(pair[1] == "a" && ["quiero", "quero", "dame"].contains(&pair[0].as_str()))
         })
 }
 

@@ -35,6 +35,7 @@
 
 #![deny(missing_docs)]
 
+pub mod answers;
 pub mod brain;
 pub mod lexicon;
 pub mod model;

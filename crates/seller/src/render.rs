@@ -410,6 +410,7 @@ mod tests {
             stock,
             image_url: format!("https://cdn.example/{id}.jpg"),
             tags: vec![],
+            keywords: vec![],
             attributes: vec![("sizes".into(), "36,37,38".into()), ("color".into(), "white".into())],
             variants: None,
         }

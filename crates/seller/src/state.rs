@@ -119,6 +119,9 @@ pub struct ProductInfo {
     /// The first eight catalog tags, which customers may name it by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Up to sixteen of the words customers call it by (`batom`, `labial`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// Up to twelve attributes (`color` → `navy`), values cut to 120
     /// characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -148,6 +151,7 @@ impl From<&Product> for ProductInfo {
             stock: product.stock,
             image_url: product.image_url.clone(),
             tags: product.tags.iter().take(8).cloned().collect(),
+            keywords: product.keywords.iter().take(16).cloned().collect(),
             attributes: product.attributes.iter().take(12).map(|(k, v)| (k.clone(), truncate(v, 120))).collect(),
             variants: product.variants.clone().map(|mut v| {
                 v.options.truncate(MAX_VARIANTS);

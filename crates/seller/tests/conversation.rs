@@ -169,6 +169,7 @@ impl Chat {
                     cart: &cart,
                     kinds: &r.kinds,
                     limit: r.limit.map(|l| l as usize),
+                    need: r.need.as_deref(),
                 };
                 let picks = recommend::recommend(&self.catalog, &request, |p| Ok::<u32, ()>(p.stock)).unwrap();
                 let result = ProductRecommendResult {
@@ -671,4 +672,79 @@ fn a_size_asked_for_and_written_as_a_number_is_the_size_not_a_bulk_order() {
     chat.say("hola, busco zapatillas blancas");
     let outs = chat.say("quiero 39 zapatillas");
     assert!(outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{}", said(&outs));
+}
+
+/// What the customer reads, and the offers, after each message.
+fn ask(chat: &mut Chat, text: &str) -> (String, Vec<String>, Vec<Out>) {
+    let outs = chat.say(text);
+    (said(&outs), choices(&outs), outs)
+}
+
+#[test]
+fn product_questions_are_answered_from_the_catalog_in_three_languages() {
+    // (brand, what was shown first, the question, the product, words of the answer)
+    for (brand, first, question, product, answer) in [
+        ("tech", None, "does the nova 12 support 5G?", "tec-009", "Yes! Here's what our catalog says: connectivity: 5G"),
+        ("tech", None, "¿el smartwatch es resistente al agua?", "tec-007", "¡Sí! Esto dice nuestro catálogo: water resistance: 5 ATM"),
+        ("gaming", Some("controle sem fio"), "esse controle funciona no celular?", "gam-012", "Sim! Nosso catálogo diz: platform:"),
+        ("beauty", Some("batom"), "o batom tem no tom Cherry?", "bty-015", "Sim! Nosso catálogo diz: shade: Cherry"),
+        ("fashion", None, "is the linen wrap dress machine washable?", "fsh-001", "Here's what our catalog says about that: care: machine wash cold"),
+        ("beauty", Some("sérum vitamina c"), "¿es apto para piel sensible?", "bty-002", "Esto dice nuestro catálogo sobre eso: skin type:"),
+    ] {
+        let mut chat = Chat::new(brand);
+        if let Some(first) = first {
+            chat.say(first);
+        }
+        let (text, offers, outs) = ask(&mut chat, question);
+        assert_eq!(intent(&outs), Intent::ProductQuestion, "{brand}: {question}");
+        assert!(text.contains(answer), "{brand}: {question} → {text}");
+        assert!(text.contains(&format!("[card {product}")), "{brand}: the product card: {text}");
+        assert!(!offers.contains(&"human".to_owned()), "{brand}: answered, no person needed: {offers:?}");
+    }
+}
+
+#[test]
+fn what_the_catalog_does_not_say_is_not_guessed_and_a_person_is_offered() {
+    for (brand, first, question, words) in [
+        ("beauty", "vitamin c serum", "is it cruelty free?", "Our catalog doesn't say that about Vitamin C 15% Brightening Serum"),
+        ("home", "rattan chair", "¿la silla es fácil de montar?", "Nuestro catálogo no dice eso de Rattan Dining Chair"),
+        ("home", "cadeira de rattan", "essa cadeira vem montada?", "Nosso catálogo não diz isso sobre Rattan Dining Chair"),
+    ] {
+        let mut chat = Chat::new(brand);
+        chat.say(first);
+        let (text, offers, outs) = ask(&mut chat, question);
+        assert_eq!(intent(&outs), Intent::ProductQuestion, "{brand}: {question}");
+        assert!(text.contains(words), "{brand}: {question} → {text}");
+        assert!(offers.contains(&"human".to_owned()), "{brand}: a person offered: {offers:?}");
+        assert!(!outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{brand}: offered, not forced");
+    }
+}
+
+#[test]
+fn a_stated_need_becomes_advice_from_the_recommender_in_three_languages() {
+    for (brand, message, need_word, first_pick) in [
+        ("beauty", "I have dry skin, which moisturiser should I use?", "dry", None),
+        ("beauty", "tengo la piel grasa, ¿qué limpiador me recomiendas?", "grasa", None),
+        ("fashion", "I need something to wear to a beach wedding", "wedding", Some("fsh-001")),
+        ("fashion", "qual tênis combina com um vestido de festa?", "festa", None),
+        ("gaming", "¿qué juego me recomiendas si me gustan los de terror?", "terror", None),
+        ("gaming", "what's a good game for playing with friends on the couch?", "couch", None),
+    ] {
+        let mut chat = Chat::new(brand);
+        let outs = chat.say(message);
+        assert_eq!(intent(&outs), Intent::Recommendation, "{brand}: {message}");
+        let request = outs
+            .iter()
+            .find_map(|o| if let Out::Recommend(r) = o { Some(r) } else { None })
+            .unwrap_or_else(|| panic!("{brand}: a recommendation request for {message}: {}", said(&outs)));
+        let need = request.need.as_deref().unwrap_or_default();
+        assert!(need.contains(need_word), "{brand}: the need travels: {need:?}");
+        assert!(request.kinds.contains(&agent_store_events::RecommendationKind::Fits), "{request:?}");
+        let offers = choices(&outs);
+        assert!(offers.iter().any(|c| c.starts_with("product:")), "{brand}: products shown: {}", said(&outs));
+        if let Some(first) = first_pick {
+            let shown: Vec<&String> = offers.iter().filter(|c| c.starts_with("product:")).collect();
+            assert_eq!(shown[0], &format!("product:{first}"), "{brand}: {first} first: {offers:?}");
+        }
+    }
 }

@@ -214,6 +214,9 @@ impl Seller<'_> {
     /// Recommendations: for the words asked, around the product pointed at, or
     /// the best sellers.
     fn recommend_for(&mut self, c: &mut Conversation, conversation: &ConversationId, r: &Reading, reply: &mut Reply) {
+        if let Some(need) = &r.need {
+            return self.recommend_for_need(c, conversation, need, reply);
+        }
         match (&r.search, r.position, c.focus.clone()) {
             (Some(plan), _, _) => self.search(c, conversation, plan, r, true, reply),
             (None, Some(_), _) | (None, None, Some(_)) if r.focus || r.position.is_some() => {
