@@ -460,3 +460,81 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_languages() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    // (brand, phone, what the customer looked at first, the question, the
+    // product, words of the answer, whether a person is offered because the
+    // catalog does not say)
+    let cases: [(&str, &str, Option<&str>, &str, &str, &str, bool); 6] = [
+        ("tech", "34600000401", None, "does the nova 12 support 5G?", "tec-009", "Yes! Here's what our catalog says: connectivity: 5G", false),
+        ("beauty", "34600000402", Some("vitamin c serum"), "is it cruelty free?", "bty-002", "Our catalog doesn't say that about Vitamin C", true),
+        ("tech", "34600000403", None, "¿el smartwatch es resistente al agua?", "tec-007", "¡Sí! Esto dice nuestro catálogo: water resistance: 5 ATM", false),
+        ("home", "34600000404", Some("silla de rattan"), "¿es fácil de montar?", "hom-005", "Nuestro catálogo no dice eso de Rattan Dining Chair", true),
+        ("gaming", "34600000405", Some("controle sem fio"), "esse controle funciona no celular?", "gam-012", "Sim! Nosso catálogo diz: platform:", false),
+        ("beauty", "34600000406", Some("batom"), "o batom tem no tom Cherry?", "bty-015", "Sim! Nosso catálogo diz: shade: Cherry", false),
+    ];
+    for (brand, number, first, question, product, answer, unsure) in cases {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        if let Some(first) = first {
+            phone.say(first).await?;
+            phone.until(product).await?;
+        }
+        phone.say(question).await?;
+        let got = phone.until(answer).await?;
+        // The card with it, and a person offered only when the catalog is silent.
+        let got = if got.ids.contains(&format!("add:{product}")) { got } else { phone.until(&format!("add:{product}")).await? };
+        ensure!(got.ids.contains(&format!("add:{product}")), "{brand}: the card of {product}: {got:?}");
+        if unsure {
+            let got = phone.until("\"human\"").await?;
+            ensure!(got.ids.contains(&"human".to_owned()), "{brand}: a person offered: {got:?}");
+        } else {
+            ensure!(!phone.all().ids.contains(&"human".to_owned()), "{brand}: answered, no person needed");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stated_need_is_advised_on_from_what_fits_it_in_three_languages() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let mut tail = host.tail(&[]).await?;
+    // (brand, phone, the need, a word of it the catalog is asked with, the
+    // product that fits best when the test knows it)
+    let cases: [(&str, &str, &str, &str, Option<&str>); 6] = [
+        ("beauty", "34600000501", "I have dry skin, which moisturiser should I use?", "dry", None),
+        ("fashion", "34600000502", "I need something to wear to a beach wedding", "wedding", Some("fsh-001")),
+        ("beauty", "34600000503", "tengo la piel grasa, ¿qué limpiador me recomiendas?", "grasa", None),
+        ("gaming", "34600000504", "¿qué juego me recomiendas si me gustan los de terror?", "terror", None),
+        ("fashion", "34600000505", "qual tênis combina com um vestido de festa?", "festa", None),
+        ("home", "34600000506", "o que fica bem numa sala pequena?", "sala", None),
+    ];
+    for (brand, number, message, word, best) in cases {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        phone.say(message).await?;
+        let request = tail
+            .find(WAIT, |r| is(r, "published", "store.product.recommend") && r["event"]["brand"] == brand)
+            .await?;
+        let need = request["event"]["data"]["need"].as_str().unwrap_or_default();
+        ensure!(need.contains(word), "{brand}: the need reaches the catalog: {request}");
+        let request_id = request["event"]["data"]["request_id"].clone();
+        let result = tail
+            .find(WAIT, |r| {
+                is(r, "published", "store.product.recommend.result") && r["event"]["data"]["request_id"] == request_id
+            })
+            .await?;
+        let picks = result["event"]["data"]["recommendations"].as_array().context("recommendations")?;
+        ensure!(picks.first().is_some_and(|p| p["kind"] == "fits"), "{brand}: what fits comes first: {result}");
+        let first = picks[0]["product"]["id"].as_str().context("an id")?;
+        if let Some(best) = best {
+            ensure!(first == best, "{brand}: {best} fits best: {result}");
+        }
+        // The customer sees the advice, the best fit first.
+        let got = phone.until(&format!("product:{first}")).await?;
+        ensure!(got.ids.iter().find(|id| id.starts_with("product:")) == Some(&format!("product:{first}")), "{got:?}");
+    }
+    Ok(())
+}

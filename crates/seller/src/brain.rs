@@ -541,6 +541,8 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
             r.focus = true;
             true
         }
+        // "o que você recomenda?", "a qué hora…": a question word, not a product.
+        [_, what, ..] if lex::QUESTION_WORDS.contains(&what.as_str()) => false,
         [det, _, _, ..] => {
             r.questioned
                 && (det == "the" || (r.language != Language::En && DEFINITE_ES_PT.contains(&det.as_str())))

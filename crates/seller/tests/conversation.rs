@@ -707,7 +707,7 @@ fn product_questions_are_answered_from_the_catalog_in_three_languages() {
 fn what_the_catalog_does_not_say_is_not_guessed_and_a_person_is_offered() {
     for (brand, first, question, words) in [
         ("beauty", "vitamin c serum", "is it cruelty free?", "Our catalog doesn't say that about Vitamin C 15% Brightening Serum"),
-        ("home", "rattan chair", "¿la silla es fácil de montar?", "Nuestro catálogo no dice eso de Rattan Dining Chair"),
+        ("home", "silla de rattan", "¿es fácil de montar?", "Nuestro catálogo no dice eso de Rattan Dining Chair"),
         ("home", "cadeira de rattan", "essa cadeira vem montada?", "Nosso catálogo não diz isso sobre Rattan Dining Chair"),
     ] {
         let mut chat = Chat::new(brand);
@@ -729,6 +729,8 @@ fn a_stated_need_becomes_advice_from_the_recommender_in_three_languages() {
         ("fashion", "qual tênis combina com um vestido de festa?", "festa", None),
         ("gaming", "¿qué juego me recomiendas si me gustan los de terror?", "terror", None),
         ("gaming", "what's a good game for playing with friends on the couch?", "couch", None),
+        ("home", "o que fica bem numa sala pequena?", "sala", None),
+        ("tech", "preciso de um fone bom pra academia", "academia", None),
     ] {
         let mut chat = Chat::new(brand);
         let outs = chat.say(message);
@@ -746,5 +748,18 @@ fn a_stated_need_becomes_advice_from_the_recommender_in_three_languages() {
             let shown: Vec<&String> = offers.iter().filter(|c| c.starts_with("product:")).collect();
             assert_eq!(shown[0], &format!("product:{first}"), "{brand}: {first} first: {offers:?}");
         }
+    }
+}
+
+#[test]
+fn what_and_which_questions_are_not_questions_about_a_product() {
+    for (brand, text, expected) in [
+        ("home", "o que você recomenda?", Intent::Recommendation),
+        ("tech", "¿qué me recomiendas?", Intent::Recommendation),
+        ("beauty", "any recommendations?", Intent::Recommendation),
+    ] {
+        let mut chat = Chat::new(brand);
+        chat.say("hi");
+        assert_eq!(intent(&chat.say(text)), expected, "{brand}: {text}");
     }
 }
