@@ -468,13 +468,61 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
     // (brand, phone, what the customer looked at first, the question, the
     // product, words of the answer, whether a person is offered because the
     // catalog does not say)
-    let cases: [(&str, &str, Option<&str>, &str, &str, &str, bool); 6] = [
-        ("tech", "34600000401", None, "does the nova 12 support 5G?", "tec-009", "Yes! Here's what our catalog says: connectivity: 5G", false),
-        ("beauty", "34600000402", Some("vitamin c serum"), "is it cruelty free?", "bty-002", "Our catalog doesn't say that about Vitamin C", true),
-        ("tech", "34600000403", None, "¿el smartwatch es resistente al agua?", "tec-007", "¡Sí! Esto dice nuestro catálogo: water resistance: 5 ATM", false),
-        ("home", "34600000404", Some("silla de rattan"), "¿es fácil de montar?", "hom-005", "Nuestro catálogo no dice eso de Rattan Dining Chair", true),
-        ("gaming", "34600000405", Some("controle sem fio"), "esse controle funciona no celular?", "gam-012", "Sim! Nosso catálogo diz: platform:", false),
-        ("beauty", "34600000406", Some("batom"), "o batom tem no tom Cherry?", "bty-015", "Sim! Nosso catálogo diz: shade: Cherry", false),
+    let cases = [
+        (
+            "tech",
+            "34600000401",
+            None,
+            "does the nova 12 support 5G?",
+            "tec-009",
+            "Yes! Here's what our catalog says: connectivity: 5G",
+            false,
+        ),
+        (
+            "beauty",
+            "34600000402",
+            Some("vitamin c serum"),
+            "is it cruelty free?",
+            "bty-002",
+            "Our catalog doesn't say that about Vitamin C",
+            true,
+        ),
+        (
+            "tech",
+            "34600000403",
+            None,
+            "¿el smartwatch es resistente al agua?",
+            "tec-007",
+            "¡Sí! Esto dice nuestro catálogo: water resistance: 5 ATM",
+            false,
+        ),
+        (
+            "home",
+            "34600000404",
+            Some("silla de rattan"),
+            "¿es fácil de montar?",
+            "hom-005",
+            "Nuestro catálogo no dice eso de Rattan Dining Chair",
+            true,
+        ),
+        (
+            "gaming",
+            "34600000405",
+            Some("controle sem fio"),
+            "esse controle funciona no celular?",
+            "gam-012",
+            "Sim! Nosso catálogo diz: platform:",
+            false,
+        ),
+        (
+            "beauty",
+            "34600000406",
+            Some("batom"),
+            "o batom tem no tom Cherry?",
+            "bty-015",
+            "Sim! Nosso catálogo diz: shade: Cherry",
+            false,
+        ),
     ];
     for (brand, number, first, question, product, answer, unsure) in cases {
         let mut phone = Phone::new(&host, &api, brand, number);
@@ -485,7 +533,11 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
         phone.say(question).await?;
         let got = phone.until(answer).await?;
         // The card with it, and a person offered only when the catalog is silent.
-        let got = if got.ids.contains(&format!("add:{product}")) { got } else { phone.until(&format!("add:{product}")).await? };
+        let got = if got.ids.contains(&format!("add:{product}")) {
+            got
+        } else {
+            phone.until(&format!("add:{product}")).await?
+        };
         ensure!(got.ids.contains(&format!("add:{product}")), "{brand}: the card of {product}: {got:?}");
         if unsure {
             let got = phone.until("\"human\"").await?;
@@ -504,7 +556,7 @@ async fn a_stated_need_is_advised_on_from_what_fits_it_in_three_languages() -> R
     let mut tail = host.tail(&[]).await?;
     // (brand, phone, the need, a word of it the catalog is asked with, the
     // product that fits best when the test knows it)
-    let cases: [(&str, &str, &str, &str, Option<&str>); 6] = [
+    let cases = [
         ("beauty", "34600000501", "I have dry skin, which moisturiser should I use?", "dry", None),
         ("fashion", "34600000502", "I need something to wear to a beach wedding", "wedding", Some("fsh-001")),
         ("beauty", "34600000503", "tengo la piel grasa, ¿qué limpiador me recomiendas?", "grasa", None),
@@ -515,9 +567,8 @@ async fn a_stated_need_is_advised_on_from_what_fits_it_in_three_languages() -> R
     for (brand, number, message, word, best) in cases {
         let mut phone = Phone::new(&host, &api, brand, number);
         phone.say(message).await?;
-        let request = tail
-            .find(WAIT, |r| is(r, "published", "store.product.recommend") && r["event"]["brand"] == brand)
-            .await?;
+        let request =
+            tail.find(WAIT, |r| is(r, "published", "store.product.recommend") && r["event"]["brand"] == brand).await?;
         let need = request["event"]["data"]["need"].as_str().unwrap_or_default();
         ensure!(need.contains(word), "{brand}: the need reaches the catalog: {request}");
         let request_id = request["event"]["data"]["request_id"].clone();

@@ -2,14 +2,16 @@
 //! it: "is the serum cruelty free?", "does the nova 12 support 5G?", "¿el
 //! smartwatch es resistente al agua?".
 //!
-//! [`answer`] takes the question's content words, leaves out those that name
-//! the product itself (its name, category, tags, variant kind), carries
-//! Spanish and Portuguese words over to the English the catalogs are written
-//! in, and looks for each word in the product's attributes (name and value)
-//! and description. The verdict is only as strong as the catalog: every word
-//! found is a yes, a matching attribute that says "no" is a no, some found is
-//! "here is what the catalog says", none is [`Verdict::Unknown`] — the seller
-//! says so and offers a person rather than guess.
+//! [`answer`] takes the question's words, leaves out those that name the
+//! product itself (its name; its category, tags and keywords unless a fact
+//! holds them too), carries Spanish and Portuguese words over to the English
+//! the catalogs are written in, and looks for each word in the product's
+//! attributes, variants and description. The verdict is only as strong as
+//! the catalog: "yes" when every word asked is a whole fact (a key such as
+//! `water_resistance`, an item such as `5G` in `5G, Wi-Fi 6E`, a variant),
+//! "no" when such a key says no, the facts quoted when some words are found
+//! or only inside a longer fact, and [`Verdict::Unknown`] when none is — the
+//! seller says so and offers a person rather than guess.
 
 use agent_store_text::{Language, tokens};
 
@@ -103,9 +105,7 @@ pub fn answer(product: &ProductInfo, words: &[String]) -> Verdict {
         let value_words = tokens(value);
         let hits: Vec<&String> = asked
             .iter()
-            .filter(|w| {
-                (key_hit && key_words.iter().any(|k| same(k, w))) || value_words.iter().any(|v| same(v, w))
-            })
+            .filter(|w| (key_hit && key_words.iter().any(|k| same(k, w))) || value_words.iter().any(|v| same(v, w)))
             .collect();
         if hits.is_empty() {
             continue;

@@ -524,7 +524,8 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
 /// article or a demonstrative — in English after the verb that opens the
 /// question, in Spanish and Portuguese at the start of a question.
 fn about_a_product(words: &[String], r: &mut Reading) -> bool {
-    const OPENING: &[&str] = &["is", "are", "does", "do", "did", "can", "could", "will", "would", "has", "was", "should"];
+    const OPENING: &[&str] =
+        &["is", "are", "does", "do", "did", "can", "could", "will", "would", "has", "was", "should"];
     const DEFINITE: &[&str] = &["the", "this", "that", "these", "those", "it", "they", "your"];
     const DEFINITE_ES_PT: &[&str] = &[
         "el", "la", "los", "las", "este", "esta", "estos", "estas", "ese", "esa", "esos", "esas", "o", "a", "os", "as",
@@ -533,7 +534,8 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
     // "¿es apto para piel sensible?", "serve pra pele oleosa?": the product
     // being talked about is the subject the verb leaves out.
     const OPENING_ES_PT: &[&str] = &[
-        "es", "son", "sirve", "sirven", "funciona", "viene", "vienen", "trae", "serve", "servem", "vem", "fica", "aguenta",
+        "es", "son", "sirve", "sirven", "funciona", "viene", "vienen", "trae", "serve", "servem", "vem", "fica",
+        "aguenta",
     ];
     match words {
         [verb, det, _, ..] if OPENING.contains(&verb.as_str()) && DEFINITE.contains(&det.as_str()) => true,
@@ -544,8 +546,7 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
         // "o que você recomenda?", "a qué hora…": a question word, not a product.
         [_, what, ..] if lex::QUESTION_WORDS.contains(&what.as_str()) => false,
         [det, _, _, ..] => {
-            r.questioned
-                && (det == "the" || (r.language != Language::En && DEFINITE_ES_PT.contains(&det.as_str())))
+            r.questioned && (det == "the" || (r.language != Language::En && DEFINITE_ES_PT.contains(&det.as_str())))
         }
         _ => false,
     }

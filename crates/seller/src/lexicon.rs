@@ -219,8 +219,8 @@ pub const RECOMMEND: &[&str] = &[
 
 /// Words that open a question about something not yet named: "o que", "a qué hora".
 pub const QUESTION_WORDS: &[&str] = &[
-    "que", "qual", "quais", "quanto", "quanta", "quantos", "quantas", "quem", "cual", "cuales", "cuanto",
-    "cuanta", "cuantos", "cuantas", "quien", "quienes", "donde", "onde", "como", "cuando", "quando",
+    "que", "qual", "quais", "quanto", "quanta", "quantos", "quantas", "quem", "cual", "cuales", "cuanto", "cuanta",
+    "cuantos", "cuantas", "quien", "quienes", "donde", "onde", "como", "cuando", "quando",
 ];
 
 /// Asking for advice on what fits a need: what to wear, what goes with what,

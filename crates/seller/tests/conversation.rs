@@ -684,12 +684,42 @@ fn ask(chat: &mut Chat, text: &str) -> (String, Vec<String>, Vec<Out>) {
 fn product_questions_are_answered_from_the_catalog_in_three_languages() {
     // (brand, what was shown first, the question, the product, words of the answer)
     for (brand, first, question, product, answer) in [
-        ("tech", None, "does the nova 12 support 5G?", "tec-009", "Yes! Here's what our catalog says: connectivity: 5G"),
-        ("tech", None, "¿el smartwatch es resistente al agua?", "tec-007", "¡Sí! Esto dice nuestro catálogo: water resistance: 5 ATM"),
-        ("gaming", Some("controle sem fio"), "esse controle funciona no celular?", "gam-012", "Sim! Nosso catálogo diz: platform:"),
+        (
+            "tech",
+            None,
+            "does the nova 12 support 5G?",
+            "tec-009",
+            "Yes! Here's what our catalog says: connectivity: 5G",
+        ),
+        (
+            "tech",
+            None,
+            "¿el smartwatch es resistente al agua?",
+            "tec-007",
+            "¡Sí! Esto dice nuestro catálogo: water resistance: 5 ATM",
+        ),
+        (
+            "gaming",
+            Some("controle sem fio"),
+            "esse controle funciona no celular?",
+            "gam-012",
+            "Sim! Nosso catálogo diz: platform:",
+        ),
         ("beauty", Some("batom"), "o batom tem no tom Cherry?", "bty-015", "Sim! Nosso catálogo diz: shade: Cherry"),
-        ("fashion", None, "is the linen wrap dress machine washable?", "fsh-001", "Here's what our catalog says about that: care: machine wash cold"),
-        ("beauty", Some("sérum vitamina c"), "¿es apto para piel sensible?", "bty-002", "Esto dice nuestro catálogo sobre eso: skin type:"),
+        (
+            "fashion",
+            None,
+            "is the linen wrap dress machine washable?",
+            "fsh-001",
+            "Here's what our catalog says about that: care: machine wash cold",
+        ),
+        (
+            "beauty",
+            Some("sérum vitamina c"),
+            "¿es apto para piel sensible?",
+            "bty-002",
+            "Esto dice nuestro catálogo sobre eso: skin type:",
+        ),
     ] {
         let mut chat = Chat::new(brand);
         if let Some(first) = first {
@@ -706,9 +736,19 @@ fn product_questions_are_answered_from_the_catalog_in_three_languages() {
 #[test]
 fn what_the_catalog_does_not_say_is_not_guessed_and_a_person_is_offered() {
     for (brand, first, question, words) in [
-        ("beauty", "vitamin c serum", "is it cruelty free?", "Our catalog doesn't say that about Vitamin C 15% Brightening Serum"),
+        (
+            "beauty",
+            "vitamin c serum",
+            "is it cruelty free?",
+            "Our catalog doesn't say that about Vitamin C 15% Brightening Serum",
+        ),
         ("home", "silla de rattan", "¿es fácil de montar?", "Nuestro catálogo no dice eso de Rattan Dining Chair"),
-        ("home", "cadeira de rattan", "essa cadeira vem montada?", "Nosso catálogo não diz isso sobre Rattan Dining Chair"),
+        (
+            "home",
+            "cadeira de rattan",
+            "essa cadeira vem montada?",
+            "Nosso catálogo não diz isso sobre Rattan Dining Chair",
+        ),
     ] {
         let mut chat = Chat::new(brand);
         chat.say(first);

@@ -335,7 +335,7 @@ fn named<'p>(products: &'p [ProductInfo], said: &[String]) -> Option<&'p Product
         (shared, std::cmp::Reverse(name.len() - shared))
     };
     let mut ranked: Vec<_> = products.iter().map(|p| (fit(p), p)).filter(|((shared, _), _)| *shared > 0).collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    ranked.sort_by_key(|(fit, _)| std::cmp::Reverse(*fit));
     match ranked.as_slice() {
         [(best, p), (next, _), ..] if best != next => Some(p),
         [(_, p)] => Some(p),
