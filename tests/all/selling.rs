@@ -481,8 +481,8 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
         (
             "beauty",
             "34600000402",
-            Some("vitamin c serum"),
-            "is it cruelty free?",
+            None,
+            "is the vitamin c serum cruelty free?",
             "bty-002",
             "Our catalog doesn't say that about Vitamin C",
             true,

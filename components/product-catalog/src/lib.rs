@@ -70,6 +70,7 @@ fn query(event: &Incoming) -> Result<Vec<Event>> {
         min_price_minor: query.min_price_minor,
         max_price_minor: query.max_price_minor,
         in_stock_only: query.in_stock_only,
+        partial: query.partial,
         limit: query.limit.map(|l| l as usize),
     };
     let kv = open_stock()?;

@@ -125,6 +125,11 @@ pub struct ProductQuery {
     /// Leave out products with no stock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub in_stock_only: bool,
+    /// When no product has every word of `text`, the ones with some of them,
+    /// the most words first: for a question that names a product with some
+    /// words and asks with others ("is the vitamin c serum cruelty free?").
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub partial: bool,
     /// At most this many products; the catalog's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,

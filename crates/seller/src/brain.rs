@@ -592,8 +592,15 @@ fn plan_search(persona: &Persona, words: &[String], (min, max): (Option<i64>, Op
         category: if only_category { r.category.clone() } else { None },
         min_price_minor: min,
         max_price_minor: max,
+        partial: false,
     };
-    r.fallback = fallback(&plan, r, words);
+    r.fallback = if r.asks.iter().any(|a| matches!(a, Ask::Property(_))) {
+        // A question names the product with some words and asks with the
+        // others: most of them will do.
+        Some(SearchPlan { partial: true, ..plan.clone() })
+    } else {
+        fallback(&plan, r, words)
+    };
     r.search = Some(plan);
 }
 

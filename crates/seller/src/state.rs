@@ -225,6 +225,9 @@ pub struct SearchPlan {
     /// A highest price, in minor units of the brand's currency ("under 80").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_price_minor: Option<i64>,
+    /// Most of the words will do (a question names the product with some).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// A yes/no question the seller asked.

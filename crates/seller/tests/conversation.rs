@@ -145,6 +145,7 @@ impl Chat {
                     min_price_minor: q.min_price_minor,
                     max_price_minor: q.max_price_minor,
                     in_stock_only: q.in_stock_only,
+                    partial: q.partial,
                     limit: q.limit.map(|l| l as usize),
                 };
                 let found = self.catalog.search(&query, self.now);
@@ -740,6 +741,13 @@ fn what_the_catalog_does_not_say_is_not_guessed_and_a_person_is_offered() {
             "beauty",
             "vitamin c serum",
             "is it cruelty free?",
+            "Our catalog doesn't say that about Vitamin C 15% Brightening Serum",
+        ),
+        // Named in the question, and found by most of its words.
+        (
+            "beauty",
+            "hi",
+            "is the vitamin c serum cruelty free?",
             "Our catalog doesn't say that about Vitamin C 15% Brightening Serum",
         ),
         ("home", "silla de rattan", "¿es fácil de montar?", "Nuestro catálogo no dice eso de Rattan Dining Chair"),

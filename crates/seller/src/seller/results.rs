@@ -64,6 +64,7 @@ impl Seller<'_> {
             min_price_minor: plan.min_price_minor,
             max_price_minor: plan.max_price_minor,
             in_stock_only: false,
+            partial: plan.partial,
             limit: Some(self.persona.results),
             conversation: Some(conversation.clone()),
         }));
