@@ -475,7 +475,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             None,
             "does the nova 12 support 5G?",
             "tec-009",
-            "Yes! Here's what our catalog says: connectivity: 5G",
+            "Yes! Here's what our catalog says: Connectivity: 5G",
             false,
         ),
         (
@@ -493,7 +493,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             None,
             "¿el smartwatch es resistente al agua?",
             "tec-007",
-            "¡Sí! Esto dice nuestro catálogo: water resistance: 5 ATM",
+            "¡Sí! Esto dice nuestro catálogo: Resistencia al agua: 5 ATM",
             false,
         ),
         (
@@ -511,7 +511,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             Some("controle sem fio"),
             "esse controle funciona no celular?",
             "gam-012",
-            "Sim! Nosso catálogo diz: platform:",
+            "Sim! Nosso catálogo diz: Plataforma:",
             false,
         ),
         (
@@ -520,7 +520,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             Some("batom"),
             "o batom tem no tom Cherry?",
             "bty-015",
-            "Sim! Nosso catálogo diz: shade: Cherry",
+            "Sim! Nosso catálogo diz: Tom: Cherry",
             false,
         ),
     ];

@@ -61,8 +61,9 @@ const ENGLISH: &[(&str, &str)] = &[
 ];
 
 /// What the catalog says of `product` to a question whose content words are
-/// `words` (folded).
-pub fn answer(product: &ProductInfo, words: &[String]) -> Verdict {
+/// `words` (folded); `name_of` names an attribute key or a variant kind
+/// (`water_resistance`, `shade`) in the customer's language.
+pub fn answer(product: &ProductInfo, words: &[String], name_of: impl Fn(&str) -> String) -> Verdict {
     // Words that name the product (its name, category, tags, what customers
     // call it, what its variants are called) ask nothing — unless a fact
     // holds them too ("5g" is a tag and a connectivity).
@@ -122,7 +123,7 @@ pub fn answer(product: &ProductInfo, words: &[String]) -> Verdict {
             }
         }
         covered.extend(hits);
-        facts.push(format!("{}: {value}", key.replace('_', " ")));
+        facts.push(format!("{}: {value}", name_of(key)));
     }
     // A size, colour or shade it comes in.
     if let Some(variants) = &product.variants {
@@ -132,7 +133,7 @@ pub fn answer(product: &ProductInfo, words: &[String]) -> Verdict {
             if !hits.is_empty() {
                 covered.extend(&hits);
                 sure.extend(&hits);
-                facts.push(format!("{}: {}", variants.kind.replace('_', " "), option.value));
+                facts.push(format!("{}: {}", name_of(&variants.kind), option.value));
             }
         }
     }
@@ -197,7 +198,7 @@ mod tests {
     }
 
     fn ask(text: &str) -> Verdict {
-        answer(&phone(), &tokens(text))
+        answer(&phone(), &tokens(text), |key| key.replace('_', " "))
     }
 
     #[test]

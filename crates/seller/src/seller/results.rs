@@ -149,7 +149,19 @@ impl Seller<'_> {
         let mut unsure = false;
         for ask in asks {
             if let Ask::Property(words) = ask {
-                let (key, facts) = match crate::answers::answer(&product, words) {
+                let kind = product.variants.as_ref().map(|v| v.kind.as_str());
+                let name_of = |key: &str| {
+                    if Some(key) == kind {
+                        let mut name = crate::variants::kind_name(key, language);
+                        if let Some(first) = name.get_mut(0..1) {
+                            first.make_ascii_uppercase();
+                        }
+                        name
+                    } else {
+                        voice.attribute(key)
+                    }
+                };
+                let (key, facts) = match crate::answers::answer(&product, words, name_of) {
                     Verdict::Yes(facts) => ("property_yes", facts),
                     Verdict::No(facts) => ("property_no", facts),
                     Verdict::Partly(facts) => ("property_partly", facts),
