@@ -16,6 +16,7 @@ mod producers;
 mod runtime;
 mod security;
 mod sellers;
+mod selling;
 mod spin;
 mod traces;
 mod whatsapp;

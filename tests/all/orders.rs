@@ -174,6 +174,10 @@ async fn an_order_from_the_chat_to_delivery_tells_the_customer_each_step() -> Re
     let (text, ids) = seller_reply(&mut tail).await?;
     ensure!(ids.iter().any(|id| id.ends_with("fsh-022")), "the sneakers are offered: {ids:?}\n{text}");
     customer.tap("add:fsh-022", "Add to cart").await?;
+    // The sneakers come in sizes: the seller asks which, and the 38 goes in.
+    let (text, ids) = seller_reply(&mut tail).await?;
+    ensure!(ids.iter().any(|id| id == "variant:fsh-022#38"), "sizes offered: {ids:?}\n{text}");
+    customer.tap("variant:fsh-022#38", "38").await?;
     seller_reply(&mut tail).await?;
     customer.tap("checkout", "Checkout").await?;
     let (text, ids) = seller_reply(&mut tail).await?;

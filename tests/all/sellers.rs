@@ -30,6 +30,8 @@ pub(crate) struct Script {
     pub(crate) recommend: &'static str,
     pub(crate) frustrated: &'static str,
     pub(crate) cart: &'static str,
+    /// The size, colour or shade the customer picks, for a product sold in several.
+    pub(crate) variant: Option<&'static str>,
 }
 
 pub(crate) const SCRIPTS: [Script; 5] = [
@@ -43,6 +45,7 @@ pub(crate) const SCRIPTS: [Script; 5] = [
         recommend: "what do you recommend?",
         frustrated: "This is ridiculous, worst service ever, nobody helps me!!",
         cart: "what's in my cart?",
+        variant: Some("38"),
     },
     Script {
         brand: "tech",
@@ -54,6 +57,7 @@ pub(crate) const SCRIPTS: [Script; 5] = [
         recommend: "¿qué me recomiendas?",
         frustrated: "¡Esto es ridículo, pésimo servicio, nadie me ayuda!",
         cart: "¿qué hay en mi carrito?",
+        variant: None,
     },
     Script {
         brand: "home",
@@ -65,6 +69,7 @@ pub(crate) const SCRIPTS: [Script; 5] = [
         recommend: "o que você recomenda?",
         frustrated: "Isso é ridículo, péssimo atendimento, ninguém me ajuda!!",
         cart: "o que tem no meu carrinho?",
+        variant: None,
     },
     Script {
         brand: "beauty",
@@ -76,6 +81,7 @@ pub(crate) const SCRIPTS: [Script; 5] = [
         recommend: "any recommendations?",
         frustrated: "I'm fed up, this is a joke, terrible service",
         cart: "show me my cart",
+        variant: None,
     },
     Script {
         brand: "gaming",
@@ -87,6 +93,7 @@ pub(crate) const SCRIPTS: [Script; 5] = [
         recommend: "¿qué me recomiendas?",
         frustrated: "Estoy harto, esto es una estafa, pésimo!!",
         cart: "mi carrito",
+        variant: None,
     },
 ];
 
@@ -233,6 +240,13 @@ impl<'a> Customer<'a> {
         assert!(said.text.contains(&format!("{stock}")), "{brand}: the stock ({stock}): {}", said.text);
 
         self.tap(&format!("add:{product}"), "Add to cart").await?;
+        if let Some(size) = self.script.variant {
+            // Sold in sizes: the seller asks which, with buttons, before the cart.
+            let said = self.reply(tail).await?;
+            let id = format!("variant:{product}#{size}");
+            assert!(said.ids.contains(&id), "{brand}: {id} offered in {:?}\n{}", said.ids, said.text);
+            self.tap(&id, size).await?;
+        }
         let added = self.next(tail, "store.cart.item.added").await?;
         assert_eq!(added["data"]["item"]["product_id"], product);
         assert_eq!(added["data"]["cart"]["items"][0]["quantity"], 1);
@@ -297,7 +311,11 @@ async fn each_seller_sells_from_greeting_to_the_order_number() -> Result<()> {
         let create = customer.next(&mut tail, "store.order.create").await?;
         assert_eq!(create["correlation"], create["data"]["request_id"]);
         assert_eq!(create["data"]["expected_total"], added["data"]["cart"]["subtotal"]);
-        assert_eq!(create["data"]["lines"], json!([{ "product_id": script.product, "quantity": 1 }]));
+        let mut line = json!({ "product_id": script.product, "quantity": 1 });
+        if let Some(variant) = script.variant {
+            line["variant"] = json!(variant);
+        }
+        assert_eq!(create["data"]["lines"], json!([line]), "{brand}: the size goes into the order");
         assert_eq!(create["data"]["language"], script.language);
 
         // The order processor creates it; the seller tells the customer.
@@ -360,11 +378,9 @@ async fn each_seller_hands_a_frustrated_customer_to_a_human_and_takes_back() -> 
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(status, 200, "{brand}: accepted");
-        tail.find(WAIT, |r| {
-            is(r, "delivered", "store.sales.escalation.accepted")
-                && r["component"] == format!("seller-{brand}").as_str()
-        })
-        .await?;
+        // The seller tells the customer who joined, then keeps quiet.
+        let said = customer.reply(&mut tail).await?;
+        assert!(said.text.contains("Ana"), "{brand}: the customer hears who joined: {}", said.text);
 
         // The human sees the conversation, the cart and suggestions in the
         // customer's language.

@@ -17,6 +17,9 @@ pub struct PricedLine {
     pub quantity: u32,
     pub unit_price: Money,
     pub line_total: Money,
+    /// The variant reserved, as the catalog spells it.
+    #[serde(default)]
+    pub variant: Option<String>,
 }
 
 /// A reservation as the catalog answers it.

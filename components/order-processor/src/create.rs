@@ -136,6 +136,7 @@ async fn place(orders: &Orders, request: &OrderCreate) -> Result<Result<Order, R
             quantity: line.quantity,
             unit_price: line.unit_price,
             line_total,
+            variant: line.variant,
         });
     }
     let discount = Money::zero(&currency);
@@ -251,7 +252,7 @@ mod tests {
             customer: CustomerRef::default(),
             lines: lines
                 .iter()
-                .map(|(p, q)| OrderRequestLine { product_id: ProductId::new(*p), quantity: *q })
+                .map(|(p, q)| OrderRequestLine { product_id: ProductId::new(*p), quantity: *q, variant: None })
                 .collect(),
             expected_total: None,
             shipping: None,
@@ -262,7 +263,7 @@ mod tests {
 
     #[test]
     fn lines_merge_and_respect_the_limits() {
-        let line = |p: &str, q: u32| OrderRequestLine { product_id: ProductId::new(p), quantity: q };
+        let line = |p: &str, q: u32| OrderRequestLine { product_id: ProductId::new(p), quantity: q, variant: None };
         assert_eq!(normalize(&request(&[("a", 1), ("b", 2), ("a", 3)])), Ok(vec![line("a", 4), line("b", 2)]));
         assert_eq!(normalize(&request(&[])), Err(RejectionReason::EmptyOrder));
         assert!(matches!(normalize(&request(&[("a", 0)])), Err(RejectionReason::InvalidQuantity { quantity: 0, .. })));

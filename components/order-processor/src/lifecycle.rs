@@ -246,7 +246,7 @@ fn status_change(
                     confirmed_at: Utc::now(),
                 },
             ),
-            voice::notice_by(brand, signer, lang, id, &Notice::Confirmed { total: &order.total }),
+            voice::notice_by(brand, signer, lang, id, &Notice::Confirmed { total: &order.total, lines: &order.lines }),
         ),
         Action::Ship(shipment) => (
             Emit::new(

@@ -11,7 +11,7 @@
 //! other language.
 
 use agent_store_events::stock::MAX_QUANTITY;
-use agent_store_events::{DEMO_BRANDS, Money, RejectionReason};
+use agent_store_events::{DEMO_BRANDS, Money, OrderLine, RejectionReason};
 use agent_store_text::Language;
 
 /// The language of what the customer is told: the order's, English for any
@@ -23,10 +23,22 @@ pub fn language(tag: Option<&str>) -> Language {
 /// One notice about an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice<'a> {
-    Confirmed { total: &'a Money },
-    Shipped { carrier: &'a str, tracking_number: &'a str, tracking_url: Option<&'a str> },
+    /// `lines` are listed when one of them is a variant (a size, a colour), so
+    /// the customer sees which one was paid for.
+    Confirmed {
+        total: &'a Money,
+        lines: &'a [OrderLine],
+    },
+    Shipped {
+        carrier: &'a str,
+        tracking_number: &'a str,
+        tracking_url: Option<&'a str>,
+    },
     Delivered,
-    Cancelled { reason: &'a str, refund: bool },
+    Cancelled {
+        reason: &'a str,
+        refund: bool,
+    },
 }
 
 /// The templates of one language: `{id}`, `{total}`, `{carrier}`, `{tracking}` and
@@ -225,7 +237,18 @@ pub fn notice(brand: &str, lang: Language, id: &str, notice: &Notice<'_>) -> Str
 pub fn notice_by(brand: &str, signer: Option<&str>, lang: Language, id: &str, notice: &Notice<'_>) -> String {
     let t = templates(voice(brand), lang);
     let mut text = match notice {
-        Notice::Confirmed { total } => t.confirmed.replace("{total}", &total.to_string()),
+        Notice::Confirmed { total, lines } => {
+            let mut text = t.confirmed.replace("{total}", &total.to_string());
+            if lines.iter().any(|l| l.variant.is_some()) {
+                for line in lines.iter() {
+                    text.push_str(&format!("\n• {} × {}", line.quantity, line.name));
+                    if let Some(variant) = &line.variant {
+                        text.push_str(&format!(" ({variant})"));
+                    }
+                }
+            }
+            text
+        }
         Notice::Shipped { carrier, tracking_number, tracking_url } => {
             let mut text = t.shipped.replace("{carrier}", carrier).replace("{tracking}", tracking_number);
             if let Some(url) = tracking_url {
@@ -354,7 +377,7 @@ mod tests {
     fn every_voice_fills_every_placeholder_and_signs() {
         let total = Money::new(6892, "USD");
         let notices = [
-            Notice::Confirmed { total: &total },
+            Notice::Confirmed { total: &total, lines: &[] },
             Notice::Shipped {
                 carrier: "UPS",
                 tracking_number: "1Z999",
@@ -391,14 +414,15 @@ mod tests {
     #[test]
     fn a_learned_brand_speaks_neutrally_signed_by_its_seller() {
         let total = Money::new(100, "USD");
-        let text = notice_by("sports", Some("Leo"), Language::Es, "ord-1", &Notice::Confirmed { total: &total });
+        let text =
+            notice_by("sports", Some("Leo"), Language::Es, "ord-1", &Notice::Confirmed { total: &total, lines: &[] });
         assert!(text.starts_with("Pago recibido") && text.ends_with("\n— Leo"), "{text}");
     }
 
     #[test]
     fn brands_speak_differently() {
         let total = Money::new(100, "USD");
-        let confirmed = Notice::Confirmed { total: &total };
+        let confirmed = Notice::Confirmed { total: &total, lines: &[] };
         let texts: std::collections::BTreeSet<String> = ["fashion", "tech", "home", "beauty", "gaming"]
             .iter()
             .map(|b| notice(b, Language::En, "ord-1", &confirmed))

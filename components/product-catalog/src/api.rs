@@ -140,8 +140,12 @@ fn level(product_id: &str) -> Result<Value, StockError> {
         || StockError::from(StockRefusal::UnknownProduct { product_id: ProductId::new(product_id), brand: None });
     let product = catalog.get(product_id).ok_or_else(unknown)?;
     let brand = catalog.brand_of(product_id).ok_or_else(unknown)?;
-    let mut level = serde_json::to_value(stock::level(&open()?, product)?).unwrap_or_default();
+    let kv = open()?;
+    let mut level = serde_json::to_value(stock::level(&kv, product)?).unwrap_or_default();
     level["brand"] = json!(brand);
+    if let Some(variants) = stock::variants(&kv, product)? {
+        level["variants"] = json!(variants);
+    }
     Ok(level)
 }
 

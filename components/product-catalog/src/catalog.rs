@@ -119,6 +119,29 @@ impl Catalog {
         self.by_id.get(id).map(|&(b, _)| self.brands[b].file.brand.as_str())
     }
 
+    /// The brand's products that fit a stated need, best first, each with the share
+    /// of the need's words it matches (0 to 1]; products matching none are left out.
+    pub fn fitting(&self, brand: &str, need: &str) -> Vec<(&CatalogProduct, f32)> {
+        let terms: Vec<index::Term> = index::query_terms(need).collect();
+        let Some(entry) = self.brands.iter().find(|b| b.file.brand == brand) else { return Vec::new() };
+        if terms.is_empty() {
+            return Vec::new();
+        }
+        let mut fits: Vec<(&CatalogProduct, usize, u32)> = entry
+            .file
+            .products
+            .iter()
+            .zip(&entry.index)
+            .map(|(product, index)| {
+                let (matched, score) = index.fit(&terms);
+                (product, matched, score)
+            })
+            .filter(|(_, matched, _)| *matched > 0)
+            .collect();
+        fits.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(b.0.popularity.cmp(&a.0.popularity)));
+        fits.into_iter().map(|(p, matched, _)| (p, matched as f32 / terms.len() as f32)).collect()
+    }
+
     /// Similar alternatives to a product, in the order the file lists them.
     pub fn related(&self, id: &str) -> Vec<&CatalogProduct> {
         self.get(id).map(|p| p.related.iter().filter_map(|r| self.get(r)).collect()).unwrap_or_default()
@@ -140,6 +163,7 @@ impl Catalog {
             description: p.description.clone(),
             category: p.category.clone(),
             tags: p.tags.clone(),
+            keywords: p.keywords.clone(),
             attributes: p.attributes.clone(),
             price: p.price.clone(),
             sale_price: promotion.as_ref().map(|_| price),
@@ -150,6 +174,7 @@ impl Catalog {
             }),
             stock,
             image_url: p.image_url.clone(),
+            variants: p.variants.clone(),
         }
     }
 

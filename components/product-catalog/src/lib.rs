@@ -22,8 +22,8 @@ pub mod recommend;
 pub mod stock;
 
 use agent_store_events::{
-    BrandId, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult, Recommendation,
-    types,
+    BrandId, Product, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult,
+    Recommendation, types,
 };
 use agent_store_sdk::kv::Bucket;
 use agent_store_sdk::{Error, Event, Incoming, Result};
@@ -70,6 +70,7 @@ fn query(event: &Incoming) -> Result<Vec<Event>> {
         min_price_minor: query.min_price_minor,
         max_price_minor: query.max_price_minor,
         in_stock_only: query.in_stock_only,
+        partial: query.partial,
         limit: query.limit.map(|l| l as usize),
     };
     let kv = open_stock()?;
@@ -79,7 +80,11 @@ fn query(event: &Incoming) -> Result<Vec<Event>> {
         request_id: query.request_id,
         brand: query.brand,
         conversation: query.conversation,
-        products: found.products.iter().map(|hit| catalog.product(hit.product, hit.stock, now)).collect(),
+        products: found
+            .products
+            .iter()
+            .map(|hit| with_variants(&kv, catalog.product(hit.product, hit.stock, now), hit.product))
+            .collect::<Result<_>>()?,
         total: found.total as u32,
     };
     Ok(vec![event.reply(&result)?])
@@ -99,6 +104,7 @@ fn recommend(event: &Incoming) -> Result<Vec<Event>> {
             cart: &cart,
             kinds: &request.kinds,
             limit: request.limit.map(|l| l as usize),
+            need: request.need.as_deref(),
         },
         |p| live_stock(&kv, p),
     )?;
@@ -108,18 +114,26 @@ fn recommend(event: &Incoming) -> Result<Vec<Event>> {
         conversation: request.conversation,
         recommendations: picks
             .iter()
-            .map(|pick| Recommendation {
-                product: catalog.product(pick.product, pick.stock, now),
-                kind: pick.kind,
-                score: pick.score,
+            .map(|pick| {
+                Ok(Recommendation {
+                    product: with_variants(&kv, catalog.product(pick.product, pick.stock, now), pick.product)?,
+                    kind: pick.kind,
+                    score: pick.score,
+                })
             })
-            .collect(),
+            .collect::<Result<_>>()?,
     };
     Ok(vec![event.reply(&result)?])
 }
 
 fn open_stock() -> Result<Bucket> {
     Ok(kv::open()?)
+}
+
+/// A product's variants with the units of each available now.
+fn with_variants(kv: &Bucket, mut product: Product, file: &CatalogProduct) -> Result<Product> {
+    product.variants = stock::variants(kv, file).map_err(|e| Error::failed(e.to_string()))?;
+    Ok(product)
 }
 
 fn live_stock(kv: &Bucket, product: &CatalogProduct) -> Result<u32> {

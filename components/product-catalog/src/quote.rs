@@ -24,6 +24,19 @@ pub struct PricedLine {
     pub promotion: Option<AppliedPromotion>,
     /// `unit_price × quantity`.
     pub line_total: Money,
+    /// The variant, as the catalog spells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl PricedLine {
+    /// What the customer is told the line is: `Linen Dress (M)`.
+    pub fn label(&self) -> String {
+        match &self.variant {
+            Some(variant) => format!("{} ({variant})", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// Priced lines in one currency, and their sum.
@@ -52,6 +65,14 @@ pub fn price(
         if brand.is_some_and(|b| b != product_brand) {
             return Err(unknown());
         }
+        // A variant must be one of the product's, and is kept as the catalog
+        // spells it; a product with variants may still be ordered without one.
+        let variant = match &line.variant {
+            None => None,
+            Some(asked) => Some(
+                product.variants.as_ref().and_then(|v| v.option(asked)).map(|o| o.value.clone()).ok_or_else(unknown)?,
+            ),
+        };
         let (unit_price, promotion) = catalog.effective_price(product, now);
         let line_total = unit_price
             .checked_mul(line.quantity)
@@ -65,6 +86,7 @@ pub fn price(
             unit_price,
             promotion,
             line_total,
+            variant,
         });
     }
     let currency = priced.first().map(|l| l.unit_price.currency.clone()).ok_or(StockRefusal::EmptyOrder)?;
@@ -113,7 +135,7 @@ mod tests {
     }
 
     fn line(id: &str, quantity: u32) -> OrderRequestLine {
-        OrderRequestLine { product_id: id.into(), quantity }
+        OrderRequestLine { product_id: id.into(), quantity, variant: None }
     }
 
     fn now() -> DateTime<Utc> {

@@ -24,6 +24,11 @@ const FLOOR: f32 = 0.5;
 /// A complement that goes with several items of the cart is a better pick.
 const PER_EXTRA_ANCHOR: f32 = 0.05;
 const POPULAR_MAX: f32 = 0.5;
+/// A product that fits every word of a stated need scores [`FITS_TOP`]; one that fits
+/// part of it less, down to [`FITS_BOTTOM`]: above any bestseller, since the customer
+/// said what they need.
+const FITS_TOP: f32 = 0.99;
+const FITS_BOTTOM: f32 = 0.55;
 
 /// A recommendation request, already resolved to the brand.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +39,9 @@ pub struct Request<'a> {
     /// Empty means every kind.
     pub kinds: &'a [RecommendationKind],
     pub limit: Option<usize>,
+    /// What the customer said they need ("dry skin moisturiser"); products that fit
+    /// it come first, as [`RecommendationKind::Fits`].
+    pub need: Option<&'a str>,
 }
 
 /// One suggestion.
@@ -89,6 +97,11 @@ pub fn recommend<'a, E>(
         for (product, best, count) in complements {
             let score = (best + PER_EXTRA_ANCHOR * (count - 1) as f32).min(0.99);
             candidates.push((product, RecommendationKind::Complementary, score));
+        }
+    }
+    if let Some(need) = request.need.filter(|_| wants(RecommendationKind::Fits)) {
+        for (product, share) in catalog.fitting(request.brand, need) {
+            candidates.push((product, RecommendationKind::Fits, FITS_BOTTOM + (FITS_TOP - FITS_BOTTOM) * share));
         }
     }
     if wants(RecommendationKind::Popular) {
@@ -265,5 +278,20 @@ mod tests {
         assert!(ask(&c, &huge).len() <= MAX_LIMIT);
         let nowhere = Request { brand: "pets", ..request };
         assert!(ask(&c, &nowhere).is_empty());
+    }
+
+    #[test]
+    fn a_stated_need_puts_what_fits_it_first() {
+        let c = catalog();
+        let kinds = [Fits, Popular];
+        let request =
+            Request { brand: "fashion", need: Some("to wear to a beach wedding"), kinds: &kinds, ..Request::default() };
+        let picks = ask(&c, &request);
+        assert_eq!(picks[0].product.id, "fsh-001", "{:?}", ids(&picks));
+        assert_eq!(picks[0].kind, Fits);
+        assert!(picks.windows(2).all(|w| w[0].score >= w[1].score));
+        // A need nothing in the catalog fits leaves the bestsellers.
+        let nothing = Request { need: Some("zzzz"), ..request };
+        assert!(ask(&c, &nothing).iter().all(|p| p.kind == Popular));
     }
 }

@@ -7,6 +7,11 @@
 //! - `reserved:<product>`: units held by orders awaiting payment;
 //! - `sold:<product>`: units of paid orders.
 //!
+//! A product sold in variants (sizes, colours…) has the same two counters per
+//! variant too, `reserved:<product>#<variant>` and `sold:<product>#<variant>`,
+//! against the variant's own stock: an order line for a variant holds units of
+//! both the product and the variant, checked the same way, one after the other.
+//!
 //! `available = file stock − sold − reserved`. A reservation increments `reserved`
 //! first and looks afterwards: if the figure it got back leaves `available` below zero
 //! it decrements again and refuses. Because each increment returns the counter *with*
@@ -31,7 +36,7 @@
 use std::fmt;
 
 use agent_store_events::stock::{LineError, normalize_lines};
-use agent_store_events::{OrderRequestLine, ProductId, ReservationState, StockRefusal, StockRefused};
+use agent_store_events::{OrderRequestLine, ProductId, ReservationState, StockRefusal, StockRefused, Variants};
 use agent_store_sdk::kv::KvError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -79,12 +84,11 @@ impl Reservation {
     fn same_request(&self, brand: Option<&str>, lines: &[OrderRequestLine]) -> bool {
         self.brand.as_deref() == brand
             && self.quote.lines.len() == lines.len()
-            && self
-                .quote
-                .lines
-                .iter()
-                .zip(lines)
-                .all(|(held, asked)| held.product_id == asked.product_id.as_str() && held.quantity == asked.quantity)
+            && self.quote.lines.iter().zip(lines).all(|(held, asked)| {
+                held.product_id == asked.product_id.as_str()
+                    && held.quantity == asked.quantity
+                    && held.variant.as_deref().map(str::to_lowercase) == asked.variant.as_deref().map(str::to_lowercase)
+            })
     }
 }
 
@@ -156,6 +160,26 @@ fn sold_key(product: &str) -> String {
     format!("sold:{product}")
 }
 
+/// The stock a line's counters are under: the product's, and its variant's.
+fn stock_keys(product: &str, variant: Option<&str>) -> Vec<String> {
+    let mut keys = vec![product.to_string()];
+    keys.extend(variant.map(|v| format!("{product}#{v}")));
+    keys
+}
+
+/// The file stock behind a stock key: a product's, or one of its variants'.
+fn file_stock(catalog: &Catalog, key: &str) -> i64 {
+    let (product, variant) = match key.split_once('#') {
+        Some((product, variant)) => (product, Some(variant)),
+        None => (key, None),
+    };
+    let Some(p) = catalog.get(product) else { return 0 };
+    match variant {
+        None => i64::from(p.stock),
+        Some(v) => p.variants.as_ref().and_then(|vs| vs.option(v)).map_or(0, |o| i64::from(o.stock)),
+    }
+}
+
 fn order_key(order_id: &str) -> String {
     format!("order:{order_id}")
 }
@@ -190,6 +214,26 @@ pub fn level(kv: &dyn Kv, product: &CatalogProduct) -> Result<Level, StockError>
         reserved,
         available: u32::try_from(left.max(0)).unwrap_or(u32::MAX),
     })
+}
+
+/// Each variant of `product` with the units of it that can be ordered now
+/// (`stock − sold − reserved` of the variant, never below 0); `None` for a
+/// product sold one way only.
+pub fn variants(kv: &dyn Kv, product: &CatalogProduct) -> Result<Option<Variants>, StockError> {
+    let Some(variants) = &product.variants else { return Ok(None) };
+    let read = |key: String| -> Result<i64, StockError> {
+        match kv.get(&key).map_err(store_err)? {
+            None => Ok(0),
+            Some(_) => kv.increment(&key, 0).map_err(store_err),
+        }
+    };
+    let mut live = variants.clone();
+    for option in &mut live.options {
+        let key = format!("{}#{}", product.id, option.value);
+        let left = i64::from(option.stock) - read(sold_key(&key))? - read(reserved_key(&key))?;
+        option.stock = u32::try_from(left.max(0)).unwrap_or(u32::MAX);
+    }
+    Ok(Some(live))
 }
 
 fn load(kv: &dyn Kv, order_id: &str) -> Result<Option<(Vec<u8>, Reservation)>, StockError> {
@@ -240,40 +284,49 @@ pub fn reserve(
         };
     }
 
-    // This call owns the reservation: hold each line, or undo and refuse.
-    let mut held: Vec<(&str, i64)> = Vec::new();
-    let outcome = (|| {
+    // This call owns the reservation: hold each line (the product, then its
+    // variant), or undo and refuse.
+    let mut held: Vec<(String, i64)> = Vec::new();
+    // On a refusal, the stock key that was short.
+    let outcome = (|| -> Result<(), (Option<String>, StockError)> {
+        let failed = |e: KvError| (None, store_err(e));
         for line in &claim.quote.lines {
-            let stock = catalog.get(&line.product_id).map_or(0, |p| i64::from(p.stock));
-            let quantity = i64::from(line.quantity);
-            let reserved = kv.increment(&reserved_key(&line.product_id), quantity).map_err(store_err)?;
-            held.push((&line.product_id, quantity));
-            // Read after our increment: a commit moves units to `sold` before it takes
-            // them from `reserved`, so whatever we read, a unit is never counted free.
-            let sold = kv.increment(&sold_key(&line.product_id), 0).map_err(store_err)?;
-            if stock - sold - reserved < 0 {
-                let before_us = stock - sold - (reserved - quantity);
-                return Err(StockRefusal::OutOfStock {
-                    product_id: ProductId::new(&line.product_id),
-                    name: line.name.clone(),
-                    requested: line.quantity,
-                    available: u32::try_from(before_us.max(0)).unwrap_or(0),
+            for key in stock_keys(&line.product_id, line.variant.as_deref()) {
+                let stock = file_stock(catalog, &key);
+                let quantity = i64::from(line.quantity);
+                let reserved = kv.increment(&reserved_key(&key), quantity).map_err(failed)?;
+                held.push((key.clone(), quantity));
+                // Read after our increment: a commit moves units to `sold` before it takes
+                // them from `reserved`, so whatever we read, a unit is never counted free.
+                let sold = kv.increment(&sold_key(&key), 0).map_err(failed)?;
+                if stock - sold - reserved < 0 {
+                    let before_us = stock - sold - (reserved - quantity);
+                    return Err((
+                        Some(key),
+                        StockRefusal::OutOfStock {
+                            product_id: ProductId::new(&line.product_id),
+                            name: line.label(),
+                            requested: line.quantity,
+                            available: u32::try_from(before_us.max(0)).unwrap_or(0),
+                        }
+                        .into(),
+                    ));
                 }
-                .into());
             }
         }
         Ok(())
     })();
-    if let Err(mut refusal) = outcome {
-        for (product, quantity) in held {
+    if let Err((short, mut refusal)) = outcome {
+        for (key, quantity) in held {
             // A failed undo leaves units held, never free: the safe way to be wrong.
-            let _ = kv.increment(&reserved_key(product), -quantity);
+            let _ = kv.increment(&reserved_key(&key), -quantity);
         }
         // A refused reservation holds nothing, so a retry is a fresh attempt. Only
         // this call writes a record while it is `reserving`, so a plain delete is safe.
         let _ = kv.delete(&key);
-        if let StockError::Refused(StockRefusal::OutOfStock { product_id, available, .. }) = &mut refusal
-            && let Some(Ok(now_free)) = catalog.get(product_id.as_str()).map(|p| self::available(kv, p))
+        if let StockError::Refused(StockRefusal::OutOfStock { available, .. }) = &mut refusal
+            && let Some(short) = short
+            && let Ok(now_free) = key_available(kv, catalog, &short)
         {
             // The figures read during the attempt may count a concurrent commit twice;
             // after our undo, a fresh read is what the customer can still have.
@@ -286,6 +339,18 @@ pub fn reserve(
         return Err(StockError::Store(format!("the reservation record of {order_id} changed while it was being made")));
     }
     Ok(reserved)
+}
+
+/// What can be ordered now under a stock key (a product's or a variant's).
+fn key_available(kv: &dyn Kv, catalog: &Catalog, key: &str) -> Result<u32, StockError> {
+    let read = |key: String| -> Result<i64, StockError> {
+        match kv.get(&key).map_err(store_err)? {
+            None => Ok(0),
+            Some(_) => kv.increment(&key, 0).map_err(store_err),
+        }
+    };
+    let left = file_stock(catalog, key) - read(sold_key(key))? - read(reserved_key(key))?;
+    Ok(u32::try_from(left.max(0)).unwrap_or(u32::MAX))
 }
 
 /// A reserve for an order that already has a record.
@@ -351,7 +416,9 @@ pub fn release(kv: &dyn Kv, order_id: &str, now: DateTime<Utc>) -> Result<Reserv
         |r, _| {
             let counter = if r.state == ReservationState::Committed { sold_key } else { reserved_key };
             for line in &r.quote.lines {
-                kv.increment(&counter(&line.product_id), -i64::from(line.quantity)).map_err(store_err)?;
+                for key in stock_keys(&line.product_id, line.variant.as_deref()) {
+                    kv.increment(&counter(&key), -i64::from(line.quantity)).map_err(store_err)?;
+                }
             }
             Ok(())
         },
@@ -379,10 +446,12 @@ pub fn commit(kv: &dyn Kv, order_id: &str, now: DateTime<Utc>) -> Result<Reserva
         |r, _| {
             for line in &r.quote.lines {
                 let quantity = i64::from(line.quantity);
-                // `sold` first: in between, the units count twice (not available), never
-                // zero times.
-                kv.increment(&sold_key(&line.product_id), quantity).map_err(store_err)?;
-                kv.increment(&reserved_key(&line.product_id), -quantity).map_err(store_err)?;
+                for key in stock_keys(&line.product_id, line.variant.as_deref()) {
+                    // `sold` first: in between, the units count twice (not available),
+                    // never zero times.
+                    kv.increment(&sold_key(&key), quantity).map_err(store_err)?;
+                    kv.increment(&reserved_key(&key), -quantity).map_err(store_err)?;
+                }
             }
             Ok(())
         },
@@ -486,7 +555,7 @@ mod tests {
     }
 
     fn line(id: &str, quantity: u32) -> OrderRequestLine {
-        OrderRequestLine { product_id: id.into(), quantity }
+        OrderRequestLine { product_id: id.into(), quantity, variant: None }
     }
 
     fn level_of(kv: &dyn Kv, c: &Catalog, id: &str) -> Level {

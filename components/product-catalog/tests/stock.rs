@@ -63,7 +63,10 @@ async fn a_reservation_prices_the_lines_and_holds_the_stock() -> Result<()> {
     assert_eq!(body["lines"][1]["unit_price"]["amount_minor"], 9900);
     assert_eq!(body["subtotal"]["amount_minor"], 15130 + 29700);
 
-    let (_, level) = call(&h, "GET", "/stock/fsh-024", None).await?;
+    let (_, mut level) = call(&h, "GET", "/stock/fsh-024", None).await?;
+    // The pumps come in sizes; ordered without one, only the product's units are held.
+    let sizes = level.as_object_mut().and_then(|l| l.remove("variants")).unwrap_or_default();
+    assert_eq!(sizes["options"][2], json!({"value": "38", "stock": 3}), "{sizes}");
     assert_eq!(
         level,
         json!({"product_id": "fsh-024", "brand": "fashion", "stock": 10, "sold": 0, "reserved": 3, "available": 7})

@@ -149,6 +149,10 @@ fn on_escalate(event: &Incoming, settings: &Settings, now: DateTime<Utc>) -> Res
 /// What the customer sent, as a transcript line: their words, or the kind
 /// of message (`[image]`) when it has none.
 fn customer_text(message: &ChatMessageNew) -> String {
+    // A photo or voice note is named with its media id, for the person to open.
+    if let Some(note) = message.content.media_note() {
+        return note;
+    }
     if !message.text.trim().is_empty() {
         return message.text.clone();
     }

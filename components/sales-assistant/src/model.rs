@@ -401,6 +401,7 @@ mod tests {
             name: "P".into(),
             quantity: 1,
             unit_price: Money::new(amount_minor, "USD"),
+            variant: None,
         };
         Cart::from_items(vec![item], "USD").unwrap()
     }

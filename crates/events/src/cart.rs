@@ -15,6 +15,10 @@ pub struct CartItem {
     pub quantity: u32,
     /// The effective unit price when the item was added (sale price included).
     pub unit_price: Money,
+    /// The variant chosen (`M`, `38`, `Midnight Black`), for a product sold
+    /// in several; one line per product and variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 impl CartItem {
@@ -60,14 +64,14 @@ impl Cart {
         items.iter().try_fold(zero, |sum, item| sum.checked_add(&item.line_total()?))
     }
 
-    /// Adds `item`, merging it into the line of the same product if there is
+    /// Adds `item`, merging it into the line of the same product and variant if there is
     /// one (the quantities add up and the newer unit price wins), and
     /// recomputes the subtotal. Returns `false` and leaves the cart unchanged
     /// if the item's currency differs from the cart's or a sum overflows.
     #[must_use = "the item is not added when this returns false"]
     pub fn add(&mut self, item: CartItem) -> bool {
         let mut items = self.items.clone();
-        match items.iter_mut().find(|i| i.product_id == item.product_id) {
+        match items.iter_mut().find(|i| i.product_id == item.product_id && i.variant == item.variant) {
             Some(line) => {
                 let Some(quantity) = line.quantity.checked_add(item.quantity) else {
                     return false;
@@ -159,6 +163,7 @@ mod tests {
             name: format!("Product {id}"),
             quantity,
             unit_price: Money::new(amount_minor, "USD"),
+            variant: None,
         }
     }
 

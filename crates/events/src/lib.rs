@@ -98,7 +98,7 @@ pub use order::{
 };
 pub use product::{
     AppliedPromotion, Product, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult,
-    Recommendation, RecommendationKind,
+    Recommendation, RecommendationKind, VariantOption, Variants,
 };
 pub use sales::{
     ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased, InsightKind, Resolution,

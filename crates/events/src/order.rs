@@ -53,6 +53,10 @@ pub struct OrderRequestLine {
     pub product_id: ProductId,
     /// How many; at least 1.
     pub quantity: u32,
+    /// The variant chosen (`M`, `38`, `Midnight Black`): the catalog reserves
+    /// that variant's units as well as the product's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// Where to ship an order.
@@ -129,6 +133,9 @@ pub struct OrderLine {
     pub unit_price: Money,
     /// `unit_price × quantity`.
     pub line_total: Money,
+    /// The variant ordered, as the catalog spells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// An order as the order processor keeps it.

@@ -22,6 +22,10 @@ pub struct Product {
     /// Free-form search tags, e.g. `summer`, `vegan`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// What customers call it, in the three languages (`batom`, `labial`):
+    /// words that name the product rather than ask about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// Free-form attributes, e.g. `color` → `navy`; sorted for stable output.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
@@ -37,6 +41,37 @@ pub struct Product {
     pub stock: u32,
     /// `https` URL of the main picture.
     pub image_url: String,
+    /// The choices a customer must make to buy it (sizes, colours, shades,
+    /// storage), each with its own units available; absent for a product
+    /// sold one way only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Variants>,
+}
+
+/// A product's variants: what they differ in and each one's stock.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Variants {
+    /// What the options are: `size`, `color`, `shade`, `storage`, `platform`.
+    pub kind: String,
+    /// The options, in the catalog's order.
+    pub options: Vec<VariantOption>,
+}
+
+impl Variants {
+    /// The option called `value` (case-insensitive), as the catalog spells it.
+    pub fn option(&self, value: &str) -> Option<&VariantOption> {
+        let value = value.trim();
+        self.options.iter().find(|o| o.value.eq_ignore_ascii_case(value))
+    }
+}
+
+/// One variant of a product.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VariantOption {
+    /// What the customer chooses: `M`, `38`, `Midnight Black`, `Ruby`.
+    pub value: String,
+    /// Units of this variant available now (in a catalog file: its stock).
+    pub stock: u32,
 }
 
 impl Product {
@@ -90,6 +125,11 @@ pub struct ProductQuery {
     /// Leave out products with no stock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub in_stock_only: bool,
+    /// When no product has every word of `text`, the ones with some of them,
+    /// the most words first: for a question that names a product with some
+    /// words and asks with others ("is the vitamin c serum cruelty free?").
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub partial: bool,
     /// At most this many products; the catalog's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -131,6 +171,9 @@ pub enum RecommendationKind {
     Complementary,
     /// Sells well in the brand.
     Popular,
+    /// Fits the need the customer stated (`need` of the request): dry skin,
+    /// a beach wedding, a small living room.
+    Fits,
 }
 
 /// `store.product.recommend`: asks the catalog what to suggest.
@@ -156,6 +199,10 @@ pub struct ProductRecommend {
     /// At most this many; the catalog's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// What the customer said they need, in their words ("dry skin
+    /// moisturiser", "beach wedding"): products that fit it come first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need: Option<String>,
 }
 
 /// One recommended product.
@@ -197,16 +244,32 @@ mod tests {
             description: String::new(),
             category: "shirts".into(),
             tags: vec![],
+            keywords: vec![],
             attributes: BTreeMap::new(),
             price: Money::new(4990, "USD"),
             sale_price: None,
             promotion: None,
             stock: 0,
             image_url: String::new(),
+            variants: None,
         };
         assert_eq!(product.effective_price(), &Money::new(4990, "USD"));
         assert!(!product.in_stock());
         product.sale_price = Money::new(4990, "USD").percent_off(20);
         assert_eq!(product.effective_price(), &Money::new(3992, "USD"));
+    }
+
+    #[test]
+    fn variants_are_found_whatever_the_case() {
+        let variants = Variants {
+            kind: "size".into(),
+            options: vec![
+                VariantOption { value: "M".into(), stock: 2 },
+                VariantOption { value: "XL".into(), stock: 0 },
+            ],
+        };
+        assert_eq!(variants.option(" xl ").map(|o| o.stock), Some(0));
+        assert_eq!(variants.option("m").map(|o| o.value.as_str()), Some("M"));
+        assert!(variants.option("S").is_none());
     }
 }

@@ -59,14 +59,15 @@ impl fmt::Display for LineError {
 
 impl std::error::Error for LineError {}
 
-/// Checks the lines' shape and merges lines that name the same product (in
-/// the order first named, ids trimmed), so that each product is counted once
-/// and within the limits.
+/// Checks the lines' shape and merges lines that name the same product and
+/// variant (in the order first named, ids and variants trimmed, a blank variant
+/// being none), so that each is counted once and within the limits: at most
+/// [`MAX_QUANTITY`] units of a product, its variants together.
 pub fn normalize_lines(lines: &[OrderRequestLine]) -> Result<Vec<OrderRequestLine>, LineError> {
     if lines.is_empty() {
         return Err(LineError::Empty);
     }
-    let mut merged: Vec<(&str, u64)> = Vec::new();
+    let mut merged: Vec<(&str, Option<&str>, u64)> = Vec::new();
     for line in lines {
         let id = line.product_id.as_str().trim();
         if id.is_empty() {
@@ -75,19 +76,30 @@ pub fn normalize_lines(lines: &[OrderRequestLine]) -> Result<Vec<OrderRequestLin
         if line.quantity == 0 {
             return Err(LineError::InvalidQuantity { product_id: ProductId::new(id), quantity: 0 });
         }
-        match merged.iter_mut().find(|(p, _)| *p == id) {
-            Some((_, quantity)) => *quantity += u64::from(line.quantity),
-            None => merged.push((id, u64::from(line.quantity))),
+        let variant = line.variant.as_deref().map(str::trim).filter(|v| !v.is_empty());
+        match merged.iter_mut().find(|(p, v, _)| *p == id && *v == variant) {
+            Some((_, _, quantity)) => *quantity += u64::from(line.quantity),
+            None => merged.push((id, variant, u64::from(line.quantity))),
         }
     }
     if merged.len() > MAX_LINES {
         return Err(LineError::TooManyProducts { count: merged.len() });
     }
+    for (id, _, _) in &merged {
+        let quantity: u64 = merged.iter().filter(|(p, _, _)| p == id).map(|(_, _, q)| q).sum();
+        if quantity > u64::from(MAX_QUANTITY) {
+            return Err(LineError::InvalidQuantity { product_id: ProductId::new(*id), quantity });
+        }
+    }
     merged
         .into_iter()
-        .map(|(id, quantity)| match u32::try_from(quantity) {
-            Ok(q) if q <= MAX_QUANTITY => Ok(OrderRequestLine { product_id: ProductId::new(id), quantity: q }),
-            _ => Err(LineError::InvalidQuantity { product_id: ProductId::new(id), quantity }),
+        .map(|(id, variant, quantity)| match u32::try_from(quantity) {
+            Ok(q) => Ok(OrderRequestLine {
+                product_id: ProductId::new(id),
+                quantity: q,
+                variant: variant.map(str::to_owned),
+            }),
+            Err(_) => Err(LineError::InvalidQuantity { product_id: ProductId::new(id), quantity }),
         })
         .collect()
 }
@@ -283,13 +295,28 @@ mod tests {
     use super::*;
 
     fn line(id: &str, quantity: u32) -> OrderRequestLine {
-        OrderRequestLine { product_id: ProductId::new(id), quantity }
+        OrderRequestLine { product_id: ProductId::new(id), quantity, variant: None }
+    }
+
+    fn sized(id: &str, quantity: u32, variant: &str) -> OrderRequestLine {
+        OrderRequestLine { variant: Some(variant.into()), ..line(id, quantity) }
     }
 
     #[test]
     fn duplicate_lines_merge_in_first_seen_order() {
         let lines = normalize_lines(&[line("a-2", 1), line(" a-1", 2), line("a-2 ", 3)]).unwrap();
         assert_eq!(lines, [line("a-2", 4), line("a-1", 2)]);
+    }
+
+    #[test]
+    fn variants_are_lines_of_their_own_within_the_product_limit() {
+        let lines = normalize_lines(&[sized("a", 1, "M"), sized("a", 2, "L"), sized("a", 1, " M"), sized("a", 1, " ")])
+            .unwrap();
+        assert_eq!(lines, [sized("a", 2, "M"), sized("a", 2, "L"), line("a", 1)]);
+        assert!(matches!(
+            normalize_lines(&[sized("a", 15, "M"), sized("a", 6, "L")]),
+            Err(LineError::InvalidQuantity { quantity: 21, .. })
+        ));
     }
 
     #[test]

@@ -152,6 +152,27 @@ impl MessageContent {
         words.filter(|w| !w.trim().is_empty())
     }
 
+    /// A photo, voice note, video, sticker or file as a transcript line a
+    /// person can act on: `[image image/jpeg, media 1234] the caption`.
+    /// WhatsApp's media id lets the gateway fetch it; it says nothing of
+    /// the customer. `None` for content that is not media.
+    pub fn media_note(&self) -> Option<String> {
+        let (media_id, mime_type, caption) = match self {
+            MessageContent::Image(media)
+            | MessageContent::Audio(media)
+            | MessageContent::Video(media)
+            | MessageContent::Sticker(media) => (&media.media_id, &media.mime_type, media.caption.as_deref()),
+            MessageContent::Document { media_id, mime_type, caption, .. } => (media_id, mime_type, caption.as_deref()),
+            _ => return None,
+        };
+        let mut note = format!("[{} {mime_type}, media {media_id}]", self.kind());
+        if let Some(caption) = caption.map(str::trim).filter(|c| !c.is_empty()) {
+            note.push(' ');
+            note.push_str(caption);
+        }
+        Some(note)
+    }
+
     /// The `kind` tag, e.g. `text` or `button_reply`: a low-cardinality label
     /// for metrics and logs.
     pub fn kind(&self) -> &'static str {

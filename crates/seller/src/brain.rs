@@ -68,6 +68,8 @@ pub enum Tap {
     Human,
     /// Best sellers.
     Popular,
+    /// This variant (size, colour, shade) of this product.
+    Variant(String, String),
 }
 
 impl Tap {
@@ -87,6 +89,7 @@ impl Tap {
             Tap::No => "no".into(),
             Tap::Human => "human".into(),
             Tap::Popular => "popular".into(),
+            Tap::Variant(id, value) => format!("variant:{id}#{value}"),
         }
     }
 
@@ -110,6 +113,10 @@ impl Tap {
             ("no", None) => Tap::No,
             ("human", None) => Tap::Human,
             ("popular", None) => Tap::Popular,
+            ("variant", Some(arg)) => {
+                let (id, value) = arg.split_once('#').filter(|(id, value)| !id.is_empty() && !value.is_empty())?;
+                Tap::Variant(id.to_owned(), value.to_owned())
+            }
             _ => return None,
         })
     }
@@ -117,7 +124,7 @@ impl Tap {
     fn intent(&self) -> Intent {
         match self {
             Tap::Product(_) => Intent::ProductQuestion,
-            Tap::Add(_) => Intent::AddToCart,
+            Tap::Add(_) | Tap::Variant(..) => Intent::AddToCart,
             Tap::Similar(_) | Tap::Popular => Intent::Recommendation,
             Tap::Remove(_) | Tap::Edit => Intent::ChangeCart,
             Tap::Browse(_) | Tap::Categories => Intent::Browse,
@@ -190,6 +197,17 @@ pub struct Reading {
     pub beyond_scope: bool,
     /// The message carries no words (a photo, a voice note, a sticker).
     pub wordless: bool,
+    /// All the message's words, folded (at most [`crate::state::WORDS_KEPT`]):
+    /// where a size, colour or shade is read once the product is known.
+    pub said: Vec<String>,
+    /// A capacity named to pick a product or variant: "the 256 GB one" → `256 gb`.
+    pub spec: Option<String>,
+    /// The message ends or starts as a question ("?", "¿").
+    pub questioned: bool,
+    /// A need the customer stated, in their words ("dry skin moisturiser",
+    /// "beach wedding"): a request for advice, which the catalog's
+    /// recommender answers with what fits it.
+    pub need: Option<String>,
 }
 
 /// A product detail asked about.
@@ -201,6 +219,10 @@ pub enum Ask {
     Stock,
     /// The attribute keys that answer it, most specific first.
     Detail(Vec<String>),
+    /// A yes/no question about the product ("is it cruelty free?", "does it
+    /// support 5G?"): the message's content words, which the product's own
+    /// name does not explain; answered from its attributes and description.
+    Property(Vec<String>),
 }
 
 impl Reading {
@@ -210,7 +232,9 @@ impl Reading {
             query: self.search.as_ref().and_then(|s| s.text.clone()),
             category: self.category.clone(),
             product_id: match &self.tap {
-                Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id)) => Some(id.as_str().into()),
+                Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id) | Tap::Variant(id, _)) => {
+                    Some(id.as_str().into())
+                }
                 _ => None,
             },
             quantity: self.quantity,
@@ -221,6 +245,16 @@ impl Reading {
             },
             min_price_minor: self.search.as_ref().and_then(|s| s.min_price_minor),
             max_price_minor: self.search.as_ref().and_then(|s| s.max_price_minor),
+        }
+    }
+}
+
+impl Reading {
+    /// The number read as a quantity is the variant the seller asked for
+    /// ("39" when asked which size): no quantity, so no bulk deal either.
+    pub fn number_is_the_variant(&mut self) {
+        if self.quantity.take().is_some() {
+            self.beyond_scope = has_any(&self.said, lex::BEYOND_SCOPE);
         }
     }
 }
@@ -249,6 +283,10 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
         order_id: None,
         beyond_scope: false,
         wordless: false,
+        said: Vec::new(),
+        spec: None,
+        questioned: text.contains(['?', '¿']),
+        need: None,
     };
     let tapped = match content {
         MessageContent::ButtonReply { id, .. } | MessageContent::ListReply { id, .. } => Tap::parse(id),
@@ -277,6 +315,8 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
         reading.wordless = text.trim().is_empty();
         return reading;
     }
+    reading.said = words.iter().take(crate::state::WORDS_KEPT).cloned().collect();
+    reading.spec = spec(&words);
     read_words(persona, &words, context, &mut reading);
     reading
 }
@@ -292,6 +332,10 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Re
     let (intent, confidence) = intent(words, context, r);
     r.intent = intent;
     r.confidence = confidence;
+    // "I have oily skin, what do you recommend?": the recommendation is for a need.
+    if intent == Intent::Recommendation && r.need.is_none() && has_any(words, lex::SITUATION) && !r.words.is_empty() {
+        r.need = Some(r.words.join(" "));
+    }
     plan_search(persona, words, (min, max), r);
 }
 
@@ -313,6 +357,17 @@ fn order_id(words: &[String]) -> Option<String> {
     let start = words.iter().position(|w| w.starts_with("ord"))?;
     let parts: Vec<&str> = words[start..].iter().take(3).map(String::as_str).collect();
     (parts.len() == 3 && parts[1..].iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))).then(|| parts.join("-"))
+}
+
+/// Units of capacity after a number: "256 GB".
+const UNITS: &[&str] = &["gb", "tb"];
+
+/// "the 256 GB one", "el de 1 TB": a capacity, as `256 gb`.
+fn spec(words: &[String]) -> Option<String> {
+    words.windows(2).find_map(|pair| {
+        (UNITS.contains(&pair[1].as_str()) && pair[0].chars().all(|c| c.is_ascii_digit()))
+            .then(|| format!("{} {}", pair[0], pair[1]))
+    })
 }
 
 /// The phrase tables whose words say what the customer wants done, not what
@@ -339,6 +394,7 @@ const EXPLAINING: &[&[&str]] = &[
     lex::NO,
     lex::SIZE_WORDS,
     lex::COMPLAINT,
+    UNITS,
 ];
 
 /// Whatever no intent phrase, filler, price or position explains is what the
@@ -430,8 +486,16 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     {
         // "thanks, you're the best" is thanks, not a request for the best.
         if has(lex::GOODBYE) { (Intent::Goodbye, 0.9) } else { (Intent::Thanks, 0.9) }
+    } else if about_a_product(words, r) {
+        // All its words: "resistente al agua" is also a detail the lexicon knows.
+        r.asks.push(Ask::Property(words.to_vec()));
+        (Intent::ProductQuestion, 0.8)
     } else if has(lex::RECOMMEND) {
         (Intent::Recommendation, 0.85)
+    } else if has(lex::ADVICE) || (has(lex::SITUATION) && r.questioned) {
+        // A need stated: advice on what fits it, not a keyword search.
+        r.need = (!r.words.is_empty()).then(|| r.words.join(" "));
+        (Intent::Recommendation, 0.8)
     } else if (!r.asks.is_empty() || has(lex::QUESTION))
         && (r.focus || r.position.is_some() || r.words.is_empty() || !has(lex::BROWSE))
     {
@@ -440,7 +504,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Browse, 0.85)
     } else if !r.words.is_empty() {
         (Intent::Browse, 0.6)
-    } else if r.position.is_some() {
+    } else if r.position.is_some() || r.spec.is_some() {
         (Intent::ProductQuestion, 0.7)
     } else if has(lex::GOODBYE) {
         (Intent::Goodbye, 0.9)
@@ -452,6 +516,39 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Thanks, 0.5)
     } else {
         (Intent::Unknown, 0.2)
+    }
+}
+
+/// "is the serum cruelty free?", "does the nova 12 support 5G?", "o batom tem
+/// no tom Cherry?": a question about one product, named with a definite
+/// article or a demonstrative — in English after the verb that opens the
+/// question, in Spanish and Portuguese at the start of a question.
+fn about_a_product(words: &[String], r: &mut Reading) -> bool {
+    const OPENING: &[&str] =
+        &["is", "are", "does", "do", "did", "can", "could", "will", "would", "has", "was", "should"];
+    const DEFINITE: &[&str] = &["the", "this", "that", "these", "those", "it", "they", "your"];
+    const DEFINITE_ES_PT: &[&str] = &[
+        "el", "la", "los", "las", "este", "esta", "estos", "estas", "ese", "esa", "esos", "esas", "o", "a", "os", "as",
+        "esse", "essa", "esses", "essas",
+    ];
+    // "¿es apto para piel sensible?", "serve pra pele oleosa?": the product
+    // being talked about is the subject the verb leaves out.
+    const OPENING_ES_PT: &[&str] = &[
+        "es", "son", "sirve", "sirven", "funciona", "viene", "vienen", "trae", "serve", "servem", "vem", "fica",
+        "aguenta",
+    ];
+    match words {
+        [verb, det, _, ..] if OPENING.contains(&verb.as_str()) && DEFINITE.contains(&det.as_str()) => true,
+        [verb, _, ..] if r.questioned && r.language != Language::En && OPENING_ES_PT.contains(&verb.as_str()) => {
+            r.focus = true;
+            true
+        }
+        // "o que você recomenda?", "a qué hora…": a question word, not a product.
+        [_, what, ..] if lex::QUESTION_WORDS.contains(&what.as_str()) => false,
+        [det, _, _, ..] => {
+            r.questioned && (det == "the" || (r.language != Language::En && DEFINITE_ES_PT.contains(&det.as_str())))
+        }
+        _ => false,
     }
 }
 
@@ -495,8 +592,15 @@ fn plan_search(persona: &Persona, words: &[String], (min, max): (Option<i64>, Op
         category: if only_category { r.category.clone() } else { None },
         min_price_minor: min,
         max_price_minor: max,
+        partial: false,
     };
-    r.fallback = fallback(&plan, r, words);
+    r.fallback = if r.asks.iter().any(|a| matches!(a, Ask::Property(_))) {
+        // A question names the product with some words and asks with the
+        // others: most of them will do.
+        Some(SearchPlan { partial: true, ..plan.clone() })
+    } else {
+        fallback(&plan, r, words)
+    };
     r.search = Some(plan);
 }
 
@@ -547,6 +651,8 @@ fn wants_new_product(words: &[String]) -> bool {
         && words.windows(2).any(|pair| {
             ["want", "quiero", "quero", "me", "give", "dame"].contains(&pair[0].as_str())
                 && ARTICLES.contains(&pair[1].as_str())
+                // "quero a capa": in Portuguese "a" is "the", a product already seen.
+                && !(pair[1] == "a" && ["quiero", "quero", "dame"].contains(&pair[0].as_str()))
         })
 }
 
@@ -608,7 +714,9 @@ fn position(words: &[String], context: &Context) -> Option<Position> {
 fn quantity(words: &[String], prices: &[bool]) -> Option<u32> {
     for (i, word) in words.iter().enumerate() {
         let prev = i.checked_sub(1).map(|p| words[p].as_str()).unwrap_or_default();
-        if prices[i] || lex::SIZE_WORDS.contains(&prev) || lex::POSITION_WORDS.contains(&prev) {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
+        if prices[i] || lex::SIZE_WORDS.contains(&prev) || lex::POSITION_WORDS.contains(&prev) || UNITS.contains(&next)
+        {
             continue;
         }
         let value = if let Some(n) = word.strip_prefix('x').and_then(|n| n.parse::<u32>().ok()) {

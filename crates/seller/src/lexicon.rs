@@ -217,6 +217,35 @@ pub const RECOMMEND: &[&str] = &[
     "ideias de presente",
 ];
 
+/// Words that open a question about something not yet named: "o que", "a qué hora".
+pub const QUESTION_WORDS: &[&str] = &[
+    "que", "qual", "quais", "quanto", "quanta", "quantos", "quantas", "quem", "cual", "cuales", "cuanto", "cuanta",
+    "cuantos", "cuantas", "quien", "quienes", "donde", "onde", "como", "cuando", "quando",
+];
+
+/// Asking for advice on what fits a need: what to wear, what goes with what,
+/// what is good for something.
+#[rustfmt::skip]
+pub const ADVICE: &[&str] = &[
+    "should i use", "should i get", "should i buy", "should i wear", "what goes with", "goes with",
+    "go with", "goes well", "go well", "look good", "looks good", "would suit", "suits", "good for",
+    "best for", "ideal for", "perfect for", "what s a good", "whats a good", "what is a good", "something to wear", "what to wear",
+    "what to get", "what to buy",
+    "combina*", "queda bien", "quedaria", "bueno para", "buena para", "buen* para", "ideal para",
+    "perfect* para", "cual es un buen", "que me pongo", "que uso", "deberia usar", "debo usar", "algo para", "que ponerme",
+    "fica bem", "ficaria", "bom pra", "boa pra", "bom para", "boa para", "ideal pra", "perfeit* pra",
+    "o que usar", "qual e um bom", "qual e uma boa", "devo usar", "algo pra", "o que vestir",
+];
+
+/// Telling the seller about oneself ("I have dry skin", "tengo un salón
+/// pequeño", "se eu gosto de terror"): with a question, a need to advise on.
+#[rustfmt::skip]
+pub const SITUATION: &[&str] = &[
+    "i have", "i ve got", "my skin", "my hair", "my room", "i like", "i love", "i play",
+    "tengo", "mi piel", "mi pelo", "mi casa", "me gusta*",
+    "tenho", "minha pele", "meu cabelo", "minha casa", "eu gosto", "gosto de",
+];
+
 /// Questions about a product: price, stock, details.
 #[rustfmt::skip]
 pub const QUESTION: &[&str] = &[
@@ -371,7 +400,8 @@ pub const PRICE_MIN: &[&str] = &[
 /// Words before a size, which the search leaves out (sizes are answered from
 /// a product's details, not searched for).
 #[rustfmt::skip]
-pub const SIZE_WORDS: &[&str] = &["size", "sizes", "talla", "tallas", "tamanho", "tamanhos", "numero", "number"];
+pub const SIZE_WORDS: &[&str] =
+    &["size", "sizes", "talla", "tallas", "talle", "tamano", "tamanos", "tamanho", "tamanhos", "numero", "number", "shade", "tono", "tom"];
 
 /// Ordinal words, by position from 1; `0` means "the last one".
 #[rustfmt::skip]
@@ -413,7 +443,7 @@ pub const ASPECTS: &[(&[&str], &[&str])] = &[
     (&["camera", "camara", "camera"], &["camera"]),
     (&["players", "multiplayer", "jugadores", "jogadores"], &["players"]),
     (&["age", "edad", "idade", "rating"], &["age_rating"]),
-    (&["ingredients", "ingredientes", "skin type", "tipo de piel", "tipo de pele", "hair type"], &["ingredients", "skin_type", "hair_type"]),
+    (&["ingredients", "ingredientes", "what s in", "whats in", "what is in", "que lleva", "o que leva", "skin type", "tipo de piel", "tipo de pele", "hair type"], &["ingredients", "skin_type", "hair_type"]),
     (&["care", "wash", "lavar", "cuidado", "cuidados"], &["care"]),
     (&["comes with", "come with", "include*", "viene con", "incluye", "vem com", "inclui", "in the box"], &["connectivity", "ports", "compatibility", "platform", "material"]),
     (&["shipping", "delivery", "envio", "entrega", "frete", "deliver"], &["delivery"]),

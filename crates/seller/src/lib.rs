@@ -35,6 +35,7 @@
 
 #![deny(missing_docs)]
 
+pub mod answers;
 pub mod brain;
 pub mod lexicon;
 pub mod model;
@@ -44,6 +45,7 @@ pub mod seller;
 pub mod sentiment;
 pub mod state;
 pub mod text;
+pub mod variants;
 
 pub use agent_store_text::Language;
 pub use model::{Health, Model, ModelError, NoModel};

@@ -279,7 +279,13 @@ pub fn read(answer: &str, reading: &Reading, shown: usize) -> Option<Reading> {
         None => None,
     };
     if query.is_some() || max.is_some() || min.is_some() {
-        let plan = SearchPlan { text: query.clone(), category: None, min_price_minor: min, max_price_minor: max };
+        let plan = SearchPlan {
+            text: query.clone(),
+            category: None,
+            min_price_minor: min,
+            max_price_minor: max,
+            partial: false,
+        };
         // The offline plan is the second try if the model's finds nothing.
         out.fallback = reading.search.clone().filter(|offline| *offline != plan).or(reading.fallback.clone());
         out.search = Some(plan);

@@ -212,6 +212,57 @@ impl<'a> Voice<'a> {
         OutboundMessage::buttons(truncate(body, limits::INTERACTIVE_BODY), buttons)
     }
 
+    /// "Linen Wrap Midi Dress (size M)": a product in a variant, the kind in
+    /// the customer's language.
+    pub fn variant_label(&self, product: &ProductInfo, variant: Option<&str>) -> String {
+        match (variant, &product.variants) {
+            (Some(value), Some(variants)) => {
+                format!("{} ({} {value})", product.name, crate::variants::kind_name(&variants.kind, self.language))
+            }
+            (Some(value), None) => format!("{} ({value})", product.name),
+            _ => product.name.clone(),
+        }
+    }
+
+    /// Which size, colour or shade: buttons for up to three in stock, a list
+    /// for more (ten at most, the rest named in the text).
+    pub fn variant_choice(&self, product: &ProductInfo, asked: Option<&str>) -> OutboundMessage {
+        let Some(variants) = &product.variants else {
+            return OutboundMessage::text(self.say("which_product", &[]));
+        };
+        let kind = crate::variants::kind_name(&variants.kind, self.language);
+        let open: Vec<_> = variants.options.iter().filter(|o| o.stock > 0).collect();
+        let names = open.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ");
+        let mut text = self.say("variant_ask", &[("kind", &kind), ("product", &product.name), ("options", &names)]);
+        if let Some(asked) = asked {
+            text = format!("{} {text}", self.say("variant_unknown", &[("kind", &kind), ("asked", asked)]));
+        }
+        let tap = |value: &str| Tap::Variant(product.id.to_string(), value.to_owned()).id();
+        if open.len() <= limits::BUTTONS {
+            let buttons = open
+                .iter()
+                .map(|o| ReplyButton::new(tap(&o.value), truncate(&o.value, limits::BUTTON_TITLE)))
+                .collect();
+            return self.buttons(&text, buttons);
+        }
+        let rows = open
+            .iter()
+            .take(limits::LIST_ROWS)
+            .map(|o| ListRow {
+                id: tap(&o.value),
+                title: truncate(&o.value, limits::ROW_TITLE),
+                description: Some(truncate(&self.stock(o.stock), limits::ROW_DESCRIPTION)),
+            })
+            .collect();
+        OutboundMessage::List {
+            header: None,
+            body: truncate(&text, limits::INTERACTIVE_BODY),
+            footer: None,
+            button_label: truncate(&self.say("variant_button", &[]), limits::LIST_BUTTON_LABEL),
+            sections: vec![ListSection { title: truncate(&kind, limits::SECTION_TITLE), rows }],
+        }
+    }
+
     /// The cart's lines and subtotal.
     pub fn cart_text(&self, cart: &Cart) -> String {
         let mut text = self.say("cart_intro", &[]);
@@ -229,7 +280,11 @@ impl<'a> Voice<'a> {
             .enumerate()
             .map(|(index, item)| {
                 let total = item.line_total().map(|m| m.to_string()).unwrap_or_default();
-                format!("{}. {} × {} — {total}", index + 1, item.quantity, item.name)
+                let name = match &item.variant {
+                    Some(variant) => format!("{} ({variant})", item.name),
+                    None => item.name.clone(),
+                };
+                format!("{}. {} × {name} — {total}", index + 1, item.quantity)
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -274,8 +329,18 @@ impl<'a> Voice<'a> {
             .iter()
             .take(limits::LIST_ROWS)
             .map(|item| ListRow {
-                id: Tap::Remove(item.product_id.to_string()).id(),
-                title: truncate(&item.name, limits::ROW_TITLE),
+                id: Tap::Remove(match &item.variant {
+                    Some(variant) => format!("{}#{variant}", item.product_id),
+                    None => item.product_id.to_string(),
+                })
+                .id(),
+                title: truncate(
+                    &match &item.variant {
+                        Some(variant) => format!("{} ({variant})", item.name),
+                        None => item.name.clone(),
+                    },
+                    limits::ROW_TITLE,
+                ),
                 description: Some(truncate(
                     &format!("{} × {}", item.quantity, item.unit_price),
                     limits::ROW_DESCRIPTION,
@@ -345,7 +410,9 @@ mod tests {
             stock,
             image_url: format!("https://cdn.example/{id}.jpg"),
             tags: vec![],
+            keywords: vec![],
             attributes: vec![("sizes".into(), "36,37,38".into()), ("color".into(), "white".into())],
+            variants: None,
         }
     }
 
@@ -393,6 +460,7 @@ mod tests {
                 name: "Tênis".into(),
                 quantity: 2,
                 unit_price: Money::new(4425, "USD"),
+                variant: None,
             }],
             "USD",
         )

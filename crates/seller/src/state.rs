@@ -8,7 +8,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use agent_store_events::{Cart, CustomerRef, EscalationReason, Money, Product, ProductId, Speaker, TranscriptEntry};
+use agent_store_events::{
+    Cart, CustomerRef, EscalationReason, Money, Product, ProductId, Speaker, TranscriptEntry, Variants,
+};
 use agent_store_text::Language;
 
 use crate::text::{fingerprint, truncate};
@@ -23,6 +25,10 @@ const PRODUCTS_KEPT: usize = 30;
 const SEEN_KEPT: usize = 50;
 /// Requests to the catalog in flight at once; older ones are forgotten.
 const PENDING_KEPT: usize = 4;
+/// Variants remembered of a product (the catalog allows as many).
+const MAX_VARIANTS: usize = 30;
+/// Words of a message kept to read a variant in once the catalog answers.
+pub const WORDS_KEPT: usize = 40;
 /// How long a catalog answer is awaited; a later one is stale and ignored.
 pub const PENDING_TTL: Duration = Duration::minutes(10);
 
@@ -67,6 +73,22 @@ pub struct Conversation {
     /// A hello to put before the next reply ("Hi! Do you have…" is
     /// answered when the catalog is).
     pub hello: Option<String>,
+    /// The words of the last search ("white sneakers in size 38"), where a
+    /// size, colour or shade may have been named before the product was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub wanted: Vec<String>,
+    /// A product waiting for the customer to choose its size, colour or shade.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choosing: Option<Choosing>,
+}
+
+/// A product the customer wants, once they say which variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choosing {
+    /// The product.
+    pub product: ProductId,
+    /// How many to put in the cart.
+    pub quantity: u32,
 }
 
 /// What a seller keeps of a product the catalog sent.
@@ -97,10 +119,16 @@ pub struct ProductInfo {
     /// The first eight catalog tags, which customers may name it by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Up to sixteen of the words customers call it by (`batom`, `labial`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// Up to twelve attributes (`color` → `navy`), values cut to 120
     /// characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<(String, String)>,
+    /// The sizes, colours or shades it comes in, with the units of each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Variants>,
 }
 
 impl ProductInfo {
@@ -123,7 +151,12 @@ impl From<&Product> for ProductInfo {
             stock: product.stock,
             image_url: product.image_url.clone(),
             tags: product.tags.iter().take(8).cloned().collect(),
+            keywords: product.keywords.iter().take(16).cloned().collect(),
             attributes: product.attributes.iter().take(12).map(|(k, v)| (k.clone(), truncate(v, 120))).collect(),
+            variants: product.variants.clone().map(|mut v| {
+                v.options.truncate(MAX_VARIANTS);
+                v
+            }),
         }
     }
 }
@@ -163,6 +196,10 @@ pub enum PendingKind {
         /// means the seller did not understand.
         #[serde(default)]
         guessed: bool,
+        /// The message's words (at most [`WORDS_KEPT`]), where the size or
+        /// colour of the product found may be named.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        said: Vec<String>,
     },
     /// Show the recommendations.
     Recommend {
@@ -188,6 +225,9 @@ pub struct SearchPlan {
     /// A highest price, in minor units of the brand's currency ("under 80").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_price_minor: Option<i64>,
+    /// Most of the words will do (a question names the product with some).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// A yes/no question the seller asked.
@@ -248,6 +288,9 @@ pub struct EscalationNote {
     /// The human seller who accepted it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub human: Option<String>,
+    /// When the customer was last told, while waiting, that a person is coming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 impl Conversation {

@@ -145,6 +145,7 @@ impl Chat {
                     min_price_minor: q.min_price_minor,
                     max_price_minor: q.max_price_minor,
                     in_stock_only: q.in_stock_only,
+                    partial: q.partial,
                     limit: q.limit.map(|l| l as usize),
                 };
                 let found = self.catalog.search(&query, self.now);
@@ -169,6 +170,7 @@ impl Chat {
                     cart: &cart,
                     kinds: &r.kinds,
                     limit: r.limit.map(|l| l as usize),
+                    need: r.need.as_deref(),
                 };
                 let picks = recommend::recommend(&self.catalog, &request, |p| Ok::<u32, ()>(p.stock)).unwrap();
                 let result = ProductRecommendResult {
@@ -292,14 +294,20 @@ fn a_purchase_from_search_to_order_number() {
     assert_eq!(intent(&outs), Intent::ProductQuestion);
     assert!(said(&outs).contains("USD 75.65") && said(&outs).contains("in stock"), "{}", said(&outs));
 
+    // The dress comes in sizes: without one, the seller asks with buttons.
     let outs = chat.say("add 2");
+    assert!(choices(&outs).contains(&"variant:fsh-001#M".to_owned()), "{}", said(&outs));
+    assert!(!outs.iter().any(|o| matches!(o, Out::CartAdded(_))), "no size, nothing added");
+    let outs = chat.say("size M please");
     let Some(Out::CartAdded(added)) = outs.iter().find(|o| matches!(o, Out::CartAdded(_))) else { panic!("{outs:?}") };
     assert_eq!((added.item.product_id.as_str(), added.item.quantity), ("fsh-001", 2));
+    assert_eq!(added.item.variant.as_deref(), Some("M"));
+    assert!(said(&outs).contains("Linen Wrap Midi Dress (size M)"), "{}", said(&outs));
     assert_eq!(added.cart.subtotal, Money::new(2 * 7565, "USD"));
     assert_eq!(chat.conversation.cart.as_ref().unwrap().subtotal, Money::new(15130, "USD"));
 
     let outs = chat.say("what's in my cart?");
-    assert!(said(&outs).contains("2 × Linen Wrap Midi Dress — USD 151.30"), "{}", said(&outs));
+    assert!(said(&outs).contains("2 × Linen Wrap Midi Dress (M) — USD 151.30"), "{}", said(&outs));
 
     let outs = chat.say("checkout");
     assert!(said(&outs).contains("Total: USD 151.30"), "{}", said(&outs));
@@ -312,6 +320,7 @@ fn a_purchase_from_search_to_order_number() {
     };
     assert_eq!(order.lines.len(), 1);
     assert_eq!((order.lines[0].product_id.as_str(), order.lines[0].quantity), ("fsh-001", 2));
+    assert_eq!(order.lines[0].variant.as_deref(), Some("M"), "the size goes into the order");
     assert_eq!(order.expected_total, Some(Money::new(15130, "USD")));
     assert_eq!(order.customer.name.as_deref(), Some("Ana"));
     assert_eq!(order.language.as_deref(), Some("en"));
@@ -329,6 +338,7 @@ fn a_purchase_from_search_to_order_number() {
                 quantity: 2,
                 unit_price: Money::new(7565, "USD"),
                 line_total: Money::new(15130, "USD"),
+                variant: None,
             }],
             subtotal: Money::new(15130, "USD"),
             discount: Money::new(0, "USD"),
@@ -354,7 +364,11 @@ fn references_the_second_one_it_and_names() {
     chat.say("show me shoes");
     assert_eq!(chat.conversation.shown.len(), 5);
     let second = chat.conversation.shown[1].clone();
-    let outs = chat.say("add the second one");
+    let mut outs = chat.say("add the second one");
+    if choices(&outs).iter().any(|c| c.starts_with("variant:")) {
+        // Shoes come in sizes: the seller asks, the customer answers.
+        outs = chat.say("size 38");
+    }
     let Some(Out::CartAdded(added)) = outs.iter().find(|o| matches!(o, Out::CartAdded(_))) else { panic!("{outs:?}") };
     assert_eq!(added.item.product_id, second);
 
@@ -454,7 +468,14 @@ fn frustration_escalates_then_silence_until_released() {
     assert!(escalation.summary.contains("Ana") && escalation.summary.contains("frustrated"), "{}", escalation.summary);
     assert!(said(&outs).contains("colleague"), "the customer is told: {}", said(&outs));
 
-    // A human has it: the seller listens but says nothing.
+    // Waiting for the person: the first message is acknowledged, the next
+    // one within minutes is not.
+    let outs = chat.say("are you there?");
+    assert!(said(&outs).contains("passed that on"), "{}", said(&outs));
+    let outs = chat.say("hello??");
+    assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "acknowledged once: {outs:?}");
+
+    // A human has it: the customer is told who, then the seller listens but says nothing.
     let accepted = EscalationAccepted {
         escalation_id: escalation.escalation_id.clone(),
         conversation: "cv-home-1".into(),
@@ -462,7 +483,9 @@ fn frustration_escalates_then_silence_until_released() {
         seller_id: "ana.lima".into(),
         accepted_at: now(),
     };
-    assert!(chat.with(|s, c| s.on_accepted(c, &accepted)).is_empty());
+    let outs = chat.with(|s, c| s.on_accepted(c, &accepted));
+    assert!(said(&outs).contains("Ana from our team"), "{}", said(&outs));
+    assert!(chat.with(|s, c| s.on_accepted(c, &accepted)).is_empty(), "a redelivery says nothing");
     let outs = chat.say("hello? anyone?");
     assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "only the reading: {outs:?}");
     assert!(chat.conversation.transcript.last().unwrap().text.contains("anyone"), "still recorded");
@@ -572,7 +595,8 @@ fn photos_get_a_polite_answer_and_do_not_count_as_misunderstood() {
             caption: None,
         }));
         let outs = chat.send(&message, &mut NoModel);
-        assert!(said(&outs).contains("only read text"), "{}", said(&outs));
+        assert!(said(&outs).contains("can't see photos"), "{}", said(&outs));
+        assert_eq!(choices(&outs).first().map(String::as_str), Some("human"), "a person offered first");
         assert!(!outs.iter().any(|o| matches!(o, Out::Escalate(_))));
     }
 }
@@ -630,4 +654,160 @@ fn without_a_usable_model_the_offline_brain_answers() {
     let mut model = Scripted { answers: vec![Ok(r#"{"intent": "greeting"}"#.into())], calls: 0 };
     let outs = chat.say_with("I want to talk to a human", &mut model);
     assert!(outs.iter().any(|o| matches!(o, Out::Escalate(_))));
+}
+
+#[test]
+fn a_size_asked_for_and_written_as_a_number_is_the_size_not_a_bulk_order() {
+    let mut chat = Chat::new("fashion");
+    chat.say("hola, busco zapatillas blancas");
+    let outs = chat.tap("add:fsh-022", "Añadir");
+    assert!(choices(&outs).contains(&"variant:fsh-022#39".to_owned()), "{:?}", choices(&outs));
+    let outs = chat.say("39");
+    assert!(!outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{}", said(&outs));
+    let added = outs.iter().find_map(|o| if let Out::CartAdded(a) = o { Some(&a.item) } else { None });
+    let added = added.unwrap_or_else(|| panic!("added: {}", said(&outs)));
+    assert_eq!((added.quantity, added.variant.as_deref()), (1, Some("39")), "{added:?}");
+    assert!(said(&outs).contains("(talla 39)"), "{}", said(&outs));
+    // A real bulk order still goes to a person.
+    let mut chat = Chat::new("fashion");
+    chat.say("hola, busco zapatillas blancas");
+    let outs = chat.say("quiero 39 zapatillas");
+    assert!(outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{}", said(&outs));
+}
+
+/// What the customer reads, and the offers, after each message.
+fn ask(chat: &mut Chat, text: &str) -> (String, Vec<String>, Vec<Out>) {
+    let outs = chat.say(text);
+    (said(&outs), choices(&outs), outs)
+}
+
+#[test]
+fn product_questions_are_answered_from_the_catalog_in_three_languages() {
+    // (brand, what was shown first, the question, the product, words of the answer)
+    for (brand, first, question, product, answer) in [
+        (
+            "tech",
+            None,
+            "does the nova 12 support 5G?",
+            "tec-009",
+            "Yes! Here's what our catalog says: Connectivity: 5G",
+        ),
+        (
+            "tech",
+            None,
+            "¿el smartwatch es resistente al agua?",
+            "tec-007",
+            "¡Sí! Esto dice nuestro catálogo: Resistencia al agua: 5 ATM",
+        ),
+        (
+            "gaming",
+            Some("controle sem fio"),
+            "esse controle funciona no celular?",
+            "gam-012",
+            "Sim! Nosso catálogo diz: Plataforma:",
+        ),
+        ("beauty", Some("batom"), "o batom tem no tom Cherry?", "bty-015", "Sim! Nosso catálogo diz: Tom: Cherry"),
+        (
+            "fashion",
+            None,
+            "is the linen wrap dress machine washable?",
+            "fsh-001",
+            "Here's what our catalog says about that: Care: machine wash cold",
+        ),
+        (
+            "beauty",
+            Some("sérum vitamina c"),
+            "¿es apto para piel sensible?",
+            "bty-002",
+            "Esto dice nuestro catálogo sobre eso: Tipo de piel:",
+        ),
+    ] {
+        let mut chat = Chat::new(brand);
+        if let Some(first) = first {
+            chat.say(first);
+        }
+        let (text, offers, outs) = ask(&mut chat, question);
+        assert_eq!(intent(&outs), Intent::ProductQuestion, "{brand}: {question}");
+        assert!(text.contains(answer), "{brand}: {question} → {text}");
+        assert!(text.contains(&format!("[card {product}")), "{brand}: the product card: {text}");
+        assert!(!offers.contains(&"human".to_owned()), "{brand}: answered, no person needed: {offers:?}");
+    }
+}
+
+#[test]
+fn what_the_catalog_does_not_say_is_not_guessed_and_a_person_is_offered() {
+    for (brand, first, question, words) in [
+        (
+            "beauty",
+            "vitamin c serum",
+            "is it cruelty free?",
+            "Our catalog doesn't say that about Vitamin C 15% Brightening Serum",
+        ),
+        // Named in the question, and found by most of its words.
+        (
+            "beauty",
+            "hi",
+            "is the vitamin c serum cruelty free?",
+            "Our catalog doesn't say that about Vitamin C 15% Brightening Serum",
+        ),
+        ("home", "silla de rattan", "¿es fácil de montar?", "Nuestro catálogo no dice eso de Rattan Dining Chair"),
+        (
+            "home",
+            "cadeira de rattan",
+            "essa cadeira vem montada?",
+            "Nosso catálogo não diz isso sobre Rattan Dining Chair",
+        ),
+    ] {
+        let mut chat = Chat::new(brand);
+        chat.say(first);
+        let (text, offers, outs) = ask(&mut chat, question);
+        assert_eq!(intent(&outs), Intent::ProductQuestion, "{brand}: {question}");
+        assert!(text.contains(words), "{brand}: {question} → {text}");
+        assert!(offers.contains(&"human".to_owned()), "{brand}: a person offered: {offers:?}");
+        assert!(!outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{brand}: offered, not forced");
+    }
+}
+
+#[test]
+fn a_stated_need_becomes_advice_from_the_recommender_in_three_languages() {
+    for (brand, message, need_word, first_pick) in [
+        ("beauty", "I have dry skin, which moisturiser should I use?", "dry", None),
+        ("beauty", "tengo la piel grasa, ¿qué limpiador me recomiendas?", "grasa", None),
+        ("fashion", "I need something to wear to a beach wedding", "wedding", Some("fsh-001")),
+        ("fashion", "qual tênis combina com um vestido de festa?", "festa", None),
+        ("gaming", "¿qué juego me recomiendas si me gustan los de terror?", "terror", None),
+        ("gaming", "what's a good game for playing with friends on the couch?", "couch", None),
+        ("home", "o que fica bem numa sala pequena?", "sala", None),
+        ("tech", "preciso de um fone bom pra academia", "academia", None),
+    ] {
+        let mut chat = Chat::new(brand);
+        let outs = chat.say(message);
+        assert_eq!(intent(&outs), Intent::Recommendation, "{brand}: {message}");
+        let request = outs
+            .iter()
+            .find_map(|o| if let Out::Recommend(r) = o { Some(r) } else { None })
+            .unwrap_or_else(|| panic!("{brand}: a recommendation request for {message}: {}", said(&outs)));
+        let need = request.need.as_deref().unwrap_or_default();
+        assert!(need.contains(need_word), "{brand}: the need travels: {need:?}");
+        assert!(request.kinds.contains(&agent_store_events::RecommendationKind::Fits), "{request:?}");
+        let offers = choices(&outs);
+        assert!(offers.iter().any(|c| c.starts_with("product:")), "{brand}: products shown: {}", said(&outs));
+        if let Some(first) = first_pick {
+            let shown: Vec<&String> = offers.iter().filter(|c| c.starts_with("product:")).collect();
+            assert_eq!(shown[0], &format!("product:{first}"), "{brand}: {first} first: {offers:?}");
+        }
+    }
+}
+
+#[test]
+fn what_and_which_questions_are_not_questions_about_a_product() {
+    for (brand, text, expected) in [
+        ("home", "o que você recomenda?", Intent::Recommendation),
+        ("tech", "¿qué me recomiendas?", Intent::Recommendation),
+        ("beauty", "any recommendations?", Intent::Recommendation),
+    ] {
+        let mut chat = Chat::new(brand);
+        chat.say("hi");
+        assert_eq!(intent(&chat.say(text)), expected, "{brand}: {text}");
+    }
 }

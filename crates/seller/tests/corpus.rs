@@ -73,6 +73,7 @@ fn search(catalog: &Catalog, brand: &str, plan: &SearchPlan, limit: u32) -> Vec<
         min_price_minor: plan.min_price_minor,
         max_price_minor: plan.max_price_minor,
         in_stock_only: false,
+        partial: plan.partial,
         limit: Some(limit as usize),
     };
     catalog.search(&query, now()).products.iter().map(|h| h.product.id.clone()).collect()

@@ -258,7 +258,11 @@ async fn sells(mut chat: Chat, text: &str, product: &str) -> Result<()> {
     );
     assert!(said(&events)?.contains("USD"), "prices shown");
 
-    let events = chat.tap(&format!("add:{product}"), "Add").await?;
+    let mut events = chat.tap(&format!("add:{product}"), "Add").await?;
+    // A product in sizes: the seller asks which, with a button per size.
+    if let Some(size) = choices(&events)?.into_iter().find(|c| c.starts_with("variant:")) {
+        events = chat.tap(&size, "Size").await?;
+    }
     let added: CartItemAdded = one(&events, types::CART_ITEM_ADDED)?;
     assert_eq!(added.item.product_id.as_str(), product);
     let state = chat.state().await?;
@@ -309,7 +313,8 @@ async fn frustration_escalates_then_silence_until_release() -> Result<()> {
             json!({"escalation_id": escalation.escalation_id, "conversation": chat.conversation, "brand": brand, "seller_id": "ana.lima", "accepted_at": "2026-12-01T12:02:00Z"}),
         );
         accepted.set_extension(ext::BRAND, brand);
-        assert!(chat.deliver(accepted).await?.is_empty());
+        let joined = chat.deliver(accepted).await?;
+        assert!(said(&joined)?.contains("Ana"), "{brand}: the customer hears who joined");
         let events = chat.say("hello?? is anyone there").await?;
         assert_eq!(
             events.iter().map(|e| e.ty()).collect::<Vec<_>>(),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use agent_store_events::Money;
+use agent_store_events::{Money, Variants};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,10 @@ pub struct CatalogProduct {
     /// 0-100; breaks ties in search ranking.
     #[serde(default)]
     pub popularity: u8,
+    /// What a customer chooses (sizes, colours, shades, storage), each option
+    /// with its own stock; the options' stocks add up to `stock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Variants>,
 }
 
 impl CatalogProduct {

@@ -125,6 +125,16 @@ impl ProductIndex {
     }
 }
 
+impl ProductIndex {
+    /// How well a product fits a stated need: how many of the need's words it
+    /// matches anywhere, and their summed relevance. Unlike [`ProductIndex::score`],
+    /// a need is not a filter: "dry skin moisturiser" ranks the moisturiser for dry
+    /// skin first and a cream for every skin next.
+    pub(super) fn fit(&self, need: &[Term]) -> (usize, u32) {
+        need.iter().filter_map(|q| self.score(std::slice::from_ref(q))).fold((0, 0), |(n, s), x| (n + 1, s + x))
+    }
+}
+
 /// The meaningful words of a text: folded, split on anything but letters and digits,
 /// stopwords removed.
 pub(super) fn query_terms(text: &str) -> impl Iterator<Item = Term> {

@@ -27,9 +27,15 @@ pub struct SearchQuery {
     /// Compared with the effective price, after active promotions.
     pub max_price_minor: Option<i64>,
     pub in_stock_only: bool,
+    /// When no product has every word of `text`, those with some of them: the most
+    /// words first, then the most relevant (a name before a description).
+    pub partial: bool,
     /// [`DEFAULT_LIMIT`] when absent, never more than [`MAX_LIMIT`].
     pub limit: Option<usize>,
 }
+
+/// Ranks a partial match by the words it has before their relevance.
+const PER_WORD_MATCHED: u32 = 1_000;
 
 /// One product found by a search, with the price the customer would pay now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,6 +84,7 @@ impl Catalog {
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
 
         let mut hits = Vec::new();
+        let mut partial = Vec::new();
         for entry in &self.brands {
             if brand.as_ref().is_some_and(|b| *b != fold(&entry.file.brand)) {
                 continue;
@@ -86,8 +93,13 @@ impl Catalog {
                 if category.as_ref().is_some_and(|c| !c.same_word(&index.category)) {
                     continue;
                 }
-                let Some(score) = index.score(&terms) else {
-                    continue;
+                let (score, whole) = match index.score(&terms) {
+                    Some(score) => (score, true),
+                    None if q.partial => match index.fit(&terms) {
+                        (matched, score) if matched > 0 => (PER_WORD_MATCHED * matched as u32 + score, false),
+                        _ => continue,
+                    },
+                    None => continue,
                 };
                 let (price, promotion) = self.effective_price(product, now);
                 if q.min_price_minor.is_some_and(|min| price.amount_minor < min)
@@ -99,8 +111,12 @@ impl Catalog {
                 if q.in_stock_only && stock == 0 {
                     continue;
                 }
-                hits.push(SearchHit { brand: &entry.file.brand, product, price, promotion, score, stock });
+                let hit = SearchHit { brand: &entry.file.brand, product, price, promotion, score, stock };
+                if whole { hits.push(hit) } else { partial.push(hit) }
             }
+        }
+        if hits.is_empty() {
+            hits = partial;
         }
         hits.sort_by(|a, b| {
             b.score
@@ -304,6 +320,22 @@ mod tests {
         let r = c.search(&q, now());
         assert_eq!(r.total, 4);
         assert!(r.products.iter().all(|h| h.product.stock > 0));
+    }
+
+    #[test]
+    fn a_partial_search_finds_the_product_a_question_names() {
+        let c = catalog();
+        let question = SearchQuery { partial: true, ..text("beauty", "vitamin serum cruelty free") };
+        assert!(c.search(&SearchQuery { partial: false, ..question.clone() }, now()).products.is_empty());
+        assert_eq!(ids(&c.search(&question, now()))[0], "bty-002");
+        // One word in a name outranks the same count in descriptions; every word
+        // found is a whole match as before; words no product has find nothing.
+        let one = SearchQuery { partial: true, ..text("tech", "soundbar big living room") };
+        assert_eq!(c.get(&ids(&c.search(&one, now()))[0]).unwrap().category, "audio");
+        let whole = SearchQuery { partial: true, ..text("beauty", "vitamin serum") };
+        assert_eq!(ids(&c.search(&whole, now()))[0], "bty-002");
+        let nothing = SearchQuery { partial: true, ..text("beauty", "zzqx qqzx") };
+        assert!(c.search(&nothing, now()).products.is_empty());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use agent_store_events::Variants;
+
 use super::{CatalogFile, CatalogProduct, Promotion};
 
 /// Why a set of catalog files was refused. Every variant names the brand file, and the
@@ -177,6 +179,44 @@ fn validate_product(
     if p.popularity > 100 {
         return Err(product_error(brand, &p.id, "popularity is above 100"));
     }
+    if let Some(variants) = &p.variants {
+        validate_variants(brand, p, variants)?;
+    }
+    Ok(())
+}
+
+/// The most options a product may have: a list of them fits one WhatsApp
+/// list message three times over, and sizes or shades rarely go beyond.
+const MAX_VARIANTS: usize = 30;
+
+/// Variants: a kind, 1 to [`MAX_VARIANTS`] distinct options of 1 to 40
+/// characters (no `#`, which separates them in stock keys), whose stocks add
+/// up to the product's, so the product's own figures stay right.
+fn validate_variants(brand: &str, p: &CatalogProduct, variants: &Variants) -> Result<(), CatalogError> {
+    if variants.kind.trim().is_empty() {
+        return Err(product_error(brand, &p.id, "variants without a kind"));
+    }
+    if variants.options.is_empty() || variants.options.len() > MAX_VARIANTS {
+        return Err(product_error(brand, &p.id, &format!("1 to {MAX_VARIANTS} variant options")));
+    }
+    let mut seen = HashSet::new();
+    for option in &variants.options {
+        let value = option.value.trim();
+        if value.is_empty() || value.chars().count() > 40 || value.contains('#') || value != option.value {
+            return Err(product_error(brand, &p.id, &format!("variant option {:?} is not a plain name", option.value)));
+        }
+        if !seen.insert(value.to_lowercase()) {
+            return Err(product_error(brand, &p.id, &format!("variant option {value} twice")));
+        }
+    }
+    let total: u64 = variants.options.iter().map(|o| u64::from(o.stock)).sum();
+    if total != u64::from(p.stock) {
+        return Err(product_error(
+            brand,
+            &p.id,
+            &format!("the variants' stocks add up to {total}, the product's stock is {}", p.stock),
+        ));
+    }
     Ok(())
 }
 
@@ -263,6 +303,23 @@ mod tests {
         let c = load(&json).unwrap();
         let (price, _) = c.effective_price(c.get("m-1").unwrap(), now());
         assert_eq!(price.amount_minor, 858);
+    }
+
+    #[test]
+    fn variants_must_add_up_to_the_stock_and_be_distinct() {
+        let sized = |options: &str| product("m-1", &format!(r#","variants":{{"kind":"size","options":[{options}]}}"#));
+        let json = mini(&sized(r#"{"value":"S","stock":1},{"value":"M","stock":0}"#), "");
+        assert_eq!(load(&json).unwrap().get("m-1").unwrap().variants.as_ref().unwrap().options.len(), 2);
+        for bad in [
+            r#"{"value":"S","stock":1},{"value":"M","stock":1}"#,
+            r#"{"value":"S","stock":1},{"value":"s","stock":0}"#,
+            r#"{"value":"S#2","stock":1}"#,
+            r#"{"value":" S","stock":1}"#,
+            "",
+        ] {
+            let err = load(&mini(&sized(bad), "")).unwrap_err();
+            assert!(matches!(err, CatalogError::InvalidProduct { .. }), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -5,15 +5,17 @@ use agent_store_text::Language;
 
 use super::{Out, Reply, Seller};
 use crate::brain::{CartChange, Reading, Tap};
-use crate::state::{Awaiting, Conversation};
+use crate::state::{Awaiting, Choosing, Conversation};
 
 impl Seller<'_> {
+    #[expect(clippy::too_many_arguments, reason = "one add, all of it said by the customer")]
     pub(super) fn add(
         &mut self,
         c: &mut Conversation,
         conversation: &ConversationId,
         id: &ProductId,
         quantity: u32,
+        variant: Option<String>,
         language: Language,
         reply: &mut Reply,
     ) {
@@ -22,16 +24,40 @@ impl Seller<'_> {
             return self.which_product(c, language, reply);
         };
         c.focus = Some(product.id.clone());
-        let already =
-            c.cart.as_ref().and_then(|cart| cart.items.iter().find(|i| &i.product_id == id)).map_or(0, |i| i.quantity);
-        let available = product.stock.saturating_sub(already);
+        // A product sold in sizes, colours or shades goes in the cart as one of
+        // them: the one named now, else one named while searching for it.
+        let variant = variant.or_else(|| crate::variants::named(product.variants.as_ref()?, &c.wanted));
+        let (variant, stock) = match &product.variants {
+            None => (None, product.stock),
+            Some(variants) => match variant.as_deref().and_then(|v| variants.option(v)) {
+                Some(option) => (Some(option.value.clone()), option.stock),
+                None if variants.options.len() == 1 => {
+                    (Some(variants.options[0].value.clone()), variants.options[0].stock)
+                }
+                None => {
+                    if product.stock == 0 {
+                        return self.sold_out(c, &product.name, &product.id, language, reply);
+                    }
+                    c.choosing = Some(Choosing { product: product.id.clone(), quantity });
+                    return reply.say(voice.variant_choice(&product, variant.as_deref()));
+                }
+            },
+        };
+        let label = voice.variant_label(&product, variant.as_deref());
+        let already = c
+            .cart
+            .as_ref()
+            .and_then(|cart| cart.items.iter().find(|i| &i.product_id == id && i.variant == variant))
+            .map_or(0, |i| i.quantity);
+        let available = stock.saturating_sub(already);
         if available == 0 {
-            c.awaiting = Some(Awaiting::Similar { product: product.id.clone() });
-            let text = voice.say("sold_out", &[("product", &product.name)]);
-            reply.say(
-                voice.buttons(&text, vec![voice.button(Tap::Yes, "btn_similar"), voice.button(Tap::Cart, "btn_cart")]),
-            );
-            return;
+            if product.stock > 0 && variant.is_some() {
+                // Another size or colour is still there.
+                c.choosing = Some(Choosing { product: product.id.clone(), quantity });
+                reply.text(voice.say("variant_sold_out", &[("product", &label)]));
+                return reply.say(voice.variant_choice(&product, None));
+            }
+            return self.sold_out(c, &label, &product.id, language, reply);
         }
         let requested = quantity;
         let quantity = quantity.min(available);
@@ -40,6 +66,7 @@ impl Seller<'_> {
             name: product.name.clone(),
             quantity,
             unit_price: product.effective_price().clone(),
+            variant,
         };
         let cart = c.cart_mut(&product.price.currency);
         if !cart.add(item.clone()) {
@@ -50,7 +77,7 @@ impl Seller<'_> {
         let n = quantity.to_string();
         let key = if quantity < requested { "added_capped" } else { "added" };
         let mut text =
-            voice.say(key, &[("quantity", &n), ("available", &n), ("product", &product.name), ("subtotal", &subtotal)]);
+            voice.say(key, &[("quantity", &n), ("available", &n), ("product", &label), ("subtotal", &subtotal)]);
         if let Some(note) = self.brand.after_add(&product, language) {
             text.push('\n');
             text.push_str(&note);
@@ -70,6 +97,44 @@ impl Seller<'_> {
             item,
             cart,
         }));
+    }
+
+    fn sold_out(&self, c: &mut Conversation, name: &str, id: &ProductId, language: Language, reply: &mut Reply) {
+        let voice = self.voice(language);
+        c.awaiting = Some(Awaiting::Similar { product: id.clone() });
+        let text = voice.say("sold_out", &[("product", name)]);
+        reply.say(
+            voice.buttons(&text, vec![voice.button(Tap::Yes, "btn_similar"), voice.button(Tap::Cart, "btn_cart")]),
+        );
+    }
+
+    /// The variant of product `id` the message names, if it has variants.
+    pub(super) fn variant_named(&self, c: &Conversation, id: &ProductId, r: &Reading) -> Option<String> {
+        let variants = c.product(id)?.variants.as_ref()?;
+        crate::variants::named(variants, &r.said).or_else(|| {
+            let spec = r.spec.as_deref()?;
+            variants
+                .options
+                .iter()
+                .find(|o| agent_store_text::tokens(&o.value).join(" ") == spec)
+                .map(|o| o.value.clone())
+        })
+    }
+
+    /// "In M: only 3 left", after a question about a product in a variant.
+    pub(super) fn variant_stock(
+        &self,
+        c: &Conversation,
+        id: &ProductId,
+        value: &str,
+        language: Language,
+        reply: &mut Reply,
+    ) {
+        let Some(product) = c.product(id) else { return };
+        let Some(option) = product.variants.as_ref().and_then(|v| v.option(value)) else { return };
+        let voice = self.voice(language);
+        let label = voice.variant_label(product, Some(&option.value));
+        reply.text(format!("{label}: {}.", voice.stock(option.stock)));
     }
 
     pub(super) fn show_cart(&self, c: &mut Conversation, language: Language, reply: &mut Reply) {
@@ -108,6 +173,27 @@ impl Seller<'_> {
             c.cart = None;
             reply.text(voice.say("cart_emptied", &[]));
             return;
+        }
+        // A tapped line of a product in several variants: `<product>#<variant>`.
+        if let Some(Tap::Remove(line)) = &r.tap
+            && let Some((id, variant)) = line.split_once('#')
+        {
+            let kept: Vec<_> = cart
+                .items
+                .iter()
+                .filter(|i| !(i.product_id.as_str() == id && i.variant.as_deref() == Some(variant)))
+                .cloned()
+                .collect();
+            let removed =
+                cart.items.iter().find(|i| i.product_id.as_str() == id && i.variant.as_deref() == Some(variant));
+            if let Some(removed) = removed {
+                let name = format!("{} ({variant})", removed.name);
+                if let Some(new) = agent_store_events::Cart::from_items(kept, cart.subtotal.currency.clone()) {
+                    c.cart = Some(new);
+                    reply.text(voice.say("removed", &[("product", &name)]));
+                }
+                return self.show_cart(c, r.language, reply);
+            }
         }
         let in_cart = |id: &ProductId| cart.items.iter().any(|i| &i.product_id == id);
         let target = self.target(c, r).filter(|id| in_cart(id)).or_else(|| {

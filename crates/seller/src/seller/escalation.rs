@@ -4,7 +4,30 @@ use agent_store_events::{
     ConversationId, EscalationAccepted, EscalationReason, EscalationReleased, SalesEscalate, Speaker,
 };
 
+use agent_store_text::Language;
+
 use super::{ESCALATION_TRANSCRIPT, MISUNDERSTANDINGS, round2};
+
+/// How often a customer waiting for a person hears that their message is
+/// passed on: often enough not to feel ignored, rarely enough not to nag.
+const WAITING_NOTICE_EVERY: chrono::Duration = chrono::Duration::minutes(3);
+
+/// "ana.lopez@store" → "Ana": what the customer is told of a human seller,
+/// from their seller id (letters, digits and `. _ - @`).
+fn first_name(seller_id: &str, language: Language) -> String {
+    let first = seller_id.split(['.', '_', '-', '@']).find(|part| !part.is_empty()).unwrap_or(seller_id);
+    let mut chars = first.chars();
+    match chars.next() {
+        Some(c) if first.chars().all(char::is_alphabetic) => c.to_uppercase().chain(chars).collect(),
+        // An id that is no name (digits, a code) is not worth reading out.
+        _ => match language {
+            Language::En => "A colleague",
+            Language::Es => "Un compañero",
+            Language::Pt => "Um colega",
+        }
+        .to_owned(),
+    }
+}
 use super::{Out, Reply, Seller};
 use crate::brain::Tap;
 use crate::state::{Conversation, EscalationNote, OrderNote};
@@ -35,7 +58,7 @@ impl Seller<'_> {
             cart: c.cart.clone().filter(|cart| !cart.is_empty()),
             escalated_at: self.now,
         }));
-        c.escalation = Some(EscalationNote { id, reason, at: self.now, human: None });
+        c.escalation = Some(EscalationNote { id, reason, at: self.now, human: None, acknowledged_at: None });
         c.awaiting = None;
         c.pending.clear();
         reply.polish = true;
@@ -68,16 +91,38 @@ impl Seller<'_> {
         summary
     }
 
-    /// A person took the conversation over: from now on, silence.
+    /// While a person is coming: whether to tell the customer their message
+    /// is passed on (the first message after the hand-over, then at most
+    /// one every [`WAITING_NOTICE_EVERY`]). Silence once the person is there.
+    pub(super) fn acknowledge_waiting(&self, c: &mut Conversation, reply: &mut Reply) -> bool {
+        let Some(note) = c.escalation.as_mut() else { return false };
+        if note.human.is_some() || note.acknowledged_at.is_some_and(|at| self.now - at < WAITING_NOTICE_EVERY) {
+            return false;
+        }
+        note.acknowledged_at = Some(self.now);
+        reply.text(self.voice(c.language).say("waiting", &[]));
+        true
+    }
+
+    /// A person took the conversation over: the customer is told who, then
+    /// the seller is silent.
     pub fn on_accepted(&mut self, c: &mut Conversation, accepted: &EscalationAccepted) -> Vec<Out> {
         let note = c.escalation.get_or_insert_with(|| EscalationNote {
             id: accepted.escalation_id.clone(),
             reason: EscalationReason::Other,
             at: accepted.accepted_at,
             human: None,
+            acknowledged_at: None,
         });
+        if note.human.as_deref() == Some(accepted.seller_id.as_str()) {
+            // A redelivery: announced already.
+            return Vec::new();
+        }
         note.human = Some(accepted.seller_id.clone());
-        Vec::new()
+        let mut reply = Reply::new();
+        let voice = self.voice(c.language);
+        reply.text(voice.say("human_joined", &[("human", &first_name(&accepted.seller_id, c.language))]));
+        self.finish(c, &accepted.conversation, None, reply)
     }
 
     /// The person handed the conversation back.

@@ -105,7 +105,11 @@ impl Seller<'_> {
         let lines = cart
             .items
             .iter()
-            .map(|i| OrderRequestLine { product_id: i.product_id.clone(), quantity: i.quantity })
+            .map(|i| OrderRequestLine {
+                product_id: i.product_id.clone(),
+                quantity: i.quantity,
+                variant: i.variant.clone(),
+            })
             .collect();
         let request_id = c.next_id("oc", conversation.as_str());
         c.order =
@@ -155,9 +159,18 @@ impl Seller<'_> {
             return Vec::new();
         }
         let mut reply = Reply::new();
-        let text = self
+        let mut text = self
             .voice(c.language)
             .say("order_created", &[("order", order.id.as_str()), ("total", &order.total.to_string())]);
+        // Which size, colour or shade was ordered, when it matters.
+        if order.lines.iter().any(|l| l.variant.is_some()) {
+            for line in &order.lines {
+                text.push_str(&format!("\n• {} × {}", line.quantity, line.name));
+                if let Some(variant) = &line.variant {
+                    text.push_str(&format!(" ({variant})"));
+                }
+            }
+        }
         reply.text(text);
         self.finish(c, &order.conversation, None, reply)
     }

@@ -9,7 +9,8 @@ use agent_store_text::Language;
 
 use super::MISUNDERSTANDINGS;
 use super::{Out, Reply, Seller};
-use crate::brain::{Ask, Reading};
+use crate::answers::Verdict;
+use crate::brain::{Ask, Reading, Tap};
 use crate::persona::Persona;
 use crate::state::{Conversation, Pending, PendingKind, ProductInfo, SearchPlan};
 
@@ -38,8 +39,10 @@ impl Seller<'_> {
             asks,
             recommended,
             guessed: r.confidence < 0.7 && r.tap.is_none(),
+            said: if then_add.is_some() || !r.asks.is_empty() { r.said.clone() } else { Vec::new() },
         };
         c.last_query = plan.text.clone();
+        c.wanted = r.said.clone();
         self.query(c, conversation, plan, kind, reply);
     }
 
@@ -61,6 +64,7 @@ impl Seller<'_> {
             min_price_minor: plan.min_price_minor,
             max_price_minor: plan.max_price_minor,
             in_stock_only: false,
+            partial: plan.partial,
             limit: Some(self.persona.results),
             conversation: Some(conversation.clone()),
         }));
@@ -73,10 +77,33 @@ impl Seller<'_> {
         around: Option<ProductId>,
         reply: &mut Reply,
     ) {
+        self.ask_recommender(c, conversation, around, None, reply);
+    }
+
+    /// Advice for a need the customer stated: what fits it, then bestsellers.
+    pub(super) fn recommend_for_need(
+        &mut self,
+        c: &mut Conversation,
+        conversation: &ConversationId,
+        need: &str,
+        reply: &mut Reply,
+    ) {
+        self.ask_recommender(c, conversation, None, Some(need.to_owned()), reply);
+    }
+
+    fn ask_recommender(
+        &mut self,
+        c: &mut Conversation,
+        conversation: &ConversationId,
+        around: Option<ProductId>,
+        need: Option<String>,
+        reply: &mut Reply,
+    ) {
         let request_id = c.next_id("r", conversation.as_str());
         let cart: Vec<ProductId> =
             c.cart.iter().flat_map(|cart| cart.items.iter().map(|i| i.product_id.clone())).collect();
         let kinds = match &around {
+            _ if need.is_some() => vec![RecommendationKind::Fits, RecommendationKind::Popular],
             Some(_) => vec![RecommendationKind::Related, RecommendationKind::Complementary],
             None if !cart.is_empty() => vec![RecommendationKind::Complementary, RecommendationKind::Popular],
             None => vec![RecommendationKind::Popular],
@@ -94,6 +121,7 @@ impl Seller<'_> {
             cart,
             kinds,
             limit: Some(self.persona.results),
+            need,
         }));
     }
 
@@ -118,7 +146,32 @@ impl Seller<'_> {
         if let Some(promotion) = &product.promotion {
             lead.push_str(&format!(" 🏷️ {promotion}."));
         }
+        let mut unsure = false;
         for ask in asks {
+            if let Ask::Property(words) = ask {
+                let kind = product.variants.as_ref().map(|v| v.kind.as_str());
+                let name_of = |key: &str| {
+                    if Some(key) == kind {
+                        let mut name = crate::variants::kind_name(key, language);
+                        if let Some(first) = name.get_mut(0..1) {
+                            first.make_ascii_uppercase();
+                        }
+                        name
+                    } else {
+                        voice.attribute(key)
+                    }
+                };
+                let (key, facts) = match crate::answers::answer(&product, words, name_of) {
+                    Verdict::Yes(facts) => ("property_yes", facts),
+                    Verdict::No(facts) => ("property_no", facts),
+                    Verdict::Partly(facts) => ("property_partly", facts),
+                    Verdict::Unknown => ("property_unknown", Vec::new()),
+                };
+                unsure = facts.is_empty();
+                let text = voice.say(key, &[("product", &product.name), ("facts", &facts.join(" · "))]);
+                // The answer first, then the product it is about.
+                lead = format!("{text}\n{lead}");
+            }
             if let Ask::Detail(keys) = ask {
                 let keys: Vec<String> = if keys.is_empty() {
                     product.attributes.iter().map(|(k, _)| k.clone()).collect()
@@ -138,6 +191,11 @@ impl Seller<'_> {
         for message in voice.product_card(&lead, &product) {
             reply.say(message);
         }
+        if unsure {
+            // The catalog does not say: a person can find out.
+            let text = voice.say("offer_person", &[]);
+            reply.say(voice.buttons(&text, vec![voice.button(Tap::Human, "btn_human")]));
+        }
     }
 
     /// The catalog's answer to a search.
@@ -154,13 +212,14 @@ impl Seller<'_> {
         let language = c.language;
         let voice = self.voice(language);
         let mut reply = Reply::new();
-        let PendingKind::Search { label, fallback, then_add, asks, recommended, guessed } = pending.kind else {
+        let PendingKind::Search { label, fallback, then_add, asks, recommended, guessed, said } = pending.kind else {
             self.show_products(c, &voice.say("recommend_intro", &[]), &products, 0, &mut reply);
             return self.finish(c, &conversation, None, reply);
         };
         if products.is_empty() {
             if let Some(plan) = fallback {
-                let kind = PendingKind::Search { label, fallback: None, then_add: None, asks, recommended, guessed };
+                let kind =
+                    PendingKind::Search { label, fallback: None, then_add: None, asks, recommended, guessed, said };
                 self.query(c, &conversation, &plan, kind, &mut reply);
                 return reply.events;
             }
@@ -186,10 +245,18 @@ impl Seller<'_> {
         }
         let more = result.total.saturating_sub(products.len() as u32);
         match (then_add, products.as_slice()) {
-            (Some(quantity), [only]) => self.add(c, &conversation, &only.id, quantity, language, &mut reply),
+            (Some(quantity), [only]) => {
+                let variant = only.variants.as_ref().and_then(|v| crate::variants::named(v, &said));
+                self.add(c, &conversation, &only.id, quantity, variant, language, &mut reply)
+            }
             (_, [only]) if !asks.is_empty() => {
                 let asks: Vec<Ask> = asks.iter().filter_map(|a| ask_from_name(a)).collect();
                 self.answer_about(c, &only.id, &asks, language, &mut reply);
+            }
+            (_, found) if !asks.is_empty() && named(found, &said).is_some() => {
+                let id = named(found, &said).map(|p| p.id.clone()).unwrap_or_else(|| found[0].id.clone());
+                let asks: Vec<Ask> = asks.iter().filter_map(|a| ask_from_name(a)).collect();
+                self.answer_about(c, &id, &asks, language, &mut reply);
             }
             _ => {
                 let intro = if recommended || label.is_empty() {
@@ -271,15 +338,37 @@ impl Persona {
     }
 }
 
+/// The one product of several whose name the customer's words name best: the
+/// most of its words said, then the fewest left unsaid ("the nova 12" is the
+/// Nova 12, not the Nova 12 Pro); `None` on a tie or when none is named.
+fn named<'p>(products: &'p [ProductInfo], said: &[String]) -> Option<&'p ProductInfo> {
+    let fit = |p: &ProductInfo| {
+        let name = agent_store_text::tokens(&p.name);
+        let shared = name.iter().filter(|w| said.contains(w)).count();
+        (shared, std::cmp::Reverse(name.len() - shared))
+    };
+    let mut ranked: Vec<_> = products.iter().map(|p| (fit(p), p)).filter(|((shared, _), _)| *shared > 0).collect();
+    ranked.sort_by_key(|(fit, _)| std::cmp::Reverse(*fit));
+    match ranked.as_slice() {
+        [(best, p), (next, _), ..] if best != next => Some(p),
+        [(_, p)] => Some(p),
+        _ => None,
+    }
+}
+
 fn ask_name(ask: &Ask) -> String {
     match ask {
         Ask::Price => "price".into(),
         Ask::Stock => "stock".into(),
         Ask::Detail(keys) => format!("detail:{}", keys.join(",")),
+        Ask::Property(words) => format!("property:{}", words.join(" ")),
     }
 }
 
 fn ask_from_name(name: &str) -> Option<Ask> {
+    if let Some(words) = name.strip_prefix("property:") {
+        return Some(Ask::Property(words.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect()));
+    }
     match name {
         "price" => Some(Ask::Price),
         "stock" => Some(Ask::Stock),

@@ -28,7 +28,14 @@ impl Seller<'_> {
             awaiting_answer: c.awaiting.is_some(),
         };
         let offline = brain::understand(self.persona, &message.content, &message.text, &context);
-        let (reading, engine) = self.read_with_model(c, message, offline);
+        let (mut reading, engine) = self.read_with_model(c, message, offline);
+        // Asked which size, "39" is the size, not 39 of them.
+        if let Some(choosing) = &c.choosing
+            && let Some(value) = self.variant_named(c, &choosing.product, &reading)
+            && reading.quantity.is_some_and(|q| tokens(&value).contains(&q.to_string()))
+        {
+            reading.number_is_the_variant();
+        }
         if !reading.wordless {
             c.language = reading.language;
         }
@@ -45,8 +52,13 @@ impl Seller<'_> {
             entities: reading.entities(),
             engine: Some(engine.into()),
         }));
-        // A person has the conversation: listen, say nothing.
+        // A person has the conversation: listen, say nothing. While one is
+        // coming, say that the message is passed on: the first time and then
+        // at most once every few minutes.
         if c.is_escalated() {
+            if self.acknowledge_waiting(c, &mut reply) {
+                return self.finish(c, &conversation, Some(&message.message_id), reply);
+            }
             return reply.events;
         }
         if let Some(reason) = self.escalation_reason(c, &reading) {
@@ -111,6 +123,24 @@ impl Seller<'_> {
     /// Does what the reading asks: a tap or an answer to the seller's question
     /// first, else by intent.
     fn act(&mut self, c: &mut Conversation, conversation: &ConversationId, r: &Reading, reply: &mut Reply) {
+        // A size, colour or shade asked for: the answer, tapped or written,
+        // puts the product in the cart; anything else moves on.
+        let choosing = c.choosing.take();
+        if let Some(Tap::Variant(id, value)) = &r.tap {
+            let quantity = choosing.filter(|ch| ch.product.as_str() == id).map_or(1, |ch| ch.quantity);
+            return self.add(c, conversation, &ProductId::new(id), quantity, Some(value.clone()), r.language, reply);
+        }
+        if let Some(choosing) = choosing
+            && r.tap.is_none()
+            && !matches!(
+                r.intent,
+                Intent::Checkout | Intent::ViewCart | Intent::ChangeCart | Intent::OrderStatus | Intent::Complaint
+            )
+            && let Some(value) = self.variant_named(c, &choosing.product, r)
+        {
+            let quantity = r.quantity.unwrap_or(choosing.quantity);
+            return self.add(c, conversation, &choosing.product, quantity, Some(value), r.language, reply);
+        }
         if let Some(tap) = &r.tap {
             return self.act_on_tap(c, conversation, tap, r, reply);
         }
@@ -131,11 +161,19 @@ impl Seller<'_> {
             },
             Intent::Recommendation => self.recommend_for(c, conversation, r, reply),
             Intent::ProductQuestion => match self.target(c, r) {
-                Some(id) => self.answer_about(c, &id, &r.asks, r.language, reply),
+                Some(id) => {
+                    self.answer_about(c, &id, &r.asks, r.language, reply);
+                    if let Some(value) = self.variant_named(c, &id, r) {
+                        self.variant_stock(c, &id, &value, r.language, reply);
+                    }
+                }
                 None => self.search_or_ask(c, conversation, r, reply),
             },
             Intent::AddToCart => match self.target(c, r) {
-                Some(id) => self.add(c, conversation, &id, r.quantity.unwrap_or(1), r.language, reply),
+                Some(id) => {
+                    let variant = self.variant_named(c, &id, r);
+                    self.add(c, conversation, &id, r.quantity.unwrap_or(1), variant, r.language, reply)
+                }
                 None => self.search_or_ask(c, conversation, r, reply),
             },
             Intent::ViewCart => self.show_cart(c, r.language, reply),
@@ -176,6 +214,9 @@ impl Seller<'_> {
     /// Recommendations: for the words asked, around the product pointed at, or
     /// the best sellers.
     fn recommend_for(&mut self, c: &mut Conversation, conversation: &ConversationId, r: &Reading, reply: &mut Reply) {
+        if let Some(need) = &r.need {
+            return self.recommend_for_need(c, conversation, need, reply);
+        }
         match (&r.search, r.position, c.focus.clone()) {
             (Some(plan), _, _) => self.search(c, conversation, plan, r, true, reply),
             (None, Some(_), _) | (None, None, Some(_)) if r.focus || r.position.is_some() => {
@@ -225,11 +266,19 @@ impl Seller<'_> {
         }
     }
 
-    /// What the seller can do, for a message it could not read (or a photo).
+    /// What the seller can do, for a message it could not read; for a photo
+    /// or a voice note, that a person can see or hear it.
     fn not_understood(&self, r: &Reading, reply: &mut Reply) {
         let voice = self.voice(r.language);
-        let key = if r.wordless { "media" } else { "unknown" };
-        let text = voice.say(key, &[("example", self.persona.example(r.language))]);
+        if r.wordless {
+            let text = voice.say("media", &[]);
+            reply.say(voice.buttons(
+                &text,
+                vec![voice.button(Tap::Human, "btn_human"), voice.button(Tap::Categories, "categories_button")],
+            ));
+            return;
+        }
+        let text = voice.say("unknown", &[("example", self.persona.example(r.language))]);
         reply.say(voice.buttons(
             &text,
             vec![
@@ -252,7 +301,7 @@ impl Seller<'_> {
         let voice = self.voice(language);
         match tap {
             Tap::Product(id) => self.answer_about(c, &ProductId::new(id), &[], language, reply),
-            Tap::Add(id) => self.add(c, conversation, &ProductId::new(id), 1, language, reply),
+            Tap::Add(id) => self.add(c, conversation, &ProductId::new(id), 1, None, language, reply),
             Tap::Similar(id) => self.recommend(c, conversation, Some(ProductId::new(id)), reply),
             Tap::Popular => self.recommend(c, conversation, None, reply),
             Tap::Remove(id) => {
@@ -279,16 +328,22 @@ impl Seller<'_> {
                 None if matches!(tap, Tap::Yes) => self.checkout(c, language, reply),
                 None => reply.text(voice.say("checkout_cancelled", &[])),
             },
-            // Escalation happened before acting.
-            Tap::Human => {}
+            // Escalation happened before acting; a variant was chosen above.
+            Tap::Human | Tap::Variant(..) => {}
         }
     }
 
     /// The product a message points at: a tapped one, "the second one", a
     /// name, "it", or the only one shown.
     pub(super) fn target(&self, c: &Conversation, r: &Reading) -> Option<ProductId> {
-        if let Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id)) = &r.tap {
+        if let Some(Tap::Product(id) | Tap::Add(id) | Tap::Similar(id) | Tap::Remove(id) | Tap::Variant(id, _)) = &r.tap
+        {
             return Some(ProductId::new(id));
+        }
+        if let Some(spec) = &r.spec
+            && let Some(id) = by_spec(c, spec)
+        {
+            return Some(id);
         }
         if let Some(position) = r.position {
             let index = match position {
@@ -380,8 +435,30 @@ impl Seller<'_> {
     }
 }
 
+/// The product shown (else seen) whose name or variants carry a capacity:
+/// "the 256 GB one".
+fn by_spec(c: &Conversation, spec: &str) -> Option<ProductId> {
+    let spec = tokens(spec);
+    let carries = |text: &str| tokens(text).windows(spec.len()).any(|w| w == spec.as_slice());
+    let fits = |p: &crate::state::ProductInfo| {
+        carries(&p.name) || p.variants.as_ref().is_some_and(|v| v.options.iter().any(|o| carries(&o.value)))
+    };
+    let shown = c.shown.iter().filter_map(|id| c.product(id));
+    let mut found: Vec<&ProductId> = shown.filter(|p| fits(p)).map(|p| &p.id).collect();
+    if found.is_empty() {
+        found = c.products.iter().filter(|p| fits(p)).map(|p| &p.id).collect();
+    }
+    match found.as_slice() {
+        [only] => Some((*only).clone()),
+        _ => None,
+    }
+}
+
 /// What a message says, for the transcript.
 fn transcript_text(message: &ChatMessageNew) -> String {
+    if let Some(note) = message.content.media_note() {
+        return note;
+    }
     if !message.text.trim().is_empty() {
         return message.text.clone();
     }

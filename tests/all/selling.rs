@@ -1,0 +1,591 @@
+//! Selling like a good shop assistant (issue 17), end to end: signed WhatsApp
+//! webhooks in, the repository's store (real sellers, catalog, order
+//! processor, sales assistant) in between, and what the customer is sent
+//! arriving at a fake Cloud API on 127.0.0.1.
+//!
+//! - a size, colour or shade named in the first message follows the product
+//!   into the cart, the order summary, the order and its confirmation, and
+//!   the catalog holds that variant's stock;
+//! - a customer waiting for a person hears that their messages are passed on
+//!   (once, not on every message), is told who joined, and everything they
+//!   wrote — a photo too — is in the transcript the person reads.
+
+use std::time::Duration;
+
+use agent_store::cli::chat::signature;
+use agent_store_tests::{HostBuilder, HostProcess, Tail, event, is};
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::{Value, json};
+
+use crate::whatsapp::FakeCloudApi;
+
+const WAIT: Duration = Duration::from_secs(60);
+/// `demo.env`'s app secret, which the repository's store checks webhooks with.
+const APP_SECRET: &str = "demo-app-secret";
+
+/// The repository's store, its Cloud API the fake one.
+async fn shop(api: &FakeCloudApi) -> Result<HostProcess> {
+    HostBuilder::repo_manifest()
+        .arg("--kv")
+        .arg("memory")
+        .env("SPIN_VARIABLE_WHATSAPP_API_BASE", &format!("{}/v21.0", api.origin))
+        .env("SPIN_VARIABLE_WHATSAPP_API_ORIGIN", &api.origin)
+        .env("SPIN_VARIABLE_WHATSAPP_SANDBOX", "off")
+        .env("SPIN_VARIABLE_SALES_API_TOKENS", "tok-ana=ana")
+        .start()
+        .await
+}
+
+/// A brand's WhatsApp number in the repository's spin.toml.
+fn brand_number(brand: &str) -> &'static str {
+    match brand {
+        "fashion" => "100000000000001",
+        "tech" => "100000000000002",
+        "home" => "100000000000003",
+        "beauty" => "100000000000004",
+        _ => "100000000000005",
+    }
+}
+
+/// One customer's phone, writing to one brand.
+struct Phone<'a> {
+    host: &'a HostProcess,
+    api: &'a FakeCloudApi,
+    number: String,
+    brand: &'static str,
+    sent: u32,
+    /// Cloud API requests to this phone already read.
+    read: usize,
+}
+
+/// What the customer got: the words of each message and the ids of the
+/// buttons and rows offered.
+#[derive(Debug, Default)]
+struct Got {
+    text: String,
+    ids: Vec<String>,
+}
+
+impl<'a> Phone<'a> {
+    fn new(host: &'a HostProcess, api: &'a FakeCloudApi, brand: &'static str, number: &str) -> Self {
+        Self { host, api, number: number.to_owned(), brand, sent: 0, read: 0 }
+    }
+
+    async fn send(&mut self, message: Value) -> Result<()> {
+        self.sent += 1;
+        let mut message = message;
+        message["from"] = json!(self.number);
+        message["id"] = json!(format!("wamid.SELL{}{}", self.number, self.sent));
+        message["timestamp"] = json!("1749416383");
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550000001", "phone_number_id": brand_number(self.brand)},
+                "contacts": [{"profile": {"name": "Ana"}, "wa_id": self.number}],
+                "messages": [message]
+            }}]}]
+        })
+        .to_string()
+        .into_bytes();
+        let response = reqwest::Client::new()
+            .post(format!("{}/webhooks/whatsapp", self.host.url))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature(APP_SECRET, &body))
+            .body(body)
+            .send()
+            .await?;
+        ensure!(response.status().as_u16() == 200, "webhook: {}", response.status());
+        Ok(())
+    }
+
+    async fn say(&mut self, text: &str) -> Result<()> {
+        self.send(json!({"type": "text", "text": {"body": text}})).await
+    }
+
+    async fn tap(&mut self, id: &str) -> Result<()> {
+        let kind = if id.starts_with("variant:") || id.starts_with("product:") { "list_reply" } else { "button_reply" };
+        self.send(json!({"type": "interactive", "interactive": {"type": kind, kind: {"id": id, "title": "tap"}}})).await
+    }
+
+    async fn photo(&mut self) -> Result<()> {
+        self.send(json!({"type": "image", "image": {"id": "1234567890", "mime_type": "image/jpeg"}})).await
+    }
+
+    /// What reached the phone until a message containing `needle` (all of
+    /// it, in order); fails after [`WAIT`].
+    async fn until(&mut self, needle: &str) -> Result<Got> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut got = Got::default();
+        loop {
+            let requests = self.api.requests_to(&self.number);
+            while self.read < requests.len() {
+                let body = &requests[self.read].body;
+                self.read += 1;
+                collect(body, &mut got);
+                if body.to_string().contains(needle) {
+                    return Ok(got);
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("{}: nothing with {needle:?} reached the phone; got {got:?}", self.brand);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every message to the phone so far, from the first.
+    fn all(&self) -> Got {
+        let mut got = Got::default();
+        for request in self.api.requests_to(&self.number) {
+            collect(&request.body, &mut got);
+        }
+        got
+    }
+}
+
+/// The words and choices of one Cloud API message.
+fn collect(body: &Value, got: &mut Got) {
+    for text in [&body["text"]["body"], &body["interactive"]["body"]["text"], &body["image"]["caption"]] {
+        if let Some(text) = text.as_str() {
+            got.text.push_str(text);
+            got.text.push('\n');
+        }
+    }
+    for button in body["interactive"]["action"]["buttons"].as_array().into_iter().flatten() {
+        got.ids.extend(button["reply"]["id"].as_str().map(str::to_owned));
+    }
+    for section in body["interactive"]["action"]["sections"].as_array().into_iter().flatten() {
+        for row in section["rows"].as_array().into_iter().flatten() {
+            got.ids.extend(row["id"].as_str().map(str::to_owned));
+        }
+    }
+}
+
+/// A customer who names the variant in their first message.
+struct Sale {
+    brand: &'static str,
+    phone: &'static str,
+    first: &'static str,
+    product: &'static str,
+    variant: &'static str,
+    /// How the cart names it: `Canvas Low-Top Sneakers (size 38)`.
+    label: &'static str,
+    /// Words of the order confirmation in the customer's language.
+    placed: &'static str,
+}
+
+const SALES: [Sale; 6] = [
+    Sale {
+        brand: "fashion",
+        phone: "34600000101",
+        first: "Hi! do you have white sneakers in size 38?",
+        product: "fsh-022",
+        variant: "38",
+        label: "Canvas Low-Top Sneakers (size 38)",
+        placed: "order",
+    },
+    Sale {
+        brand: "fashion",
+        phone: "34600000102",
+        first: "hola, busco un vestido de lino en talla M",
+        product: "fsh-001",
+        variant: "M",
+        label: "Linen Wrap Midi Dress (talla M)",
+        placed: "pedido",
+    },
+    Sale {
+        brand: "fashion",
+        phone: "34600000103",
+        first: "oi! vocês têm tênis branco tamanho 37?",
+        product: "fsh-022",
+        variant: "37",
+        label: "Canvas Low-Top Sneakers (tamanho 37)",
+        placed: "pedido",
+    },
+    Sale {
+        brand: "beauty",
+        phone: "34600000104",
+        first: "hi, do you have a lipstick in the shade Cherry?",
+        product: "bty-015",
+        variant: "Cherry",
+        label: "Velvet Satin Lipstick (shade Cherry)",
+        placed: "order",
+    },
+    Sale {
+        brand: "beauty",
+        phone: "34600000105",
+        first: "hola, ¿tienen labial en tono Coral?",
+        product: "bty-015",
+        variant: "Coral",
+        label: "Velvet Satin Lipstick (tono Coral)",
+        placed: "pedido",
+    },
+    Sale {
+        brand: "beauty",
+        phone: "34600000106",
+        first: "oi, vocês têm batom no tom Berry?",
+        product: "bty-015",
+        variant: "Berry",
+        label: "Velvet Satin Lipstick (tom Berry)",
+        placed: "pedido",
+    },
+];
+
+/// The catalog's live figures for a product's variants, read as a seller
+/// would: a `store.product.query` for its name, the answer on the tail.
+async fn variant_stock(host: &HostProcess, tail: &mut Tail, brand: &str, product: &str) -> Result<Value> {
+    let request_id = format!("q-stock-{}", uuid::Uuid::new_v4().simple());
+    let mut query = event(
+        "store.product.query",
+        json!({"request_id": request_id, "brand": brand, "text": product_name(brand, product), "limit": 10}),
+    );
+    query.set_extension("brand", brand);
+    let (status, body) = host.post_event(&query).await?;
+    ensure!(status == 202, "{status}: {body}");
+    let result = tail
+        .find(WAIT, |r| {
+            is(r, "published", "store.product.query.result") && r["event"]["data"]["request_id"] == request_id.as_str()
+        })
+        .await?;
+    result["event"]["data"]["products"]
+        .as_array()
+        .and_then(|products| products.iter().find(|p| p["id"] == product))
+        .map(|p| p["variants"].clone())
+        .with_context(|| format!("{product} in {result}"))
+}
+
+fn product_name(brand: &str, product: &str) -> &'static str {
+    match (brand, product) {
+        ("fashion", "fsh-022") => "canvas low-top sneakers",
+        ("fashion", "fsh-001") => "linen wrap midi dress",
+        _ => "velvet satin lipstick",
+    }
+}
+
+fn option_stock(variants: &Value, value: &str) -> Option<u64> {
+    variants["options"].as_array()?.iter().find(|o| o["value"] == value)?["stock"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_variant_named_first_reaches_the_cart_the_order_and_the_stock_in_three_languages() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let mut tail = host.tail(&[]).await?;
+    for sale in &SALES {
+        let (brand, product, variant) = (sale.brand, sale.product, sale.variant);
+        let before = variant_stock(&host, &mut tail, brand, product).await?;
+        let mut phone = Phone::new(&host, &api, brand, sale.phone);
+
+        // The search shows the product; the customer opens it and adds it,
+        // without saying the size again.
+        phone.say(sale.first).await?;
+        let got = phone.until(product).await?;
+        if !got.ids.contains(&format!("add:{product}")) {
+            ensure!(got.ids.contains(&format!("product:{product}")), "{brand}: {product} shown: {got:?}");
+            phone.tap(&format!("product:{product}")).await?;
+            phone.until(&format!("add:{product}")).await?;
+        }
+        phone.tap(&format!("add:{product}")).await?;
+        let got = phone.until("checkout").await?;
+        ensure!(got.text.contains(sale.label), "{brand}: the cart line names the variant: {got:?}");
+
+        // The order summary, then the order.
+        phone.tap("checkout").await?;
+        let got = phone.until("\"yes\"").await?;
+        ensure!(got.text.contains(&format!("({variant})")), "{brand}: the summary names it: {got:?}");
+        phone.tap("yes").await?;
+        let create =
+            tail.find(WAIT, |r| is(r, "published", "store.order.create") && r["event"]["brand"] == brand).await?;
+        assert_eq!(create["event"]["data"]["lines"][0]["variant"], variant, "{brand}: {create}");
+        let created = tail
+            .find(WAIT, |r| is(r, "published", "store.order.created") || is(r, "published", "store.order.rejected"))
+            .await?;
+        assert_eq!(created["event"]["type"], "store.order.created", "{created}");
+        let order = &created["event"]["data"]["order"];
+        assert_eq!(order["lines"][0]["product_id"], product);
+        assert_eq!(order["lines"][0]["variant"], variant, "{brand}: the order keeps it");
+        let id = order["id"].as_str().context("an order id")?.to_owned();
+        let got = phone.until(&id).await?;
+        ensure!(got.text.contains(&format!("({variant})")), "{brand}: the confirmation names it: {got:?}");
+        ensure!(got.text.to_lowercase().contains(sale.placed), "{brand}: in the customer's language: {got:?}");
+
+        // The catalog holds one unit of that variant, and of no other.
+        let after = variant_stock(&host, &mut tail, brand, product).await?;
+        for option in before["options"].as_array().context("options")? {
+            let value = option["value"].as_str().unwrap_or_default();
+            let held = u64::from(value == variant);
+            assert_eq!(
+                option_stock(&after, value),
+                option["stock"].as_u64().map(|s| s - held),
+                "{brand}: {product} {value}: {before} → {after}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_size_that_is_missing_is_asked_for_with_buttons() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    // Spanish, then Portuguese, two brands: the sneakers in sizes, the
+    // lipstick in shades.
+    for (brand, number, first, product, pick, label) in [
+        ("fashion", "34600000201", "hola, busco zapatillas blancas", "fsh-022", "39", "(talla 39)"),
+        ("beauty", "34600000202", "oi, vocês têm batom?", "bty-015", "Plum", "(tom Plum)"),
+    ] {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        phone.say(first).await?;
+        let got = phone.until(product).await?;
+        if !got.ids.contains(&format!("add:{product}")) {
+            phone.tap(&format!("product:{product}")).await?;
+            phone.until(&format!("add:{product}")).await?;
+        }
+        phone.tap(&format!("add:{product}")).await?;
+        let got = phone.until("variant:").await?;
+        let choice = format!("variant:{product}#{pick}");
+        ensure!(got.ids.contains(&choice), "{brand}: {choice} offered: {got:?}");
+        // Written rather than tapped: the customer names it in words.
+        phone.say(pick).await?;
+        let got = phone.until("checkout").await?;
+        ensure!(got.text.contains(label), "{brand}: {label} in {got:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_person() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let client = reqwest::Client::new();
+    // What the customer writes while waiting, in their language (a word
+    // of another language would rightly switch the seller's).
+    for (brand, number, language, ask, meanwhile, waiting, joined, back) in [
+        (
+            "fashion",
+            "34600000301",
+            "en",
+            "can I talk to a human please?",
+            ["hello?", "are you there", "still waiting"],
+            "passed that on",
+            "Ana from our team",
+            "back",
+        ),
+        (
+            "tech",
+            "34600000302",
+            "es",
+            "quiero hablar con una persona",
+            ["¿hola?", "¿sigues ahí?", "sigo esperando"],
+            "ya se lo pasé",
+            "Ana de nuestro equipo",
+            "vuelta",
+        ),
+        (
+            "home",
+            "34600000303",
+            "pt",
+            "quero falar com um atendente",
+            ["olá?", "tem alguém aí", "ainda esperando"],
+            "já repassei",
+            "Ana da nossa equipe",
+            "Voltei",
+        ),
+    ] {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        // A photo first: the seller says honestly it cannot see it, and offers a person.
+        phone.photo().await?;
+        let got = phone.until("human").await?;
+        ensure!(got.ids.first().map(String::as_str) == Some("human"), "{brand} ({language}): {got:?}");
+
+        phone.say(ask).await?;
+        phone.until("text").await?;
+        // Waiting: the first message is acknowledged, the next ones within
+        // minutes are not.
+        phone.say(meanwhile[0]).await?;
+        let got = phone.until(waiting).await?;
+        ensure!(!got.text.is_empty(), "{brand}: {got:?}");
+        phone.say(meanwhile[1]).await?;
+        phone.say(meanwhile[2]).await?;
+
+        // The person sees everything, the photo included, and takes it.
+        let listed: Value =
+            client.get(format!("{}/sales/escalations", host.url)).bearer_auth("tok-ana").send().await?.json().await?;
+        let escalation = listed["queued"]
+            .as_array()
+            .and_then(|q| q.iter().find(|e| e["brand"] == brand))
+            .with_context(|| format!("{brand} queued: {listed}"))?["escalation_id"]
+            .as_str()
+            .context("an id")?
+            .to_owned();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let detail: Value = client
+                .get(format!("{}/sales/escalations/{escalation}?suggestions=false", host.url))
+                .bearer_auth("tok-ana")
+                .send()
+                .await?
+                .json()
+                .await?;
+            let transcript = detail["transcript"].to_string();
+            if std::iter::once("[image image/jpeg, media 1234567890]")
+                .chain(meanwhile)
+                .all(|line| transcript.contains(line))
+            {
+                break;
+            }
+            ensure!(tokio::time::Instant::now() < deadline, "{brand}: the transcript lacks lines: {transcript}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let accepted = client
+            .post(format!("{}/sales/escalations/{escalation}/accept", host.url))
+            .bearer_auth("tok-ana")
+            .send()
+            .await?;
+        ensure!(accepted.status().is_success(), "{brand}: accept {}", accepted.status());
+        phone.until(joined).await?;
+        let released = client
+            .post(format!("{}/sales/escalations/{escalation}/release", host.url))
+            .bearer_auth("tok-ana")
+            .json(&json!({"resolution": "returned_to_ai"}))
+            .send()
+            .await?;
+        ensure!(released.status().is_success(), "{brand}: release {}", released.status());
+        phone.until(back).await?;
+
+        // One acknowledgement for the three messages written while waiting.
+        let all = phone.all();
+        assert_eq!(all.text.matches(waiting).count(), 1, "{brand}: {}", all.text);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_languages() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    // (brand, phone, what the customer looked at first, the question, the
+    // product, words of the answer, whether a person is offered because the
+    // catalog does not say)
+    let cases = [
+        (
+            "tech",
+            "34600000401",
+            None,
+            "does the nova 12 support 5G?",
+            "tec-009",
+            "Yes! Here's what our catalog says: Connectivity: 5G",
+            false,
+        ),
+        (
+            "beauty",
+            "34600000402",
+            None,
+            "is the vitamin c serum cruelty free?",
+            "bty-002",
+            "Our catalog doesn't say that about Vitamin C",
+            true,
+        ),
+        (
+            "tech",
+            "34600000403",
+            None,
+            "¿el smartwatch es resistente al agua?",
+            "tec-007",
+            "¡Sí! Esto dice nuestro catálogo: Resistencia al agua: 5 ATM",
+            false,
+        ),
+        (
+            "home",
+            "34600000404",
+            Some("silla de rattan"),
+            "¿es fácil de montar?",
+            "hom-005",
+            "Nuestro catálogo no dice eso de Rattan Dining Chair",
+            true,
+        ),
+        (
+            "gaming",
+            "34600000405",
+            Some("controle sem fio"),
+            "esse controle funciona no celular?",
+            "gam-012",
+            "Sim! Nosso catálogo diz: Plataforma:",
+            false,
+        ),
+        (
+            "beauty",
+            "34600000406",
+            Some("batom"),
+            "o batom tem no tom Cherry?",
+            "bty-015",
+            "Sim! Nosso catálogo diz: Tom: Cherry",
+            false,
+        ),
+    ];
+    for (brand, number, first, question, product, answer, unsure) in cases {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        if let Some(first) = first {
+            phone.say(first).await?;
+            phone.until(product).await?;
+        }
+        phone.say(question).await?;
+        let got = phone.until(answer).await?;
+        // The card with it, and a person offered only when the catalog is silent.
+        let got = if got.ids.contains(&format!("add:{product}")) {
+            got
+        } else {
+            phone.until(&format!("add:{product}")).await?
+        };
+        ensure!(got.ids.contains(&format!("add:{product}")), "{brand}: the card of {product}: {got:?}");
+        if unsure {
+            let got = phone.until("\"human\"").await?;
+            ensure!(got.ids.contains(&"human".to_owned()), "{brand}: a person offered: {got:?}");
+        } else {
+            ensure!(!phone.all().ids.contains(&"human".to_owned()), "{brand}: answered, no person needed");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stated_need_is_advised_on_from_what_fits_it_in_three_languages() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let mut tail = host.tail(&[]).await?;
+    // (brand, phone, the need, a word of it the catalog is asked with, the
+    // product that fits best when the test knows it)
+    let cases = [
+        ("beauty", "34600000501", "I have dry skin, which moisturiser should I use?", "dry", None),
+        ("fashion", "34600000502", "I need something to wear to a beach wedding", "wedding", Some("fsh-001")),
+        ("beauty", "34600000503", "tengo la piel grasa, ¿qué limpiador me recomiendas?", "grasa", None),
+        ("gaming", "34600000504", "¿qué juego me recomiendas si me gustan los de terror?", "terror", None),
+        ("fashion", "34600000505", "qual tênis combina com um vestido de festa?", "festa", None),
+        ("home", "34600000506", "o que fica bem numa sala pequena?", "sala", None),
+    ];
+    for (brand, number, message, word, best) in cases {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        phone.say(message).await?;
+        let request =
+            tail.find(WAIT, |r| is(r, "published", "store.product.recommend") && r["event"]["brand"] == brand).await?;
+        let need = request["event"]["data"]["need"].as_str().unwrap_or_default();
+        ensure!(need.contains(word), "{brand}: the need reaches the catalog: {request}");
+        let request_id = request["event"]["data"]["request_id"].clone();
+        let result = tail
+            .find(WAIT, |r| {
+                is(r, "published", "store.product.recommend.result") && r["event"]["data"]["request_id"] == request_id
+            })
+            .await?;
+        let picks = result["event"]["data"]["recommendations"].as_array().context("recommendations")?;
+        ensure!(picks.first().is_some_and(|p| p["kind"] == "fits"), "{brand}: what fits comes first: {result}");
+        let first = picks[0]["product"]["id"].as_str().context("an id")?;
+        if let Some(best) = best {
+            ensure!(first == best, "{brand}: {best} fits best: {result}");
+        }
+        // The customer sees the advice, the best fit first.
+        let got = phone.until(&format!("product:{first}")).await?;
+        ensure!(got.ids.iter().find(|id| id.starts_with("product:")) == Some(&format!("product:{first}")), "{got:?}");
+    }
+    Ok(())
+}
