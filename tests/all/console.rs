@@ -250,6 +250,7 @@ async fn webhook(host: &HostProcess, value: Value) -> Result<()> {
 
 /// A customer's text, as WhatsApp posts it.
 async fn say(host: &HostProcess, phone: &str, name: &str, id: &str, text: &str) -> Result<()> {
+    agent_store_tests::customer_wrote(Some(phone), text);
     let metadata = json!({"display_phone_number": "15550000001", "phone_number_id": FASHION_NUMBER});
     webhook(
         host,

@@ -69,7 +69,9 @@ fn webhook(n: usize, run: &str, step: usize, content: Value) -> Vec<u8> {
 }
 
 fn tap(id: &str, title: &str) -> Value {
-    json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": id, "title": title}}})
+    // Sizes and colours come as a list when there are more than three.
+    let kind = if id.starts_with("variant:") { "list_reply" } else { "button_reply" };
+    json!({"type": "interactive", "interactive": {"type": kind, kind: {"id": id, "title": title}}})
 }
 
 /// A small random source seeded from the clock, printed so that a failing
@@ -207,6 +209,26 @@ impl Shopper {
         }
     }
 
+    /// Every choice whose id starts with `prefix` in the first message,
+    /// after the `skip` this customer had, that offers one.
+    fn choices(&self, skip: usize, prefix: &str) -> Vec<String> {
+        let needle = format!("\"id\":\"{prefix}");
+        self.mine()
+            .into_iter()
+            .skip(skip)
+            .map(|call| call.body.to_string())
+            .find(|text| text.contains(&needle))
+            .map(|text| {
+                text.match_indices(&needle)
+                    .map(|(at, _)| {
+                        let id = &text[at + 6..];
+                        id[..id.find('"').unwrap_or(id.len())].to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn mine(&self) -> Vec<Recorded> {
         self.api.requests_to(&phone(self.n))
     }
@@ -226,12 +248,25 @@ impl Shopper {
             step += 1;
             id = self.offered(had, &[&format!("add:{product}")]).await?;
         }
-        for (choice, title, next) in [(id.as_str(), "Add to cart", "checkout"), ("checkout", "Checkout", "yes")] {
+        // Adding a product that comes in sizes is answered with the sizes
+        // first. The buyers of one brand pick different ones: a size has
+        // only a few in stock, and a sold-out size is rightly no order.
+        let had = self.mine().len();
+        self.send(step, tap(&id, "Add to cart")).await?;
+        step += 1;
+        let offered = self.offered(had, &["checkout", "variant:"]).await?;
+        if offered.starts_with("variant:") {
+            let sizes = self.choices(had, "variant:");
+            let size = sizes.get((self.n / BRANDS.len()) % sizes.len().max(1)).cloned().unwrap_or(offered);
             let had = self.mine().len();
-            self.send(step, tap(choice, title)).await?;
+            self.send(step, tap(&size, "Size")).await?;
             step += 1;
-            self.offered(had, &[next]).await?;
+            self.offered(had, &["checkout"]).await?;
         }
+        let had = self.mine().len();
+        self.send(step, tap("checkout", "Checkout")).await?;
+        step += 1;
+        self.offered(had, &["yes"]).await?;
         self.send(step, tap("yes", "Place order")).await?;
         Ok(self.webhooks)
     }

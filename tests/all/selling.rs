@@ -73,6 +73,7 @@ impl<'a> Phone<'a> {
 
     async fn send(&mut self, message: Value) -> Result<()> {
         self.sent += 1;
+        agent_store_tests::customer_wrote(Some(&self.number), message["text"]["body"].as_str().unwrap_or_default());
         let mut message = message;
         message["from"] = json!(self.number);
         message["id"] = json!(format!("wamid.SELL{}{}", self.number, self.sent));
