@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use agent_store::cli::chat::signature;
 use agent_store_tests::{HostBuilder, HostProcess, Tail, is, workspace_root};
 use anyhow::{Context, Result, bail, ensure};
 use fantoccini::key::Key;
@@ -237,14 +236,8 @@ async fn webhook(host: &HostProcess, value: Value) -> Result<()> {
     })
     .to_string()
     .into_bytes();
-    let response = reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", host.url))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", signature(APP_SECRET, &body))
-        .body(body)
-        .send()
-        .await?;
-    ensure!(response.status().as_u16() == 200, "the webhook answered {}", response.status());
+    let (status, answer) = crate::whatsapp::post_webhook_to(&host.url, body, APP_SECRET).await?;
+    ensure!(status == 200, "the webhook answered {status}: {answer}");
     Ok(())
 }
 

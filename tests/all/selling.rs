@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use agent_store::cli::chat::signature;
 use agent_store_tests::{HostBuilder, HostProcess, Tail, event, is};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
@@ -89,14 +88,8 @@ impl<'a> Phone<'a> {
         })
         .to_string()
         .into_bytes();
-        let response = reqwest::Client::new()
-            .post(format!("{}/webhooks/whatsapp", self.host.url))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", signature(APP_SECRET, &body))
-            .body(body)
-            .send()
-            .await?;
-        ensure!(response.status().as_u16() == 200, "webhook: {}", response.status());
+        let (status, answer) = crate::whatsapp::post_webhook_to(&self.host.url, body, APP_SECRET).await?;
+        ensure!(status == 200, "webhook: {status}: {answer}");
         Ok(())
     }
 
