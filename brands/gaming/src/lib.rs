@@ -58,6 +58,8 @@ mod tests {
             stock: 999,
             image_url: String::new(),
             tags: vec![],
+            keywords: vec![],
+            variants: None,
             attributes: vec![],
         };
         assert!(Pixel.after_add(&product, Language::Pt).unwrap().contains("chave digital"));

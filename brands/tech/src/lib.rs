@@ -52,6 +52,8 @@ mod tests {
             stock: 3,
             image_url: String::new(),
             tags: vec![],
+            keywords: vec![],
+            variants: None,
             attributes: vec![("warranty".into(), "2 years".into())],
         };
         assert_eq!(Max.after_add(&product, Language::Es).as_deref(), Some("Garantía: 2 years."));
