@@ -300,13 +300,7 @@ async fn until_sent(api: &FakeCloudApi, phone: &str, what: &str, found: impl Fn(
 }
 
 fn store_with(api: &FakeCloudApi) -> HostBuilder {
-    HostBuilder::repo_manifest()
-        .arg("--kv")
-        .arg("memory")
-        .env("SPIN_VARIABLE_WHATSAPP_API_BASE", &format!("{}/v21.0", api.origin))
-        .env("SPIN_VARIABLE_WHATSAPP_API_ORIGIN", &api.origin)
-        .env("SPIN_VARIABLE_WHATSAPP_SANDBOX", "off")
-        .env("SPIN_VARIABLE_SALES_API_TOKENS", TOKENS)
+    crate::whatsapp::repo_store_calling(api).env("SPIN_VARIABLE_SALES_API_TOKENS", TOKENS)
 }
 
 // -- the test ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use agent_store_tests::{HostBuilder, HostProcess, Tail, event, is};
+use agent_store_tests::{HostProcess, Tail, event, is};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
@@ -24,15 +24,7 @@ const APP_SECRET: &str = "demo-app-secret";
 
 /// The repository's store, its Cloud API the fake one.
 async fn shop(api: &FakeCloudApi) -> Result<HostProcess> {
-    HostBuilder::repo_manifest()
-        .arg("--kv")
-        .arg("memory")
-        .env("SPIN_VARIABLE_WHATSAPP_API_BASE", &format!("{}/v21.0", api.origin))
-        .env("SPIN_VARIABLE_WHATSAPP_API_ORIGIN", &api.origin)
-        .env("SPIN_VARIABLE_WHATSAPP_SANDBOX", "off")
-        .env("SPIN_VARIABLE_SALES_API_TOKENS", "tok-ana=ana")
-        .start()
-        .await
+    crate::whatsapp::repo_store_calling(api).env("SPIN_VARIABLE_SALES_API_TOKENS", "tok-ana=ana").start().await
 }
 
 /// A brand's WhatsApp number in the repository's spin.toml.

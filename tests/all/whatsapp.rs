@@ -143,6 +143,17 @@ pub(crate) struct Recorded {
 
 /// A fake WhatsApp Cloud API: a bare HTTP/1.1 server on 127.0.0.1 that
 /// records requests and answers each message with a new wamid.
+/// The repository's store on the memory key-value backend, its Cloud API
+/// the fake at `api` and the local sandbox off.
+pub(crate) fn repo_store_calling(api: &FakeCloudApi) -> agent_store_tests::HostBuilder {
+    agent_store_tests::HostBuilder::repo_manifest()
+        .arg("--kv")
+        .arg("memory")
+        .env("SPIN_VARIABLE_WHATSAPP_API_BASE", &format!("{}/v21.0", api.origin))
+        .env("SPIN_VARIABLE_WHATSAPP_API_ORIGIN", &api.origin)
+        .env("SPIN_VARIABLE_WHATSAPP_SANDBOX", "off")
+}
+
 pub(crate) struct FakeCloudApi {
     pub(crate) origin: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
