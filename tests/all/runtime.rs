@@ -206,3 +206,71 @@ async fn a_component_harness_takes_its_sandbox_from_the_manifest() -> Result<()>
     catalog.send(query).await.one("store.product.query.result")?;
     Ok(())
 }
+
+fn prepared(note: &std::path::Path) -> agent_store_testing::HarnessBuilder {
+    Harness::builder("test_prepared").id("prepared").mount_host_dir(note, "/data")
+}
+
+async fn state(h: &Harness) -> Result<serde_json::Value> {
+    let mut request = http::Request::new(bytes::Bytes::new());
+    *request.uri_mut() = "http://localhost/state".parse()?;
+    let response = h.http(request).await?;
+    assert_eq!(response.status(), 200);
+    Ok(serde_json::from_slice(response.body())?)
+}
+
+/// Pre-initialization: `init` runs once, at load, and every call starts
+/// from its snapshot in an instance of its own; the snapshot follows the
+/// mounted files it read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prepared_component_starts_every_call_from_its_snapshot() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let unique = uuid::Uuid::new_v4().to_string();
+    std::fs::write(dir.path().join("note.txt"), format!("first {unique}"))?;
+    let h = prepared(dir.path()).build()?;
+    for _ in 0..2 {
+        let state = state(&h).await?;
+        assert_eq!(state["prepared"], json!(format!("first {unique}")), "{state}");
+        assert_eq!(state["calls"], 1, "each call has a fresh instance: {state}");
+        assert_eq!(state["note"], json!(format!("first {unique}")), "files stay reachable after the snapshot: {state}");
+    }
+
+    std::fs::write(dir.path().join("note.txt"), format!("second {unique}"))?;
+    let state = state(&h).await?;
+    assert_eq!(state["prepared"], json!(format!("first {unique}")), "the loaded version keeps its snapshot: {state}");
+    assert_eq!(state["note"], json!(format!("second {unique}")), "{state}");
+    let reloaded = prepared(dir.path()).build()?;
+    let state = self::state(&reloaded).await?;
+    assert_eq!(state["prepared"], json!(format!("second {unique}")), "a changed file makes a new snapshot: {state}");
+    Ok(())
+}
+
+/// The attack: a component that reads a key-value store in `init` would
+/// bake what it read into every later instance. `init` has no store.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_reaches_no_key_value_store_even_one_granted() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("note.txt"), "note")?;
+    let h = prepared(dir.path()).env("PREPARE", "key-value").key_value_stores(&["default"]).build()?;
+    let state = state(&h).await?;
+    let prepared = state["prepared"].as_str().unwrap_or_default();
+    assert!(prepared.starts_with("key-value: refused"), "{state}");
+    Ok(())
+}
+
+/// A component whose `init` fails would fail every event: it is not loaded,
+/// and the error says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_init_refuses_the_component_with_the_reason() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("note.txt"), "note")?;
+    let trapped = prepared(dir.path()).env("PREPARE", "trap").build().err().expect("a trapping init is refused");
+    let message = format!("{trapped:#}");
+    assert!(message.contains("wizer-initialize"), "{message}");
+    assert!(message.contains("failing to prepare on purpose"), "{message}");
+
+    let looped = prepared(dir.path()).env("PREPARE", "loop").timeout(Duration::from_millis(300)).build();
+    let message = format!("{:#}", looped.err().expect("an endless init is refused"));
+    assert!(message.contains("timed out after 300ms"), "{message}");
+    Ok(())
+}

@@ -45,18 +45,25 @@ impl CompileCache {
         self.dir.as_ref().map(|d| d.join(format!("{digest}-{}.cwasm", self.engine_key)))
     }
 
+    /// The compiled component kept under `digest`, if there is one.
+    pub fn lookup(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.path_for(digest).filter(|p| p.exists())?;
+        // SAFETY: the file was written by `store` below from a component
+        // this engine compiled, into a directory only the host writes; the
+        // engine key in its name rules out another engine's code.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable compiled-component cache entry");
+                None
+            }
+        }
+    }
+
     /// The compiled form of `bytes`, from the cache when it is there.
     pub fn load(&self, engine: &Engine, name: &str, bytes: &[u8], digest: &str) -> crate::Result<(Component, Origin)> {
-        if let Some(path) = self.path_for(digest).filter(|p| p.exists()) {
-            // SAFETY: the file was written by `store` below from a component
-            // this engine compiled, into a directory only the host writes;
-            // the engine key in its name rules out another engine's code.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, Origin::Cached)),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable compiled-component cache entry")
-                }
-            }
+        if let Some(component) = self.lookup(engine, digest) {
+            return Ok((component, Origin::Cached));
         }
         tracing::info!(
             component = name,

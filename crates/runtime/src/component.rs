@@ -134,9 +134,9 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-struct Flags {
-    timed_out: Arc<AtomicBool>,
-    out_of_memory: Arc<AtomicBool>,
+pub(crate) struct Flags {
+    pub(crate) timed_out: Arc<AtomicBool>,
+    pub(crate) out_of_memory: Arc<AtomicBool>,
 }
 
 /// What became of the reply a guest was to send.
@@ -161,53 +161,7 @@ impl ComponentPre {
         output: &GuestOutput,
         memory: &Arc<AtomicU64>,
     ) -> Result<(Store<InvocationState>, Flags)> {
-        let sandbox = &self.sandbox;
-        let mut wasi = WasiCtx::builder();
-        wasi.stdout(output.clone()).stderr(output.clone());
-        wasi.envs(&sandbox.environment);
-        for (host, guest) in &sandbox.mounts {
-            wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadOnly)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("mounting {} at {guest}", host.display()))?;
-        }
-        let internal = ctx.internal.clone();
-        let out_of_memory = Arc::new(AtomicBool::new(false));
-        let state = InvocationState {
-            table: ResourceTable::new(),
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            hooks: OutboundHooks { component: self.id.clone(), allowed: sandbox.allowed_hosts.clone(), internal },
-            key_value: KeyValueCtx::new(
-                self.services.key_value.clone(),
-                sandbox.key_value_stores.clone(),
-                self.id.clone(),
-            )
-            .within(ctx.transaction.clone()),
-            variables: sandbox.variables.clone(),
-            llm: LlmCtx {
-                models: self.services.models.clone(),
-                allowed: sandbox.ai_models.clone(),
-                component: self.id.clone(),
-                brand: ctx.brand.clone(),
-            },
-            limiter: Limiter { memory_limit: sandbox.memory_limit, hit: out_of_memory.clone(), taken: memory.clone() },
-        };
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|s| &mut s.limiter);
-        let timed_out = Arc::new(AtomicBool::new(false));
-        let deadline = Instant::now() + sandbox.timeout;
-        let flag = timed_out.clone();
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                flag.store(true, Ordering::Relaxed);
-                return Err(wasmtime::Error::msg("the invocation's time limit was reached"));
-            }
-            // Give the thread back to other work every tick; the guest resumes
-            // where it was.
-            Ok(UpdateDeadline::Yield(1))
-        });
-        Ok((store, Flags { timed_out, out_of_memory }))
+        new_store(self.pre.engine(), &self.services, &self.id, &self.sandbox, ctx, output, memory)
     }
 
     /// Runs one HTTP request through the component's incoming handler.
@@ -294,4 +248,59 @@ impl ComponentPre {
             Err(_) => Err(CallError::TimedOut(timeout)),
         }
     }
+}
+
+/// A store for one call of component `id`: its sandbox's files,
+/// environment and grants, its memory limit and its deadline.
+pub(crate) fn new_store(
+    engine: &wasmtime::Engine,
+    services: &Arc<Services>,
+    id: &Arc<str>,
+    sandbox: &Sandbox,
+    ctx: &CallContext,
+    output: &GuestOutput,
+    memory: &Arc<AtomicU64>,
+) -> Result<(Store<InvocationState>, Flags)> {
+    let mut wasi = WasiCtx::builder();
+    wasi.stdout(output.clone()).stderr(output.clone());
+    wasi.envs(&sandbox.environment);
+    for (host, guest) in &sandbox.mounts {
+        wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadOnly)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("mounting {} at {guest}", host.display()))?;
+    }
+    let internal = ctx.internal.clone();
+    let out_of_memory = Arc::new(AtomicBool::new(false));
+    let state = InvocationState {
+        table: ResourceTable::new(),
+        wasi: wasi.build(),
+        http: WasiHttpCtx::new(),
+        hooks: OutboundHooks { component: id.clone(), allowed: sandbox.allowed_hosts.clone(), internal },
+        key_value: KeyValueCtx::new(services.key_value.clone(), sandbox.key_value_stores.clone(), id.clone())
+            .within(ctx.transaction.clone()),
+        variables: sandbox.variables.clone(),
+        llm: LlmCtx {
+            models: services.models.clone(),
+            allowed: sandbox.ai_models.clone(),
+            component: id.clone(),
+            brand: ctx.brand.clone(),
+        },
+        limiter: Limiter { memory_limit: sandbox.memory_limit, hit: out_of_memory.clone(), taken: memory.clone() },
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + sandbox.timeout;
+    let flag = timed_out.clone();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            flag.store(true, Ordering::Relaxed);
+            return Err(wasmtime::Error::msg("the invocation's time limit was reached"));
+        }
+        // Give the thread back to other work every tick; the guest resumes
+        // where it was.
+        Ok(UpdateDeadline::Yield(1))
+    });
+    Ok((store, Flags { timed_out, out_of_memory }))
 }

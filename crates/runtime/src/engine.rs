@@ -176,6 +176,14 @@ impl Runtime {
         &self.services
     }
 
+    pub(crate) fn cache(&self) -> &CompileCache {
+        &self.cache
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<InvocationState> {
+        &self.linker
+    }
+
     /// Validates, compiles (or loads from cache) and pre-instantiates a
     /// component. Every failure names the component and what is wrong.
     pub fn load(&self, id: &str, bytes: &[u8], sandbox: Sandbox) -> Result<Arc<ComponentPre>> {
@@ -183,6 +191,19 @@ impl Runtime {
         world::check_bytes(bytes).map_err(invalid)?;
         let digest = cache::digest(bytes);
         let (component, origin) = self.cache.load(&self.engine, id, bytes, &digest)?;
+        self.ready(id, digest, component, origin, sandbox)
+    }
+
+    /// A compiled component of version `digest`, checked and linked.
+    pub(crate) fn ready(
+        &self,
+        id: &str,
+        digest: String,
+        component: wasmtime::component::Component,
+        origin: cache::Origin,
+        sandbox: Sandbox,
+    ) -> Result<Arc<ComponentPre>> {
+        let invalid = |violation| Error::Invalid { id: id.to_string(), violation };
         world::check(&self.engine, &component).map_err(invalid)?;
         let pre = self.linker.instantiate_pre(&component).map_err(Error::wasmtime(id, "linking its imports"))?;
         let pre = ProxyPre::new(pre).map_err(Error::wasmtime(id, "finding its wasi:http export"))?;

@@ -40,6 +40,7 @@ mod component;
 mod deliver;
 mod engine;
 mod error;
+pub mod init;
 mod mounts;
 mod sandbox;
 mod state;

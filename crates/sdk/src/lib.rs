@@ -189,7 +189,8 @@ impl Incoming {
 /// The data of any event as `T`.
 pub fn data_of<T: DeserializeOwned>(event: &Event) -> Result<T> {
     let parsed = match event.data() {
-        Some(Data::Json(value)) => serde_json::from_value(value.clone()),
+        // Read in place: the event keeps its data, nothing is copied.
+        Some(Data::Json(value)) => T::deserialize(value),
         Some(Data::Binary(bytes)) => serde_json::from_slice(bytes),
         Some(Data::String(text)) => serde_json::from_str(text),
         None => serde_json::from_value(serde_json::Value::Null),
@@ -350,13 +351,72 @@ pub async fn no_routes(_request: Request) -> Response {
         .build()
 }
 
+/// Runs a component's `init` once, at deploy time, before the host takes
+/// the snapshot every later instance starts from.
+///
+/// wasi-libc remembers the directories it was given (`wasi:filesystem`
+/// handles) in linear memory; a snapshot would keep handles that no later
+/// instance has. Forgetting them makes the next file access ask again.
+#[doc(hidden)]
+pub fn initialize(init: fn()) {
+    init();
+    #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+    {
+        unsafe extern "C" {
+            fn __wasilibc_reset_preopens();
+        }
+        // SAFETY: no file or directory is open between `init` returning and
+        // the snapshot; this only clears libc's table of preopened paths.
+        unsafe { __wasilibc_reset_preopens() }
+    }
+}
+
 /// Exports the component: `export!(id: "...", events: handler)`, optionally
 /// with `http: route_handler` for requests that carry no CloudEvent. Both
 /// handlers are `async fn`s.
+///
+/// `init: prepare` (a plain `fn()`) adds the `wizer-initialize` export: the
+/// `agent-store` host runs it once per version when it loads the component
+/// and snapshots the memory it leaves, so work every event would redo
+/// (parsing and indexing the files the manifest mounts) is done once.
+/// `init` may read the component's mounted files and environment and
+/// nothing else (no key-value, HTTP or models; no printing), and must
+/// leave nothing open. Under `spin up`, where nothing calls it, the
+/// component still works: the handlers must not rely on `init` having run.
 #[macro_export]
 macro_rules! export {
     (id: $id:literal, events: $events:path $(,)?) => {
         $crate::export!(id: $id, events: $events, http: $crate::no_routes);
+    };
+    (id: $id:literal, events: $events:path, http: $http:path, init: $init:path $(,)?) => {
+        $crate::export!(id: $id, events: $events, http: $http);
+
+        #[cfg(target_arch = "wasm32")]
+        mod __agent_store_init {
+            #[allow(unused_imports, reason = "the init path is written at the call site")]
+            use super::*;
+
+            $crate::spin_sdk::wit_bindgen::generate!({
+                inline: "package agent-store:init; world init { export wizer-initialize: func(); }",
+                runtime_path: "::agent_store_sdk::spin_sdk::wit_bindgen::rt",
+            });
+
+            struct Init;
+
+            impl Guest for Init {
+                fn wizer_initialize() {
+                    $crate::initialize($init);
+                }
+            }
+
+            export!(Init);
+        }
+
+        #[cfg(not(target_arch = "wasm32"))]
+        #[expect(dead_code, reason = "marks the init function as used in native builds")]
+        fn __agent_store_init() {
+            let _: fn() = $init;
+        }
     };
     (id: $id:literal, events: $events:path, http: $http:path $(,)?) => {
         // Only the WebAssembly build exports anything: a native build of the

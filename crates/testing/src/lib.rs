@@ -275,10 +275,31 @@ impl HarnessBuilder {
         let services = Services::new(key_value.clone(), models.clone());
         let base = shared_runtime(self.pooling)?;
         let runtime = Arc::new(Runtime::new_sharing(base, services));
-        let component = runtime.load(&self.id, &bytes, sandbox).context("loading the component")?;
+        let component = if agent_store_runtime::init::exports_init(&bytes) {
+            initialized(&runtime, &self.id, bytes, sandbox)?
+        } else {
+            runtime.load(&self.id, &bytes, sandbox).context("loading the component")?
+        };
         let router = Arc::new(Router::default());
         Ok(Harness { runtime, component, key_value, models, router, _staging: staging })
     }
+}
+
+/// A component with an `init`, initialized as the host does it. The first
+/// harness takes the snapshot and the others find it in the disk cache,
+/// rather than every test compiling it at once. Its own thread and runtime,
+/// because a harness is built from sync and async tests alike.
+fn initialized(runtime: &Arc<Runtime>, id: &str, bytes: Vec<u8>, sandbox: Sandbox) -> Result<Arc<ComponentPre>> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (runtime, id) = (runtime.clone(), id.to_string());
+    std::thread::spawn(move || {
+        let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let loaded = tokio.block_on(runtime.load_initialized(&id, bytes, sandbox));
+        loaded.with_context(|| format!("loading and initializing `{id}`"))
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("initializing the component panicked"))?
 }
 
 /// A loaded component under test.

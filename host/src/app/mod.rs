@@ -350,10 +350,7 @@ pub(crate) async fn prepare(
     // change under the old one's feet while it finishes its calls.
     let staging = options.data_dir.join("files").join(&digest[..16]);
     let sandbox = Sandbox::from_manifest(manifest, id, &variables, &staging)?;
-    let pre = {
-        let (runtime, id, bytes) = (runtime.clone(), id.to_string(), bytes.to_vec());
-        tokio::task::spawn_blocking(move || runtime.load(&id, &bytes, sandbox)).await??
-    };
+    let pre = runtime.clone().load_initialized(id, bytes.to_vec(), sandbox).await?;
     let subscription = (!tool.subscribe.is_empty()).then(|| Subscription {
         component: id.to_string(),
         filters: tool.subscribe.iter().map(Filter::from).collect(),
