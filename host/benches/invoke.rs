@@ -6,6 +6,9 @@
 //! - `deliver/noop`: `test_noop.wasm`, whose handler returns no events (204).
 //! - `deliver/echo`: `test_probe.wasm` answering `test.echo` with one event,
 //!   so that the reply path (encode in the guest, decode in the host) counts.
+//! - `deliver/catalog-search`: the README's product search through the
+//!   catalog, from its init snapshot and re-reading its files per event (see
+//!   [`catalog_search`]); the ratio to `deliver/noop` is issue 13's goal.
 //! - `metrics/echo`: what the host's metrics add to one delivery of
 //!   `deliver/echo`: its input counted as published, the delivery (count,
 //!   latency and memory histograms, outcome) and its reply counted as
@@ -27,8 +30,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_store_events::binding;
+use agent_store_manifest::Manifest;
 use agent_store_runtime::capabilities::key_value::KeyValueStores;
 use agent_store_runtime::capabilities::llm::Models;
+use agent_store_runtime::capabilities::variables::AppVariables;
 use agent_store_runtime::{CallContext, ComponentPre, Runtime, RuntimeConfig, Sandbox, Services};
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -358,9 +363,57 @@ fn metrics(c: &mut Criterion) {
     group.finish();
 }
 
+/// `deliver/catalog-search`: the README's product search through the real
+/// catalog with the sandbox its manifest entry gives it (the brand files
+/// mounted, its `catalog` store), pooling allocator. `snapshot`: loaded as
+/// the host loads it, the files read and indexed once by its `init`;
+/// `per-event`: loaded without running `init` (as `spin up` runs it), so
+/// every event reads and indexes its brand's file again.
+fn catalog_search(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest = Manifest::load(&root.join("spin.toml")).expect("the repository's spin.toml");
+    // The catalog reads no variables; the secrets only have to be set.
+    let variables = AppVariables::resolve(&manifest, |_| Some("bench".into())).expect("variables");
+    let staging = tempfile::tempdir().expect("a staging directory");
+    let sandbox =
+        Sandbox::from_manifest(&manifest, "product-catalog", &variables, staging.path()).expect("its sandbox");
+    let bytes = wasm("product_catalog");
+    let query = EventBuilderV10::new()
+        .id("q-1")
+        .source("/readme")
+        .ty("store.product.query")
+        .extension("brand", "fashion")
+        .data(
+            "application/json",
+            json!({"request_id": "q-1", "brand": "fashion", "text": "vestido", "in_stock_only": true, "limit": 3}),
+        )
+        .build()
+        .expect("a valid event");
+    let mut group = c.benchmark_group("deliver/catalog-search");
+    for prepared in [true, false] {
+        let runtime = Arc::new(runtime(true));
+        let template = if prepared {
+            rt.block_on(runtime.clone().load_initialized("product-catalog", bytes.clone(), sandbox.clone()))
+        } else {
+            runtime.load("product-catalog", &bytes, sandbox.clone())
+        }
+        .expect("the catalog loads");
+        check(rt, &template, &query, 1);
+        let ctx = CallContext::default();
+        group.bench_function(BenchmarkId::from_parameter(if prepared { "snapshot" } else { "per-event" }), |b| {
+            b.to_async(rt).iter(|| async {
+                let delivery = template.deliver(black_box(&query), &ctx).await;
+                black_box(delivery.result.is_ok())
+            })
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio_runtime();
     deliver(c, &rt, "noop", "test_noop", &event("store.bench.tick"), 0);
+    catalog_search(c, &rt);
     deliver(c, &rt, "echo", "test_probe", &event("test.echo"), 1);
     metrics(c);
     breakdown(c, &rt);

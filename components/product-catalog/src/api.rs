@@ -107,7 +107,7 @@ fn open() -> Result<Bucket, StockError> {
     kv::open().map_err(|e| StockError::Store(e.to_string()))
 }
 
-fn catalog(brand: Option<&str>) -> Result<Catalog, StockError> {
+fn catalog(brand: Option<&str>) -> Result<std::sync::Arc<Catalog>, StockError> {
     crate::load(brand).map_err(|e| StockError::Store(e.to_string()))
 }
 

@@ -21,6 +21,9 @@ pub mod quote;
 pub mod recommend;
 pub mod stock;
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
 use agent_store_events::{
     BrandId, Product, ProductId, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult,
     Recommendation, types,
@@ -140,23 +143,75 @@ fn live_stock(kv: &Bucket, product: &CatalogProduct) -> Result<u32> {
     stock::available(kv, product).map_err(|e| Error::failed(e.to_string()))
 }
 
+/// The mounted files, read, validated and indexed once by [`prepare`]: the
+/// host snapshots the instance after it, so every event starts with them.
+struct Prepared {
+    files: Vec<(String, String)>,
+    /// Every mounted brand together (a query that names no brand).
+    all: Arc<Catalog>,
+    /// Each mounted brand alone, as a query that names it reads it.
+    by_brand: HashMap<String, Arc<Catalog>>,
+}
+
+static PREPARED: OnceLock<Prepared> = OnceLock::new();
+
+/// The `init` of [`agent_store_sdk::export!`]. Files that do not load now
+/// are left to the events, which report them as they always did.
+fn prepare() {
+    let Ok(files) = read_mounted(None) else { return };
+    let Ok(all) = learned::merge(&files, &[]) else { return };
+    let mut by_brand = HashMap::new();
+    for (brand, text) in &files {
+        match learned::merge(std::slice::from_ref(&(brand.clone(), text.clone())), &[]) {
+            Ok(catalog) => by_brand.insert(brand.clone(), Arc::new(catalog)),
+            Err(_) => return,
+        };
+    }
+    let _ = PREPARED.set(Prepared { files, all: Arc::new(all), by_brand });
+}
+
 /// Reads the catalogs: one brand's when the request names it, else all;
 /// the mounted files and the learned ones alike.
-pub(crate) fn load(brand: Option<&str>) -> Result<Catalog> {
+pub(crate) fn load(brand: Option<&str>) -> Result<Arc<Catalog>> {
+    if let Some(prepared) = PREPARED.get() {
+        match brand {
+            Some(brand) if let Some(catalog) = prepared.by_brand.get(brand) => return Ok(catalog.clone()),
+            None => {
+                let learned = learned::all(&open_stock()?)?;
+                if learned.is_empty() {
+                    return Ok(prepared.all.clone());
+                }
+                return learned::merge(&prepared.files, &learned).map(Arc::new);
+            }
+            // Learned, or mounted at a path of its own that `/brands`
+            // does not list: read as before.
+            Some(_) => {}
+        }
+    }
     let mounted = mounted(brand)?;
-    let learned = match brand {
+    let catalog = match brand {
         // A mounted brand is never also learned (onboarding refuses it).
-        Some(_) if !mounted.is_empty() => Vec::new(),
-        Some(brand) => learned::get(&open_stock()?, brand)?
-            .map(|l| vec![(brand.to_string(), l.catalog.to_string())])
-            .unwrap_or_default(),
-        None => learned::all(&open_stock()?)?,
+        Some(_) if !mounted.is_empty() => learned::merge(&mounted, &[]),
+        Some(brand) => {
+            let learned = learned::get(&open_stock()?, brand)?
+                .map(|l| vec![(brand.to_string(), l.catalog.to_string())])
+                .unwrap_or_default();
+            learned::merge(&mounted, &learned)
+        }
+        None => learned::merge(&mounted, &learned::all(&open_stock()?)?),
     };
-    learned::merge(&mounted, &learned)
+    catalog.map(Arc::new)
 }
 
 /// The mounted catalog files as `(brand, text)`: one brand's, or all.
 fn mounted(brand: Option<&str>) -> Result<Vec<(String, String)>> {
+    match (PREPARED.get(), brand) {
+        (Some(prepared), None) => Ok(prepared.files.clone()),
+        _ => read_mounted(brand),
+    }
+}
+
+fn read_mounted(brand: Option<&str>) -> Result<Vec<(String, String)>> {
     let brands: Vec<String> = match brand {
         Some(brand) => vec![brand.to_string()],
         None => std::fs::read_dir(CATALOG_ROOT)
@@ -181,4 +236,4 @@ fn mounted(brand: Option<&str>) -> Result<Vec<(String, String)>> {
     Ok(files)
 }
 
-agent_store_sdk::export!(id: "product-catalog", events: handle, http: api::handle);
+agent_store_sdk::export!(id: "product-catalog", events: handle, http: api::handle, init: prepare);
