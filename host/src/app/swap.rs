@@ -13,11 +13,12 @@ use std::sync::Arc;
 use agent_store_events::{BrandOnboarded, BrandRemoved, types};
 use anyhow::Context;
 use chrono::Utc;
-use cloudevents::{EventBuilder, EventBuilderV10};
+use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
 use serde::Serialize;
 
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
+use super::tap::TapKind;
 use super::{App, AppInner, Component, Package, Table, prepare, routes_of, trace};
 use crate::cluster::{Change, Cluster, Control};
 use crate::deploy::{ComponentState, Contents, Entry, Origin};
@@ -693,11 +694,52 @@ impl AppInner {
             .build()
             .map_err(|e| SwapError::Failed(e.to_string()))?;
         trace::stamp_external(&mut event);
+        // Who here takes the announcement in, watched from before it goes
+        // out: a deploy that returned while the catalog had not yet learned
+        // the brand left its first customer with "nothing found".
+        let mut waiting: Vec<String> = self
+            .table
+            .load()
+            .components
+            .values()
+            .filter(|c| c.subscription.as_ref().is_some_and(|s| s.matches(&event)))
+            .map(|c| c.pre.id.to_string())
+            .collect();
+        let mut tap = self.tap.subscribe();
+        let id = event.id().to_string();
         self.publish(&[event], &crate::metrics::metrics().known.host()).await.map_err(|e| {
             SwapError::Failed(format!("switched, but announcing {ty} failed: {e}; deploy again to announce it"))
-        })
+        })?;
+        let settled = async {
+            while !waiting.is_empty() {
+                match tap.recv().await {
+                    Ok(record) if record.event.id() == id => {
+                        if matches!(record.kind, TapKind::Delivered | TapKind::Rejected)
+                            && let Some(component) = &record.component
+                        {
+                            waiting.retain(|c| c != component);
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        };
+        if tokio::time::timeout(ANNOUNCED_WITHIN, settled).await.is_err() {
+            tracing::warn!(
+                event_type = ty,
+                brand,
+                components = ?waiting,
+                "the announcement is not handled yet by every subscriber here; it stays queued for them"
+            );
+        }
+        Ok(())
     }
 }
+
+/// How long a deploy waits for this host's components to take in the
+/// brand it announces before it answers anyway.
+const ANNOUNCED_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A route that another component serves, or one of the host's own paths,
 /// is refused.
