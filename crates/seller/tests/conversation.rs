@@ -811,3 +811,60 @@ fn what_and_which_questions_are_not_questions_about_a_product() {
         assert_eq!(intent(&chat.say(text)), expected, "{brand}: {text}");
     }
 }
+
+/// One product in the cart in two sizes: a change by name asks which line,
+/// a change that names the size takes that line, never the first one.
+#[test]
+fn a_product_in_two_sizes_is_changed_by_the_size_named_in_three_languages() {
+    for (hello, add_m, add_l, remove, which, remove_l, removed) in [
+        (
+            "Hi! do you have linen dresses?",
+            "add it, size M",
+            "add it, size L",
+            "remove the linen dress",
+            "Which one do you mean?",
+            "remove the linen dress size L",
+            "Linen Wrap Midi Dress (L)",
+        ),
+        (
+            "hola, ¿tienen vestidos de lino?",
+            "añádelo, talla M",
+            "añádelo, talla L",
+            "quita el Linen Wrap Midi Dress",
+            "¿Cuál quieres decir?",
+            "quita el Linen Wrap Midi Dress talla L",
+            "(L)",
+        ),
+        (
+            "olá, vocês têm vestidos de linho?",
+            "adiciona, tamanho M",
+            "adiciona, tamanho L",
+            "por favor, tira do meu carrinho o Linen Wrap Midi Dress",
+            "Qual deles você quer dizer?",
+            "por favor, tira do meu carrinho o Linen Wrap Midi Dress tamanho L",
+            "(L)",
+        ),
+    ] {
+        let mut chat = Chat::new("fashion");
+        chat.say(hello);
+        chat.tap("product:fsh-001", "Linen Wrap Midi Dress");
+        for add in [add_m, add_l] {
+            let outs = chat.say(add);
+            assert!(outs.iter().any(|o| matches!(o, Out::CartAdded(_))), "{add}: {}", said(&outs));
+        }
+        let sizes = |chat: &Chat| -> Vec<String> {
+            let cart = chat.conversation.cart.as_ref().expect("a cart");
+            cart.items.iter().map(|i| i.variant.clone().unwrap_or_default()).collect()
+        };
+        assert_eq!(sizes(&chat), ["M", "L"], "{hello}");
+
+        let outs = chat.say(remove);
+        assert!(said(&outs).contains(which) && said(&outs).contains("M, L"), "{remove}: {}", said(&outs));
+        assert_eq!(sizes(&chat), ["M", "L"], "nothing taken out before the customer says which");
+        assert!(choices(&outs).contains(&"remove:fsh-001#L".to_owned()), "{:?}", choices(&outs));
+
+        let outs = chat.say(remove_l);
+        assert_eq!(sizes(&chat), ["M"], "{remove_l}: {}", said(&outs));
+        assert!(said(&outs).contains(removed), "{}", said(&outs));
+    }
+}

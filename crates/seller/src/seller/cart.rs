@@ -210,6 +210,45 @@ impl Seller<'_> {
         let Some(name) = cart.items.iter().find(|i| i.product_id == id).map(|i| i.name.clone()) else {
             return;
         };
+        // The product in several sizes (colours, shades): the line the
+        // message names, or the question which one, never the first.
+        let lines: Vec<&CartItem> = cart.items.iter().filter(|i| i.product_id == id).collect();
+        if lines.len() > 1 {
+            let named = self.variant_named(c, &id, r);
+            let Some(line) = line_named(&lines, named.as_deref(), &r.said) else {
+                let variants: Vec<&str> = lines.iter().filter_map(|l| l.variant.as_deref()).collect();
+                let question = voice.say("which_line", &[("product", &name), ("variants", &variants.join(", "))]);
+                reply.text(question);
+                if !matches!(r.change, Some(CartChange::SetQuantity(_))) {
+                    let these = lines.into_iter().cloned().collect();
+                    if let Some(these) = agent_store_events::Cart::from_items(these, cart.subtotal.currency.clone()) {
+                        reply.say(voice.edit_list(&these));
+                    }
+                }
+                return;
+            };
+            let variant = line.variant.clone();
+            let label = format!("{name} ({})", variant.as_deref().unwrap_or_default());
+            let mut items = cart.items.clone();
+            let at = items.iter().position(|i| i.product_id == id && i.variant == variant).expect("a line of the cart");
+            let said = match r.change.unwrap_or(CartChange::Remove) {
+                CartChange::SetQuantity(quantity) if quantity > 0 => {
+                    let stock = c.products.iter().find(|p| p.id == id).map_or(quantity, |p| p.stock.max(1));
+                    let quantity = quantity.min(stock);
+                    items[at].quantity = quantity;
+                    voice.say("quantity_set", &[("quantity", &quantity.to_string()), ("product", &label)])
+                }
+                _ => {
+                    items.remove(at);
+                    voice.say("removed", &[("product", &label)])
+                }
+            };
+            if let Some(new) = agent_store_events::Cart::from_items(items, cart.subtotal.currency.clone()) {
+                c.cart = Some(new);
+                reply.text(said);
+            }
+            return self.show_cart(c, r.language, reply);
+        }
         let cart = c.cart.as_mut().expect("checked above");
         match r.change.unwrap_or(CartChange::Remove) {
             CartChange::SetQuantity(quantity) => {
@@ -226,4 +265,20 @@ impl Seller<'_> {
         }
         self.show_cart(c, r.language, reply);
     }
+}
+
+/// The line of `lines` (one product in several variants) that the message
+/// names: the variant read from it, or one whose words it says ("the M",
+/// "the black one").
+fn line_named<'a>(lines: &[&'a CartItem], named: Option<&str>, said: &[String]) -> Option<&'a CartItem> {
+    if let Some(named) = named {
+        return lines.iter().find(|l| l.variant.as_deref() == Some(named)).copied();
+    }
+    lines
+        .iter()
+        .find(|l| {
+            let words = agent_store_text::tokens(l.variant.as_deref().unwrap_or_default());
+            !words.is_empty() && said.windows(words.len()).any(|w| w == words.as_slice())
+        })
+        .copied()
 }
