@@ -575,3 +575,47 @@ async fn a_stated_need_is_advised_on_from_what_fits_it_in_three_languages() -> R
     }
     Ok(())
 }
+
+/// A budget said with the need reaches the catalog with it, and the advice
+/// the customer gets stays within it (sale prices counted).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_budget_said_with_a_need_bounds_the_advice_in_three_languages() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let mut tail = host.tail(&[]).await?;
+    let cases = [
+        ("34600000511", "I have oily skin, which cleanser should I use? under 20 dollars"),
+        ("34600000512", "tengo la piel grasa, ¿qué limpiador me recomiendas? menos de 20 dólares"),
+        ("34600000513", "tenho pele oleosa, qual limpador você recomenda? até 20 dólares"),
+    ];
+    for (number, message) in cases {
+        let mut phone = Phone::new(&host, &api, "beauty", number);
+        phone.say(message).await?;
+        let request = tail
+            .find(WAIT, |r| {
+                is(r, "published", "store.product.recommend")
+                    && r["event"]["brand"] == "beauty"
+                    && r["event"]["data"]["conversation"].as_str().is_some()
+                    && r["event"]["data"]["max_price_minor"] == 2000
+            })
+            .await
+            .with_context(|| format!("{message}: the budget reaches the catalog"))?;
+        ensure!(request["event"]["data"]["need"].is_string(), "{message}: the need travels too: {request}");
+        let request_id = request["event"]["data"]["request_id"].clone();
+        let result = tail
+            .find(WAIT, |r| {
+                is(r, "published", "store.product.recommend.result") && r["event"]["data"]["request_id"] == request_id
+            })
+            .await?;
+        let picks = result["event"]["data"]["recommendations"].as_array().context("recommendations")?;
+        ensure!(!picks.is_empty(), "{message}: something within the budget: {result}");
+        for pick in picks {
+            let product = &pick["product"];
+            let price = product["sale_price"]["amount_minor"].as_i64().or(product["price"]["amount_minor"].as_i64());
+            ensure!(price.is_some_and(|p| p <= 2000), "{message}: over the budget: {product}");
+        }
+        let first = picks[0]["product"]["id"].as_str().context("an id")?;
+        phone.until(&format!("product:{first}")).await?;
+    }
+    Ok(())
+}

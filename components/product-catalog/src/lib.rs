@@ -108,6 +108,13 @@ fn recommend(event: &Incoming) -> Result<Vec<Event>> {
             kinds: &request.kinds,
             limit: request.limit.map(|l| l as usize),
             need: request.need.as_deref(),
+            price: (request.min_price_minor.is_some() || request.max_price_minor.is_some()).then_some(
+                recommend::PriceRange {
+                    min_minor: request.min_price_minor,
+                    max_minor: request.max_price_minor,
+                    now: chrono::Utc::now(),
+                },
+            ),
         },
         |p| live_stock(&kv, p),
     )?;

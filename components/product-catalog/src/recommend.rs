@@ -42,6 +42,17 @@ pub struct Request<'a> {
     /// What the customer said they need ("dry skin moisturiser"); products that fit
     /// it come first, as [`RecommendationKind::Fits`].
     pub need: Option<&'a str>,
+    /// Only products whose price now (promotions applied) is within it.
+    pub price: Option<PriceRange>,
+}
+
+/// A price range in minor units, either end open, at a moment (promotions
+/// start and end).
+#[derive(Debug, Clone, Copy)]
+pub struct PriceRange {
+    pub min_minor: Option<i64>,
+    pub max_minor: Option<i64>,
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// One suggestion.
@@ -122,6 +133,14 @@ pub fn recommend<'a, E>(
         }
         if excluded.contains(&product.id.as_str()) || picks.iter().any(|p| p.product.id == product.id) {
             continue;
+        }
+        if let Some(range) = &request.price {
+            let (price, _) = catalog.effective_price(product, range.now);
+            if range.min_minor.is_some_and(|min| price.amount_minor < min)
+                || range.max_minor.is_some_and(|max| price.amount_minor > max)
+            {
+                continue;
+            }
         }
         let stock = stock_of(product)?;
         if stock == 0 {
@@ -293,5 +312,28 @@ mod tests {
         // A need nothing in the catalog fits leaves the bestsellers.
         let nothing = Request { need: Some("zzzz"), ..request };
         assert!(ask(&c, &nothing).iter().all(|p| p.kind == Popular));
+    }
+
+    #[test]
+    fn a_price_range_leaves_out_what_costs_more_or_less() {
+        let c = catalog();
+        let now = chrono::Utc::now();
+        let request = Request {
+            brand: "fashion",
+            kinds: &[Fits, Popular],
+            limit: Some(50),
+            need: Some("wedding"),
+            ..Request::default()
+        };
+        let price = |p: &Pick<'_>| c.effective_price(p.product, now).0.amount_minor;
+        let all = ask(&c, &request);
+        let mut prices: Vec<i64> = all.iter().map(price).collect();
+        prices.sort_unstable();
+        let (low, high) = (prices[prices.len() / 4], prices[prices.len() * 3 / 4]);
+        assert!(low < high, "{prices:?}");
+        let range = PriceRange { min_minor: Some(low), max_minor: Some(high), now };
+        let within = ask(&c, &Request { price: Some(range), ..request.clone() });
+        assert!(!within.is_empty() && within.len() < all.len(), "{} of {}", within.len(), all.len());
+        assert!(within.iter().all(|p| (low..=high).contains(&price(p))), "{:?}", ids(&within));
     }
 }

@@ -203,6 +203,13 @@ pub struct ProductRecommend {
     /// moisturiser", "beach wedding"): products that fit it come first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub need: Option<String>,
+    /// Only products priced at least this (minor units, promotions applied),
+    /// as in `store.product.query`: "a cleanser for oily skin, over 20".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price_minor: Option<i64>,
+    /// Only products priced at most this: "…under 30 dollars".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price_minor: Option<i64>,
 }
 
 /// One recommended product.

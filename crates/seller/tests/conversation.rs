@@ -171,6 +171,13 @@ impl Chat {
                     kinds: &r.kinds,
                     limit: r.limit.map(|l| l as usize),
                     need: r.need.as_deref(),
+                    price: (r.min_price_minor.is_some() || r.max_price_minor.is_some()).then_some(
+                        recommend::PriceRange {
+                            min_minor: r.min_price_minor,
+                            max_minor: r.max_price_minor,
+                            now: self.now,
+                        },
+                    ),
                 };
                 let picks = recommend::recommend(&self.catalog, &request, |p| Ok::<u32, ()>(p.stock)).unwrap();
                 let result = ProductRecommendResult {
@@ -866,5 +873,33 @@ fn a_product_in_two_sizes_is_changed_by_the_size_named_in_three_languages() {
         let outs = chat.say(remove_l);
         assert_eq!(sizes(&chat), ["M"], "{remove_l}: {}", said(&outs));
         assert!(said(&outs).contains(removed), "{}", said(&outs));
+    }
+}
+
+/// A budget said with a need bounds the advice: the price travels with the
+/// need, and nothing above it is offered, in three languages.
+#[test]
+fn a_budget_said_with_a_need_bounds_the_advice() {
+    for (message, max) in [
+        ("I have oily skin, which cleanser should I use? under 20 dollars", 2000),
+        ("tengo la piel grasa, ¿qué limpiador me recomiendas? menos de 20 dólares", 2000),
+        ("tenho pele oleosa, qual limpador você recomenda? até 20 dólares", 2000),
+    ] {
+        let mut chat = Chat::new("beauty");
+        let outs = chat.say(message);
+        let request = outs
+            .iter()
+            .find_map(|o| if let Out::Recommend(r) = o { Some(r) } else { None })
+            .unwrap_or_else(|| panic!("a recommendation request for {message}: {}", said(&outs)));
+        assert!(request.need.is_some(), "{request:?}");
+        assert_eq!(request.max_price_minor, Some(max), "{message}: {request:?}");
+        let shown: Vec<String> = choices(&outs).into_iter().filter(|c| c.starts_with("product:")).collect();
+        assert!(!shown.is_empty(), "{message}: {}", said(&outs));
+        for offer in shown {
+            let id = offer.trim_start_matches("product:");
+            let product = chat.catalog.get(id).unwrap();
+            let (price, _) = chat.catalog.effective_price(product, chat.now);
+            assert!(price.amount_minor <= max, "{message}: {id} at {} offered", price.amount_minor);
+        }
     }
 }

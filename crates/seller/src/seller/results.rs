@@ -77,7 +77,7 @@ impl Seller<'_> {
         around: Option<ProductId>,
         reply: &mut Reply,
     ) {
-        self.ask_recommender(c, conversation, around, None, reply);
+        self.ask_recommender(c, conversation, around, None, (None, None), reply);
     }
 
     /// Advice for a need the customer stated: what fits it, then bestsellers.
@@ -86,9 +86,10 @@ impl Seller<'_> {
         c: &mut Conversation,
         conversation: &ConversationId,
         need: &str,
+        budget: (Option<i64>, Option<i64>),
         reply: &mut Reply,
     ) {
-        self.ask_recommender(c, conversation, None, Some(need.to_owned()), reply);
+        self.ask_recommender(c, conversation, None, Some(need.to_owned()), budget, reply);
     }
 
     fn ask_recommender(
@@ -97,6 +98,7 @@ impl Seller<'_> {
         conversation: &ConversationId,
         around: Option<ProductId>,
         need: Option<String>,
+        (min_price_minor, max_price_minor): (Option<i64>, Option<i64>),
         reply: &mut Reply,
     ) {
         let request_id = c.next_id("r", conversation.as_str());
@@ -122,6 +124,8 @@ impl Seller<'_> {
             kinds,
             limit: Some(self.persona.results),
             need,
+            min_price_minor,
+            max_price_minor,
         }));
     }
 

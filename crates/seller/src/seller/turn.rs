@@ -215,7 +215,9 @@ impl Seller<'_> {
     /// the best sellers.
     fn recommend_for(&mut self, c: &mut Conversation, conversation: &ConversationId, r: &Reading, reply: &mut Reply) {
         if let Some(need) = &r.need {
-            return self.recommend_for_need(c, conversation, need, reply);
+            // A budget said with the need ("under 30 dollars") bounds the advice.
+            let budget = r.search.as_ref().map_or((None, None), |s| (s.min_price_minor, s.max_price_minor));
+            return self.recommend_for_need(c, conversation, need, budget, reply);
         }
         match (&r.search, r.position, c.focus.clone()) {
             (Some(plan), _, _) => self.search(c, conversation, plan, r, true, reply),
