@@ -535,6 +535,15 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
     Ok(())
 }
 
+/// The catalog's answer to a `store.product.recommend` the tail saw.
+async fn recommend_result(tail: &mut Tail, request: &Value) -> Result<Value> {
+    let request_id = request["event"]["data"]["request_id"].clone();
+    tail.find(WAIT, |r| {
+        is(r, "published", "store.product.recommend.result") && r["event"]["data"]["request_id"] == request_id
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stated_need_is_advised_on_from_what_fits_it_in_three_languages() -> Result<()> {
     let api = FakeCloudApi::start().await?;
@@ -557,12 +566,7 @@ async fn a_stated_need_is_advised_on_from_what_fits_it_in_three_languages() -> R
             tail.find(WAIT, |r| is(r, "published", "store.product.recommend") && r["event"]["brand"] == brand).await?;
         let need = request["event"]["data"]["need"].as_str().unwrap_or_default();
         ensure!(need.contains(word), "{brand}: the need reaches the catalog: {request}");
-        let request_id = request["event"]["data"]["request_id"].clone();
-        let result = tail
-            .find(WAIT, |r| {
-                is(r, "published", "store.product.recommend.result") && r["event"]["data"]["request_id"] == request_id
-            })
-            .await?;
+        let result = recommend_result(&mut tail, &request).await?;
         let picks = result["event"]["data"]["recommendations"].as_array().context("recommendations")?;
         ensure!(picks.first().is_some_and(|p| p["kind"] == "fits"), "{brand}: what fits comes first: {result}");
         let first = picks[0]["product"]["id"].as_str().context("an id")?;
@@ -601,12 +605,7 @@ async fn a_budget_said_with_a_need_bounds_the_advice_in_three_languages() -> Res
             .await
             .with_context(|| format!("{message}: the budget reaches the catalog"))?;
         ensure!(request["event"]["data"]["need"].is_string(), "{message}: the need travels too: {request}");
-        let request_id = request["event"]["data"]["request_id"].clone();
-        let result = tail
-            .find(WAIT, |r| {
-                is(r, "published", "store.product.recommend.result") && r["event"]["data"]["request_id"] == request_id
-            })
-            .await?;
+        let result = recommend_result(&mut tail, &request).await?;
         let picks = result["event"]["data"]["recommendations"].as_array().context("recommendations")?;
         ensure!(!picks.is_empty(), "{message}: something within the budget: {result}");
         for pick in picks {
