@@ -135,8 +135,22 @@ impl ResourceLimiter for Limiter {
 }
 
 pub(crate) struct Flags {
-    pub(crate) timed_out: Arc<AtomicBool>,
-    pub(crate) out_of_memory: Arc<AtomicBool>,
+    timed_out: Arc<AtomicBool>,
+    out_of_memory: Arc<AtomicBool>,
+}
+
+impl Flags {
+    /// What stopped a guest that failed with `error`: its time or memory
+    /// limit, which the store flagged, or a trap of its own.
+    pub(crate) fn classify(&self, sandbox: &Sandbox, error: String) -> CallError {
+        if self.timed_out.load(Ordering::Relaxed) {
+            CallError::TimedOut(sandbox.timeout)
+        } else if self.out_of_memory.load(Ordering::Relaxed) {
+            CallError::OutOfMemory(sandbox.memory_limit)
+        } else {
+            CallError::Trapped(error)
+        }
+    }
 }
 
 /// What became of the reply a guest was to send.
@@ -207,15 +221,7 @@ impl ComponentPre {
         };
 
         let timeout = self.sandbox.timeout;
-        let classify = |error: String| {
-            if flags.timed_out.load(Ordering::Relaxed) {
-                CallError::TimedOut(timeout)
-            } else if flags.out_of_memory.load(Ordering::Relaxed) {
-                CallError::OutOfMemory(self.sandbox.memory_limit)
-            } else {
-                CallError::Trapped(error)
-            }
-        };
+        let classify = |error: String| flags.classify(&self.sandbox, error);
 
         // Read the reply while the guest writes it.
         let reply = async {

@@ -172,12 +172,9 @@ impl Runtime {
         let instance = match tokio::time::timeout(limits.timeout * 2, ran).await {
             Ok(Ok(instance)) => instance,
             Ok(Err(e)) => {
-                let reason = if flags.timed_out.load(std::sync::atomic::Ordering::Relaxed) {
-                    CallError::TimedOut(limits.timeout).to_string()
-                } else if flags.out_of_memory.load(std::sync::atomic::Ordering::Relaxed) {
-                    CallError::OutOfMemory(limits.memory_limit).to_string()
-                } else {
-                    format!("{e:?}")
+                let reason = match flags.classify(&limits, format!("{e:?}")) {
+                    CallError::Trapped(error) => error,
+                    limit => limit.to_string(),
                 };
                 let printed = output.text();
                 let printed = if printed.is_empty() { String::new() } else { format!("; it printed: {printed}") };
