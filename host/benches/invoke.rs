@@ -1,7 +1,9 @@
 //! What one event costs the host: instantiate a component from its
-//! pre-instantiated template, deliver a 1 KB CloudEvent over the HTTP binding
-//! (binary mode), read the reply and drop the store — one
-//! [`ComponentPre::deliver`] call.
+//! pre-instantiated template, deliver a 1 KB CloudEvent through its direct
+//! `handler` export, read the reply and drop the store — one
+//! [`ComponentPre::deliver`] call. `…/pooling-over-http` delivers the same
+//! event over the HTTP binding (binary mode) instead, as before the direct
+//! export and as under `spin up`.
 //!
 //! - `deliver/noop`: `test_noop.wasm`, whose handler returns no events (204).
 //! - `deliver/echo`: `test_probe.wasm` answering `test.echo` with one event,
@@ -142,6 +144,16 @@ fn deliver(
                 black_box(delivery.result.is_ok())
             })
         });
+        // The same event through the HTTP export the component also has:
+        // the path before the direct export, and the one `spin up` takes.
+        if pooling && template.has_direct_handler() {
+            group.bench_function(BenchmarkId::from_parameter("pooling-over-http"), |b| {
+                b.to_async(rt).iter(|| async {
+                    let delivery = template.deliver_over_http(black_box(event), &ctx).await;
+                    black_box(delivery.result.is_ok())
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use agent_store_runtime::{CallError, DeliveryError};
+use cloudevents::AttributesReader;
 use agent_store_testing::{Harness, data, event};
 use anyhow::Result;
 use serde_json::json;
@@ -273,4 +274,75 @@ async fn a_failing_init_refuses_the_component_with_the_reason() -> Result<()> {
     let message = format!("{:#}", looped.err().expect("an endless init is refused"));
     assert!(message.contains("timed out after 300ms"), "{message}");
     Ok(())
+}
+
+/// What a delivery came to, path-neutral: the replies' types and data, or
+/// the error with the guest's noise taken out.
+fn summary(sent: &agent_store_testing::Sent) -> Result<Vec<(String, serde_json::Value)>, String> {
+    match sent.error() {
+        // A trap's text holds a backtrace through the export it came in by.
+        Some(DeliveryError::Call(CallError::Trapped(_))) => Err("trapped".into()),
+        Some(e) => Err(format!("refusal={} {e}", e.is_refusal())),
+        None => Ok(sent.events().unwrap().iter().map(|e| (e.ty().to_string(), data(e))).collect()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sdk_component_takes_events_on_its_direct_export_with_the_same_outcomes_as_over_http() -> Result<()> {
+    let h = probe().memory_limit_mb(64).timeout(Duration::from_millis(500)).build()?;
+    assert!(h.component_pre().has_direct_handler(), "the SDK's export! must add the direct export");
+    let cases = [
+        event("test.echo", json!({ "hello": "world", "n": [1, 2.5, null], "ü": "ñ" })),
+        event("test.fanout", json!({ "n": 3 })),
+        event("test.print", json!({ "text": "x" })),
+        event("test.bad", json!({})),
+        event("test.fail", json!({})),
+        event("test.trap", json!({})),
+        event("test.memory", json!({})),
+        event("test.loop", json!({})),
+        event("test.unknown", json!({})),
+    ];
+    for case in cases {
+        let direct = h.send(case.clone()).await;
+        let over_http = h.send_over_http(case.clone()).await;
+        assert_eq!(summary(&direct), summary(&over_http), "{}", case.ty());
+    }
+    // The echo keeps the event's extensions and data exactly, both ways.
+    let reply = h.send(event("test.echo", json!({ "deep": { "list": [true, "x"] } }))).await.one("test.reply")?;
+    assert_eq!(data(&reply), json!({ "deep": { "list": [true, "x"] } }));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_direct_answer_is_checked_as_an_http_reply_is() -> Result<()> {
+    let h = Harness::builder("test_direct_liar").id("liar").build()?;
+    assert!(h.component_pre().has_direct_handler());
+    let good = h.send(event("test.anything", json!({}))).await.one("test.reply")?;
+    assert_eq!(data(&good), json!({ "ok": true }));
+    let lies = [
+        ("test.liar.extension", "not a CloudEvents attribute name"),
+        ("test.liar.not-json", "not valid JSON"),
+        ("test.liar.no-id", "`id` is empty"),
+        ("test.liar.huge", "more than the 16 MiB a reply may hold"),
+    ];
+    for (ty, reason) in lies {
+        let sent = h.send(event(ty, json!({}))).await;
+        match sent.error() {
+            Some(e @ DeliveryError::Reply(_)) => {
+                assert!(e.to_string().contains(reason), "{ty}: {e}");
+                assert!(!e.is_refusal(), "{ty}: a broken answer is the component's fault, not the event's");
+            }
+            other => panic!("{ty}: expected a refused reply, got {other:?}"),
+        }
+    }
+    // Each lie fails its own event only.
+    h.send(event("test.anything", json!({}))).await.one("test.reply")?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_direct_export_of_another_signature_is_refused_when_loaded() {
+    let err = Harness::builder("test_handler_mismatch").build().err().expect("must be refused");
+    let message = format!("{err:#}");
+    assert!(message.contains("agent-store:platform/handler"), "{message}");
 }

@@ -301,13 +301,8 @@ fn is_json_content_type(ct: &str) -> bool {
     ct == "application/json" || ct == "text/json" || ct.ends_with("+json")
 }
 
-/// One event in binary mode: `ce-*` headers and the data as the body. An
-/// event that would not arrive as it is, is refused (`decode` never accepts
-/// one, but other bindings may): a `datacontenttype` that is a CloudEvents
-/// format would be read as the events in its data, and an extension name
-/// that is not a CloudEvents attribute name would be folded to lowercase
-/// (`Brand` overwriting `brand`) or dropped.
-pub fn encode_binary(event: &Event) -> Result<(HeaderMap, Vec<u8>), DecodeError> {
+/// What binary mode cannot carry as it is (see [`encode_binary`]).
+fn check_binary(event: &Event) -> Result<(), DecodeError> {
     if let Some(ct) = event.datacontenttype().filter(|ct| is_cloudevents_format(ct)) {
         return Err(DecodeError::Encode {
             what: format!("event {} in binary mode", event.id()),
@@ -326,6 +321,17 @@ pub fn encode_binary(event: &Event) -> Result<(HeaderMap, Vec<u8>), DecodeError>
             reason: format!("`{name}` {NOT_A_HEADER_VALUE}"),
         });
     }
+    Ok(())
+}
+
+/// One event in binary mode: `ce-*` headers and the data as the body. An
+/// event that would not arrive as it is, is refused (`decode` never accepts
+/// one, but other bindings may): a `datacontenttype` that is a CloudEvents
+/// format would be read as the events in its data, and an extension name
+/// that is not a CloudEvents attribute name would be folded to lowercase
+/// (`Brand` overwriting `brand`) or dropped.
+pub fn encode_binary(event: &Event) -> Result<(HeaderMap, Vec<u8>), DecodeError> {
+    check_binary(event)?;
     // The SDK's binary serializer takes the event by value: written out here
     // from references, so that sending an event does not copy its data
     // (`cargo bench --bench invoke`, `deliver/catalog-search`). Same headers,
@@ -347,6 +353,107 @@ pub fn encode_binary(event: &Event) -> Result<(HeaderMap, Vec<u8>), DecodeError>
         Some(Data::String(text)) => text.as_bytes().to_vec(),
     };
     Ok((headers, body))
+}
+
+/// An event as the direct `agent-store:platform/handler` export carries it
+/// (`wit/world.wit`): every attribute as the text binary mode writes in its
+/// `ce-*` header, the data as bytes. The host and the SDK each move these
+/// fields into their own bindings of the WIT record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fields {
+    /// `id`.
+    pub id: String,
+    /// `source`.
+    pub source: String,
+    /// `type`.
+    pub ty: String,
+    /// `subject`.
+    pub subject: Option<String>,
+    /// `time`, RFC 3339.
+    pub time: Option<String>,
+    /// `datacontenttype`.
+    pub datacontenttype: Option<String>,
+    /// `dataschema`.
+    pub dataschema: Option<String>,
+    /// Extension attributes.
+    pub extensions: Vec<(String, String)>,
+    /// The data.
+    pub data: Option<Vec<u8>>,
+}
+
+/// An event's fields for the direct export, refused where binary mode would
+/// refuse it ([`encode_binary`]): the same event reaches a component the
+/// same way on either path.
+pub fn to_fields(event: &Event) -> Result<Fields, DecodeError> {
+    check_binary(event)?;
+    let mut fields = Fields::default();
+    for (name, value) in event.iter() {
+        let text = value.to_string();
+        match name {
+            "specversion" => {}
+            "id" => fields.id = text,
+            "source" => fields.source = text,
+            "type" => fields.ty = text,
+            "subject" => fields.subject = Some(text),
+            "time" => fields.time = Some(text),
+            "datacontenttype" => fields.datacontenttype = Some(text),
+            "dataschema" => fields.dataschema = Some(text),
+            _ => fields.extensions.push((name.to_string(), text)),
+        }
+    }
+    fields.data = match event.data() {
+        None => None,
+        Some(Data::Json(value)) => Some(serde_json::to_vec(value).map_err(|e| DecodeError::Encode {
+            what: format!("event {}", event.id()),
+            reason: e.to_string(),
+        })?),
+        Some(Data::Binary(bytes)) => Some(bytes.clone()),
+        Some(Data::String(text)) => Some(text.as_bytes().to_vec()),
+    };
+    Ok(fields)
+}
+
+/// The event the direct export's fields describe, read and checked exactly
+/// as a binary-mode request with those headers and body would be
+/// ([`decode`]).
+pub fn from_fields(fields: Fields) -> Result<Event, DecodeError> {
+    use cloudevents::message::BinaryDeserializer;
+    if let Some(ct) = fields.datacontenttype.as_deref().filter(|ct| is_cloudevents_format(ct)) {
+        return Err(DecodeError::Binary(format!("Content-Type {ct} is a CloudEvents format, not data")));
+    }
+    let event = BinaryDeserializer::into_event(fields).map_err(|e| DecodeError::Binary(e.to_string()))?;
+    normalize(event)
+}
+
+impl cloudevents::message::BinaryDeserializer for Fields {
+    fn deserialize_binary<R: Sized, V: cloudevents::message::BinarySerializer<R>>(
+        self,
+        serializer: V,
+    ) -> cloudevents::message::Result<R> {
+        use cloudevents::message::MessageAttributeValue::String as Text;
+        let mut s = serializer.set_spec_version(SpecVersion::V10)?;
+        s = s.set_attribute("id", Text(self.id))?;
+        s = s.set_attribute("source", Text(self.source))?;
+        s = s.set_attribute("type", Text(self.ty))?;
+        let optional = [
+            ("subject", self.subject),
+            ("time", self.time),
+            ("datacontenttype", self.datacontenttype),
+            ("dataschema", self.dataschema),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                s = s.set_attribute(name, Text(value))?;
+            }
+        }
+        for (name, value) in self.extensions {
+            s = s.set_extension(&name, Text(value))?;
+        }
+        match self.data {
+            Some(bytes) => s.end_with_data(bytes),
+            None => s.end(),
+        }
+    }
 }
 
 /// Several events as one batch body.
@@ -473,6 +580,57 @@ mod tests {
     }
 
     use cloudevents::{EventBuilder, EventBuilderV10};
+
+    /// The direct export must hand a component what binary mode would:
+    /// every kind of event reads back the same both ways.
+    #[test]
+    fn the_direct_exports_fields_carry_what_binary_mode_carries() {
+        let full = EventBuilderV10::new()
+            .id("e-1")
+            .source("/agent-store/test")
+            .ty("store.test")
+            .subject("s")
+            .time("2026-12-06T01:02:03.456+00:00")
+            .extension("brand", "fashion")
+            .extension("depth", 3i64)
+            .data_with_schema("application/json", "https://example.com/s.json", serde_json::json!({"a": ["ü"]}))
+            .build()
+            .unwrap();
+        let bytes = EventBuilderV10::new()
+            .id("e-2")
+            .source("/s")
+            .ty("t")
+            .data("application/octet-stream", vec![0u8, 1, 255])
+            .build()
+            .unwrap();
+        let empty = EventBuilderV10::new().id("e-3").source("/s").ty("t").build().unwrap();
+        for event in [full, bytes, empty, event("4")] {
+            let (headers, body) = encode_binary(&event).unwrap();
+            let over_http = decode(&headers, body).unwrap().remove(0);
+            let direct = from_fields(to_fields(&event).unwrap()).unwrap();
+            assert_eq!(direct, over_http, "{event}");
+        }
+    }
+
+    #[test]
+    fn fields_binary_mode_would_refuse_are_refused_with_the_reason() {
+        let good = to_fields(&event("1")).unwrap();
+        let cases: [(&str, Fields); 6] = [
+            ("`id` is empty", Fields { id: String::new(), ..good.clone() }),
+            ("time", Fields { time: Some("yesterday".into()), ..good.clone() }),
+            ("not a CloudEvents attribute name", Fields { extensions: vec![("Brand".into(), "x".into())], ..good.clone() }),
+            ("not valid JSON", Fields { data: Some(b"{not json".to_vec()), ..good.clone() }),
+            ("CloudEvents format", Fields { datacontenttype: Some("application/cloudevents+json".into()), ..good.clone() }),
+            ("what an HTTP header cannot carry", Fields { subject: Some("line\nbreak".into()), ..good.clone() }),
+        ];
+        for (reason, fields) in cases {
+            let err = from_fields(fields).unwrap_err().to_string();
+            assert!(err.contains(reason), "expected {reason:?} in {err:?}");
+        }
+        let mut bad = event("2");
+        bad.set_extension("Brand", "x");
+        assert!(to_fields(&bad).unwrap_err().to_string().contains("not a CloudEvents attribute name"));
+    }
 
     #[test]
     fn redacted_messages_keep_field_names_and_lose_values() {

@@ -17,3 +17,17 @@ wasmtime::component::bindgen!({
     },
     require_store_data_send: true,
 });
+
+/// The direct `agent-store:platform/handler` export: the host's fast path
+/// for events, which components built with the SDK have beside their
+/// wasi:http export.
+pub(crate) mod fast_path {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "agent-store:platform/fast-path",
+        exports: { default: async },
+        anyhow: true,
+    });
+
+    pub(crate) use self::exports::agent_store::platform::handler::{Error, Event};
+}

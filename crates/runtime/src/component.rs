@@ -18,6 +18,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
+use crate::bindings::fast_path::{self, FastPathIndices};
 use crate::cache::Origin;
 use crate::capabilities::key_value::KeyValueCtx;
 use crate::capabilities::llm::LlmCtx;
@@ -27,7 +28,7 @@ use crate::sandbox::Sandbox;
 use crate::state::{GuestOutput, InvocationState};
 
 /// A request or response body larger than this is refused.
-const MAX_BODY: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// What a guest may print per invocation before the rest is dropped.
 const MAX_GUEST_OUTPUT: usize = 64 * 1024;
@@ -48,6 +49,9 @@ pub struct ComponentPre {
     pub sandbox: Sandbox,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) pre: ProxyPre<InvocationState>,
+    /// Where its direct `handler` export is, when it has one: events go
+    /// there instead of through the HTTP export.
+    pub(crate) direct: Option<FastPathIndices>,
     pub(crate) services: Arc<Services>,
     pub(crate) component: Component,
 }
@@ -92,11 +96,12 @@ pub enum CallError {
     Setup(String),
 }
 
-/// A buffered response and what the guest printed on the way.
+/// A buffered response (or, for a direct call, the handler's answer) and
+/// what the guest printed on the way.
 #[derive(Debug)]
-pub struct CallOutcome {
+pub struct CallOutcome<T = http::Response<Bytes>> {
     /// The response, or why there is none.
-    pub result: Result<http::Response<Bytes>, CallError>,
+    pub result: Result<T, CallError>,
     /// What the guest printed to stdout and stderr.
     pub output: String,
     /// Wall time of the call, waiting for a turn included.
@@ -178,13 +183,26 @@ impl ComponentPre {
         new_store(self.pre.engine(), &self.services, &self.id, &self.sandbox, ctx, output, memory)
     }
 
-    /// Runs one HTTP request through the component's incoming handler.
-    pub async fn call(&self, request: http::Request<Bytes>, ctx: &CallContext) -> CallOutcome {
+    /// Whether events reach it through its direct `handler` export rather
+    /// than over HTTP.
+    pub fn has_direct_handler(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// A call in a fresh store, one turn of the component's concurrency,
+    /// with what the guest printed and the memory it took.
+    async fn measured<T, F>(&self, ctx: &CallContext, run: impl FnOnce(Store<InvocationState>, Flags) -> F) -> CallOutcome<T>
+    where
+        F: Future<Output = Result<T, CallError>>,
+    {
         let started = Instant::now();
         let output = GuestOutput::new(MAX_GUEST_OUTPUT);
         let _permit = self.permits.acquire().await;
         let memory = Arc::new(AtomicU64::new(0));
-        let result = self.call_inner(request, ctx, &output, &memory).await;
+        let result = match self.new_store(ctx, &output, &memory) {
+            Ok((store, flags)) => run(store, flags).await,
+            Err(e) => Err(CallError::Setup(format!("{e:#}"))),
+        };
         CallOutcome {
             result,
             output: output.text(),
@@ -193,14 +211,43 @@ impl ComponentPre {
         }
     }
 
+    /// Runs one HTTP request through the component's incoming handler.
+    pub async fn call(&self, request: http::Request<Bytes>, ctx: &CallContext) -> CallOutcome {
+        self.measured(ctx, |store, flags| self.call_inner(request, store, flags)).await
+    }
+
+    /// Runs one event through the component's direct `handler` export; `None`
+    /// when it has none.
+    pub(crate) async fn call_direct(
+        &self,
+        event: &fast_path::Event,
+        ctx: &CallContext,
+    ) -> Option<CallOutcome<Result<Vec<fast_path::Event>, fast_path::Error>>> {
+        let indices = self.direct.as_ref()?;
+        let outcome = self
+            .measured(ctx, |mut store, flags| async move {
+                // In this task, as `call` runs the guest, for the same reason.
+                let run = async {
+                    let instance = self.pre.instance_pre().instantiate_async(&mut store).await?;
+                    let handler = indices.load(&mut store, &instance)?;
+                    handler.agent_store_platform_handler().call_handle(&mut store, event).await
+                };
+                match tokio::time::timeout(self.sandbox.timeout + EPOCH_TICK * 10, run).await {
+                    Ok(Ok(answer)) => Ok(answer),
+                    Ok(Err(e)) => Err(flags.classify(&self.sandbox, format!("{e:?}"))),
+                    Err(_) => Err(CallError::TimedOut(self.sandbox.timeout)),
+                }
+            })
+            .await;
+        Some(outcome)
+    }
+
     async fn call_inner(
         &self,
         request: http::Request<Bytes>,
-        ctx: &CallContext,
-        output: &GuestOutput,
-        memory: &Arc<AtomicU64>,
+        mut store: Store<InvocationState>,
+        flags: Flags,
     ) -> Result<http::Response<Bytes>, CallError> {
-        let (mut store, flags) = self.new_store(ctx, output, memory).map_err(|e| CallError::Setup(format!("{e:#}")))?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = request.map(Full::new);
         let setup = (|| {

@@ -9,7 +9,8 @@ use agent_store_events::binding;
 use bytes::Bytes;
 use cloudevents::{AttributesReader, Event};
 
-use crate::component::{CallContext, CallError, ComponentPre};
+use crate::bindings::fast_path;
+use crate::component::{CallContext, CallError, ComponentPre, MAX_BODY};
 
 /// The path a component receives events on. The SDK takes a request as a
 /// CloudEvent only there, and nothing from outside reaches it: a manifest
@@ -74,9 +75,21 @@ fn reason(body: &[u8]) -> String {
 }
 
 impl ComponentPre {
-    /// Delivers `event` in binary mode to the component's
-    /// [`DELIVERY_PATH`] and reads the events it answers with.
+    /// Delivers `event` and reads the events it answers with: through the
+    /// component's direct `handler` export when it has one, else in binary
+    /// mode to its [`DELIVERY_PATH`]. Both paths refuse the same events and
+    /// mean the same by every answer.
     pub async fn deliver(&self, event: &Event, ctx: &CallContext) -> Delivery {
+        if self.has_direct_handler() {
+            return self.deliver_direct(event, ctx).await;
+        }
+        self.deliver_over_http(event, ctx).await
+    }
+
+    /// Delivers `event` over the HTTP binding whatever the component
+    /// exports: what `spin up` and Knative do, and the baseline the direct
+    /// export is measured against.
+    pub async fn deliver_over_http(&self, event: &Event, ctx: &CallContext) -> Delivery {
         let request = match binding::encode_binary(event) {
             Ok((headers, body)) => {
                 let mut request = http::Request::new(Bytes::from(body));
@@ -115,4 +128,72 @@ impl ComponentPre {
         }
         Delivery { result, output: outcome.output, elapsed: outcome.elapsed, memory: outcome.memory }
     }
+
+    async fn deliver_direct(&self, event: &Event, ctx: &CallContext) -> Delivery {
+        let record = match binding::to_fields(event) {
+            Ok(fields) => fast_path::Event {
+                id: fields.id,
+                source: fields.source,
+                type_: fields.ty,
+                subject: fields.subject,
+                time: fields.time,
+                datacontenttype: fields.datacontenttype,
+                dataschema: fields.dataschema,
+                extensions: fields.extensions,
+                data: fields.data,
+            },
+            Err(e) => {
+                return Delivery {
+                    result: Err(DeliveryError::Encode(e.to_string())),
+                    output: String::new(),
+                    elapsed: Duration::ZERO,
+                    memory: 0,
+                };
+            }
+        };
+        let Some(outcome) = self.call_direct(&record, ctx).await else {
+            return self.deliver_over_http(event, ctx).await;
+        };
+        // The answers mean what the HTTP binding's statuses mean, so that
+        // retries and dead letters do not depend on the path.
+        let result = match outcome.result {
+            Err(e) => Err(DeliveryError::Call(e)),
+            Ok(Err(fast_path::Error::BadEvent(reason))) => Err(DeliveryError::Status { status: 400, reason }),
+            Ok(Err(fast_path::Error::Failed(reason))) => Err(DeliveryError::Status { status: 500, reason }),
+            Ok(Ok(records)) => replies(records),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(component = %self.id, event = event.id(), error = %e, "delivery failed");
+        }
+        Delivery { result, output: outcome.output, elapsed: outcome.elapsed, memory: outcome.memory }
+    }
+}
+
+/// The events a direct call answered with, held to what an HTTP reply may
+/// carry.
+fn replies(records: Vec<fast_path::Event>) -> Result<Vec<Event>, DeliveryError> {
+    let size: usize = records.iter().map(|r| r.data.as_ref().map_or(0, Vec::len)).sum();
+    if size > MAX_BODY {
+        return Err(DeliveryError::Reply(format!(
+            "its events carry {size} bytes of data, more than the {} MiB a reply may hold",
+            MAX_BODY >> 20
+        )));
+    }
+    records
+        .into_iter()
+        .map(|r| {
+            binding::from_fields(binding::Fields {
+                id: r.id,
+                source: r.source,
+                ty: r.type_,
+                subject: r.subject,
+                time: r.time,
+                datacontenttype: r.datacontenttype,
+                dataschema: r.dataschema,
+                extensions: r.extensions,
+                data: r.data,
+            })
+            .map_err(|e| DeliveryError::Reply(e.to_string()))
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use crate::bindings::fast_path::FastPathIndices;
 use crate::cache::{self, CompileCache};
 use crate::capabilities::key_value::{self, KeyValueStores};
 use crate::capabilities::llm::{self, Models};
@@ -206,6 +207,15 @@ impl Runtime {
         let invalid = |violation| Error::Invalid { id: id.to_string(), violation };
         world::check(&self.engine, &component).map_err(invalid)?;
         let pre = self.linker.instantiate_pre(&component).map_err(Error::wasmtime(id, "linking its imports"))?;
+        // A component that names the direct export must have it right: a
+        // wrong signature is refused here, not found out per event.
+        let direct = match world::check_handler(&self.engine, &component).map_err(invalid)? {
+            false => None,
+            true => Some(
+                FastPathIndices::new(&pre)
+                    .map_err(Error::wasmtime(id, "finding its agent-store:platform/handler export"))?,
+            ),
+        };
         let pre = ProxyPre::new(pre).map_err(Error::wasmtime(id, "finding its wasi:http export"))?;
         Ok(Arc::new(ComponentPre {
             id: Arc::from(id),
@@ -214,6 +224,7 @@ impl Runtime {
             permits: Arc::new(Semaphore::new(sandbox.concurrency)),
             sandbox,
             pre,
+            direct,
             services: self.services.clone(),
             component,
         }))

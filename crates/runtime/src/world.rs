@@ -10,6 +10,10 @@ use wasmtime::component::Component;
 
 include!(concat!(env!("OUT_DIR"), "/platform_world.rs"));
 
+/// The export the host delivers events through when a component has it
+/// (`interface handler` in `wit/world.wit`); the SDK's `export!` adds it.
+pub const HANDLER_EXPORT: &str = "agent-store:platform/handler@0.1.0";
+
 /// How a component steps outside the platform world.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
@@ -35,6 +39,12 @@ pub enum Violation {
          (with spin-sdk, use agent_store_sdk::export! or #[http_component])"
     )]
     MissingExport(&'static str),
+    /// Names the direct export with another type than the platform's.
+    #[error(
+        "exports `{HANDLER_EXPORT}` as {0}, not as wit/world.wit declares it: \
+         build it with agent_store_sdk::export! (or leave the export out and take events over HTTP)"
+    )]
+    HandlerMismatch(String),
 }
 
 /// `wasi:cli/environment@0.2.6` → (`wasi:cli/environment`, `0.2.6`).
@@ -91,6 +101,75 @@ pub fn check(engine: &Engine, component: &Component) -> Result<(), Violation> {
         }
     }
     Ok(())
+}
+
+/// The type of `handle` in [`HANDLER_EXPORT`] as `wit/world.wit` declares
+/// it, written as [`shape`] writes types.
+const HANDLE_SHAPE: &str = "func(event: record { id: string, source: string, type: string, \
+    subject: option<string>, time: option<string>, datacontenttype: option<string>, \
+    dataschema: option<string>, extensions: list<tuple<string, string>>, data: option<list<u8>> }) \
+    -> result<list<record { id: string, source: string, type: string, subject: option<string>, \
+    time: option<string>, datacontenttype: option<string>, dataschema: option<string>, \
+    extensions: list<tuple<string, string>>, data: option<list<u8>> }>, \
+    variant { bad-event(string), failed(string) }>";
+
+/// Whether a component has the direct export, refusing one that names it
+/// with another type: bindings only find that out when an event arrives.
+pub fn check_handler(engine: &Engine, component: &Component) -> Result<bool, Violation> {
+    use wasmtime::component::types::ComponentItem;
+    let Some((item, _)) = component.get_export(None, HANDLER_EXPORT) else {
+        return Ok(false);
+    };
+    let found = match item {
+        ComponentItem::ComponentInstance(instance) => match instance.get_export(engine, "handle").map(|e| e.ty) {
+            Some(ComponentItem::ComponentFunc(func)) => {
+                let params: Vec<String> = func.params().map(|(name, ty)| format!("{name}: {}", shape(&ty))).collect();
+                let results: Vec<String> = func.results().map(|ty| shape(&ty)).collect();
+                format!("func({}) -> {}", params.join(", "), results.join(", "))
+            }
+            Some(_) => "`handle` that is not a function".to_string(),
+            None => "no `handle`".to_string(),
+        },
+        _ => "something that is not an instance".to_string(),
+    };
+    if found != HANDLE_SHAPE {
+        return Err(Violation::HandlerMismatch(found));
+    }
+    Ok(true)
+}
+
+/// A component value type as WIT writes it, records and variants spelled
+/// out; what the direct export does not use is only named.
+fn shape(ty: &wasmtime::component::types::Type) -> String {
+    use wasmtime::component::types::Type;
+    match ty {
+        Type::String => "string".into(),
+        Type::U8 => "u8".into(),
+        Type::List(list) => format!("list<{}>", shape(&list.ty())),
+        Type::Option(option) => format!("option<{}>", shape(&option.ty())),
+        Type::Tuple(tuple) => format!("tuple<{}>", tuple.types().map(|t| shape(&t)).collect::<Vec<_>>().join(", ")),
+        Type::Result(result) => format!(
+            "result<{}, {}>",
+            result.ok().map_or("_".into(), |t| shape(&t)),
+            result.err().map_or("_".into(), |t| shape(&t))
+        ),
+        Type::Record(record) => format!(
+            "record {{ {} }}",
+            record.fields().map(|f| format!("{}: {}", f.name, shape(&f.ty))).collect::<Vec<_>>().join(", ")
+        ),
+        Type::Variant(variant) => format!(
+            "variant {{ {} }}",
+            variant
+                .cases()
+                .map(|c| match c.ty {
+                    Some(ty) => format!("{}({})", c.name, shape(&ty)),
+                    None => c.name.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => format!("{other:?}").split(['(', ' ']).next().unwrap_or("?").to_lowercase(),
+    }
 }
 
 /// A clear word on bytes that are not a component at all.

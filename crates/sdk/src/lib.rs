@@ -3,7 +3,10 @@
 //!
 //! A component is a WASI 0.2 HTTP component (it exports
 //! `wasi:http/incoming-handler`), so it runs under `spin up`, in the
-//! `agent-store` host and behind any wasi:http runtime. Events reach it
+//! `agent-store` host and behind any wasi:http runtime. [`export!`] also
+//! gives it the direct export `agent-store:platform/handler`, which the
+//! `agent-store` host delivers events through without HTTP around them; both
+//! exports call the same handler. Events reach it
 //! through the CloudEvents HTTP binding (binary or structured mode, or a
 //! batch) posted to [`binding::DELIVERY_PATH`]; what the handler returns goes
 //! back in the response: nothing, one event, or a batch. A component that
@@ -38,6 +41,9 @@
 //! (the host retries with backoff).
 
 #![deny(missing_docs)]
+
+// The generated bindings name this crate by its path, as components see it.
+extern crate self as agent_store_sdk;
 
 pub mod auth;
 pub mod brands;
@@ -341,6 +347,73 @@ where
     }
 }
 
+/// The `agent-store:platform/handler` export (`wit/world.wit`): the host's
+/// fast path for events, which [`export!`] adds next to the HTTP export.
+#[doc(hidden)]
+pub mod fast_path {
+    spin_sdk::wit_bindgen::generate!({
+        path: "../../wit",
+        world: "agent-store:platform/fast-path",
+        runtime_path: "::agent_store_sdk::spin_sdk::wit_bindgen::rt",
+        default_bindings_module: "::agent_store_sdk::fast_path",
+        pub_export_macro: true,
+        export_macro_name: "export_handler",
+    });
+
+    pub use self::exports::agent_store::platform::handler::{Error, Event, Guest};
+}
+
+/// What the direct export answers for `event`: the same handler as a
+/// delivery over HTTP, the same refusals, without the HTTP around it.
+#[doc(hidden)]
+pub fn dispatch_direct<E, EF>(
+    component: &'static str,
+    event: fast_path::Event,
+    on_event: E,
+) -> Result<Vec<fast_path::Event>, fast_path::Error>
+where
+    E: FnOnce(Incoming) -> EF,
+    EF: Future<Output = Result<Vec<Event>>>,
+{
+    let fields = binding::Fields {
+        id: event.id,
+        source: event.source,
+        ty: event.type_,
+        subject: event.subject,
+        time: event.time,
+        datacontenttype: event.datacontenttype,
+        dataschema: event.dataschema,
+        extensions: event.extensions,
+        data: event.data,
+    };
+    let event = binding::from_fields(fields).map_err(|e| fast_path::Error::BadEvent(e.to_string()))?;
+    let id = event.id().to_string();
+    let emitted = spin_sdk::http::run(on_event(Incoming::new(event, component))).map_err(|e| {
+        eprintln!("{component}: event {id} failed: {e}");
+        match e {
+            Error::BadEvent(m) => fast_path::Error::BadEvent(m),
+            Error::Failed(m) => fast_path::Error::Failed(m),
+        }
+    })?;
+    emitted
+        .iter()
+        .map(|event| {
+            let fields = binding::to_fields(event).map_err(|e| fast_path::Error::Failed(e.to_string()))?;
+            Ok(fast_path::Event {
+                id: fields.id,
+                source: fields.source,
+                type_: fields.ty,
+                subject: fields.subject,
+                time: fields.time,
+                datacontenttype: fields.datacontenttype,
+                dataschema: fields.dataschema,
+                extensions: fields.extensions,
+                data: fields.data,
+            })
+        })
+        .collect()
+}
+
 /// The answer to a plain HTTP request for a component with no routes.
 #[doc(hidden)]
 pub async fn no_routes(_request: Request) -> Response {
@@ -430,6 +503,18 @@ macro_rules! export {
             async fn entry(request: $crate::spin_sdk::http::Request) -> $crate::spin_sdk::http::Response {
                 $crate::dispatch($id, request, $events, $http).await
             }
+
+            struct Direct;
+
+            impl $crate::fast_path::Guest for Direct {
+                fn handle(
+                    event: $crate::fast_path::Event,
+                ) -> ::std::result::Result<::std::vec::Vec<$crate::fast_path::Event>, $crate::fast_path::Error> {
+                    $crate::dispatch_direct($id, event, $events)
+                }
+            }
+
+            $crate::fast_path::export_handler!(Direct);
         }
 
         // Natively the handlers are still reached, by the unit tests.

@@ -456,6 +456,13 @@ impl Harness {
         Sent { delivery: self.component.deliver(&event, &self.router.context(brand)).await }
     }
 
+    /// Delivers one event over the HTTP binding even when the component has
+    /// the direct export: the path `spin up` and Knative take.
+    pub async fn send_over_http(&self, event: Event) -> Sent {
+        let brand = event.extension("brand").map(|v| v.to_string());
+        Sent { delivery: self.component.deliver_over_http(&event, &self.router.context(brand)).await }
+    }
+
     /// Sends a plain HTTP request to the component's handler; the outcome
     /// keeps what the component printed.
     pub async fn call(&self, request: http::Request<Bytes>) -> CallOutcome {
