@@ -77,6 +77,7 @@ Commands:
                         filter, broker, load, cold_start; Spin from SPIN, PATH or
                         ../shared/bin/spin) and print the table: row, figure, baseline, ratio,
                         goal, met. Also written to <target dir>/bench-table.md.
+                        AGENT_STORE_BENCH_PROFILE=dev builds them in the dev profile instead.
                         With arguments: build, then `cargo bench -p agent-store <args>` with
                         AGENT_STORE_WASM_DIR (`cargo xtask bench --bench invoke`).
   fuzz [--cases N] [--seed S] [target…]
@@ -574,6 +575,8 @@ fn bench(args: Vec<OsString>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The cargo profile the table's benches are built with, when not cargo bench's own.
+const BENCH_PROFILE_ENV: &str = "AGENT_STORE_BENCH_PROFILE";
 /// Where the benches append the rows they measured (host/benches/support/report.rs).
 const BENCH_ROWS_ENV: &str = "AGENT_STORE_BENCH_ROWS";
 /// The criterion benches of the table's rows 1 and 5, as a criterion filter.
@@ -694,11 +697,18 @@ fn bench_table(ws: &Workspace) -> Result<ExitCode> {
         ("load", &["--bench", "load"]),
         ("cold_start", &["--bench", "cold_start"]),
     ];
+    // cargo bench's own profile (release) unless this names another: `dev`
+    // (dependencies at opt-level 3, our crates at 1) is what the earlier
+    // sections of BENCHMARKS.md were measured with.
+    let profile = std::env::var(BENCH_PROFILE_ENV).ok().filter(|p| !p.is_empty());
     let mut failed = Vec::new();
     for (name, args) in steps {
         let mut command = cargo(&ws.root);
+        command.args(["bench", "-p", HOST]);
+        if let Some(profile) = &profile {
+            command.args(["--profile", profile]);
+        }
         command
-            .args(["bench", "-p", HOST])
             .args(args)
             .env(WASM_DIR_ENV, &wasm_dir)
             .env("CRITERION_HOME", &criterion)
@@ -721,8 +731,9 @@ fn bench_table(ws: &Workspace) -> Result<ExitCode> {
     let loads = loads.lock().unwrap().clone();
     let (low, high) = loads.iter().fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
     let mut table = format!(
-        "\n## issue 13, one run of `cargo xtask bench` ({})\n\nmachine: {}; load average (1 min) during the run {:.2}–{:.2}\n\n",
+        "\n## issue 13, one run of `cargo xtask bench` ({}, profile {})\n\nmachine: {}; load average (1 min) during the run {:.2}–{:.2}\n\n",
         elapsed(started),
+        profile.as_deref().unwrap_or("bench"),
         machine(),
         if loads.is_empty() { 0.0 } else { low },
         if loads.is_empty() { 0.0 } else { high },
