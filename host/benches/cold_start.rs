@@ -155,10 +155,8 @@ fn spin_start(spin: &Path, app: &Path) -> Duration {
     }
     let mut child = command.envs(demo_env()).spawn().expect("spin up starts");
     let token = demo_env().into_iter().find(|(k, _)| k == "SPIN_VARIABLE_WHATSAPP_VERIFY_TOKEN").map(|(_, v)| v);
-    let path = format!(
-        "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={}&hub.challenge=7",
-        token.unwrap_or_default()
-    );
+    let path =
+        format!("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={}&hub.challenge=7", token.unwrap_or_default());
     let ready = wait(started, &address, &path, |_| true);
     // `spin up` runs the app in a child of its own: end the whole group.
     let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
@@ -273,7 +271,9 @@ fn main() {
         row: "9a",
         measure: "cold start to /readyz, the whole store (10 components), compiled cache",
         figure: ms(whole),
-        baseline: spin.map(|s| format!("spin up to its first answer: {}", ms(s))).unwrap_or_else(|| "Spin skipped".into()),
+        baseline: spin
+            .map(|s| format!("spin up to its first answer: {}", ms(s)))
+            .unwrap_or_else(|| "Spin skipped".into()),
         ratio: spin.map(|s| s.1.as_secs_f64() / whole.1.as_secs_f64()),
         goal: "≤ 50 ms",
         met: Some(whole.1 <= Duration::from_millis(50)),

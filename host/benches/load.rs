@@ -392,7 +392,11 @@ concurrency = 32
             if done >= target {
                 break;
             }
-            ensure!(started.elapsed() < Duration::from_secs(120), "{} of {events} handled after 2 minutes", done - before);
+            ensure!(
+                started.elapsed() < Duration::from_secs(120),
+                "{} of {events} handled after 2 minutes",
+                done - before
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let rate = events as f64 / started.elapsed().as_secs_f64();
@@ -498,8 +502,11 @@ source = "{}"
             None
         }
     };
-    let (warm, measure, rounds) =
-        if args.bench { (Duration::from_secs(2), Duration::from_secs(10), 3) } else { (Duration::ZERO, Duration::from_secs(1), 1) };
+    let (warm, measure, rounds) = if args.bench {
+        (Duration::from_secs(2), Duration::from_secs(10), 3)
+    } else {
+        (Duration::ZERO, Duration::from_secs(1), 1)
+    };
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let rate = closed_loop(host.addr, "/noop", warm, measure).await?;
@@ -521,11 +528,7 @@ source = "{}"
     record(Row {
         row: "6",
         measure: "no-op component behind an HTTP route, 8 connections closed loop",
-        figure: format!(
-            "{median:.0} requests/s ({low:.0}–{high:.0}; {} rounds of {}s)",
-            ours.len(),
-            measure.as_secs()
-        ),
+        figure: format!("{median:.0} requests/s ({low:.0}–{high:.0}; {} rounds of {}s)", ours.len(), measure.as_secs()),
         baseline,
         ratio,
         goal: "≥ 2× stock Spin",
@@ -780,7 +783,8 @@ async fn webhooks(args: &Args) -> Result<()> {
     // One customer first, answered before the load starts: every component
     // on the path has run once.
     let warm = HashSet::from(["34600000000".to_string()]);
-    let status = post_webhook(&client, &host.url, &secret, webhook("34600000000", "wamid.BENCHWARM", MESSAGES[0])).await?;
+    let status =
+        post_webhook(&client, &host.url, &secret, webhook("34600000000", "wamid.BENCHWARM", MESSAGES[0])).await?;
     ensure!(status == 200, "the warm-up webhook got {status}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while api.answered(&warm) == 0 {
@@ -825,7 +829,11 @@ async fn webhooks(args: &Args) -> Result<()> {
     }
     let drained = load_over.elapsed();
     let delivered = host
-        .metric(&client, "agent_store_events_delivered_total", &["type=\"store.chat.message.new\"", "component=\"seller-fashion\""])
+        .metric(
+            &client,
+            "agent_store_events_delivered_total",
+            &["type=\"store.chat.message.new\"", "component=\"seller-fashion\""],
+        )
         .await?;
     answers.sort();
     let (p50, p99, max) = (percentile(&answers, 0.5), percentile(&answers, 0.99), answers[answers.len() - 1]);
