@@ -33,6 +33,9 @@
 //! Without `--bench` (as `cargo test --all-targets` runs it) it only checks
 //! that the baseline path works, with a few events.
 
+#[path = "support/report.rs"]
+mod report;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -601,6 +604,46 @@ async fn bench(args: &Args) -> Result<()> {
     ] {
         if let Some(r) = ratio(host, base) {
             println!("ratio {host} / {base}: {r:.2}");
+        }
+    }
+    if args.bench && !args.traces {
+        let rate = |name: &str| rates.get(name).copied().unwrap_or(f64::NAN);
+        for (row, measure, host, base, goal, floor) in [
+            (
+                "2",
+                "RabbitMQ, echo component, idempotency on (closed loop, events/s)",
+                "agent-store echo, idempotency on",
+                "baseline (closed loop)",
+                "≥ 0.8 of plain lapin",
+                0.8,
+            ),
+            (
+                "3",
+                "RabbitMQ, no-op component, idempotency on (open loop, events/s)",
+                "agent-store noop, idempotency on",
+                "baseline (open loop)",
+                "≥ 0.9 of plain lapin",
+                0.9,
+            ),
+        ] {
+            let spread_of = |name: &str| match rows.get(name) {
+                Some(samples) if !samples.is_empty() => {
+                    let rates: Vec<f64> = samples.iter().map(|s| s.rate).collect();
+                    let (median, low, high) = report::spread(&rates);
+                    format!("{median:.0} events/s ({low:.0}–{high:.0})")
+                }
+                _ => "—".to_string(),
+            };
+            let r = rate(host) / rate(base);
+            report::record(report::Row {
+                row,
+                measure,
+                figure: spread_of(host),
+                baseline: format!("plain lapin {}", spread_of(base)),
+                ratio: Some(r),
+                goal,
+                met: Some(r >= floor),
+            });
         }
     }
     Ok(())

@@ -72,7 +72,14 @@ Commands:
                         Arguments go to `cargo test` verbatim:
                         `cargo xtask test -p product-catalog -- --nocapture`.
   bench [<cargo bench args>]
-                        build, then `cargo bench -p agent-store <args>` with AGENT_STORE_WASM_DIR.
+                        With no arguments: make sure RabbitMQ and Redis are up, build, then run
+                        every bench behind issue 13's table (invoke's rows through a criterion
+                        filter, broker, load, cold_start; Spin from SPIN, PATH or
+                        ../shared/bin/spin) and print the table: row, figure, baseline, ratio,
+                        goal, met. Also written to <target dir>/bench-table.md.
+                        AGENT_STORE_BENCH_PROFILE=dev builds them in the dev profile instead.
+                        With arguments: build, then `cargo bench -p agent-store <args>` with
+                        AGENT_STORE_WASM_DIR (`cargo xtask bench --bench invoke`).
   fuzz [--cases N] [--seed S] [target…]
                         Run the fuzz targets of tests/fuzz (all of them when none is named) for
                         N cases each (default 1,000,000), built in the `fuzz` profile (release,
@@ -558,10 +565,213 @@ fn test_phases(phases: &mut Phases, args: &[OsString]) -> Result<()> {
 
 fn bench(args: Vec<OsString>) -> Result<ExitCode> {
     let ws = Workspace::load()?;
+    if args.is_empty() {
+        return bench_table(&ws);
+    }
     let wasm_dir = build(&ws, Profile::Release)?;
     let mut command = cargo(&ws.root);
     command.args(["bench", "-p", HOST]).args(&args).env(WASM_DIR_ENV, &wasm_dir);
     run_step(&mut command, "the benchmarks")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The cargo profile the table's benches are built with, when not cargo bench's own.
+const BENCH_PROFILE_ENV: &str = "AGENT_STORE_BENCH_PROFILE";
+/// Where the benches append the rows they measured (host/benches/support/report.rs).
+const BENCH_ROWS_ENV: &str = "AGENT_STORE_BENCH_ROWS";
+/// The criterion benches of the table's rows 1 and 5, as a criterion filter.
+const INVOKE_FILTER: &str =
+    "^(deliver/noop/pooling|breakdown/noop/pooling-resident/instantiate|deliver/catalog-search/snapshot)$";
+/// Every row of issue 13's table, in its order.
+const TABLE_ROWS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9b", "9c"];
+
+/// One criterion estimate: the median and its 95 % interval, in µs.
+struct Estimate {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Estimate {
+    /// `<criterion>/<group>/<bench>/new/estimates.json`, names made safe as
+    /// criterion makes them (`/` → `_`).
+    fn read(criterion: &Path, group: &str, bench: &str) -> Option<Self> {
+        let safe = |name: &str| name.replace(['/', '\\', '?', '"', '*', '<', '>', ':', '|'], "_");
+        let path = criterion.join(safe(group)).join(safe(bench)).join("new/estimates.json");
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let median = &json["median"];
+        let us = |v: &Value| v.as_f64().map(|ns| ns / 1000.0);
+        Some(Self {
+            median: us(&median["point_estimate"])?,
+            low: us(&median["confidence_interval"]["lower_bound"])?,
+            high: us(&median["confidence_interval"]["upper_bound"])?,
+        })
+    }
+
+    fn show(&self) -> String {
+        format!("{:.1} µs ({:.1}–{:.1})", self.median, self.low, self.high)
+    }
+}
+
+/// Rows 1 and 5, from what criterion wrote.
+fn criterion_rows(criterion: &Path) -> Vec<Value> {
+    let noop = Estimate::read(criterion, "deliver/noop", "pooling");
+    let bare = Estimate::read(criterion, "breakdown/noop", "pooling-resident/instantiate");
+    let search = Estimate::read(criterion, "deliver/catalog-search", "snapshot");
+    let mut rows = Vec::new();
+    if let (Some(noop), Some(bare)) = (&noop, &bare) {
+        let ratio = noop.median / bare.median;
+        rows.push(serde_json::json!({
+            "row": "1",
+            "measure": "one event through the no-op component, pooling (criterion median, 95 % interval)",
+            "figure": noop.show(),
+            "baseline": format!("wasmtime instantiation alone {}", bare.show()),
+            "ratio": ratio,
+            "goal": "≤ 30 µs (Intel class) and ≤ 3× bare instantiation",
+            "met": noop.median <= 30.0 && ratio <= 3.0,
+        }));
+    }
+    if let (Some(noop), Some(search)) = (&noop, &search) {
+        let ratio = noop.median / search.median;
+        rows.push(serde_json::json!({
+            "row": "5",
+            "measure": "a catalog search (the README's query), events/s against a no-op event's",
+            "figure": format!("{} ({:.0}/s on one core)", search.show(), 1e6 / search.median),
+            "baseline": format!("no-op event {} ({:.0}/s)", noop.show(), 1e6 / noop.median),
+            "ratio": ratio,
+            "goal": "≥ 0.5 of the no-op rate",
+            "met": ratio >= 0.5,
+        }));
+    }
+    rows
+}
+
+/// The 1-minute load average, sampled while the benches run.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpus} CPUs, {model}")
+}
+
+/// `cargo xtask bench` with no arguments: every bench behind issue 13's
+/// table, one after the other, then the table.
+fn bench_table(ws: &Workspace) -> Result<ExitCode> {
+    ensure_services()?;
+    let wasm_dir = build(ws, Profile::Release)?;
+    let criterion = ws.target_dir.join("criterion");
+    let rows_file = ws.target_dir.join("bench-rows.jsonl");
+    let _ = std::fs::remove_file(&rows_file);
+    let spin = std::env::var_os("SPIN").filter(|s| !s.is_empty()).map(PathBuf::from).or_else(|| {
+        let shared = ws.root.join("../shared/bin/spin");
+        let on_path = std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("spin").is_file()));
+        (!on_path && shared.is_file()).then_some(shared)
+    });
+
+    let loads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (loads, sampling) = (loads.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(load) = load_average() {
+                    loads.lock().unwrap().push(load);
+                }
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        })
+    };
+    let started = Instant::now();
+    let steps: [(&str, &[&str]); 4] = [
+        ("invoke", &["--bench", "invoke", "--", INVOKE_FILTER]),
+        ("broker", &["--bench", "broker"]),
+        ("load", &["--bench", "load"]),
+        ("cold_start", &["--bench", "cold_start"]),
+    ];
+    // cargo bench's own profile (release) unless this names another: `dev`
+    // (dependencies at opt-level 3, our crates at 1) is what the earlier
+    // sections of BENCHMARKS.md were measured with.
+    let profile = std::env::var(BENCH_PROFILE_ENV).ok().filter(|p| !p.is_empty());
+    let mut failed = Vec::new();
+    for (name, args) in steps {
+        let mut command = cargo(&ws.root);
+        command.args(["bench", "-p", HOST]);
+        if let Some(profile) = &profile {
+            command.args(["--profile", profile]);
+        }
+        command
+            .args(args)
+            .env(WASM_DIR_ENV, &wasm_dir)
+            .env("CRITERION_HOME", &criterion)
+            .env(BENCH_ROWS_ENV, &rows_file);
+        if let Some(spin) = &spin {
+            command.env("SPIN", spin);
+        }
+        if let Err(e) = run_step(&mut command, &format!("the {name} bench")) {
+            eprintln!("{e:#}");
+            failed.push(name);
+        }
+    }
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let _ = sampler.join();
+
+    let mut rows = criterion_rows(&criterion);
+    if let Ok(text) = std::fs::read_to_string(&rows_file) {
+        rows.extend(text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()));
+    }
+    let loads = loads.lock().unwrap().clone();
+    let (low, high) = loads.iter().fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
+    let mut table = format!(
+        "\n## issue 13, one run of `cargo xtask bench` ({}, profile {})\n\nmachine: {}; load average (1 min) during the run {:.2}–{:.2}\n\n",
+        elapsed(started),
+        profile.as_deref().unwrap_or("bench"),
+        machine(),
+        if loads.is_empty() { 0.0 } else { low },
+        if loads.is_empty() { 0.0 } else { high },
+    );
+    table.push_str("| row | measure | figure | baseline | ratio | goal | met |\n|---|---|---|---|---|---|---|\n");
+    for id in TABLE_ROWS {
+        let found: Vec<&Value> = rows.iter().filter(|r| r["row"] == *id).collect();
+        if found.is_empty() {
+            let _ = writeln!(table, "| {id} | not measured (a bench failed, see above) | | | | | |");
+        }
+        for row in found {
+            let text = |name: &str| row[name].as_str().unwrap_or_default().to_string();
+            let ratio = row["ratio"].as_f64().map(|r| format!("{r:.2}")).unwrap_or_else(|| "—".into());
+            let met = match row["met"].as_bool() {
+                Some(true) => "met",
+                Some(false) => "**not met**",
+                None => "—",
+            };
+            let _ = writeln!(
+                table,
+                "| {id} | {} | {} | {} | {ratio} | {} | {met} |",
+                text("measure"),
+                text("figure"),
+                text("baseline"),
+                text("goal")
+            );
+        }
+    }
+    println!("{table}");
+    let saved = ws.target_dir.join("bench-table.md");
+    std::fs::write(&saved, &table).with_context(|| format!("writing {}", saved.display()))?;
+    println!("(also in {})", saved.display());
+    if !failed.is_empty() {
+        bail!("these benches failed: {}", failed.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
