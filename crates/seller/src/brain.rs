@@ -650,7 +650,8 @@ fn asks_politely_for_one(words: &[String], r: &Reading) -> bool {
         "el", "la", "los", "las", "este", "esta", "estos", "estas", "ese", "esa", "esos", "esas", "o", "a", "os", "as",
         "esse", "essa", "esses", "essas",
     ];
-    let opening = words.iter().find(|w| !has_any(std::slice::from_ref(w), lex::GREETING) && !lex::YES.contains(&w.as_str()));
+    let opening =
+        words.iter().find(|w| !has_any(std::slice::from_ref(w), lex::GREETING) && !lex::YES.contains(&w.as_str()));
     let definite = opening.is_some_and(|w| {
         DEFINITE.contains(&w.as_str()) || (r.language != Language::En && DEFINITE_ES_PT.contains(&w.as_str()))
     });

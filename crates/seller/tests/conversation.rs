@@ -5,8 +5,9 @@
 
 use agent_store_events::{
     BrandId, ChatMessageNew, ChatResponse, CustomerRef, EscalationAccepted, EscalationReason, EscalationReleased,
-    Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus, OutboundMessage,
-    ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason, Resolution,
+    EscalationWaiting, Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus,
+    OutboundMessage, ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason,
+    Resolution,
 };
 use agent_store_seller::{Brand, Conversation, Model, ModelError, NoModel, Out, Persona, Seller, Standard};
 use chrono::{DateTime, Duration, Utc};
@@ -475,12 +476,29 @@ fn frustration_escalates_then_silence_until_released() {
     assert!(escalation.summary.contains("Ana") && escalation.summary.contains("frustrated"), "{}", escalation.summary);
     assert!(said(&outs).contains("colleague"), "the customer is told: {}", said(&outs));
 
-    // Waiting for the person: the first message is acknowledged, the next
-    // one within minutes is not.
+    // Waiting for the person: the message itself gets no answer from the
+    // seller; the sales assistant's word of the queue does, the first time,
+    // with the place in it. The next one within minutes is not answered.
     let outs = chat.say("are you there?");
-    assert!(said(&outs).contains("passed that on"), "{}", said(&outs));
-    let outs = chat.say("hello??");
-    assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "acknowledged once: {outs:?}");
+    assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "the assistant answers: {outs:?}");
+    let waiting = |message_id: &str, position: u32| EscalationWaiting {
+        escalation_id: escalation.escalation_id.clone(),
+        conversation: "cv-home-1".into(),
+        brand: "home".into(),
+        message_id: message_id.into(),
+        position,
+        queued: 3,
+        queued_at: now(),
+    };
+    let outs = chat.with(|s, c| s.on_waiting(c, &waiting("m-1", 2)));
+    assert!(said(&outs).contains("passed that on") && said(&outs).contains("You're 2nd in line"), "{}", said(&outs));
+    chat.say("hello??");
+    assert!(chat.with(|s, c| s.on_waiting(c, &waiting("m-2", 1))).is_empty(), "acknowledged once");
+    let other = EscalationWaiting { escalation_id: "esc-other".into(), ..waiting("m-3", 1) };
+    chat.now += Duration::minutes(4);
+    assert!(chat.with(|s, c| s.on_waiting(c, &other)).is_empty(), "not this conversation's escalation");
+    let outs = chat.with(|s, c| s.on_waiting(c, &waiting("m-3", 1)));
+    assert!(said(&outs).contains("You're next in line"), "minutes later, told again: {}", said(&outs));
 
     // A human has it: the customer is told who, then the seller listens but says nothing.
     let accepted = EscalationAccepted {
