@@ -98,7 +98,7 @@ pub use order::{
 };
 pub use product::{
     AppliedPromotion, Product, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult,
-    Recommendation, RecommendationKind, VariantOption, Variants,
+    Recommendation, RecommendationKind, VariantOption, Variants, variant_price,
 };
 pub use sales::{
     ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased, EscalationWaiting,

@@ -136,6 +136,17 @@ impl ProductInfo {
     pub fn effective_price(&self) -> &Money {
         self.sale_price.as_ref().unwrap_or(&self.price)
     }
+
+    /// What one unit of `variant` costs now: its own price when the catalog
+    /// gives it one (a larger storage), else the product's.
+    pub fn effective_price_of(&self, variant: Option<&str>) -> &Money {
+        agent_store_events::variant_price(self.variants.as_ref(), variant).unwrap_or_else(|| self.effective_price())
+    }
+
+    /// Whether some variant costs something else than the product.
+    pub fn has_variant_prices(&self) -> bool {
+        self.variants.as_ref().is_some_and(|v| v.options.iter().any(|o| o.price.is_some()))
+    }
 }
 
 impl From<&Product> for ProductInfo {

@@ -921,3 +921,59 @@ fn a_budget_said_with_a_need_bounds_the_advice() {
         }
     }
 }
+
+#[test]
+fn a_variant_with_its_own_price_is_priced_at_it_from_the_card_to_the_order_in_three_languages() {
+    for (text, pick, tb, label) in [
+        (
+            "do you have the airbook laptop?",
+            "the 1 TB one",
+            "1 TB (USD 1034.10)",
+            "Voltix Airbook 14 Laptop (storage 1 TB)",
+        ),
+        (
+            "¿tienen el portátil airbook?",
+            "el de 1 TB",
+            "1 TB (USD 1034.10)",
+            "Voltix Airbook 14 Laptop (almacenamiento 1 TB)",
+        ),
+        (
+            "vocês têm o notebook airbook?",
+            "o de 1 TB",
+            "1 TB (USD 1034.10)",
+            "Voltix Airbook 14 Laptop (armazenamento 1 TB)",
+        ),
+    ] {
+        let mut chat = Chat::new("tech");
+        // One product found: its card, which prices each storage (a 10 %
+        // promotion runs on the laptop, and on its 1 TB too).
+        let outs = chat.say(text);
+        let card = outs
+            .iter()
+            .filter_map(|o| if let Out::Respond(r) = o { Some(r) } else { None })
+            .flat_map(|r| &r.messages)
+            .find_map(|m| {
+                if let OutboundMessage::ProductCard { product, .. } = m { product.description.clone() } else { None }
+            })
+            .unwrap_or_else(|| panic!("{text}: a card: {outs:?}"));
+        assert!(card.contains("512 GB USD 899.10 · 1 TB USD 1034.10"), "{text}: {card}");
+        // Which one: each with its price.
+        let outs = chat.tap("add:tec-013", "Add");
+        assert!(said(&outs).contains(tb), "{text}: {}", said(&outs));
+        let outs = chat.say(pick);
+        let added = outs.iter().find_map(|o| if let Out::CartAdded(a) = o { Some(a) } else { None });
+        let added = added.unwrap_or_else(|| panic!("{text}: added: {}", said(&outs)));
+        assert_eq!(added.item.variant.as_deref(), Some("1 TB"));
+        assert_eq!(added.item.unit_price, Money::new(103410, "USD"));
+        assert_eq!(added.cart.subtotal, Money::new(103410, "USD"));
+        assert!(said(&outs).contains(label), "{text}: {}", said(&outs));
+        let outs = chat.say("checkout");
+        assert!(said(&outs).contains("USD 1034.10"), "{text}: {}", said(&outs));
+        let outs = chat.tap("yes", "Place order");
+        let Some(Out::OrderCreate(order)) = outs.iter().find(|o| matches!(o, Out::OrderCreate(_))) else {
+            panic!("{text}: {outs:?}")
+        };
+        assert_eq!(order.expected_total, Some(Money::new(103410, "USD")));
+        assert_eq!(order.lines[0].variant.as_deref(), Some("1 TB"));
+    }
+}
