@@ -246,6 +246,7 @@ fn product_name(brand: &str, product: &str) -> &'static str {
     match (brand, product) {
         ("fashion", "fsh-022") => "canvas low-top sneakers",
         ("fashion", "fsh-001") => "linen wrap midi dress",
+        ("tech", "tec-013") => "voltix airbook 14 laptop",
         _ => "velvet satin lipstick",
     }
 }
@@ -309,6 +310,50 @@ async fn a_variant_named_first_reaches_the_cart_the_order_and_the_stock_in_three
             );
         }
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_variant_with_its_own_price_is_charged_that_price_from_the_cart_to_the_confirmation() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let mut tail = host.tail(&[]).await?;
+    // The Airbook's 1 TB costs more than the laptop's price: the catalog
+    // says how much, promotions applied, and that is what is charged.
+    let variants = variant_stock(&host, &mut tail, "tech", "tec-013").await?;
+    let option = variants["options"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["value"] == "1 TB"))
+        .with_context(|| format!("a 1 TB option: {variants}"))?;
+    let price = option.get("sale_price").filter(|p| !p.is_null()).unwrap_or(&option["price"]);
+    let minor = price["amount_minor"].as_i64().with_context(|| format!("the 1 TB's own price: {option}"))?;
+    let shown = format!("USD {}.{:02}", minor / 100, minor % 100);
+
+    let mut phone = Phone::new(&host, &api, "tech", "34600000151");
+    phone.say("hi, do you have the airbook laptop in 1 TB?").await?;
+    let got = phone.until("tec-013").await?;
+    if !got.ids.contains(&"add:tec-013".to_owned()) {
+        phone.tap("product:tec-013").await?;
+        phone.until("add:tec-013").await?;
+    }
+    phone.tap("add:tec-013").await?;
+    let got = phone.until("checkout").await?;
+    ensure!(got.text.contains("(storage 1 TB)") && got.text.contains(&shown), "the cart prices the 1 TB: {got:?}");
+    phone.tap("checkout").await?;
+    let got = phone.until("\"yes\"").await?;
+    ensure!(got.text.contains(&shown), "the summary's total is the 1 TB's: {got:?}");
+    phone.tap("yes").await?;
+    let created = tail
+        .find(WAIT, |r| is(r, "published", "store.order.created") || is(r, "published", "store.order.rejected"))
+        .await?;
+    assert_eq!(created["event"]["type"], "store.order.created", "{created}");
+    let order = &created["event"]["data"]["order"];
+    assert_eq!(order["lines"][0]["variant"], "1 TB");
+    assert_eq!(order["lines"][0]["unit_price"]["amount_minor"], minor, "{order}");
+    assert_eq!(order["total"]["amount_minor"], minor, "{order}");
+    let id = order["id"].as_str().context("an order id")?.to_owned();
+    let got = phone.until(&id).await?;
+    ensure!(got.text.contains(&shown), "the confirmation states the 1 TB's price: {got:?}");
     Ok(())
 }
 

@@ -170,6 +170,7 @@ impl Catalog {
             id: ProductId::new(&p.id),
             brand: BrandId::new(self.brand_of(&p.id).unwrap_or_default()),
             name: p.name.clone(),
+            names: p.names.clone(),
             description: p.description.clone(),
             category: p.category.clone(),
             tags: p.tags.clone(),

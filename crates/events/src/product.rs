@@ -15,6 +15,10 @@ pub struct Product {
     pub brand: BrandId,
     /// The product name.
     pub name: String,
+    /// The name in other languages, by language tag (`es`, `pt`), which
+    /// customers may call it by; omitted when the catalog gives none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
     /// A description a seller can quote or summarize.
     pub description: String,
     /// The category within the brand, e.g. `shoes`.
@@ -270,6 +274,7 @@ mod tests {
             id: "fsh-001".into(),
             brand: "fashion".into(),
             name: "Linen shirt".into(),
+            names: BTreeMap::new(),
             description: String::new(),
             category: "shirts".into(),
             tags: vec![],
@@ -297,6 +302,7 @@ mod tests {
             id: "tec-011".into(),
             brand: "tech".into(),
             name: "Tablet".into(),
+            names: BTreeMap::new(),
             description: String::new(),
             category: "tablets".into(),
             tags: vec![],

@@ -427,6 +427,7 @@ mod tests {
         ProductInfo {
             id: id.into(),
             name: name.into(),
+            names: Vec::new(),
             category: "shoes".into(),
             description: "A fine thing.".into(),
             price: Money::new(price, "USD"),

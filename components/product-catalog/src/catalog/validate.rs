@@ -158,6 +158,23 @@ fn validate_product(
     if p.name.trim().is_empty() {
         return Err(product_error(brand, &p.id, "empty name"));
     }
+    // The store speaks English (the `name`), Spanish and Portuguese.
+    for (language, name) in &p.names {
+        if !LOCALIZED.contains(&language.as_str()) {
+            return Err(product_error(
+                brand,
+                &p.id,
+                &format!("a name in {language:?}: names are given in {}", LOCALIZED.join(" and ")),
+            ));
+        }
+        if name.trim().is_empty() || name.chars().count() > MAX_NAME {
+            return Err(product_error(
+                brand,
+                &p.id,
+                &format!("its {language} name must be 1 to {MAX_NAME} characters"),
+            ));
+        }
+    }
     if p.category.trim().is_empty() {
         return Err(product_error(brand, &p.id, "empty category"));
     }
@@ -184,6 +201,13 @@ fn validate_product(
     }
     Ok(())
 }
+
+/// The languages a product's `names` may be in; `name` is the English one.
+const LOCALIZED: &[&str] = &["es", "pt"];
+
+/// Longest localized name: a WhatsApp list row title is 24 characters and a
+/// card's name is cut anyway; this only stops a description pasted in.
+const MAX_NAME: usize = 120;
 
 /// The most options a product may have: a list of them fits one WhatsApp
 /// list message three times over, and sizes or shades rarely go beyond.
@@ -357,6 +381,20 @@ mod tests {
             let err = load(&mini(&sized(bad), "")).unwrap_err();
             assert!(matches!(err, CatalogError::InvalidProduct { .. }), "{bad}: {err}");
             assert!(err.to_string().contains("64 GB"), "{err}");
+        }
+    }
+
+    #[test]
+    fn localized_names_are_spanish_or_portuguese_and_not_empty() {
+        let named = |names: &str| product("m-1", &format!(r#","names":{{{names}}}"#));
+        let c = load(&mini(&named(r#""es":"Cosa","pt":"Coisa""#), "")).unwrap();
+        assert_eq!(c.get("m-1").unwrap().names["pt"], "Coisa");
+        for (bad, says) in [(r#""fr":"Chose""#, "\"fr\""), (r#""es":" ""#, "es name")] {
+            let err = load(&mini(&named(bad), "")).unwrap_err();
+            assert!(
+                matches!(err, CatalogError::InvalidProduct { .. }) && err.to_string().contains(says),
+                "{bad}: {err}"
+            );
         }
     }
 

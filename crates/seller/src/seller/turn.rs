@@ -383,7 +383,7 @@ impl Seller<'_> {
                 if let Some(category) = self.persona.category(&p.category) {
                     loose.extend(category.words.iter().flat_map(|w| tokens(w)));
                 }
-                (p.id.clone(), tokens(&p.name), loose)
+                (p.id.clone(), p.name_words(), loose)
             })
             .collect();
         // Cart lines the catalog's answer no longer covers still have names.
