@@ -631,8 +631,9 @@ async fn the_committed_knative_manifests_are_the_ones_spin_toml_gives() -> Resul
     for brand in ["fashion", "tech", "home", "beauty", "gaming"] {
         let triggers = triggers_of(&format!("seller-{brand}"));
         // chat message, query and recommend results, order created and
-        // rejected, and the two escalation events the wildcard stands for.
-        assert_eq!(triggers.len(), 7, "seller-{brand}");
+        // rejected, and the three escalation events the wildcard stands for
+        // (waiting, accepted, released).
+        assert_eq!(triggers.len(), 8, "seller-{brand}");
         assert!(triggers.iter().all(|t| t.contains(&format!("brand: \"{brand}\""))), "seller-{brand}");
         assert!(triggers.iter().all(|t| t.contains("name: dead-letters")), "seller-{brand}: its dead letters");
     }

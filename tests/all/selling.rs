@@ -7,8 +7,9 @@
 //!   into the cart, the order summary, the order and its confirmation, and
 //!   the catalog holds that variant's stock;
 //! - a customer waiting for a person hears that their messages are passed on
-//!   (once, not on every message), is told who joined, and everything they
-//!   wrote — a photo too — is in the transcript the person reads.
+//!   (once, not on every message) and their place in the queue, is told who
+//!   joined, and everything they wrote — a photo too — is in the transcript
+//!   the person reads.
 
 use std::time::Duration;
 
@@ -245,6 +246,7 @@ fn product_name(brand: &str, product: &str) -> &'static str {
     match (brand, product) {
         ("fashion", "fsh-022") => "canvas low-top sneakers",
         ("fashion", "fsh-001") => "linen wrap midi dress",
+        ("tech", "tec-013") => "voltix airbook 14 laptop",
         _ => "velvet satin lipstick",
     }
 }
@@ -308,6 +310,50 @@ async fn a_variant_named_first_reaches_the_cart_the_order_and_the_stock_in_three
             );
         }
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_variant_with_its_own_price_is_charged_that_price_from_the_cart_to_the_confirmation() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let mut tail = host.tail(&[]).await?;
+    // The Airbook's 1 TB costs more than the laptop's price: the catalog
+    // says how much, promotions applied, and that is what is charged.
+    let variants = variant_stock(&host, &mut tail, "tech", "tec-013").await?;
+    let option = variants["options"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["value"] == "1 TB"))
+        .with_context(|| format!("a 1 TB option: {variants}"))?;
+    let price = option.get("sale_price").filter(|p| !p.is_null()).unwrap_or(&option["price"]);
+    let minor = price["amount_minor"].as_i64().with_context(|| format!("the 1 TB's own price: {option}"))?;
+    let shown = format!("USD {}.{:02}", minor / 100, minor % 100);
+
+    let mut phone = Phone::new(&host, &api, "tech", "34600000151");
+    phone.say("hi, do you have the airbook laptop in 1 TB?").await?;
+    let got = phone.until("tec-013").await?;
+    if !got.ids.contains(&"add:tec-013".to_owned()) {
+        phone.tap("product:tec-013").await?;
+        phone.until("add:tec-013").await?;
+    }
+    phone.tap("add:tec-013").await?;
+    let got = phone.until("checkout").await?;
+    ensure!(got.text.contains("(storage 1 TB)") && got.text.contains(&shown), "the cart prices the 1 TB: {got:?}");
+    phone.tap("checkout").await?;
+    let got = phone.until("\"yes\"").await?;
+    ensure!(got.text.contains(&shown), "the summary's total is the 1 TB's: {got:?}");
+    phone.tap("yes").await?;
+    let created = tail
+        .find(WAIT, |r| is(r, "published", "store.order.created") || is(r, "published", "store.order.rejected"))
+        .await?;
+    assert_eq!(created["event"]["type"], "store.order.created", "{created}");
+    let order = &created["event"]["data"]["order"];
+    assert_eq!(order["lines"][0]["variant"], "1 TB");
+    assert_eq!(order["lines"][0]["unit_price"]["amount_minor"], minor, "{order}");
+    assert_eq!(order["total"]["amount_minor"], minor, "{order}");
+    let id = order["id"].as_str().context("an order id")?.to_owned();
+    let got = phone.until(&id).await?;
+    ensure!(got.text.contains(&shown), "the confirmation states the 1 TB's price: {got:?}");
     Ok(())
 }
 
@@ -444,6 +490,69 @@ async fn a_waiting_customer_is_answered_told_who_joined_and_a_photo_reaches_the_
         let all = phone.all();
         assert_eq!(all.text.matches(waiting).count(), 1, "{brand}: {}", all.text);
     }
+    Ok(())
+}
+
+/// Waits until the sales assistant lists an escalation of `brand` as queued.
+async fn queued(host: &HostProcess, client: &reqwest::Client, brand: &str) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed: Value =
+            client.get(format!("{}/sales/escalations", host.url)).bearer_auth("tok-ana").send().await?.json().await?;
+        if listed["queued"].as_array().is_some_and(|q| q.iter().any(|e| e["brand"] == brand)) {
+            return Ok(());
+        }
+        ensure!(tokio::time::Instant::now() < deadline, "{brand} never queued: {listed}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customers_waiting_for_a_person_are_told_their_place_in_the_queue_in_three_languages() -> Result<()> {
+    let api = FakeCloudApi::start().await?;
+    let host = shop(&api).await?;
+    let client = reqwest::Client::new();
+    // Three customers ask for a person one after the other, all alike in
+    // mood and with no cart: the queue is in the order they asked.
+    let customers = [
+        ("home", "34600000311", "quero falar com um atendente", "olá? tem alguém aí?", "Você é o próximo da fila"),
+        ("fashion", "34600000312", "can I talk to a human please?", "hello? anyone?", "You're 2nd in line"),
+        (
+            "tech",
+            "34600000313",
+            "quiero hablar con una persona",
+            "¿hola? ¿sigues ahí?",
+            "Estás en el puesto 3 de la fila",
+        ),
+    ];
+    let mut phones = Vec::new();
+    for (brand, number, ask, _, _) in customers {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        phone.say(ask).await?;
+        phone.until("text").await?;
+        queued(&host, &client, brand).await?;
+        phones.push(phone);
+    }
+    // The last in line writes first: the place is the queue's, not the
+    // order of the messages.
+    for (phone, (brand, _, _, meanwhile, place)) in phones.iter_mut().zip(customers).rev() {
+        phone.say(meanwhile).await?;
+        let got = phone.until(place).await?;
+        // One acknowledgement, with the place, and nothing else.
+        ensure!(got.text.matches(place).count() == 1, "{brand}: {got:?}");
+    }
+    // The first in line is taken; the second's place is now first.
+    let listed: Value =
+        client.get(format!("{}/sales/escalations", host.url)).bearer_auth("tok-ana").send().await?.json().await?;
+    let first = listed["queued"][0]["escalation_id"].as_str().context("a queued escalation")?.to_owned();
+    ensure!(listed["queued"][0]["brand"] == "home", "the first asked is first in line: {listed}");
+    let accepted =
+        client.post(format!("{}/sales/escalations/{first}/accept", host.url)).bearer_auth("tok-ana").send().await?;
+    ensure!(accepted.status().is_success(), "accept {}", accepted.status());
+    phones[0].until("Ana").await?;
+    let detail: Value =
+        client.get(format!("{}/sales/escalations", host.url)).bearer_auth("tok-ana").send().await?.json().await?;
+    ensure!(detail["queued"][0]["brand"] == "fashion" && detail["queued"][1]["brand"] == "tech", "{detail}");
     Ok(())
 }
 

@@ -153,13 +153,24 @@ impl Catalog {
     }
 
     /// A product as events carry it: its price at `now` (with the promotion
-    /// that set it) and `stock` units in stock.
+    /// that set it, which sets its variants' own prices on sale too) and
+    /// `stock` units in stock.
     pub fn product(&self, p: &CatalogProduct, stock: u32, now: DateTime<Utc>) -> Product {
         let (price, promotion) = self.effective_price(p, now);
+        let variants = p.variants.clone().map(|mut variants| {
+            for option in &mut variants.options {
+                option.sale_price = match (&option.price, &promotion) {
+                    (Some(list), Some(promo)) => list.percent_off(promo.percent_off),
+                    _ => None,
+                };
+            }
+            variants
+        });
         Product {
             id: ProductId::new(&p.id),
             brand: BrandId::new(self.brand_of(&p.id).unwrap_or_default()),
             name: p.name.clone(),
+            names: p.names.clone(),
             description: p.description.clone(),
             category: p.category.clone(),
             tags: p.tags.clone(),
@@ -174,7 +185,7 @@ impl Catalog {
             }),
             stock,
             image_url: p.image_url.clone(),
-            variants: p.variants.clone(),
+            variants,
         }
     }
 

@@ -140,9 +140,15 @@ fn open_stock() -> Result<Bucket> {
     Ok(kv::open()?)
 }
 
-/// A product's variants with the units of each available now.
+/// A product's variants with the units of each available now; the prices
+/// [`catalog::Catalog::product`] gave them (a variant's own, on sale) stay.
 fn with_variants(kv: &Bucket, mut product: Product, file: &CatalogProduct) -> Result<Product> {
-    product.variants = stock::variants(kv, file).map_err(|e| Error::failed(e.to_string()))?;
+    let live = stock::variants(kv, file).map_err(|e| Error::failed(e.to_string()))?;
+    if let (Some(variants), Some(live)) = (product.variants.as_mut(), live) {
+        for option in &mut variants.options {
+            option.stock = live.option(&option.value).map_or(0, |o| o.stock);
+        }
+    }
     Ok(product)
 }
 

@@ -67,13 +67,22 @@ pub fn price(
         }
         // A variant must be one of the product's, and is kept as the catalog
         // spells it; a product with variants may still be ordered without one.
-        let variant = match &line.variant {
+        let option = match &line.variant {
             None => None,
-            Some(asked) => Some(
-                product.variants.as_ref().and_then(|v| v.option(asked)).map(|o| o.value.clone()).ok_or_else(unknown)?,
-            ),
+            Some(asked) => Some(product.variants.as_ref().and_then(|v| v.option(asked)).ok_or_else(unknown)?),
         };
-        let (unit_price, promotion) = catalog.effective_price(product, now);
+        let variant = option.map(|o| o.value.clone());
+        // A variant with a price of its own costs that, less the same
+        // promotion the product has.
+        let (product_price, promotion) = catalog.effective_price(product, now);
+        let (list_price, unit_price) = match option.and_then(|o| o.price.as_ref()) {
+            Some(list) => {
+                let now =
+                    promotion.as_ref().and_then(|p| list.percent_off(p.percent_off)).unwrap_or_else(|| list.clone());
+                (list.clone(), now)
+            }
+            None => (product.price.clone(), product_price),
+        };
         let line_total = unit_price
             .checked_mul(line.quantity)
             .ok_or_else(|| StockRefusal::BadRequest { reason: format!("the total of {} overflows", product.id) })?;
@@ -82,7 +91,7 @@ pub fn price(
             brand: product_brand.to_string(),
             name: product.name.clone(),
             quantity: line.quantity,
-            list_price: product.price.clone(),
+            list_price,
             unit_price,
             promotion,
             line_total,
@@ -157,6 +166,35 @@ mod tests {
         let later = "2027-06-01T00:00:00Z".parse().unwrap();
         let quote = price(&c, None, &[line("a-1", 1)], later).unwrap();
         assert_eq!((quote.lines[0].unit_price.amount_minor, quote.lines[0].promotion.clone()), (1010, None));
+    }
+
+    #[test]
+    fn a_variant_with_its_own_price_is_priced_at_it_with_the_promotion() {
+        let file = r#"{"brand":"alpha","display_name":"alpha","currency":"USD","products":[
+            {"id":"a-1","name":"Tablet","description":"d","category":"things",
+             "price":{"amount_minor":1010,"currency":"USD"},"stock":5,
+             "variants":{"kind":"storage","options":[{"value":"64 GB","stock":2},
+                {"value":"128 GB","stock":3,"price":{"amount_minor":2020,"currency":"USD"}}]}}],
+            "promotions":[{"id":"p","label":"P","percent_off":15,"product_ids":["a-1"],
+                "starts_at":"2026-01-01T00:00:00Z","ends_at":"2027-01-01T00:00:00Z"}]}"#;
+        let c = Catalog::from_files([("alpha", file)]).unwrap();
+        let variant =
+            |v: &str, quantity: u32| OrderRequestLine { product_id: "a-1".into(), quantity, variant: Some(v.into()) };
+        let quote = price(&c, Some("alpha"), &[variant("128 gb", 2), variant("64 GB", 1)], now()).unwrap();
+        // 15% off 20.20 is 3.03 off: 17.17; the other size keeps the product's 8.58.
+        assert_eq!(quote.lines[0].list_price, Money::new(2020, "USD"));
+        assert_eq!(quote.lines[0].unit_price, Money::new(1717, "USD"));
+        assert_eq!(quote.lines[0].line_total, Money::new(3434, "USD"));
+        assert_eq!(quote.lines[0].variant.as_deref(), Some("128 GB"));
+        assert_eq!((quote.lines[1].list_price.amount_minor, quote.lines[1].unit_price.amount_minor), (1010, 858));
+        assert_eq!(quote.subtotal, Money::new(4292, "USD"));
+        // The events' product carries the same sale price for the variant.
+        let product = c.product(c.get("a-1").unwrap(), 5, now());
+        assert_eq!(product.effective_price_of(Some("128 GB")), &Money::new(1717, "USD"));
+        assert_eq!(product.effective_price_of(Some("64 GB")), &Money::new(858, "USD"));
+        let later = "2027-06-01T00:00:00Z".parse().unwrap();
+        let quote = price(&c, None, &[variant("128 GB", 1)], later).unwrap();
+        assert_eq!(quote.lines[0].unit_price, Money::new(2020, "USD"));
     }
 
     #[test]

@@ -266,10 +266,8 @@ async fn list(seller: &Seller, at: &At<'_>) -> ApiResult {
             queued.push(escalation);
         }
     }
-    // Highest priority first; the longest waiting first among equals.
-    queued.sort_by(|a, b| {
-        b.priority(now).total_cmp(&a.priority(now)).then(a.escalate.escalated_at.cmp(&b.escalate.escalated_at))
-    });
+    // The order customers are told their place in (`queue::waiting`).
+    let queued = queue::in_order(queued, now);
     let mine: Vec<Escalation> = records_for(&store, ACTIVE, seller)?
         .into_iter()
         .filter(|e| matches!(&e.state, Status::Accepted { seller_id, .. } if *seller_id == seller.id))

@@ -8,6 +8,9 @@
 //!   transcript of every conversation of the last hour, so that it exists
 //!   when an escalation arrives; a customer message into an accepted
 //!   escalation emits an `objection` (or `escalation`) insight;
+//!   a customer message into a queued one emits
+//!   `store.sales.escalation.waiting` with the customer's place in the queue,
+//!   which their AI seller tells them;
 //! - `store.chat.intent.detected` records the customer's language;
 //! - `store.order.created` in an escalated conversation is a conversion;
 //! - `store.cart.item.added`, `store.order.created` and
@@ -204,6 +207,12 @@ fn on_message(event: &Incoming, settings: &Settings, now: DateTime<Utc>) -> Resu
                 && !out.iter().any(|e| e.id() == back.id())
             {
                 out.push(back);
+            }
+        }
+        // Still waiting: the AI seller tells the customer where they stand.
+        Status::Queued => {
+            if let Some(waiting) = queue::waiting(&store, &escalation, &message.message_id, now)? {
+                out.push(emit(event, &waiting, &escalation)?);
             }
         }
         Status::Accepted { .. } => {

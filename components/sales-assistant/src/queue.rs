@@ -12,7 +12,7 @@
 //! seller has spoken since: a hand-back lost with a failed publish is found
 //! again when it matters, and a repeat is a no-op for the seller.
 
-use agent_store_events::{EscalationReleased, Resolution};
+use agent_store_events::{EscalationReleased, EscalationWaiting, Resolution};
 use agent_store_sdk::{AttributesWriter, Emit, Event, Result};
 use chrono::{DateTime, Duration, Utc};
 
@@ -85,6 +85,46 @@ pub fn handed_back(escalation: &Escalation) -> Result<Option<Event>> {
         Emit::new(ID, &released)?.brand(e.brand.to_string()).conversation(e.conversation.to_string()).build()?;
     event.set_id(format!("expired:{}", e.escalation_id));
     Ok(Some(event))
+}
+
+/// The queued escalations in the order human sellers see them: the most
+/// urgent first (see [`crate::model::priority`]), the longest waiting first
+/// among equals.
+pub fn in_order(mut queued: Vec<Escalation>, now: DateTime<Utc>) -> Vec<Escalation> {
+    queued.sort_by(|a, b| {
+        b.priority(now).total_cmp(&a.priority(now)).then(a.escalate.escalated_at.cmp(&b.escalate.escalated_at))
+    });
+    queued
+}
+
+/// Where `escalation` stands in the queue now, in the order human sellers
+/// see it, for the customer message `message_id`; `None` when it no longer
+/// waits there.
+pub fn waiting(
+    store: &Store,
+    escalation: &Escalation,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<EscalationWaiting>> {
+    let ids: Vec<String> = store.get(QUEUE)?.unwrap_or_default();
+    let mut queued = Vec::new();
+    for id in &ids {
+        if let Some(e) = store.get::<Escalation>(&Escalation::key(id))?.filter(|e| e.state == Status::Queued) {
+            queued.push(e);
+        }
+    }
+    let queued = in_order(queued, now);
+    let Some(index) = queued.iter().position(|e| e.id() == escalation.id()) else { return Ok(None) };
+    let e = &escalation.escalate;
+    Ok(Some(EscalationWaiting {
+        escalation_id: e.escalation_id.clone(),
+        conversation: e.conversation.clone(),
+        brand: e.brand.clone(),
+        message_id: message_id.to_owned(),
+        position: u32::try_from(index + 1).unwrap_or(u32::MAX),
+        queued: u32::try_from(queued.len()).unwrap_or(u32::MAX),
+        queued_at: escalation.queued_at,
+    }))
 }
 
 /// Takes off the queue the ids of escalations that no longer wait there (a

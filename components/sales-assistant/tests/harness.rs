@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use agent_store_events::{EscalationAccepted, EscalationReleased, InsightKind, SalesInsight, ext, types};
+use agent_store_events::{
+    EscalationAccepted, EscalationReleased, EscalationWaiting, InsightKind, SalesInsight, ext, types,
+};
 use agent_store_runtime::capabilities::llm::{Embeddings, InferParams, Inference, LlmBackend, LlmError, Models};
 use agent_store_testing::{Harness, data, event};
 use anyhow::{Context, Result};
@@ -199,6 +201,22 @@ async fn the_queue_is_ordered_by_priority() -> Result<()> {
     assert_eq!(answer.body["queued"][0]["priority"], 0.475);
     assert_eq!(answer.body["seller_id"], "ana");
     assert_eq!(answer.body["mine"], json!([]));
+
+    // A customer who writes while waiting is told their place in that order,
+    // not in the order they asked.
+    for (brand, conversation, escalation, place) in
+        [("tech", "cv-3", "esc-waiting", 3), ("fashion", "cv-2", "esc-angry", 1)]
+    {
+        let emitted = desk.send(message(brand, conversation, &format!("wamid.{conversation}"), "hello?")).await?;
+        assert_eq!(emitted.len(), 1, "{conversation}: {emitted:?}");
+        assert_eq!(emitted[0].ty(), types::SALES_ESCALATION_WAITING);
+        assert_eq!(emitted[0].extension(ext::CONVERSATION).map(|v| v.to_string()).as_deref(), Some(conversation));
+        let waiting: EscalationWaiting = serde_json::from_value(data(&emitted[0]))?;
+        assert_eq!(
+            (waiting.escalation_id.as_str(), waiting.position, waiting.queued, waiting.message_id.as_str()),
+            (escalation, place, 4, format!("wamid.{conversation}").as_str())
+        );
+    }
     Ok(())
 }
 
@@ -454,8 +472,10 @@ async fn the_human_sees_the_transcript_from_before_the_escalation_and_replies() 
 async fn a_customer_message_into_an_accepted_escalation_brings_an_objection_insight() -> Result<()> {
     let desk = desk()?;
     desk.send(escalate("esc-9", "tech", "cv-9", 0.25, None, 0)).await?;
-    // Before anyone accepts, messages are recorded but bring no insight.
-    assert!(desk.send(message("tech", "cv-9", "wamid.a", "hello?")).await?.is_empty());
+    // Before anyone accepts, messages are recorded and bring no insight:
+    // only the customer's place in the queue, for their AI seller to tell.
+    let waiting = desk.send(message("tech", "cv-9", "wamid.a", "hello?")).await?;
+    assert_eq!(waiting.iter().map(|e| e.ty()).collect::<Vec<_>>(), [types::SALES_ESCALATION_WAITING]);
     desk.post("/sales/escalations/esc-9/accept", "tok-carla", json!({})).await?;
 
     let emitted = desk.send(message("tech", "cv-9", "wamid.b", "¿Cuándo llega? El envío tarda demasiado")).await?;

@@ -98,11 +98,11 @@ pub use order::{
 };
 pub use product::{
     AppliedPromotion, Product, ProductQuery, ProductQueryResult, ProductRecommend, ProductRecommendResult,
-    Recommendation, RecommendationKind, VariantOption, Variants,
+    Recommendation, RecommendationKind, VariantOption, Variants, variant_price,
 };
 pub use sales::{
-    ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased, InsightKind, Resolution,
-    SalesEscalate, SalesInsight, Speaker, TranscriptEntry,
+    ESCALATION_SENTIMENT_THRESHOLD, EscalationAccepted, EscalationReason, EscalationReleased, EscalationWaiting,
+    InsightKind, Resolution, SalesEscalate, SalesInsight, Speaker, TranscriptEntry,
 };
 pub use stock::{LineError, ReservationState, StockRefusal, StockRefused};
 pub use whatsapp::{
@@ -158,6 +158,8 @@ pub mod types {
     pub const SALES_ESCALATE: &str = "store.sales.escalate";
     /// An insight for the sales team (objection, buying signal, performance…).
     pub const SALES_INSIGHT: &str = "store.sales.insight";
+    /// A customer waiting in the escalation queue wrote again: where they stand in it.
+    pub const SALES_ESCALATION_WAITING: &str = "store.sales.escalation.waiting";
     /// A human seller took an escalated conversation over.
     pub const SALES_ESCALATION_ACCEPTED: &str = "store.sales.escalation.accepted";
     /// A human seller handed an escalated conversation back to the AI seller.
@@ -189,6 +191,7 @@ pub mod types {
         ORDER_REJECTED,
         SALES_ESCALATE,
         SALES_INSIGHT,
+        SALES_ESCALATION_WAITING,
         SALES_ESCALATION_ACCEPTED,
         SALES_ESCALATION_RELEASED,
         BRAND_ONBOARDED,
@@ -296,6 +299,7 @@ event_data! {
     OrderRejected => types::ORDER_REJECTED,
     SalesEscalate => types::SALES_ESCALATE,
     SalesInsight => types::SALES_INSIGHT,
+    EscalationWaiting => types::SALES_ESCALATION_WAITING,
     EscalationAccepted => types::SALES_ESCALATION_ACCEPTED,
     EscalationReleased => types::SALES_ESCALATION_RELEASED,
     BrandOnboarded => types::BRAND_ONBOARDED,
@@ -311,7 +315,7 @@ mod tests {
     fn type_names_are_unique_and_namespaced() {
         let unique: BTreeSet<_> = types::ALL.iter().collect();
         assert_eq!(unique.len(), types::ALL.len());
-        assert_eq!(types::ALL.len(), 24);
+        assert_eq!(types::ALL.len(), 25);
         for name in types::ALL {
             assert!(name.starts_with("store."), "{name}");
         }

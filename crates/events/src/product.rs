@@ -15,6 +15,10 @@ pub struct Product {
     pub brand: BrandId,
     /// The product name.
     pub name: String,
+    /// The name in other languages, by language tag (`es`, `pt`), which
+    /// customers may call it by; omitted when the catalog gives none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
     /// A description a seller can quote or summarize.
     pub description: String,
     /// The category within the brand, e.g. `shoes`.
@@ -65,6 +69,13 @@ impl Variants {
     }
 }
 
+/// The price now of `variant` of a product with `variants`, when that variant
+/// has a price of its own.
+pub fn variant_price<'a>(variants: Option<&'a Variants>, variant: Option<&str>) -> Option<&'a Money> {
+    let option = variants?.option(variant?)?;
+    option.sale_price.as_ref().or(option.price.as_ref())
+}
+
 /// One variant of a product.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct VariantOption {
@@ -72,6 +83,15 @@ pub struct VariantOption {
     pub value: String,
     /// Units of this variant available now (in a catalog file: its stock).
     pub stock: u32,
+    /// This variant's list price when it is not the product's (a phone's
+    /// larger storage costs more); `None`: the product's price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    /// This variant's price while a promotion of the product runs: set by the
+    /// catalog beside `price`, as the product's `sale_price` is; never in a
+    /// catalog file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_price: Option<Money>,
 }
 
 impl Product {
@@ -79,6 +99,12 @@ impl Product {
     /// one, else the list price.
     pub fn effective_price(&self) -> &Money {
         self.sale_price.as_ref().unwrap_or(&self.price)
+    }
+
+    /// What the customer pays for one unit of `variant` now: the variant's
+    /// own price (on sale or not) when it has one, else the product's.
+    pub fn effective_price_of(&self, variant: Option<&str>) -> &Money {
+        variant_price(self.variants.as_ref(), variant).unwrap_or_else(|| self.effective_price())
     }
 
     /// Whether at least one unit is available.
@@ -248,6 +274,7 @@ mod tests {
             id: "fsh-001".into(),
             brand: "fashion".into(),
             name: "Linen shirt".into(),
+            names: BTreeMap::new(),
             description: String::new(),
             category: "shirts".into(),
             tags: vec![],
@@ -267,12 +294,45 @@ mod tests {
     }
 
     #[test]
+    fn a_variant_with_its_own_price_costs_that() {
+        let big =
+            VariantOption { value: "256 GB".into(), stock: 1, price: Some(Money::new(89900, "USD")), sale_price: None };
+        let small = VariantOption { value: "128 GB".into(), stock: 1, ..VariantOption::default() };
+        let mut product = Product {
+            id: "tec-011".into(),
+            brand: "tech".into(),
+            name: "Tablet".into(),
+            names: BTreeMap::new(),
+            description: String::new(),
+            category: "tablets".into(),
+            tags: vec![],
+            keywords: vec![],
+            attributes: BTreeMap::new(),
+            price: Money::new(79900, "USD"),
+            sale_price: None,
+            promotion: None,
+            stock: 2,
+            image_url: String::new(),
+            variants: Some(Variants { kind: "storage".into(), options: vec![small, big] }),
+        };
+        assert_eq!(product.effective_price_of(Some("256 gb")), &Money::new(89900, "USD"));
+        assert_eq!(product.effective_price_of(Some("128 GB")), &Money::new(79900, "USD"));
+        assert_eq!(product.effective_price_of(None), &Money::new(79900, "USD"));
+        assert_eq!(product.effective_price_of(Some("1 TB")), &Money::new(79900, "USD"));
+        // On sale, the variant's sale price.
+        product.sale_price = Some(Money::new(71910, "USD"));
+        product.variants.as_mut().unwrap().options[1].sale_price = Some(Money::new(80910, "USD"));
+        assert_eq!(product.effective_price_of(Some("256 GB")), &Money::new(80910, "USD"));
+        assert_eq!(product.effective_price_of(Some("128 GB")), &Money::new(71910, "USD"));
+    }
+
+    #[test]
     fn variants_are_found_whatever_the_case() {
         let variants = Variants {
             kind: "size".into(),
             options: vec![
-                VariantOption { value: "M".into(), stock: 2 },
-                VariantOption { value: "XL".into(), stock: 0 },
+                VariantOption { value: "M".into(), stock: 2, ..VariantOption::default() },
+                VariantOption { value: "XL".into(), stock: 0, ..VariantOption::default() },
             ],
         };
         assert_eq!(variants.option(" xl ").map(|o| o.stock), Some(0));

@@ -85,6 +85,28 @@ pub struct SalesEscalate {
     pub escalated_at: DateTime<Utc>,
 }
 
+/// `store.sales.escalation.waiting`: a customer whose escalation is still in
+/// the queue wrote again. The assistant holds the queue, so it says where the
+/// customer stands; the AI seller tells them, in its voice and their language
+/// (at most every few minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationWaiting {
+    /// The escalation waiting.
+    pub escalation_id: String,
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// The brand.
+    pub brand: BrandId,
+    /// The customer message that prompted it.
+    pub message_id: String,
+    /// The place in the queue, from 1 (next to be taken).
+    pub position: u32,
+    /// How many escalations wait in all, this one included.
+    pub queued: u32,
+    /// When the escalation entered the queue.
+    pub queued_at: DateTime<Utc>,
+}
+
 /// `store.sales.escalation.accepted`: a human seller took the conversation
 /// over; the AI seller stays silent in it until it is released.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

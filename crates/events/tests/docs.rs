@@ -127,6 +127,7 @@ fn check_event(name: &str, json: &str) -> Result<(), String> {
             escalation.cart.as_ref().map_or(Ok(()), check_cart)
         }
         types::SALES_INSIGHT => event::<SalesInsight>(name, json).map(drop),
+        types::SALES_ESCALATION_WAITING => event::<EscalationWaiting>(name, json).map(drop),
         types::SALES_ESCALATION_ACCEPTED => event::<EscalationAccepted>(name, json).map(drop),
         types::SALES_ESCALATION_RELEASED => event::<EscalationReleased>(name, json).map(drop),
         types::BRAND_ONBOARDED => event::<BrandOnboarded>(name, json).and_then(|b| b.validate()),

@@ -179,6 +179,7 @@ mod tests {
         ProductInfo {
             id: ProductId::new("tec-009"),
             name: "Voltix Nova 12 Smartphone 128 GB".into(),
+            names: Vec::new(),
             category: "mobile".into(),
             description: "A 6.4-inch OLED phone. Five years of security updates.".into(),
             price: Money::new(49900, "USD"),

@@ -394,6 +394,8 @@ const EXPLAINING: &[&[&str]] = &[
     lex::NO,
     lex::SIZE_WORDS,
     lex::COMPLAINT,
+    lex::COMPARE,
+    lex::PLEASE,
     UNITS,
 ];
 
@@ -476,7 +478,11 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     } else if has(lex::CHANGE_CART) {
         r.change = Some(cart_change(words, r.quantity));
         (Intent::ChangeCart, 0.85)
-    } else if (has(lex::ADD) && !wants_new_product(words)) || wants_a_quantity(words) {
+    } else if (has(lex::ADD) && !wants_new_product(words))
+        || wants_a_quantity(words)
+        || some_of_those(words, r)
+        || asks_politely_for_one(words, r)
+    {
         (Intent::AddToCart, 0.9)
     } else if has(lex::VIEW_CART) {
         (Intent::ViewCart, 0.9)
@@ -486,6 +492,9 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     {
         // "thanks, you're the best" is thanks, not a request for the best.
         if has(lex::GOODBYE) { (Intent::Goodbye, 0.9) } else { (Intent::Thanks, 0.9) }
+    } else if has(lex::COMPARE) {
+        // "the nova 12 vs the nova 12 pro": both products, shown to compare.
+        (Intent::ProductQuestion, 0.8)
     } else if about_a_product(words, r) {
         // All its words: "resistente al agua" is also a detail the lexicon knows.
         r.asks.push(Ask::Property(words.to_vec()));
@@ -612,6 +621,45 @@ fn wants_a_quantity(words: &[String]) -> bool {
         ["want", "quiero", "quero", "dame", "give"].contains(&pair[0].as_str())
             && (pair[1].chars().all(|c| c.is_ascii_digit()) || small_number_word(&pair[1]).is_some_and(|n| n > 1))
     })
+}
+
+/// "3 of the cables", "4 de esas copas", "2 desses": a number of something
+/// already seen, said as a request rather than asked about.
+fn some_of_those(words: &[String], r: &Reading) -> bool {
+    const DEFINITE_AFTER_OF: &[&str] =
+        &["the", "those", "these", "them", "esas", "esos", "estas", "estos", "los", "las", "ellos", "ellas"];
+    const CONTRACTED: &[&str] = &["desses", "dessas", "destes", "destas", "dos", "das", "deles", "delas"];
+    if r.questioned || r.quantity.is_none_or(|q| q < 2) {
+        return false;
+    }
+    words.windows(3).any(|w| {
+        let counted = w[0].chars().all(|c| c.is_ascii_digit()) || small_number_word(&w[0]).is_some_and(|n| n > 1);
+        counted
+            && ((matches!(w[1].as_str(), "of" | "de") && DEFINITE_AFTER_OF.contains(&w[2].as_str()))
+                || CONTRACTED.contains(&w[1].as_str()))
+    })
+}
+
+/// "the white one, please", "el mando en blanco, por favor", "o 38 por
+/// favor": a product already talked about, named with a definite article and
+/// asked for politely with no verb, is the customer taking it ("a dress,
+/// please" still looks for one).
+fn asks_politely_for_one(words: &[String], r: &Reading) -> bool {
+    const DEFINITE: &[&str] = &["the", "this", "that", "these", "those"];
+    const DEFINITE_ES_PT: &[&str] = &[
+        "el", "la", "los", "las", "este", "esta", "estos", "estas", "ese", "esa", "esos", "esas", "o", "a", "os", "as",
+        "esse", "essa", "esses", "essas",
+    ];
+    let opening =
+        words.iter().find(|w| !has_any(std::slice::from_ref(w), lex::GREETING) && !lex::YES.contains(&w.as_str()));
+    let definite = opening.is_some_and(|w| {
+        DEFINITE.contains(&w.as_str()) || (r.language != Language::En && DEFINITE_ES_PT.contains(&w.as_str()))
+    });
+    definite
+        && has_any(words, lex::PLEASE)
+        && !r.questioned
+        && !r.asks.iter().any(|a| matches!(a, Ask::Price | Ask::Stock))
+        && !has_any(words, lex::BROWSE)
 }
 
 /// A quantity from which an order is a bulk deal, for a person to price.
@@ -1035,6 +1083,59 @@ mod tests {
         let spanish = Context { language: Language::Es, ..Context::default() };
         let content = MessageContent::ButtonReply { id: "yes".into(), title: "Place order".into() };
         assert_eq!(understand(&persona(), &content, "Place order", &spanish).language, Language::Es);
+    }
+
+    #[test]
+    fn complaints_without_a_fault_word_in_three_languages() {
+        for text in [
+            "I'm so fed up, the checkout keeps failing",
+            "the box arrived open and the bottle leaked",
+            "estoy harta, la página no carga",
+            "la caja llegó abierta",
+            "tô de saco cheio desse site",
+            "o perfume chegou pela metade",
+        ] {
+            assert_eq!(read(text).intent, Intent::Complaint, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_state_of_a_purchase_is_an_order_status() {
+        for text in ["what's the status of my purchase?", "¿qué pasó con mi compra?", "qual o status da minha compra?"]
+        {
+            assert_eq!(read(text).intent, Intent::OrderStatus, "{text}");
+        }
+        // Paying for the purchase is still checkout.
+        assert_eq!(read("complete my purchase").intent, Intent::Checkout);
+    }
+
+    #[test]
+    fn taking_said_casually_or_politely_adds() {
+        for text in ["I'll go with the black one", "I'll grab the hoodie", "two of those", "dame 2 de esos"] {
+            assert_eq!(read(text).intent, Intent::AddToCart, "{text}");
+        }
+        let spanish = Context { language: Language::Es, shown: 3, ..Context::default() };
+        for text in ["the black one, please", "la chaqueta en negro, por favor", "o tênis branco, por favor"] {
+            assert_eq!(read_in(text, spanish).intent, Intent::AddToCart, "{text}");
+        }
+        // Without an article it is still a search; asked, a question.
+        assert_ne!(read("a dress, please").intent, Intent::AddToCart);
+        assert_ne!(read("the black one, please?").intent, Intent::AddToCart);
+        assert_ne!(read("two of the dresses are nice, which is cheaper?").intent, Intent::AddToCart);
+    }
+
+    #[test]
+    fn comparisons_and_casual_prices_are_product_questions() {
+        for text in [
+            "what's the difference between the orbit and the orbit pro?",
+            "compara el vestido corto con el largo",
+            "qual é a diferença entre os dois?",
+            "quanto tá o vestido?",
+            "¿a cuánto está la chaqueta?",
+        ] {
+            assert_eq!(read(text).intent, Intent::ProductQuestion, "{text}");
+        }
+        assert_eq!(read("quanto tá o vestido?").asks, vec![Ask::Price]);
     }
 
     #[test]

@@ -126,6 +126,20 @@ pub const COMPLAINT: &[&str] = &[
     "produto errado", "reclamacao", "pessimo", "pessima", "horrivel", "inaceitavel", "absurdo",
     "golpe", "chegou atrasado", "ninguem responde", "estragado", "estragada", "trincado",
     "trincada", "arranhado", "arranhada", "rasgado", "rasgada", "chateado", "chateada",
+    // Frustration said without naming a fault: the service itself is the trouble.
+    "driving me crazy", "drives me crazy", "nothing works", "fed up", "sick of", "sick and tired",
+    "annoying", "frustrat*", "waste of time", "what a mess",
+    "volviendo loco", "volviendo loca", "vuelve loco", "vuelve loca", "nada funciona", "harto",
+    "harta", "que fastidio", "frustra*", "perdida de tiempo", "un desastre", "que desastre",
+    "ficando louco", "ficando louca", "deixando louco", "deixando louca", "nada funciona",
+    "saco cheio", "que raiva", "irritante", "perda de tempo", "nao aguento mais", "um desastre",
+    // A parcel that came in a bad state.
+    "came open", "arrived open", "came opened", "half empty", "arrived empty", "came empty",
+    "leaked", "leaking", "spilled", "spilt",
+    "llego abierto", "llego abierta", "vino abierto", "vino abierta", "medio vacio", "medio vacia",
+    "llego vacio", "llego vacia", "derramado", "derramada", "se derramo",
+    "chegou aberto", "chegou aberta", "veio aberto", "veio aberta", "pela metade", "chegou vazio",
+    "chegou vazia", "vazou", "vazando", "derramou",
 ];
 
 /// Asking after an order already placed: where it is, when it arrives.
@@ -141,6 +155,12 @@ pub const ORDER_STATUS: &[&str] = &[
     "meu pedido", "cade meu", "cade minha", "cade o", "cade a", "cade o meu", "minha chave", "onde esta meu", "status do pedido", "rastreio",
     "rastreamento", "rastrear", "quando chega", "quando vai chegar", "ja foi enviado",
     "codigo de rastreio", "minha encomenda", "meu pacote",
+    // The state of a purchase, however it is called.
+    "status of my", "status of the order", "state of my", "what happened to my", "estado de mi",
+    "estado del pedido", "estado de la compra", "estado de mi compra", "situacion de mi",
+    "que paso con mi", "como va mi", "como anda mi", "status da minha", "status do meu",
+    "status da compra", "situacao do meu", "situacao da minha", "situacao do pedido",
+    "o que aconteceu com meu", "o que aconteceu com minha",
 ];
 
 /// Asking to pay for the cart and place the order.
@@ -198,6 +218,10 @@ pub const ADD: &[&str] = &[
     "vou querer", "quero esse", "quero essa", "quero este", "quero esta", "quero o", "quero a",
     "eu quero esse", "pode adicionar", "me ve", "vou comprar o", "vou comprar a", "compro o",
     "fico com",
+    // Taking, said casually.
+    "i ll grab", "ill grab", "i will grab", "let me grab", "i ll go with", "i ll go for",
+    "i will go with", "voy a llevar", "voy a querer", "me voy a llevar", "me quedo el",
+    "me quedo la", "vou pegar", "vou ficar com", "quero levar",
 ];
 
 /// Asking for a suggestion: what sells, what is best, a gift idea.
@@ -216,6 +240,22 @@ pub const RECOMMEND: &[&str] = &[
     "qual o melhor", "o melhor", "a melhor", "seu favorito", "ideia de presente",
     "ideias de presente",
 ];
+
+/// Comparing products: answered with their cards side by side, not a
+/// search for the words "difference" or "between".
+#[rustfmt::skip]
+pub const COMPARE: &[&str] = &[
+    "difference between", "differences between", "what s the difference", "whats the difference",
+    "compare", "comparison", "compared to", "versus", "vs",
+    "diferencia entre", "diferencias entre", "cual es la diferencia", "que diferencia", "comparar",
+    "compara", "comparacion", "comparado con",
+    "diferenca entre", "diferencas entre", "qual a diferenca", "qual e a diferenca", "que diferenca",
+    "comparado com", "comparacao",
+];
+
+/// Asking politely for something, with no verb: "the white one, please".
+#[rustfmt::skip]
+pub const PLEASE: &[&str] = &["please", "pls", "plz", "por favor", "porfa", "porfavor", "por fa"];
 
 /// Words that open a question about something not yet named: "o que", "a qué hora".
 pub const QUESTION_WORDS: &[&str] = &[
@@ -257,14 +297,16 @@ pub const QUESTION: &[&str] = &[
     "details", "tell me more", "more info", "more about", "specs", "specifications",
     "ingredients", "skin type", "how long", "shipping", "delivery", "platform", "what is it",
     "comes with", "come with", "include*", "works on", "run on", "runs on", "made from",
-    "cuanto cuesta", "cuanto cuestan", "cuanto vale", "cuanto sale", "cuanto es", "precio",
+    "cuanto cuesta", "cuanto cuestan", "cuanto vale", "cuanto sale", "cuanto es", "cuanto esta",
+    "a cuanto", "cuanto seria", "cuanto me sale", "precio",
     "precios", "cuesta", "cuestan", "hay stock", "disponible", "disponibles", "quedan",
     "que tallas", "talla", "tallas", "colores", "de que esta hecho", "de que material", "tela",
     "bateria", "garantia", "medidas", "tamano", "peso", "compatible con", "funciona con",
     "sirve para", "resistente al agua", "detalles", "mas info", "mas informacion",
     "cuentame mas", "ingredientes", "tipo de piel", "envio", "plataforma", "es de", "mide",
     "miden", "viene con", "viene", "incluye", "funciona en", "corre en",
-    "quanto custa", "quanto custam", "quanto e", "quanto sai", "preco", "precos", "valor",
+    "quanto custa", "quanto custam", "quanto e", "quanto sai", "quanto ta", "quanto esta",
+    "quanto fica", "quanto seria", "quanto que", "por quanto", "preco", "precos", "valor",
     "custa", "tem em estoque", "estoque", "disponivel", "disponiveis", "tem ainda", "tamanho",
     "tamanhos", "cor", "cores", "feito de", "tecido", "medidas", "compativel", "funciona com",
     "serve para", "a prova d agua", "detalhes", "mais informacoes", "mais info", "me fala mais",
@@ -275,7 +317,7 @@ pub const QUESTION: &[&str] = &[
 /// Looking for products ("do you have", "show me", "busco").
 #[rustfmt::skip]
 pub const BROWSE: &[&str] = &[
-    "do you have", "do you sell", "do you guys have", "have you got", "got any", "any",
+    "do you have", "do you sell", "do you carry", "do you stock", "do you guys have", "have you got", "got any", "any",
     "looking for", "look for", "i m looking", "im looking", "show me", "i need", "i want a",
     "i want an", "i want some", "i d like a", "i d like some", "i would like a", "search",
     "find", "what do you have", "what do you sell", "catalog", "catalogue", "products",
@@ -341,6 +383,7 @@ pub const FILLER: &[&str] = &[
     "hmm", "hm", "mmm", "umm", "um", "uh", "eh", "ah", "oh", "lol", "haha", "hahaha", "jaja",
     "jajaja", "kkk", "kkkk", "rs", "xd",
     "units", "unit", "pieces", "pairs", "make", "play", "playing", "friends", "kid", "recommended",
+    "tell", "between",
     // Spanish
     "el", "la", "los", "las", "lo", "un", "una", "unos", "unas", "de", "del", "al", "y", "e",
     "o", "u", "en", "con", "para", "por", "mi", "mis", "tu", "tus", "su", "sus", "que", "es",
@@ -356,7 +399,7 @@ pub const FILLER: &[&str] = &[
     "esposa", "esposo", "marido", "novia", "novio", "mama", "madre", "papa", "padre", "hija",
     "amiga", "amigo", "amigas", "amigos", "hermana", "hermano", "pareja", "calidad", "uno",
     "unito", "unidades", "unidad", "piezas", "hijo", "hijos", "hacer", "jugar", "recomendado",
-    "recomendada", "indicado", "indicada",
+    "recomendada", "indicado", "indicada", "entre", "dime",
     // Portuguese
     "os", "as", "um", "uma", "uns", "umas", "da", "do", "das", "dos", "na", "no", "nas", "num",
     "numa", "ou", "em", "com", "pra", "pro", "pela", "pelo", "meu", "minha", "meus", "minhas",
@@ -454,8 +497,10 @@ pub const ASPECTS: &[(&[&str], &[&str])] = &[
 #[rustfmt::skip]
 pub const PRICE_QUESTION: &[&str] = &[
     "how much", "price", "prices", "cost", "costs", "cuanto cuesta", "cuanto cuestan",
-    "cuanto vale", "cuanto sale", "cuanto es", "precio", "precios", "cuesta", "cuestan",
-    "quanto custa", "quanto custam", "quanto e", "quanto sai", "preco", "precos", "valor", "custa",
+    "cuanto vale", "cuanto sale", "cuanto es", "cuanto esta", "a cuanto", "cuanto seria",
+    "cuanto me sale", "precio", "precios", "cuesta", "cuestan",
+    "quanto custa", "quanto custam", "quanto e", "quanto sai", "quanto ta", "quanto esta",
+    "quanto fica", "quanto seria", "quanto que", "por quanto", "preco", "precos", "valor", "custa",
 ];
 
 /// Stock questions.

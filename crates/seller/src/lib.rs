@@ -25,6 +25,7 @@
 //! | `store.chat.message.new` | reads it ([`brain`], or the model when one is configured), emits `store.chat.intent.detected`, then answers, searches (`store.product.query` / `.recommend`), fills the cart (`store.cart.item.added`), checks out (`store.order.create`) or escalates (`store.sales.escalate`) |
 //! | `store.product.query.result`, `store.product.recommend.result` | shows the products asked for, if the request is still awaited |
 //! | `store.order.created` / `.rejected` | tells the customer the order number, or why not and what else it can do |
+//! | `store.sales.escalation.waiting` | tells a customer waiting for a person their place in the queue (at most every 3 minutes) |
 //! | `store.sales.escalation.accepted` / `.released` | goes silent in the conversation / takes it back |
 //!
 //! The conversation (language, transcript, cart, what was shown, requests in
@@ -54,8 +55,8 @@ pub use seller::{Brand, Out, Seller, Standard};
 pub use state::{Conversation, ProductInfo};
 
 use agent_store_events::{
-    ChatMessageNew, EscalationAccepted, EscalationReleased, OrderCreated, OrderRejected, ProductQueryResult,
-    ProductRecommendResult, ext, types,
+    ChatMessageNew, EscalationAccepted, EscalationReleased, EscalationWaiting, OrderCreated, OrderRejected,
+    ProductQueryResult, ProductRecommendResult, ext, types,
 };
 use agent_store_sdk::{Error, Event, Incoming, Result};
 use chrono::{DateTime, Utc};
@@ -117,6 +118,11 @@ pub async fn handle(persona_toml: &str, brand: &dyn Brand, event: Incoming) -> R
             let accepted: EscalationAccepted = event.data()?;
             let id = accepted.conversation.to_string();
             with_conversation(&store, &id, true, |c| seller.on_accepted(c, &accepted))?
+        }
+        types::SALES_ESCALATION_WAITING => {
+            let waiting: EscalationWaiting = event.data()?;
+            let id = waiting.conversation.to_string();
+            with_conversation(&store, &id, false, |c| seller.on_waiting(c, &waiting))?
         }
         types::SALES_ESCALATION_RELEASED => {
             let released: EscalationReleased = event.data()?;

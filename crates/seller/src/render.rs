@@ -175,6 +175,11 @@ impl<'a> Voice<'a> {
         if !highlights.is_empty() {
             description = format!("{description}\n{highlights}");
         }
+        // The card's price is the product's; a variant that costs more or
+        // less is priced on the card too, before the customer chooses it.
+        if let Some(prices) = self.variant_prices(product) {
+            description = format!("{description}\n{prices}");
+        }
         let card = OutboundMessage::ProductCard {
             product: ProductSummary {
                 id: product.id.clone(),
@@ -224,6 +229,18 @@ impl<'a> Voice<'a> {
         }
     }
 
+    /// "Storage: 512 GB USD 1,099.00 · 1 TB USD 1,299.00": every variant's
+    /// price now, when some variant has a price of its own.
+    pub fn variant_prices(&self, product: &ProductInfo) -> Option<String> {
+        let variants = product.variants.as_ref().filter(|_| product.has_variant_prices())?;
+        let prices: Vec<String> = variants
+            .options
+            .iter()
+            .map(|o| format!("{} {}", o.value, product.effective_price_of(Some(&o.value))))
+            .collect();
+        Some(format!("{}: {}", self.attribute(&variants.kind), prices.join(" · ")))
+    }
+
     /// Which size, colour or shade: buttons for up to three in stock, a list
     /// for more (ten at most, the rest named in the text).
     pub fn variant_choice(&self, product: &ProductInfo, asked: Option<&str>) -> OutboundMessage {
@@ -232,7 +249,15 @@ impl<'a> Voice<'a> {
         };
         let kind = crate::variants::kind_name(&variants.kind, self.language);
         let open: Vec<_> = variants.options.iter().filter(|o| o.stock > 0).collect();
-        let names = open.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ");
+        // Where the variants' prices differ, each is named with its own.
+        let names = open
+            .iter()
+            .map(|o| match product.has_variant_prices() {
+                true => format!("{} ({})", o.value, product.effective_price_of(Some(&o.value))),
+                false => o.value.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut text = self.say("variant_ask", &[("kind", &kind), ("product", &product.name), ("options", &names)]);
         if let Some(asked) = asked {
             text = format!("{} {text}", self.say("variant_unknown", &[("kind", &kind), ("asked", asked)]));
@@ -402,6 +427,7 @@ mod tests {
         ProductInfo {
             id: id.into(),
             name: name.into(),
+            names: Vec::new(),
             category: "shoes".into(),
             description: "A fine thing.".into(),
             price: Money::new(price, "USD"),

@@ -98,6 +98,9 @@ pub struct ProductInfo {
     pub id: ProductId,
     /// The name customers see.
     pub name: String,
+    /// Its names in Spanish and Portuguese, which customers may call it by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
     /// The catalog category id (`shoes`).
     pub category: String,
     /// The catalog's description, cut to 300 characters.
@@ -136,6 +139,23 @@ impl ProductInfo {
     pub fn effective_price(&self) -> &Money {
         self.sale_price.as_ref().unwrap_or(&self.price)
     }
+
+    /// What one unit of `variant` costs now: its own price when the catalog
+    /// gives it one (a larger storage), else the product's.
+    pub fn effective_price_of(&self, variant: Option<&str>) -> &Money {
+        agent_store_events::variant_price(self.variants.as_ref(), variant).unwrap_or_else(|| self.effective_price())
+    }
+
+    /// The words of its names, English first: what "the linen dress", "el
+    /// vestido de lino" or "o vestido de linho" are matched against.
+    pub fn name_words(&self) -> Vec<String> {
+        std::iter::once(&self.name).chain(&self.names).flat_map(|n| agent_store_text::tokens(n)).collect()
+    }
+
+    /// Whether some variant costs something else than the product.
+    pub fn has_variant_prices(&self) -> bool {
+        self.variants.as_ref().is_some_and(|v| v.options.iter().any(|o| o.price.is_some()))
+    }
 }
 
 impl From<&Product> for ProductInfo {
@@ -143,6 +163,7 @@ impl From<&Product> for ProductInfo {
         Self {
             id: product.id.clone(),
             name: product.name.clone(),
+            names: product.names.values().take(2).cloned().collect(),
             category: product.category.clone(),
             description: truncate(&product.description, 300),
             price: product.price.clone(),

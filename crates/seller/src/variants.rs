@@ -130,7 +130,10 @@ mod tests {
     fn variants(kind: &str, values: &[&str]) -> Variants {
         Variants {
             kind: kind.into(),
-            options: values.iter().map(|v| VariantOption { value: (*v).into(), stock: 1 }).collect(),
+            options: values
+                .iter()
+                .map(|v| VariantOption { value: (*v).into(), stock: 1, ..VariantOption::default() })
+                .collect(),
         }
     }
 

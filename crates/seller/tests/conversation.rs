@@ -5,8 +5,9 @@
 
 use agent_store_events::{
     BrandId, ChatMessageNew, ChatResponse, CustomerRef, EscalationAccepted, EscalationReason, EscalationReleased,
-    Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus, OutboundMessage,
-    ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason, Resolution,
+    EscalationWaiting, Intent, MessageContent, Money, Order, OrderCreated, OrderLine, OrderRejected, OrderStatus,
+    OutboundMessage, ProductId, ProductQueryResult, ProductRecommendResult, Recommendation, RejectionReason,
+    Resolution,
 };
 use agent_store_seller::{Brand, Conversation, Model, ModelError, NoModel, Out, Persona, Seller, Standard};
 use chrono::{DateTime, Duration, Utc};
@@ -475,12 +476,29 @@ fn frustration_escalates_then_silence_until_released() {
     assert!(escalation.summary.contains("Ana") && escalation.summary.contains("frustrated"), "{}", escalation.summary);
     assert!(said(&outs).contains("colleague"), "the customer is told: {}", said(&outs));
 
-    // Waiting for the person: the first message is acknowledged, the next
-    // one within minutes is not.
+    // Waiting for the person: the message itself gets no answer from the
+    // seller; the sales assistant's word of the queue does, the first time,
+    // with the place in it. The next one within minutes is not answered.
     let outs = chat.say("are you there?");
-    assert!(said(&outs).contains("passed that on"), "{}", said(&outs));
-    let outs = chat.say("hello??");
-    assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "acknowledged once: {outs:?}");
+    assert!(outs.iter().all(|o| matches!(o, Out::Intent(_))), "the assistant answers: {outs:?}");
+    let waiting = |message_id: &str, position: u32| EscalationWaiting {
+        escalation_id: escalation.escalation_id.clone(),
+        conversation: "cv-home-1".into(),
+        brand: "home".into(),
+        message_id: message_id.into(),
+        position,
+        queued: 3,
+        queued_at: now(),
+    };
+    let outs = chat.with(|s, c| s.on_waiting(c, &waiting("m-1", 2)));
+    assert!(said(&outs).contains("passed that on") && said(&outs).contains("You're 2nd in line"), "{}", said(&outs));
+    chat.say("hello??");
+    assert!(chat.with(|s, c| s.on_waiting(c, &waiting("m-2", 1))).is_empty(), "acknowledged once");
+    let other = EscalationWaiting { escalation_id: "esc-other".into(), ..waiting("m-3", 1) };
+    chat.now += Duration::minutes(4);
+    assert!(chat.with(|s, c| s.on_waiting(c, &other)).is_empty(), "not this conversation's escalation");
+    let outs = chat.with(|s, c| s.on_waiting(c, &waiting("m-3", 1)));
+    assert!(said(&outs).contains("You're next in line"), "minutes later, told again: {}", said(&outs));
 
     // A human has it: the customer is told who, then the seller listens but says nothing.
     let accepted = EscalationAccepted {
@@ -823,6 +841,8 @@ fn what_and_which_questions_are_not_questions_about_a_product() {
 /// a change that names the size takes that line, never the first one.
 #[test]
 fn a_product_in_two_sizes_is_changed_by_the_size_named_in_three_languages() {
+    // Named in the customer's language: "el vestido de lino" is the catalog's
+    // Spanish name of the Linen Wrap Midi Dress.
     for (hello, add_m, add_l, remove, which, remove_l, removed) in [
         (
             "Hi! do you have linen dresses?",
@@ -837,18 +857,18 @@ fn a_product_in_two_sizes_is_changed_by_the_size_named_in_three_languages() {
             "hola, ¿tienen vestidos de lino?",
             "añádelo, talla M",
             "añádelo, talla L",
-            "quita el Linen Wrap Midi Dress",
+            "quita el vestido de lino",
             "¿Cuál quieres decir?",
-            "quita el Linen Wrap Midi Dress talla L",
+            "quita el vestido de lino talla L",
             "(L)",
         ),
         (
             "olá, vocês têm vestidos de linho?",
             "adiciona, tamanho M",
             "adiciona, tamanho L",
-            "por favor, tira do meu carrinho o Linen Wrap Midi Dress",
+            "por favor, tira do meu carrinho o vestido de linho",
             "Qual deles você quer dizer?",
-            "por favor, tira do meu carrinho o Linen Wrap Midi Dress tamanho L",
+            "por favor, tira do meu carrinho o vestido de linho tamanho L",
             "(L)",
         ),
     ] {
@@ -901,5 +921,61 @@ fn a_budget_said_with_a_need_bounds_the_advice() {
             let (price, _) = chat.catalog.effective_price(product, chat.now);
             assert!(price.amount_minor <= max, "{message}: {id} at {} offered", price.amount_minor);
         }
+    }
+}
+
+#[test]
+fn a_variant_with_its_own_price_is_priced_at_it_from_the_card_to_the_order_in_three_languages() {
+    for (text, pick, tb, label) in [
+        (
+            "do you have the airbook laptop?",
+            "the 1 TB one",
+            "1 TB (USD 1034.10)",
+            "Voltix Airbook 14 Laptop (storage 1 TB)",
+        ),
+        (
+            "¿tienen el portátil airbook?",
+            "el de 1 TB",
+            "1 TB (USD 1034.10)",
+            "Voltix Airbook 14 Laptop (almacenamiento 1 TB)",
+        ),
+        (
+            "vocês têm o notebook airbook?",
+            "o de 1 TB",
+            "1 TB (USD 1034.10)",
+            "Voltix Airbook 14 Laptop (armazenamento 1 TB)",
+        ),
+    ] {
+        let mut chat = Chat::new("tech");
+        // One product found: its card, which prices each storage (a 10 %
+        // promotion runs on the laptop, and on its 1 TB too).
+        let outs = chat.say(text);
+        let card = outs
+            .iter()
+            .filter_map(|o| if let Out::Respond(r) = o { Some(r) } else { None })
+            .flat_map(|r| &r.messages)
+            .find_map(|m| {
+                if let OutboundMessage::ProductCard { product, .. } = m { product.description.clone() } else { None }
+            })
+            .unwrap_or_else(|| panic!("{text}: a card: {outs:?}"));
+        assert!(card.contains("512 GB USD 899.10 · 1 TB USD 1034.10"), "{text}: {card}");
+        // Which one: each with its price.
+        let outs = chat.tap("add:tec-013", "Add");
+        assert!(said(&outs).contains(tb), "{text}: {}", said(&outs));
+        let outs = chat.say(pick);
+        let added = outs.iter().find_map(|o| if let Out::CartAdded(a) = o { Some(a) } else { None });
+        let added = added.unwrap_or_else(|| panic!("{text}: added: {}", said(&outs)));
+        assert_eq!(added.item.variant.as_deref(), Some("1 TB"));
+        assert_eq!(added.item.unit_price, Money::new(103410, "USD"));
+        assert_eq!(added.cart.subtotal, Money::new(103410, "USD"));
+        assert!(said(&outs).contains(label), "{text}: {}", said(&outs));
+        let outs = chat.say("checkout");
+        assert!(said(&outs).contains("USD 1034.10"), "{text}: {}", said(&outs));
+        let outs = chat.tap("yes", "Place order");
+        let Some(Out::OrderCreate(order)) = outs.iter().find(|o| matches!(o, Out::OrderCreate(_))) else {
+            panic!("{text}: {outs:?}")
+        };
+        assert_eq!(order.expected_total, Some(Money::new(103410, "USD")));
+        assert_eq!(order.lines[0].variant.as_deref(), Some("1 TB"));
     }
 }

@@ -306,6 +306,7 @@ subscribe = [{ type = "store.order.create" }]
             types,
             [
                 "\"store.chat.message.new\"",
+                "\"store.sales.escalation.waiting\"",
                 "\"store.sales.escalation.accepted\"",
                 "\"store.sales.escalation.released\""
             ]

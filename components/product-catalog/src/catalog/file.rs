@@ -22,6 +22,10 @@ pub struct CatalogFile {
 pub struct CatalogProduct {
     pub id: String,
     pub name: String,
+    /// The name in Spanish and Portuguese (`es`, `pt`): customers name a
+    /// product in their language, so these are searched like the name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
     pub description: String,
     pub category: String,
     #[serde(default)]

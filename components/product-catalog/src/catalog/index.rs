@@ -91,8 +91,12 @@ impl ProductIndex {
     pub(super) fn new(p: &CatalogProduct) -> Self {
         let keyword_text = p.keywords.iter().chain(&p.tags).map(String::as_str).collect::<Vec<_>>().join(" ");
         let attribute_text = p.attributes.values().map(String::as_str).collect::<Vec<_>>().join(" ");
+        // "vestido de lino" names the Linen Wrap Midi Dress as well as its
+        // English name does.
+        let name_text =
+            std::iter::once(&p.name).chain(p.names.values()).map(String::as_str).collect::<Vec<_>>().join(" ");
         let fields = [
-            (WEIGHT_NAME, p.name.as_str()),
+            (WEIGHT_NAME, name_text.as_str()),
             (WEIGHT_KEYWORDS, keyword_text.as_str()),
             (WEIGHT_CATEGORY, p.category.as_str()),
             (WEIGHT_ATTRIBUTES, attribute_text.as_str()),

@@ -160,6 +160,9 @@ mod tests {
         for brand in c.brands() {
             for p in c.products(brand) {
                 assert_eq!(first(&c, brand, &p.name), p.id, "name of {}", p.id);
+                for (language, name) in &p.names {
+                    assert_eq!(first(&c, brand, name), p.id, "{language} name of {}", p.id);
+                }
                 for kw in &p.keywords {
                     let mut q = text(brand, kw);
                     q.limit = Some(MAX_LIMIT);

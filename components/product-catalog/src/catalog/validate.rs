@@ -158,6 +158,23 @@ fn validate_product(
     if p.name.trim().is_empty() {
         return Err(product_error(brand, &p.id, "empty name"));
     }
+    // The store speaks English (the `name`), Spanish and Portuguese.
+    for (language, name) in &p.names {
+        if !LOCALIZED.contains(&language.as_str()) {
+            return Err(product_error(
+                brand,
+                &p.id,
+                &format!("a name in {language:?}: names are given in {}", LOCALIZED.join(" and ")),
+            ));
+        }
+        if name.trim().is_empty() || name.chars().count() > MAX_NAME {
+            return Err(product_error(
+                brand,
+                &p.id,
+                &format!("its {language} name must be 1 to {MAX_NAME} characters"),
+            ));
+        }
+    }
     if p.category.trim().is_empty() {
         return Err(product_error(brand, &p.id, "empty category"));
     }
@@ -185,13 +202,21 @@ fn validate_product(
     Ok(())
 }
 
+/// The languages a product's `names` may be in; `name` is the English one.
+const LOCALIZED: &[&str] = &["es", "pt"];
+
+/// Longest localized name: a WhatsApp list row title is 24 characters and a
+/// card's name is cut anyway; this only stops a description pasted in.
+const MAX_NAME: usize = 120;
+
 /// The most options a product may have: a list of them fits one WhatsApp
 /// list message three times over, and sizes or shades rarely go beyond.
 const MAX_VARIANTS: usize = 30;
 
 /// Variants: a kind, 1 to [`MAX_VARIANTS`] distinct options of 1 to 40
 /// characters (no `#`, which separates them in stock keys), whose stocks add
-/// up to the product's, so the product's own figures stay right.
+/// up to the product's, so the product's own figures stay right; an option's
+/// own price, if any, above zero in the product's currency.
 fn validate_variants(brand: &str, p: &CatalogProduct, variants: &Variants) -> Result<(), CatalogError> {
     if variants.kind.trim().is_empty() {
         return Err(product_error(brand, &p.id, "variants without a kind"));
@@ -207,6 +232,24 @@ fn validate_variants(brand: &str, p: &CatalogProduct, variants: &Variants) -> Re
         }
         if !seen.insert(value.to_lowercase()) {
             return Err(product_error(brand, &p.id, &format!("variant option {value} twice")));
+        }
+        // Its own price is a list price in the product's currency; what it
+        // costs on sale is the catalog's to work out, never the file's.
+        if let Some(price) = &option.price
+            && (price.amount_minor <= 0 || price.currency != p.price.currency)
+        {
+            return Err(product_error(
+                brand,
+                &p.id,
+                &format!("variant option {value} costs {price}: a price above zero in {} is needed", p.price.currency),
+            ));
+        }
+        if option.sale_price.is_some() {
+            return Err(product_error(
+                brand,
+                &p.id,
+                &format!("variant option {value} has a sale_price: promotions set it, give only its price"),
+            ));
         }
     }
     let total: u64 = variants.options.iter().map(|o| u64::from(o.stock)).sum();
@@ -319,6 +362,39 @@ mod tests {
         ] {
             let err = load(&mini(&sized(bad), "")).unwrap_err();
             assert!(matches!(err, CatalogError::InvalidProduct { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_variant_price_must_be_above_zero_in_the_catalog_currency() {
+        let sized =
+            |options: &str| product("m-1", &format!(r#","variants":{{"kind":"storage","options":[{options}]}}"#));
+        let good = r#"{"value":"64 GB","stock":1},{"value":"128 GB","stock":0,"price":{"amount_minor":1510,"currency":"USD"}}"#;
+        let c = load(&mini(&sized(good), "")).unwrap();
+        let options = &c.get("m-1").unwrap().variants.as_ref().unwrap().options;
+        assert_eq!((options[0].price.as_ref(), options[1].price.as_ref().map(|p| p.amount_minor)), (None, Some(1510)));
+        for bad in [
+            r#"{"value":"64 GB","stock":1,"price":{"amount_minor":0,"currency":"USD"}}"#,
+            r#"{"value":"64 GB","stock":1,"price":{"amount_minor":1510,"currency":"EUR"}}"#,
+            r#"{"value":"64 GB","stock":1,"price":{"amount_minor":1510,"currency":"USD"},"sale_price":{"amount_minor":1000,"currency":"USD"}}"#,
+        ] {
+            let err = load(&mini(&sized(bad), "")).unwrap_err();
+            assert!(matches!(err, CatalogError::InvalidProduct { .. }), "{bad}: {err}");
+            assert!(err.to_string().contains("64 GB"), "{err}");
+        }
+    }
+
+    #[test]
+    fn localized_names_are_spanish_or_portuguese_and_not_empty() {
+        let named = |names: &str| product("m-1", &format!(r#","names":{{{names}}}"#));
+        let c = load(&mini(&named(r#""es":"Cosa","pt":"Coisa""#), "")).unwrap();
+        assert_eq!(c.get("m-1").unwrap().names["pt"], "Coisa");
+        for (bad, says) in [(r#""fr":"Chose""#, "\"fr\""), (r#""es":" ""#, "es name")] {
+            let err = load(&mini(&named(bad), "")).unwrap_err();
+            assert!(
+                matches!(err, CatalogError::InvalidProduct { .. }) && err.to_string().contains(says),
+                "{bad}: {err}"
+            );
         }
     }
 

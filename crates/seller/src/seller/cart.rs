@@ -65,7 +65,7 @@ impl Seller<'_> {
             product_id: product.id.clone(),
             name: product.name.clone(),
             quantity,
-            unit_price: product.effective_price().clone(),
+            unit_price: product.effective_price_of(variant.as_deref()).clone(),
             variant,
         };
         let cart = c.cart_mut(&product.price.currency);

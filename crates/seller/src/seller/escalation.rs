@@ -1,7 +1,7 @@
 //! Handing the conversation to a person, and taking it back.
 
 use agent_store_events::{
-    ConversationId, EscalationAccepted, EscalationReason, EscalationReleased, SalesEscalate, Speaker,
+    ConversationId, EscalationAccepted, EscalationReason, EscalationReleased, EscalationWaiting, SalesEscalate, Speaker,
 };
 
 use agent_store_text::Language;
@@ -28,6 +28,25 @@ fn first_name(seller_id: &str, language: Language) -> String {
         .to_owned(),
     }
 }
+/// A place in the queue as the customer's language says it in
+/// `place_nth`: "2nd" in English, the bare number in Spanish and Portuguese
+/// ("el puesto 2", "a posição 2").
+fn position_in(n: u32, language: Language) -> String {
+    match language {
+        Language::En => {
+            let suffix = match (n % 10, n % 100) {
+                (_, 11..=13) => "th",
+                (1, _) => "st",
+                (2, _) => "nd",
+                (3, _) => "rd",
+                _ => "th",
+            };
+            format!("{n}{suffix}")
+        }
+        Language::Es | Language::Pt => n.to_string(),
+    }
+}
+
 use super::{Out, Reply, Seller};
 use crate::brain::Tap;
 use crate::state::{Conversation, EscalationNote, OrderNote};
@@ -91,17 +110,27 @@ impl Seller<'_> {
         summary
     }
 
-    /// While a person is coming: whether to tell the customer their message
-    /// is passed on (the first message after the hand-over, then at most
-    /// one every [`WAITING_NOTICE_EVERY`]). Silence once the person is there.
-    pub(super) fn acknowledge_waiting(&self, c: &mut Conversation, reply: &mut Reply) -> bool {
-        let Some(note) = c.escalation.as_mut() else { return false };
+    /// While a person is coming, the sales assistant says where the customer
+    /// stands in the queue each time they write: the customer is told, for
+    /// the first such message and then at most once every
+    /// [`WAITING_NOTICE_EVERY`]. Silence once the person is there, and for an
+    /// escalation this conversation no longer waits on.
+    pub fn on_waiting(&mut self, c: &mut Conversation, waiting: &EscalationWaiting) -> Vec<Out> {
+        let Some(note) = c.escalation.as_mut().filter(|note| note.id == waiting.escalation_id) else {
+            return Vec::new();
+        };
         if note.human.is_some() || note.acknowledged_at.is_some_and(|at| self.now - at < WAITING_NOTICE_EVERY) {
-            return false;
+            return Vec::new();
         }
         note.acknowledged_at = Some(self.now);
-        reply.text(self.voice(c.language).say("waiting", &[]));
-        true
+        let voice = self.voice(c.language);
+        let place = match waiting.position {
+            0 | 1 => voice.say("place_next", &[]),
+            n => voice.say("place_nth", &[("position", &position_in(n, c.language))]),
+        };
+        let mut reply = Reply::new();
+        reply.text(voice.say("waiting", &[("place", &place)]));
+        self.finish(c, &waiting.conversation, Some(&waiting.message_id), reply)
     }
 
     /// A person took the conversation over: the customer is told who, then

@@ -346,10 +346,17 @@ impl Persona {
 /// most of its words said, then the fewest left unsaid ("the nova 12" is the
 /// Nova 12, not the Nova 12 Pro); `None` on a tie or when none is named.
 fn named<'p>(products: &'p [ProductInfo], said: &[String]) -> Option<&'p ProductInfo> {
+    // By the name in whichever language fits the words best.
     let fit = |p: &ProductInfo| {
-        let name = agent_store_text::tokens(&p.name);
-        let shared = name.iter().filter(|w| said.contains(w)).count();
-        (shared, std::cmp::Reverse(name.len() - shared))
+        std::iter::once(&p.name)
+            .chain(&p.names)
+            .map(|name| {
+                let name = agent_store_text::tokens(name);
+                let shared = name.iter().filter(|w| said.contains(w)).count();
+                (shared, std::cmp::Reverse(name.len() - shared))
+            })
+            .max()
+            .unwrap_or((0, std::cmp::Reverse(0)))
     };
     let mut ranked: Vec<_> = products.iter().map(|p| (fit(p), p)).filter(|((shared, _), _)| *shared > 0).collect();
     ranked.sort_by_key(|(fit, _)| std::cmp::Reverse(*fit));

@@ -52,13 +52,10 @@ impl Seller<'_> {
             entities: reading.entities(),
             engine: Some(engine.into()),
         }));
-        // A person has the conversation: listen, say nothing. While one is
-        // coming, say that the message is passed on: the first time and then
-        // at most once every few minutes.
+        // A person has the conversation, or is coming: listen, say nothing
+        // here. While one is coming the sales assistant, which holds the
+        // queue, answers with the customer's place in it (`on_waiting`).
         if c.is_escalated() {
-            if self.acknowledge_waiting(c, &mut reply) {
-                return self.finish(c, &conversation, Some(&message.message_id), reply);
-            }
             return reply.events;
         }
         if let Some(reason) = self.escalation_reason(c, &reading) {
@@ -386,7 +383,7 @@ impl Seller<'_> {
                 if let Some(category) = self.persona.category(&p.category) {
                     loose.extend(category.words.iter().flat_map(|w| tokens(w)));
                 }
-                (p.id.clone(), tokens(&p.name), loose)
+                (p.id.clone(), p.name_words(), loose)
             })
             .collect();
         // Cart lines the catalog's answer no longer covers still have names.
