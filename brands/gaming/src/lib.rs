@@ -50,6 +50,7 @@ mod tests {
         let mut product = ProductInfo {
             id: "gam-001".into(),
             name: "Starfall Odyssey".into(),
+            names: vec![],
             category: "games".into(),
             description: String::new(),
             price: agent_store_sdk::events::Money::new(5999, "USD"),

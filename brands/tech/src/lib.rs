@@ -44,6 +44,7 @@ mod tests {
         let mut product = ProductInfo {
             id: "tec-001".into(),
             name: "Headphones".into(),
+            names: vec![],
             category: "audio".into(),
             description: String::new(),
             price: agent_store_sdk::events::Money::new(19900, "USD"),
