@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use agent_store_runtime::{CallError, DeliveryError};
-use cloudevents::AttributesReader;
 use agent_store_testing::{Harness, data, event};
 use anyhow::Result;
+use cloudevents::AttributesReader;
 use serde_json::json;
 
 fn probe() -> agent_store_testing::HarnessBuilder {

@@ -403,10 +403,10 @@ pub fn to_fields(event: &Event) -> Result<Fields, DecodeError> {
     }
     fields.data = match event.data() {
         None => None,
-        Some(Data::Json(value)) => Some(serde_json::to_vec(value).map_err(|e| DecodeError::Encode {
-            what: format!("event {}", event.id()),
-            reason: e.to_string(),
-        })?),
+        Some(Data::Json(value)) => Some(
+            serde_json::to_vec(value)
+                .map_err(|e| DecodeError::Encode { what: format!("event {}", event.id()), reason: e.to_string() })?,
+        ),
         Some(Data::Binary(bytes)) => Some(bytes.clone()),
         Some(Data::String(text)) => Some(text.as_bytes().to_vec()),
     };
@@ -618,9 +618,15 @@ mod tests {
         let cases: [(&str, Fields); 6] = [
             ("`id` is empty", Fields { id: String::new(), ..good.clone() }),
             ("time", Fields { time: Some("yesterday".into()), ..good.clone() }),
-            ("not a CloudEvents attribute name", Fields { extensions: vec![("Brand".into(), "x".into())], ..good.clone() }),
+            (
+                "not a CloudEvents attribute name",
+                Fields { extensions: vec![("Brand".into(), "x".into())], ..good.clone() },
+            ),
             ("not valid JSON", Fields { data: Some(b"{not json".to_vec()), ..good.clone() }),
-            ("CloudEvents format", Fields { datacontenttype: Some("application/cloudevents+json".into()), ..good.clone() }),
+            (
+                "CloudEvents format",
+                Fields { datacontenttype: Some("application/cloudevents+json".into()), ..good.clone() },
+            ),
             ("what an HTTP header cannot carry", Fields { subject: Some("line\nbreak".into()), ..good.clone() }),
         ];
         for (reason, fields) in cases {

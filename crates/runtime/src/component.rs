@@ -191,7 +191,11 @@ impl ComponentPre {
 
     /// A call in a fresh store, one turn of the component's concurrency,
     /// with what the guest printed and the memory it took.
-    async fn measured<T, F>(&self, ctx: &CallContext, run: impl FnOnce(Store<InvocationState>, Flags) -> F) -> CallOutcome<T>
+    async fn measured<T, F>(
+        &self,
+        ctx: &CallContext,
+        run: impl FnOnce(Store<InvocationState>, Flags) -> F,
+    ) -> CallOutcome<T>
     where
         F: Future<Output = Result<T, CallError>>,
     {

@@ -65,6 +65,18 @@ pub struct Delivery {
     pub memory: u64,
 }
 
+impl Delivery {
+    /// An event that could not be put to the component at all.
+    fn unsent(error: binding::DecodeError) -> Self {
+        Self {
+            result: Err(DeliveryError::Encode(error.to_string())),
+            output: String::new(),
+            elapsed: Duration::ZERO,
+            memory: 0,
+        }
+    }
+}
+
 /// The error text of a failed reply: `{"error": "..."}` from the SDK, or the
 /// body as it is.
 fn reason(body: &[u8]) -> String {
@@ -100,14 +112,7 @@ impl ComponentPre {
                 *request.headers_mut() = headers;
                 request
             }
-            Err(e) => {
-                return Delivery {
-                    result: Err(DeliveryError::Encode(e.to_string())),
-                    output: String::new(),
-                    elapsed: Duration::ZERO,
-                    memory: 0,
-                };
-            }
+            Err(e) => return Delivery::unsent(e),
         };
         let outcome = self.call(request, ctx).await;
         let result = match outcome.result {
@@ -142,14 +147,7 @@ impl ComponentPre {
                 extensions: fields.extensions,
                 data: fields.data,
             },
-            Err(e) => {
-                return Delivery {
-                    result: Err(DeliveryError::Encode(e.to_string())),
-                    output: String::new(),
-                    elapsed: Duration::ZERO,
-                    memory: 0,
-                };
-            }
+            Err(e) => return Delivery::unsent(e),
         };
         let Some(outcome) = self.call_direct(&record, ctx).await else {
             return self.deliver_over_http(event, ctx).await;
