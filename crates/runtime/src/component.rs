@@ -220,30 +220,28 @@ impl ComponentPre {
         self.measured(ctx, |store, flags| self.call_inner(request, store, flags)).await
     }
 
-    /// Runs one event through the component's direct `handler` export; `None`
-    /// when it has none.
+    /// Runs one event through the component's direct `handler` export,
+    /// found at `indices`.
     pub(crate) async fn call_direct(
         &self,
+        indices: &FastPathIndices,
         event: &fast_path::Event,
         ctx: &CallContext,
-    ) -> Option<CallOutcome<Result<Vec<fast_path::Event>, fast_path::Error>>> {
-        let indices = self.direct.as_ref()?;
-        let outcome = self
-            .measured(ctx, |mut store, flags| async move {
-                // In this task, as `call` runs the guest, for the same reason.
-                let run = async {
-                    let instance = self.pre.instance_pre().instantiate_async(&mut store).await?;
-                    let handler = indices.load(&mut store, &instance)?;
-                    handler.agent_store_platform_handler().call_handle(&mut store, event).await
-                };
-                match tokio::time::timeout(self.sandbox.timeout + EPOCH_TICK * 10, run).await {
-                    Ok(Ok(answer)) => Ok(answer),
-                    Ok(Err(e)) => Err(flags.classify(&self.sandbox, format!("{e:?}"))),
-                    Err(_) => Err(CallError::TimedOut(self.sandbox.timeout)),
-                }
-            })
-            .await;
-        Some(outcome)
+    ) -> CallOutcome<Result<Vec<fast_path::Event>, fast_path::Error>> {
+        self.measured(ctx, |mut store, flags| async move {
+            // In this task, as `call` runs the guest, for the same reason.
+            let run = async {
+                let instance = self.pre.instance_pre().instantiate_async(&mut store).await?;
+                let handler = indices.load(&mut store, &instance)?;
+                handler.agent_store_platform_handler().call_handle(&mut store, event).await
+            };
+            match tokio::time::timeout(self.sandbox.timeout + EPOCH_TICK * 10, run).await {
+                Ok(Ok(answer)) => Ok(answer),
+                Ok(Err(e)) => Err(flags.classify(&self.sandbox, format!("{e:?}"))),
+                Err(_) => Err(CallError::TimedOut(self.sandbox.timeout)),
+            }
+        })
+        .await
     }
 
     async fn call_inner(

@@ -9,7 +9,7 @@ use agent_store_events::binding;
 use bytes::Bytes;
 use cloudevents::{AttributesReader, Event};
 
-use crate::bindings::fast_path;
+use crate::bindings::fast_path::{self, FastPathIndices};
 use crate::component::{CallContext, CallError, ComponentPre, MAX_BODY};
 
 /// The path a component receives events on. The SDK takes a request as a
@@ -92,8 +92,8 @@ impl ComponentPre {
     /// mode to its [`DELIVERY_PATH`]. Both paths refuse the same events and
     /// mean the same by every answer.
     pub async fn deliver(&self, event: &Event, ctx: &CallContext) -> Delivery {
-        if self.has_direct_handler() {
-            return self.deliver_direct(event, ctx).await;
+        if let Some(indices) = &self.direct {
+            return self.deliver_direct(indices, event, ctx).await;
         }
         self.deliver_over_http(event, ctx).await
     }
@@ -134,7 +134,7 @@ impl ComponentPre {
         Delivery { result, output: outcome.output, elapsed: outcome.elapsed, memory: outcome.memory }
     }
 
-    async fn deliver_direct(&self, event: &Event, ctx: &CallContext) -> Delivery {
+    async fn deliver_direct(&self, indices: &FastPathIndices, event: &Event, ctx: &CallContext) -> Delivery {
         let record = match binding::to_fields(event) {
             Ok(fields) => fast_path::Event {
                 id: fields.id,
@@ -149,9 +149,7 @@ impl ComponentPre {
             },
             Err(e) => return Delivery::unsent(e),
         };
-        let Some(outcome) = self.call_direct(&record, ctx).await else {
-            return self.deliver_over_http(event, ctx).await;
-        };
+        let outcome = self.call_direct(indices, &record, ctx).await;
         // The answers mean what the HTTP binding's statuses mean, so that
         // retries and dead letters do not depend on the path.
         let result = match outcome.result {
