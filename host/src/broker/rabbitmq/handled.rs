@@ -27,15 +27,16 @@
 //! outputs). A commit whose reads went stale is a conflict: the component
 //! runs again.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use cloudevents::Event;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
-use agent_store_runtime::capabilities::key_value::staged::{Check, Transaction, Write};
+use agent_store_runtime::capabilities::key_value::staged::{Batch, Check, Transaction, Write};
 use agent_store_runtime::capabilities::key_value::{KeyValueStores, Store};
 
 /// The key-value label of the records. The dot is not allowed in a
@@ -112,6 +113,42 @@ pub struct Handled {
     /// locks its file to one process), so it is taken over at once rather
     /// than after its lease.
     exclusive: bool,
+    /// Where [`Handled::mark_published_later`] queues its keys; the writer
+    /// task starts with the first mark and ends with the last clone.
+    marks: Arc<OnceLock<mpsc::UnboundedSender<String>>>,
+}
+
+/// The most marks written in one batch.
+const MARK_BATCH: usize = 256;
+
+/// Writes queued marks: what came in while the last batch was written
+/// goes in the next.
+async fn write_marks(
+    stores: Arc<KeyValueStores>,
+    lazy: Arc<dyn Store>,
+    shared: bool,
+    mut keys: mpsc::UnboundedReceiver<String>,
+) {
+    let published = encode(&Record::Published);
+    let mut batch = Vec::with_capacity(MARK_BATCH);
+    while keys.recv_many(&mut batch, MARK_BATCH).await > 0 {
+        let written = if shared {
+            let writes =
+                batch.drain(..).map(|key| Write { label: LABEL.into(), key, value: Some(published.clone()) }).collect();
+            stores.commit(&Batch { checks: Vec::new(), writes }).await.map(|_| ())
+        } else {
+            // A store of this process's own: no round trip to save, and
+            // the unsynced writes stay unsynced.
+            let mut result = Ok(());
+            for key in batch.drain(..) {
+                result = result.and(lazy.set(&key, &published).await);
+            }
+            result
+        };
+        if let Err(error) = written {
+            tracing::debug!(error = %error, "could not mark events published");
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -132,6 +169,7 @@ impl Handled {
             owner: owner.into(),
             lease: CLAIM_LEASE,
             exclusive,
+            marks: Arc::default(),
         }
     }
 
@@ -234,6 +272,20 @@ impl Handled {
         Ok(self.lazy.set(key, &encode(&Record::Published)).await?)
     }
 
+    /// [`Handled::mark_published`], not awaited: the marks of deliveries
+    /// settled close together are written together, in one round trip to a
+    /// shared store. A mark that is lost costs a redelivery one more
+    /// publishing of the same events, which their subscribers dedup; so a
+    /// failed batch is only logged.
+    pub fn mark_published_later(&self, key: String) {
+        let marks = self.marks.get_or_init(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(write_marks(self.stores.clone(), self.lazy.clone(), !self.exclusive, receiver));
+            sender
+        });
+        let _ = marks.send(key);
+    }
+
     /// Gives the claim back after a failure, so that the next attempt runs.
     pub async fn release(&self, key: &str) -> Result<()> {
         Ok(self.lazy.delete(key).await?)
@@ -275,6 +327,31 @@ mod tests {
         }
         handled.mark_published("k").await?;
         assert!(matches!(handled.claim("k").await?, Claim::Published));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn marks_queued_together_are_all_written() -> Result<()> {
+        for shared in [false, true] {
+            let stores = store();
+            let handled = Handled::new(stores.clone(), "host-a");
+            let handled = if shared { handled.shared() } else { handled };
+            let keys: Vec<String> = (0..600).map(|i| format!("k{i}")).collect();
+            for key in &keys {
+                let Claim::Fresh(token) = handled.claim(key).await? else { panic!("fresh") };
+                assert_eq!(handled.finish(key, &token, &[out("r")], None).await?, Finished::Recorded);
+                handled.mark_published_later(key.clone());
+            }
+            let all_marked = async {
+                for key in &keys {
+                    while !matches!(handled.claim(key).await?, Claim::Published) {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                anyhow::Ok(())
+            };
+            tokio::time::timeout(Duration::from_secs(5), all_marked).await??;
+        }
         Ok(())
     }
 

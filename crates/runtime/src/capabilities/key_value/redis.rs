@@ -2,6 +2,7 @@
 //! `agent-store` processes (or Knative pods) need to see the same carts,
 //! orders and stock. Keys are `<prefix>:<label>:<key>`.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -62,6 +63,11 @@ end
 return 1
 ";
 
+/// The scripts, hashed once: `Script::new` digests its text, which every
+/// call would otherwise pay again.
+static CAS: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(CAS_SCRIPT));
+static COMMIT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(COMMIT_SCRIPT));
+
 /// A Redis connection shared by every store.
 pub struct RedisBackend {
     conn: ConnectionManager,
@@ -96,8 +102,7 @@ impl RedisBackend {
         ttl: impl Fn(&str) -> Option<Duration>,
     ) -> super::StoreResult<bool> {
         let key = |label: &str, key: &str| format!("{}:{label}:{key}", self.prefix);
-        let commit = redis::Script::new(COMMIT_SCRIPT);
-        let mut script = commit.prepare_invoke();
+        let mut script = COMMIT.prepare_invoke();
         script.arg(batch.checks.len());
         for check in &batch.checks {
             script.key(key(&check.label, &check.key));
@@ -190,14 +195,20 @@ impl Store for RedisStore {
 
     async fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> StoreResult<bool> {
         let mut conn = self.conn.clone();
-        let swapped: i32 = redis::Script::new(CAS_SCRIPT)
-            .key(self.key(key))
-            .arg(if expected.is_some() { "1" } else { "0" })
-            .arg(expected.unwrap_or_default())
-            .arg(new)
-            .arg(self.ttl_ms())
-            .invoke_async(&mut conn)
-            .await?;
+        let Some(expected) = expected else {
+            // "Expect absent" is what `SET NX` does in the server itself:
+            // no script to run, and the idempotency claim of every event
+            // takes this path.
+            let mut set = redis::cmd("SET");
+            set.arg(self.key(key)).arg(new).arg("NX");
+            if let ms @ 1.. = self.ttl_ms() {
+                set.arg("PX").arg(ms);
+            }
+            let written: Option<String> = set.query_async(&mut conn).await?;
+            return Ok(written.is_some());
+        };
+        let swapped: i32 =
+            CAS.key(self.key(key)).arg("1").arg(expected).arg(new).arg(self.ttl_ms()).invoke_async(&mut conn).await?;
         Ok(swapped == 1)
     }
 }
