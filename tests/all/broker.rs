@@ -486,6 +486,64 @@ async fn poison_messages_are_dead_lettered_and_a_replay_brings_one_back() -> Res
     Ok(())
 }
 
+const SLEEP_APP: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "broker-keys"
+[component.sleeper]
+source = "{{wasm}}/test_probe.wasm"
+[component.sleeper.tool.agent-store]
+subscribe = [{ type = "test.sleep" }]
+emits = ["test.#"]
+concurrency = 4
+"#;
+
+fn sleep_event(conversation: &str, ms: u64) -> Event {
+    let mut e = event("test.sleep", json!({ "ms": ms }));
+    e.set_extension("conversation", conversation.to_string());
+    e
+}
+
+/// Unrelated conversations do not wait for each other while the component
+/// has room (hashed onto `concurrency` lanes, a quarter of them waited behind
+/// the slow one here), and the component still never runs more than
+/// `concurrency` at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_conversation_holds_up_no_other_and_concurrency_still_bounds() -> Result<()> {
+    let sandbox = Sandbox::new().await?;
+    let app = test_app(SLEEP_APP)?;
+    let host = sandbox.host(&app).start().await?;
+    let mut tail = host.tail(&[]).await?;
+    let delivered = |record: &Value| record["kind"] == "delivered" && record["component"] == "sleeper";
+
+    let slow = sleep_event("slow", 4_000);
+    assert_eq!(host.post_event(&slow).await?.0, 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fast: Vec<Event> = (0..24).map(|c| sleep_event(&format!("fast-{c}"), 10)).collect();
+    post_until_accepted(&[&host], &fast, WAIT).await?;
+    let mut waiting: BTreeSet<String> = fast.iter().map(|e| e.id().to_string()).collect();
+    while !waiting.is_empty() {
+        let record = tail.find(WAIT, delivered).await?;
+        let id = record["event"]["id"].as_str().unwrap_or_default();
+        assert_ne!(id, slow.id(), "still waiting behind the slow conversation: {waiting:?}");
+        waiting.remove(id);
+    }
+    tail.find(WAIT, |r| delivered(r) && r["event"]["id"] == slow.id()).await?;
+
+    // Eight events of 600 ms in eight conversations, four at a time: two
+    // rounds, never one.
+    let started = std::time::Instant::now();
+    let batch: Vec<Event> = (0..8).map(|c| sleep_event(&format!("round-{c}"), 600)).collect();
+    post_until_accepted(&[&host], &batch, WAIT).await?;
+    let mut waiting: BTreeSet<String> = batch.iter().map(|e| e.id().to_string()).collect();
+    while !waiting.is_empty() {
+        let record = tail.find(WAIT, delivered).await?;
+        waiting.remove(record["event"]["id"].as_str().unwrap_or_default());
+    }
+    assert!(started.elapsed() >= Duration::from_millis(1_200), "more than 4 ran at once: {:?}", started.elapsed());
+    Ok(())
+}
+
 const SEQUENCE_APP: &str = r#"
 spin_manifest_version = 2
 [application]

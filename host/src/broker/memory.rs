@@ -260,7 +260,7 @@ async fn run_conversation(inner: Arc<Inner>, queues: Arc<Conversations>, key: St
             AssertUnwindSafe(queues.handler.handle(event.clone(), attempt))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|panic| Outcome::Retry(format!("the handler panicked: {}", panic_text(&*panic))))
+                .unwrap_or_else(|panic| Outcome::Retry(format!("the handler panicked: {}", super::panic_text(&*panic))))
         };
         let component = queues.component.as_str();
         match inner.policy.settle(handled, attempt) {
@@ -283,14 +283,6 @@ async fn run_conversation(inner: Arc<Inner>, queues: Arc<Conversations>, key: St
         }
         inner.done();
     }
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 #[async_trait]

@@ -416,3 +416,12 @@ mod tests {
         assert_eq!(p.delay_after(3), Duration::from_millis(400));
     }
 }
+
+/// What a caught panic said, for the retry reason.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

@@ -1,26 +1,28 @@
 //! One subscription's deliveries: consumed from its partition queues,
-//! spread over lanes by conversation, handed to the component, then
-//! settled — outputs published and confirmed before the input is acked,
-//! failures sent to a retry queue or the dead-letter queue.
+//! queued by conversation, handed to the component, then settled — outputs
+//! published and confirmed before the input is acked, failures sent to a
+//! retry queue or the dead-letter queue.
 //!
-//! A lane handles one delivery at a time, and every delivery of one
-//! conversation goes to the same lane (its partition queue delivers them in
-//! order), so a conversation stays in order while the lanes run in
-//! parallel. The lanes outlive connections: a delivery whose channel died
-//! while it waited is skipped, since RabbitMQ hands it out again.
+//! One conversation's deliveries run one at a time, in the order its
+//! partition queue delivered them, while different conversations run at
+//! once up to the component's concurrency. The queues outlive connections:
+//! a delivery whose channel died while it waited is skipped, since RabbitMQ
+//! hands it out again.
 
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cloudevents::{AttributesReader, Event};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Acker, BasicProperties, Channel};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
 use super::Settings;
@@ -126,7 +128,7 @@ async fn put_back(acker: Acker, link: &Link) {
     let _ = link.bounded("requeueing", SETTLE_TIMEOUT, nacked).await;
 }
 
-/// A delivery on its way to a lane, with what it needs to be settled: the
+/// A delivery on its way to its conversation's queue, with what it needs to be settled: the
 /// link to publish on and its own channel, kept open until it is acked.
 struct Job {
     delivery: Delivery,
@@ -144,7 +146,7 @@ struct Message {
     routing_key: String,
 }
 
-/// What one subscription's lanes share.
+/// What one subscription's deliveries share.
 struct Core {
     subscription: Subscription,
     handler: Arc<dyn Handler>,
@@ -157,8 +159,59 @@ struct Core {
 
 pub struct Subscriber {
     core: Arc<Core>,
-    lanes: Vec<mpsc::UnboundedSender<Job>>,
-    workers: Vec<tokio::task::JoinHandle<()>>,
+    keys: Arc<Keys>,
+}
+
+/// A subscriber's deliveries by ordering key: one key's run one at a time,
+/// in the order they came, and different keys at once up to the
+/// component's concurrency. A key is in the map while a task runs its
+/// deliveries; that task takes the next one until none is left, then
+/// removes it, under the same lock new deliveries are added. (Hashing keys
+/// onto `concurrency` lanes made unrelated conversations that shared a lane
+/// wait for each other.)
+struct Keys {
+    waiting: std::sync::Mutex<HashMap<String, VecDeque<Job>>>,
+    permits: Semaphore,
+    /// Deliveries taken and not yet settled: what [`Subscriber::finish`]
+    /// waits for.
+    taken: InFlight,
+}
+
+impl Keys {
+    fn push(self: &Arc<Self>, core: &Arc<Core>, key: String, job: Job) {
+        self.taken.add();
+        let mut waiting = self.waiting.lock().unwrap();
+        if let Some(queue) = waiting.get_mut(&key) {
+            queue.push_back(job);
+            return;
+        }
+        waiting.insert(key.clone(), VecDeque::new());
+        drop(waiting);
+        tokio::spawn(run_key(core.clone(), self.clone(), key, job));
+    }
+
+    /// The key's next delivery, or `None` and it is no longer running.
+    fn next(&self, key: &str) -> Option<Job> {
+        let mut waiting = self.waiting.lock().unwrap();
+        let next = waiting.get_mut(key).and_then(VecDeque::pop_front);
+        if next.is_none() {
+            waiting.remove(key);
+        }
+        next
+    }
+}
+
+/// Handles one key's deliveries, `first` and then whatever queued behind it.
+async fn run_key(core: Arc<Core>, keys: Arc<Keys>, key: String, first: Job) {
+    let mut next = Some(first);
+    while let Some(job) = next.take().or_else(|| keys.next(&key)) {
+        {
+            let _permit = keys.permits.acquire().await.expect("the permits are never closed");
+            core.process(job).await;
+        }
+        core.in_flight.done();
+        keys.taken.done();
+    }
 }
 
 /// One subscription's consumers on one link.
@@ -190,25 +243,16 @@ impl Subscriber {
         handled: Option<Handled>,
         in_flight: Arc<InFlight>,
     ) -> Self {
-        let lanes_count = subscription.concurrency.max(1);
+        let keys = Arc::new(Keys {
+            waiting: Default::default(),
+            permits: Semaphore::new(subscription.concurrency.max(1)),
+            taken: InFlight::default(),
+        });
         let core = Arc::new(Core { subscription, handler, settings, handled, in_flight, evicted: Default::default() });
-        let (lanes, workers) = (0..lanes_count)
-            .map(|_| {
-                let (sender, mut receiver) = mpsc::unbounded_channel::<Job>();
-                let core = core.clone();
-                let worker = tokio::spawn(async move {
-                    while let Some(job) = receiver.recv().await {
-                        core.process(job).await;
-                        core.in_flight.done();
-                    }
-                });
-                (sender, worker)
-            })
-            .unzip();
-        Self { core, lanes, workers }
+        Self { core, keys }
     }
 
-    /// A new subscriber of the same subscription, with lanes of its own.
+    /// A new subscriber of the same subscription, with queues of its own.
     pub fn fresh(&self) -> Self {
         let core = &self.core;
         Self::new(
@@ -225,11 +269,9 @@ impl Subscriber {
     /// conversation's next event does not overtake the one still running.
     /// Its consumers must be cancelled first.
     pub async fn finish(self, grace: Duration) {
-        let Self { lanes, workers, core } = self;
-        drop(lanes);
-        if tokio::time::timeout(grace, futures::future::join_all(workers)).await.is_err() {
+        if tokio::time::timeout(grace, self.keys.taken.idle()).await.is_err() {
             tracing::warn!(
-                component = core.component(),
+                component = self.core.component(),
                 "a replaced subscriber still runs deliveries after {grace:?}: they finish on their own"
             );
         }
@@ -242,7 +284,7 @@ impl Subscriber {
     /// Starts consuming every partition queue on a channel of `link`.
     ///
     /// Prefetch is the component's concurrency, per partition consumer:
-    /// enough for every lane to be busy even when the events come from
+    /// enough for the component to be busy even when the events come from
     /// one partition.
     pub async fn consume(&self, link: &Arc<Link>) -> Result<Consuming> {
         let component = self.core.subscription.component.clone();
@@ -266,8 +308,7 @@ impl Subscriber {
         let mut deliveries = futures::stream::select_all(
             consumers.into_iter().map(|c| c.map(Some).chain(futures::stream::iter([None]))),
         );
-        let (link, lanes, in_flight, for_jobs) =
-            (link.clone(), self.lanes.clone(), self.core.in_flight.clone(), channel.clone());
+        let (link, keys, core, for_jobs) = (link.clone(), self.keys.clone(), self.core.clone(), channel.clone());
         let closing = settings.closing.clone();
         let stopped = Arc::new(AtomicBool::new(false));
         let cancelled = stopped.clone();
@@ -276,11 +317,8 @@ impl Subscriber {
                 match item {
                     Some(Ok(delivery)) => {
                         let key = headers::ordering_key_of(&delivery.properties).unwrap_or_default();
-                        let lane = &lanes[headers::lane_of(&key, lanes.len())];
-                        in_flight.add();
-                        if lane.send(Job { delivery, link: link.clone(), _channel: for_jobs.clone() }).is_err() {
-                            in_flight.done();
-                        }
+                        core.in_flight.add();
+                        keys.push(&core, key, Job { delivery, link: link.clone(), _channel: for_jobs.clone() });
                     }
                     Some(Err(error)) => {
                         link.fail(&format!("consuming for `{component}`: {error}"));
@@ -393,18 +431,18 @@ impl Core {
         }
     }
 
-    /// Runs the handler in a task of its own (a panic must not take the
-    /// lane down), renewing the claim while it runs.
+    /// Runs the handler, renewing the claim while it runs. A panic is
+    /// caught here rather than on a task of its own: a spawn per event cost
+    /// a cross-thread wake-up per event, and the conversation goes on either way.
     async fn run(&self, event: Event, attempt: u32, mut claim: Option<(&Handled, &str, &mut Token)>) -> Outcome {
-        let handler = self.handler.clone();
-        // In the delivery's span: the component's log lines and host calls
-        // belong to it.
-        let mut task =
-            tokio::spawn(async move { handler.handle(event, attempt).await }.instrument(tracing::Span::current()));
+        let handled = AssertUnwindSafe(self.handler.handle(event, attempt)).catch_unwind();
+        tokio::pin!(handled);
         loop {
             tokio::select! {
-                joined = &mut task => {
-                    return joined.unwrap_or_else(|panic| Outcome::Retry(format!("the handler panicked: {panic}")));
+                outcome = &mut handled => {
+                    return outcome.unwrap_or_else(|panic| {
+                        Outcome::Retry(format!("the handler panicked: {}", crate::broker::panic_text(&*panic)))
+                    });
                 }
                 _ = tokio::time::sleep(CLAIM_RENEWAL), if claim.is_some() => {
                     if let Some((handled, key, token)) = claim.as_mut() {
@@ -535,14 +573,7 @@ impl Core {
         }
         ticket.ack().await;
         if let Some((handled, key)) = record {
-            // Not awaited: if it is lost, a redelivery republishes the same
-            // events once more, which their subscribers dedup.
-            let (handled, key) = (handled.clone(), key.to_string());
-            tokio::spawn(async move {
-                if let Err(error) = handled.mark_published(&key).await {
-                    tracing::debug!(error = %error, "could not mark an event published");
-                }
-            });
+            handled.mark_published_later(key.to_string());
         }
     }
 

@@ -44,16 +44,10 @@ pub fn partition_of(key: &str, partitions: u16) -> u16 {
     (stable_hash(key) % u64::from(partitions.max(1))) as u16
 }
 
-/// The in-host lane of an ordering key. It uses the hash's high half, so
-/// that the keys of one partition still spread over every lane.
-pub fn lane_of(key: &str, lanes: usize) -> usize {
-    ((stable_hash(key) >> 32) % lanes.max(1) as u64) as usize
-}
-
 /// The ordering key of a delivery, read from its headers without decoding
 /// the event: the conversation, else the event id. Any spelling of the
-/// attribute headers counts, so that another producer's conversation keeps
-/// to one lane too.
+/// attribute headers counts, so that another producer's conversation stays
+/// in order too.
 pub fn ordering_key_of(properties: &BasicProperties) -> Option<String> {
     let attribute = |name| cloudevents_amqp::attribute_header(properties, name).and_then(value_text);
     if let Some(conversation) = attribute("conversation") {
@@ -206,13 +200,12 @@ mod tests {
     }
 
     #[test]
-    fn partitions_and_lanes_stay_in_range_and_spread() {
+    fn partitions_stay_in_range_and_spread() {
         let mut seen = [0usize; 8];
         for n in 0..8000 {
             let key = format!("conversation-{n}");
             let p = partition_of(&key, 8);
             seen[usize::from(p)] += 1;
-            assert!(lane_of(&key, 5) < 5);
         }
         assert!(seen.iter().all(|&count| count > 800), "{seen:?}");
         assert_eq!(partition_of("anything", 0), 0, "no partitions counts as one");

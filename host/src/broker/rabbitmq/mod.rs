@@ -7,7 +7,7 @@
 //!   every reconnect;
 //! * [`headers`] — our headers (partition, attempt, dead-letter note);
 //! * [`link`] — a connection with its confirming publish channel;
-//! * [`consumer`] — a subscription's consumers, lanes and settling;
+//! * [`consumer`] — a subscription's consumers, conversation queues and settling;
 //! * [`handled`] — the idempotency records;
 //! * [`dlq`] — reading and replaying the dead-letter queues.
 //!
