@@ -19,6 +19,10 @@ impl Kv for Bucket {
         Bucket::get(self, key)
     }
 
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        Bucket::get_many(self, keys)
+    }
+
     fn delete(&self, key: &str) -> Result<(), KvError> {
         Bucket::delete(self, key)
     }

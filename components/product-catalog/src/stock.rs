@@ -49,6 +49,10 @@ use crate::quote::{self, Quote};
 /// uses `wasi:keyvalue` ([`agent_store_sdk::kv::Bucket`]); the unit tests an in-memory map.
 pub trait Kv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// The values at `keys`, in their order: one host call on a real store.
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
     fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Adds `delta` to the counter at `key` (absent is 0) and returns the new value.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
@@ -188,8 +192,8 @@ fn store_err(e: KvError) -> StockError {
     StockError::Store(e.to_string())
 }
 
-/// The units of `product` that can be ordered now. Two reads, no write for a product
-/// no order ever touched.
+/// The units of `product` that can be ordered now. One batched read, no write for a
+/// product no order ever touched.
 pub fn available(kv: &dyn Kv, product: &CatalogProduct) -> Result<u32, StockError> {
     Ok(level(kv, product)?.available)
 }
@@ -198,14 +202,9 @@ pub fn available(kv: &dyn Kv, product: &CatalogProduct) -> Result<u32, StockErro
 /// answer the interface defines (a plain `get` returns bytes in the store's encoding),
 /// and only when the key exists, so browsing writes nothing.
 pub fn level(kv: &dyn Kv, product: &CatalogProduct) -> Result<Level, StockError> {
-    let read = |key: String| -> Result<i64, StockError> {
-        match kv.get(&key).map_err(store_err)? {
-            None => Ok(0),
-            Some(_) => kv.increment(&key, 0).map_err(store_err),
-        }
+    let [reserved, sold] = counters(kv, vec![reserved_key(&product.id), sold_key(&product.id)])?[..] else {
+        unreachable!("two keys, two counters")
     };
-    let reserved = read(reserved_key(&product.id))?;
-    let sold = read(sold_key(&product.id))?;
     let left = i64::from(product.stock) - sold - reserved;
     Ok(Level {
         product_id: product.id.clone(),
@@ -216,21 +215,37 @@ pub fn level(kv: &dyn Kv, product: &CatalogProduct) -> Result<Level, StockError>
     })
 }
 
+/// Counters, absent ones 0: which exist is one batched read (a search reads
+/// the counters of every product it weighs and every variant it shows), and
+/// only those that do are read as counters.
+fn counters(kv: &dyn Kv, keys: Vec<String>) -> Result<Vec<i64>, StockError> {
+    let present = kv.get_many(&keys).map_err(store_err)?;
+    keys.iter()
+        .zip(present)
+        .map(|(key, value)| match value {
+            None => Ok(0),
+            Some(_) => kv.increment(key, 0).map_err(store_err),
+        })
+        .collect()
+}
+
 /// Each variant of `product` with the units of it that can be ordered now
 /// (`stock − sold − reserved` of the variant, never below 0); `None` for a
 /// product sold one way only.
 pub fn variants(kv: &dyn Kv, product: &CatalogProduct) -> Result<Option<Variants>, StockError> {
     let Some(variants) = &product.variants else { return Ok(None) };
-    let read = |key: String| -> Result<i64, StockError> {
-        match kv.get(&key).map_err(store_err)? {
-            None => Ok(0),
-            Some(_) => kv.increment(&key, 0).map_err(store_err),
-        }
-    };
+    let keys = variants
+        .options
+        .iter()
+        .flat_map(|option| {
+            let key = format!("{}#{}", product.id, option.value);
+            [sold_key(&key), reserved_key(&key)]
+        })
+        .collect();
+    let counters = counters(kv, keys)?;
     let mut live = variants.clone();
-    for option in &mut live.options {
-        let key = format!("{}#{}", product.id, option.value);
-        let left = i64::from(option.stock) - read(sold_key(&key))? - read(reserved_key(&key))?;
+    for (option, counted) in live.options.iter_mut().zip(counters.chunks(2)) {
+        let left = i64::from(option.stock) - counted[0] - counted[1];
         option.stock = u32::try_from(left.max(0)).unwrap_or(u32::MAX);
     }
     Ok(Some(live))

@@ -1,4 +1,4 @@
-//! A key-value store through `wasi:keyvalue` (store and atomics), with the
+//! A key-value store through `wasi:keyvalue` (store, atomics and batch), with the
 //! compare-and-swap every component that keeps shared state needs.
 //!
 //! Spin's own key-value interface (`spin_sdk::key_value`) has no atomic
@@ -25,7 +25,7 @@
 //! # }
 //! ```
 
-use spin_sdk::wit::wasi::keyvalue::{atomics, store};
+use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 
 /// Tries of an [`Bucket::update`] before it gives up: ten writers racing on
 /// one key is already unusual, and the caller's retry is the better remedy.
@@ -111,6 +111,21 @@ impl Bucket {
     /// The value at `key`, if any.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         self.bucket.get(key).map_err(self.fail(|| format!("reading {key}")))
+    }
+
+    /// The values at `keys`, in their order (`None` where a key is absent),
+    /// in one call to the host: what reading many keys costs a host call
+    /// per key otherwise.
+    pub fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found =
+            batch::get_many(&self.bucket, keys).map_err(self.fail(|| format!("reading {} keys", keys.len())))?;
+        // The interface pairs each value with its key; an implementation
+        // need not keep the order asked for.
+        let mut found: std::collections::HashMap<String, Option<Vec<u8>>> = found.into_iter().collect();
+        Ok(keys.iter().map(|key| found.remove(key).flatten()).collect())
     }
 
     /// Writes `value` at `key`, whatever was there.
