@@ -3,7 +3,7 @@
 
 use agent_store_events::{
     ConversationId, EscalationReason, Intent, ProductId, ProductQuery, ProductQueryResult, ProductRecommend,
-    ProductRecommendResult, RecommendationKind,
+    ProductRecommendResult, RecommendationKind, Speaker,
 };
 use agent_store_text::Language;
 
@@ -11,7 +11,9 @@ use super::MISUNDERSTANDINGS;
 use super::{Out, Reply, Seller};
 use crate::answers::Verdict;
 use crate::brain::{Ask, Reading, Tap};
+use crate::grounded::{self, Facts, Grounded};
 use crate::persona::Persona;
+use crate::render::Voice;
 use crate::state::{Conversation, Pending, PendingKind, ProductInfo, SearchPlan};
 
 impl Seller<'_> {
@@ -131,14 +133,15 @@ impl Seller<'_> {
 
     /// A product's price, stock and the details asked about, with its card.
     pub(super) fn answer_about(
-        &self,
+        &mut self,
         c: &mut Conversation,
         id: &ProductId,
         asks: &[Ask],
         language: Language,
         reply: &mut Reply,
     ) {
-        let voice = self.voice(language);
+        // Not `self.voice`: that would hold `self` while the model is asked.
+        let voice = Voice::new(self.persona, language);
         let Some(product) = c.product(id).cloned() else {
             return self.which_product(c, language, reply);
         };
@@ -165,14 +168,20 @@ impl Seller<'_> {
                         voice.attribute(key)
                     }
                 };
-                let (key, facts) = match crate::answers::answer(&product, words, name_of) {
-                    Verdict::Yes(facts) => ("property_yes", facts),
-                    Verdict::No(facts) => ("property_no", facts),
-                    Verdict::Partly(facts) => ("property_partly", facts),
+                let verdict = crate::answers::answer(&product, words, name_of);
+                let (key, facts) = match &verdict {
+                    Verdict::Yes(facts) => ("property_yes", facts.clone()),
+                    Verdict::No(facts) => ("property_no", facts.clone()),
+                    Verdict::Partly(facts) => ("property_partly", facts.clone()),
                     Verdict::Unknown => ("property_unknown", Vec::new()),
                 };
+                // The model may only agree with the rules on whether the
+                // catalog says anything, so a person is offered alike.
                 unsure = facts.is_empty();
-                let text = voice.say(key, &[("product", &product.name), ("facts", &facts.join(" · "))]);
+                let text = match self.grounded_answer(c, &product, &verdict, language) {
+                    Some(grounded) => grounded.text,
+                    None => voice.say(key, &[("product", &product.name), ("facts", &facts.join(" · "))]),
+                };
                 // The answer first, then the product it is about.
                 lead = format!("{text}\n{lead}");
             }
@@ -199,6 +208,35 @@ impl Seller<'_> {
             // The catalog does not say: a person can find out.
             let text = voice.say("offer_person", &[]);
             reply.say(voice.buttons(&text, vec![voice.button(Tap::Human, "btn_human")]));
+        }
+    }
+
+    /// The model's answer to the customer's last message, a question about
+    /// `product` the rules answered with `verdict`, when a model is there
+    /// and its answer checks out ([`grounded::check`]).
+    fn grounded_answer(
+        &mut self,
+        c: &Conversation,
+        product: &ProductInfo,
+        verdict: &Verdict,
+        language: Language,
+    ) -> Option<Grounded> {
+        if !self.model.available() {
+            return None;
+        }
+        // A question asked before a search found its product is still the
+        // customer's last message when the catalog answers.
+        let question = c.transcript.iter().rev().find(|e| matches!(e.from, Speaker::Customer))?;
+        let facts = Facts::of(product);
+        let prompt = grounded::prompt(self.persona, language, &facts, &question.text);
+        let answer = self.model.infer(&prompt, grounded::ANSWER_TOKENS).ok()?;
+        let others: Vec<&str> = c.products.iter().filter(|p| p.id != product.id).map(|p| p.name.as_str()).collect();
+        match grounded::check(&answer, &facts, verdict, &others, language) {
+            Ok(grounded) => Some(grounded),
+            Err(why) => {
+                eprintln!("seller: the model's answer about {} was refused, the catalog's is sent: {why}", product.id);
+                None
+            }
         }
     }
 
