@@ -383,10 +383,12 @@ impl Persona {
 /// The one product of several whose name the customer's words name best: the
 /// most of its words said, then the fewest left unsaid ("the nova 12" is the
 /// Nova 12, not the Nova 12 Pro); `None` on a tie or when none is named.
+/// A tag said counts with the name: "the nova 12 … 5G" is the phone, not
+/// the Nova 12's case, whose name has fewer words left unsaid.
 fn named<'p>(products: &'p [ProductInfo], said: &[String]) -> Option<&'p ProductInfo> {
     // By the name in whichever language fits the words best.
     let fit = |p: &ProductInfo| {
-        std::iter::once(&p.name)
+        let (shared, unsaid) = std::iter::once(&p.name)
             .chain(&p.names)
             .map(|name| {
                 let name = agent_store_text::tokens(name);
@@ -394,9 +396,22 @@ fn named<'p>(products: &'p [ProductInfo], said: &[String]) -> Option<&'p Product
                 (shared, std::cmp::Reverse(name.len() - shared))
             })
             .max()
-            .unwrap_or((0, std::cmp::Reverse(0)))
+            .unwrap_or((0, std::cmp::Reverse(0)));
+        let name_words = p.name_words();
+        let tagged = p
+            .tags
+            .iter()
+            .flat_map(|t| agent_store_text::tokens(t))
+            .filter(|t| said.contains(t) && !name_words.contains(t))
+            .count();
+        (shared, shared + tagged, unsaid)
     };
-    let mut ranked: Vec<_> = products.iter().map(|p| (fit(p), p)).filter(|((shared, _), _)| *shared > 0).collect();
+    let mut ranked: Vec<_> = products
+        .iter()
+        .map(|p| (fit(p), p))
+        .filter(|((shared, _, _), _)| *shared > 0)
+        .map(|((_, with_tags, unsaid), p)| ((with_tags, unsaid), p))
+        .collect();
     ranked.sort_by_key(|(fit, _)| std::cmp::Reverse(*fit));
     match ranked.as_slice() {
         [(best, p), (next, _), ..] if best != next => Some(p),
