@@ -66,6 +66,11 @@ impl Facts {
             price.push_str(&format!(", promotion: {promotion}"));
         }
         lines.push(price);
+        // The names the customer may use for it, numbers and all.
+        let names: Vec<&str> = product.names.iter().map(String::as_str).filter(|n| !n.trim().is_empty()).collect();
+        if !names.is_empty() {
+            lines.push(format!("also called: {}", names.join(" / ")));
+        }
         for (key, value) in &product.attributes {
             lines.push(format!("{key}: {value}"));
         }

@@ -230,7 +230,14 @@ impl Seller<'_> {
         let facts = Facts::of(product);
         let prompt = grounded::prompt(self.persona, language, &facts, &question.text);
         let answer = self.model.infer(&prompt, grounded::ANSWER_TOKENS).ok()?;
-        let others: Vec<&str> = c.products.iter().filter(|p| p.id != product.id).map(|p| p.name.as_str()).collect();
+        let others: Vec<&str> = c
+            .products
+            .iter()
+            .filter(|p| p.id != product.id)
+            .flat_map(|p| std::iter::once(&p.name).chain(&p.names))
+            .map(String::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .collect();
         match grounded::check(&answer, &facts, verdict, &others, language) {
             Ok(grounded) => Some(grounded),
             Err(why) => {
