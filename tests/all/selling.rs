@@ -562,7 +562,8 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
     let host = shop(&api).await?;
     // (brand, phone, what the customer looked at first, the question, the
     // product, words of the answer, whether a person is offered because the
-    // catalog does not say)
+    // catalog does not say, the card's title: the name in the customer's
+    // language)
     let cases = [
         (
             "tech",
@@ -572,6 +573,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "tec-009",
             "Yes! Here's what our catalog says: Connectivity: 5G",
             false,
+            "*Voltix Nova 12 Smartphone 128 GB*",
         ),
         (
             "beauty",
@@ -581,6 +583,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "bty-002",
             "Our catalog doesn't say that about Vitamin C",
             true,
+            "*Vitamin C 15% Brightening Serum*",
         ),
         (
             "tech",
@@ -590,6 +593,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "tec-007",
             "¡Sí! Esto dice nuestro catálogo: Resistencia al agua: 5 ATM",
             false,
+            "*Reloj inteligente Voltix Orbit*",
         ),
         (
             "home",
@@ -597,8 +601,9 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             Some("silla de rattan"),
             "¿es fácil de montar?",
             "hom-005",
-            "Nuestro catálogo no dice eso de Rattan Dining Chair",
+            "Nuestro catálogo no dice eso de Silla de comedor de ratán",
             true,
+            "*Silla de comedor de ratán*",
         ),
         (
             "gaming",
@@ -608,6 +613,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "gam-012",
             "Sim! Nosso catálogo diz: Plataforma:",
             false,
+            "*Controle sem fio PixelForge Vortex*",
         ),
         (
             "beauty",
@@ -617,9 +623,10 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "bty-015",
             "Sim! Nosso catálogo diz: Tom: Cherry",
             false,
+            "*Batom acetinado aveludado*",
         ),
     ];
-    for (brand, number, first, question, product, answer, unsure) in cases {
+    for (brand, number, first, question, product, answer, unsure, card) in cases {
         let mut phone = Phone::new(&host, &api, brand, number);
         if let Some(first) = first {
             phone.say(first).await?;
@@ -634,6 +641,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             phone.until(&format!("add:{product}")).await?
         };
         ensure!(got.ids.contains(&format!("add:{product}")), "{brand}: the card of {product}: {got:?}");
+        ensure!(phone.all().text.contains(card), "{brand}: the card titled {card}: {got:?}");
         if unsure {
             let got = phone.until("\"human\"").await?;
             ensure!(got.ids.contains(&"human".to_owned()), "{brand}: a person offered: {got:?}");
@@ -910,7 +918,7 @@ async fn a_model_answer_that_invents_or_turns_the_catalog_round_is_not_sent_in_t
                 "evidence": ["arrives fully assembled"],
             }),
             "chega montada",
-            "Nosso catálogo não diz isso sobre Rattan Dining Chair",
+            "Nosso catálogo não diz isso sobre Cadeira de jantar de rattan",
             true,
         ),
         (
@@ -920,7 +928,7 @@ async fn a_model_answer_that_invents_or_turns_the_catalog_round_is_not_sent_in_t
             "¿es fácil de montar?",
             json!({ "verdict": "unknown", "answer": "No lo sé, pero te llega en 2 días 📦", "evidence": [] }),
             "2 días",
-            "Nuestro catálogo no dice eso de Rattan Dining Chair",
+            "Nuestro catálogo no dice eso de Silla de comedor de ratán",
             true,
         ),
     ];

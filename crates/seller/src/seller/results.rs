@@ -146,9 +146,11 @@ impl Seller<'_> {
             return self.which_product(c, language, reply);
         };
         let (price, was) = voice.price(&product);
+        // Named as the card names it, in the customer's language.
+        let name = product.name_in(language);
         let mut lead = voice.say(
             "price_answer",
-            &[("product", &product.name), ("price", &price), ("was", &was), ("stock", &voice.stock(product.stock))],
+            &[("product", name), ("price", &price), ("was", &was), ("stock", &voice.stock(product.stock))],
         );
         if let Some(promotion) = &product.promotion {
             lead.push_str(&format!(" 🏷️ {promotion}."));
@@ -180,7 +182,7 @@ impl Seller<'_> {
                 unsure = facts.is_empty();
                 let text = match self.grounded_answer(c, &product, &verdict, language) {
                     Some(grounded) => grounded.text,
-                    None => voice.say(key, &[("product", &product.name), ("facts", &facts.join(" · "))]),
+                    None => voice.say(key, &[("product", name), ("facts", &facts.join(" · "))]),
                 };
                 // The answer first, then the product it is about.
                 lead = format!("{text}\n{lead}");
@@ -194,7 +196,7 @@ impl Seller<'_> {
                 let details = voice.highlights(&product, &keys);
                 lead.push('\n');
                 if details.is_empty() {
-                    lead.push_str(&voice.say("detail_missing", &[("product", &product.name)]));
+                    lead.push_str(&voice.say("detail_missing", &[("product", name)]));
                 } else {
                     lead.push_str(&details);
                 }
@@ -365,7 +367,12 @@ impl Seller<'_> {
                 "{intro}\n{}",
                 voice.say(
                     "price_answer",
-                    &[("product", &only.name), ("price", &price), ("was", &was), ("stock", &voice.stock(only.stock))]
+                    &[
+                        ("product", only.name_in(c.language)),
+                        ("price", &price),
+                        ("was", &was),
+                        ("stock", &voice.stock(only.stock))
+                    ]
                 )
             );
             for message in voice.product_card(&lead, only) {
