@@ -35,26 +35,34 @@ concurrency = 4
 timeout = "10s"
 "#;
 
+/// What a fake model completes a prompt with.
+pub(crate) type Completer = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 /// A fake OpenAI-compatible chat-completions server. It answers by the
 /// prompt: `slow` never (it waits until the client gives up), `fail` is a
 /// 500, `unauthorized` a 401 that echoes the key it got, anything else a
-/// completion.
-struct FakeModel {
-    url: String,
+/// completion: its [`Completer`]'s, or a hello.
+pub(crate) struct FakeModel {
+    pub(crate) url: String,
     requests: Arc<Mutex<Vec<(String, Value, String)>>>,
 }
 
 impl FakeModel {
     async fn start() -> Result<Self> {
+        Self::completing(Arc::new(|_: &str| "Hello from the fake model".to_owned())).await
+    }
+
+    /// A fake whose completions `complete` writes.
+    pub(crate) async fn completing(complete: Completer) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/v1", listener.local_addr()?);
         let requests: Arc<Mutex<Vec<(String, Value, String)>>> = Arc::default();
         let seen = requests.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let seen = seen.clone();
+                let (seen, complete) = (seen.clone(), complete.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, seen).await;
+                    let _ = serve(stream, seen, complete).await;
                 });
             }
         });
@@ -64,10 +72,22 @@ impl FakeModel {
     fn requests(&self) -> Vec<(String, Value, String)> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// Every prompt the fake was sent, oldest first.
+    pub(crate) fn prompts(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter_map(|(_, body, _)| body["messages"][0]["content"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 /// One HTTP/1.1 exchange (the client is told to close afterwards).
-async fn serve(mut stream: tokio::net::TcpStream, seen: Arc<Mutex<Vec<(String, Value, String)>>>) -> Result<()> {
+async fn serve(
+    mut stream: tokio::net::TcpStream,
+    seen: Arc<Mutex<Vec<(String, Value, String)>>>,
+    complete: Completer,
+) -> Result<()> {
     let mut buffer = Vec::new();
     let head_end = loop {
         let mut chunk = [0u8; 4096];
@@ -110,7 +130,7 @@ async fn serve(mut stream: tokio::net::TcpStream, seen: Arc<Mutex<Vec<(String, V
         "unauthorized" => {
             (401, json!({ "error": { "message": format!("Incorrect API key provided: {authorization}") } }))
         }
-        _ => (200, completion("Hello from the fake model")),
+        _ => (200, completion(&complete(&prompt))),
     };
     let text = answer.to_string();
     let response = format!(

@@ -562,7 +562,8 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
     let host = shop(&api).await?;
     // (brand, phone, what the customer looked at first, the question, the
     // product, words of the answer, whether a person is offered because the
-    // catalog does not say)
+    // catalog does not say, the card's title: the name in the customer's
+    // language)
     let cases = [
         (
             "tech",
@@ -572,6 +573,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "tec-009",
             "Yes! Here's what our catalog says: Connectivity: 5G",
             false,
+            "*Voltix Nova 12 Smartphone 128 GB*",
         ),
         (
             "beauty",
@@ -581,6 +583,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "bty-002",
             "Our catalog doesn't say that about Vitamin C",
             true,
+            "*Vitamin C 15% Brightening Serum*",
         ),
         (
             "tech",
@@ -590,6 +593,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "tec-007",
             "¡Sí! Esto dice nuestro catálogo: Resistencia al agua: 5 ATM",
             false,
+            "*Reloj inteligente Voltix Orbit*",
         ),
         (
             "home",
@@ -597,8 +601,9 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             Some("silla de rattan"),
             "¿es fácil de montar?",
             "hom-005",
-            "Nuestro catálogo no dice eso de Rattan Dining Chair",
+            "Nuestro catálogo no dice eso de Silla de comedor de ratán",
             true,
+            "*Silla de comedor de ratán*",
         ),
         (
             "gaming",
@@ -608,6 +613,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "gam-012",
             "Sim! Nosso catálogo diz: Plataforma:",
             false,
+            "*Controle sem fio PixelForge Vortex*",
         ),
         (
             "beauty",
@@ -617,9 +623,10 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             "bty-015",
             "Sim! Nosso catálogo diz: Tom: Cherry",
             false,
+            "*Batom acetinado aveludado*",
         ),
     ];
-    for (brand, number, first, question, product, answer, unsure) in cases {
+    for (brand, number, first, question, product, answer, unsure, card) in cases {
         let mut phone = Phone::new(&host, &api, brand, number);
         if let Some(first) = first {
             phone.say(first).await?;
@@ -634,6 +641,7 @@ async fn a_product_question_is_answered_from_the_catalog_with_its_card_in_three_
             phone.until(&format!("add:{product}")).await?
         };
         ensure!(got.ids.contains(&format!("add:{product}")), "{brand}: the card of {product}: {got:?}");
+        ensure!(phone.all().text.contains(card), "{brand}: the card titled {card}: {got:?}");
         if unsure {
             let got = phone.until("\"human\"").await?;
             ensure!(got.ids.contains(&"human".to_owned()), "{brand}: a person offered: {got:?}");
@@ -725,5 +733,227 @@ async fn a_budget_said_with_a_need_bounds_the_advice_in_three_languages() -> Res
         let first = picks[0]["product"]["id"].as_str().context("an id")?;
         phone.until(&format!("product:{first}")).await?;
     }
+    Ok(())
+}
+
+/// The repository's store with `--llm chat=openai:…` pointed at `model`.
+async fn shop_with_model(api: &FakeCloudApi, model: &crate::llm::FakeModel) -> Result<HostProcess> {
+    crate::whatsapp::repo_store_calling(api)
+        .arg("--llm")
+        .arg(format!("chat=openai:{}?model=test&key_env=AGENT_STORE_TEST_LLM_KEY", model.url))
+        .env("AGENT_STORE_TEST_LLM_KEY", "sk-selling-e2e")
+        .start()
+        .await
+}
+
+/// A fake model for the sellers: it answers a question about a product
+/// with what `answers` gives for the question (matched by its words), and
+/// reads no messages (the rules do), so the answers are all these tests
+/// are about. A rewording is given back unchanged.
+fn answering(answers: Vec<(&'static str, String)>) -> crate::llm::Completer {
+    std::sync::Arc::new(move |prompt: &str| {
+        if prompt.contains("A customer asks about one product") {
+            let question = prompt.rsplit("Question: ").next().unwrap_or_default();
+            return answers
+                .iter()
+                .find(|(asked, _)| question.contains(asked))
+                .map(|(_, answer)| answer.clone())
+                .unwrap_or_else(|| "no scripted answer".to_owned());
+        }
+        if let Some(message) = prompt.split("Message: ").nth(1).and_then(|m| m.strip_suffix("\nRewritten:")) {
+            return message.to_owned();
+        }
+        "no reading".to_owned()
+    })
+}
+
+/// One question of a customer to a seller with a model, and what the model
+/// answers.
+struct Asked {
+    brand: &'static str,
+    phone: &'static str,
+    /// What the customer looked at first, if anything.
+    first: Option<&'static str>,
+    question: &'static str,
+    product: &'static str,
+    /// A fact of the product the model's prompt must carry.
+    fact: &'static str,
+    /// The model's completion.
+    completion: Value,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_model_a_product_question_is_answered_from_the_catalogs_facts_in_three_languages() -> Result<()> {
+    let cases = [
+        Asked {
+            brand: "tech",
+            phone: "34600000601",
+            first: None,
+            question: "does the nova 12 support 5G?",
+            product: "tec-009",
+            fact: "- connectivity: 5G, Wi-Fi 6E, Bluetooth 5.3, NFC\n",
+            completion: json!({
+                "verdict": "yes",
+                "answer": "Yes! The Nova 12 is 5G-ready, with Wi-Fi 6E and NFC on board too ⚡",
+                "evidence": ["connectivity: 5G, Wi-Fi 6E, Bluetooth 5.3, NFC"],
+            }),
+        },
+        Asked {
+            brand: "tech",
+            phone: "34600000602",
+            first: None,
+            question: "¿el smartwatch es resistente al agua?",
+            product: "tec-007",
+            fact: "- water_resistance: 5 ATM\n",
+            completion: json!({
+                "verdict": "yes",
+                "answer": "¡Sí! El Orbit aguanta hasta 5 ATM: la lluvia y la ducha no son problema 💧",
+                "evidence": ["water_resistance: 5 ATM"],
+            }),
+        },
+        Asked {
+            brand: "gaming",
+            phone: "34600000603",
+            first: Some("controle sem fio"),
+            question: "esse controle funciona no celular?",
+            product: "gam-012",
+            fact: "- platform: PC, PixelForge Deck, phones, tablets, smart TVs\n",
+            completion: json!({
+                "verdict": "yes",
+                "answer": "Sim! O Vortex conecta por Bluetooth no celular, no PC e na smart TV 🎮",
+                "evidence": ["platform: PC, PixelForge Deck, phones", "Bluetooth 5.2"],
+            }),
+        },
+        // The catalog is silent: the model says so in its own words, and a
+        // person is offered as without a model.
+        Asked {
+            brand: "beauty",
+            phone: "34600000604",
+            first: None,
+            question: "is the vitamin c serum cruelty free?",
+            product: "bty-002",
+            fact: "- fragrance_free: yes\n",
+            completion: json!({
+                "verdict": "unknown",
+                "answer": "Good question! Our catalog doesn't say whether it's cruelty free, and I won't guess 💛",
+                "evidence": [],
+            }),
+        },
+    ];
+    let answers = cases.iter().map(|c| (c.question, c.completion.to_string())).collect();
+    let model = crate::llm::FakeModel::completing(answering(answers)).await?;
+    let api = FakeCloudApi::start().await?;
+    let host = shop_with_model(&api, &model).await?;
+    for case in &cases {
+        let mut phone = Phone::new(&host, &api, case.brand, case.phone);
+        if let Some(first) = case.first {
+            phone.say(first).await?;
+            phone.until(case.product).await?;
+        }
+        phone.say(case.question).await?;
+        let answer = case.completion["answer"].as_str().context("an answer")?;
+        let needle: String = answer.chars().take(12).collect();
+        let got = phone.until(&needle).await?;
+        ensure!(got.text.contains(answer), "{}: the model's answer whole: {got:?}", case.brand);
+        let got = if got.ids.contains(&format!("add:{}", case.product)) {
+            got
+        } else {
+            phone.until(&format!("add:{}", case.product)).await?
+        };
+        ensure!(got.ids.contains(&format!("add:{}", case.product)), "{}: the card: {got:?}", case.brand);
+        let unknown = case.completion["verdict"] == "unknown";
+        if unknown {
+            phone.until("\"human\"").await?;
+        } else {
+            ensure!(!phone.all().ids.contains(&"human".to_owned()), "{}: answered, no person needed", case.brand);
+        }
+        let prompts = model.prompts();
+        let prompt = prompts
+            .iter()
+            .find(|p| p.contains("A customer asks about one product") && p.contains(case.question))
+            .with_context(|| format!("{}: the model was asked {:?}", case.brand, case.question))?;
+        ensure!(prompt.contains(case.fact), "{}: the prompt carries {:?}: {prompt}", case.brand, case.fact);
+        ensure!(prompt.contains("- price: USD "), "{}: and the price: {prompt}", case.brand);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_answer_that_invents_or_turns_the_catalog_round_is_not_sent_in_three_languages() -> Result<()> {
+    // (brand, phone, first, question, the model's completion, what it must
+    // not get through, the catalog's answer sent instead, a person offered)
+    let cases = [
+        (
+            "tech",
+            "34600000611",
+            None,
+            "does the nova 12 support 5G?",
+            json!({
+                "verdict": "yes",
+                "answer": "Yes, 5G! And this week only USD 299.00 🔥",
+                "evidence": ["5G"],
+            }),
+            "299.00",
+            "Yes! Here's what our catalog says: Connectivity: 5G",
+            false,
+        ),
+        (
+            "tech",
+            "34600000612",
+            None,
+            "¿el smartwatch es resistente al agua?",
+            json!({ "verdict": "no", "answer": "No, el Orbit no es resistente al agua.", "evidence": ["5 ATM"] }),
+            "no es resistente",
+            "¡Sí! Esto dice nuestro catálogo: Resistencia al agua: 5 ATM",
+            false,
+        ),
+        (
+            "home",
+            "34600000613",
+            Some("cadeira de rattan"),
+            "essa cadeira vem montada?",
+            json!({
+                "verdict": "yes",
+                "answer": "Sim! Ela chega montada e com frete grátis 🚚",
+                "evidence": ["arrives fully assembled"],
+            }),
+            "chega montada",
+            "Nosso catálogo não diz isso sobre Cadeira de jantar de rattan",
+            true,
+        ),
+        (
+            "home",
+            "34600000614",
+            Some("silla de rattan"),
+            "¿es fácil de montar?",
+            json!({ "verdict": "unknown", "answer": "No lo sé, pero te llega en 2 días 📦", "evidence": [] }),
+            "2 días",
+            "Nuestro catálogo no dice eso de Silla de comedor de ratán",
+            true,
+        ),
+    ];
+    let answers = cases.iter().map(|c| (c.3, c.4.to_string())).collect();
+    let model = crate::llm::FakeModel::completing(answering(answers)).await?;
+    let api = FakeCloudApi::start().await?;
+    let host = shop_with_model(&api, &model).await?;
+    for (brand, number, first, question, _, refused, instead, unsure) in cases {
+        let mut phone = Phone::new(&host, &api, brand, number);
+        if let Some(first) = first {
+            phone.say(first).await?;
+            phone.until("hom-005").await?;
+        }
+        phone.say(question).await?;
+        phone.until(instead).await?;
+        if unsure {
+            phone.until("\"human\"").await?;
+        }
+        ensure!(
+            model.prompts().iter().any(|p| p.contains("A customer asks about one product") && p.contains(question)),
+            "{brand}: the model was asked {question:?}"
+        );
+        let all = phone.all();
+        ensure!(!all.text.contains(refused), "{brand}: {refused:?} reached the customer: {}", all.text);
+    }
+    host.wait_for_log("was refused, the catalog's is sent", WAIT).await?;
     Ok(())
 }

@@ -347,7 +347,7 @@ fn read_details(words: &[String], context: &Context, r: &mut Reading) -> (Option
     r.order_id = order_id(words);
     let (min, max, price_mask) = prices(words);
     r.position = position(words, context);
-    r.quantity = quantity(words, &price_mask);
+    r.quantity = quantity(words, &price_mask, &explained(words));
     r.asks = asks(words);
     (min, max, price_mask)
 }
@@ -361,6 +361,17 @@ fn order_id(words: &[String]) -> Option<String> {
 
 /// Units of capacity after a number: "256 GB".
 const UNITS: &[&str] = &["gb", "tb"];
+
+/// Units of a measure after a number ("120 kg", "40 cm", "500 ml"): a
+/// weight or a size, never how many.
+#[rustfmt::skip]
+const MEASURES: &[&str] = &[
+    "kg", "kgs", "kilo", "kilos", "g", "gr", "grams", "gramos", "gramas", "lb", "lbs", "pounds", "libras",
+    "cm", "mm", "m", "meters", "metres", "metros", "inch", "inches", "pulgadas", "polegadas", "ml", "l",
+    "liters", "litres", "litros", "w", "watts", "mah", "hz", "mp", "hours", "horas", "h", "years", "anos",
+    "anos", "days", "dias", "minutes", "minutos", "people", "personas", "pessoas", "players", "jugadores",
+    "jogadores", "seats", "plazas", "lugares",
+];
 
 /// "the 256 GB one", "el de 1 TB": a capacity, as `256 gb`.
 fn spec(words: &[String]) -> Option<String> {
@@ -399,15 +410,38 @@ const EXPLAINING: &[&[&str]] = &[
     UNITS,
 ];
 
-/// Whatever no intent phrase, filler, price or position explains is what the
-/// customer is looking for.
-fn product_words(persona: &Persona, words: &[String], price_mask: &[bool], r: &Reading) -> Vec<String> {
+/// Which words an intent phrase or a filler explains. A filler word that
+/// opens a model's name is not one: "el nova 12", "o nova 12 azul" ("nova"
+/// is "new" in Portuguese), "the new 5".
+fn explained(words: &[String]) -> Vec<bool> {
+    const ARTICLES: &[&str] =
+        &["the", "el", "la", "los", "las", "del", "un", "una", "o", "a", "os", "as", "do", "da", "um", "uma"];
     let mut explained = vec![false; words.len()];
     for table in EXPLAINING {
         for (slot, hit) in explained.iter_mut().zip(covered(words, table)) {
             *slot |= hit;
         }
     }
+    for i in 0..words.len() {
+        let named = lex::FILLER.contains(&words[i].as_str())
+            && words[i].len() > 2
+            && words[i].chars().all(char::is_alphabetic)
+            && words.get(i + 1).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+            && i.checked_sub(1).is_some_and(|p| ARTICLES.contains(&words[p].as_str()));
+        if named {
+            explained[i] = false;
+        }
+    }
+    explained
+}
+
+/// Whatever no intent phrase, filler, price or position explains is what the
+/// customer is looking for.
+fn product_words(persona: &Persona, words: &[String], price_mask: &[bool], r: &Reading) -> Vec<String> {
+    let explained = explained(words);
+    // "which is softer, the percale or the linen?": "softer" asks, it names
+    // neither product.
+    let comparing = compares_two(words, r);
     let after_size = |i: usize| i > 0 && lex::SIZE_WORDS.contains(&words[i - 1].as_str());
     words
         .iter()
@@ -420,6 +454,7 @@ fn product_words(persona: &Persona, words: &[String], price_mask: &[bool], r: &R
                 && small_number_word(w).is_none()
                 && (r.position.is_none() || !is_ordinal(w))
                 && !persona.is_own_name(w)
+                && !(comparing && is_comparative(w, r))
                 && !w.starts_with("ord")
                 && w.chars().count() > 1
         })
@@ -454,8 +489,10 @@ const MONEY_BACK: &[&str] = &[
 /// an answer to the seller's question or a cart change is noted on the way.
 fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32) {
     let has = |phrases: &[&str]| has_any(words, phrases);
-    let human = has(lex::HUMAN_STRONG) || (has(lex::TALK) && has(lex::PERSON));
-    let complaint = has(lex::COMPLAINT);
+    // "aguenta uma pessoa de 120 kg?": a person as a measure asks for no one.
+    let people = without_measured_people(words);
+    let human = has_any(&people, lex::HUMAN_STRONG) || (has(lex::TALK) && has_any(&people, lex::PERSON));
+    let complaint = has(lex::COMPLAINT) || keeps_failing(words);
     let whole_answer =
         |phrases: &[&str]| phrases.iter().any(|p| find_phrase(words, p).is_some_and(|(_, len)| len + 1 >= words.len()));
 
@@ -471,7 +508,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Checkout, 0.85)
     } else if complaint {
         (Intent::Complaint, 0.85)
-    } else if has(lex::ORDER_STATUS) || r.order_id.is_some() {
+    } else if has(lex::ORDER_STATUS) || r.order_id.is_some() || (has(lex::PURCHASED) && has(lex::TIME_AGO)) {
         (Intent::OrderStatus, 0.9)
     } else if has(lex::CHECKOUT) {
         (Intent::Checkout, 0.9)
@@ -492,7 +529,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     {
         // "thanks, you're the best" is thanks, not a request for the best.
         if has(lex::GOODBYE) { (Intent::Goodbye, 0.9) } else { (Intent::Thanks, 0.9) }
-    } else if has(lex::COMPARE) {
+    } else if has(lex::COMPARE) || compares_two(words, r) {
         // "the nova 12 vs the nova 12 pro": both products, shown to compare.
         (Intent::ProductQuestion, 0.8)
     } else if about_a_product(words, r) {
@@ -501,7 +538,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::ProductQuestion, 0.8)
     } else if has(lex::RECOMMEND) {
         (Intent::Recommendation, 0.85)
-    } else if has(lex::ADVICE) || (has(lex::SITUATION) && r.questioned) {
+    } else if has(lex::ADVICE) || (has(lex::SITUATION) && r.questioned) || for_a_purpose(words) {
         // A need stated: advice on what fits it, not a keyword search.
         r.need = (!r.words.is_empty()).then(|| r.words.join(" "));
         (Intent::Recommendation, 0.8)
@@ -561,6 +598,158 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
     }
 }
 
+/// "my earbuds keep disconnecting", "se sigue apagando", "fica travando":
+/// something that keeps going wrong, said with a verb of repetition and a
+/// gerund — but not a customer who keeps looking.
+fn keeps_failing(words: &[String]) -> bool {
+    const KEEPS: &[&str] = &["keep", "keeps", "kept", "sigue", "siguen", "vive", "vivem", "fica", "ficam", "continua"];
+    const BROWSING: &[&str] = &[
+        "looking",
+        "shopping",
+        "browsing",
+        "searching",
+        "buscando",
+        "mirando",
+        "viendo",
+        "procurando",
+        "olhando",
+        "vendo",
+        "pensando",
+        "comprando",
+    ];
+    words.windows(2).any(|pair| {
+        let gerund = pair[1].len() > 5
+            && (pair[1].ends_with("ing")
+                || pair[1].ends_with("ando")
+                || pair[1].ends_with("iendo")
+                || pair[1].ends_with("endo")
+                || pair[1].ends_with("indo"));
+        KEEPS.contains(&pair[0].as_str()) && gerund && !BROWSING.contains(&pair[1].as_str())
+    })
+}
+
+/// `words` with each word for a person that is a measure or a count ("uma
+/// pessoa de 120 kg", "for two people", "para 4 personas", "per person")
+/// blanked out: such a person is not someone asked for.
+fn without_measured_people(words: &[String]) -> Vec<String> {
+    const PEOPLE: &[&str] = &["person", "people", "persona", "personas", "pessoa", "pessoas"];
+    const BEFORE: &[&str] = &["for", "per", "para", "pra", "por"];
+    // "a mesa aguenta dois monitores e uma pessoa": what a product bears.
+    const BEARS: &[&str] = &[
+        "hold", "holds", "support", "supports", "fit", "fits", "seat", "seats", "carry", "carries", "aguanta",
+        "aguantan", "soporta", "soportan", "resiste", "aguenta", "aguentam", "suporta", "suportam", "cabe", "caben",
+        "cabem",
+    ];
+    let counted = |i: usize| {
+        let prev = i.checked_sub(1).map(|p| words[p].as_str()).unwrap_or_default();
+        let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
+        let after_next = words.get(i + 2).map(String::as_str).unwrap_or_default();
+        // Digits or "two" and up: "una persona" is someone, "dos personas" a count.
+        let count =
+            |w: &str| w.starts_with(|c: char| c.is_ascii_digit()) || small_number_word(w).is_some_and(|n| n > 1);
+        // "de 120 kg", "of 90 kilos", "who weighs".
+        let measured = matches!(next, "de" | "of" | "who" | "que") && (count(after_next) || after_next == "weighs");
+        measured
+            || count(next)
+            || count(prev)
+            || BEFORE.contains(&prev)
+            || words[..i].iter().any(|w| BEARS.contains(&w.as_str()))
+    };
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if PEOPLE.contains(&w.as_str()) && counted(i) { String::new() } else { w.clone() })
+        .collect()
+}
+
+/// "which is softer, the percale or the linen?", "¿cuál es más suave, la
+/// sábana o el edredón?", "qual é mais leve, o x ou o y?": two products set
+/// against each other by a comparative, with no word for comparing.
+fn compares_two(words: &[String], r: &Reading) -> bool {
+    const WHICH: &[&str] = &["which", "cual", "qual", "what"];
+    let Some(which) = words.iter().take(3).position(|w| WHICH.contains(&w.as_str())) else {
+        return false;
+    };
+    let Some(degree) = words[which..].iter().position(|w| is_comparative(w, r)).map(|p| p + which) else {
+        return false;
+    };
+    let or = |w: &String| w == "or" || w == "ou" || (r.language == Language::Es && (w == "o" || w == "u"));
+    words[degree..].iter().position(or).is_some_and(|p| degree + p + 1 < words.len() && p > 0)
+}
+
+/// "more", "mejor", "softer", "cheaper": a degree of comparison.
+fn is_comparative(word: &str, r: &Reading) -> bool {
+    const MORE: &[&str] =
+        &["more", "less", "better", "worse", "mas", "menos", "mejor", "peor", "mais", "melhor", "pior"];
+    MORE.contains(&word)
+        // "softer", "cheaper", "lighter": an English comparative.
+        || (word.len() > 4 && word.ends_with("er") && r.language == Language::En && !word.ends_with("ever"))
+}
+
+/// "busco un juego tranquilo para relajarme", "a dress for dancing all
+/// night", "algo pra ler na cama": what it is for, said with a verb and a
+/// situation (words after the verb, or the customer as its object) — a
+/// need to advise on. A bare activity names a kind of product ("a mic for
+/// streaming", "zapatillas para correr") and is searched.
+fn for_a_purpose(words: &[String]) -> bool {
+    /// Nouns and adjectives that end like an infinitive: who or where a
+    /// product is for, not what it is for.
+    const NOT_VERBS: &[&str] = &[
+        "mujer",
+        "mulher",
+        "hogar",
+        "lugar",
+        "collar",
+        "colar",
+        "bar",
+        "mar",
+        "par",
+        "altar",
+        "militar",
+        "familiar",
+        "escolar",
+        "solar",
+        "popular",
+        "similar",
+        "regular",
+        "particular",
+        "exterior",
+        "interior",
+        "ver",
+        "comprar",
+        "pagar",
+        "llevar",
+        "levar",
+        "usar",
+        "regalar",
+        "presentear",
+        "dar",
+        "jugar",
+        "jogar",
+        "hacer",
+        "fazer",
+        "vestir",
+        "poner",
+        "por",
+        "ter",
+        "tener",
+        "ser",
+        "estar",
+    ];
+    const NOT_GERUNDS: &[&str] = &["everything", "anything", "something", "nothing", "morning", "evening", "clothing"];
+    words.windows(2).enumerate().any(|(i, pair)| {
+        let (to, what) = (pair[0].as_str(), pair[1].as_str());
+        let situated = i + 2 < words.len();
+        let reflexive = ["arme", "erme", "irme", "arse", "erse", "irse"]
+            .iter()
+            .any(|end| what.len() > end.len() + 1 && what.ends_with(end));
+        let infinitive =
+            ["ar", "er", "ir"].iter().any(|end| what.len() > end.len() + 1 && what.ends_with(end)) && situated;
+        (matches!(to, "para" | "pra") && (infinitive || reflexive) && !NOT_VERBS.contains(&what))
+            || (to == "for" && what.len() > 5 && what.ends_with("ing") && situated && !NOT_GERUNDS.contains(&what))
+    })
+}
+
 /// How a message that changes the cart changes it.
 fn cart_change(words: &[String], quantity: Option<u32>) -> CartChange {
     let has = |phrases: &[&str]| has_any(words, phrases);
@@ -603,9 +792,10 @@ fn plan_search(persona: &Persona, words: &[String], (min, max): (Option<i64>, Op
         max_price_minor: max,
         partial: false,
     };
-    r.fallback = if r.asks.iter().any(|a| matches!(a, Ask::Property(_))) {
+    let compared = r.intent == Intent::ProductQuestion && (has_any(words, lex::COMPARE) || compares_two(words, r));
+    r.fallback = if compared || r.asks.iter().any(|a| matches!(a, Ask::Property(_))) {
         // A question names the product with some words and asks with the
-        // others: most of them will do.
+        // others, a comparison names two products: most of the words will do.
         Some(SearchPlan { partial: true, ..plan.clone() })
     } else {
         fallback(&plan, r, words)
@@ -759,11 +949,28 @@ fn position(words: &[String], context: &Context) -> Option<Position> {
 /// A quantity: "add 2", "two of them", "make it 3", "x2". Not a position,
 /// a price or a size. "one" in its forms is left out: it is an article as
 /// often as a number ("una camisa", "um tênis"), and one is the default.
-fn quantity(words: &[String], prices: &[bool]) -> Option<u32> {
+fn quantity(words: &[String], prices: &[bool], explained: &[bool]) -> Option<u32> {
     for (i, word) in words.iter().enumerate() {
         let prev = i.checked_sub(1).map(|p| words[p].as_str()).unwrap_or_default();
+        let before_prev = i.checked_sub(2).map(|p| words[p].as_str()).unwrap_or_default();
         let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
-        if prices[i] || lex::SIZE_WORDS.contains(&prev) || lex::POSITION_WORDS.contains(&prev) || UNITS.contains(&next)
+        // "en el 38", "in a 38", "tem no 38": a size; "120 kg": a measure;
+        // "nova 12", "fit band 3": a model's number, after a word no phrase
+        // explains.
+        let size = prev == "in"
+            || matches!(prev, "no" | "na" | "num" | "numa")
+            || (matches!(prev, "el" | "la" | "a" | "an" | "o") && matches!(before_prev, "en" | "in" | "em"));
+        let model = i > 0
+            && !explained[i - 1]
+            && prev.len() > 1
+            && prev.chars().all(char::is_alphabetic)
+            && small_number_word(prev).is_none();
+        if prices[i]
+            || lex::SIZE_WORDS.contains(&prev)
+            || lex::POSITION_WORDS.contains(&prev)
+            || UNITS.contains(&next)
+            || MEASURES.contains(&next)
+            || ((size || model) && word.chars().all(|c| c.is_ascii_digit()))
         {
             continue;
         }
@@ -1136,6 +1343,89 @@ mod tests {
             assert_eq!(read(text).intent, Intent::ProductQuestion, "{text}");
         }
         assert_eq!(read("quanto tá o vestido?").asks, vec![Ask::Price]);
+    }
+
+    #[test]
+    fn a_symptom_is_a_complaint_in_three_languages() {
+        for text in [
+            "my speaker keeps cutting out",
+            "this lotion gave me a rash",
+            "el cargador se calienta demasiado",
+            "la crema me dio alergia",
+            "o mouse fica travando",
+            "o batom irritou meus lábios",
+        ] {
+            assert_eq!(read(text).intent, Intent::Complaint, "{text}");
+        }
+        assert_ne!(read("I'll keep looking, thanks").intent, Intent::Complaint);
+        assert_ne!(read("sigo buscando unas botas").intent, Intent::Complaint);
+    }
+
+    #[test]
+    fn a_purchase_told_with_its_time_asks_after_the_order() {
+        for text in [
+            "I bought a scarf yesterday, where is it?",
+            "pedí un vestido hace una semana y nada",
+            "comprei uma bolsa ontem, alguma novidade?",
+            "any news on the sandals?",
+        ] {
+            assert_eq!(read(text).intent, Intent::OrderStatus, "{text}");
+        }
+    }
+
+    #[test]
+    fn people_as_a_measure_are_not_asked_for() {
+        for text in [
+            "is the sofa big enough for 3 people?",
+            "¿la cama aguanta a una persona de 100 kilos?",
+            "a rede aguenta uma pessoa grande?",
+        ] {
+            let r = read(text);
+            assert_ne!(r.intent, Intent::HumanRequest, "{text}");
+            assert!(!r.beyond_scope, "{text}: a weight is not a bulk order");
+        }
+        assert_eq!(read("quero falar com uma pessoa").intent, Intent::HumanRequest);
+        assert_eq!(read("necesito una persona que me ayude").intent, Intent::HumanRequest);
+    }
+
+    #[test]
+    fn two_products_set_against_each_other_are_compared() {
+        for text in [
+            "which is cheaper, the tote or the crossbody?",
+            "¿cuál es más largo, el abrigo o la gabardina?",
+            "qual é mais leve, a bota ou o tênis?",
+        ] {
+            assert_eq!(read(text).intent, Intent::ProductQuestion, "{text}");
+        }
+    }
+
+    #[test]
+    fn what_a_product_is_for_is_a_need_in_three_languages() {
+        for text in [
+            "I need shoes for hiking in the snow",
+            "busco unos zapatos cómodos para trabajar de pie",
+            "procuro uma bolsa pra viajar de avião",
+        ] {
+            let r = read(text);
+            assert_eq!(r.intent, Intent::Recommendation, "{text}");
+            assert!(r.need.is_some(), "{text}");
+        }
+        // Who it is for is not what it is for, and a bare activity is a kind of product.
+        assert_eq!(read("busco zapatos para mujer").intent, Intent::Browse);
+        assert_eq!(read("I need shoes for running").intent, Intent::Browse);
+    }
+
+    #[test]
+    fn a_models_number_or_a_size_is_not_a_quantity() {
+        let r = read("quero o nova 12 azul");
+        assert_eq!((r.intent, r.quantity), (Intent::AddToCart, None));
+        assert!(r.words.contains(&"nova".to_owned()), "{:?}", r.words);
+        let r = read("¿tienen las botas en el 38?");
+        assert_eq!(r.quantity, None);
+        assert!(!r.beyond_scope && r.search.is_some(), "{r:?}");
+        assert_eq!(read("do you have it in a 40?").quantity, None);
+        assert_eq!(read("add 2 to my cart").quantity, Some(2));
+        assert_eq!(read("quiero los vestidos, los verdes").intent, Intent::AddToCart);
     }
 
     #[test]

@@ -140,6 +140,23 @@ pub const COMPLAINT: &[&str] = &[
     "llego vacio", "llego vacia", "derramado", "derramada", "se derramo",
     "chegou aberto", "chegou aberta", "veio aberto", "veio aberta", "pela metade", "chegou vazio",
     "chegou vazia", "vazou", "vazando", "derramou",
+    // A symptom of a fault: what the product does wrong, or what it did to
+    // the customer (see also `brain::keeps_failing` for "keeps …ing").
+    "allergic", "allergy", "reaction", "rash", "irritated", "irritation", "itchy", "burns my",
+    "broke me out", "breakout", "won t charge", "won t turn on", "won t connect", "doesn t charge",
+    "does not charge", "doesn t turn on", "stopped charging", "disconnects", "overheats",
+    "overheating", "crashes", "freezes", "fell apart", "falling apart", "came apart", "shrank",
+    "shrunk", "peeling", "came off", "fell off", "turned red", "went red",
+    "alergia", "alergica", "alergico", "reaccion", "irritacion", "me irrito", "me irrita",
+    "ronchas", "sarpullido", "me arde", "ardor", "picazon", "se desconecta*", "se calienta demasiado",
+    "se calienta mucho", "se puso roj*", "se me puso roj*",
+    "se traba", "se cuelga", "se apaga sol*", "no carga", "no enciende", "no prende",
+    "no conecta", "se rompio", "se despego", "se descosio", "se encogio", "se destino",
+    "se pelo", "se cayo",
+    "alergia", "reacao", "irritacao", "irritou", "coceira", "ardeu", "ardendo", "ficou vermelh*",
+    "manchou", "empolou", "desconectando", "desconecta sozinh*", "esquentando", "esquenta demais",
+    "travando", "travou", "desliga sozinh*", "nao carrega", "nao liga", "nao conecta",
+    "descolou", "descosturou", "encolheu", "desbotou", "soltou", "quebrou", "descascou",
 ];
 
 /// Asking after an order already placed: where it is, when it arrives.
@@ -161,6 +178,38 @@ pub const ORDER_STATUS: &[&str] = &[
     "que paso con mi", "como va mi", "como anda mi", "status da minha", "status do meu",
     "status da compra", "situacao do meu", "situacao da minha", "situacao do pedido",
     "o que aconteceu com meu", "o que aconteceu com minha",
+    // News of a shipment, whatever the product is called.
+    "any news", "any update", "any updates", "when it ships", "when will it ship",
+    "when does it ship", "has it been shipped", "been shipped", "did it ship", "not shipped yet",
+    "hasn t shipped", "has not shipped", "when will you ship", "when do you ship",
+    "alguna novedad", "alguna noticia", "novedades de mi", "ya salio", "ya la enviaron",
+    "ya los enviaron", "ya las enviaron", "cuando lo envian", "cuando la envian", "cuando lo mandan",
+    "cuando la mandan", "todavia no llega", "aun no llega", "donde anda mi", "donde anda el",
+    "alguma novidade", "alguma noticia", "novidades do meu", "novidades da minha", "ja saiu",
+    "ainda nao saiu", "nao saiu ainda", "quando vao enviar", "quando vao mandar", "ja enviaram",
+    "foi enviado", "foi enviada", "ja foi enviada", "ja despacharam",
+];
+
+/// Telling of a purchase already made ("I ordered the cardigan", "lo pedí",
+/// "comprei"): with a time it was made, the customer asks after an order.
+#[rustfmt::skip]
+pub const PURCHASED: &[&str] = &[
+    "i ordered", "i bought", "i purchased", "i placed an order", "i placed my order", "we ordered",
+    "lo pedi", "la pedi", "los pedi", "las pedi", "pedi", "compre", "hice un pedido", "hice el pedido",
+    "hice mi pedido", "pedimos",
+    "comprei", "encomendei", "fiz o pedido", "fiz um pedido", "fiz uma compra", "fiz a compra",
+];
+
+/// When a purchase was made: "last week", "el lunes", "faz uma semana".
+#[rustfmt::skip]
+pub const TIME_AGO: &[&str] = &[
+    "last week", "last month", "yesterday", "days ago", "weeks ago", "a week ago", "ago",
+    "on monday", "on tuesday", "on wednesday", "on thursday", "on friday", "on saturday",
+    "on sunday", "last monday", "last friday", "since",
+    "hace", "ayer", "semana pasada", "mes pasado", "el lunes", "el martes", "el miercoles",
+    "el jueves", "el viernes", "el sabado", "el domingo", "desde",
+    "faz", "ha uma semana", "ha dias", "ontem", "semana passada", "mes passado", "na segunda",
+    "na terca", "na quarta", "na quinta", "na sexta", "no sabado", "no domingo", "desde",
 ];
 
 /// Asking to pay for the cart and place the order.
@@ -222,6 +271,9 @@ pub const ADD: &[&str] = &[
     "i ll grab", "ill grab", "i will grab", "let me grab", "i ll go with", "i ll go for",
     "i will go with", "voy a llevar", "voy a querer", "me voy a llevar", "me quedo el",
     "me quedo la", "vou pegar", "vou ficar com", "quero levar",
+    // The ones named, in the plural ("quiero las toallas, las grises").
+    "i want those", "i want these", "quiero los", "quiero las", "quiero estos", "quiero estas",
+    "quiero esos", "quiero esas", "quero os", "quero as", "quero esses", "quero essas",
 ];
 
 /// Asking for a suggestion: what sells, what is best, a gift idea.
@@ -275,6 +327,13 @@ pub const ADVICE: &[&str] = &[
     "perfect* para", "cual es un buen", "que me pongo", "que uso", "deberia usar", "debo usar", "algo para", "que ponerme",
     "fica bem", "ficaria", "bom pra", "boa pra", "bom para", "boa para", "ideal pra", "perfeit* pra",
     "o que usar", "qual e um bom", "qual e uma boa", "devo usar", "algo pra", "o que vestir",
+    // Which one suits the customer, said with a verb of fitting.
+    "works under", "works for", "work for", "works best", "would work", "will work for",
+    "suitable for", "right for me", "suits me", "would suit me",
+    "me conviene", "conviene mas", "me sirve", "sirve mejor", "me va bien", "me iria bien", "adecuado para",
+    "adecuada para", "apropiado para", "apropiada para",
+    "me serve", "serve melhor", "serve pra mim", "serve para mim", "vai bem", "iria bem", "adequado para",
+    "adequada para", "adequado pra", "adequada pra", "apropriado para", "apropriado pra",
 ];
 
 /// Telling the seller about oneself ("I have dry skin", "tengo un salón

@@ -38,6 +38,7 @@
 
 pub mod answers;
 pub mod brain;
+pub mod grounded;
 pub mod lexicon;
 pub mod model;
 pub mod persona;

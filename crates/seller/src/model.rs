@@ -10,6 +10,8 @@
 //!   object; the answer is parsed and every field checked ([`read`]).
 //! * A rephrased reply must keep every number of the original (prices,
 //!   quantities, order ids) and stay short, or it is thrown away ([`phrase`]).
+//! * An answer to a question about a product is written from the catalog's
+//!   facts about it and checked against them ([`grounded`](crate::grounded)).
 //! * [`Health`] remembers failures in the key-value store: after one, the
 //!   model is left alone for a while (30 s, doubling to 10 min), so a dead
 //!   or slow model costs one message a delay, not every message. A call

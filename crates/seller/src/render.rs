@@ -63,7 +63,7 @@ impl<'a> Voice<'a> {
     /// "1. Name — USD 75.65 (was USD 89.00) · 14 in stock".
     pub fn product_line(&self, index: usize, product: &ProductInfo) -> String {
         let (price, was) = self.price(product);
-        format!("{}. {} — {price}{was} · {}", index + 1, product.name, self.stock(product.stock))
+        format!("{}. {} — {price}{was} · {}", index + 1, product.name_in(self.language), self.stock(product.stock))
     }
 
     /// The attributes worth quoting, "Sizes: XS-XL · Color: sage green".
@@ -141,7 +141,7 @@ impl<'a> Voice<'a> {
                 let (price, _) = self.price(product);
                 ListRow {
                     id: Tap::Product(product.id.to_string()).id(),
-                    title: truncate(&product.name, limits::ROW_TITLE),
+                    title: truncate(product.name_in(self.language), limits::ROW_TITLE),
                     description: Some(truncate(
                         &format!("{price} · {}", self.stock(product.stock)),
                         limits::ROW_DESCRIPTION,
@@ -183,7 +183,7 @@ impl<'a> Voice<'a> {
         let card = OutboundMessage::ProductCard {
             product: ProductSummary {
                 id: product.id.clone(),
-                name: product.name.clone(),
+                name: product.name_in(self.language).to_owned(),
                 price: product.price.clone(),
                 sale_price: product.sale_price.clone(),
                 image_url: product.image_url.clone(),
@@ -196,7 +196,7 @@ impl<'a> Voice<'a> {
         // A product without a picture cannot be a card: its words go as text.
         if product.image_url.trim().is_empty() {
             out.push(self.buttons(
-                &format!("{}\n{}", product.name, description.trim()),
+                &format!("{}\n{}", product.name_in(self.language), description.trim()),
                 match card {
                     OutboundMessage::ProductCard { buttons, .. } => buttons,
                     _ => Vec::new(),
@@ -474,6 +474,26 @@ mod tests {
         assert!(product.description.as_deref().unwrap().contains("Tallas: 36,37,38"));
         assert_eq!(voice.stock(0), "agotado");
         assert_eq!(voice.stock(3), "quedan solo 3");
+    }
+
+    #[test]
+    fn cards_and_lists_name_the_product_in_the_customers_language() {
+        let persona = persona();
+        let mut sneakers = product("fsh-022", "Canvas Sneakers", 5900, None, 4);
+        sneakers.names = vec!["Zapatillas de lona".into(), String::new()];
+        let name = |language| {
+            let messages = Voice::new(&persona, language).product_card("", &sneakers);
+            let OutboundMessage::ProductCard { product, .. } = &messages[1] else { panic!() };
+            product.name.clone()
+        };
+        assert_eq!(name(Language::Es), "Zapatillas de lona");
+        assert_eq!(name(Language::En), "Canvas Sneakers");
+        // No Portuguese name in the catalog: the English one.
+        assert_eq!(name(Language::Pt), "Canvas Sneakers");
+        let list = Voice::new(&persona, Language::Es).product_list("Mira:", &[sneakers.clone(), sneakers], 0);
+        let OutboundMessage::List { sections, body, .. } = &list else { panic!() };
+        assert_eq!(sections[0].rows[0].title, "Zapatillas de lona");
+        assert!(body.contains("1. Zapatillas de lona — USD 59.00"), "{body}");
     }
 
     #[test]

@@ -98,7 +98,9 @@ pub struct ProductInfo {
     pub id: ProductId,
     /// The name customers see.
     pub name: String,
-    /// Its names in Spanish and Portuguese, which customers may call it by.
+    /// Its names in Spanish then Portuguese (empty for a language the
+    /// catalog gives none in), which customers may call it by and which it
+    /// is shown by in their language; empty when the catalog gives none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
     /// The catalog category id (`shoes`).
@@ -146,6 +148,17 @@ impl ProductInfo {
         agent_store_events::variant_price(self.variants.as_ref(), variant).unwrap_or_else(|| self.effective_price())
     }
 
+    /// Its name in `language`: the catalog's English name when it gives
+    /// none in that language.
+    pub fn name_in(&self, language: Language) -> &str {
+        let slot = match language {
+            Language::En => None,
+            Language::Es => self.names.first(),
+            Language::Pt => self.names.get(1),
+        };
+        slot.map(String::as_str).filter(|n| !n.trim().is_empty()).unwrap_or(&self.name)
+    }
+
     /// The words of its names, English first: what "the linen dress", "el
     /// vestido de lino" or "o vestido de linho" are matched against.
     pub fn name_words(&self) -> Vec<String> {
@@ -158,12 +171,22 @@ impl ProductInfo {
     }
 }
 
+/// The languages of [`ProductInfo::names`], in order.
+const NAME_LANGUAGES: [&str; 2] = ["es", "pt"];
+
 impl From<&Product> for ProductInfo {
     fn from(product: &Product) -> Self {
         Self {
             id: product.id.clone(),
             name: product.name.clone(),
-            names: product.names.values().take(2).cloned().collect(),
+            // By position, so that each name's language is known; the
+            // state written before was in this order too (a map's, es < pt).
+            names: match product.names.is_empty() {
+                true => Vec::new(),
+                false => {
+                    NAME_LANGUAGES.iter().map(|tag| product.names.get(*tag).cloned().unwrap_or_default()).collect()
+                }
+            },
             category: product.category.clone(),
             description: truncate(&product.description, 300),
             price: product.price.clone(),

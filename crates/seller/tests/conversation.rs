@@ -110,11 +110,12 @@ impl Chat {
         let mut conversation = std::mem::take(&mut self.conversation);
         let outs = self.seller(model).on_message(&mut conversation, message);
         self.conversation = conversation;
-        self.answer(outs)
+        self.answer(outs, model)
     }
 
-    /// Lets the catalog answer the seller's requests, as often as it asks.
-    fn answer(&mut self, outs: Vec<Out>) -> Vec<Out> {
+    /// Lets the catalog answer the seller's requests, as often as it asks;
+    /// the seller handles its answers with `model`.
+    fn answer(&mut self, outs: Vec<Out>, model: &mut dyn Model) -> Vec<Out> {
         let mut all = Vec::new();
         let mut queue = outs;
         while !queue.is_empty() {
@@ -126,7 +127,7 @@ impl Chat {
                     all.push(out);
                     continue;
                 }
-                next.extend(self.catalog_answer(&out));
+                next.extend(self.catalog_answer(&out, model));
                 all.push(out);
             }
             queue = next;
@@ -134,9 +135,8 @@ impl Chat {
         all
     }
 
-    fn catalog_answer(&mut self, out: &Out) -> Vec<Out> {
+    fn catalog_answer(&mut self, out: &Out, model: &mut dyn Model) -> Vec<Out> {
         let mut conversation = std::mem::take(&mut self.conversation);
-        let mut model = NoModel;
         let outs = match out {
             Out::Query(q) => {
                 let query = SearchQuery {
@@ -161,7 +161,7 @@ impl Chat {
                         .collect(),
                     total: found.total as u32,
                 };
-                self.seller(&mut model).on_query_result(&mut conversation, &result)
+                self.seller(model).on_query_result(&mut conversation, &result)
             }
             Out::Recommend(r) => {
                 let cart: Vec<String> = r.cart.iter().map(ToString::to_string).collect();
@@ -194,7 +194,7 @@ impl Chat {
                         })
                         .collect(),
                 };
-                self.seller(&mut model).on_recommend_result(&mut conversation, &result)
+                self.seller(model).on_recommend_result(&mut conversation, &result)
             }
             _ => Vec::new(),
         };
@@ -411,7 +411,7 @@ fn spanish_and_portuguese_customers_are_answered_in_their_language() {
     let mut chat = Chat::new("beauty");
     let outs = chat.say("oi! vocês têm batom vermelho?");
     let text = said(&outs);
-    assert!(text.contains("Velvet Satin Lipstick") && text.contains("estoque"), "{text}");
+    assert!(text.contains("Batom acetinado aveludado") && text.contains("estoque"), "{text}");
     let outs = chat.say("quero esse");
     assert!(said(&outs).contains("carrinho"), "{}", said(&outs));
 }
@@ -423,7 +423,7 @@ fn a_search_that_finds_nothing_tries_wider_then_offers_categories() {
     let queries: Vec<_> = outs.iter().filter_map(|o| if let Out::Query(q) = o { Some(q) } else { None }).collect();
     assert_eq!(queries.len(), 2, "the wider second try");
     assert_eq!(queries[1].text.as_deref(), Some("botas"));
-    assert!(said(&outs).contains("Suede Chelsea Ankle Boots"), "{}", said(&outs));
+    assert!(said(&outs).contains("Botines chelsea de ante"), "{}", said(&outs));
 
     let outs = chat.say("do you have tuxedos?");
     assert!(
@@ -775,12 +775,17 @@ fn what_the_catalog_does_not_say_is_not_guessed_and_a_person_is_offered() {
             "is the vitamin c serum cruelty free?",
             "Our catalog doesn't say that about Vitamin C 15% Brightening Serum",
         ),
-        ("home", "silla de rattan", "¿es fácil de montar?", "Nuestro catálogo no dice eso de Rattan Dining Chair"),
+        (
+            "home",
+            "silla de rattan",
+            "¿es fácil de montar?",
+            "Nuestro catálogo no dice eso de Silla de comedor de ratán",
+        ),
         (
             "home",
             "cadeira de rattan",
             "essa cadeira vem montada?",
-            "Nosso catálogo não diz isso sobre Rattan Dining Chair",
+            "Nosso catálogo não diz isso sobre Cadeira de jantar de rattan",
         ),
     ] {
         let mut chat = Chat::new(brand);
@@ -790,6 +795,143 @@ fn what_the_catalog_does_not_say_is_not_guessed_and_a_person_is_offered() {
         assert!(text.contains(words), "{brand}: {question} → {text}");
         assert!(offers.contains(&"human".to_owned()), "{brand}: a person offered: {offers:?}");
         assert!(!outs.iter().any(|o| matches!(o, Out::Escalate(_))), "{brand}: offered, not forced");
+    }
+}
+
+/// A model that answers questions about a product with `answer`, reads no
+/// message (the rules do), and keeps every prompt it was given.
+struct Grounding {
+    answer: String,
+    prompts: Vec<String>,
+}
+
+impl Grounding {
+    fn new(answer: serde_json::Value) -> Self {
+        Self { answer: answer.to_string(), prompts: Vec::new() }
+    }
+}
+
+impl Model for Grounding {
+    fn infer(&mut self, prompt: &str, _max_tokens: u32) -> Result<String, ModelError> {
+        self.prompts.push(prompt.to_owned());
+        if prompt.contains("A customer asks about one product") {
+            Ok(self.answer.clone())
+        } else {
+            Err(ModelError::Failed("reads no messages".into()))
+        }
+    }
+}
+
+#[test]
+fn with_a_model_product_questions_are_answered_from_the_catalogs_facts() {
+    use serde_json::json;
+    // (brand, what was shown first, the question, the product, a fact the
+    // prompt carries, the model's answer, whether a person is offered)
+    for (brand, first, question, product, fact, answer, unsure) in [
+        (
+            "tech",
+            "hi",
+            "does the nova 12 support 5G and wireless charging?",
+            "tec-009",
+            "- battery: 4,800 mAh, 45 W wired, 15 W wireless\n",
+            json!({"verdict": "yes", "answer": "Yes to both! 5G, and 15 W wireless charging ⚡", "evidence": ["5G", "15 W wireless"]}),
+            false,
+        ),
+        (
+            "tech",
+            "hola",
+            "¿el smartwatch es resistente al agua?",
+            "tec-007",
+            "- water_resistance: 5 ATM\n",
+            json!({"verdict": "yes", "answer": "¡Sí! Aguanta hasta 5 ATM, la ducha no es problema 💧", "evidence": ["5 ATM"]}),
+            false,
+        ),
+        (
+            "gaming",
+            "controle sem fio",
+            "esse controle funciona no celular?",
+            "gam-012",
+            "- platform: PC, PixelForge Deck, phones, tablets, smart TVs\n",
+            json!({"verdict": "yes", "answer": "Sim! Ele conecta no celular por Bluetooth 🎮", "evidence": ["phones", "Bluetooth 5.2"]}),
+            false,
+        ),
+        (
+            "beauty",
+            "vitamin c serum",
+            "is it cruelty free?",
+            "bty-002",
+            "- fragrance_free: yes\n",
+            json!({"verdict": "unknown", "answer": "Our catalog doesn't say whether it's cruelty free, and I won't guess 💛"}),
+            true,
+        ),
+    ] {
+        let mut chat = Chat::new(brand);
+        chat.say(first);
+        let mut model = Grounding::new(answer.clone());
+        let outs = chat.say_with(question, &mut model);
+        let (text, offers) = (said(&outs), choices(&outs));
+        assert_eq!(intent(&outs), Intent::ProductQuestion, "{brand}: {question}");
+        let answered = answer["answer"].as_str().unwrap();
+        assert!(text.contains(answered), "{brand}: {question} → {text}");
+        assert!(text.contains(&format!("[card {product}")), "{brand}: the product card: {text}");
+        assert_eq!(offers.contains(&"human".to_owned()), unsure, "{brand}: a person offered: {offers:?}");
+        let prompt = model.prompts.iter().find(|p| p.contains("A customer asks about one product")).unwrap();
+        assert!(prompt.contains(fact) && prompt.contains(question), "{brand}: {prompt}");
+    }
+}
+
+#[test]
+fn a_model_answer_that_invents_or_turns_the_catalog_round_gives_way_to_the_catalogs() {
+    use serde_json::json;
+    // (brand, first, question, the model's answer, the catalog's answer sent)
+    for (brand, first, question, answer, instead) in [
+        (
+            "tech",
+            "hi",
+            "does the nova 12 support 5G?",
+            json!({"verdict": "yes", "answer": "Yes, 5G! And this week only USD 299.00 🔥", "evidence": ["5G"]}),
+            "Yes! Here's what our catalog says: Connectivity: 5G",
+        ),
+        (
+            "tech",
+            "hola",
+            "¿el smartwatch es resistente al agua?",
+            json!({"verdict": "no", "answer": "No, no es resistente al agua.", "evidence": ["5 ATM"]}),
+            "¡Sí! Esto dice nuestro catálogo: Resistencia al agua: 5 ATM",
+        ),
+        (
+            "beauty",
+            "vitamin c serum",
+            "is it cruelty free?",
+            json!({"verdict": "yes", "answer": "Yes, 100% cruelty free!", "evidence": ["cruelty free: yes"]}),
+            "Our catalog doesn't say that about Vitamin C 15% Brightening Serum",
+        ),
+        (
+            "home",
+            "cadeira de rattan",
+            "essa cadeira vem montada?",
+            json!({"verdict": "unknown", "answer": "Não sei, mas chega em 2 dias com frete grátis 🚚"}),
+            "Nosso catálogo não diz isso sobre Cadeira de jantar de rattan",
+        ),
+        (
+            "fashion",
+            "linen wrap dress",
+            "is it machine washable?",
+            json!({"verdict": "yes", "answer": "Yes! Wash it at 60 degrees.", "evidence": ["machine wash cold"]}),
+            "Here's what our catalog says about that: Care: machine wash cold",
+        ),
+    ] {
+        let mut chat = Chat::new(brand);
+        chat.say(first);
+        let mut model = Grounding::new(answer.clone());
+        let outs = chat.say_with(question, &mut model);
+        let text = said(&outs);
+        assert!(
+            model.prompts.iter().any(|p| p.contains("A customer asks about one product")),
+            "{brand}: {question} asked: {text}"
+        );
+        assert!(text.contains(instead), "{brand}: {question} → {text}");
+        assert!(!text.contains(answer["answer"].as_str().unwrap()), "{brand}: refused: {text}");
     }
 }
 

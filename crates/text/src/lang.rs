@@ -89,6 +89,13 @@ const SPANISH: &[&str] = &[
     "colores", "envio", "hace", "semanas", "ayuda", "ayudame", "pues", "aqui", "alla",
     "nunca", "nadie", "estan", "son", "solo", "otra", "otro", "hijo", "hija", "mujer", "ponme",
     "quita", "vino", "llego", "molesta", "molesto",
+    // Short requests: demonstratives and verbs with a pronoun attached
+    // ("agrégame 4 de esas", "pónmelo"), which only Spanish writes.
+    "esas", "esos", "aquel", "aquella", "aquellos", "aquellas", "agregame", "agregalo", "agregala",
+    "agregalos", "agregalas", "anademe", "anadelo", "anadela", "ponmelo", "ponmela", "ponmelos",
+    "ponmelas", "quitame", "quitalo", "quitala", "sacame", "sacalo", "mandame", "mandamelo",
+    "pasame", "dame", "damelo", "damela", "dime", "muestramelo", "enviamelo", "cuantos", "cuantas",
+    "tenia",
 ];
 
 #[rustfmt::skip]
@@ -107,6 +114,9 @@ const PORTUGUESE: &[&str] = &[
     "sao", "mais", "so", "outra", "outro", "filho", "filha", "mulher", "gostei", "adorei",
     "fechar", "atendente", "pessoa", "reclamacao", "seu", "sua", "pelo", "eae", "eai", "deu",
     "cadeira", "quarto", "obrigadao",
+    // Short requests: contractions only Portuguese writes.
+    "desses", "dessas", "destes", "destas", "deles", "delas", "nesse", "nessa", "naquele", "naquela",
+    "comprei", "encomendei", "duas", "dois", "pessoas", "fica", "ficou", "tempo",
 ];
 
 /// The language of `text`, or `None` when it gives no clear sign.

@@ -3,7 +3,7 @@
 
 use agent_store_events::{
     ConversationId, EscalationReason, Intent, ProductId, ProductQuery, ProductQueryResult, ProductRecommend,
-    ProductRecommendResult, RecommendationKind,
+    ProductRecommendResult, RecommendationKind, Speaker,
 };
 use agent_store_text::Language;
 
@@ -11,7 +11,9 @@ use super::MISUNDERSTANDINGS;
 use super::{Out, Reply, Seller};
 use crate::answers::Verdict;
 use crate::brain::{Ask, Reading, Tap};
+use crate::grounded::{self, Facts, Grounded};
 use crate::persona::Persona;
+use crate::render::Voice;
 use crate::state::{Conversation, Pending, PendingKind, ProductInfo, SearchPlan};
 
 impl Seller<'_> {
@@ -131,21 +133,24 @@ impl Seller<'_> {
 
     /// A product's price, stock and the details asked about, with its card.
     pub(super) fn answer_about(
-        &self,
+        &mut self,
         c: &mut Conversation,
         id: &ProductId,
         asks: &[Ask],
         language: Language,
         reply: &mut Reply,
     ) {
-        let voice = self.voice(language);
+        // Not `self.voice`: that would hold `self` while the model is asked.
+        let voice = Voice::new(self.persona, language);
         let Some(product) = c.product(id).cloned() else {
             return self.which_product(c, language, reply);
         };
         let (price, was) = voice.price(&product);
+        // Named as the card names it, in the customer's language.
+        let name = product.name_in(language);
         let mut lead = voice.say(
             "price_answer",
-            &[("product", &product.name), ("price", &price), ("was", &was), ("stock", &voice.stock(product.stock))],
+            &[("product", name), ("price", &price), ("was", &was), ("stock", &voice.stock(product.stock))],
         );
         if let Some(promotion) = &product.promotion {
             lead.push_str(&format!(" 🏷️ {promotion}."));
@@ -165,14 +170,20 @@ impl Seller<'_> {
                         voice.attribute(key)
                     }
                 };
-                let (key, facts) = match crate::answers::answer(&product, words, name_of) {
-                    Verdict::Yes(facts) => ("property_yes", facts),
-                    Verdict::No(facts) => ("property_no", facts),
-                    Verdict::Partly(facts) => ("property_partly", facts),
+                let verdict = crate::answers::answer(&product, words, name_of);
+                let (key, facts) = match &verdict {
+                    Verdict::Yes(facts) => ("property_yes", facts.clone()),
+                    Verdict::No(facts) => ("property_no", facts.clone()),
+                    Verdict::Partly(facts) => ("property_partly", facts.clone()),
                     Verdict::Unknown => ("property_unknown", Vec::new()),
                 };
+                // The model may only agree with the rules on whether the
+                // catalog says anything, so a person is offered alike.
                 unsure = facts.is_empty();
-                let text = voice.say(key, &[("product", &product.name), ("facts", &facts.join(" · "))]);
+                let text = match self.grounded_answer(c, &product, &verdict, language) {
+                    Some(grounded) => grounded.text,
+                    None => voice.say(key, &[("product", name), ("facts", &facts.join(" · "))]),
+                };
                 // The answer first, then the product it is about.
                 lead = format!("{text}\n{lead}");
             }
@@ -185,7 +196,7 @@ impl Seller<'_> {
                 let details = voice.highlights(&product, &keys);
                 lead.push('\n');
                 if details.is_empty() {
-                    lead.push_str(&voice.say("detail_missing", &[("product", &product.name)]));
+                    lead.push_str(&voice.say("detail_missing", &[("product", name)]));
                 } else {
                     lead.push_str(&details);
                 }
@@ -199,6 +210,42 @@ impl Seller<'_> {
             // The catalog does not say: a person can find out.
             let text = voice.say("offer_person", &[]);
             reply.say(voice.buttons(&text, vec![voice.button(Tap::Human, "btn_human")]));
+        }
+    }
+
+    /// The model's answer to the customer's last message, a question about
+    /// `product` the rules answered with `verdict`, when a model is there
+    /// and its answer checks out ([`grounded::check`]).
+    fn grounded_answer(
+        &mut self,
+        c: &Conversation,
+        product: &ProductInfo,
+        verdict: &Verdict,
+        language: Language,
+    ) -> Option<Grounded> {
+        if !self.model.available() {
+            return None;
+        }
+        // A question asked before a search found its product is still the
+        // customer's last message when the catalog answers.
+        let question = c.transcript.iter().rev().find(|e| matches!(e.from, Speaker::Customer))?;
+        let facts = Facts::of(product);
+        let prompt = grounded::prompt(self.persona, language, &facts, &question.text);
+        let answer = self.model.infer(&prompt, grounded::ANSWER_TOKENS).ok()?;
+        let others: Vec<&str> = c
+            .products
+            .iter()
+            .filter(|p| p.id != product.id)
+            .flat_map(|p| std::iter::once(&p.name).chain(&p.names))
+            .map(String::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .collect();
+        match grounded::check(&answer, &facts, verdict, &others, language) {
+            Ok(grounded) => Some(grounded),
+            Err(why) => {
+                eprintln!("seller: the model's answer about {} was refused, the catalog's is sent: {why}", product.id);
+                None
+            }
         }
     }
 
@@ -320,7 +367,12 @@ impl Seller<'_> {
                 "{intro}\n{}",
                 voice.say(
                     "price_answer",
-                    &[("product", &only.name), ("price", &price), ("was", &was), ("stock", &voice.stock(only.stock))]
+                    &[
+                        ("product", only.name_in(c.language)),
+                        ("price", &price),
+                        ("was", &was),
+                        ("stock", &voice.stock(only.stock))
+                    ]
                 )
             );
             for message in voice.product_card(&lead, only) {
@@ -345,10 +397,12 @@ impl Persona {
 /// The one product of several whose name the customer's words name best: the
 /// most of its words said, then the fewest left unsaid ("the nova 12" is the
 /// Nova 12, not the Nova 12 Pro); `None` on a tie or when none is named.
+/// A tag said counts with the name: "the nova 12 … 5G" is the phone, not
+/// the Nova 12's case, whose name has fewer words left unsaid.
 fn named<'p>(products: &'p [ProductInfo], said: &[String]) -> Option<&'p ProductInfo> {
     // By the name in whichever language fits the words best.
     let fit = |p: &ProductInfo| {
-        std::iter::once(&p.name)
+        let (shared, unsaid) = std::iter::once(&p.name)
             .chain(&p.names)
             .map(|name| {
                 let name = agent_store_text::tokens(name);
@@ -356,9 +410,22 @@ fn named<'p>(products: &'p [ProductInfo], said: &[String]) -> Option<&'p Product
                 (shared, std::cmp::Reverse(name.len() - shared))
             })
             .max()
-            .unwrap_or((0, std::cmp::Reverse(0)))
+            .unwrap_or((0, std::cmp::Reverse(0)));
+        let name_words = p.name_words();
+        let tagged = p
+            .tags
+            .iter()
+            .flat_map(|t| agent_store_text::tokens(t))
+            .filter(|t| said.contains(t) && !name_words.contains(t))
+            .count();
+        (shared, shared + tagged, unsaid)
     };
-    let mut ranked: Vec<_> = products.iter().map(|p| (fit(p), p)).filter(|((shared, _), _)| *shared > 0).collect();
+    let mut ranked: Vec<_> = products
+        .iter()
+        .map(|p| (fit(p), p))
+        .filter(|((shared, _, _), _)| *shared > 0)
+        .map(|((_, with_tags, unsaid), p)| ((with_tags, unsaid), p))
+        .collect();
     ranked.sort_by_key(|(fit, _)| std::cmp::Reverse(*fit));
     match ranked.as_slice() {
         [(best, p), (next, _), ..] if best != next => Some(p),
