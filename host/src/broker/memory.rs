@@ -19,7 +19,7 @@
 //! past either, the oldest go, each one counted in a warning. A replayed
 //! dead letter goes back to its component's queue as attempt 1.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -61,13 +61,12 @@ struct Lanes {
     paused: Arc<watch::Sender<bool>>,
 }
 
-/// One subscription's waiting events by conversation. A conversation is in
-/// the map while a task runs its events; that task takes the next one until
-/// none is left, then removes it, under the same lock new events are added.
+/// One subscription's waiting events by conversation, each conversation's
+/// run by a task of its own ([`super::ByKey`]).
 struct Conversations {
     component: String,
     handler: Arc<dyn Handler>,
-    waiting: Mutex<HashMap<String, VecDeque<Envelope>>>,
+    waiting: super::ByKey<Envelope>,
     /// The subscription's concurrency: events handled at once.
     permits: Semaphore,
     paused: watch::Receiver<bool>,
@@ -75,24 +74,9 @@ struct Conversations {
 
 impl Conversations {
     fn push(self: &Arc<Self>, inner: &Arc<Inner>, key: String, envelope: Envelope) {
-        let mut waiting = self.waiting.lock().unwrap();
-        if let Some(queue) = waiting.get_mut(&key) {
-            queue.push_back(envelope);
-            return;
+        if let Some(first) = self.waiting.push(&key, envelope) {
+            tokio::spawn(run_conversation(inner.clone(), self.clone(), key, first));
         }
-        waiting.insert(key.clone(), VecDeque::new());
-        drop(waiting);
-        tokio::spawn(run_conversation(inner.clone(), self.clone(), key, envelope));
-    }
-
-    /// The conversation's next event, or `None` and it is no longer running.
-    fn next(&self, key: &str) -> Option<Envelope> {
-        let mut waiting = self.waiting.lock().unwrap();
-        let next = waiting.get_mut(key).and_then(VecDeque::pop_front);
-        if next.is_none() {
-            waiting.remove(key);
-        }
-        next
     }
 }
 
@@ -246,7 +230,7 @@ impl DeadLetters {
 async fn run_conversation(inner: Arc<Inner>, queues: Arc<Conversations>, key: String, first: Envelope) {
     let mut paused = queues.paused.clone();
     let mut next = Some(first);
-    while let Some(Envelope { event, attempt }) = next.take().or_else(|| queues.next(&key)) {
+    while let Some(Envelope { event, attempt }) = next.take().or_else(|| queues.waiting.next(&key)) {
         // Waiting before handling keeps it queued, in order, while the
         // component is removed. The sender lives as long as the broker.
         if paused.wait_for(|p| !*p).await.is_err() {
@@ -314,7 +298,7 @@ impl Broker for MemoryBroker {
         let queues = Arc::new(Conversations {
             component: subscription.component.clone(),
             handler,
-            waiting: Mutex::new(HashMap::new()),
+            waiting: Default::default(),
             permits: Semaphore::new(subscription.concurrency.max(1)),
             paused: paused.subscribe(),
         });

@@ -425,3 +425,43 @@ pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into())
 }
+
+/// Items waiting by key (a conversation), for brokers that run one key's
+/// items one at a time and different keys at once. A key is in the map
+/// while a task runs its items; that task takes the next one until none is
+/// left, and the key leaves the map under the same lock new items join it,
+/// so an item is never left without a task.
+pub(crate) struct ByKey<T> {
+    waiting: std::sync::Mutex<std::collections::HashMap<String, std::collections::VecDeque<T>>>,
+}
+
+impl<T> Default for ByKey<T> {
+    fn default() -> Self {
+        Self { waiting: Default::default() }
+    }
+}
+
+impl<T> ByKey<T> {
+    /// Queues `item` behind its key's running ones, or gives it back when
+    /// the key has none running: the caller then starts the key's task with
+    /// it.
+    pub(crate) fn push(&self, key: &str, item: T) -> Option<T> {
+        let mut waiting = self.waiting.lock().unwrap();
+        if let Some(queue) = waiting.get_mut(key) {
+            queue.push_back(item);
+            return None;
+        }
+        waiting.insert(key.to_string(), Default::default());
+        Some(item)
+    }
+
+    /// The key's next item, or `None` and its task ends.
+    pub(crate) fn next(&self, key: &str) -> Option<T> {
+        let mut waiting = self.waiting.lock().unwrap();
+        let next = waiting.get_mut(key).and_then(std::collections::VecDeque::pop_front);
+        if next.is_none() {
+            waiting.remove(key);
+        }
+        next
+    }
+}

@@ -9,7 +9,6 @@
 //! a delivery whose channel died while it waited is skipped, since RabbitMQ
 //! hands it out again.
 
-use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -164,13 +163,11 @@ pub struct Subscriber {
 
 /// A subscriber's deliveries by ordering key: one key's run one at a time,
 /// in the order they came, and different keys at once up to the
-/// component's concurrency. A key is in the map while a task runs its
-/// deliveries; that task takes the next one until none is left, then
-/// removes it, under the same lock new deliveries are added. (Hashing keys
-/// onto `concurrency` lanes made unrelated conversations that shared a lane
-/// wait for each other.)
+/// component's concurrency, each key's run by a task of its own
+/// ([`crate::broker::ByKey`]). (Hashing keys onto `concurrency` lanes made
+/// unrelated conversations that shared a lane wait for each other.)
 struct Keys {
-    waiting: std::sync::Mutex<HashMap<String, VecDeque<Job>>>,
+    waiting: crate::broker::ByKey<Job>,
     permits: Semaphore,
     /// Deliveries taken and not yet settled: what [`Subscriber::finish`]
     /// waits for.
@@ -180,31 +177,16 @@ struct Keys {
 impl Keys {
     fn push(self: &Arc<Self>, core: &Arc<Core>, key: String, job: Job) {
         self.taken.add();
-        let mut waiting = self.waiting.lock().unwrap();
-        if let Some(queue) = waiting.get_mut(&key) {
-            queue.push_back(job);
-            return;
+        if let Some(first) = self.waiting.push(&key, job) {
+            tokio::spawn(run_key(core.clone(), self.clone(), key, first));
         }
-        waiting.insert(key.clone(), VecDeque::new());
-        drop(waiting);
-        tokio::spawn(run_key(core.clone(), self.clone(), key, job));
-    }
-
-    /// The key's next delivery, or `None` and it is no longer running.
-    fn next(&self, key: &str) -> Option<Job> {
-        let mut waiting = self.waiting.lock().unwrap();
-        let next = waiting.get_mut(key).and_then(VecDeque::pop_front);
-        if next.is_none() {
-            waiting.remove(key);
-        }
-        next
     }
 }
 
 /// Handles one key's deliveries, `first` and then whatever queued behind it.
 async fn run_key(core: Arc<Core>, keys: Arc<Keys>, key: String, first: Job) {
     let mut next = Some(first);
-    while let Some(job) = next.take().or_else(|| keys.next(&key)) {
+    while let Some(job) = next.take().or_else(|| keys.waiting.next(&key)) {
         {
             let _permit = keys.permits.acquire().await.expect("the permits are never closed");
             core.process(job).await;
