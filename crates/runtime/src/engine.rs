@@ -188,9 +188,14 @@ impl Runtime {
     /// Validates, compiles (or loads from cache) and pre-instantiates a
     /// component. Every failure names the component and what is wrong.
     pub fn load(&self, id: &str, bytes: &[u8], sandbox: Sandbox) -> Result<Arc<ComponentPre>> {
+        self.load_as(id, bytes, cache::digest(bytes), sandbox)
+    }
+
+    /// [`Runtime::load`] of `bytes` whose digest the caller computed
+    /// already.
+    pub fn load_as(&self, id: &str, bytes: &[u8], digest: String, sandbox: Sandbox) -> Result<Arc<ComponentPre>> {
         let invalid = |violation| Error::Invalid { id: id.to_string(), violation };
         world::check_bytes(bytes).map_err(invalid)?;
-        let digest = cache::digest(bytes);
         let (component, origin) = self.cache.load(&self.engine, id, bytes, &digest)?;
         self.ready(id, digest, component, origin, sandbox)
     }

@@ -209,8 +209,8 @@ impl App {
                 std::fs::read(&path).with_context(|| format!("component `{id}`: reading {}", path.display()))?;
             // Kept by content, so that this version can be rolled back to
             // after a deploy even once the file on disk has changed.
-            versions.keep(&bytes)?;
-            let component = prepare(&runtime, &options, &package, &id, &bytes).await?;
+            let digest = versions.keep(&bytes)?;
+            let component = prepare(&runtime, &options, &package, &id, &bytes, digest).await?;
             tracing::info!(component = %id, version = &component.pre.digest[..12], origin = ?component.pre.origin, "component ready");
             components.insert(id, component);
         }
@@ -333,24 +333,25 @@ impl App {
 
 /// Compiles (or takes from the cache) one component of `package`, with the
 /// sandbox, subscription and routes the package gives it. Nothing serves
-/// it yet.
+/// it yet. `digest` is `bytes`' ([`agent_store_runtime::cache::digest`]),
+/// which the caller has at hand.
 pub(crate) async fn prepare(
     runtime: &Arc<Runtime>,
     options: &AppOptions,
     package: &Arc<Package>,
     id: &str,
     bytes: &[u8],
+    digest: String,
 ) -> Result<Arc<Component>> {
     let manifest = &package.manifest;
     crate::metrics::metrics().add_manifest(manifest);
     let tool = manifest.tool(id)?;
     let variables = AppVariables::resolve(manifest, |name| std::env::var(name).ok())?;
-    let digest = agent_store_runtime::cache::digest(bytes);
     // One staging directory per version: a new version's files never
     // change under the old one's feet while it finishes its calls.
     let staging = options.data_dir.join("files").join(&digest[..16]);
     let sandbox = Sandbox::from_manifest(manifest, id, &variables, &staging)?;
-    let pre = runtime.clone().load_initialized(id, bytes.to_vec(), sandbox).await?;
+    let pre = runtime.clone().load_initialized_as(id, bytes.to_vec(), digest, sandbox).await?;
     let subscription = (!tool.subscribe.is_empty()).then(|| Subscription {
         component: id.to_string(),
         filters: tool.subscribe.iter().map(Filter::from).collect(),
