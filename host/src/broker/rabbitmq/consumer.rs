@@ -127,8 +127,9 @@ async fn put_back(acker: Acker, link: &Link) {
     let _ = link.bounded("requeueing", SETTLE_TIMEOUT, nacked).await;
 }
 
-/// A delivery on its way to its conversation's queue, with what it needs to be settled: the
-/// link to publish on and its own channel, kept open until it is acked.
+/// A delivery on its way to its conversation's queue, with what it needs to
+/// be settled: the link to publish on and its own channel, kept open until
+/// it is acked.
 struct Job {
     delivery: Delivery,
     link: Arc<Link>,
@@ -415,7 +416,8 @@ impl Core {
 
     /// Runs the handler, renewing the claim while it runs. A panic is
     /// caught here rather than on a task of its own: a spawn per event cost
-    /// a cross-thread wake-up per event, and the conversation goes on either way.
+    /// a cross-thread wake-up per event, and the conversation goes on
+    /// either way.
     async fn run(&self, event: Event, attempt: u32, mut claim: Option<(&Handled, &str, &mut Token)>) -> Outcome {
         let handled = AssertUnwindSafe(self.handler.handle(event, attempt)).catch_unwind();
         tokio::pin!(handled);
