@@ -22,7 +22,10 @@ struct Component {
 }
 
 fn main() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml");
+    // Read when the script runs, not when it was compiled (see
+    // crates/runtime/build.rs).
+    let path = Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../spin.toml");
     println!("cargo:rerun-if-changed={}", path.display());
     let text = std::fs::read_to_string(&path).expect("spin.toml");
     let manifest: Manifest = toml::from_str(&text).expect("spin.toml parses");

@@ -5,7 +5,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+    // Read when the script runs, not when it was compiled: targets are
+    // shared between checkouts (CI keeps one outside its clones), and a
+    // script compiled in another checkout would read that one's files.
+    let wit =
+        Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../wit");
     println!("cargo:rerun-if-changed={}", wit.display());
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(&wit).expect("wit/ must parse");
