@@ -98,9 +98,10 @@ pub struct ProductInfo {
     pub id: ProductId,
     /// The name customers see.
     pub name: String,
-    /// Its names in Spanish then Portuguese (empty for a language the
-    /// catalog gives none in), which customers may call it by and which it
-    /// is shown by in their language; empty when the catalog gives none.
+    /// Its names in the languages of [`NAME_LANGUAGES`], by position (an
+    /// empty one where the catalog gives none in that language), which
+    /// customers may call it by and which it is shown by in their language;
+    /// empty when the catalog gives no other name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
     /// The catalog category id (`shoes`).
@@ -151,12 +152,13 @@ impl ProductInfo {
     /// Its name in `language`: the catalog's English name when it gives
     /// none in that language.
     pub fn name_in(&self, language: Language) -> &str {
-        let slot = match language {
-            Language::En => None,
-            Language::Es => self.names.first(),
-            Language::Pt => self.names.get(1),
-        };
-        slot.map(String::as_str).filter(|n| !n.trim().is_empty()).unwrap_or(&self.name)
+        NAME_LANGUAGES
+            .iter()
+            .position(|tag| *tag == language.tag())
+            .and_then(|slot| self.names.get(slot))
+            .map(String::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(&self.name)
     }
 
     /// The words of its names, English first: what "the linen dress", "el

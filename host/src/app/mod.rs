@@ -334,7 +334,8 @@ impl App {
 /// Compiles (or takes from the cache) one component of `package`, with the
 /// sandbox, subscription and routes the package gives it. Nothing serves
 /// it yet. `digest` is `bytes`' ([`agent_store_runtime::cache::digest`]),
-/// which the caller has at hand.
+/// which the caller has at hand: a kept blob is named by the digest its
+/// upload was checked against (`Versions::put_blob`), and `keep` returns it.
 pub(crate) async fn prepare(
     runtime: &Arc<Runtime>,
     options: &AppOptions,

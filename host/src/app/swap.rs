@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agent_store_events::{BrandOnboarded, BrandRemoved, types};
-use agent_store_runtime::cache;
 use anyhow::Context;
 use chrono::Utc;
 use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
@@ -214,7 +213,7 @@ impl App {
             let bytes = std::fs::read(inner.versions.blob_path(&contents.sources[id]))
                 .with_context(|| format!("reading the source of `{id}`"))
                 .map_err(SwapError::failed)?;
-            let component = prepare(&inner.runtime, &inner.options, &package, id, &bytes, cache::digest(&bytes))
+            let component = prepare(&inner.runtime, &inner.options, &package, id, &bytes, contents.sources[id].clone())
                 .await
                 .map_err(|e| SwapError::Refused(format!("`{id}` cannot be deployed: {e:#}")))?;
             prepare_ms.insert(id.clone(), started.elapsed().as_millis() as u64);
@@ -632,7 +631,7 @@ impl AppInner {
             Some(kept) => kept,
             None => {
                 let (package, bytes) = self.package_of(id, entry).map_err(SwapError::failed)?;
-                prepare(&self.runtime, &self.options, &package, id, &bytes, cache::digest(&bytes))
+                prepare(&self.runtime, &self.options, &package, id, &bytes, entry.version.clone())
                     .await
                     .map_err(SwapError::failed)?
             }
@@ -670,7 +669,7 @@ impl AppInner {
             let (package, bytes) = self.package_of(&id, &entry).with_context(|| {
                 format!("restoring the deployed version of `{id}` (`agent-store up --reset-deploys` starts from the manifest)")
             })?;
-            let component = prepare(&self.runtime, &self.options, &package, &id, &bytes, cache::digest(&bytes))
+            let component = prepare(&self.runtime, &self.options, &package, &id, &bytes, entry.version.clone())
                 .await
                 .with_context(|| format!("restoring the deployed version of `{id}`"))?;
             tracing::info!(component = %id, version = &entry.version[..12], "deployed version restored");

@@ -379,44 +379,6 @@ pub fn ordering_key(event: &Event) -> String {
         .unwrap_or_else(|| event.id().to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use cloudevents::{EventBuilder, EventBuilderV10};
-
-    #[test]
-    fn types_match_like_a_topic_exchange() {
-        assert!(type_matches("store.order.created", "store.order.created"));
-        assert!(type_matches("store.order.*", "store.order.created"));
-        assert!(!type_matches("store.order.*", "store.order.created.late"));
-        assert!(type_matches("store.#", "store.order.created"));
-        assert!(type_matches("store.order.#", "store.order"));
-        assert!(type_matches("#", "anything.at.all"));
-        assert!(!type_matches("store.product.query", "store.product.query.result"));
-    }
-
-    #[test]
-    fn filters_check_attributes_and_extensions() {
-        let event = EventBuilderV10::new()
-            .id("1")
-            .source("/agent-store/whatsapp-gateway")
-            .ty("store.chat.message.new")
-            .extension("brand", "fashion")
-            .build()
-            .unwrap();
-        assert!(Filter::new("store.chat.message.new").with("brand", "fashion").matches(&event));
-        assert!(!Filter::new("store.chat.message.new").with("brand", "tech").matches(&event));
-        assert!(Filter::new("store.chat.#").with("source", "/agent-store/whatsapp-gateway").matches(&event));
-    }
-
-    #[test]
-    fn backoff_doubles() {
-        let p = RetryPolicy { max_attempts: 5, backoff: Duration::from_millis(100) };
-        assert_eq!(p.delay_after(1), Duration::from_millis(100));
-        assert_eq!(p.delay_after(3), Duration::from_millis(400));
-    }
-}
-
 /// What a caught panic said, for the retry reason.
 pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -463,5 +425,43 @@ impl<T> ByKey<T> {
             waiting.remove(key);
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudevents::{EventBuilder, EventBuilderV10};
+
+    #[test]
+    fn types_match_like_a_topic_exchange() {
+        assert!(type_matches("store.order.created", "store.order.created"));
+        assert!(type_matches("store.order.*", "store.order.created"));
+        assert!(!type_matches("store.order.*", "store.order.created.late"));
+        assert!(type_matches("store.#", "store.order.created"));
+        assert!(type_matches("store.order.#", "store.order"));
+        assert!(type_matches("#", "anything.at.all"));
+        assert!(!type_matches("store.product.query", "store.product.query.result"));
+    }
+
+    #[test]
+    fn filters_check_attributes_and_extensions() {
+        let event = EventBuilderV10::new()
+            .id("1")
+            .source("/agent-store/whatsapp-gateway")
+            .ty("store.chat.message.new")
+            .extension("brand", "fashion")
+            .build()
+            .unwrap();
+        assert!(Filter::new("store.chat.message.new").with("brand", "fashion").matches(&event));
+        assert!(!Filter::new("store.chat.message.new").with("brand", "tech").matches(&event));
+        assert!(Filter::new("store.chat.#").with("source", "/agent-store/whatsapp-gateway").matches(&event));
+    }
+
+    #[test]
+    fn backoff_doubles() {
+        let p = RetryPolicy { max_attempts: 5, backoff: Duration::from_millis(100) };
+        assert_eq!(p.delay_after(1), Duration::from_millis(100));
+        assert_eq!(p.delay_after(3), Duration::from_millis(400));
     }
 }
