@@ -175,7 +175,12 @@ struct Workspace {
 
 impl Workspace {
     fn load() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // `cargo xtask` (cargo run) sets it when it runs us. The compile-time
+        // value would be the checkout that built this binary: one target
+        // directory serves several checkouts (CI keeps it outside its
+        // clones), and a binary built in another one would work there.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let root = Path::new(&manifest_dir).join("..");
         let output = cargo(&root)
             .args(["metadata", "--no-deps", "--format-version", "1"])
             .stderr(std::process::Stdio::inherit())
