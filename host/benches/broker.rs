@@ -172,6 +172,34 @@ async fn baseline_consumer(spec: &str) -> Result<()> {
 /// A child process, killed when dropped.
 struct Child(tokio::process::Child);
 
+/// A host under test, and where it listens.
+struct Host {
+    _process: Child,
+    address: String,
+}
+
+impl Host {
+    /// Where an `echo` delivery's time went, as mean milliseconds per stage
+    /// (the host's `agent_store_delivery_stage_seconds`).
+    async fn stages(&self) -> Result<String> {
+        let text = reqwest::get(format!("http://{}/metrics", self.address)).await?.error_for_status()?.text().await?;
+        let value = |suffix: &str, stage: &str| -> Option<f64> {
+            let series =
+                format!("agent_store_delivery_stage_seconds_{suffix}{{component=\"echo\",stage=\"{stage}\"}} ");
+            text.lines().find_map(|line| line.strip_prefix(series.as_str())).and_then(|v| v.trim().parse().ok())
+        };
+        let mut parts = Vec::new();
+        for stage in ["queued", "claim", "run", "record", "publish", "ack"] {
+            if let (Some(sum), Some(count)) = (value("sum", stage), value("count", stage))
+                && count > 0.0
+            {
+                parts.push(format!("{stage} {:.2}", sum / count * 1000.0));
+            }
+        }
+        Ok(parts.join(", "))
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.start_kill();
@@ -200,7 +228,7 @@ async fn start_host(
     concurrency: usize,
     dir: &std::path::Path,
     otlp: Option<&str>,
-) -> Result<Child> {
+) -> Result<Host> {
     let wasm = wasm_dir();
     for name in ["test_probe", "test_noop"] {
         if !wasm.join(format!("{name}.wasm")).exists() {
@@ -244,9 +272,10 @@ concurrency = {concurrency}
     let mut lines = tokio::io::BufReader::new(child.stderr.take().context("stderr")?).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
     while let Some(line) = tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await?? {
-        if line.contains("Agent Store is up") {
+        if let Some((_, rest)) = line.split_once("Agent Store is up: POST CloudEvents to http://") {
+            let address = rest.split('/').next().unwrap_or_default().to_string();
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok(Child(child));
+            return Ok(Host { _process: Child(child), address });
         }
         if Instant::now() > deadline {
             break;
@@ -485,6 +514,7 @@ async fn bench(args: &Args) -> Result<()> {
     }
 
     let mut rows: HashMap<&str, Vec<Sample>> = HashMap::new();
+    let mut stages = Vec::new();
     let outcome = async {
         let _consumer = start_baseline(&baseline_in, &baseline_out, concurrency).await?;
         for run in 0..=runs {
@@ -535,7 +565,7 @@ async fn bench(args: &Args) -> Result<()> {
         }
         for dedup in [true, false] {
             let dir = tempfile::tempdir()?;
-            let _host = start_host(&prefix, &args.kv, dedup, concurrency, dir.path(), None).await?;
+            let host = start_host(&prefix, &args.kv, dedup, concurrency, dir.path(), None).await?;
             bind_replies(&publish, &host_out, &prefix).await?;
             for run in 0..=runs {
                 let sample =
@@ -551,6 +581,7 @@ async fn bench(args: &Args) -> Result<()> {
                     .push(sample);
                 }
             }
+            stages.push((dedup, host.stages().await?));
             let noop_queues: Vec<String> = (0..PARTITIONS).map(|p| Names::new(&prefix).partition("noop", p)).collect();
             for run in 0..=runs {
                 let sample = drain(&publish, &noop_queues, events, event_sender(&prefix, "test.noop")).await?;
@@ -593,6 +624,10 @@ async fn bench(args: &Args) -> Result<()> {
             println!("{line}");
             rates.insert(name, rate);
         }
+    }
+    for (dedup, stages) in &stages {
+        let idempotency = if *dedup { "on" } else { "off" };
+        println!("echo, idempotency {idempotency}: mean ms per delivery stage: {stages}");
     }
     let ratio = |a: &str, b: &str| rates.get(a).zip(rates.get(b)).map(|(a, b)| a / b);
     for (host, base) in [

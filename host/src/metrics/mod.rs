@@ -137,6 +137,36 @@ pub struct TokenLabels {
     pub kind: TokenKind,
 }
 
+/// A stage of a RabbitMQ delivery, in the order a delivery passes them.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[expect(non_camel_case_types, reason = "the label values as Prometheus shows them")]
+pub enum Stage {
+    /// Received, waiting behind its conversation and for a free slot.
+    queued,
+    /// Its idempotency record claimed.
+    claim,
+    /// The component ran (with what it called in turn).
+    run,
+    /// Its outputs and staged writes committed with the record.
+    record,
+    /// Its outputs published and confirmed by the broker.
+    publish,
+    /// The input acknowledged.
+    ack,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    pub component: Label,
+    pub stage: Stage,
+}
+
+/// The stages of a delivery take from tens of microseconds (an ack) to the
+/// component's time limit.
+fn stage_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.000_05, 2.5, 16)
+}
+
 /// A delivery takes from a millisecond (a cache hit) to the component's
 /// time limit (a minute at most in the manifests we ship).
 fn delivery_buckets() -> impl Iterator<Item = f64> {
@@ -179,6 +209,7 @@ pub struct Metrics {
     model_calls: Family<ModelCallLabels, Counter>,
     model_duration: Histograms<ModelLabels>,
     tokens: Family<TokenLabels, Counter>,
+    stages: Histograms<StageLabels>,
     /// The business view, derived from what passes the ingress.
     pub business: Business,
 }
@@ -278,6 +309,12 @@ impl Metrics {
             "Tokens the model servers reported, by brand, model and kind (prompt or generated)",
             Family::clone(&tokens),
         );
+        let stages: Histograms<StageLabels> = Family::new_with_constructor(|| Histogram::new(stage_buckets()));
+        registry.register(
+            "delivery_stage_seconds",
+            "Where a RabbitMQ delivery's time goes, by component and stage: queued (waiting behind its conversation or for a slot), claim (the idempotency record), run (the component), record (outputs and writes committed), publish (outputs confirmed by the broker), ack",
+            stages.clone(),
+        );
         let business = Business::register(&mut registry);
         Self {
             registry,
@@ -298,6 +335,7 @@ impl Metrics {
             model_calls,
             model_duration,
             tokens,
+            stages,
             business,
         }
     }
@@ -420,6 +458,34 @@ fn limit_of(error: &CallError) -> Option<Limit> {
         CallError::TimedOut(_) => Some(Limit::time),
         CallError::OutOfMemory(_) => Some(Limit::memory),
         CallError::Trapped(_) | CallError::Setup(_) => None,
+    }
+}
+
+/// One subscription's stage histograms, taken once so that a delivery
+/// observes handles instead of looking its labels up.
+pub struct StageTimes([Histogram; 6]);
+
+impl StageTimes {
+    pub fn new(component: &str) -> Self {
+        let m = metrics();
+        let component = m.known.component(component);
+        let stage = |stage| m.stages.get_or_create(&StageLabels { component: component.clone(), stage }).clone();
+        Self([
+            stage(Stage::queued),
+            stage(Stage::claim),
+            stage(Stage::run),
+            stage(Stage::record),
+            stage(Stage::publish),
+            stage(Stage::ack),
+        ])
+    }
+
+    /// `stage` took from `since` until now; returns now, where the next
+    /// stage starts.
+    pub fn observe(&self, stage: Stage, since: std::time::Instant) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        self.0[stage as usize].observe((now - since).as_secs_f64());
+        now
     }
 }
 

@@ -12,7 +12,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cloudevents::{AttributesReader, Event};
@@ -30,6 +30,7 @@ use super::headers::{self, DeathNote};
 use super::link::{Link, Outgoing, SETTLE_TIMEOUT};
 use super::topology;
 use crate::broker::{Handler, Outcome, Outputs, Subscription, Verdict};
+use crate::metrics::{Stage, StageTimes};
 
 /// How long a delivery that could not be settled (the store or the broker
 /// refused something) waits before it is put back, so that a persistent
@@ -132,6 +133,7 @@ async fn put_back(acker: Acker, link: &Link) {
 /// it is acked.
 struct Job {
     delivery: Delivery,
+    received: Instant,
     link: Arc<Link>,
     _channel: Channel,
 }
@@ -153,6 +155,7 @@ struct Core {
     settings: Arc<Settings>,
     handled: Option<Handled>,
     in_flight: Arc<InFlight>,
+    stages: StageTimes,
     /// Dead letters RabbitMQ dropped for this one's, as far as this host saw.
     evicted: std::sync::atomic::AtomicU64,
 }
@@ -231,7 +234,9 @@ impl Subscriber {
             permits: Semaphore::new(subscription.concurrency.max(1)),
             taken: InFlight::default(),
         });
-        let core = Arc::new(Core { subscription, handler, settings, handled, in_flight, evicted: Default::default() });
+        let stages = StageTimes::new(&subscription.component);
+        let core =
+            Arc::new(Core { subscription, handler, settings, handled, in_flight, stages, evicted: Default::default() });
         Self { core, keys }
     }
 
@@ -301,7 +306,9 @@ impl Subscriber {
                     Some(Ok(delivery)) => {
                         let key = headers::ordering_key_of(&delivery.properties).unwrap_or_default();
                         core.in_flight.add();
-                        keys.push(&core, key, Job { delivery, link: link.clone(), _channel: for_jobs.clone() });
+                        let job =
+                            Job { delivery, received: Instant::now(), link: link.clone(), _channel: for_jobs.clone() };
+                        keys.push(&core, key, job);
                     }
                     Some(Err(error)) => {
                         link.fail(&format!("consuming for `{component}`: {error}"));
@@ -325,7 +332,8 @@ impl Core {
     }
 
     async fn process(&self, job: Job) {
-        let Job { delivery, link, .. } = job;
+        let Job { delivery, received, link, .. } = job;
+        self.stages.observe(Stage::queued, received);
         let Delivery { properties, data, exchange, routing_key, acker, .. } = delivery;
         let mut ticket = Ticket { acker: Some(acker), link: link.clone() };
         if !ticket.usable() {
@@ -376,7 +384,10 @@ impl Core {
             return;
         };
         let key = Handled::key(self.settings.names.prefix(), self.component(), &event.source().to_string(), event.id());
-        match handled.claim(&key).await {
+        let claiming = Instant::now();
+        let claimed = handled.claim(&key).await;
+        self.stages.observe(Stage::claim, claiming);
+        match claimed {
             Err(error) => ticket.requeue(&format!("the idempotency store failed: {error:#}")).await,
             Ok(Claim::Published) => {
                 tracing::debug!(event_id = event.id(), "handled and published before: acking the redelivery");
@@ -418,7 +429,19 @@ impl Core {
     /// caught here rather than on a task of its own: a spawn per event cost
     /// a cross-thread wake-up per event, and the conversation goes on
     /// either way.
-    async fn run(&self, event: Event, attempt: u32, mut claim: Option<(&Handled, &str, &mut Token)>) -> Outcome {
+    async fn run(&self, event: Event, attempt: u32, claim: Option<(&Handled, &str, &mut Token)>) -> Outcome {
+        let started = Instant::now();
+        let outcome = self.run_renewing(event, attempt, claim).await;
+        self.stages.observe(Stage::run, started);
+        outcome
+    }
+
+    async fn run_renewing(
+        &self,
+        event: Event,
+        attempt: u32,
+        mut claim: Option<(&Handled, &str, &mut Token)>,
+    ) -> Outcome {
         let handled = AssertUnwindSafe(self.handler.handle(event, attempt)).catch_unwind();
         tokio::pin!(handled);
         loop {
@@ -457,7 +480,10 @@ impl Core {
         let verdict = self.settings.policy.settle(outcome, attempt);
         if let Verdict::Publish(mut outputs) = verdict {
             if let Some((handled, key, token)) = claim {
-                match finish(handled, key, token, &outputs).await {
+                let recording = Instant::now();
+                let finished = finish(handled, key, token, &outputs).await;
+                self.stages.observe(Stage::record, recording);
+                match finished {
                     Ok(Finished::Recorded) => outputs.announce(),
                     Ok(Finished::Lost) => {
                         ticket.requeue("another host took the event over").await;
@@ -549,13 +575,16 @@ impl Core {
                 properties: properties.clone(),
             })
             .collect();
+        let publishing = Instant::now();
         if let Err(error) = link.publish_all(messages).await {
             return ticket.requeue(&format!("publishing the outputs failed: {error:#}")).await;
         }
+        let acking = self.stages.observe(Stage::publish, publishing);
         for _ in &outputs.refused {
             crate::metrics::metrics().dead_lettered(self.component());
         }
         ticket.ack().await;
+        self.stages.observe(Stage::ack, acking);
         if let Some((handled, key)) = record {
             handled.mark_published_later(key.to_string());
         }
