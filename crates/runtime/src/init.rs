@@ -129,19 +129,19 @@ impl Runtime {
     pub async fn load_initialized_as(
         self: Arc<Self>,
         id: &str,
-        bytes: Vec<u8>,
+        bytes: impl AsRef<[u8]> + Send + 'static,
         digest: String,
         sandbox: Sandbox,
     ) -> Result<Arc<ComponentPre>> {
-        if !exports_init(&bytes) {
+        if !exports_init(bytes.as_ref()) {
             let id = id.to_string();
-            return tokio::task::spawn_blocking(move || self.load_as(&id, &bytes, digest, sandbox))
+            return tokio::task::spawn_blocking(move || self.load_as(&id, bytes.as_ref(), digest, sandbox))
                 .await
                 .map_err(|e| Error::Wasmtime { id: "engine".into(), what: "loading", source: e.into() })?;
         }
         let failed =
             |what: &'static str| move |source: anyhow::Error| Error::Wasmtime { id: id.to_string(), what, source };
-        world::check_bytes(&bytes).map_err(|violation| Error::Invalid { id: id.to_string(), violation })?;
+        world::check_bytes(bytes.as_ref()).map_err(|violation| Error::Invalid { id: id.to_string(), violation })?;
         let key = snapshot_key(&digest, &sandbox).map_err(failed("reading the files its init sees"))?;
         if let Some(component) = self.cache().lookup(self.engine(), &key) {
             return self.ready(id, digest, component, Origin::Cached, sandbox);
@@ -153,8 +153,9 @@ impl Runtime {
         // export would leave the component invalid. Calling it again only
         // finds the work done.
         wizer.keep_init_func(true);
-        let (cx, instrumented) =
-            wizer.instrument_component(&bytes).map_err(|e| failed("preparing its initialization")(anyhow!("{e:?}")))?;
+        let (cx, instrumented) = wizer
+            .instrument_component(bytes.as_ref())
+            .map_err(|e| failed("preparing its initialization")(anyhow!("{e:?}")))?;
         let engine = self.engine().clone();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &instrumented))
             .await

@@ -154,7 +154,7 @@ pub(crate) struct AppInner {
     /// Every version prepared since start, by (component, version): a
     /// rollback switches to one of these without compiling.
     pub(crate) prepared: std::sync::Mutex<HashMap<(String, String), Arc<Component>>>,
-    pub(crate) versions: crate::deploy::Versions,
+    pub(crate) versions: Arc<crate::deploy::Versions>,
     /// Cutovers this replica prepared for another's coordinator, waiting
     /// for its commit or abort.
     pub(crate) pending: std::sync::Mutex<HashMap<String, Vec<swap::Step>>>,
@@ -199,19 +199,35 @@ impl App {
                 bail!("--components {id}: the event router is replaced by the host's broker, it is not served");
             }
         }
+        // Each component loads on a task of its own: reading, hashing and
+        // taking a compiled component from the cache are mostly CPU, and
+        // one after the other they left all but one core idle at start.
+        let versions = Arc::new(versions);
+        let mut loading = tokio::task::JoinSet::new();
         for id in active.into_iter().filter(|id| options.serves(id)) {
             if manifest.tool(&id)?.router {
                 // The host's own broker does what this component does under Spin.
                 continue;
             }
             let path = locate_source(&manifest, &id, options.wasm_dir.as_deref())?;
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("component `{id}`: reading {}", path.display()))?;
-            // Kept by content, so that this version can be rolled back to
-            // after a deploy even once the file on disk has changed.
-            let digest = versions.keep(&bytes)?;
-            let component = prepare(&runtime, &options, &package, &id, &bytes, digest).await?;
-            tracing::info!(component = %id, version = &component.pre.digest[..12], origin = ?component.pre.origin, "component ready");
+            let (runtime, options, package, versions) =
+                (runtime.clone(), options.clone(), package.clone(), versions.clone());
+            loading.spawn(async move {
+                let bytes = bytes::Bytes::from(
+                    std::fs::read(&path).with_context(|| format!("component `{id}`: reading {}", path.display()))?,
+                );
+                let digest = agent_store_runtime::cache::digest(&bytes);
+                // Kept by content, so that this version can be rolled back to
+                // after a deploy even once the file on disk has changed.
+                versions.keep_later(digest.clone(), bytes.clone());
+                let component = prepare(&runtime, &options, &package, &id, bytes, digest).await?;
+                tracing::info!(component = %id, version = &component.pre.digest[..12], origin = ?component.pre.origin, "component ready");
+                anyhow::Ok((id, component))
+            });
+        }
+        // The first failure stops the start; dropping the set aborts the rest.
+        while let Some(loaded) = loading.join_next().await {
+            let (id, component) = loaded.context("a component's loading task ended abnormally")??;
             components.insert(id, component);
         }
         let inner = Arc::new(AppInner {
@@ -341,7 +357,7 @@ pub(crate) async fn prepare(
     options: &AppOptions,
     package: &Arc<Package>,
     id: &str,
-    bytes: &[u8],
+    bytes: bytes::Bytes,
     digest: String,
 ) -> Result<Arc<Component>> {
     let manifest = &package.manifest;
@@ -352,7 +368,7 @@ pub(crate) async fn prepare(
     // change under the old one's feet while it finishes its calls.
     let staging = options.data_dir.join("files").join(&digest[..16]);
     let sandbox = Sandbox::from_manifest(manifest, id, &variables, &staging)?;
-    let pre = runtime.clone().load_initialized_as(id, bytes.to_vec(), digest, sandbox).await?;
+    let pre = runtime.clone().load_initialized_as(id, bytes, digest, sandbox).await?;
     let subscription = (!tool.subscribe.is_empty()).then(|| Subscription {
         component: id.to_string(),
         filters: tool.subscribe.iter().map(Filter::from).collect(),

@@ -213,9 +213,16 @@ impl App {
             let bytes = std::fs::read(inner.versions.blob_path(&contents.sources[id]))
                 .with_context(|| format!("reading the source of `{id}`"))
                 .map_err(SwapError::failed)?;
-            let component = prepare(&inner.runtime, &inner.options, &package, id, &bytes, contents.sources[id].clone())
-                .await
-                .map_err(|e| SwapError::Refused(format!("`{id}` cannot be deployed: {e:#}")))?;
+            let component = prepare(
+                &inner.runtime,
+                &inner.options,
+                &package,
+                id,
+                bytes::Bytes::from(bytes),
+                contents.sources[id].clone(),
+            )
+            .await
+            .map_err(|e| SwapError::Refused(format!("`{id}` cannot be deployed: {e:#}")))?;
             prepare_ms.insert(id.clone(), started.elapsed().as_millis() as u64);
             let to = entry(&component, Origin::Deploy);
             steps.push(Step { id: id.clone(), to: Some((component, to)) });
@@ -631,7 +638,7 @@ impl AppInner {
             Some(kept) => kept,
             None => {
                 let (package, bytes) = self.package_of(id, entry).map_err(SwapError::failed)?;
-                prepare(&self.runtime, &self.options, &package, id, &bytes, entry.version.clone())
+                prepare(&self.runtime, &self.options, &package, id, bytes::Bytes::from(bytes), entry.version.clone())
                     .await
                     .map_err(SwapError::failed)?
             }
@@ -669,9 +676,10 @@ impl AppInner {
             let (package, bytes) = self.package_of(&id, &entry).with_context(|| {
                 format!("restoring the deployed version of `{id}` (`agent-store up --reset-deploys` starts from the manifest)")
             })?;
-            let component = prepare(&self.runtime, &self.options, &package, &id, &bytes, entry.version.clone())
-                .await
-                .with_context(|| format!("restoring the deployed version of `{id}`"))?;
+            let component =
+                prepare(&self.runtime, &self.options, &package, &id, bytes::Bytes::from(bytes), entry.version.clone())
+                    .await
+                    .with_context(|| format!("restoring the deployed version of `{id}`"))?;
             tracing::info!(component = %id, version = &entry.version[..12], "deployed version restored");
             self.remember(&component);
             components.insert(id, component);

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component as PathPart, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use agent_store_manifest::{Manifest, Source};
 use anyhow::{Context, Result, bail};
@@ -94,6 +94,10 @@ pub struct Contents {
 pub struct Versions {
     dir: PathBuf,
     state: Mutex<State>,
+    /// Blobs being written by [`Versions::keep_later`]: a reader of one
+    /// waits for it ([`Versions::blob_path`]).
+    writing: Mutex<std::collections::HashSet<String>>,
+    written: std::sync::Condvar,
 }
 
 impl Versions {
@@ -110,10 +114,19 @@ impl Versions {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        Ok(Self { dir, state: Mutex::new(state) })
+        Ok(Self { dir, state: Mutex::new(state), writing: Mutex::default(), written: std::sync::Condvar::new() })
     }
 
+    /// Where the blob `digest` is kept, once any write of it
+    /// [`Versions::keep_later`] started has ended (a few milliseconds, and
+    /// only just after a start).
     pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let writing = self.writing.lock().unwrap();
+        drop(self.written.wait_while(writing, |writing| writing.contains(digest)).unwrap());
+        self.blob_file(digest)
+    }
+
+    fn blob_file(&self, digest: &str) -> PathBuf {
         self.dir.join("blobs").join(digest)
     }
 
@@ -135,12 +148,32 @@ impl Versions {
 
     /// Keeps a file of the host's own manifest as a blob, so that its
     /// version can be rolled back to after the file changed on disk.
-    pub fn keep(&self, bytes: &[u8]) -> Result<String> {
-        let digest = agent_store_runtime::cache::digest(bytes);
-        if !self.blob_path(&digest).is_file() {
-            write_private(&self.blob_path(&digest), bytes)?;
+    /// `digest` is `bytes`' sha256. The write happens on a thread of its
+    /// own: copying every component into a fresh data directory (each new
+    /// pod's) was a quarter of a start's CPU, and nothing reads a blob
+    /// before a deploy or a rollback, which wait for it.
+    pub fn keep_later(self: &Arc<Self>, digest: String, bytes: bytes::Bytes) {
+        if self.blob_file(&digest).is_file() || !self.writing.lock().unwrap().insert(digest.clone()) {
+            return;
         }
-        Ok(digest)
+        let (versions, name) = (self.clone(), digest.clone());
+        let written = move || {
+            if let Err(error) = write_private(&versions.blob_file(&digest), &bytes) {
+                tracing::error!(
+                    version = &digest[..12],
+                    error = %format!("{error:#}"),
+                    "could not keep a component of the manifest: rolling back to this version will fail once its file changes"
+                );
+            }
+            versions.writing.lock().unwrap().remove(&digest);
+            versions.written.notify_all();
+        };
+        if let Err(error) = std::thread::Builder::new().name("keep-blob".into()).spawn(written) {
+            // No thread: then nothing is written, and no reader may wait.
+            tracing::error!(error = %error, "could not start writing a component of the manifest");
+            self.writing.lock().unwrap().remove(&name);
+            self.written.notify_all();
+        }
     }
 
     /// Writes a package (its manifest and its files, from blobs) and
@@ -370,6 +403,22 @@ mod tests {
         assert!(versions.put_blob("../../etc", b"hello").is_err());
         versions.put_blob(&digest, b"hello")?;
         assert!(versions.has_blob(&digest));
+        Ok(())
+    }
+
+    #[test]
+    fn a_blob_kept_later_is_there_for_whoever_asks_right_after() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let versions = Arc::new(Versions::open(dir.path())?);
+        // Big enough that the write is still going when the readers ask.
+        let bytes = bytes::Bytes::from(vec![7u8; 32 << 20]);
+        let digest = agent_store_runtime::cache::digest(&bytes);
+        versions.keep_later(digest.clone(), bytes.clone());
+        assert!(versions.has_blob(&digest));
+        assert_eq!(std::fs::read(versions.blob_path(&digest))?, bytes);
+        // Kept already: nothing is written again, and nothing waits.
+        versions.keep_later(digest.clone(), bytes);
+        assert!(versions.writing.lock().unwrap().is_empty());
         Ok(())
     }
 
