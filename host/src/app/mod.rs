@@ -226,10 +226,18 @@ impl App {
             });
         }
         // The first failure stops the start; dropping the set aborts the rest.
-        while let Some(loaded) = loading.join_next().await {
-            let (id, component) = loaded.context("a component's loading task ended abnormally")??;
-            components.insert(id, component);
+        let loaded = async {
+            while let Some(loaded) = loading.join_next().await {
+                let (id, component) = loaded.context("a component's loading task ended abnormally")??;
+                components.insert(id, component);
+            }
+            anyhow::Ok(())
         }
+        .await;
+        // Written once the loading no longer needs the cores, failed or not:
+        // a reader of a noted blob waits for it.
+        versions.write_kept();
+        loaded?;
         let inner = Arc::new(AppInner {
             manifest,
             table: ArcSwap::from_pointee(Table::new(components)),

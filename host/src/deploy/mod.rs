@@ -98,6 +98,8 @@ pub struct Versions {
     /// waits for it ([`Versions::blob_path`]).
     writing: Mutex<std::collections::HashSet<String>>,
     written: std::sync::Condvar,
+    /// Noted by [`Versions::keep_later`], not yet written.
+    to_keep: Mutex<Vec<(String, bytes::Bytes)>>,
 }
 
 impl Versions {
@@ -114,7 +116,13 @@ impl Versions {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        Ok(Self { dir, state: Mutex::new(state), writing: Mutex::default(), written: std::sync::Condvar::new() })
+        Ok(Self {
+            dir,
+            state: Mutex::new(state),
+            writing: Mutex::default(),
+            written: std::sync::Condvar::new(),
+            to_keep: Mutex::default(),
+        })
     }
 
     /// Where the blob `digest` is kept, once any write of it
@@ -148,30 +156,46 @@ impl Versions {
 
     /// Keeps a file of the host's own manifest as a blob, so that its
     /// version can be rolled back to after the file changed on disk.
-    /// `digest` is `bytes`' sha256. The write happens on a thread of its
-    /// own: copying every component into a fresh data directory (each new
-    /// pod's) was a quarter of a start's CPU, and nothing reads a blob
-    /// before a deploy or a rollback, which wait for it.
-    pub fn keep_later(self: &Arc<Self>, digest: String, bytes: bytes::Bytes) {
+    /// `digest` is `bytes`' sha256. Only noted here: [`Versions::write_kept`]
+    /// writes what was noted, on a thread of its own, once the components
+    /// are loaded. Copying every component into a fresh data directory
+    /// (each new pod's) was a quarter of a start's CPU, and nothing reads a
+    /// blob before a deploy or a rollback, which wait for its write.
+    pub fn keep_later(&self, digest: String, bytes: bytes::Bytes) {
         if self.blob_file(&digest).is_file() || !self.writing.lock().unwrap().insert(digest.clone()) {
             return;
         }
-        let (versions, name) = (self.clone(), digest.clone());
-        let written = move || {
-            if let Err(error) = write_private(&versions.blob_file(&digest), &bytes) {
-                tracing::error!(
-                    version = &digest[..12],
-                    error = %format!("{error:#}"),
-                    "could not keep a component of the manifest: rolling back to this version will fail once its file changes"
-                );
+        self.to_keep.lock().unwrap().push((digest, bytes));
+    }
+
+    /// Writes the blobs [`Versions::keep_later`] noted.
+    pub fn write_kept(self: &Arc<Self>) {
+        let noted = std::mem::take(&mut *self.to_keep.lock().unwrap());
+        if noted.is_empty() {
+            return;
+        }
+        let digests: Vec<String> = noted.iter().map(|(digest, _)| digest.clone()).collect();
+        let versions = self.clone();
+        let write = move || {
+            for (digest, bytes) in noted {
+                if let Err(error) = write_private(&versions.blob_file(&digest), &bytes) {
+                    tracing::error!(
+                        version = &digest[..12],
+                        error = %format!("{error:#}"),
+                        "could not keep a component of the manifest: rolling back to this version will fail once its file changes"
+                    );
+                }
+                versions.writing.lock().unwrap().remove(&digest);
+                versions.written.notify_all();
             }
-            versions.writing.lock().unwrap().remove(&digest);
-            versions.written.notify_all();
         };
-        if let Err(error) = std::thread::Builder::new().name("keep-blob".into()).spawn(written) {
-            // No thread: then nothing is written, and no reader may wait.
-            tracing::error!(error = %error, "could not start writing a component of the manifest");
-            self.writing.lock().unwrap().remove(&name);
+        if let Err(error) = std::thread::Builder::new().name("keep-blobs".into()).spawn(write) {
+            // No thread: nothing is written, and no reader may wait for it.
+            tracing::error!(error = %error, "could not start keeping the components of the manifest");
+            let mut writing = self.writing.lock().unwrap();
+            for digest in &digests {
+                writing.remove(digest);
+            }
             self.written.notify_all();
         }
     }
@@ -414,6 +438,7 @@ mod tests {
         let bytes = bytes::Bytes::from(vec![7u8; 32 << 20]);
         let digest = agent_store_runtime::cache::digest(&bytes);
         versions.keep_later(digest.clone(), bytes.clone());
+        versions.write_kept();
         assert!(versions.has_blob(&digest));
         assert_eq!(std::fs::read(versions.blob_path(&digest))?, bytes);
         // Kept already: nothing is written again, and nothing waits.
