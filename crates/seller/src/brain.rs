@@ -20,6 +20,7 @@
 use agent_store_events::{Intent, IntentEntities, MessageContent};
 use agent_store_text::{Language, detect_or, tokens};
 
+use crate::classifier::Classifier;
 use crate::lexicon as lex;
 use crate::persona::Persona;
 use crate::sentiment;
@@ -259,8 +260,22 @@ impl Reading {
     }
 }
 
-/// Reads one customer message.
+/// Reads one customer message, with the embedded [`Classifier`] as the
+/// second opinion.
 pub fn understand(persona: &Persona, content: &MessageContent, text: &str, context: &Context) -> Reading {
+    understand_with(persona, content, text, context, Some(Classifier::embedded()))
+}
+
+/// Reads one customer message; `second` is asked when the rules only fell
+/// back to a search (`None`: the rules alone, as the cross-validation
+/// compares).
+pub fn understand_with(
+    persona: &Persona,
+    content: &MessageContent,
+    text: &str,
+    context: &Context,
+    second: Option<&Classifier>,
+) -> Reading {
     let language = detect_or(text, context.language);
     let sentiment = sentiment::score(text);
     let mut reading = Reading {
@@ -317,19 +332,27 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
     }
     reading.said = words.iter().take(crate::state::WORDS_KEPT).cloned().collect();
     reading.spec = spec(&words);
-    read_words(persona, &words, context, &mut reading);
+    read_words(persona, &words, context, second, &mut reading);
     reading
 }
 
 /// Reads a message's words in four steps: the details (prices, position,
 /// quantity, what is asked), the words left for a search, the intent, and the
 /// search to run.
-fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Reading) {
+fn read_words(persona: &Persona, words: &[String], context: &Context, second: Option<&Classifier>, r: &mut Reading) {
     let (min, max, price_mask) = read_details(words, context, r);
     r.words = product_words(persona, words, &price_mask, r);
     r.category = persona.category_of(&r.words).map(|c| c.id.clone());
     r.beyond_scope = has_any(words, lex::BEYOND_SCOPE) || r.quantity.is_some_and(|q| q >= BULK_QUANTITY);
-    let (intent, confidence) = intent(words, context, r);
+    let (mut intent, mut confidence) = intent(words, context, r);
+    if let Some(guess) = second.and_then(|model| second_opinion(model, words, intent, confidence)) {
+        (intent, confidence) = (guess, SECOND_OPINION_CONFIDENCE);
+        match intent {
+            Intent::Recommendation => r.need = (!r.words.is_empty()).then(|| r.words.join(" ")),
+            Intent::ProductQuestion if r.asks.is_empty() => r.asks.push(Ask::Property(words.to_vec())),
+            _ => {}
+        }
+    }
     r.intent = intent;
     r.confidence = confidence;
     // "I have oily skin, what do you recommend?": the recommendation is for a need.
@@ -337,6 +360,33 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Re
         r.need = Some(r.words.join(" "));
     }
     plan_search(persona, words, (min, max), r);
+}
+
+/// How sure the rules must be of a reading for the classifier not to be
+/// asked: only their last resort, "whatever is left is a search", is below.
+const RULES_SURE: f32 = 0.6;
+/// How likely the classifier must find another intent to overrule that.
+const SECOND_OPINION_MIN: f64 = 0.9;
+/// The confidence a reading taken from the classifier carries.
+const SECOND_OPINION_CONFIDENCE: f32 = 0.55;
+
+/// What the classifier may turn a fallback search into: what the rules
+/// most often miss when a customer tells rather than asks (a fault, an
+/// order's state, a need, a question). Never a cart change, a checkout or a
+/// person asked for: those are acted on at once, and their rules are the
+/// best covered.
+const SECOND_OPINIONS: [Intent; 4] =
+    [Intent::Complaint, Intent::OrderStatus, Intent::Recommendation, Intent::ProductQuestion];
+
+/// The classifier's intent, when the rules only fell back on a search (or
+/// read nothing) and the classifier is sure of something else.
+fn second_opinion(model: &Classifier, words: &[String], intent: Intent, confidence: f32) -> Option<Intent> {
+    if confidence > RULES_SURE {
+        return None;
+    }
+    let guess = model.classify_words(words);
+    (guess.intent != intent && SECOND_OPINIONS.contains(&guess.intent) && guess.probability >= SECOND_OPINION_MIN)
+        .then_some(guess.intent)
 }
 
 /// Greeting, focus, order id, position, quantity and what is asked about; the
