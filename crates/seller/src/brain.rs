@@ -16,6 +16,10 @@
 //!    position is taken out is what the customer is looking for: the
 //!    search words. A message of search words alone ("white sneakers") is a
 //!    search too.
+//! 4. When that last resort is all the rules found, the
+//!    [`crate::classifier`] is asked for a second opinion: a message that
+//!    reads like the corpus's complaints, order questions, needs or product
+//!    questions is taken as one when the model is sure of it.
 
 use agent_store_events::{Intent, IntentEntities, MessageContent};
 use agent_store_text::{Language, detect_or, tokens};
@@ -542,7 +546,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     // "aguenta uma pessoa de 120 kg?": a person as a measure asks for no one.
     let people = without_measured_people(words);
     let human = has_any(&people, lex::HUMAN_STRONG) || (has(lex::TALK) && has_any(&people, lex::PERSON));
-    let complaint = has(lex::COMPLAINT) || keeps_failing(words);
+    let complaint = has(lex::COMPLAINT) || keeps_failing(words) || tells_a_symptom(words, r);
     let whole_answer =
         |phrases: &[&str]| phrases.iter().any(|p| find_phrase(words, p).is_some_and(|(_, len)| len + 1 >= words.len()));
 
@@ -558,7 +562,12 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Checkout, 0.85)
     } else if complaint {
         (Intent::Complaint, 0.85)
-    } else if has(lex::ORDER_STATUS) || r.order_id.is_some() || (has(lex::PURCHASED) && has(lex::TIME_AGO)) {
+    } else if has(lex::ORDER_STATUS)
+        || r.order_id.is_some()
+        || (has(lex::PURCHASED) && has(lex::TIME_AGO))
+        || (has(lex::ORDER_STATE) && has(lex::ORDER_TOLD))
+        || names_my_order(words)
+    {
         (Intent::OrderStatus, 0.9)
     } else if has(lex::CHECKOUT) {
         (Intent::Checkout, 0.9)
@@ -588,7 +597,11 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::ProductQuestion, 0.8)
     } else if has(lex::RECOMMEND) {
         (Intent::Recommendation, 0.85)
-    } else if has(lex::ADVICE) || (has(lex::SITUATION) && r.questioned) || for_a_purpose(words) {
+    } else if has(lex::ADVICE)
+        || (has(lex::SITUATION) && r.questioned)
+        || for_a_purpose(words)
+        || which_fits_best(words, r)
+    {
         // A need stated: advice on what fits it, not a keyword search.
         r.need = (!r.words.is_empty()).then(|| r.words.join(" "));
         (Intent::Recommendation, 0.8)
@@ -675,6 +688,76 @@ fn keeps_failing(words: &[String]) -> bool {
                 || pair[1].ends_with("endo")
                 || pair[1].ends_with("indo"));
         KEEPS.contains(&pair[0].as_str()) && gerund && !BROWSING.contains(&pair[1].as_str())
+    })
+}
+
+/// "made my hands itch", "sounds muffled", "llegó con un agujero", "não
+/// segura a bateria": a fault told as a plain description — a symptom, a
+/// flaw the product came with, a product that wears out too soon. Told, not
+/// asked: a question counts only when it is about the customer's own
+/// ("why is my headset crackling?"), since "is the balm sticky?" asks
+/// before buying.
+fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
+    const MINE: &[&str] = &["my", "mine", "mi", "mis", "meu", "minha", "meus", "minhas"];
+    let told = !r.questioned || has_any(words, MINE);
+    let flawed = (0..words.len()).any(|i| {
+        lex::ARRIVED_WITH.iter().any(|verb| {
+            find_phrase(&words[i..], verb).is_some_and(|(at, len)| {
+                let after = i + at + len;
+                at == 0 && has_any(&words[after..words.len().min(after + 4)], lex::FLAW)
+            })
+        })
+    });
+    told && (has_any(words, lex::SYMPTOM) || flawed || has_any(words, lex::WEARS_OUT))
+}
+
+/// "my sofa order", "my bath towel order": an order named by what is in it.
+fn names_my_order(words: &[String]) -> bool {
+    words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| w == "my" && words[i + 1..].iter().take(3).skip(1).any(|n| n == "order" || n == "orders"))
+}
+
+/// "which controller is more comfortable for long sessions?", "¿qué sábanas
+/// son más frescas?", "qual almofada é mais confortável pra dormir de lado?":
+/// a comparative with no second product asks which fits best, a need; so
+/// does asking which one lasts or serves ("¿qué zapatos aguantan todo el
+/// día?", "quais bolsas servem pra levar o notebook?"). Price
+/// is not a need ("which is cheaper?"), nor "what else" ("¿qué más
+/// tienen?"). Two products set against each other are compared instead
+/// ([`compares_two`], asked first).
+fn which_fits_best(words: &[String], r: &Reading) -> bool {
+    const WHICH: &[&str] = &["which", "what", "cual", "cuales", "que", "qual", "quais"];
+    /// Verbs of lasting or of serving a purpose, after a kind of product.
+    const LASTS: &[&str] = &[
+        "last", "lasts", "holds up", "hold up", "survive*", "aguanta", "aguantan", "dura", "duran", "resiste",
+        "resisten", "aguenta", "aguentam", "duram", "resistem", "sirve", "sirven", "serve", "servem",
+    ];
+    const PRICE: &[&str] = &["cheaper", "pricier", "barato", "barata", "baratos", "baratas", "caro", "cara", "caros"];
+    let Some(which) = words.iter().take(3).position(|w| WHICH.contains(&w.as_str())) else {
+        return false;
+    };
+    // "which shoes last", "qué zapatos aguantan": a kind of product, then the verb.
+    let kind = words.get(which + 1).is_some_and(|w| {
+        (!lex::FILLER.contains(&w.as_str()) || matches!(w.as_str(), "one" | "ones"))
+            && !lex::QUESTION_WORDS.contains(&w.as_str())
+            && !matches!(w.as_str(), "tanto" | "tal" | "long" | "tempo" | "time")
+    });
+    if r.questioned && kind && has_any(&words[(which + 2).min(words.len())..words.len().min(which + 4)], LASTS) {
+        return true;
+    }
+    words.iter().enumerate().skip(which + 1).any(|(i, w)| {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
+        let degree = match w.as_str() {
+            // "more", "más", "mais" before an adjective; "most" too.
+            // Right after the question word it is "what else": "¿qué más tienen?".
+            "more" | "most" | "less" | "least" | "mas" | "mais" | "menos" => {
+                i > which + 1 && !next.is_empty() && !PRICE.contains(&next) && next != "expensive"
+            }
+            _ => is_comparative(w, r) && !PRICE.contains(&w.as_str()),
+        };
+        degree
     })
 }
 
@@ -770,26 +853,25 @@ fn for_a_purpose(words: &[String]) -> bool {
         "pagar",
         "llevar",
         "levar",
-        "usar",
         "regalar",
         "presentear",
         "dar",
-        "jugar",
-        "jogar",
-        "hacer",
-        "fazer",
-        "vestir",
-        "poner",
         "por",
         "ter",
         "tener",
         "ser",
         "estar",
     ];
+    /// Verbs so general that a bare one names a kind of product ("un juego
+    /// para jugar online"): a need only with a longer situation ("para
+    /// jugar con mis hijos en el sofá").
+    const GENERAL: &[&str] = &["usar", "jugar", "jogar", "hacer", "fazer", "vestir", "poner"];
     const NOT_GERUNDS: &[&str] = &["everything", "anything", "something", "nothing", "morning", "evening", "clothing"];
+    // "how to use it" asks about a product.
+    let how = has_any(words, &["how", "como"]);
     words.windows(2).enumerate().any(|(i, pair)| {
         let (to, what) = (pair[0].as_str(), pair[1].as_str());
-        let situated = i + 2 < words.len();
+        let situated = i + 2 < words.len() && (!GENERAL.contains(&what) || i + 3 < words.len());
         let reflexive = ["arme", "erme", "irme", "arse", "erse", "irse"]
             .iter()
             .any(|end| what.len() > end.len() + 1 && what.ends_with(end));
@@ -797,6 +879,8 @@ fn for_a_purpose(words: &[String]) -> bool {
             ["ar", "er", "ir"].iter().any(|end| what.len() > end.len() + 1 && what.ends_with(end)) && situated;
         (matches!(to, "para" | "pra") && (infinitive || reflexive) && !NOT_VERBS.contains(&what))
             || (to == "for" && what.len() > 5 && what.ends_with("ing") && situated && !NOT_GERUNDS.contains(&what))
+            // "something comfy to travel in", "a bag to carry my laptop".
+            || (to == "to" && lex::PURPOSE_VERBS.contains(&what) && situated && !how)
     })
 }
 
@@ -1476,6 +1560,68 @@ mod tests {
         assert_eq!(read("do you have it in a 40?").quantity, None);
         assert_eq!(read("add 2 to my cart").quantity, Some(2));
         assert_eq!(read("quiero los vestidos, los verdes").intent, Intent::AddToCart);
+    }
+
+    #[test]
+    fn a_fault_told_as_a_description_is_a_complaint() {
+        for text in [
+            // A symptom, of the product or on the customer.
+            "the strap smells like chemicals",
+            "my scarf left my neck with red bumps",
+            "la falda hace ruido al caminar",
+            "la falda me dejó la piel con picor",
+            "a bolsa tem um cheiro estranho",
+            "o vestido deixou minha pele com vermelhidão",
+            // A flaw it came with.
+            "the jacket came with a hole in the lining",
+            "el bolso llegó con un rayón",
+            "o tênis veio com uma mancha",
+            // A product that wears out too soon.
+            "the belt buckle doesn't hold",
+            "el tinte no dura nada",
+            "a cor não dura uma lavagem",
+        ] {
+            assert_eq!(read(text).intent, Intent::Complaint, "{text}");
+        }
+        // Asked before buying, it is a question; "manchas" is also a need.
+        assert_ne!(read("is the satin skirt sticky?").intent, Intent::Complaint);
+        assert_ne!(read("tengo manchas en la cara, ¿qué me pongo?").intent, Intent::Complaint);
+    }
+
+    #[test]
+    fn an_order_told_by_its_state_is_an_order_status() {
+        for text in [
+            "my dress order says processing",
+            "the tracking shows in transit for days",
+            "mi pedido sigue pendiente",
+            "el seguimiento dice en tránsito",
+            "meu pedido está em separação",
+            "o rastreio mostra aguardando envio",
+        ] {
+            assert_eq!(read(text).intent, Intent::OrderStatus, "{text}");
+        }
+    }
+
+    #[test]
+    fn which_one_fits_is_a_need_in_three_languages() {
+        for text in [
+            "which jacket is warmer for a rainy commute?",
+            "which shoes last a whole day on my feet?",
+            "something light to travel in",
+            "¿qué vestido es más fresco para el verano?",
+            "¿cuáles me sirven para una boda de día?",
+            "quais sapatos aguentam o dia todo?",
+            "qual saia fica mais bonita num jantar?",
+            "algo pra usar num casamento na praia",
+        ] {
+            let r = read(text);
+            assert_eq!(r.intent, Intent::Recommendation, "{text}");
+        }
+        // Price is not a need, "what else" is not a comparison, two products are compared.
+        assert_ne!(read("which dress is cheaper?").intent, Intent::Recommendation);
+        assert_ne!(read("¿qué más tienen?").intent, Intent::Recommendation);
+        assert_eq!(read("which is warmer, the coat or the puffer?").intent, Intent::ProductQuestion);
+        assert_ne!(read("how to use the scarf?").intent, Intent::Recommendation);
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! assert_eq!(model.classify("where is the order I placed?").intent, Intent::OrderStatus);
 //! ```
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use agent_store_events::Intent;
@@ -74,7 +74,7 @@ const CORPUS: [&str; 5] = [
 #[derive(Debug, Clone)]
 pub struct Classifier {
     options: Options,
-    counts: HashMap<String, [f64; INTENTS.len()]>,
+    counts: BTreeMap<String, [f64; INTENTS.len()]>,
     /// Feature weight per intent, summed.
     totals: [f64; INTENTS.len()],
     /// Messages per intent.
@@ -102,7 +102,7 @@ impl Classifier {
     /// Learns from labelled messages, with other options.
     pub fn train_with<'a>(samples: impl IntoIterator<Item = (&'a str, Intent)>, options: Options) -> Classifier {
         let mut model =
-            Classifier { options, counts: HashMap::new(), totals: [0.0; INTENTS.len()], messages: [0; INTENTS.len()] };
+            Classifier { options, counts: BTreeMap::new(), totals: [0.0; INTENTS.len()], messages: [0; INTENTS.len()] };
         for (text, intent) in samples {
             let class = index(intent);
             model.messages[class] += 1;

@@ -334,6 +334,15 @@ pub const ADVICE: &[&str] = &[
     "adecuada para", "apropiado para", "apropiada para",
     "me serve", "serve melhor", "serve pra mim", "serve para mim", "vai bem", "iria bem", "adequado para",
     "adequada para", "adequado pra", "adequada pra", "apropriado para", "apropriado pra",
+    // The same, in the plural or for someone like the customer; what they need.
+    "work for me", "right for me", "right for my", "are right for", "is right for", "good if i",
+    "for someone with", "for someone who", "what do i need", "what would i need",
+    "me sirven", "nos sirve", "me convienen", "me quedan bien", "me quedaria bien", "buenos si",
+    "buenas si", "bueno si", "buena si", "para alguien con", "para alguien que", "para quien tiene",
+    "que necesito para", "que necesitaria", "que me hace falta",
+    "me servem", "ficam bem", "me cai bem", "caem bem", "bom se", "boa se", "bons se", "boas se",
+    "pra quem tem", "para quem tem", "pra quem", "para quem", "o que eu preciso", "o que preciso",
+    "do que eu preciso", "do que preciso",
 ];
 
 /// Telling the seller about oneself ("I have dry skin", "tengo un salón
@@ -567,4 +576,106 @@ pub const PRICE_QUESTION: &[&str] = &[
 pub const STOCK_QUESTION: &[&str] = &[
     "in stock", "available", "availability", "left", "hay stock", "disponible", "disponibles",
     "quedan", "stock", "tem em estoque", "estoque", "disponivel", "disponiveis", "tem ainda",
+];
+
+/// A symptom told as a plain description of the product or of what it did
+/// to the customer, with no word for a fault: a reaction of the skin, a
+/// sound or a picture gone bad, a product that moves or smells wrong.
+#[rustfmt::skip]
+pub const SYMPTOM: &[&str] = &[
+    "itch", "itches", "itching", "made me itch", "bumps", "pimples", "zits", "redness", "swollen",
+    "swelling", "stinging", "stings", "burning sensation", "muffled", "distorted", "distortion",
+    "crackl*", "buzzing", "static noise", "blurry", "grainy", "flicker*", "laggy", "lags",
+    "dead pixel*", "pixelated", "rattl*", "squeak*", "wobbl*", "creak*", "weird noise",
+    "strange noise", "makes a noise", "stinks", "smells bad", "smells awful", "smells weird",
+    "smells like chemicals", "smells like plastic", "smells burnt", "sticky", "peels off",
+    "pills after", "pilling", "pilled", "blister*", "robotic", "gets stuck", "get stuck",
+    "keeps sticking",
+    "picor", "pica mucho", "me pica", "comezon", "granos", "granitos", "espinillas", "hinchad*",
+    "enrojecid*", "escozor", "me arde", "distorsion*", "zumbido", "chasquid*", "borros*",
+    "parpadea*", "entrecortad*", "se escucha mal", "se escuchan mal", "se oye mal", "se oyen mal",
+    "se ve mal", "hace ruido", "hacen ruido", "con ruido", "mucho ruido", "un ruido raro",
+    "ruido raro", "cojea", "se tambalea", "tambalea", "cruje", "rechina", "chirria", "pata floja",
+    "huele mal", "huele raro", "huele a quemado", "huele a plastico", "apesta", "pegajos*",
+    "ampolla*", "robotic*", "robotizad*", "se queda pegad*", "se quedan pegad*", "hace bolitas",
+    "salieron bolitas", "rechinan",
+    "coca muito", "me coca", "espinhas", "bolinhas", "vermelhidao", "inchad*", "ardencia",
+    "chiado", "chiando", "abafad*", "distorcid*", "embacad*", "piscando", "falhando",
+    "com ruido", "faz barulho", "fazendo barulho", "barulho estranho", "som ruim", "imagem ruim",
+    "bamba", "bambo*", "rangendo", "range muito", "range toda", "range quando", "cheira mal",
+    "cheiro ruim", "cheiro estranho", "bolhas nos pes", "fez bolha*", "robotica", "robotizad*",
+    "fica pres*", "ficou pres*",
+    "cheira a queimado", "cheira a plastico", "fedendo", "fede", "grudent*",
+];
+
+/// A part or a finish that came wrong ("a hole", "una mancha", "um risco"):
+/// after a verb of arriving or having, a fault ([`crate::brain`]).
+#[rustfmt::skip]
+pub const FLAW: &[&str] = &[
+    "hole", "holes", "stain", "stains", "scratch", "scratches", "dent", "dents", "crack", "cracks",
+    "tear", "snag", "loose thread", "loose threads", "chip", "bubble", "bubbles",
+    "agujero*", "hoyo*", "mancha", "manchas", "rayon*", "raya", "rayas", "abolladura*", "grieta*",
+    "rotura*", "hilo suelto", "hilos sueltos", "golpe", "golpes", "pata floja", "descosido",
+    "furo", "furos", "buraco*", "mancha", "manchas", "risco", "riscos", "arranhao", "arranhoes",
+    "amassad*", "rachadura*", "trinca*", "fio solto", "fios soltos", "defeito", "rasgo", "rasgos",
+];
+
+/// Verbs of arriving or having before a [`FLAW`]: "came with", "llegó con",
+/// "tem um".
+#[rustfmt::skip]
+pub const ARRIVED_WITH: &[&str] = &[
+    "came with", "arrived with", "got here with", "showed up with", "has a", "has an", "has got a",
+    "have a", "have an", "has", "have", "there s a", "there is a", "there are",
+    "llego con", "vino con", "vinieron con", "llegaron con", "tiene un", "tiene una", "tienen un",
+    "hay un", "hay una", "trae un", "trae una", "tiene", "tienen",
+    "chegou com", "veio com", "vieram com", "chegaram com", "tem um", "tem uma", "tem uns", "tem umas",
+    "tem",
+    "ta com um",
+    "ta com uma", "esta com um", "esta com uma", "tem varios", "tem varias",
+];
+
+/// A product that wears out too soon ("doesn't hold a charge", "no dura",
+/// "não segura a bateria"): said, not asked, a fault.
+#[rustfmt::skip]
+pub const WEARS_OUT: &[&str] = &[
+    "doesn t hold", "does not hold", "won t hold", "can t hold", "barely holds", "barely lasts",
+    "doesn t last", "does not last", "won t last", "didn t last", "drains fast", "drains quickly",
+    "dies after", "dies within",
+    "no aguanta", "no dura", "no duro", "no mantiene", "apenas dura", "casi no dura",
+    "se descarga rapido", "se descarga muy", "se gasta rapido", "no sostiene",
+    "nao segura", "nao aguenta", "nao dura", "nao durou", "mal dura", "descarrega rapido",
+    "descarrega muito", "acaba rapido", "nao mantem",
+];
+
+/// What an order is told to be ("processing", "en tránsito", "aguardando
+/// envio"): with a word for the order or for what it says, an order status.
+#[rustfmt::skip]
+pub const ORDER_STATE: &[&str] = &[
+    "processing", "pending", "preparing", "in transit", "on hold", "awaiting shipment",
+    "awaiting dispatch", "out for delivery", "label created", "stuck", "delivered", "on its way",
+    "en preparacion", "preparando", "pendiente", "en transito", "procesando", "en proceso",
+    "en espera", "detenido", "atascado", "entregado", "entregada", "en reparto",
+    "em separacao", "em preparacao", "em processamento", "processando", "pendente", "em transito",
+    "aguardando envio", "aguardando despacho", "saiu para entrega", "parado", "parada", "entregue",
+    "postado",
+];
+
+/// What names an order, or what it is said to show, beside an [`ORDER_STATE`].
+#[rustfmt::skip]
+pub const ORDER_TOLD: &[&str] = &[
+    "order", "orders", "tracking", "package", "parcel", "shipment", "purchase", "says", "shows",
+    "status",
+    "pedido", "pedidos", "compra", "paquete", "envio", "seguimiento", "rastreo", "dice",
+    "aparece", "figura", "estado",
+    "encomenda", "rastreio", "pacote", "diz", "mostra", "consta", "status", "situacao",
+];
+
+/// Purposes said in English with "to" ("something comfy to travel in",
+/// "a bag to carry my laptop"): with more words after, a need.
+#[rustfmt::skip]
+pub const PURPOSE_VERBS: &[&str] = &[
+    "wear", "travel", "sleep", "work", "play", "read", "carry", "keep", "cook", "study", "relax",
+    "use", "go", "run", "hike", "watch", "stream", "record", "edit", "cover", "hide", "protect",
+    "stay", "feel", "look", "unwind", "lounge", "commute", "train", "host", "decorate", "brighten",
+    "calm", "soothe", "treat", "fix", "help", "curl", "snuggle", "cuddle", "rest", "nap", "chill",
 ];

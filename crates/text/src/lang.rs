@@ -96,6 +96,8 @@ const SPANISH: &[&str] = &[
     "ponmelas", "quitame", "quitalo", "quitala", "sacame", "sacalo", "mandame", "mandamelo",
     "pasame", "dame", "damelo", "damela", "dime", "muestramelo", "enviamelo", "cuantos", "cuantas",
     "tenia",
+    // An order's state and a fault told ("sigue pendiente", "llegó con una grieta").
+    "pendiente", "todavia", "seguimiento", "llegaron", "entregado", "grieta", "agujero",
 ];
 
 #[rustfmt::skip]
@@ -117,6 +119,9 @@ const PORTUGUESE: &[&str] = &[
     // Short requests: contractions only Portuguese writes.
     "desses", "dessas", "destes", "destas", "deles", "delas", "nesse", "nessa", "naquele", "naquela",
     "comprei", "encomendei", "duas", "dois", "pessoas", "fica", "ficou", "tempo",
+    // An order's state and a fault told ("aguardando envio", "veio com um furo").
+    "aguardando", "pendente", "separacao", "rastreio", "encomenda", "entregue", "ainda", "veio",
+    "furo", "buraco",
 ];
 
 /// The language of `text`, or `None` when it gives no clear sign.
