@@ -646,8 +646,20 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
         "es", "son", "sirve", "sirven", "funciona", "viene", "vienen", "trae", "serve", "servem", "vem", "fica",
         "aguenta",
     ];
+    // Who a question opened by a verb may be about, other than a product.
+    const NOT_A_PRODUCT: &[&str] = &["you", "u", "ya", "i", "we", "there", "anyone", "anybody", "someone"];
     match words {
         [verb, det, _, ..] if OPENING.contains(&verb.as_str()) && DEFINITE.contains(&det.as_str()) => true,
+        // "does hollow grove have co-op?": the product named after the verb.
+        [verb, name, _, ..]
+            if r.questioned
+                && r.language == Language::En
+                && OPENING.contains(&verb.as_str())
+                && !NOT_A_PRODUCT.contains(&name.as_str())
+                && !lex::FILLER.contains(&name.as_str()) =>
+        {
+            true
+        }
         [verb, _, ..] if r.questioned && r.language != Language::En && OPENING_ES_PT.contains(&verb.as_str()) => {
             r.focus = true;
             true
@@ -700,15 +712,29 @@ fn keeps_failing(words: &[String]) -> bool {
 fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
     const MINE: &[&str] = &["my", "mine", "mi", "mis", "meu", "minha", "meus", "minhas"];
     let told = !r.questioned || has_any(words, MINE);
-    let flawed = (0..words.len()).any(|i| {
-        lex::ARRIVED_WITH.iter().any(|verb| {
-            find_phrase(&words[i..], verb).is_some_and(|(at, len)| {
+    // "ficou lindo em preto" is a colour chosen, not one turned.
+    let colour = |after: &[String]| {
+        after.iter().enumerate().any(|(i, w)| {
+            has_any(std::slice::from_ref(w), lex::COLOURS)
+                && !(i > 0 && matches!(after[i - 1].as_str(), "in" | "en" | "em" | "de"))
+        })
+    };
+    let flawed = soon_after(words, lex::ARRIVED_WITH, 4, |after| has_any(after, lex::FLAW));
+    let turned = soon_after(words, lex::TURNED, 3, colour);
+    told && (has_any(words, lex::SYMPTOM) || flawed || turned || has_any(words, lex::WEARS_OUT))
+}
+
+/// Whether one of `phrases` is followed, within `within` words, by words
+/// that `then` accepts.
+fn soon_after(words: &[String], phrases: &[&str], within: usize, then: impl Fn(&[String]) -> bool) -> bool {
+    (0..words.len()).any(|i| {
+        phrases.iter().any(|phrase| {
+            find_phrase(&words[i..], phrase).is_some_and(|(at, len)| {
                 let after = i + at + len;
-                at == 0 && has_any(&words[after..words.len().min(after + 4)], lex::FLAW)
+                at == 0 && then(&words[after..words.len().min(after + within)])
             })
         })
-    });
-    told && (has_any(words, lex::SYMPTOM) || flawed || has_any(words, lex::WEARS_OUT))
+    })
 }
 
 /// "my sofa order", "my bath towel order": an order named by what is in it.
@@ -729,10 +755,48 @@ fn names_my_order(words: &[String]) -> bool {
 /// ([`compares_two`], asked first).
 fn which_fits_best(words: &[String], r: &Reading) -> bool {
     const WHICH: &[&str] = &["which", "what", "cual", "cuales", "que", "qual", "quais"];
-    /// Verbs of lasting or of serving a purpose, after a kind of product.
+    /// Verbs of lasting, of serving a purpose or of an effect, after a kind
+    /// of product.
     const LASTS: &[&str] = &[
-        "last", "lasts", "holds up", "hold up", "survive*", "aguanta", "aguantan", "dura", "duran", "resiste",
-        "resisten", "aguenta", "aguentam", "duram", "resistem", "sirve", "sirven", "serve", "servem",
+        "last",
+        "lasts",
+        "holds up",
+        "hold up",
+        "survive*",
+        "aguanta",
+        "aguantan",
+        "dura",
+        "duran",
+        "resiste",
+        "resisten",
+        "aguenta",
+        "aguentam",
+        "duram",
+        "resistem",
+        "sirve",
+        "sirven",
+        "serve",
+        "servem",
+        "leave",
+        "leaves",
+        "keep",
+        "keeps",
+        "make",
+        "makes",
+        "won t",
+        "doesn t",
+        "don t",
+        "deja",
+        "dejan",
+        "mantiene",
+        "mantienen",
+        "no deja",
+        "no dejan",
+        "deixa",
+        "deixam",
+        "mantem",
+        "nao deixa",
+        "nao deixam",
     ];
     const PRICE: &[&str] = &["cheaper", "pricier", "barato", "barata", "baratos", "baratas", "caro", "cara", "caros"];
     let Some(which) = words.iter().take(3).position(|w| WHICH.contains(&w.as_str())) else {
@@ -1580,9 +1644,20 @@ mod tests {
             "the belt buckle doesn't hold",
             "el tinte no dura nada",
             "a cor não dura uma lavagem",
+            // A colour turned, a core function gone, several broken.
+            "the bracelet turned my wrist black",
+            "la camiseta se puso amarilla",
+            "o colar deixou meu pescoço verde",
+            "the zip won't close",
+            "la cremallera no cierra",
+            "o zíper não fecha",
+            "las sandalias llegaron rotas",
+            "os botões vieram quebrados",
         ] {
             assert_eq!(read(text).intent, Intent::Complaint, "{text}");
         }
+        // A colour chosen is not a colour turned.
+        assert_ne!(read("o vestido ficou lindo em preto").intent, Intent::Complaint);
         // Asked before buying, it is a question; "manchas" is also a need.
         assert_ne!(read("is the satin skirt sticky?").intent, Intent::Complaint);
         assert_ne!(read("tengo manchas en la cara, ¿qué me pongo?").intent, Intent::Complaint);
@@ -1597,6 +1672,9 @@ mod tests {
             "el seguimiento dice en tránsito",
             "meu pedido está em separação",
             "o rastreio mostra aguardando envio",
+            "my scarf was supposed to arrive yesterday",
+            "el abrigo tenía que llegar el lunes",
+            "a bolsa era pra chegar ontem",
         ] {
             assert_eq!(read(text).intent, Intent::OrderStatus, "{text}");
         }
@@ -1613,6 +1691,9 @@ mod tests {
             "quais sapatos aguentam o dia todo?",
             "qual saia fica mais bonita num jantar?",
             "algo pra usar num casamento na praia",
+            "which trousers won't crease on a long flight?",
+            "¿qué blusas no dejan ver el sujetador?",
+            "quais sapatos deixam o pé fresco?",
         ] {
             let r = read(text);
             assert_eq!(r.intent, Intent::Recommendation, "{text}");
@@ -1622,6 +1703,23 @@ mod tests {
         assert_ne!(read("¿qué más tienen?").intent, Intent::Recommendation);
         assert_eq!(read("which is warmer, the coat or the puffer?").intent, Intent::ProductQuestion);
         assert_ne!(read("how to use the scarf?").intent, Intent::Recommendation);
+    }
+
+    #[test]
+    fn a_product_named_after_the_verb_is_asked_about() {
+        let r = read("does linen crease easily?");
+        assert_eq!(r.intent, Intent::ProductQuestion);
+        assert_eq!(read("does the watch track sleep?").intent, Intent::ProductQuestion);
+        assert_eq!(read("do you have linen dresses?").intent, Intent::Browse);
+        assert_eq!(read("can i track my order?").intent, Intent::OrderStatus);
+    }
+
+    #[test]
+    fn asking_to_be_sent_one_takes_it() {
+        let spanish = Context { language: Language::Es, shown: 3, ..Context::default() };
+        for text in ["send me the black one", "mándame el vestido en rojo", "me manda a bolsa marrom"] {
+            assert_eq!(read_in(text, spanish).intent, Intent::AddToCart, "{text}");
+        }
     }
 
     #[test]

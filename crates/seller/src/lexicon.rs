@@ -116,7 +116,10 @@ pub const COMPLAINT: &[&str] = &[
     "unacceptable", "ridiculous", "scam", "bad service", "poor service", "not happy",
     "missing item", "is missing", "arrived late", "too late", "nobody answers", "cracked",
     "scratched", "chipped", "torn", "ripped", "faded",
-    "roto", "rota", "danado", "danada", "defectuoso", "defectuosa", "no funciona",
+    "roto", "rota", "rotos", "rotas", "danado", "danada", "danados", "danadas", "defectuoso",
+    "defectuosa", "defectuosos", "defectuosas", "rayados", "rayadas", "rajados", "rajadas",
+    "quebrados", "quebradas", "estragados", "estragadas", "rasgados", "rasgadas", "trincados",
+    "trincadas", "arranhados", "arranhadas", "no funciona",
     "dejo de funcionar", "no llego", "no ha llegado", "nunca llego", "sigo esperando",
     "equivocado", "queja", "reclamo", "decepcionado", "decepcionada", "pesimo", "pesima",
     "inaceptable", "ridiculo", "estafa", "mal servicio", "llego tarde", "nadie responde",
@@ -163,7 +166,8 @@ pub const COMPLAINT: &[&str] = &[
 #[rustfmt::skip]
 pub const ORDER_STATUS: &[&str] = &[
     "where is my order", "where s my order", "my order", "order status", "status of my order",
-    "track", "tracking", "track my", "has it shipped", "shipped yet", "when will it arrive",
+    "tracking", "track my", "track it", "track the order", "track an order", "track order",
+    "track the package", "track the parcel", "has it shipped", "shipped yet", "when will it arrive",
     "when will my", "when does it arrive", "delivery status", "my package", "my parcel",
     "where s my", "where is my", "my key",
     "estado de mi pedido", "estado del pedido", "mi pedido", "donde esta mi", "seguimiento",
@@ -188,6 +192,12 @@ pub const ORDER_STATUS: &[&str] = &[
     "alguma novidade", "alguma noticia", "novidades do meu", "novidades da minha", "ja saiu",
     "ainda nao saiu", "nao saiu ainda", "quando vao enviar", "quando vao mandar", "ja enviaram",
     "foi enviado", "foi enviada", "ja foi enviada", "ja despacharam",
+    // When it was due: "it was supposed to arrive yesterday".
+    "supposed to arrive", "supposed to come", "supposed to be here", "supposed to be delivered",
+    "should have arrived", "should have come", "should be here by", "was due",
+    "debia llegar", "deberia haber llegado", "tenia que llegar", "iba a llegar", "tendria que haber llegado",
+    "era pra chegar", "era para chegar", "devia ter chegado", "deveria ter chegado", "ia chegar",
+    "nao foi despachado", "nao foi despachada", "nao foi enviado", "nao foi enviada",
 ];
 
 /// Telling of a purchase already made ("I ordered the cardigan", "lo pedí",
@@ -271,6 +281,10 @@ pub const ADD: &[&str] = &[
     "i ll grab", "ill grab", "i will grab", "let me grab", "i ll go with", "i ll go for",
     "i will go with", "voy a llevar", "voy a querer", "me voy a llevar", "me quedo el",
     "me quedo la", "vou pegar", "vou ficar com", "quero levar",
+    // Asked to be sent ("mándame el slate en gris", "send me the blue one").
+    "send me the", "send me that", "send me this", "ship me the", "mandame el", "mandame la",
+    "mandame los", "mandame las", "enviame el", "enviame la", "me manda o", "me manda a",
+    "me manda os", "me manda as", "me envia o", "me envia a",
     // The ones named, in the plural ("quiero las toallas, las grises").
     "i want those", "i want these", "quiero los", "quiero las", "quiero estos", "quiero estas",
     "quiero esos", "quiero esas", "quero os", "quero as", "quero esses", "quero essas",
@@ -590,7 +604,12 @@ pub const SYMPTOM: &[&str] = &[
     "strange noise", "makes a noise", "stinks", "smells bad", "smells awful", "smells weird",
     "smells like chemicals", "smells like plastic", "smells burnt", "sticky", "peels off",
     "pills after", "pilling", "pilled", "blister*", "robotic", "gets stuck", "get stuck",
-    "keeps sticking",
+    "keeps sticking", "too loud", "so loud", "super loud", "very loud", "really loud", "noisy",
+    "on its own", "by itself", "loses connection", "loses the connection", "drops connection",
+    "lost connection", "loses signal", "won t burn", "won t close", "won t open", "won t stay",
+    "won t load", "won t pair", "won t work", "won t fit", "doesn t close", "doesn t fit",
+    "doesn t stay", "doesn t pair", "doesn t load", "doesn t open", "doesn t light",
+    "doesn t burn", "doesn t stick", "doesn t charge", "doesn t recognize", "doesn t detect",
     "picor", "pica mucho", "me pica", "comezon", "granos", "granitos", "espinillas", "hinchad*",
     "enrojecid*", "escozor", "me arde", "distorsion*", "zumbido", "chasquid*", "borros*",
     "parpadea*", "entrecortad*", "se escucha mal", "se escuchan mal", "se oye mal", "se oyen mal",
@@ -598,14 +617,36 @@ pub const SYMPTOM: &[&str] = &[
     "ruido raro", "cojea", "se tambalea", "tambalea", "cruje", "rechina", "chirria", "pata floja",
     "huele mal", "huele raro", "huele a quemado", "huele a plastico", "apesta", "pegajos*",
     "ampolla*", "robotic*", "robotizad*", "se queda pegad*", "se quedan pegad*", "hace bolitas",
-    "salieron bolitas", "rechinan",
+    "salieron bolitas", "rechinan", "muy ruidos*", "demasiado ruidos*", "por si solo", "por si sola",
+    "pierde la conexion", "pierde conexion", "pierde la senal", "se desconecta", "no cierra",
+    "no abre", "no enciende", "no suena", "no se escucha", "no se oye", "no se ve", "no reconoce",
+    "no detecta", "no lee", "no sostiene", "no pega", "no se queda",
     "coca muito", "me coca", "espinhas", "bolinhas", "vermelhidao", "inchad*", "ardencia",
     "chiado", "chiando", "abafad*", "distorcid*", "embacad*", "piscando", "falhando",
     "com ruido", "faz barulho", "fazendo barulho", "barulho estranho", "som ruim", "imagem ruim",
     "bamba", "bambo*", "rangendo", "range muito", "range toda", "range quando", "cheira mal",
     "cheiro ruim", "cheiro estranho", "bolhas nos pes", "fez bolha*", "robotica", "robotizad*",
-    "fica pres*", "ficou pres*",
+    "fica pres*", "ficou pres*", "barulhent*", "sozinho", "sozinha", "perde a conexao",
+    "perde conexao", "perde o sinal", "cai a conexao", "nao fecha", "nao abre", "nao acende",
+    "nao reconhece", "nao detecta", "nao le", "nao sai som", "nao gruda", "nao fixa",
     "cheira a queimado", "cheira a plastico", "fedendo", "fede", "grudent*",
+];
+
+/// Verbs of a change of colour ("turned my ears green", "me dejó la piel
+/// amarilla", "ficou verde"): with a [`COLOURS`] word after, a fault.
+#[rustfmt::skip]
+pub const TURNED: &[&str] = &[
+    "turned", "stained", "se puso", "se pusieron", "se volvio", "me dejo",
+    "me pinto", "mancho", "ficou", "ficaram", "deixou", "manchou",
+];
+
+/// Colours a product should not turn, or turn the customer.
+#[rustfmt::skip]
+pub const COLOURS: &[&str] = &[
+    "green", "black", "yellow", "orange", "grey", "gray", "blue", "purple", "brown", "red",
+    "verde", "verdes", "negro", "negra", "negros", "negras", "amarill*", "naranja", "gris", "azul",
+    "morad*", "marron", "rojo", "roja", "preto", "preta", "amarel*", "laranja", "cinza", "roxo",
+    "roxa", "marrom", "vermelho", "vermelha", "escuro", "escura", "oscuro", "oscura",
 ];
 
 /// A part or a finish that came wrong ("a hole", "una mancha", "um risco"):
@@ -613,11 +654,14 @@ pub const SYMPTOM: &[&str] = &[
 #[rustfmt::skip]
 pub const FLAW: &[&str] = &[
     "hole", "holes", "stain", "stains", "scratch", "scratches", "dent", "dents", "crack", "cracks",
-    "tear", "snag", "loose thread", "loose threads", "chip", "bubble", "bubbles",
+    "tear", "snag", "loose thread", "loose threads", "chip", "bubble", "bubbles", "rip", "rips",
+    "line across", "lines across", "dead spot", "dead pixel",
     "agujero*", "hoyo*", "mancha", "manchas", "rayon*", "raya", "rayas", "abolladura*", "grieta*",
     "rotura*", "hilo suelto", "hilos sueltos", "golpe", "golpes", "pata floja", "descosido",
+    "una linea", "unas lineas", "una raya",
     "furo", "furos", "buraco*", "mancha", "manchas", "risco", "riscos", "arranhao", "arranhoes",
     "amassad*", "rachadura*", "trinca*", "fio solto", "fios soltos", "defeito", "rasgo", "rasgos",
+    "uma linha", "umas linhas", "uma listra",
 ];
 
 /// Verbs of arriving or having before a [`FLAW`]: "came with", "llegó con",
@@ -625,11 +669,12 @@ pub const FLAW: &[&str] = &[
 #[rustfmt::skip]
 pub const ARRIVED_WITH: &[&str] = &[
     "came with", "arrived with", "got here with", "showed up with", "has a", "has an", "has got a",
-    "have a", "have an", "has", "have", "there s a", "there is a", "there are",
+    "have a", "have an", "has", "have", "there s a", "there is a", "there are", "ended up with",
+    "now has",
     "llego con", "vino con", "vinieron con", "llegaron con", "tiene un", "tiene una", "tienen un",
-    "hay un", "hay una", "trae un", "trae una", "tiene", "tienen",
+    "hay un", "hay una", "trae un", "trae una", "tiene", "tienen", "quedo con", "se quedo con",
     "chegou com", "veio com", "vieram com", "chegaram com", "tem um", "tem uma", "tem uns", "tem umas",
-    "tem",
+    "tem", "ficou com", "ficaram com",
     "ta com um",
     "ta com uma", "esta com um", "esta com uma", "tem varios", "tem varias",
 ];
