@@ -382,15 +382,28 @@ const SECOND_OPINION_CONFIDENCE: f32 = 0.55;
 const SECOND_OPINIONS: [Intent; 4] =
     [Intent::Complaint, Intent::OrderStatus, Intent::Recommendation, Intent::ProductQuestion];
 
+/// How likely the classifier must find a complaint or an order status to
+/// overrule a search or a product question the rules did read: a customer
+/// with a problem should not be answered with a product list.
+const SECOND_OPINION_OVERRULES: f64 = 0.99;
+
 /// The classifier's intent, when the rules only fell back on a search (or
-/// read nothing) and the classifier is sure of something else.
+/// read nothing) and the classifier is sure of something else; or when the
+/// rules read a search or a question and the classifier is all but certain
+/// of a complaint or an order status.
 fn second_opinion(model: &Classifier, words: &[String], intent: Intent, confidence: f32) -> Option<Intent> {
-    if confidence > RULES_SURE {
+    let weak = confidence <= RULES_SURE;
+    let overrulable = matches!(intent, Intent::Browse | Intent::ProductQuestion);
+    if !weak && !overrulable {
         return None;
     }
     let guess = model.classify_words(words);
-    (guess.intent != intent && SECOND_OPINIONS.contains(&guess.intent) && guess.probability >= SECOND_OPINION_MIN)
-        .then_some(guess.intent)
+    let sure = if weak {
+        SECOND_OPINIONS.contains(&guess.intent) && guess.probability >= SECOND_OPINION_MIN
+    } else {
+        matches!(guess.intent, Intent::Complaint | Intent::OrderStatus) && guess.probability >= SECOND_OPINION_OVERRULES
+    };
+    (guess.intent != intent && sure).then_some(guess.intent)
 }
 
 /// Greeting, focus, order id, position, quantity and what is asked about; the
@@ -427,12 +440,26 @@ const MEASURES: &[&str] = &[
     "jogadores", "seats", "plazas", "lugares",
 ];
 
-/// "the 256 GB one", "el de 1 TB": a capacity, as `256 gb`.
+/// "the 256 GB one", "el de 1 TB", "o de 256": a capacity, as `256 gb`.
 fn spec(words: &[String]) -> Option<String> {
-    words.windows(2).find_map(|pair| {
-        (UNITS.contains(&pair[1].as_str()) && pair[0].chars().all(|c| c.is_ascii_digit()))
-            .then(|| format!("{} {}", pair[0], pair[1]))
-    })
+    words
+        .windows(2)
+        .find_map(|pair| {
+            (UNITS.contains(&pair[1].as_str()) && pair[0].chars().all(|c| c.is_ascii_digit()))
+                .then(|| format!("{} {}", pair[0], pair[1]))
+        })
+        .or_else(|| (0..words.len()).find(|&i| bare_capacity(words, i)).map(|i| format!("{} gb", words[i])))
+}
+
+/// "de 256", "with 512", "the 128": a storage size said without its unit —
+/// one of the sizes storage comes in, after a word that introduces a
+/// variant. Never a quantity.
+fn bare_capacity(words: &[String], i: usize) -> bool {
+    const SIZES: &[&str] = &["32", "64", "128", "256", "512"];
+    SIZES.contains(&words[i].as_str())
+        && i > 0
+        && matches!(words[i - 1].as_str(), "de" | "com" | "con" | "with" | "the" | "o" | "el")
+        && !words.get(i + 1).is_some_and(|n| MEASURES.contains(&n.as_str()) || UNITS.contains(&n.as_str()))
 }
 
 /// The phrase tables whose words say what the customer wants done, not what
@@ -1164,6 +1191,7 @@ fn quantity(words: &[String], prices: &[bool], explained: &[bool]) -> Option<u32
             && prev.chars().all(char::is_alphabetic)
             && small_number_word(prev).is_none();
         if prices[i]
+            || bare_capacity(words, i)
             || lex::SIZE_WORDS.contains(&prev)
             || lex::POSITION_WORDS.contains(&prev)
             || UNITS.contains(&next)
@@ -1653,6 +1681,11 @@ mod tests {
             "o zíper não fecha",
             "las sandalias llegaron rotas",
             "os botões vieram quebrados",
+            // In pieces, a part missing, shrunk, pulling to one side.
+            "the mirror arrived in pieces",
+            "me llegó solo un pendiente",
+            "a saia ficou um tamanho menor depois de lavar",
+            "my gamepad stick drifts up",
         ] {
             assert_eq!(read(text).intent, Intent::Complaint, "{text}");
         }
@@ -1712,6 +1745,17 @@ mod tests {
         assert_eq!(read("does the watch track sleep?").intent, Intent::ProductQuestion);
         assert_eq!(read("do you have linen dresses?").intent, Intent::Browse);
         assert_eq!(read("can i track my order?").intent, Intent::OrderStatus);
+    }
+
+    #[test]
+    fn a_storage_size_without_its_unit_is_a_variant_not_a_quantity() {
+        for text in ["quero o celular de 256", "quiero el de 128", "I'll take the 512"] {
+            let r = read(text);
+            assert_eq!(r.quantity, None, "{text}");
+            assert!(!r.beyond_scope, "{text}");
+            assert!(r.spec.as_deref().is_some_and(|s| s.ends_with(" gb")), "{text}: {:?}", r.spec);
+        }
+        assert_eq!(read("add 2 to my cart").quantity, Some(2));
     }
 
     #[test]

@@ -305,6 +305,9 @@ pub const RECOMMEND: &[&str] = &[
     "mais vendido*", "em alta", "o que voce recomenda", "me ajuda a escolher", "qual e melhor",
     "qual o melhor", "o melhor", "a melhor", "seu favorito", "ideia de presente",
     "ideias de presente",
+    // What to put somewhere: "what should go in it?", "¿qué pongo en el salón?".
+    "what should go", "what would go", "what should i put", "what can i put", "que pongo en",
+    "que deberia poner", "que puedo poner", "o que colocar", "o que eu coloco", "o que por",
 ];
 
 /// Comparing products: answered with their cards side by side, not a
@@ -610,6 +613,9 @@ pub const SYMPTOM: &[&str] = &[
     "won t load", "won t pair", "won t work", "won t fit", "doesn t close", "doesn t fit",
     "doesn t stay", "doesn t pair", "doesn t load", "doesn t open", "doesn t light",
     "doesn t burn", "doesn t stick", "doesn t charge", "doesn t recognize", "doesn t detect",
+    "came in pieces", "arrived in pieces", "in pieces", "smashed", "shattered", "drifts", "drifting",
+    "stick drift", "sizes smaller", "size smaller", "after one wash", "after the first wash",
+    "only got one", "only received", "only one arrived", "only one came", "one was missing",
     "picor", "pica mucho", "me pica", "comezon", "granos", "granitos", "espinillas", "hinchad*",
     "enrojecid*", "escozor", "me arde", "distorsion*", "zumbido", "chasquid*", "borros*",
     "parpadea*", "entrecortad*", "se escucha mal", "se escuchan mal", "se oye mal", "se oyen mal",
@@ -620,7 +626,11 @@ pub const SYMPTOM: &[&str] = &[
     "salieron bolitas", "rechinan", "muy ruidos*", "demasiado ruidos*", "por si solo", "por si sola",
     "pierde la conexion", "pierde conexion", "pierde la senal", "se desconecta", "no cierra",
     "no abre", "no enciende", "no suena", "no se escucha", "no se oye", "no se ve", "no reconoce",
-    "no detecta", "no lee", "no sostiene", "no pega", "no se queda",
+    "no detecta", "no lee", "no sostiene", "no pega", "no se queda", "en pedazos", "hecho pedazos",
+    "hechas pedazos", "hechos pedazos", "destrozad*", "hecho trizas", "se va hacia un lado",
+    "se va sola", "se va solo", "tiene drift", "talla menos", "tallas menos", "despues de lavar*",
+    "tras lavar*", "llego solo", "llegaron solo", "solo llego", "solo llegaron", "falta una",
+    "falta un", "falta uno", "falto", "faltaba", "faltan piezas",
     "coca muito", "me coca", "espinhas", "bolinhas", "vermelhidao", "inchad*", "ardencia",
     "chiado", "chiando", "abafad*", "distorcid*", "embacad*", "piscando", "falhando",
     "com ruido", "faz barulho", "fazendo barulho", "barulho estranho", "som ruim", "imagem ruim",
@@ -629,6 +639,10 @@ pub const SYMPTOM: &[&str] = &[
     "fica pres*", "ficou pres*", "barulhent*", "sozinho", "sozinha", "perde a conexao",
     "perde conexao", "perde o sinal", "cai a conexao", "nao fecha", "nao abre", "nao acende",
     "nao reconhece", "nao detecta", "nao le", "nao sai som", "nao gruda", "nao fixa",
+    "em pedacos", "despedacad*", "estilhacad*", "puxando pro lado", "puxa pro lado",
+    "puxa para o lado", "tamanho menor", "tamanhos menor", "depois de lavar", "depois da primeira lavagem",
+    "chegou so", "veio so", "so chegou", "so veio", "chegaram so", "falta um", "falta uma", "faltou",
+    "faltando", "parou de sair", "nao sai",
     "cheira a queimado", "cheira a plastico", "fedendo", "fede", "grudent*",
 ];
 

@@ -135,7 +135,13 @@ pub fn detect(text: &str) -> Option<Language> {
     if lower.contains(['ã', 'õ', 'ç']) || lower.contains("ção") || lower.contains("ções") {
         scores[2] += 2.0;
     }
-    for word in tokens(text) {
+    let words = tokens(text);
+    // "o batom mancha?", "os fones são bons?": only Portuguese opens with
+    // these articles (Spanish "o" is "or", between words).
+    if words.first().is_some_and(|w| w == "o" || w == "os") {
+        scores[2] += 1.0;
+    }
+    for word in words {
         for (index, list) in [ENGLISH, SPANISH, PORTUGUESE].iter().enumerate() {
             if list.contains(&word.as_str()) {
                 scores[index] += 1.0;
@@ -173,6 +179,9 @@ mod tests {
             ("cadê meu pedido", Language::Pt),
             ("obrigada!", Language::Pt),
             ("gracias!", Language::Es),
+            // A Portuguese article opening the message, and no other sign.
+            ("o batom transfere?", Language::Pt),
+            ("¿lo tienen en rojo o azul?", Language::Es),
             // What customers tell a human seller (the sales assistant's cases).
             ("Não gostei, quero devolver isso", Language::Pt),
             ("Está muito caro, tem desconto?", Language::Pt),
