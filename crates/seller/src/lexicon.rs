@@ -200,6 +200,15 @@ pub const ORDER_STATUS: &[&str] = &[
     "nao foi despachado", "nao foi despachada", "nao foi enviado", "nao foi enviada",
 ];
 
+/// A delivery date asked for: with the customer's own ("my monitor"), an
+/// order status.
+#[rustfmt::skip]
+pub const DELIVERY_DATE: &[&str] = &[
+    "delivery date", "estimated delivery", "arrival date", "eta", "fecha de entrega",
+    "fecha estimada", "fecha de llegada", "data de entrega", "previsao de entrega",
+    "prazo de entrega", "data prevista",
+];
+
 /// Telling of a purchase already made ("I ordered the cardigan", "lo pedí",
 /// "comprei"): with a time it was made, the customer asks after an order.
 #[rustfmt::skip]
@@ -281,6 +290,9 @@ pub const ADD: &[&str] = &[
     "i ll grab", "ill grab", "i will grab", "let me grab", "i ll go with", "i ll go for",
     "i will go with", "voy a llevar", "voy a querer", "me voy a llevar", "me quedo el",
     "me quedo la", "vou pegar", "vou ficar com", "quero levar",
+    // The choice made: "that's the one", "ese mismo", "é esse".
+    "that s the one", "this is the one", "that one it is", "ese mismo", "esa misma", "ese es",
+    "esa es", "es ese", "es esa", "esse mesmo", "essa mesma", "e esse", "e essa", "esse ai",
     // Asked to be sent ("mándame el slate en gris", "send me the blue one").
     "send me the", "send me that", "send me this", "ship me the", "mandame el", "mandame la",
     "mandame los", "mandame las", "enviame el", "enviame la", "me manda o", "me manda a",
@@ -614,6 +626,8 @@ pub const SYMPTOM: &[&str] = &[
     "doesn t stay", "doesn t pair", "doesn t load", "doesn t open", "doesn t light",
     "doesn t burn", "doesn t stick", "doesn t charge", "doesn t recognize", "doesn t detect",
     "came in pieces", "arrived in pieces", "in pieces", "smashed", "shattered", "drifts", "drifting",
+    "restarts", "reboots", "turns itself off", "turns off by itself", "sheds everywhere", "jammed",
+    "coming undone", "came undone", "grinding", "sinking",
     "stick drift", "sizes smaller", "size smaller", "after one wash", "after the first wash",
     "only got one", "only received", "only one arrived", "only one came", "one was missing",
     "picor", "pica mucho", "me pica", "comezon", "granos", "granitos", "espinillas", "hinchad*",
@@ -627,6 +641,7 @@ pub const SYMPTOM: &[&str] = &[
     "pierde la conexion", "pierde conexion", "pierde la senal", "se desconecta", "no cierra",
     "no abre", "no enciende", "no suena", "no se escucha", "no se oye", "no se ve", "no reconoce",
     "no detecta", "no lee", "no sostiene", "no pega", "no se queda", "en pedazos", "hecho pedazos",
+    "se reinicia", "se resetea", "sueltan pelusa", "suelta pelusa", "suelta pelo",
     "hechas pedazos", "hechos pedazos", "destrozad*", "hecho trizas", "se va hacia un lado",
     "se va sola", "se va solo", "tiene drift", "talla menos", "tallas menos", "despues de lavar*",
     "tras lavar*", "llego solo", "llegaron solo", "solo llego", "solo llegaron", "falta una",
@@ -640,6 +655,8 @@ pub const SYMPTOM: &[&str] = &[
     "perde conexao", "perde o sinal", "cai a conexao", "nao fecha", "nao abre", "nao acende",
     "nao reconhece", "nao detecta", "nao le", "nao sai som", "nao gruda", "nao fixa",
     "em pedacos", "despedacad*", "estilhacad*", "puxando pro lado", "puxa pro lado",
+    "reinicia sozinh*", "reiniciando", "solta fiapo", "soltando fiapo", "soltando pelo", "afundando",
+    "emperrad*", "descosturando",
     "puxa para o lado", "tamanho menor", "tamanhos menor", "depois de lavar", "depois da primeira lavagem",
     "chegou so", "veio so", "so chegou", "so veio", "chegaram so", "falta um", "falta uma", "faltou",
     "faltando", "parou de sair", "nao sai",

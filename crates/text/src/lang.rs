@@ -136,6 +136,10 @@ pub fn detect(text: &str) -> Option<Language> {
         scores[2] += 2.0;
     }
     let words = tokens(text);
+    // "é" on its own is "is" in Portuguese; Spanish writes "es".
+    if lower.split(|c: char| !c.is_alphanumeric()).any(|w| w == "é") {
+        scores[2] += 1.0;
+    }
     // "o batom mancha?", "os fones são bons?": only Portuguese opens with
     // these articles (Spanish "o" is "or", between words).
     if words.first().is_some_and(|w| w == "o" || w == "os") {
