@@ -30,11 +30,11 @@ const MIN_INTENT_OVERALL: f64 = 0.95;
 const MIN_INTENT_CELL: f64 = 0.85;
 const MIN_SEARCH_OVERALL: f64 = 0.90;
 const MIN_LANGUAGE_OVERALL: f64 = 0.93;
-/// Floors for the held-out messages, well under what they measure (92% and
-/// 95% on the 127 messages of 2026-12-06, BENCHMARKS.md): a guard against a
-/// clearly worse brain, not the goal.
-const MIN_HELD_OUT_INTENT: f64 = 0.75;
-const MIN_HELD_OUT_SEARCH: f64 = 0.80;
+/// Floors for the held-out messages, well under what they measure (96% and
+/// 95% on the 161 messages of 2026-12-06, BENCHMARKS.md; the 34 newest alone
+/// read 85%): a guard against a clearly worse brain, not the goal.
+const MIN_HELD_OUT_INTENT: f64 = 0.85;
+const MIN_HELD_OUT_SEARCH: f64 = 0.85;
 
 #[derive(Deserialize)]
 struct Corpus {
