@@ -924,15 +924,14 @@ fn which_fits_best(words: &[String], r: &Reading) -> bool {
     }
     words.iter().enumerate().skip(which + 1).any(|(i, w)| {
         let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
-        let degree = match w.as_str() {
+        match w.as_str() {
             // "more", "más", "mais" before an adjective; "most" too.
             // Right after the question word it is "what else": "¿qué más tienen?".
             "more" | "most" | "less" | "least" | "mas" | "mais" | "menos" => {
                 i > which + 1 && !next.is_empty() && !PRICE.contains(&next) && next != "expensive"
             }
             _ => is_comparative(w, r) && !PRICE.contains(&w.as_str()),
-        };
-        degree
+        }
     })
 }
 
