@@ -16,10 +16,15 @@
 //!    position is taken out is what the customer is looking for: the
 //!    search words. A message of search words alone ("white sneakers") is a
 //!    search too.
+//! 4. When that last resort is all the rules found, the
+//!    [`crate::classifier`] is asked for a second opinion: a message that
+//!    reads like the corpus's complaints, order questions, needs or product
+//!    questions is taken as one when the model is sure of it.
 
 use agent_store_events::{Intent, IntentEntities, MessageContent};
 use agent_store_text::{Language, detect_or, tokens};
 
+use crate::classifier::Classifier;
 use crate::lexicon as lex;
 use crate::persona::Persona;
 use crate::sentiment;
@@ -259,8 +264,22 @@ impl Reading {
     }
 }
 
-/// Reads one customer message.
+/// Reads one customer message, with the embedded [`Classifier`] as the
+/// second opinion.
 pub fn understand(persona: &Persona, content: &MessageContent, text: &str, context: &Context) -> Reading {
+    understand_with(persona, content, text, context, Some(Classifier::embedded()))
+}
+
+/// Reads one customer message; `second` is asked when the rules only fell
+/// back to a search (`None`: the rules alone, as the cross-validation
+/// compares).
+pub fn understand_with(
+    persona: &Persona,
+    content: &MessageContent,
+    text: &str,
+    context: &Context,
+    second: Option<&Classifier>,
+) -> Reading {
     let language = detect_or(text, context.language);
     let sentiment = sentiment::score(text);
     let mut reading = Reading {
@@ -317,19 +336,27 @@ pub fn understand(persona: &Persona, content: &MessageContent, text: &str, conte
     }
     reading.said = words.iter().take(crate::state::WORDS_KEPT).cloned().collect();
     reading.spec = spec(&words);
-    read_words(persona, &words, context, &mut reading);
+    read_words(persona, &words, context, second, &mut reading);
     reading
 }
 
 /// Reads a message's words in four steps: the details (prices, position,
 /// quantity, what is asked), the words left for a search, the intent, and the
 /// search to run.
-fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Reading) {
+fn read_words(persona: &Persona, words: &[String], context: &Context, second: Option<&Classifier>, r: &mut Reading) {
     let (min, max, price_mask) = read_details(words, context, r);
     r.words = product_words(persona, words, &price_mask, r);
     r.category = persona.category_of(&r.words).map(|c| c.id.clone());
     r.beyond_scope = has_any(words, lex::BEYOND_SCOPE) || r.quantity.is_some_and(|q| q >= BULK_QUANTITY);
-    let (intent, confidence) = intent(words, context, r);
+    let (mut intent, mut confidence) = intent(words, context, r);
+    if let Some(guess) = second.and_then(|model| second_opinion(model, words, intent, confidence)) {
+        (intent, confidence) = (guess, SECOND_OPINION_CONFIDENCE);
+        match intent {
+            Intent::Recommendation => r.need = (!r.words.is_empty()).then(|| r.words.join(" ")),
+            Intent::ProductQuestion if r.asks.is_empty() => r.asks.push(Ask::Property(words.to_vec())),
+            _ => {}
+        }
+    }
     r.intent = intent;
     r.confidence = confidence;
     // "I have oily skin, what do you recommend?": the recommendation is for a need.
@@ -337,6 +364,51 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, r: &mut Re
         r.need = Some(r.words.join(" "));
     }
     plan_search(persona, words, (min, max), r);
+}
+
+/// The customer's own: "my", "mi", "meu".
+const MINE: &[&str] = &["my", "mine", "mi", "mis", "meu", "minha", "meus", "minhas"];
+
+/// How sure the rules must be of a reading for the classifier not to be
+/// asked: only their last resort, "whatever is left is a search", is below.
+const RULES_SURE: f32 = 0.6;
+/// How likely the classifier must find another intent to overrule that.
+/// On four sets of new phrasings of our own, each read before its rules
+/// were written, 0.8 mended the most and broke none (BENCHMARKS.md).
+const SECOND_OPINION_MIN: f64 = 0.8;
+/// The confidence a reading taken from the classifier carries.
+const SECOND_OPINION_CONFIDENCE: f32 = 0.55;
+
+/// What the classifier may turn a fallback search into: what the rules
+/// most often miss when a customer tells rather than asks (a fault, an
+/// order's state, a need, a question). Never a cart change, a checkout or a
+/// person asked for: those are acted on at once, and their rules are the
+/// best covered.
+const SECOND_OPINIONS: [Intent; 4] =
+    [Intent::Complaint, Intent::OrderStatus, Intent::Recommendation, Intent::ProductQuestion];
+
+/// How likely the classifier must find a complaint or an order status to
+/// overrule a search or a product question the rules did read: a customer
+/// with a problem should not be answered with a product list.
+const SECOND_OPINION_OVERRULES: f64 = 0.99;
+
+/// The classifier's intent, when the rules only fell back on a search (or
+/// read nothing) and the classifier is sure of something else; or when the
+/// rules read a search or a question and the classifier is all but certain
+/// of a complaint or an order status.
+fn second_opinion(model: &Classifier, words: &[String], intent: Intent, confidence: f32) -> Option<Intent> {
+    let weak = confidence <= RULES_SURE;
+    let overrulable = matches!(intent, Intent::Browse | Intent::ProductQuestion);
+    if !weak && !overrulable {
+        return None;
+    }
+    let guess = model.classify_words(words);
+    let sure = if weak {
+        SECOND_OPINIONS.contains(&guess.intent) && guess.probability >= SECOND_OPINION_MIN
+    } else {
+        matches!(guess.intent, Intent::Complaint | Intent::OrderStatus) && guess.probability >= SECOND_OPINION_OVERRULES
+    };
+    (guess.intent != intent && sure).then_some(guess.intent)
 }
 
 /// Greeting, focus, order id, position, quantity and what is asked about; the
@@ -373,12 +445,26 @@ const MEASURES: &[&str] = &[
     "jogadores", "seats", "plazas", "lugares",
 ];
 
-/// "the 256 GB one", "el de 1 TB": a capacity, as `256 gb`.
+/// "the 256 GB one", "el de 1 TB", "o de 256": a capacity, as `256 gb`.
 fn spec(words: &[String]) -> Option<String> {
-    words.windows(2).find_map(|pair| {
-        (UNITS.contains(&pair[1].as_str()) && pair[0].chars().all(|c| c.is_ascii_digit()))
-            .then(|| format!("{} {}", pair[0], pair[1]))
-    })
+    words
+        .windows(2)
+        .find_map(|pair| {
+            (UNITS.contains(&pair[1].as_str()) && pair[0].chars().all(|c| c.is_ascii_digit()))
+                .then(|| format!("{} {}", pair[0], pair[1]))
+        })
+        .or_else(|| (0..words.len()).find(|&i| bare_capacity(words, i)).map(|i| format!("{} gb", words[i])))
+}
+
+/// "de 256", "with 512", "the 128": a storage size said without its unit —
+/// one of the sizes storage comes in, after a word that introduces a
+/// variant. Never a quantity.
+fn bare_capacity(words: &[String], i: usize) -> bool {
+    const SIZES: &[&str] = &["32", "64", "128", "256", "512"];
+    SIZES.contains(&words[i].as_str())
+        && i > 0
+        && matches!(words[i - 1].as_str(), "de" | "com" | "con" | "with" | "the" | "o" | "el")
+        && !words.get(i + 1).is_some_and(|n| MEASURES.contains(&n.as_str()) || UNITS.contains(&n.as_str()))
 }
 
 /// The phrase tables whose words say what the customer wants done, not what
@@ -492,7 +578,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     // "aguenta uma pessoa de 120 kg?": a person as a measure asks for no one.
     let people = without_measured_people(words);
     let human = has_any(&people, lex::HUMAN_STRONG) || (has(lex::TALK) && has_any(&people, lex::PERSON));
-    let complaint = has(lex::COMPLAINT) || keeps_failing(words);
+    let complaint = has(lex::COMPLAINT) || keeps_failing(words) || tells_a_symptom(words, r);
     let whole_answer =
         |phrases: &[&str]| phrases.iter().any(|p| find_phrase(words, p).is_some_and(|(_, len)| len + 1 >= words.len()));
 
@@ -508,7 +594,13 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Checkout, 0.85)
     } else if complaint {
         (Intent::Complaint, 0.85)
-    } else if has(lex::ORDER_STATUS) || r.order_id.is_some() || (has(lex::PURCHASED) && has(lex::TIME_AGO)) {
+    } else if has(lex::ORDER_STATUS)
+        || r.order_id.is_some()
+        || (has(lex::PURCHASED) && has(lex::TIME_AGO))
+        || (has(lex::ORDER_STATE) && has(lex::ORDER_TOLD))
+        || (has(lex::DELIVERY_DATE) && has(MINE))
+        || names_my_order(words)
+    {
         (Intent::OrderStatus, 0.9)
     } else if has(lex::CHECKOUT) {
         (Intent::Checkout, 0.9)
@@ -538,7 +630,11 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::ProductQuestion, 0.8)
     } else if has(lex::RECOMMEND) {
         (Intent::Recommendation, 0.85)
-    } else if has(lex::ADVICE) || (has(lex::SITUATION) && r.questioned) || for_a_purpose(words) {
+    } else if has(lex::ADVICE)
+        || (has(lex::SITUATION) && r.questioned)
+        || for_a_purpose(words)
+        || which_fits_best(words, r)
+    {
         // A need stated: advice on what fits it, not a keyword search.
         r.need = (!r.words.is_empty()).then(|| r.words.join(" "));
         (Intent::Recommendation, 0.8)
@@ -583,8 +679,33 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
         "es", "son", "sirve", "sirven", "funciona", "viene", "vienen", "trae", "serve", "servem", "vem", "fica",
         "aguenta",
     ];
+    // Who a question opened by a verb may be about, other than a product.
+    const NOT_A_PRODUCT: &[&str] = &["you", "u", "ya", "i", "we", "there", "anyone", "anybody", "someone"];
+    // "¿abyssal depths tiene modo cooperativo?", "o kit vem com necessaire?":
+    // a product named, then what it has or is.
+    const HAS_OR_IS: &[&str] =
+        &["tiene", "trae", "viene", "incluye", "es", "son", "tem", "traz", "vem", "inclui", "e", "sao"];
+    let named_then_has = r.questioned
+        && r.language != Language::En
+        && words
+            .first()
+            .is_some_and(|w| !lex::FILLER.contains(&w.as_str()) && !lex::QUESTION_WORDS.contains(&w.as_str()))
+        && words.iter().skip(1).take(3).any(|w| HAS_OR_IS.contains(&w.as_str()));
+    if named_then_has || can_i_use_it(words, r) {
+        return true;
+    }
     match words {
         [verb, det, _, ..] if OPENING.contains(&verb.as_str()) && DEFINITE.contains(&det.as_str()) => true,
+        // "does hollow grove have co-op?": the product named after the verb.
+        [verb, name, _, ..]
+            if r.questioned
+                && r.language == Language::En
+                && OPENING.contains(&verb.as_str())
+                && !NOT_A_PRODUCT.contains(&name.as_str())
+                && !lex::FILLER.contains(&name.as_str()) =>
+        {
+            true
+        }
         [verb, _, ..] if r.questioned && r.language != Language::En && OPENING_ES_PT.contains(&verb.as_str()) => {
             r.focus = true;
             true
@@ -596,6 +717,64 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
         }
         _ => false,
     }
+}
+
+/// "can I use the webcam without installing anything?", "¿se puede lavar
+/// la manta?", "posso usar o sérum de dia?": whether the customer may do
+/// something with a product is a question about it.
+fn can_i_use_it(words: &[String], r: &Reading) -> bool {
+    const MAY: &[&str] = &[
+        "can i",
+        "could i",
+        "can we",
+        "can you use",
+        "is it ok to",
+        "puedo",
+        "se puede",
+        "se pueden",
+        "podria",
+        "posso",
+        "pode",
+        "podem",
+        "da pra",
+        "da para",
+    ];
+    const DO: &[&str] = &[
+        "use",
+        "wear",
+        "wash",
+        "put",
+        "charge",
+        "connect",
+        "pair",
+        "leave",
+        "iron",
+        "dry",
+        "mix",
+        "apply",
+        "usar",
+        "lavar",
+        "poner",
+        "meter",
+        "cargar",
+        "conectar",
+        "planchar",
+        "secar",
+        "mezclar",
+        "aplicar",
+        "colocar",
+        "carregar",
+        "passar",
+        "misturar",
+        "ser usado",
+        "ser usada",
+        "ser lavado",
+        "ser lavada",
+    ];
+    r.questioned
+        && MAY
+            .iter()
+            .any(|may| find_phrase(words, may).is_some_and(|(at, len)| at < 2 && has_any(&words[at + len..], DO)))
 }
 
 /// "my earbuds keep disconnecting", "se sigue apagando", "fica travando":
@@ -625,6 +804,134 @@ fn keeps_failing(words: &[String]) -> bool {
                 || pair[1].ends_with("endo")
                 || pair[1].ends_with("indo"));
         KEEPS.contains(&pair[0].as_str()) && gerund && !BROWSING.contains(&pair[1].as_str())
+    })
+}
+
+/// "made my hands itch", "sounds muffled", "llegó con un agujero", "não
+/// segura a bateria": a fault told as a plain description — a symptom, a
+/// flaw the product came with, a product that wears out too soon. Told, not
+/// asked: a question counts only when it is about the customer's own
+/// ("why is my headset crackling?"), since "is the balm sticky?" asks
+/// before buying.
+fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
+    let told = !r.questioned || has_any(words, MINE);
+    // "ficou lindo em preto" is a colour chosen, not one turned.
+    let colour = |after: &[String]| {
+        after.iter().enumerate().any(|(i, w)| {
+            has_any(std::slice::from_ref(w), lex::COLOURS)
+                && !(i > 0 && matches!(after[i - 1].as_str(), "in" | "en" | "em" | "de"))
+        })
+    };
+    let flawed = soon_after(words, lex::ARRIVED_WITH, 4, |after| has_any(after, lex::FLAW));
+    let turned = soon_after(words, lex::TURNED, 3, colour);
+    told && (has_any(words, lex::SYMPTOM) || flawed || turned || has_any(words, lex::WEARS_OUT))
+}
+
+/// Whether one of `phrases` is followed, within `within` words, by words
+/// that `then` accepts.
+fn soon_after(words: &[String], phrases: &[&str], within: usize, then: impl Fn(&[String]) -> bool) -> bool {
+    (0..words.len()).any(|i| {
+        phrases.iter().any(|phrase| {
+            find_phrase(&words[i..], phrase).is_some_and(|(at, len)| {
+                let after = i + at + len;
+                at == 0 && then(&words[after..words.len().min(after + within)])
+            })
+        })
+    })
+}
+
+/// "my sofa order", "my bath towel order": an order named by what is in it.
+fn names_my_order(words: &[String]) -> bool {
+    words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| w == "my" && words[i + 1..].iter().take(3).skip(1).any(|n| n == "order" || n == "orders"))
+}
+
+/// "which controller is more comfortable for long sessions?", "¿qué sábanas
+/// son más frescas?", "qual almofada é mais confortável pra dormir de lado?":
+/// a comparative with no second product asks which fits best, a need; so
+/// does asking which one lasts or serves ("¿qué zapatos aguantan todo el
+/// día?", "quais bolsas servem pra levar o notebook?"). Price
+/// is not a need ("which is cheaper?"), nor "what else" ("¿qué más
+/// tienen?"). Two products set against each other are compared instead
+/// ([`compares_two`], asked first).
+fn which_fits_best(words: &[String], r: &Reading) -> bool {
+    const WHICH: &[&str] = &["which", "what", "cual", "cuales", "que", "qual", "quais"];
+    /// Verbs of lasting, of serving a purpose or of an effect, after a kind
+    /// of product.
+    const LASTS: &[&str] = &[
+        "last",
+        "lasts",
+        "holds up",
+        "hold up",
+        "survive*",
+        "aguanta",
+        "aguantan",
+        "dura",
+        "duran",
+        "resiste",
+        "resisten",
+        "aguenta",
+        "aguentam",
+        "duram",
+        "resistem",
+        "sirve",
+        "sirven",
+        "serve",
+        "servem",
+        "leave",
+        "leaves",
+        "keep",
+        "keeps",
+        "make",
+        "makes",
+        "won t",
+        "doesn t",
+        "don t",
+        "deja",
+        "dejan",
+        "mantiene",
+        "mantienen",
+        "no deja",
+        "no dejan",
+        "deixa",
+        "deixam",
+        "mantem",
+        "nao deixa",
+        "nao deixam",
+        "hold",
+        "holds",
+        "stay",
+        "stays",
+        "quedarian",
+        "quedaria",
+        "ficariam",
+        "ficaria",
+    ];
+    const PRICE: &[&str] = &["cheaper", "pricier", "barato", "barata", "baratos", "baratas", "caro", "cara", "caros"];
+    let Some(which) = words.iter().take(3).position(|w| WHICH.contains(&w.as_str())) else {
+        return false;
+    };
+    // "which shoes last", "qué zapatos aguantan": a kind of product, then the verb.
+    let kind = words.get(which + 1).is_some_and(|w| {
+        (!lex::FILLER.contains(&w.as_str()) || matches!(w.as_str(), "one" | "ones"))
+            && !lex::QUESTION_WORDS.contains(&w.as_str())
+            && !matches!(w.as_str(), "tanto" | "tal" | "long" | "tempo" | "time")
+    });
+    if r.questioned && kind && has_any(&words[(which + 2).min(words.len())..words.len().min(which + 4)], LASTS) {
+        return true;
+    }
+    words.iter().enumerate().skip(which + 1).any(|(i, w)| {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or_default();
+        match w.as_str() {
+            // "more", "más", "mais" before an adjective; "most" too.
+            // Right after the question word it is "what else": "¿qué más tienen?".
+            "more" | "most" | "less" | "least" | "mas" | "mais" | "menos" => {
+                i > which + 1 && !next.is_empty() && !PRICE.contains(&next) && next != "expensive"
+            }
+            _ => is_comparative(w, r) && !PRICE.contains(&w.as_str()),
+        }
     })
 }
 
@@ -720,26 +1027,25 @@ fn for_a_purpose(words: &[String]) -> bool {
         "pagar",
         "llevar",
         "levar",
-        "usar",
         "regalar",
         "presentear",
         "dar",
-        "jugar",
-        "jogar",
-        "hacer",
-        "fazer",
-        "vestir",
-        "poner",
         "por",
         "ter",
         "tener",
         "ser",
         "estar",
     ];
+    /// Verbs so general that a bare one names a kind of product ("un juego
+    /// para jugar online"): a need only with a longer situation ("para
+    /// jugar con mis hijos en el sofá").
+    const GENERAL: &[&str] = &["usar", "jugar", "jogar", "hacer", "fazer", "vestir", "poner"];
     const NOT_GERUNDS: &[&str] = &["everything", "anything", "something", "nothing", "morning", "evening", "clothing"];
+    // "how to use it" asks about a product.
+    let how = has_any(words, &["how", "como"]);
     words.windows(2).enumerate().any(|(i, pair)| {
         let (to, what) = (pair[0].as_str(), pair[1].as_str());
-        let situated = i + 2 < words.len();
+        let situated = i + 2 < words.len() && (!GENERAL.contains(&what) || i + 3 < words.len());
         let reflexive = ["arme", "erme", "irme", "arse", "erse", "irse"]
             .iter()
             .any(|end| what.len() > end.len() + 1 && what.ends_with(end));
@@ -747,6 +1053,8 @@ fn for_a_purpose(words: &[String]) -> bool {
             ["ar", "er", "ir"].iter().any(|end| what.len() > end.len() + 1 && what.ends_with(end)) && situated;
         (matches!(to, "para" | "pra") && (infinitive || reflexive) && !NOT_VERBS.contains(&what))
             || (to == "for" && what.len() > 5 && what.ends_with("ing") && situated && !NOT_GERUNDS.contains(&what))
+            // "something comfy to travel in", "a bag to carry my laptop".
+            || (to == "to" && lex::PURPOSE_VERBS.contains(&what) && situated && !how)
     })
 }
 
@@ -966,6 +1274,7 @@ fn quantity(words: &[String], prices: &[bool], explained: &[bool]) -> Option<u32
             && prev.chars().all(char::is_alphabetic)
             && small_number_word(prev).is_none();
         if prices[i]
+            || bare_capacity(words, i)
             || lex::SIZE_WORDS.contains(&prev)
             || lex::POSITION_WORDS.contains(&prev)
             || UNITS.contains(&next)
@@ -1426,6 +1735,137 @@ mod tests {
         assert_eq!(read("do you have it in a 40?").quantity, None);
         assert_eq!(read("add 2 to my cart").quantity, Some(2));
         assert_eq!(read("quiero los vestidos, los verdes").intent, Intent::AddToCart);
+    }
+
+    #[test]
+    fn a_fault_told_as_a_description_is_a_complaint() {
+        for text in [
+            // A symptom, of the product or on the customer.
+            "the strap smells like chemicals",
+            "my scarf left my neck with red bumps",
+            "la falda hace ruido al caminar",
+            "la falda me dejó la piel con picor",
+            "a bolsa tem um cheiro estranho",
+            "o vestido deixou minha pele com vermelhidão",
+            // A flaw it came with.
+            "the jacket came with a hole in the lining",
+            "el bolso llegó con un rayón",
+            "o tênis veio com uma mancha",
+            // A product that wears out too soon.
+            "the belt buckle doesn't hold",
+            "el tinte no dura nada",
+            "a cor não dura uma lavagem",
+            // A colour turned, a core function gone, several broken.
+            "the bracelet turned my wrist black",
+            "la camiseta se puso amarilla",
+            "o colar deixou meu pescoço verde",
+            "the zip won't close",
+            "la cremallera no cierra",
+            "o zíper não fecha",
+            "las sandalias llegaron rotas",
+            "os botões vieram quebrados",
+            // In pieces, a part missing, shrunk, pulling to one side.
+            "the mirror arrived in pieces",
+            "me llegó solo un pendiente",
+            "a saia ficou um tamanho menor depois de lavar",
+            "my gamepad stick drifts up",
+        ] {
+            assert_eq!(read(text).intent, Intent::Complaint, "{text}");
+        }
+        // A colour chosen is not a colour turned.
+        assert_ne!(read("o vestido ficou lindo em preto").intent, Intent::Complaint);
+        // Asked before buying, it is a question; "manchas" is also a need.
+        assert_ne!(read("is the satin skirt sticky?").intent, Intent::Complaint);
+        assert_ne!(read("tengo manchas en la cara, ¿qué me pongo?").intent, Intent::Complaint);
+    }
+
+    #[test]
+    fn an_order_told_by_its_state_is_an_order_status() {
+        for text in [
+            "my dress order says processing",
+            "the tracking shows in transit for days",
+            "mi pedido sigue pendiente",
+            "el seguimiento dice en tránsito",
+            "meu pedido está em separação",
+            "o rastreio mostra aguardando envio",
+            "my scarf was supposed to arrive yesterday",
+            "el abrigo tenía que llegar el lunes",
+            "a bolsa era pra chegar ontem",
+        ] {
+            assert_eq!(read(text).intent, Intent::OrderStatus, "{text}");
+        }
+    }
+
+    #[test]
+    fn which_one_fits_is_a_need_in_three_languages() {
+        for text in [
+            "which jacket is warmer for a rainy commute?",
+            "which shoes last a whole day on my feet?",
+            "something light to travel in",
+            "¿qué vestido es más fresco para el verano?",
+            "¿cuáles me sirven para una boda de día?",
+            "quais sapatos aguentam o dia todo?",
+            "qual saia fica mais bonita num jantar?",
+            "algo pra usar num casamento na praia",
+            "which trousers won't crease on a long flight?",
+            "¿qué blusas no dejan ver el sujetador?",
+            "quais sapatos deixam o pé fresco?",
+        ] {
+            let r = read(text);
+            assert_eq!(r.intent, Intent::Recommendation, "{text}");
+        }
+        // Price is not a need, "what else" is not a comparison, two products are compared.
+        assert_ne!(read("which dress is cheaper?").intent, Intent::Recommendation);
+        assert_ne!(read("¿qué más tienen?").intent, Intent::Recommendation);
+        assert_eq!(read("which is warmer, the coat or the puffer?").intent, Intent::ProductQuestion);
+        assert_ne!(read("how to use the scarf?").intent, Intent::Recommendation);
+    }
+
+    #[test]
+    fn a_product_named_after_the_verb_is_asked_about() {
+        let r = read("does linen crease easily?");
+        assert_eq!(r.intent, Intent::ProductQuestion);
+        assert_eq!(read("does the watch track sleep?").intent, Intent::ProductQuestion);
+        assert_eq!(read("do you have linen dresses?").intent, Intent::Browse);
+        assert_eq!(read("can i track my order?").intent, Intent::OrderStatus);
+    }
+
+    #[test]
+    fn a_storage_size_without_its_unit_is_a_variant_not_a_quantity() {
+        for text in ["quero o celular de 256", "quiero el de 128", "I'll take the 512"] {
+            let r = read(text);
+            assert_eq!(r.quantity, None, "{text}");
+            assert!(!r.beyond_scope, "{text}");
+            assert!(r.spec.as_deref().is_some_and(|s| s.ends_with(" gb")), "{text}: {:?}", r.spec);
+        }
+        assert_eq!(read("add 2 to my cart").quantity, Some(2));
+    }
+
+    #[test]
+    fn what_the_customer_may_do_with_a_product_or_what_it_has_is_asked() {
+        for text in [
+            "can I wear the trench in the rain?",
+            "¿se puede lavar la falda a máquina?",
+            "posso usar o cinto com vestido?",
+            "¿vestido lino tiene forro?",
+            "a saia de cetim é forrada?",
+        ] {
+            assert_eq!(read(text).intent, Intent::ProductQuestion, "{text}");
+        }
+        assert_eq!(read("a saia de cetim é forrada?").language, Language::Pt);
+        // A delivery date asked for the customer's own is an order status.
+        for text in ["any delivery date for my boots?", "¿hay fecha de entrega para mi abrigo?"] {
+            assert_eq!(read(text).intent, Intent::OrderStatus, "{text}");
+        }
+        assert_eq!(read("that's the one, size M").intent, Intent::AddToCart);
+    }
+
+    #[test]
+    fn asking_to_be_sent_one_takes_it() {
+        let spanish = Context { language: Language::Es, shown: 3, ..Context::default() };
+        for text in ["send me the black one", "mándame el vestido en rojo", "me manda a bolsa marrom"] {
+            assert_eq!(read_in(text, spanish).intent, Intent::AddToCart, "{text}");
+        }
     }
 
     #[test]

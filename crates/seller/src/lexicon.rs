@@ -116,7 +116,10 @@ pub const COMPLAINT: &[&str] = &[
     "unacceptable", "ridiculous", "scam", "bad service", "poor service", "not happy",
     "missing item", "is missing", "arrived late", "too late", "nobody answers", "cracked",
     "scratched", "chipped", "torn", "ripped", "faded",
-    "roto", "rota", "danado", "danada", "defectuoso", "defectuosa", "no funciona",
+    "roto", "rota", "rotos", "rotas", "danado", "danada", "danados", "danadas", "defectuoso",
+    "defectuosa", "defectuosos", "defectuosas", "rayados", "rayadas", "rajados", "rajadas",
+    "quebrados", "quebradas", "estragados", "estragadas", "rasgados", "rasgadas", "trincados",
+    "trincadas", "arranhados", "arranhadas", "no funciona",
     "dejo de funcionar", "no llego", "no ha llegado", "nunca llego", "sigo esperando",
     "equivocado", "queja", "reclamo", "decepcionado", "decepcionada", "pesimo", "pesima",
     "inaceptable", "ridiculo", "estafa", "mal servicio", "llego tarde", "nadie responde",
@@ -163,7 +166,8 @@ pub const COMPLAINT: &[&str] = &[
 #[rustfmt::skip]
 pub const ORDER_STATUS: &[&str] = &[
     "where is my order", "where s my order", "my order", "order status", "status of my order",
-    "track", "tracking", "track my", "has it shipped", "shipped yet", "when will it arrive",
+    "tracking", "track my", "track it", "track the order", "track an order", "track order",
+    "track the package", "track the parcel", "has it shipped", "shipped yet", "when will it arrive",
     "when will my", "when does it arrive", "delivery status", "my package", "my parcel",
     "where s my", "where is my", "my key",
     "estado de mi pedido", "estado del pedido", "mi pedido", "donde esta mi", "seguimiento",
@@ -188,6 +192,21 @@ pub const ORDER_STATUS: &[&str] = &[
     "alguma novidade", "alguma noticia", "novidades do meu", "novidades da minha", "ja saiu",
     "ainda nao saiu", "nao saiu ainda", "quando vao enviar", "quando vao mandar", "ja enviaram",
     "foi enviado", "foi enviada", "ja foi enviada", "ja despacharam",
+    // When it was due: "it was supposed to arrive yesterday".
+    "supposed to arrive", "supposed to come", "supposed to be here", "supposed to be delivered",
+    "should have arrived", "should have come", "should be here by", "was due",
+    "debia llegar", "deberia haber llegado", "tenia que llegar", "iba a llegar", "tendria que haber llegado",
+    "era pra chegar", "era para chegar", "devia ter chegado", "deveria ter chegado", "ia chegar",
+    "nao foi despachado", "nao foi despachada", "nao foi enviado", "nao foi enviada",
+];
+
+/// A delivery date asked for: with the customer's own ("my monitor"), an
+/// order status.
+#[rustfmt::skip]
+pub const DELIVERY_DATE: &[&str] = &[
+    "delivery date", "estimated delivery", "arrival date", "eta", "fecha de entrega",
+    "fecha estimada", "fecha de llegada", "data de entrega", "previsao de entrega",
+    "prazo de entrega", "data prevista",
 ];
 
 /// Telling of a purchase already made ("I ordered the cardigan", "lo pedí",
@@ -271,6 +290,13 @@ pub const ADD: &[&str] = &[
     "i ll grab", "ill grab", "i will grab", "let me grab", "i ll go with", "i ll go for",
     "i will go with", "voy a llevar", "voy a querer", "me voy a llevar", "me quedo el",
     "me quedo la", "vou pegar", "vou ficar com", "quero levar",
+    // The choice made: "that's the one", "ese mismo", "é esse".
+    "that s the one", "this is the one", "that one it is", "ese mismo", "esa misma", "ese es",
+    "esa es", "es ese", "es esa", "esse mesmo", "essa mesma", "e esse", "e essa", "esse ai",
+    // Asked to be sent ("mándame el slate en gris", "send me the blue one").
+    "send me the", "send me that", "send me this", "ship me the", "mandame el", "mandame la",
+    "mandame los", "mandame las", "enviame el", "enviame la", "me manda o", "me manda a",
+    "me manda os", "me manda as", "me envia o", "me envia a",
     // The ones named, in the plural ("quiero las toallas, las grises").
     "i want those", "i want these", "quiero los", "quiero las", "quiero estos", "quiero estas",
     "quiero esos", "quiero esas", "quero os", "quero as", "quero esses", "quero essas",
@@ -291,6 +317,9 @@ pub const RECOMMEND: &[&str] = &[
     "mais vendido*", "em alta", "o que voce recomenda", "me ajuda a escolher", "qual e melhor",
     "qual o melhor", "o melhor", "a melhor", "seu favorito", "ideia de presente",
     "ideias de presente",
+    // What to put somewhere: "what should go in it?", "¿qué pongo en el salón?".
+    "what should go", "what would go", "what should i put", "what can i put", "que pongo en",
+    "que deberia poner", "que puedo poner", "o que colocar", "o que eu coloco", "o que por",
 ];
 
 /// Comparing products: answered with their cards side by side, not a
@@ -334,6 +363,15 @@ pub const ADVICE: &[&str] = &[
     "adecuada para", "apropiado para", "apropiada para",
     "me serve", "serve melhor", "serve pra mim", "serve para mim", "vai bem", "iria bem", "adequado para",
     "adequada para", "adequado pra", "adequada pra", "apropriado para", "apropriado pra",
+    // The same, in the plural or for someone like the customer; what they need.
+    "work for me", "right for me", "right for my", "are right for", "is right for", "good if i",
+    "for someone with", "for someone who", "what do i need", "what would i need",
+    "me sirven", "nos sirve", "me convienen", "me quedan bien", "me quedaria bien", "buenos si",
+    "buenas si", "bueno si", "buena si", "para alguien con", "para alguien que", "para quien tiene",
+    "que necesito para", "que necesitaria", "que me hace falta",
+    "me servem", "ficam bem", "me cai bem", "caem bem", "bom se", "boa se", "bons se", "boas se",
+    "pra quem tem", "para quem tem", "pra quem", "para quem", "o que eu preciso", "o que preciso",
+    "do que eu preciso", "do que preciso",
 ];
 
 /// Telling the seller about oneself ("I have dry skin", "tengo un salón
@@ -567,4 +605,153 @@ pub const PRICE_QUESTION: &[&str] = &[
 pub const STOCK_QUESTION: &[&str] = &[
     "in stock", "available", "availability", "left", "hay stock", "disponible", "disponibles",
     "quedan", "stock", "tem em estoque", "estoque", "disponivel", "disponiveis", "tem ainda",
+];
+
+/// A symptom told as a plain description of the product or of what it did
+/// to the customer, with no word for a fault: a reaction of the skin, a
+/// sound or a picture gone bad, a product that moves or smells wrong.
+#[rustfmt::skip]
+pub const SYMPTOM: &[&str] = &[
+    "itch", "itches", "itching", "made me itch", "bumps", "pimples", "zits", "redness", "swollen",
+    "swelling", "stinging", "stings", "burning sensation", "muffled", "distorted", "distortion",
+    "crackl*", "buzzing", "static noise", "blurry", "grainy", "flicker*", "laggy", "lags",
+    "dead pixel*", "pixelated", "rattl*", "squeak*", "wobbl*", "creak*", "weird noise",
+    "strange noise", "makes a noise", "stinks", "smells bad", "smells awful", "smells weird",
+    "smells like chemicals", "smells like plastic", "smells burnt", "sticky", "peels off",
+    "pills after", "pilling", "pilled", "blister*", "robotic", "gets stuck", "get stuck",
+    "keeps sticking", "too loud", "so loud", "super loud", "very loud", "really loud", "noisy",
+    "on its own", "by itself", "loses connection", "loses the connection", "drops connection",
+    "lost connection", "loses signal", "won t burn", "won t close", "won t open", "won t stay",
+    "won t load", "won t pair", "won t work", "won t fit", "doesn t close", "doesn t fit",
+    "doesn t stay", "doesn t pair", "doesn t load", "doesn t open", "doesn t light",
+    "doesn t burn", "doesn t stick", "doesn t charge", "doesn t recognize", "doesn t detect",
+    "came in pieces", "arrived in pieces", "in pieces", "smashed", "shattered", "drifts", "drifting",
+    "restarts", "reboots", "turns itself off", "turns off by itself", "sheds everywhere", "jammed",
+    "coming undone", "came undone", "grinding", "sinking",
+    "stick drift", "sizes smaller", "size smaller", "after one wash", "after the first wash",
+    "only got one", "only received", "only one arrived", "only one came", "one was missing",
+    "picor", "pica mucho", "me pica", "comezon", "granos", "granitos", "espinillas", "hinchad*",
+    "enrojecid*", "escozor", "me arde", "distorsion*", "zumbido", "chasquid*", "borros*",
+    "parpadea*", "entrecortad*", "se escucha mal", "se escuchan mal", "se oye mal", "se oyen mal",
+    "se ve mal", "hace ruido", "hacen ruido", "con ruido", "mucho ruido", "un ruido raro",
+    "ruido raro", "cojea", "se tambalea", "tambalea", "cruje", "rechina", "chirria", "pata floja",
+    "huele mal", "huele raro", "huele a quemado", "huele a plastico", "apesta", "pegajos*",
+    "ampolla*", "robotic*", "robotizad*", "se queda pegad*", "se quedan pegad*", "hace bolitas",
+    "salieron bolitas", "rechinan", "muy ruidos*", "demasiado ruidos*", "por si solo", "por si sola",
+    "pierde la conexion", "pierde conexion", "pierde la senal", "se desconecta", "no cierra",
+    "no abre", "no enciende", "no suena", "no se escucha", "no se oye", "no se ve", "no reconoce",
+    "no detecta", "no lee", "no sostiene", "no pega", "no se queda", "en pedazos", "hecho pedazos",
+    "se reinicia", "se resetea", "sueltan pelusa", "suelta pelusa", "suelta pelo",
+    "hechas pedazos", "hechos pedazos", "destrozad*", "hecho trizas", "se va hacia un lado",
+    "se va sola", "se va solo", "tiene drift", "talla menos", "tallas menos", "despues de lavar*",
+    "tras lavar*", "llego solo", "llegaron solo", "solo llego", "solo llegaron", "falta una",
+    "falta un", "falta uno", "falto", "faltaba", "faltan piezas",
+    "coca muito", "me coca", "espinhas", "bolinhas", "vermelhidao", "inchad*", "ardencia",
+    "chiado", "chiando", "abafad*", "distorcid*", "embacad*", "piscando", "falhando",
+    "com ruido", "faz barulho", "fazendo barulho", "barulho estranho", "som ruim", "imagem ruim",
+    "bamba", "bambo*", "rangendo", "range muito", "range toda", "range quando", "cheira mal",
+    "cheiro ruim", "cheiro estranho", "bolhas nos pes", "fez bolha*", "robotica", "robotizad*",
+    "fica pres*", "ficou pres*", "barulhent*", "sozinho", "sozinha", "perde a conexao",
+    "perde conexao", "perde o sinal", "cai a conexao", "nao fecha", "nao abre", "nao acende",
+    "nao reconhece", "nao detecta", "nao le", "nao sai som", "nao gruda", "nao fixa",
+    "em pedacos", "despedacad*", "estilhacad*", "puxando pro lado", "puxa pro lado",
+    "reinicia sozinh*", "reiniciando", "solta fiapo", "soltando fiapo", "soltando pelo", "afundando",
+    "emperrad*", "descosturando",
+    "puxa para o lado", "tamanho menor", "tamanhos menor", "depois de lavar", "depois da primeira lavagem",
+    "chegou so", "veio so", "so chegou", "so veio", "chegaram so", "falta um", "falta uma", "faltou",
+    "faltando", "parou de sair", "nao sai",
+    "cheira a queimado", "cheira a plastico", "fedendo", "fede", "grudent*",
+];
+
+/// Verbs of a change of colour ("turned my ears green", "me dejó la piel
+/// amarilla", "ficou verde"): with a [`COLOURS`] word after, a fault.
+#[rustfmt::skip]
+pub const TURNED: &[&str] = &[
+    "turned", "stained", "se puso", "se pusieron", "se volvio", "me dejo",
+    "me pinto", "mancho", "ficou", "ficaram", "deixou", "manchou",
+];
+
+/// Colours a product should not turn, or turn the customer.
+#[rustfmt::skip]
+pub const COLOURS: &[&str] = &[
+    "green", "black", "yellow", "orange", "grey", "gray", "blue", "purple", "brown", "red",
+    "verde", "verdes", "negro", "negra", "negros", "negras", "amarill*", "naranja", "gris", "azul",
+    "morad*", "marron", "rojo", "roja", "preto", "preta", "amarel*", "laranja", "cinza", "roxo",
+    "roxa", "marrom", "vermelho", "vermelha", "escuro", "escura", "oscuro", "oscura",
+];
+
+/// A part or a finish that came wrong ("a hole", "una mancha", "um risco"):
+/// after a verb of arriving or having, a fault ([`crate::brain`]).
+#[rustfmt::skip]
+pub const FLAW: &[&str] = &[
+    "hole", "holes", "stain", "stains", "scratch", "scratches", "dent", "dents", "crack", "cracks",
+    "tear", "snag", "loose thread", "loose threads", "chip", "bubble", "bubbles", "rip", "rips",
+    "line across", "lines across", "dead spot", "dead pixel",
+    "agujero*", "hoyo*", "mancha", "manchas", "rayon*", "raya", "rayas", "abolladura*", "grieta*",
+    "rotura*", "hilo suelto", "hilos sueltos", "golpe", "golpes", "pata floja", "descosido",
+    "una linea", "unas lineas", "una raya",
+    "furo", "furos", "buraco*", "mancha", "manchas", "risco", "riscos", "arranhao", "arranhoes",
+    "amassad*", "rachadura*", "trinca*", "fio solto", "fios soltos", "defeito", "rasgo", "rasgos",
+    "uma linha", "umas linhas", "uma listra",
+];
+
+/// Verbs of arriving or having before a [`FLAW`]: "came with", "llegó con",
+/// "tem um".
+#[rustfmt::skip]
+pub const ARRIVED_WITH: &[&str] = &[
+    "came with", "arrived with", "got here with", "showed up with", "has a", "has an", "has got a",
+    "have a", "have an", "has", "have", "there s a", "there is a", "there are", "ended up with",
+    "now has",
+    "llego con", "vino con", "vinieron con", "llegaron con", "tiene un", "tiene una", "tienen un",
+    "hay un", "hay una", "trae un", "trae una", "tiene", "tienen", "quedo con", "se quedo con",
+    "chegou com", "veio com", "vieram com", "chegaram com", "tem um", "tem uma", "tem uns", "tem umas",
+    "tem", "ficou com", "ficaram com",
+    "ta com um",
+    "ta com uma", "esta com um", "esta com uma", "tem varios", "tem varias",
+];
+
+/// A product that wears out too soon ("doesn't hold a charge", "no dura",
+/// "não segura a bateria"): said, not asked, a fault.
+#[rustfmt::skip]
+pub const WEARS_OUT: &[&str] = &[
+    "doesn t hold", "does not hold", "won t hold", "can t hold", "barely holds", "barely lasts",
+    "doesn t last", "does not last", "won t last", "didn t last", "drains fast", "drains quickly",
+    "dies after", "dies within",
+    "no aguanta", "no dura", "no duro", "no mantiene", "apenas dura", "casi no dura",
+    "se descarga rapido", "se descarga muy", "se gasta rapido", "no sostiene",
+    "nao segura", "nao aguenta", "nao dura", "nao durou", "mal dura", "descarrega rapido",
+    "descarrega muito", "acaba rapido", "nao mantem",
+];
+
+/// What an order is told to be ("processing", "en tránsito", "aguardando
+/// envio"): with a word for the order or for what it says, an order status.
+#[rustfmt::skip]
+pub const ORDER_STATE: &[&str] = &[
+    "processing", "pending", "preparing", "in transit", "on hold", "awaiting shipment",
+    "awaiting dispatch", "out for delivery", "label created", "stuck", "delivered", "on its way",
+    "en preparacion", "preparando", "pendiente", "en transito", "procesando", "en proceso",
+    "en espera", "detenido", "atascado", "entregado", "entregada", "en reparto",
+    "em separacao", "em preparacao", "em processamento", "processando", "pendente", "em transito",
+    "aguardando envio", "aguardando despacho", "saiu para entrega", "parado", "parada", "entregue",
+    "postado",
+];
+
+/// What names an order, or what it is said to show, beside an [`ORDER_STATE`].
+#[rustfmt::skip]
+pub const ORDER_TOLD: &[&str] = &[
+    "order", "orders", "tracking", "package", "parcel", "shipment", "purchase", "says", "shows",
+    "status",
+    "pedido", "pedidos", "compra", "paquete", "envio", "seguimiento", "rastreo", "dice",
+    "aparece", "figura", "estado",
+    "encomenda", "rastreio", "pacote", "diz", "mostra", "consta", "status", "situacao",
+];
+
+/// Purposes said in English with "to" ("something comfy to travel in",
+/// "a bag to carry my laptop"): with more words after, a need.
+#[rustfmt::skip]
+pub const PURPOSE_VERBS: &[&str] = &[
+    "wear", "travel", "sleep", "work", "play", "read", "carry", "keep", "cook", "study", "relax",
+    "use", "go", "run", "hike", "watch", "stream", "record", "edit", "cover", "hide", "protect",
+    "stay", "feel", "look", "unwind", "lounge", "commute", "train", "host", "decorate", "brighten",
+    "calm", "soothe", "treat", "fix", "help", "curl", "snuggle", "cuddle", "rest", "nap", "chill",
 ];

@@ -38,6 +38,7 @@
 
 pub mod answers;
 pub mod brain;
+pub mod classifier;
 pub mod grounded;
 pub mod lexicon;
 pub mod model;

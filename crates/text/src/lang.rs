@@ -96,6 +96,8 @@ const SPANISH: &[&str] = &[
     "ponmelas", "quitame", "quitalo", "quitala", "sacame", "sacalo", "mandame", "mandamelo",
     "pasame", "dame", "damelo", "damela", "dime", "muestramelo", "enviamelo", "cuantos", "cuantas",
     "tenia",
+    // An order's state and a fault told ("sigue pendiente", "llegó con una grieta").
+    "pendiente", "todavia", "seguimiento", "llegaron", "entregado", "grieta", "agujero",
 ];
 
 #[rustfmt::skip]
@@ -117,6 +119,9 @@ const PORTUGUESE: &[&str] = &[
     // Short requests: contractions only Portuguese writes.
     "desses", "dessas", "destes", "destas", "deles", "delas", "nesse", "nessa", "naquele", "naquela",
     "comprei", "encomendei", "duas", "dois", "pessoas", "fica", "ficou", "tempo",
+    // An order's state and a fault told ("aguardando envio", "veio com um furo").
+    "aguardando", "pendente", "separacao", "rastreio", "encomenda", "entregue", "ainda", "veio",
+    "furo", "buraco",
 ];
 
 /// The language of `text`, or `None` when it gives no clear sign.
@@ -130,7 +135,17 @@ pub fn detect(text: &str) -> Option<Language> {
     if lower.contains(['ã', 'õ', 'ç']) || lower.contains("ção") || lower.contains("ções") {
         scores[2] += 2.0;
     }
-    for word in tokens(text) {
+    let words = tokens(text);
+    // "é" on its own is "is" in Portuguese; Spanish writes "es".
+    if lower.split(|c: char| !c.is_alphanumeric()).any(|w| w == "é") {
+        scores[2] += 1.0;
+    }
+    // "o batom mancha?", "os fones são bons?": only Portuguese opens with
+    // these articles (Spanish "o" is "or", between words).
+    if words.first().is_some_and(|w| w == "o" || w == "os") {
+        scores[2] += 1.0;
+    }
+    for word in words {
         for (index, list) in [ENGLISH, SPANISH, PORTUGUESE].iter().enumerate() {
             if list.contains(&word.as_str()) {
                 scores[index] += 1.0;
@@ -168,6 +183,9 @@ mod tests {
             ("cadê meu pedido", Language::Pt),
             ("obrigada!", Language::Pt),
             ("gracias!", Language::Es),
+            // A Portuguese article opening the message, and no other sign.
+            ("o batom transfere?", Language::Pt),
+            ("¿lo tienen en rojo o azul?", Language::Es),
             // What customers tell a human seller (the sales assistant's cases).
             ("Não gostei, quero devolver isso", Language::Pt),
             ("Está muito caro, tem desconto?", Language::Pt),
