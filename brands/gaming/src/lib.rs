@@ -33,7 +33,7 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
     agent_store_seller::handle(PERSONA, &Pixel, event).await
 }
 
-agent_store_sdk::export!(id: "seller-gaming", events: handle);
+agent_store_sdk::export!(id: "seller-gaming", events: handle, init: agent_store_seller::prepare);
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
     agent_store_seller::handle(PERSONA, &agent_store_seller::Standard, event).await
 }
 
-agent_store_sdk::export!(id: "seller-home", events: handle);
+agent_store_sdk::export!(id: "seller-home", events: handle, init: agent_store_seller::prepare);
 
 #[cfg(test)]
 mod tests {

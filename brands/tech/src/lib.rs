@@ -27,7 +27,7 @@ async fn handle(event: Incoming) -> Result<Vec<Event>> {
     agent_store_seller::handle(PERSONA, &Max, event).await
 }
 
-agent_store_sdk::export!(id: "seller-tech", events: handle);
+agent_store_sdk::export!(id: "seller-tech", events: handle, init: agent_store_seller::prepare);
 
 #[cfg(test)]
 mod tests {

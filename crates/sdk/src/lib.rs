@@ -461,6 +461,9 @@ macro_rules! export {
     (id: $id:literal, events: $events:path $(,)?) => {
         $crate::export!(id: $id, events: $events, http: $crate::no_routes);
     };
+    (id: $id:literal, events: $events:path, init: $init:path $(,)?) => {
+        $crate::export!(id: $id, events: $events, http: $crate::no_routes, init: $init);
+    };
     (id: $id:literal, events: $events:path, http: $http:path, init: $init:path $(,)?) => {
         $crate::export!(id: $id, events: $events, http: $http);
 

@@ -10,8 +10,10 @@
 //!
 //! Pure counting, deterministic, no dependency beyond the tokenizer: the
 //! model is learned the first time it is asked ([`Classifier::embedded`]),
-//! from the corpus compiled into the component (about 500 messages, so
-//! counting them is quick), and only the rules' uncertain readings ask.
+//! from the corpus compiled into the component (about 500 messages, some
+//! 20 ms of counting). A seller learns it in its `init`
+//! ([`crate::prepare`]), which the host snapshots: a fresh instance per
+//! event would otherwise learn it again for every message it reads.
 //!
 //! ```
 //! use agent_store_events::Intent;

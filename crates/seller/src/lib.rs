@@ -14,7 +14,7 @@
 //!     agent_store_seller::handle(PERSONA, &agent_store_seller::Standard, event).await
 //! }
 //!
-//! agent_store_sdk::export!(id: "seller-fashion", events: handle);
+//! agent_store_sdk::export!(id: "seller-fashion", events: handle, init: agent_store_seller::prepare);
 //! # fn main() {}
 //! ```
 //!
@@ -63,6 +63,16 @@ use agent_store_events::{
 use agent_store_sdk::{Error, Event, Incoming, Result};
 use chrono::{DateTime, Utc};
 use spin_sdk::key_value::Store;
+
+/// Work every seller would otherwise redo per event: the intent
+/// classifier ([`classifier::Classifier::embedded`]) learned from the
+/// corpus, which took about 20 ms. A brand passes it as its `init`
+/// (`export!(…, init: agent_store_seller::prepare)`): the host runs it once
+/// per version at load and snapshots the result. Under `spin up`, where
+/// nothing runs it, the first message that needs the classifier learns it.
+pub fn prepare() {
+    let _ = classifier::Classifier::embedded();
+}
 
 /// Handles one event for the seller described by `persona_toml`.
 pub async fn handle(persona_toml: &str, brand: &dyn Brand, event: Incoming) -> Result<Vec<Event>> {
