@@ -269,6 +269,33 @@ async fn every_dashboard_query_names_a_metric_the_host_exports() -> Result<()> {
     Ok(())
 }
 
+/// Where a RabbitMQ delivery's time went, stage by stage: the probe's echo
+/// is queued, claimed, run, recorded with its reply, published and acked,
+/// and each stage is observed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rabbitmq_delivery_reports_each_stage_of_its_time() -> Result<()> {
+    use cloudevents::{EventBuilder, EventBuilderV10};
+    let sandbox = Sandbox::new().await?;
+    let app = test_app(READY_APP)?;
+    let host = sandbox.host(&app).start().await?;
+    let event = EventBuilderV10::new()
+        .id("stages-1")
+        .source("/tests/metrics")
+        .ty("test.echo")
+        .data("application/json", serde_json::json!({ "hello": "stages" }))
+        .build()?;
+    let (status, body) = host.post_event(&event).await?;
+    assert_eq!(status, 202, "{body}");
+    let count = |s: &Scrape, stage| {
+        s.sum("agent_store_delivery_stage_seconds_count", &[("component", "probe"), ("stage", stage)])
+    };
+    let scrape = until(&host, "the echo acked", |s| count(s, "ack") >= 1.0).await?;
+    for stage in ["queued", "claim", "run", "record", "publish", "ack"] {
+        assert!(count(&scrape, stage) >= 1.0, "no {stage} observed");
+    }
+    Ok(())
+}
+
 const READY_APP: &str = r#"
 spin_manifest_version = 2
 [application]
