@@ -94,8 +94,6 @@ pub struct Guess {
     /// Its probability under the model, from 0 to 1. Naive Bayes is sure of
     /// itself: read it as a ranking, not a calibrated chance.
     pub probability: f64,
-    /// The runner-up.
-    pub second: Intent,
 }
 
 impl Classifier {
@@ -172,11 +170,7 @@ impl Classifier {
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
         let best = scores[order[0]];
         let sum: f64 = scores.iter().filter(|s| s.is_finite()).map(|s| (s - best).exp()).sum();
-        Guess {
-            intent: INTENTS[order[0]],
-            probability: if sum > 0.0 { 1.0 / sum } else { 0.0 },
-            second: INTENTS[order[1]],
-        }
+        Guess { intent: INTENTS[order[0]], probability: if sum > 0.0 { 1.0 / sum } else { 0.0 } }
     }
 }
 

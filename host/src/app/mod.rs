@@ -359,7 +359,8 @@ impl App {
 /// sandbox, subscription and routes the package gives it. Nothing serves
 /// it yet. `digest` is `bytes`' ([`agent_store_runtime::cache::digest`]),
 /// which the caller has at hand: a kept blob is named by the digest its
-/// upload was checked against (`Versions::put_blob`), and `keep` returns it.
+/// upload was checked against (`Versions::put_blob`), and a manifest's
+/// file is hashed once as it is read (`App::load`).
 pub(crate) async fn prepare(
     runtime: &Arc<Runtime>,
     options: &AppOptions,
