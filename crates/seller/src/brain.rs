@@ -1002,9 +1002,7 @@ fn compares_two(words: &[String], r: &Reading) -> bool {
 fn is_comparative(word: &str, r: &Reading) -> bool {
     const MORE: &[&str] =
         &["more", "less", "better", "worse", "mas", "menos", "mejor", "peor", "mais", "melhor", "pior"];
-    MORE.contains(&word)
-        // "softer", "cheaper", "lighter": an English comparative.
-        || (word.len() > 4 && word.ends_with("er") && r.language == Language::En && !word.ends_with("ever"))
+    MORE.contains(&word) || (r.language == Language::En && lex::COMPARATIVES.contains(&word))
 }
 
 /// "busco un juego tranquilo para relajarme", "a dress for dancing all

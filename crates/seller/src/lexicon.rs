@@ -755,3 +755,19 @@ pub const PURPOSE_VERBS: &[&str] = &[
     "stay", "feel", "look", "unwind", "lounge", "commute", "train", "host", "decorate", "brighten",
     "calm", "soothe", "treat", "fix", "help", "curl", "snuggle", "cuddle", "rest", "nap", "chill",
 ];
+
+/// English comparatives of what customers weigh products by ("softer",
+/// "comfier", "quieter"). A list, not the "-er" ending: a cover, a charger,
+/// a speaker and a cleanser end like a comparative and are products.
+#[rustfmt::skip]
+pub const COMPARATIVES: &[&str] = &[
+    "softer", "harder", "firmer", "warmer", "cooler", "colder", "hotter", "lighter", "heavier",
+    "cheaper", "pricier", "bigger", "smaller", "larger", "longer", "shorter", "taller", "wider",
+    "narrower", "thicker", "thinner", "deeper", "higher", "lower", "stronger", "weaker", "tougher",
+    "sturdier", "quieter", "louder", "faster", "slower", "quicker", "brighter", "darker", "dimmer",
+    "comfier", "cosier", "cozier", "easier", "simpler", "gentler", "milder", "richer", "smoother",
+    "sharper", "clearer", "crisper", "fresher", "drier", "safer", "newer", "older", "nicer",
+    "prettier", "cuter", "fancier", "calmer", "stretchier", "roomier", "sleeker", "slimmer",
+    "tighter", "looser", "glossier", "shinier", "creamier", "healthier", "bolder", "fluffier",
+    "plusher", "bouncier", "grippier", "punchier", "sweeter", "greener",
+];
