@@ -838,7 +838,10 @@ fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
     };
     let flawed = soon_after(words, lex::ARRIVED_WITH, 4, |after| has_any(after, lex::FLAW));
     let turned = soon_after(words, lex::TURNED, 3, colour);
-    told && (has_any(words, lex::SYMPTOM) || flawed || turned || has_any(words, lex::WEARS_OUT))
+    // "graba todo en negro" is a camera that shows nothing, not a colour chosen.
+    let blacked_out = soon_after(words, lex::SHOWS, 3, |after| has_any(after, lex::BLACKED_OUT));
+    let gave_way = soon_after(words, lex::SEAMS, 4, |after| has_any(after, lex::GAVE_WAY));
+    told && (has_any(words, lex::SYMPTOM) || flawed || turned || blacked_out || gave_way || has_any(words, lex::WEARS_OUT))
 }
 
 /// Whether one of `phrases` is followed, within `within` words, by words

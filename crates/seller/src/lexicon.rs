@@ -661,7 +661,53 @@ pub const SYMPTOM: &[&str] = &[
     "chegou so", "veio so", "so chegou", "so veio", "chegaram so", "falta um", "falta uma", "faltou",
     "faltando", "parou de sair", "nao sai",
     "cheira a queimado", "cheira a plastico", "fedendo", "fede", "grudent*",
+    // Shoes or clothes that hurt.
+    "pinch*", "squeez*", "digs into", "dig into", "rubs my", "rubbing my", "hurt my", "hurts my",
+    "hurting my", "cut into my", "cuts into my",
+    "me aprieta*", "aprietan mucho", "aprieta mucho", "me lastima*", "me hace dano", "me hacen dano",
+    "me roza*", "me rozan", "me sacan ampollas",
+    "me aperta*", "apertando", "machuca*", "esta me machucando", "me da bolha", "me dao bolha",
+    // A part or a piece that did not come.
+    "came without", "arrived without", "showed up without", "was missing the", "no cable in",
+    "llego sin", "vino sin", "llegaron sin", "vinieron sin", "venia sin",
+    "chegou sem", "veio sem", "chegaram sem", "vieram sem",
+    // Fibres or fluff all over, a seam that gave, make-up that runs.
+    "sheds fluff", "sheds fibres", "sheds fibers", "sheds lint", "sheds hair", "sheds all over",
+    "shedding all over", "shedding everywhere", "is shedding", "smudges all over", "runs down my",
+    "suelta fibras", "sueltan fibras", "suelta pelit*", "sueltan pelit*", "suelta hilos", "suelta pelusa*",
+    "se me corre", "se me corrio",
+    "solta fibras", "soltam fibras", "solta fiapos", "soltam fiapo*", "solta pelos", "solta pelinhos",
+    "escorre", "escorreu", "borrou tudo",
 ];
+
+/// What holds a garment or a bag together: with [`GAVE_WAY`] soon after, a
+/// fault ("the seam on the left leg split", "a costura da calça abriu").
+#[rustfmt::skip]
+pub const SEAMS: &[&str] = &[
+    "seam", "seams", "stitching", "zipper", "zip", "hem", "costura", "costuras", "cremallera",
+    "dobladillo", "ziper", "barra",
+];
+
+/// A seam or a zip that gave: after a [`SEAMS`] word, a fault.
+#[rustfmt::skip]
+pub const GAVE_WAY: &[&str] = &[
+    "split", "opened", "came open", "ripped", "burst", "gave way", "came undone", "broke",
+    "se abrio", "abrio", "se solto", "se rompio", "se deshizo", "revento",
+    "abriu", "se abriu", "soltou", "estourou", "arrebentou", "rompeu", "desfez", "desmanchou",
+];
+
+/// Verbs of showing or recording before [`BLACKED_OUT`]: a screen or a
+/// camera that shows nothing ("graba todo en negro", "the screen goes black").
+#[rustfmt::skip]
+pub const SHOWS: &[&str] = &[
+    "shows", "showed", "records", "recorded", "displays", "goes", "went", "stays", "turns",
+    "graba", "grabo", "se ve", "se queda", "se quedo", "queda", "muestra", "sale", "salen", "se pone",
+    "grava", "gravou", "fica", "ficou", "mostra", "aparece", "aparecem", "sai",
+];
+
+/// What a screen shows when it shows nothing.
+#[rustfmt::skip]
+pub const BLACKED_OUT: &[&str] = &["black", "blank", "negro", "negra", "preto", "preta", "en blanco", "em branco"];
 
 /// Verbs of a change of colour ("turned my ears green", "me dejó la piel
 /// amarilla", "ficou verde"): with a [`COLOURS`] word after, a fault.
