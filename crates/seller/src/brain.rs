@@ -349,7 +349,11 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, second: Op
     r.category = persona.category_of(&r.words).map(|c| c.id.clone());
     r.beyond_scope = has_any(words, lex::BEYOND_SCOPE) || r.quantity.is_some_and(|q| q >= BULK_QUANTITY);
     let (mut intent, mut confidence) = intent(words, context, r);
-    if let Some(guess) = second.and_then(|model| second_opinion(model, words, intent, confidence)) {
+    // Dry skin or damaged hair to treat is never a complaint, whatever the model says.
+    let guess = second
+        .and_then(|model| second_opinion(model, words, intent, confidence))
+        .filter(|guess| *guess != Intent::Complaint || !treats_a_condition(words, r));
+    if let Some(guess) = guess {
         (intent, confidence) = (guess, SECOND_OPINION_CONFIDENCE);
         match intent {
             Intent::Recommendation => r.need = (!r.words.is_empty()).then(|| r.words.join(" ")),
@@ -592,7 +596,9 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     // "aguenta uma pessoa de 120 kg?": a person as a measure asks for no one.
     let people = without_measured_people(words);
     let human = has_any(&people, lex::HUMAN_STRONG) || (has(lex::TALK) && has_any(&people, lex::PERSON));
-    let complaint = has(lex::COMPLAINT) || keeps_failing(words) || tells_a_symptom(words, r);
+    let treating = treats_a_condition(words, r);
+    let choosing = chooses_for_a_need(words, r);
+    let complaint = (has(lex::COMPLAINT) || keeps_failing(words) || tells_a_symptom(words, r)) && !treating;
     let whole_answer =
         |phrases: &[&str]| phrases.iter().any(|p| find_phrase(words, p).is_some_and(|(_, len)| len + 1 >= words.len()));
 
@@ -618,10 +624,10 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::OrderStatus, 0.9)
     } else if has(lex::CHECKOUT) {
         (Intent::Checkout, 0.9)
-    } else if has(lex::CHANGE_CART) {
+    } else if has(lex::CHANGE_CART) && !asks_what_would(words, r) {
         r.change = Some(cart_change(words, r.quantity));
         (Intent::ChangeCart, 0.85)
-    } else if (has(lex::ADD) && !wants_new_product(words))
+    } else if (has(lex::ADD) && !wants_new_product(words) && !asks_what_would(words, r) && !choosing)
         || wants_a_quantity(words)
         || some_of_those(words, r)
         || asks_politely_for_one(words, r)
@@ -638,7 +644,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     } else if has(lex::COMPARE) || compares_two(words, r) {
         // "the nova 12 vs the nova 12 pro": both products, shown to compare.
         (Intent::ProductQuestion, 0.8)
-    } else if about_a_product(words, r) {
+    } else if !choosing && about_a_product(words, r) {
         // All its words: "resistente al agua" is also a detail the lexicon knows.
         r.asks.push(Ask::Property(words.to_vec()));
         (Intent::ProductQuestion, 0.8)
@@ -646,6 +652,8 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Recommendation, 0.85)
     } else if has(lex::ADVICE)
         || (has(lex::SITUATION) && r.questioned)
+        || (treating && (has(lex::HELPS) || !has(lex::BROWSE)))
+        || choosing
         || for_a_purpose(words)
         || which_fits_best(words, r)
     {
@@ -844,6 +852,63 @@ fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
     told && (has_any(words, lex::SYMPTOM) || flawed || turned || blacked_out || gave_way || has_any(words, lex::WEARS_OUT))
 }
 
+/// "do you have a conditioner for damaged hair?", "tengo la piel con
+/// espinillas, ¿qué uso?", "minha pele tem manchas, o que posso usar": a
+/// condition of the customer's own skin, hair or body that they shop to
+/// treat, not a fault of a product. It takes a condition, said of the body
+/// or after "for"/"para" (or the condition alone, as a catalog keyword is
+/// searched), a request for products or advice, and no product blamed: a
+/// message opened by "the serum…", or with "made", "gave", "since I
+/// started", "me dejó", "deixou", an order or money back, stays a complaint.
+fn treats_a_condition(words: &[String], r: &Reading) -> bool {
+    const FOR: &[&str] = &["for", "para", "pra"];
+    const DEFINITE: &[&str] = &[
+        "the", "this", "that", "these", "those", "your", "el", "la", "los", "las", "este", "esta", "ese", "esa", "o",
+        "a", "os", "as", "esse", "essa", "este", "esta",
+    ];
+    let Some(at) = words.iter().position(|w| has_any(std::slice::from_ref(w), lex::CONDITIONS)) else {
+        return false;
+    };
+    let opening = words.iter().find(|w| !has_any(std::slice::from_ref(w), lex::GREETING));
+    let blamed = opening.is_some_and(|w| DEFINITE.contains(&w.as_str()))
+        || has_any(words, lex::CAUSES)
+        || has_any(words, lex::PURCHASED)
+        || has_any(words, MONEY_BACK)
+        || has_any(words, lex::ORDER_STATUS);
+    let of_the_body = has_any(words, lex::BODY)
+        || words[at.saturating_sub(3)..at].iter().any(|w| FOR.contains(&w.as_str()))
+        || words.iter().all(|w| has_any(std::slice::from_ref(w), lex::CONDITIONS) || lex::FILLER.contains(&w.as_str()));
+    let asks = r.questioned
+        || words.len() <= 3
+        || has_any(words, lex::BROWSE)
+        || has_any(words, lex::ADVICE)
+        || has_any(words, lex::RECOMMEND)
+        || has_any(words, lex::HELPS);
+    of_the_body && asks && !blamed
+}
+
+/// "what would make it cosier?", "what should I put on it?": asking what
+/// would do, not putting anything in the cart or changing it.
+fn asks_what_would(words: &[String], r: &Reading) -> bool {
+    r.questioned && has_any(words, lex::WHAT_WOULD)
+}
+
+/// "¿qué portátil le compro?", "no sé qué llevar", "qual eu compro pra
+/// ela?", "what game would he enjoy?": asking which to buy, give, wear or
+/// take is asking for advice on a need — a question word, then within three
+/// words a verb of choosing, in a question or after "I don't know". Not a
+/// size or a detail asked ("¿qué talla me llevo?").
+fn chooses_for_a_need(words: &[String], r: &Reading) -> bool {
+    const WHICH: &[&str] = &["what", "which", "que", "cual", "cuales", "qual", "quais"];
+    const UNSURE: &[&str] =
+        &["no se", "nao sei", "no idea", "not sure", "don t know", "dont know", "no tengo idea", "nao faco ideia"];
+    (r.questioned || has_any(words, UNSURE))
+        && r.asks.is_empty()
+        && words.iter().enumerate().any(|(i, w)| {
+            WHICH.contains(&w.as_str()) && has_any(&words[i + 1..words.len().min(i + 5)], lex::CHOOSE)
+        })
+}
+
 /// Whether one of `phrases` is followed, within `within` words, by words
 /// that `then` accepts.
 fn soon_after(words: &[String], phrases: &[&str], within: usize, then: impl Fn(&[String]) -> bool) -> bool {
@@ -927,7 +992,10 @@ fn which_fits_best(words: &[String], r: &Reading) -> bool {
         "ficaria",
     ];
     const PRICE: &[&str] = &["cheaper", "pricier", "barato", "barata", "baratos", "baratas", "caro", "cara", "caros"];
-    let Some(which) = words.iter().take(3).position(|w| WHICH.contains(&w.as_str())) else {
+    // "minha sala é escura, que luminária deixa ela mais clara?": in a
+    // question the question word may follow what the customer tells first.
+    let opening = if r.questioned { words.len() } else { 3 };
+    let Some(which) = words.iter().take(opening).position(|w| WHICH.contains(&w.as_str())) else {
         return false;
     };
     // "which shoes last", "qué zapatos aguantan": a kind of product, then the verb.

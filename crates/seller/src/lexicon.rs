@@ -817,3 +817,70 @@ pub const COMPARATIVES: &[&str] = &[
     "tighter", "looser", "glossier", "shinier", "creamier", "healthier", "bolder", "fluffier",
     "plusher", "bouncier", "grippier", "punchier", "sweeter", "greener",
 ];
+
+/// Conditions of the skin, hair or body that customers shop to treat
+/// ("damaged hair", "piel con espinillas", "pés rachados"): with a part of
+/// the body and a request, a need, not a fault ([`crate::brain`]).
+#[rustfmt::skip]
+pub const CONDITIONS: &[&str] = &[
+    "damaged", "dry", "cracked", "chapped", "brittle", "frizzy", "frizz", "oily", "greasy", "pimples",
+    "acne", "spots", "blemishes", "breakouts", "redness", "red", "itchy", "irritated", "blisters",
+    "sore", "dandruff", "flaky", "dull", "wrinkles", "puffy", "bad",
+    "danado", "danada", "danados", "danadas", "maltratad*", "quebradiz*", "resec*", "agrietad*",
+    "espinillas", "granitos", "granos", "manchas", "rojeces", "irritad*", "caspa", "arrugas", "ojeras",
+    "graso", "grasa", "ampollas",
+    "danificad*", "ressecad*", "rachad*", "quebradic*", "espinhas", "cravos", "vermelhidao",
+    "rugas", "olheiras", "oleos*", "bolhas", "dor",
+];
+
+/// Parts of the body a [`CONDITIONS`] word is said of.
+#[rustfmt::skip]
+pub const BODY: &[&str] = &[
+    "hair", "skin", "lips", "feet", "heels", "hands", "nails", "scalp", "face", "back", "neck",
+    "lashes", "chin", "forehead", "cheeks", "nose",
+    "cabello", "pelo", "piel", "labios", "pies", "talones", "manos", "unas", "cuero cabelludo", "cara",
+    "espalda", "cuello", "pestanas", "barbilla", "frente", "mejillas", "nariz",
+    "cabelo", "pele", "pes", "calcanhares", "maos", "unhas", "couro cabeludo", "rosto", "costas",
+    "pescoco", "cilios", "queixo", "testa", "bochechas", "nariz",
+];
+
+/// A product blamed for what happened ("made", "gave me", "since I started
+/// the retinol", "me dejó", "deixou"): then a condition is a complaint.
+#[rustfmt::skip]
+pub const CAUSES: &[&str] = &[
+    "made", "makes", "gave", "gives", "left", "caused", "causes", "since i started", "since using",
+    "after using", "ever since", "arrived", "came", "received", "got it",
+    "me dejo", "me deja", "me dio", "me causo", "me provoco", "desde que", "despues de usar", "llego",
+    "vino", "recibi",
+    "deixou", "deixa", "me deu", "causou", "provocou", "depois de usar", "depois que", "chegou", "veio",
+    "recebi",
+];
+
+/// Asking what would help ("is there a cleanser that helps", "o que posso
+/// usar"): a request for products, with a condition.
+#[rustfmt::skip]
+pub const HELPS: &[&str] = &[
+    "help", "helps", "would help", "is there", "what can i use", "what can i put", "what do i use",
+    "ayude", "ayuda", "ayudan", "hay algo", "que puedo usar", "que puedo ponerme", "que uso", "que me pongo",
+    "ajude", "ajuda", "ajudam", "tem algo", "o que posso usar", "o que posso passar", "o que eu uso",
+    "o que uso",
+];
+
+/// "what would", "what should": asking what would do, before a verb that
+/// would otherwise change the cart ("what would make it cosier?").
+#[rustfmt::skip]
+pub const WHAT_WOULD: &[&str] = &[
+    "what would", "what should", "what could", "what can", "que podria", "que deberia", "que pondrias",
+    "que pondria", "o que poderia", "o que deveria", "o que faria", "o que eu poderia",
+];
+
+/// Verbs of choosing what to buy, give, wear or take, after a question
+/// word: advice asked for ([`crate::brain`]).
+#[rustfmt::skip]
+pub const CHOOSE: &[&str] = &[
+    "buy", "gift", "give", "wear", "pack", "bring", "take", "enjoy", "choose", "pick",
+    "compro", "comprar", "compraria", "regalo", "regalar", "llevo", "llevar", "me llevo", "uso", "usar",
+    "me pongo", "ponerme", "pondrias", "pondria", "elijo", "elegir", "escojo", "escoger", "le doy",
+    "levo", "levar", "dou", "dar", "presenteio", "presentear", "visto", "vestir", "escolho", "escolher",
+    "pego", "pegar",
+];
