@@ -349,10 +349,14 @@ fn read_words(persona: &Persona, words: &[String], context: &Context, second: Op
     r.category = persona.category_of(&r.words).map(|c| c.id.clone());
     r.beyond_scope = has_any(words, lex::BEYOND_SCOPE) || r.quantity.is_some_and(|q| q >= BULK_QUANTITY);
     let (mut intent, mut confidence) = intent(words, context, r);
-    // Dry skin or damaged hair to treat is never a complaint, whatever the model says.
+    // Dry skin or damaged hair to treat is never a complaint, whatever the
+    // model says; nor is a question about a product ("¿el protector deja la
+    // cara blanca?" asks before buying): as for the rules, a complaint asked
+    // is one about the customer's own.
+    let asked = r.questioned && !has_any(words, MINE);
     let guess = second
         .and_then(|model| second_opinion(model, words, intent, confidence))
-        .filter(|guess| *guess != Intent::Complaint || !treats_a_condition(words, r));
+        .filter(|guess| *guess != Intent::Complaint || !(treats_a_condition(words, r) || asked));
     if let Some(guess) = guess {
         (intent, confidence) = (guess, SECOND_OPINION_CONFIDENCE);
         match intent {
