@@ -624,6 +624,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         || (has(lex::ORDER_STATE) && has(lex::ORDER_TOLD))
         || (has(lex::DELIVERY_DATE) && has(MINE))
         || names_my_order(words)
+        || asks_when_mine_arrives(words)
     {
         (Intent::OrderStatus, 0.9)
     } else if has(lex::CHECKOUT) {
@@ -924,6 +925,14 @@ fn soon_after(words: &[String], phrases: &[&str], within: usize, then: impl Fn(&
             })
         })
     })
+}
+
+/// "when is my dining table going to be delivered?", "quando que chega o
+/// meu shampoo?", "¿cuándo me van a entregar mi protector?": when the
+/// customer's own thing arrives — a word for when, the customer's own, and
+/// a verb of arriving — asks after an order, whatever the product is.
+fn asks_when_mine_arrives(words: &[String]) -> bool {
+    has_any(words, lex::WHEN) && has_any(words, MINE) && has_any(words, lex::ARRIVES)
 }
 
 /// "my sofa order", "my bath towel order": an order named by what is in it.

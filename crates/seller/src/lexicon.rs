@@ -884,3 +884,23 @@ pub const CHOOSE: &[&str] = &[
     "levo", "levar", "dou", "dar", "presenteio", "presentear", "visto", "vestir", "escolho", "escolher",
     "pego", "pegar",
 ];
+
+/// Asking when: with the customer's own and a verb of arriving
+/// ([`ARRIVES`]), an order asked after.
+#[rustfmt::skip]
+pub const WHEN: &[&str] = &[
+    "when", "what day", "how long until", "how long till", "how long before", "how much longer",
+    "cuando", "que dia", "para cuando", "cuanto falta", "cuanto tarda*",
+    "quando", "que dia", "quanto tempo falta", "quanto falta", "pra quando", "para quando",
+];
+
+/// Verbs of a delivery arriving.
+#[rustfmt::skip]
+pub const ARRIVES: &[&str] = &[
+    "delivered", "deliver", "arrive", "arrives", "arriving", "get here", "gets here", "show up",
+    "shows up", "reach me", "come", "coming",
+    "entregar", "entregado", "entregada", "entregan", "entregaran", "llega", "llegan", "llegar",
+    "llegara", "llegaran", "recibo", "recibir", "mandan", "envian",
+    "entregue", "entregam", "chega", "chegam", "chegar", "chegara", "recebo", "receber", "mandam",
+    "enviam",
+];
