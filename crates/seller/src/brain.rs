@@ -649,7 +649,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     } else if has(lex::COMPARE) || compares_two(words, r) {
         // "the nova 12 vs the nova 12 pro": both products, shown to compare.
         (Intent::ProductQuestion, 0.8)
-    } else if !choosing && about_a_product(words, r) {
+    } else if !choosing && (about_a_product(words, r) || a_variant_of_one(words, r)) {
         // All its words: "resistente al agua" is also a detail the lexicon knows.
         r.asks.push(Ask::Property(words.to_vec()));
         (Intent::ProductQuestion, 0.8)
@@ -933,6 +933,36 @@ fn soon_after(words: &[String], phrases: &[&str], within: usize, then: impl Fn(&
 /// a verb of arriving — asks after an order, whatever the product is.
 fn asks_when_mine_arrives(words: &[String]) -> bool {
     has_any(words, lex::WHEN) && has_any(words, MINE) && has_any(words, lex::ARRIVES)
+}
+
+/// "¿tienen las botas chelsea en el 38?", "tem o tênis de lona no tamanho
+/// 38?", "do you have the chelsea boots in a 9?": a product already named
+/// with a definite article, asked for in a size, a shade or a version, is
+/// a question about that product; "¿tienen zapatillas blancas en el 40?"
+/// still looks for a kind.
+fn a_variant_of_one(words: &[String], r: &Reading) -> bool {
+    const DEFINITE: &[&str] = &["the", "el", "la", "los", "las", "o", "a", "os", "as"];
+    const IN: &[&str] = &["in", "en", "em", "no", "na"];
+    const VARIANT: &[&str] = &[
+        "size", "talla", "tamanho", "numero", "number", "shade", "tono", "tom", "version", "versao", "colour",
+        "color", "cor", "model", "modelo",
+    ];
+    let named = lex::BROWSE.iter().find_map(|phrase| {
+        find_phrase(words, phrase)
+            .map(|(at, len)| at + len)
+            .filter(|&end| words.get(end).is_some_and(|w| DEFINITE.contains(&w.as_str())))
+    });
+    let Some(start) = named else { return false };
+    r.questioned
+        && words.iter().enumerate().skip(start + 2).any(|(i, w)| {
+            IN.contains(&w.as_str())
+                && words[i + 1..words.len().min(i + 3)].iter().any(|v| {
+                    VARIANT.contains(&v.as_str())
+                        || v.chars().all(|c| c.is_ascii_digit())
+                        || (v.len() == 1 && v.chars().all(char::is_alphabetic) && !matches!(v.as_str(), "a" | "o"))
+                        || is_comparative(v, r)
+                })
+        })
 }
 
 /// "my sofa order", "my bath towel order": an order named by what is in it.
