@@ -602,7 +602,10 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     let human = has_any(&people, lex::HUMAN_STRONG) || (has(lex::TALK) && has_any(&people, lex::PERSON));
     let treating = treats_a_condition(words, r);
     let choosing = chooses_for_a_need(words, r);
-    let complaint = (has(lex::COMPLAINT) || keeps_failing(words) || tells_a_symptom(words, r)) && !treating;
+    let complaint = ((has(lex::COMPLAINT) || keeps_failing(words) || tells_a_symptom(words, r))
+        && !treating
+        && !wishes_a_fault_away(words))
+        || harms_the_body(words, r);
     let whole_answer =
         |phrases: &[&str]| phrases.iter().any(|p| find_phrase(words, p).is_some_and(|(_, len)| len + 1 >= words.len()));
 
@@ -629,10 +632,14 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::OrderStatus, 0.9)
     } else if has(lex::CHECKOUT) {
         (Intent::Checkout, 0.9)
-    } else if has(lex::CHANGE_CART) && !asks_what_would(words, r) {
+    } else if has(lex::CHANGE_CART) && !asks_what_would(words, r) && !choosing {
         r.change = Some(cart_change(words, r.quantity));
         (Intent::ChangeCart, 0.85)
-    } else if (has(lex::ADD) && !wants_new_product(words) && !asks_what_would(words, r) && !choosing)
+    } else if (has(lex::ADD)
+        && !wants_new_product(words)
+        && !asks_what_would(words, r)
+        && !choosing
+        && !wishes_a_fault_away(words))
         || wants_a_quantity(words)
         || some_of_those(words, r)
         || asks_politely_for_one(words, r)
@@ -649,7 +656,10 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     } else if has(lex::COMPARE) || compares_two(words, r) {
         // "the nova 12 vs the nova 12 pro": both products, shown to compare.
         (Intent::ProductQuestion, 0.8)
-    } else if !choosing && (about_a_product(words, r) || a_variant_of_one(words, r)) {
+    } else if !choosing
+        && !(treating && has(lex::SITUATION))
+        && (about_a_product(words, r) || a_variant_of_one(words, r))
+    {
         // All its words: "resistente al agua" is also a detail the lexicon knows.
         r.asks.push(Ask::Property(words.to_vec()));
         (Intent::ProductQuestion, 0.8)
@@ -657,7 +667,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         (Intent::Recommendation, 0.85)
     } else if has(lex::ADVICE)
         || (has(lex::SITUATION) && r.questioned)
-        || (treating && (has(lex::HELPS) || !has(lex::BROWSE)))
+        || (treating && (has(lex::HELPS) || (r.questioned && !has(lex::BROWSE))))
         || choosing
         || for_a_purpose(words)
         || which_fits_best(words, r)
@@ -669,7 +679,9 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
         && (r.focus || r.position.is_some() || r.words.is_empty() || !has(lex::BROWSE))
     {
         (Intent::ProductQuestion, 0.8)
-    } else if has(lex::BROWSE) || has(lex::ADD) {
+    } else if has(lex::BROWSE) || has(lex::ADD) || treating {
+        // "need a clay mask for my oily skin": a kind of product for a
+        // condition, not asked what helps, is looked for.
         (Intent::Browse, 0.85)
     } else if !r.words.is_empty() {
         (Intent::Browse, 0.6)
@@ -739,8 +751,12 @@ fn about_a_product(words: &[String], r: &mut Reading) -> bool {
         }
         // "o que você recomenda?", "a qué hora…": a question word, not a product.
         [_, what, ..] if lex::QUESTION_WORDS.contains(&what.as_str()) => false,
-        [det, _, _, ..] => {
-            r.questioned && (det == "the" || (r.language != Language::En && DEFINITE_ES_PT.contains(&det.as_str())))
+        // "the bedroom gets hot, what bedding would keep me cool?": what is
+        // told first is not what the question asks about.
+        [det, _, _, rest @ ..] => {
+            r.questioned
+                && (det == "the" || (r.language != Language::En && DEFINITE_ES_PT.contains(&det.as_str())))
+                && !rest.iter().any(|w| matches!(w.as_str(), "what" | "which" | "cual" | "qual"))
         }
         _ => false,
     }
@@ -853,8 +869,13 @@ fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
     let turned = soon_after(words, lex::TURNED, 3, colour);
     // "graba todo en negro" is a camera that shows nothing, not a colour chosen.
     let blacked_out = soon_after(words, lex::SHOWS, 3, |after| has_any(after, lex::BLACKED_OUT));
-    let gave_way = soon_after(words, lex::SEAMS, 4, |after| has_any(after, lex::GAVE_WAY));
-    told && (has_any(words, lex::SYMPTOM) || flawed || turned || blacked_out || gave_way || has_any(words, lex::WEARS_OUT))
+    let gave_way = soon_after(words, lex::SEAMS, 5, |after| has_any(after, lex::GAVE_WAY));
+    told && (has_any(words, lex::SYMPTOM)
+        || flawed
+        || turned
+        || blacked_out
+        || gave_way
+        || has_any(words, lex::WEARS_OUT))
 }
 
 /// "do you have a conditioner for damaged hair?", "tengo la piel con
@@ -885,6 +906,7 @@ fn treats_a_condition(words: &[String], r: &Reading) -> bool {
         || words.iter().all(|w| has_any(std::slice::from_ref(w), lex::CONDITIONS) || lex::FILLER.contains(&w.as_str()));
     let asks = r.questioned
         || words.len() <= 3
+        || words[at.saturating_sub(3)..at].iter().any(|w| FOR.contains(&w.as_str()))
         || has_any(words, lex::BROWSE)
         || has_any(words, lex::ADVICE)
         || has_any(words, lex::RECOMMEND)
@@ -909,9 +931,10 @@ fn chooses_for_a_need(words: &[String], r: &Reading) -> bool {
         &["no se", "nao sei", "no idea", "not sure", "don t know", "dont know", "no tengo idea", "nao faco ideia"];
     (r.questioned || has_any(words, UNSURE))
         && r.asks.is_empty()
-        && words.iter().enumerate().any(|(i, w)| {
-            WHICH.contains(&w.as_str()) && has_any(&words[i + 1..words.len().min(i + 5)], lex::CHOOSE)
-        })
+        && words
+            .iter()
+            .enumerate()
+            .any(|(i, w)| WHICH.contains(&w.as_str()) && has_any(&words[i + 1..words.len().min(i + 5)], lex::CHOOSE))
 }
 
 /// Whether one of `phrases` is followed, within `within` words, by words
@@ -932,7 +955,37 @@ fn soon_after(words: &[String], phrases: &[&str], within: usize, then: impl Fn(&
 /// customer's own thing arrives — a word for when, the customer's own, and
 /// a verb of arriving — asks after an order, whatever the product is.
 fn asks_when_mine_arrives(words: &[String]) -> bool {
-    has_any(words, lex::WHEN) && has_any(words, MINE) && has_any(words, lex::ARRIVES)
+    // "to my city", "en mi zona": where deliveries go, asked before buying.
+    const PLACES: &[&str] = &[
+        "city", "area", "zone", "country", "region", "town", "ciudad", "zona", "pais", "region", "cidade", "regiao",
+        "bairro", "estado",
+    ];
+    let mine = words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| MINE.contains(&w.as_str()) && !words.get(i + 1).is_some_and(|n| PLACES.contains(&n.as_str())));
+    has_any(words, lex::WHEN) && (mine || has_any(words, lex::TO_ME)) && has_any(words, lex::ARRIVES)
+}
+
+/// "the shampoo left my hair drier", "a máscara deixou meu cabelo mais
+/// ressecado": a product blamed for a condition of the body is a fault,
+/// even with no word for one — told, not asked, and not a search.
+fn harms_the_body(words: &[String], r: &Reading) -> bool {
+    (!r.questioned || has_any(words, MINE))
+        && has_any(words, lex::CONDITIONS)
+        && has_any(words, lex::BODY)
+        && has_any(words, lex::CAUSES)
+        && !has_any(words, lex::BROWSE)
+        && !has_any(words, lex::ADVICE)
+        && !has_any(words, lex::RECOMMEND)
+}
+
+/// "looking for a monitor that doesn't flicker", "zapatos que no me hagan
+/// ampollas": a fault the customer wants a product without is what they
+/// look for, not a complaint.
+fn wishes_a_fault_away(words: &[String]) -> bool {
+    let looking = has_any(words, lex::BROWSE) || has_any(words, lex::RECOMMEND) || has_any(words, lex::ADVICE);
+    looking && has_any(words, lex::WITHOUT_FAULT)
 }
 
 /// "¿tienen las botas chelsea en el 38?", "tem o tênis de lona no tamanho
@@ -944,8 +997,8 @@ fn a_variant_of_one(words: &[String], r: &Reading) -> bool {
     const DEFINITE: &[&str] = &["the", "el", "la", "los", "las", "o", "a", "os", "as"];
     const IN: &[&str] = &["in", "en", "em", "no", "na"];
     const VARIANT: &[&str] = &[
-        "size", "talla", "tamanho", "numero", "number", "shade", "tono", "tom", "version", "versao", "colour",
-        "color", "cor", "model", "modelo",
+        "size", "talla", "tamanho", "numero", "number", "shade", "tono", "tom", "version", "versao", "colour", "color",
+        "cor", "model", "modelo",
     ];
     let named = lex::BROWSE.iter().find_map(|phrase| {
         find_phrase(words, phrase)
@@ -956,8 +1009,9 @@ fn a_variant_of_one(words: &[String], r: &Reading) -> bool {
     r.questioned
         && words.iter().enumerate().skip(start + 2).any(|(i, w)| {
             IN.contains(&w.as_str())
-                && words[i + 1..words.len().min(i + 3)].iter().any(|v| {
+                && words[i + 1..words.len().min(i + 4)].iter().any(|v| {
                     VARIANT.contains(&v.as_str())
+                        || has_any(std::slice::from_ref(v), lex::COLOURS)
                         || v.chars().all(|c| c.is_ascii_digit())
                         || (v.len() == 1 && v.chars().all(char::is_alphabetic) && !matches!(v.as_str(), "a" | "o"))
                         || is_comparative(v, r)

@@ -227,7 +227,7 @@ pub const TIME_AGO: &[&str] = &[
     "on sunday", "last monday", "last friday", "since",
     "hace", "ayer", "semana pasada", "mes pasado", "el lunes", "el martes", "el miercoles",
     "el jueves", "el viernes", "el sabado", "el domingo", "desde",
-    "faz", "ha uma semana", "ha dias", "ontem", "semana passada", "mes passado", "na segunda",
+    "faz", "ha", "ha uma semana", "ha dias", "ontem", "semana passada", "mes passado", "na segunda",
     "na terca", "na quarta", "na quinta", "na sexta", "no sabado", "no domingo", "desde",
 ];
 
@@ -415,6 +415,8 @@ pub const QUESTION: &[&str] = &[
 #[rustfmt::skip]
 pub const BROWSE: &[&str] = &[
     "do you have", "do you sell", "do you carry", "do you stock", "do you guys have", "have you got", "got any", "any",
+    // Typed as in a chat: "do u have", "u got".
+    "do u have", "do u sell", "do u carry", "do u guys have", "have u got", "u got", "you got", "do ya have", "do yall have",
     "looking for", "look for", "i m looking", "im looking", "show me", "i need", "i want a",
     "i want an", "i want some", "i d like a", "i d like some", "i would like a", "search",
     "find", "what do you have", "what do you sell", "catalog", "catalogue", "products",
@@ -780,6 +782,10 @@ pub const ORDER_STATE: &[&str] = &[
     "em separacao", "em preparacao", "em processamento", "processando", "pendente", "em transito",
     "aguardando envio", "aguardando despacho", "saiu para entrega", "parado", "parada", "entregue",
     "postado",
+    // A status that does not move.
+    "doesn t change", "hasn t changed", "hasn t moved", "hasn t updated", "not updating", "never changes",
+    "no cambia", "no se actualiza", "no avanza", "no se mueve", "sigue igual",
+    "nao muda", "nao atualiza", "nao avanca", "nao sai do lugar", "continua igual",
 ];
 
 /// What names an order, or what it is said to show, beside an [`ORDER_STATE`].
@@ -902,5 +908,22 @@ pub const ARRIVES: &[&str] = &[
     "entregar", "entregado", "entregada", "entregan", "entregaran", "llega", "llegan", "llegar",
     "llegara", "llegaran", "recibo", "recibir", "mandan", "envian",
     "entregue", "entregam", "chega", "chegam", "chegar", "chegara", "recebo", "receber", "mandam",
-    "enviam",
+    "enviam", "llegue", "lleguen", "chegue", "cheguem", "entrega", "delivery",
+];
+
+/// What is sent to the customer, said with "me" ("¿cuándo me llega?",
+/// "quando me entregam?"): the customer's own order, as "my" says.
+#[rustfmt::skip]
+pub const TO_ME: &[&str] = &[
+    "me llega*", "me llegue*", "me entreg*", "me mand*", "me envi*", "me chega*", "me cheg*",
+    "get mine", "receive mine", "get it", "receive it",
+];
+
+/// A fault the product should not have, after a relative: with a request,
+/// what the customer looks for ("a monitor that doesn't flicker").
+#[rustfmt::skip]
+pub const WITHOUT_FAULT: &[&str] = &[
+    "that doesn t", "that don t", "that won t", "that does not", "that will not", "that never",
+    "which doesn t", "which won t", "that wouldn t", "that isn t", "that aren t",
+    "que no", "que nunca", "sin que", "que nao", "sem que",
 ];
