@@ -867,8 +867,29 @@ fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
     };
     let flawed = soon_after(words, lex::ARRIVED_WITH, 4, |after| has_any(after, lex::FLAW));
     let turned = soon_after(words, lex::TURNED, 3, colour);
-    // "graba todo en negro" is a camera that shows nothing, not a colour chosen.
-    let blacked_out = soon_after(words, lex::SHOWS, 3, |after| has_any(after, lex::BLACKED_OUT));
+    // "graba todo en negro" is a camera that shows nothing; "goes well in
+    // black", "ficou lindo em preto" are colours chosen: only words of
+    // degree may come between.
+    const BETWEEN: &[&str] = &[
+        "all",
+        "everything",
+        "completely",
+        "totally",
+        "just",
+        "a",
+        "todo",
+        "toda",
+        "completamente",
+        "tudo",
+        "en",
+        "em",
+    ];
+    let blacked_out = soon_after(words, lex::SHOWS, 4, |after| {
+        after
+            .iter()
+            .find(|w| !BETWEEN.contains(&w.as_str()))
+            .is_some_and(|w| has_any(std::slice::from_ref(w), lex::BLACKED_OUT))
+    });
     let gave_way = soon_after(words, lex::SEAMS, 5, |after| has_any(after, lex::GAVE_WAY));
     told && (has_any(words, lex::SYMPTOM)
         || flawed
@@ -1957,6 +1978,24 @@ mod tests {
         // Asked before buying, it is a question; "manchas" is also a need.
         assert_ne!(read("is the satin skirt sticky?").intent, Intent::Complaint);
         assert_ne!(read("tengo manchas en la cara, ¿qué me pongo?").intent, Intent::Complaint);
+    }
+
+    #[test]
+    fn a_condition_to_treat_is_a_need_and_a_fault_wished_away_a_search() {
+        for text in ["damaged hair", "espinillas", "do you have a conditioner for damaged hair?"] {
+            assert_eq!(read(text).intent, Intent::Browse, "{text}");
+        }
+        for text in ["my hair is really damaged, what would help it", "minha pele tem manchas, o que posso usar"] {
+            assert_eq!(read(text).intent, Intent::Recommendation, "{text}");
+        }
+        // Blamed on a product, the same condition is a fault.
+        for text in ["the shampoo left my hair dry and damaged", "a máscara deixou meu cabelo ressecado"] {
+            assert_eq!(read(text).intent, Intent::Complaint, "{text}");
+        }
+        assert_eq!(read("looking for shoes that don't pinch").intent, Intent::Browse);
+        // A colour chosen, even after a verb of showing.
+        assert_ne!(read("it goes well in black").intent, Intent::Complaint);
+        assert_eq!(read("the screen goes black after a minute").intent, Intent::Complaint);
     }
 
     #[test]

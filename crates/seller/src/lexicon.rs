@@ -704,7 +704,7 @@ pub const GAVE_WAY: &[&str] = &[
 pub const SHOWS: &[&str] = &[
     "shows", "showed", "records", "recorded", "displays", "goes", "went", "stays", "turns",
     "graba", "grabo", "se ve", "se queda", "se quedo", "queda", "muestra", "sale", "salen", "se pone",
-    "grava", "gravou", "fica", "ficou", "mostra", "aparece", "aparecem", "sai",
+    "grava", "gravou", "fica", "ficou", "mostra", "aparece", "aparecem", "sai", "screen",
 ];
 
 /// What a screen shows when it shows nothing.
