@@ -602,6 +602,9 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     let human = has_any(&people, lex::HUMAN_STRONG) || (has(lex::TALK) && has_any(&people, lex::PERSON));
     let treating = treats_a_condition(words, r);
     let choosing = chooses_for_a_need(words, r);
+    // "¿qué le pondrías?", "tenho caspa…, qual shampoo é melhor?": advice
+    // asked, before any reading as a question about a product.
+    let advice_first = choosing || (treating && has(lex::SITUATION));
     let complaint = ((has(lex::COMPLAINT) || keeps_failing(words) || tells_a_symptom(words, r))
         && !treating
         && !wishes_a_fault_away(words))
@@ -656,10 +659,7 @@ fn intent(words: &[String], context: &Context, r: &mut Reading) -> (Intent, f32)
     } else if has(lex::COMPARE) || compares_two(words, r) {
         // "the nova 12 vs the nova 12 pro": both products, shown to compare.
         (Intent::ProductQuestion, 0.8)
-    } else if !choosing
-        && !(treating && has(lex::SITUATION))
-        && (about_a_product(words, r) || a_variant_of_one(words, r))
-    {
+    } else if !advice_first && (about_a_product(words, r) || a_variant_of_one(words, r)) {
         // All its words: "resistente al agua" is also a detail the lexicon knows.
         r.asks.push(Ask::Property(words.to_vec()));
         (Intent::ProductQuestion, 0.8)
