@@ -1999,6 +1999,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_room_is_not_an_empty_cart() {
+        for text in ["empty my cart", "vacía el carrito", "esvazia o carrinho"] {
+            assert_eq!(read(text).intent, Intent::ChangeCart, "{text}");
+        }
+        for text in [
+            "the spare room is empty and guests come friday, what do I need?",
+            "mi cocina está vacía, ¿qué me recomiendas?",
+            "a estante ficou vazia, o que você sugere?",
+        ] {
+            assert_ne!(read(text).intent, Intent::ChangeCart, "{text}");
+        }
+    }
+
+    #[test]
     fn an_order_told_by_its_state_is_an_order_status() {
         for text in [
             "my dress order says processing",

@@ -260,14 +260,15 @@ pub const VIEW_CART: &[&str] = &[
 pub const CHANGE_CART: &[&str] = &[
     "remove", "delete", "take out", "take off", "drop the", "get rid of", "don t want",
     "do not want", "no longer want", "change the quantity", "change quantity", "make it",
-    "instead of", "only one", "just one", "only want", "empty", "clear my", "clear the",
+    "instead of", "only one", "just one", "only want", "empty my", "empty the cart",
+    "empty the bag", "empty the basket", "empty it", "empty cart", "clear my", "clear the",
     "update the", "reduce", "less", "one less",
     "quita", "quitar", "quitame", "quitalo", "quitala", "saca", "sacar", "sacame", "elimina",
     "eliminar", "borra", "borrar", "cambia la cantidad", "cambiar la cantidad", "mejor solo",
-    "solo uno", "solo una", "vacia", "vaciar", "ya no quiero", "no quiero el", "no quiero la",
+    "solo uno", "solo una", "vacia el", "vacia mi", "vaciar el", "vaciar mi", "vacialo", "ya no quiero", "no quiero el", "no quiero la",
     "remove", "remover", "remova", "tira", "tirar", "tire", "exclui", "excluir", "exclua",
     "apaga", "apagar", "muda a quantidade", "mudar a quantidade", "altera", "alterar", "so um",
-    "so uma", "esvaziar", "esvazia", "nao quero mais", "nao quero o", "nao quero a", "diminui",
+    "so uma", "esvaziar o", "esvaziar meu", "esvazia o", "esvazia meu", "nao quero mais", "nao quero o", "nao quero a", "diminui",
 ];
 
 /// Putting a product in the cart ("I'll take it", "me lo llevo").
