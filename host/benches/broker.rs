@@ -133,30 +133,46 @@ fn stamp_of(body: &[u8]) -> Option<u64> {
 }
 
 /// The baseline consumer, as a process of its own (like the host): take,
-/// reply with a confirm, ack; `concurrency` deliveries in flight.
+/// reply with a confirm, ack; `concurrency` deliveries in flight per input
+/// queue. `inputs` is one queue or several joined by `+` (the host's
+/// partition queues); `output` a queue, or `exchange/routing-key` to publish
+/// as the host does (onto the events exchange, with the message's own
+/// properties).
 async fn baseline_consumer(spec: &str) -> Result<()> {
     let parts: Vec<&str> = spec.split(',').collect();
-    let [input, output, concurrency] = parts[..] else { bail!("--baseline-consumer in,out,concurrency") };
+    let [inputs, output, concurrency] = parts[..] else { bail!("--baseline-consumer in[+in…],out,concurrency") };
+    let (exchange, routing_key, like_host) = match output.split_once('/') {
+        Some((exchange, key)) => (exchange.to_string(), key.to_string(), true),
+        None => (String::new(), output.to_string(), false),
+    };
     let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await?;
     let consume = connection.create_channel().await?;
     let publish = connection.create_channel().await?;
     publish.confirm_select(ConfirmSelectOptions::default()).await?;
     consume.basic_qos(concurrency.parse()?, BasicQosOptions::default()).await?;
-    let mut deliveries = consume
-        .basic_consume(input.into(), "baseline".into(), BasicConsumeOptions::default(), FieldTable::default())
-        .await?;
+    let mut consumers = Vec::new();
+    for (n, input) in inputs.split('+').enumerate() {
+        let tag = format!("baseline-{n}");
+        consumers.push(
+            consume
+                .basic_consume(input.into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
+                .await?,
+        );
+    }
+    let mut deliveries = futures::stream::select_all(consumers);
     println!("ready");
     while let Some(delivery) = deliveries.next().await {
         let delivery = delivery?;
-        let (publish, output) = (publish.clone(), output.to_string());
+        let (publish, exchange, routing_key) = (publish.clone(), exchange.clone(), routing_key.clone());
         tokio::spawn(async move {
+            let properties = if like_host { delivery.properties.clone() } else { persistent() };
             let confirm = publish
                 .basic_publish(
-                    "".into(),
-                    output.as_str().into(),
+                    exchange.as_str().into(),
+                    routing_key.as_str().into(),
                     BasicPublishOptions::default(),
                     &delivery.data,
-                    persistent(),
+                    properties,
                 )
                 .await?
                 .await?;
@@ -171,6 +187,98 @@ async fn baseline_consumer(spec: &str) -> Result<()> {
 
 /// A child process, killed when dropped.
 struct Child(tokio::process::Child);
+
+impl Child {
+    fn pid(&self) -> Option<u32> {
+        self.0.id()
+    }
+}
+
+/// What the kernel's scheduler says one process's threads did: time on a
+/// CPU, time runnable but waiting for one, and how often they were switched
+/// out. Read from `/proc/<pid>/task/*/{schedstat,status}` (Linux), so that a
+/// slow hop can be told from a busy one; on other systems it reads zeros.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sched {
+    run_ns: u64,
+    wait_ns: u64,
+    switches: u64,
+}
+
+impl Sched {
+    fn of(pid: u32) -> Self {
+        let mut total = Sched::default();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return total };
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) {
+                let mut fields = text.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+                total.run_ns += fields.next().unwrap_or(0);
+                total.wait_ns += fields.next().unwrap_or(0);
+            }
+            if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+                for line in status.lines() {
+                    if let Some(count) = line
+                        .strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+                    {
+                        total.switches += count.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+        }
+        total
+    }
+
+    /// The first process whose command is `name` (RabbitMQ's `beam.smp`,
+    /// `redis-server`), when this machine runs one.
+    fn pid_named(name: &str) -> Option<u32> {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (comm.trim() == name).then_some(pid)
+        })
+    }
+}
+
+/// The scheduler's account of every process on one path over a variant's
+/// timed runs: the consumer (host or plain), the driver, RabbitMQ, Redis.
+struct Accounting {
+    processes: Vec<(&'static str, u32, Sched)>,
+}
+
+impl Accounting {
+    fn begin(consumer: Option<u32>) -> Self {
+        let processes = [
+            ("consumer", consumer),
+            ("driver", Some(std::process::id())),
+            ("rabbitmq", Sched::pid_named("beam.smp")),
+            ("redis", Sched::pid_named("redis-server")),
+        ]
+        .into_iter()
+        .filter_map(|(name, pid)| pid.map(|pid| (name, pid, Sched::of(pid))))
+        .collect();
+        Self { processes }
+    }
+
+    /// Per event, for each process: CPU µs, µs runnable but not running,
+    /// context switches.
+    fn end(&self, events: usize) -> String {
+        let per = |value: u64| value as f64 / events.max(1) as f64;
+        self.processes
+            .iter()
+            .map(|(name, pid, before)| {
+                let after = Sched::of(*pid);
+                format!(
+                    "{name} cpu {:.0} µs, waiting {:.0} µs, {:.1} switches",
+                    per(after.run_ns.saturating_sub(before.run_ns)) / 1000.0,
+                    per(after.wait_ns.saturating_sub(before.wait_ns)) / 1000.0,
+                    per(after.switches.saturating_sub(before.switches)),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
 
 /// A host under test, and where it listens.
 struct Host {
@@ -424,6 +532,7 @@ fn queue_sender(
     }
 }
 
+const ON_TOPOLOGY: &str = "plain lapin on the host's exchanges and queues (closed loop)";
 const TRACES_OFF: &str = "agent-store echo, idempotency on, traces off";
 const TRACES_ON: &str = "agent-store echo, idempotency on, traces exported";
 
@@ -515,15 +624,23 @@ async fn bench(args: &Args) -> Result<()> {
 
     let mut rows: HashMap<&str, Vec<Sample>> = HashMap::new();
     let mut stages = Vec::new();
+    let mut sched = Vec::new();
     let outcome = async {
         let _consumer = start_baseline(&baseline_in, &baseline_out, concurrency).await?;
+        let mut accounting = None;
         for run in 0..=runs {
+            if run == 1 {
+                accounting = Some(Accounting::begin(_consumer.pid()));
+            }
             let sample =
                 closed_loop(&publish, &replies, &baseline_out, events, window, queue_sender(baseline_in.clone()))
                     .await?;
             if run > 0 {
                 rows.entry("baseline (closed loop)").or_default().push(sample);
             }
+        }
+        if let Some(accounting) = accounting {
+            sched.push(("plain lapin (closed loop)", accounting.end(events * runs)));
         }
         for run in 0..=runs {
             let sample =
@@ -535,6 +652,35 @@ async fn bench(args: &Args) -> Result<()> {
         drop(_consumer);
         if !args.bench {
             return anyhow::Ok(());
+        }
+        if !args.traces {
+            // The plain consumer again, on the queues and exchanges the host
+            // declares (the events exchange, the subscription's headers
+            // exchange, eight partition queues): what the topology costs,
+            // apart from what the host's process does.
+            let names = Names::new(&prefix);
+            topology::declare_events(&publish, &names).await?;
+            let echo = subscription("echo", "test.echo", concurrency);
+            topology::declare_subscription(&publish, &names, &echo, PARTITIONS, &RetryPolicy::default()).await?;
+            bind_replies(&publish, &host_out, &prefix).await?;
+            let inputs: Vec<String> = (0..PARTITIONS).map(|p| names.partition("echo", p)).collect();
+            let output = format!("{}/test.reply", names.events());
+            let consumer = start_baseline(&inputs.join("+"), &output, concurrency).await?;
+            let mut accounting = None;
+            for run in 0..=runs {
+                if run == 1 {
+                    accounting = Some(Accounting::begin(consumer.pid()));
+                }
+                let sample =
+                    closed_loop(&publish, &replies, &host_out, events, window, event_sender(&prefix, "test.echo"))
+                        .await?;
+                if run > 0 {
+                    rows.entry(ON_TOPOLOGY).or_default().push(sample);
+                }
+            }
+            if let Some(accounting) = accounting {
+                sched.push((ON_TOPOLOGY, accounting.end(events * runs)));
+            }
         }
         if args.traces {
             let collector = Collector::start().await?;
@@ -567,19 +713,21 @@ async fn bench(args: &Args) -> Result<()> {
             let dir = tempfile::tempdir()?;
             let host = start_host(&prefix, &args.kv, dedup, concurrency, dir.path(), None).await?;
             bind_replies(&publish, &host_out, &prefix).await?;
+            let name = if dedup { "agent-store echo, idempotency on" } else { "agent-store echo, idempotency off" };
+            let mut accounting = None;
             for run in 0..=runs {
+                if run == 1 {
+                    accounting = Some(Accounting::begin(host._process.pid()));
+                }
                 let sample =
                     closed_loop(&publish, &replies, &host_out, events, window, event_sender(&prefix, "test.echo"))
                         .await?;
                 if run > 0 {
-                    rows.entry(if dedup {
-                        "agent-store echo, idempotency on"
-                    } else {
-                        "agent-store echo, idempotency off"
-                    })
-                    .or_default()
-                    .push(sample);
+                    rows.entry(name).or_default().push(sample);
                 }
+            }
+            if let Some(accounting) = accounting {
+                sched.push((name, accounting.end(events * runs)));
             }
             stages.push((dedup, host.stages().await?));
             let noop_queues: Vec<String> = (0..PARTITIONS).map(|p| Names::new(&prefix).partition("noop", p)).collect();
@@ -611,6 +759,7 @@ async fn bench(args: &Args) -> Result<()> {
     let mut rates = HashMap::new();
     for name in [
         "baseline (closed loop)",
+        ON_TOPOLOGY,
         "agent-store echo, idempotency on",
         "agent-store echo, idempotency off",
         "baseline (open loop)",
@@ -625,6 +774,9 @@ async fn bench(args: &Args) -> Result<()> {
             rates.insert(name, rate);
         }
     }
+    for (name, account) in &sched {
+        println!("{name}, per event: {account}");
+    }
     for (dedup, stages) in &stages {
         let idempotency = if *dedup { "on" } else { "off" };
         println!("echo, idempotency {idempotency}: mean ms per delivery stage: {stages}");
@@ -633,6 +785,8 @@ async fn bench(args: &Args) -> Result<()> {
     for (host, base) in [
         ("agent-store echo, idempotency on", "baseline (closed loop)"),
         ("agent-store echo, idempotency off", "baseline (closed loop)"),
+        (ON_TOPOLOGY, "baseline (closed loop)"),
+        ("agent-store echo, idempotency on", ON_TOPOLOGY),
         ("agent-store noop, idempotency on", "baseline (open loop)"),
         ("agent-store noop, idempotency off", "baseline (open loop)"),
         (TRACES_ON, TRACES_OFF),
