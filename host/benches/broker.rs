@@ -8,7 +8,16 @@
 //! - **echo**: `agent-store up` with the probe answering `test.echo` with one
 //!   event — exactly the baseline's traffic — through the whole host path
 //!   (partition queues, lanes, idempotency records, wasm, pipelined confirms);
-//! - **noop**: `agent-store up` with `test_noop.wasm`, which returns nothing.
+//! - **noop**: `agent-store up` with `test_noop.wasm`, which returns nothing;
+//! - **plain lapin on the host's exchanges and queues**: the baseline
+//!   consumer again, consuming the partition queues the host declares and
+//!   publishing its reply onto the events exchange: what the topology costs
+//!   RabbitMQ, apart from what the host's process does.
+//!
+//! For each closed-loop variant it prints, per event, what the kernel's
+//! scheduler says each process on the path did (the consumer, the driver,
+//! RabbitMQ, Redis): CPU time, time runnable but waiting for a CPU, and
+//! context switches (Linux only).
 //!
 //! A driver keeps `--window` events in flight (closed loop): it publishes
 //! with confirms, consumes the replies, and measures each event's round trip
