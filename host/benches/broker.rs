@@ -26,6 +26,10 @@
 //! are drained (rate only). Each variant runs `--runs` times after a warm-up
 //! run; the table gives the median and the spread (min–max).
 //!
+//! With `--topology`, the plain consumer also runs on parts of the host's
+//! topology: host-shaped events straight into one partition queue, and one
+//! queue bound to the events exchange.
+//!
 //! With `--traces`, it measures instead what exporting traces costs: the
 //! echo path, idempotency on, with the host exporting every span over OTLP
 //! to a collector in this process (which takes and drops them) against the
@@ -34,7 +38,7 @@
 //!
 //! ```text
 //! cargo build --target wasm32-wasip2 --release -p test-probe -p test-noop
-//! cargo bench -p agent-store --bench broker -- [--events 10000] [--runs 5] [--window 64] [--concurrency 32] [--kv redis://127.0.0.1:6379] [--traces]
+//! cargo bench -p agent-store --bench broker -- [--events 10000] [--runs 5] [--window 64] [--concurrency 32] [--kv redis://127.0.0.1:6379] [--traces] [--topology]
 //! ```
 //!
 //! Needs RabbitMQ (`AMQP_ADDR`, default `amqp://guest:guest@127.0.0.1:5672/%2f`)
@@ -81,6 +85,8 @@ struct Args {
     kv: String,
     /// Measure exporting traces against not (see the module docs).
     traces: bool,
+    /// Also run the plain consumer on parts of the host's topology.
+    topology: bool,
     /// Set when this process is the baseline consumer: `in,out,concurrency`.
     baseline_consumer: Option<String>,
 }
@@ -94,6 +100,7 @@ fn args() -> Result<Args> {
         concurrency: 32,
         kv: "redis://127.0.0.1:6379".into(),
         traces: false,
+        topology: false,
         baseline_consumer: None,
     };
     let mut it = std::env::args().skip(1);
@@ -107,6 +114,7 @@ fn args() -> Result<Args> {
             "--concurrency" => args.concurrency = value()?.parse()?,
             "--kv" => args.kv = value()?,
             "--traces" => args.traces = true,
+            "--topology" => args.topology = true,
             "--baseline-consumer" => args.baseline_consumer = Some(value()?),
             _ => {} // cargo's own (`--test`, filters)
         }
@@ -447,6 +455,43 @@ async fn closed_loop(
     Ok(Sample { rate: events as f64 / elapsed.as_secs_f64(), p50: Some(at(0.5)), p99: Some(at(0.99)) })
 }
 
+/// What every closed loop of one bench run shares.
+struct Loops<'a> {
+    publish: &'a Channel,
+    replies: &'a Channel,
+    reply_queue: &'a str,
+    events: usize,
+    runs: usize,
+    window: usize,
+}
+
+impl Loops<'_> {
+    /// The plain consumer on `inputs`, replying to `output`: its timed runs
+    /// (after a warm-up) and the scheduler's account of them.
+    async fn plain_on(
+        &self,
+        inputs: &[String],
+        output: &str,
+        concurrency: usize,
+        send: &impl Fn(&Channel, Vec<u8>) -> futures::future::BoxFuture<'static, Result<lapin::PublisherConfirm>>,
+    ) -> Result<(Vec<Sample>, String)> {
+        let consumer = start_baseline(&inputs.join("+"), output, concurrency).await?;
+        let (mut samples, mut accounting) = (Vec::new(), None);
+        for run in 0..=self.runs {
+            if run == 1 {
+                accounting = Some(Accounting::begin(consumer.pid()));
+            }
+            let sample =
+                closed_loop(self.publish, self.replies, self.reply_queue, self.events, self.window, send).await?;
+            if run > 0 {
+                samples.push(sample);
+            }
+        }
+        let account = accounting.map(|a| a.end(self.events * self.runs)).unwrap_or_default();
+        Ok((samples, account))
+    }
+}
+
 /// One open-loop run: publish everything, time until the queues are empty.
 async fn drain(
     publish: &Channel,
@@ -508,9 +553,18 @@ fn event_sender(
     prefix: &str,
     ty: &'static str,
 ) -> impl Fn(&Channel, Vec<u8>) -> futures::future::BoxFuture<'static, Result<lapin::PublisherConfirm>> {
-    let exchange = Names::new(prefix).events();
+    event_sender_via(Names::new(prefix).events(), ty.to_string(), ty)
+}
+
+/// Events of type `ty`, as a host publishes them, sent to `exchange` with
+/// `routing_key`.
+fn event_sender_via(
+    exchange: String,
+    routing_key: String,
+    ty: &'static str,
+) -> impl Fn(&Channel, Vec<u8>) -> futures::future::BoxFuture<'static, Result<lapin::PublisherConfirm>> {
     move |channel, body| {
-        let (channel, exchange) = (channel.clone(), exchange.clone());
+        let (channel, exchange, routing_key) = (channel.clone(), exchange.clone(), routing_key.clone());
         Box::pin(async move {
             let data: serde_json::Value = serde_json::from_slice(&body)?;
             let event = EventBuilderV10::new()
@@ -522,7 +576,13 @@ fn event_sender(
             let properties = event_properties(&event, PARTITIONS)?;
             let body = cloudevents_amqp::body_for(&event);
             Ok(channel
-                .basic_publish(exchange.as_str().into(), ty.into(), BasicPublishOptions::default(), &body, properties)
+                .basic_publish(
+                    exchange.as_str().into(),
+                    routing_key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    properties,
+                )
                 .await?)
         })
     }
@@ -542,6 +602,8 @@ fn queue_sender(
 }
 
 const ON_TOPOLOGY: &str = "plain lapin on the host's exchanges and queues (closed loop)";
+const ONE_QUEUE: &str = "plain lapin, host-shaped events straight into one partition queue (closed loop)";
+const TOPIC_QUEUE: &str = "plain lapin, one queue bound to the events exchange (closed loop)";
 const TRACES_OFF: &str = "agent-store echo, idempotency on, traces off";
 const TRACES_ON: &str = "agent-store echo, idempotency on, traces exported";
 
@@ -674,21 +736,39 @@ async fn bench(args: &Args) -> Result<()> {
             bind_replies(&publish, &host_out, &prefix).await?;
             let inputs: Vec<String> = (0..PARTITIONS).map(|p| names.partition("echo", p)).collect();
             let output = format!("{}/test.reply", names.events());
-            let consumer = start_baseline(&inputs.join("+"), &output, concurrency).await?;
-            let mut accounting = None;
-            for run in 0..=runs {
-                if run == 1 {
-                    accounting = Some(Accounting::begin(consumer.pid()));
-                }
-                let sample =
-                    closed_loop(&publish, &replies, &host_out, events, window, event_sender(&prefix, "test.echo"))
-                        .await?;
-                if run > 0 {
-                    rows.entry(ON_TOPOLOGY).or_default().push(sample);
-                }
-            }
-            if let Some(accounting) = accounting {
-                sched.push((ON_TOPOLOGY, accounting.end(events * runs)));
+            let loops = Loops { publish: &publish, replies: &replies, reply_queue: &host_out, events, runs, window };
+            let (samples, account) =
+                loops.plain_on(&inputs, &output, concurrency, &event_sender(&prefix, "test.echo")).await?;
+            rows.entry(ON_TOPOLOGY).or_default().extend(samples);
+            sched.push((ON_TOPOLOGY, account));
+            if args.topology {
+                // The same traffic on parts of the topology, to tell which
+                // part RabbitMQ spends on: one partition queue fed straight
+                // from the default exchange (the message's size and headers
+                // alone), then one queue bound to the events exchange (the
+                // topic exchange, no headers exchange, no partitions).
+                let straight = &inputs[..1];
+                let to_queue = event_sender_via(String::new(), straight[0].clone(), "test.echo");
+                let (samples, account) = loops.plain_on(straight, &output, concurrency, &to_queue).await?;
+                rows.entry(ONE_QUEUE).or_default().extend(samples);
+                sched.push((ONE_QUEUE, account));
+                let topic_in = format!("{prefix}.bench.topic-in");
+                publish.queue_declare(topic_in.as_str().into(), durable(), FieldTable::default()).await?;
+                publish
+                    .queue_bind(
+                        topic_in.as_str().into(),
+                        names.events().into(),
+                        "test.topic".into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+                let inputs = [topic_in.clone()];
+                let (samples, account) =
+                    loops.plain_on(&inputs, &output, concurrency, &event_sender(&prefix, "test.topic")).await?;
+                rows.entry(TOPIC_QUEUE).or_default().extend(samples);
+                sched.push((TOPIC_QUEUE, account));
+                publish.queue_delete(topic_in.as_str().into(), Default::default()).await?;
             }
         }
         if args.traces {
@@ -769,6 +849,8 @@ async fn bench(args: &Args) -> Result<()> {
     for name in [
         "baseline (closed loop)",
         ON_TOPOLOGY,
+        ONE_QUEUE,
+        TOPIC_QUEUE,
         "agent-store echo, idempotency on",
         "agent-store echo, idempotency off",
         "baseline (open loop)",
@@ -795,6 +877,8 @@ async fn bench(args: &Args) -> Result<()> {
         ("agent-store echo, idempotency on", "baseline (closed loop)"),
         ("agent-store echo, idempotency off", "baseline (closed loop)"),
         (ON_TOPOLOGY, "baseline (closed loop)"),
+        (ONE_QUEUE, "baseline (closed loop)"),
+        (TOPIC_QUEUE, "baseline (closed loop)"),
         ("agent-store echo, idempotency on", ON_TOPOLOGY),
         ("agent-store noop, idempotency on", "baseline (open loop)"),
         ("agent-store noop, idempotency off", "baseline (open loop)"),
