@@ -713,12 +713,19 @@ async fn bench(args: &Args) -> Result<()> {
         if let Some(accounting) = accounting {
             sched.push(("plain lapin (closed loop)", accounting.end(events * runs)));
         }
+        let mut accounting = None;
         for run in 0..=runs {
+            if run == 1 {
+                accounting = Some(Accounting::begin(_consumer.pid()));
+            }
             let sample =
                 drain(&publish, std::slice::from_ref(&baseline_in), events, queue_sender(baseline_in.clone())).await?;
             if run > 0 {
                 rows.entry("baseline (open loop)").or_default().push(sample);
             }
+        }
+        if let Some(accounting) = accounting {
+            sched.push(("plain lapin (open loop)", accounting.end(events * runs)));
         }
         drop(_consumer);
         if !args.bench {
@@ -820,17 +827,19 @@ async fn bench(args: &Args) -> Result<()> {
             }
             stages.push((dedup, host.stages().await?));
             let noop_queues: Vec<String> = (0..PARTITIONS).map(|p| Names::new(&prefix).partition("noop", p)).collect();
+            let name = if dedup { "agent-store noop, idempotency on" } else { "agent-store noop, idempotency off" };
+            let mut accounting = None;
             for run in 0..=runs {
+                if run == 1 {
+                    accounting = Some(Accounting::begin(host._process.pid()));
+                }
                 let sample = drain(&publish, &noop_queues, events, event_sender(&prefix, "test.noop")).await?;
                 if run > 0 {
-                    rows.entry(if dedup {
-                        "agent-store noop, idempotency on"
-                    } else {
-                        "agent-store noop, idempotency off"
-                    })
-                    .or_default()
-                    .push(sample);
+                    rows.entry(name).or_default().push(sample);
                 }
+            }
+            if let Some(accounting) = accounting {
+                sched.push((name, accounting.end(events * runs)));
             }
         }
         anyhow::Ok(())
