@@ -299,7 +299,7 @@ impl Accounting {
 
 /// A host under test, and where it listens.
 struct Host {
-    _process: Child,
+    process: Child,
     address: String,
 }
 
@@ -400,7 +400,7 @@ concurrency = {concurrency}
         if let Some((_, rest)) = line.split_once("Agent Store is up: POST CloudEvents to http://") {
             let address = rest.split('/').next().unwrap_or_default().to_string();
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok(Host { _process: Child(child), address });
+            return Ok(Host { process: Child(child), address });
         }
         if Instant::now() > deadline {
             break;
@@ -697,11 +697,11 @@ async fn bench(args: &Args) -> Result<()> {
     let mut stages = Vec::new();
     let mut sched = Vec::new();
     let outcome = async {
-        let _consumer = start_baseline(&baseline_in, &baseline_out, concurrency).await?;
+        let consumer = start_baseline(&baseline_in, &baseline_out, concurrency).await?;
         let mut accounting = None;
         for run in 0..=runs {
             if run == 1 {
-                accounting = Some(Accounting::begin(_consumer.pid()));
+                accounting = Some(Accounting::begin(consumer.pid()));
             }
             let sample =
                 closed_loop(&publish, &replies, &baseline_out, events, window, queue_sender(baseline_in.clone()))
@@ -716,7 +716,7 @@ async fn bench(args: &Args) -> Result<()> {
         let mut accounting = None;
         for run in 0..=runs {
             if run == 1 {
-                accounting = Some(Accounting::begin(_consumer.pid()));
+                accounting = Some(Accounting::begin(consumer.pid()));
             }
             let sample =
                 drain(&publish, std::slice::from_ref(&baseline_in), events, queue_sender(baseline_in.clone())).await?;
@@ -727,7 +727,7 @@ async fn bench(args: &Args) -> Result<()> {
         if let Some(accounting) = accounting {
             sched.push(("plain lapin (open loop)", accounting.end(events * runs)));
         }
-        drop(_consumer);
+        drop(consumer);
         if !args.bench {
             return anyhow::Ok(());
         }
@@ -813,7 +813,7 @@ async fn bench(args: &Args) -> Result<()> {
             let mut accounting = None;
             for run in 0..=runs {
                 if run == 1 {
-                    accounting = Some(Accounting::begin(host._process.pid()));
+                    accounting = Some(Accounting::begin(host.process.pid()));
                 }
                 let sample =
                     closed_loop(&publish, &replies, &host_out, events, window, event_sender(&prefix, "test.echo"))
@@ -831,7 +831,7 @@ async fn bench(args: &Args) -> Result<()> {
             let mut accounting = None;
             for run in 0..=runs {
                 if run == 1 {
-                    accounting = Some(Accounting::begin(host._process.pid()));
+                    accounting = Some(Accounting::begin(host.process.pid()));
                 }
                 let sample = drain(&publish, &noop_queues, events, event_sender(&prefix, "test.noop")).await?;
                 if run > 0 {
