@@ -1993,8 +1993,11 @@ mod tests {
             assert_eq!(read(text).intent, Intent::Complaint, "{text}");
         }
         assert_eq!(read("looking for shoes that don't pinch").intent, Intent::Browse);
-        // A colour chosen, even after a verb of showing.
-        assert_ne!(read("it goes well in black").intent, Intent::Complaint);
+        // A colour chosen or offered, even after a verb of showing.
+        for text in ["it goes well in black", "esa camiseta también sale en negro", "o tênis também sai em preto"] {
+            assert_ne!(read(text).intent, Intent::Complaint, "{text}");
+        }
+        assert_eq!(read("la pantalla se queda en negro").intent, Intent::Complaint);
         assert_eq!(read("the screen goes black after a minute").intent, Intent::Complaint);
     }
 

@@ -704,8 +704,9 @@ pub const GAVE_WAY: &[&str] = &[
 #[rustfmt::skip]
 pub const SHOWS: &[&str] = &[
     "shows", "showed", "records", "recorded", "displays", "goes", "went", "stays", "turns",
-    "graba", "grabo", "se ve", "se queda", "se quedo", "queda", "muestra", "sale", "salen", "se pone",
-    "grava", "gravou", "fica", "ficou", "mostra", "aparece", "aparecem", "sai", "screen",
+    // Not "sale", "salen", "sai": "también sale en negro" offers a colour.
+    "graba", "grabo", "se ve", "se queda", "se quedo", "queda", "muestra", "se pone",
+    "grava", "gravou", "fica", "ficou", "mostra", "aparece", "aparecem", "screen",
 ];
 
 /// What a screen shows when it shows nothing.
