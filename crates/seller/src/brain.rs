@@ -857,7 +857,11 @@ fn keeps_failing(words: &[String]) -> bool {
 /// ("why is my headset crackling?"), since "is the balm sticky?" asks
 /// before buying.
 fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
-    let told = !r.questioned || has_any(words, MINE);
+    // "will these boots hurt my feet?": "my" is the customer's body, and a
+    // question about what a product will do is asked before buying.
+    const AHEAD: &[&str] = &["will", "would", "could", "might", "can", "do", "does"];
+    let ahead = r.questioned && words.first().is_some_and(|w| AHEAD.contains(&w.as_str()));
+    let told = !r.questioned || (has_any(words, MINE) && !ahead);
     // "ficou lindo em preto" is a colour chosen, not one turned.
     let colour = |after: &[String]| {
         after.iter().enumerate().any(|(i, w)| {
@@ -1998,6 +2002,9 @@ mod tests {
             assert_ne!(read(text).intent, Intent::Complaint, "{text}");
         }
         assert_eq!(read("la pantalla se queda en negro").intent, Intent::Complaint);
+        // Asked before buying, what a product might do is a question.
+        assert_ne!(read("will these boots hurt my feet?").intent, Intent::Complaint);
+        assert_eq!(read("these boots hurt my feet after an hour").intent, Intent::Complaint);
         assert_eq!(read("the screen goes black after a minute").intent, Intent::Complaint);
     }
 
