@@ -894,7 +894,9 @@ fn tells_a_symptom(words: &[String], r: &Reading) -> bool {
             .find(|w| !BETWEEN.contains(&w.as_str()))
             .is_some_and(|w| has_any(std::slice::from_ref(w), lex::BLACKED_OUT))
     });
-    let gave_way = soon_after(words, lex::SEAMS, 5, |after| has_any(after, lex::GAVE_WAY));
+    // "the seam split", and "they split at the seam".
+    let gave_way = soon_after(words, lex::SEAMS, 5, |after| has_any(after, lex::GAVE_WAY))
+        || soon_after(words, lex::GAVE_WAY, 3, |after| has_any(after, lex::SEAMS));
     told && (has_any(words, lex::SYMPTOM)
         || flawed
         || turned
@@ -2002,6 +2004,10 @@ mod tests {
             assert_ne!(read(text).intent, Intent::Complaint, "{text}");
         }
         assert_eq!(read("la pantalla se queda en negro").intent, Intent::Complaint);
+        for text in ["my new sneakers already split at the seam", "se me abrió por la costura el pantalón"] {
+            assert_eq!(read(text).intent, Intent::Complaint, "{text}");
+        }
+        assert_ne!(read("does the zip break easily?").intent, Intent::Complaint);
         // Asked before buying, what a product might do is a question.
         assert_ne!(read("will these boots hurt my feet?").intent, Intent::Complaint);
         assert_eq!(read("these boots hurt my feet after an hour").intent, Intent::Complaint);
