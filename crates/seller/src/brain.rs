@@ -917,7 +917,7 @@ fn treats_a_condition(words: &[String], r: &Reading) -> bool {
     const FOR: &[&str] = &["for", "para", "pra"];
     const DEFINITE: &[&str] = &[
         "the", "this", "that", "these", "those", "your", "el", "la", "los", "las", "este", "esta", "ese", "esa", "o",
-        "a", "os", "as", "esse", "essa", "este", "esta",
+        "a", "os", "as", "esse", "essa",
     ];
     let Some(at) = words.iter().position(|w| has_any(std::slice::from_ref(w), lex::CONDITIONS)) else {
         return false;
@@ -947,21 +947,22 @@ fn asks_what_would(words: &[String], r: &Reading) -> bool {
     r.questioned && has_any(words, lex::WHAT_WOULD)
 }
 
+/// Question words that ask which one, in the three languages.
+const WHICH_WORDS: &[&str] = &["which", "what", "cual", "cuales", "que", "qual", "quais"];
+
 /// "¿qué portátil le compro?", "no sé qué llevar", "qual eu compro pra
 /// ela?", "what game would he enjoy?": asking which to buy, give, wear or
 /// take is asking for advice on a need — a question word, then within three
 /// words a verb of choosing, in a question or after "I don't know". Not a
 /// size or a detail asked ("¿qué talla me llevo?").
 fn chooses_for_a_need(words: &[String], r: &Reading) -> bool {
-    const WHICH: &[&str] = &["what", "which", "que", "cual", "cuales", "qual", "quais"];
     const UNSURE: &[&str] =
         &["no se", "nao sei", "no idea", "not sure", "don t know", "dont know", "no tengo idea", "nao faco ideia"];
     (r.questioned || has_any(words, UNSURE))
         && r.asks.is_empty()
-        && words
-            .iter()
-            .enumerate()
-            .any(|(i, w)| WHICH.contains(&w.as_str()) && has_any(&words[i + 1..words.len().min(i + 5)], lex::CHOOSE))
+        && words.iter().enumerate().any(|(i, w)| {
+            WHICH_WORDS.contains(&w.as_str()) && has_any(&words[i + 1..words.len().min(i + 5)], lex::CHOOSE)
+        })
 }
 
 /// Whether one of `phrases` is followed, within `within` words, by words
@@ -1063,7 +1064,6 @@ fn names_my_order(words: &[String]) -> bool {
 /// tienen?"). Two products set against each other are compared instead
 /// ([`compares_two`], asked first).
 fn which_fits_best(words: &[String], r: &Reading) -> bool {
-    const WHICH: &[&str] = &["which", "what", "cual", "cuales", "que", "qual", "quais"];
     /// Verbs of lasting, of serving a purpose or of an effect, after a kind
     /// of product.
     const LASTS: &[&str] = &[
@@ -1119,7 +1119,7 @@ fn which_fits_best(words: &[String], r: &Reading) -> bool {
     // "minha sala é escura, que luminária deixa ela mais clara?": in a
     // question the question word may follow what the customer tells first.
     let opening = if r.questioned { words.len() } else { 3 };
-    let Some(which) = words.iter().take(opening).position(|w| WHICH.contains(&w.as_str())) else {
+    let Some(which) = words.iter().take(opening).position(|w| WHICH_WORDS.contains(&w.as_str())) else {
         return false;
     };
     // "which shoes last", "qué zapatos aguantan": a kind of product, then the verb.
